@@ -1,0 +1,35 @@
+# The two commands: `make run` and `make test`. Both set everything up first.
+SHELL := /bin/bash
+export PATH := $(HOME)/.local/bin:$(PATH)
+VENV := .venv/bin
+FACES ?= ../shared/faces
+
+.PHONY: setup run test lint typecheck pytest eval bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+run: setup
+	$(VENV)/attendance run
+
+test: setup lint typecheck pytest
+
+lint:
+	$(VENV)/ruff check .
+	$(VENV)/ruff format --check .
+
+typecheck:
+	$(VENV)/mypy
+
+pytest:
+	$(VENV)/pytest
+
+eval: setup
+	$(VENV)/attendance eval $(FACES) --json var/eval.json
+
+bench: setup
+	$(VENV)/attendance bench recognition $(FACES) --json var/bench-recognition.json
+	$(VENV)/attendance bench match --json var/bench-match.json
+
+clean:
+	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,3 @@
+from attendance.cli import main
+
+raise SystemExit(main())

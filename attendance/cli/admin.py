@@ -1,0 +1,213 @@
+"""Admin commands: tenants, employees (import, list, show, erase), keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from attendance.bootstrap import build, generate_template_key
+from attendance.domain.faces import PhotoRefused
+from attendance.domain.model import Employee
+from attendance.messages import CreateTenant, EraseFaceData
+from attendance.services.employees import import_employees
+from attendance.services.enrollment import erase_face_data
+from attendance.services.errors import NotFound, ServiceError
+from attendance.services.tenants import create_tenant, tenant_by_name
+from attendance.settings import Settings
+from attendance.storage.embedded import EmbeddedDatabaseError
+
+USER_ERRORS = (ServiceError, PhotoRefused, EmbeddedDatabaseError, FileNotFoundError, PermissionError, IsADirectoryError)
+MAX_CSV_BYTES = 20_000_000
+
+
+def add_commands(sub: Any) -> None:
+    tenants = sub.add_parser("tenants", help="create and list tenants (companies)").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    p = tenants.add_parser("create", help="create a tenant")
+    p.add_argument("name")
+    p.add_argument("--slack-team", action="append", default=[], metavar="TEAM_ID", help="a Slack team id it owns")
+    p.add_argument("--teams-tenant", action="append", default=[], metavar="ID", help="a Teams/Entra tenant id")
+    p.add_argument("--timezone", default="UTC", metavar="TZ", help="IANA time zone (default UTC)")
+    p.set_defaults(handler=tenants_create)
+    tenants.add_parser("list", help="list tenants").set_defaults(handler=tenants_list)
+
+    employees = sub.add_parser("employees", help="import, list, show and erase employees").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    p = employees.add_parser("import", help="import employees from a CSV file")
+    p.add_argument("file", type=Path)
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--photos", type=Path, metavar="DIR", help="folder the CSV's photo column is relative to")
+    p.add_argument(
+        "--consent-recorded-by",
+        metavar="EMAIL",
+        help="who holds the employees' signed consent forms; without it no photo is enrolled",
+    )
+    p.set_defaults(handler=employees_import)
+    p = employees.add_parser("list", help="list a tenant's employees")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=employees_list)
+    p = employees.add_parser("show", help="show one employee (never their face data)")
+    p.add_argument("email")
+    p.add_argument("--tenant", required=True)
+    p.set_defaults(handler=employees_show)
+    p = employees.add_parser("erase", help="erase an employee's face data now (attendance history stays)")
+    p.add_argument("email")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--by", default="admin-cli", metavar="WHO", help="who asked for the erasure (audit log)")
+    p.set_defaults(handler=employees_erase)
+
+    keys = sub.add_parser("keys", help="encryption keys").add_subparsers(dest="action", required=True, metavar="ACTION")
+    keys.add_parser("generate", help="print a new template key for ATTENDANCE_CRYPTO__TEMPLATE_KEY").set_defaults(
+        handler=keys_generate
+    )
+
+
+async def tenants_create(args: argparse.Namespace, settings: Settings) -> int:
+    async with build(settings) as c:
+        tenant = await create_tenant(
+            CreateTenant(
+                name=args.name,
+                timezone=args.timezone,
+                slack_team_ids=tuple(args.slack_team),
+                teams_tenant_ids=tuple(args.teams_tenant),
+            ),
+            tenants=c.deps.tenants,
+        )
+    print(f"created tenant {tenant.name!r} (id {tenant.id}, time zone {tenant.timezone})")
+    return 0
+
+
+async def tenants_list(args: argparse.Namespace, settings: Settings) -> int:
+    async with build(settings) as c:
+        for t in await c.deps.tenants.list():
+            chats = ", ".join([*(f"slack:{x}" for x in t.slack_team_ids), *(f"teams:{x}" for x in t.teams_tenant_ids)])
+            print(f"{t.name}\t{t.id}\t{t.timezone}\t{chats or '-'}")
+    return 0
+
+
+class PhotoFolder:
+    """The ``PhotoFiles`` port over a local folder; names may not leave it."""
+
+    def __init__(self, root: Path, max_bytes: int) -> None:
+        self._root = root.resolve()
+        self._max = max_bytes
+
+    def read(self, name: str) -> bytes:
+        path = (self._root / name).resolve()
+        if not path.is_relative_to(self._root):
+            raise ValueError("the photo path leaves the photo folder")
+        if path.stat().st_size > self._max:
+            raise ValueError(f"the file is over {self._max // 1_000_000} MB")
+        return path.read_bytes()
+
+
+def _read_csv(path: Path) -> str:
+    if path.stat().st_size > MAX_CSV_BYTES:
+        raise ServiceError(f"{path} is larger than {MAX_CSV_BYTES // 1_000_000} MB")
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ServiceError(f"{path} is not a UTF-8 text file") from exc
+
+
+async def employees_import(args: argparse.Namespace, settings: Settings) -> int:
+    text = await asyncio.to_thread(_read_csv, args.file)
+    if args.photos is not None and not args.photos.is_dir():
+        raise ServiceError(f"--photos {args.photos} is not a folder")
+    async with build(settings) as c:
+        tenant = await tenant_by_name(args.tenant, tenants=c.deps.tenants)
+        report = await import_employees(
+            text,
+            tenant=tenant,
+            deps=c.deps,
+            photos=PhotoFolder(args.photos, settings.face.max_bytes) if args.photos else None,
+            consent_recorded_by=args.consent_recorded_by,
+            notice_version=settings.consent_notice_version,
+        )
+    print(
+        f"imported {report.imported} employees, enrolled {report.photos_enrolled} photos, "
+        f"{len(report.failures)} problems"
+    )
+    for line, who, why in report.failures:
+        print(f"  line {line} ({who}): {why}")
+    return 0 if not report.failures else 3
+
+
+def _employee_row(e: Employee) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "name": e.name,
+        "email": e.email,
+        "slack_user_id": e.slack_user_id,
+        "teams_user_id": e.teams_user_id,
+        "manager_id": e.manager_id,
+        "timezone": e.timezone,
+        "roles": sorted(r.value for r in e.roles),
+    }
+
+
+async def employees_list(args: argparse.Namespace, settings: Settings) -> int:
+    async with build(settings) as c:
+        tenant = await tenant_by_name(args.tenant, tenants=c.deps.tenants)
+        rows = []
+        for e in await c.deps.employees.list(tenant.id):
+            rows.append({**_employee_row(e), "face_templates": await c.deps.templates.count(tenant.id, e.id)})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            print(f"{r['email']}\t{r['name']}\t{','.join(r['roles'])}\tfaces:{r['face_templates']}")
+    return 0
+
+
+async def _employee(c: Any, tenant_name: str, email: str) -> tuple[Any, Employee]:
+    tenant = await tenant_by_name(tenant_name, tenants=c.deps.tenants)
+    employee = await c.deps.employees.by_email(tenant.id, email)
+    if employee is None:
+        raise NotFound(f"no employee with email {email!r} in {tenant.name!r}")
+    return tenant, employee
+
+
+async def employees_show(args: argparse.Namespace, settings: Settings) -> int:
+    async with build(settings) as c:
+        tenant, e = await _employee(c, args.tenant, args.email)
+        templates = await c.deps.templates.for_employee(tenant.id, e.id)
+        consent = await c.deps.consents.active(tenant.id, e.id)
+    row = _employee_row(e)
+    row["face_templates"] = [
+        {"id": t.id, "model": t.model_id, "created_at": t.created_at.isoformat(), "face_px": t.quality.face_px}
+        for t in templates
+    ]
+    row["consent"] = (
+        None
+        if consent is None
+        else {
+            "notice_version": consent.notice_version,
+            "given_at": consent.given_at.isoformat(),
+            "recorded_by": consent.recorded_by,
+            "method": consent.method,
+        }
+    )
+    print(json.dumps(row, indent=2))
+    return 0
+
+
+async def employees_erase(args: argparse.Namespace, settings: Settings) -> int:
+    async with build(settings) as c:
+        tenant, e = await _employee(c, args.tenant, args.email)
+        erased = await erase_face_data(
+            EraseFaceData(tenant_id=tenant.id, employee_id=e.id, requested_by=args.by), deps=c.deps
+        )
+    print(f"erased {erased.templates_deleted} face templates of {e.email} and withdrew their consent")
+    return 0
+
+
+async def keys_generate(args: argparse.Namespace, settings: Settings) -> int:
+    print(generate_template_key())
+    return 0

@@ -1,0 +1,116 @@
+"""`attendance eval` and `attendance bench`: measured, never assumed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from attendance.matching import DEFAULT_THRESHOLDS
+from attendance.settings import Settings
+
+
+def add_commands(sub: Any) -> None:
+    p = sub.add_parser("eval", help="recognition accuracy on a labelled face set")
+    p.add_argument("dir", type=Path)
+    p.add_argument("--json", type=Path, metavar="FILE", help="write every figure as JSON")
+    p.set_defaults(handler=run_eval)
+
+    bench = sub.add_parser("bench", help="speed benchmarks").add_subparsers(
+        dest="action", required=True, metavar="WHAT"
+    )
+    p = bench.add_parser("recognition", help="pipeline stages and throughput vs the face_recognition library")
+    p.add_argument("dir", type=Path)
+    p.add_argument("--json", type=Path, metavar="FILE")
+    p.add_argument("--checkins", type=int, default=300, help="check-ins for the throughput runs (default 300)")
+    p.set_defaults(handler=run_bench_recognition)
+    p = bench.add_parser("match", help="match latency and memory by gallery size")
+    p.add_argument("--gallery", default="1000,100000,1000000", help="comma-separated sizes")
+    p.add_argument("--json", type=Path, metavar="FILE")
+    p.set_defaults(handler=run_bench_match)
+
+
+def _write(path: Path | None, report: dict[str, Any]) -> None:
+    if path is not None:
+        path.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {path}")
+
+
+async def run_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from recognition_worker.engine import DlibFaceEngine
+    from recognition_worker.evaluate import SWEEP_VALUES, embed_face_set, score, sweep
+    from recognition_worker.faceset import load_face_set
+
+    engine = DlibFaceEngine(settings.face)
+    embedded = embed_face_set(load_face_set(args.dir), engine.analyse_sync, DEFAULT_THRESHOLDS)
+    figures = score(embedded, DEFAULT_THRESHOLDS)
+    th = DEFAULT_THRESHOLDS
+    print(
+        f"thresholds: verify {th.verify} (retry to {th.verify_retry}), identify accept {th.accept} "
+        f"(retry to {th.retry}), margin {th.margin}"
+    )
+    print(
+        f"enrolled {figures['genuine'] and len(embedded.templates)} people "
+        f"({figures['enroll_fallbacks']} enrollment fallbacks); {figures['genuine']} genuine probes, "
+        f"{figures['strangers']} stranger photos\n"
+    )
+    print(f"{'figure':34s}value")
+    for key, value in figures.items():
+        if key != "counts":
+            print(f"  {key:32s}{value}")
+    print(f"\n{'T':>6s} {'id acc':>7s} {'wrong':>6s} {'str acc':>7s} {'loo':>6s} {'ver acc':>7s} {'imp acc':>7s}")
+    rows = sweep(embedded, DEFAULT_THRESHOLDS, SWEEP_VALUES)
+    for r in rows:
+        print(
+            f"{r['threshold']:6.2f} {r['accept_correct']:7.3f} {r['accept_wrong']:6.3f} {r['stranger_accepts']:7.3f} "
+            f"{r['loo_accepts']:6.3f} {r['verify_accept']:7.3f} {r['verify_impostor_accepts']:7.4f}"
+        )
+    if embedded.refusals:
+        print("\nphotos the pipeline refused:")
+        for label, reason in embedded.refusals:
+            print(f"  {label}: {reason}")
+    report: dict[str, Any] = dict(figures)
+    report["thresholds"] = {
+        "verify": th.verify,
+        "verify_retry": th.verify_retry,
+        "verify_margin": th.verify_margin,
+        "accept": th.accept,
+        "retry": th.retry,
+        "margin": th.margin,
+    }
+    report["sweep"] = rows
+    report["refusals"] = [{"photo": label, "reason": reason} for label, reason in embedded.refusals]
+    _write(args.json, report)
+    return 0
+
+
+async def run_bench_recognition(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from recognition_worker.bench import bench_recognition
+
+    report = await asyncio.to_thread(bench_recognition, args.dir, settings.face, throughput_checkins=args.checkins)
+    for key, value in report.items():
+        if key != "per_photo":
+            print(f"{key:32s}{value}")
+    _write(args.json, report)
+    return 0
+
+
+async def run_bench_match(args: argparse.Namespace, settings: Settings) -> int:
+    from recognition_worker.bench import bench_match
+
+    try:
+        sizes = [int(x) for x in args.gallery.split(",") if x.strip()]
+    except ValueError:
+        print("attendance: --gallery takes comma-separated whole numbers, e.g. 1000,100000")
+        return 2
+    report = bench_match(sizes)
+    for row in report.values():
+        print(
+            f"{row['people']:>9,d} people: p50 {row['match_ms_p50']} ms, p95 {row['match_ms_p95']} ms, "
+            f"gallery {row['gallery_mb']} MB (process grew {row['rss_growth_mb']} MB)"
+        )
+    _write(args.json, report)
+    return 0

@@ -1,0 +1,161 @@
+"""Entities and value objects of attendance.
+
+Everything here is plain data with rules attached; nothing touches the network, the disk or a
+clock. Adapters translate these to and from documents.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class Role(enum.StrEnum):
+    EMPLOYEE = "employee"
+    MANAGER = "manager"
+    ADMIN = "admin"
+    PAYROLL = "payroll"
+
+
+class DomainError(Exception):
+    """A rule of the domain was broken; the message is fit to show a person."""
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise DomainError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)") from exc
+    return name
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def normalise_email(email: str) -> str:
+    email = email.strip().lower()
+    if not _EMAIL.match(email):
+        raise DomainError(f"{email!r} is not an email address")
+    return email
+
+
+def parse_roles(text: str) -> frozenset[Role]:
+    """Roles as written in a CSV cell: separated by ';', '|', ',' or spaces."""
+    names = [part for part in re.split(r"[;|,\s]+", text.strip().lower()) if part]
+    roles = {Role.EMPLOYEE}
+    for name in names:
+        try:
+            roles.add(Role(name))
+        except ValueError as exc:
+            allowed = ", ".join(r.value for r in Role)
+            raise DomainError(f"unknown role {name!r} (allowed: {allowed})") from exc
+    return frozenset(roles)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkSchedule:
+    """When a working day starts and ends, on which weekdays (0 = Monday)."""
+
+    start: time = time(9, 0)
+    end: time = time(17, 0)
+    weekdays: frozenset[int] = frozenset({0, 1, 2, 3, 4})
+    grace_minutes: int = 5
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MatchThresholds:
+    """Distances in the 128-d descriptor space (Euclidean). See docs/recognition.md."""
+
+    verify: float
+    verify_retry: float
+    verify_margin: float
+    accept: float
+    retry: float
+    margin: float
+
+    def __post_init__(self) -> None:
+        if not 0 < self.verify <= self.verify_retry:
+            raise DomainError("thresholds: need 0 < verify <= verify_retry")
+        if not 0 < self.accept <= self.retry:
+            raise DomainError("thresholds: need 0 < accept <= retry")
+        if self.margin < 0 or self.verify_margin < 0:
+            raise DomainError("thresholds: margins cannot be negative")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tenant:
+    id: str
+    name: str
+    timezone: str = "UTC"
+    schedule: WorkSchedule = field(default_factory=WorkSchedule)
+    thresholds: MatchThresholds | None = None  # None: the service's calibrated defaults
+    slack_team_ids: tuple[str, ...] = ()
+    teams_tenant_ids: tuple[str, ...] = ()
+    template_version: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Employee:
+    id: str
+    tenant_id: str
+    name: str
+    email: str
+    slack_user_id: str | None = None
+    teams_user_id: str | None = None
+    manager_id: str | None = None
+    timezone: str | None = None  # None: the tenant's
+    roles: frozenset[Role] = frozenset({Role.EMPLOYEE})
+
+    def effective_timezone(self, tenant: Tenant) -> str:
+        return self.timezone or tenant.timezone
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Consent:
+    """Who agreed to face enrollment, when, under which notice text, recorded by whom."""
+
+    id: str
+    tenant_id: str
+    employee_id: str
+    notice_version: str
+    given_at: datetime
+    recorded_by: str  # the employee themself (chat) or the admin holding the signed form
+    method: str  # "chat" | "signed-form"
+    withdrawn_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.withdrawn_at is None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FaceQuality:
+    face_px: int
+    sharpness: float
+    brightness: float
+    detector_score: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FaceTemplate:
+    """One enrolled face: the embedding lives here in clear only in memory."""
+
+    id: str
+    tenant_id: str
+    employee_id: str
+    embedding: tuple[float, ...]
+    model_id: str
+    quality: FaceQuality
+    consent_id: str
+    created_at: datetime
+
+
+MAX_TEMPLATES_PER_PERSON = 3

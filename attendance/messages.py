@@ -1,0 +1,51 @@
+"""Commands (imperative) and events (past tense) exchanged with the services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateTenant:
+    name: str
+    timezone: str = "UTC"
+    slack_team_ids: tuple[str, ...] = ()
+    teams_tenant_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordConsent:
+    tenant_id: str
+    employee_id: str
+    notice_version: str
+    recorded_by: str
+    method: str  # "chat" (the employee agreed in chat) or "signed-form" (an admin holds it)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnrollPhoto:
+    tenant_id: str
+    employee_id: str
+    photo: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EraseFaceData:
+    tenant_id: str
+    employee_id: str
+    requested_by: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FaceEnrolled:
+    tenant_id: str
+    employee_id: str
+    template_id: str
+    templates_now: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FaceDataErased:
+    tenant_id: str
+    employee_id: str
+    templates_deleted: int

@@ -1,0 +1,168 @@
+"""Import employees from a CSV file, and enroll their photos when consent is on file.
+
+Columns: ``name,email,slack_user_id,teams_user_id,manager_email,roles,photo``. Every row that
+can be imported is; every row (or photo) that fails is reported with its line and the reason.
+Importing the same file again updates the same employees (matched by email).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+from attendance.domain.faces import PhotoRefused
+from attendance.domain.model import DomainError, Employee, Tenant, new_id, normalise_email, parse_roles
+from attendance.messages import EnrollPhoto, RecordConsent
+from attendance.ports import AlreadyExists, PhotoFiles
+from attendance.services.enrollment import EnrollmentDeps, enroll_photo, record_consent
+from attendance.services.errors import ServiceError
+
+COLUMNS = ("name", "email", "slack_user_id", "teams_user_id", "manager_email", "roles", "photo")
+REQUIRED = ("name", "email")
+MAX_ROWS = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRow:
+    line: int
+    employee: Employee
+    manager_email: str | None
+    photo: str | None
+
+
+@dataclass(slots=True)
+class ImportReport:
+    imported: int = 0
+    photos_enrolled: int = 0
+    failures: list[tuple[int, str, str]] = field(default_factory=list)  # line, who, why
+
+    def fail(self, line: int, who: str, why: str) -> None:
+        self.failures.append((line, who, why))
+
+
+def parse_employee_csv(text: str, tenant_id: str, report: ImportReport) -> list[ImportRow]:
+    """Pure: rows that are well-formed; the others go to ``report``."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise ServiceError(
+            f"the CSV file needs a header row with the columns {', '.join(COLUMNS)} (missing: {', '.join(missing)})"
+        )
+    reader.fieldnames = header
+    rows: list[ImportRow] = []
+    seen: set[str] = set()
+    for record in reader:
+        line = reader.line_num
+        if len(rows) >= MAX_ROWS:
+            raise ServiceError(f"the CSV file has more than {MAX_ROWS} rows; split it")
+        cell = {k: (v or "").strip() for k, v in record.items() if isinstance(k, str) and isinstance(v, str)}
+        who = cell.get("email") or cell.get("name") or "?"
+        try:
+            if not cell.get("name"):
+                raise DomainError("the name is empty")
+            email = normalise_email(cell.get("email", ""))
+            if email in seen:
+                raise DomainError("this email appears twice in the file; the first row was used")
+            manager = normalise_email(cell["manager_email"]) if cell.get("manager_email") else None
+            roles = parse_roles(cell.get("roles", ""))
+        except DomainError as exc:
+            report.fail(line, who, str(exc))
+            continue
+        seen.add(email)
+        employee = Employee(
+            id=new_id(),
+            tenant_id=tenant_id,
+            name=cell["name"],
+            email=email,
+            slack_user_id=cell.get("slack_user_id") or None,
+            teams_user_id=cell.get("teams_user_id") or None,
+            roles=roles,
+        )
+        rows.append(ImportRow(line, employee, manager, cell.get("photo") or None))
+    return rows
+
+
+async def import_employees(
+    text: str,
+    *,
+    tenant: Tenant,
+    deps: EnrollmentDeps,
+    photos: PhotoFiles | None,
+    consent_recorded_by: str | None,
+    notice_version: str,
+) -> ImportReport:
+    report = ImportReport()
+    if consent_recorded_by is not None:
+        try:
+            consent_recorded_by = normalise_email(consent_recorded_by)
+        except DomainError as exc:
+            raise ServiceError(f"--consent-recorded-by: {exc}") from exc
+    stored: list[tuple[ImportRow, Employee]] = []
+    for row in parse_employee_csv(text, tenant.id, report):
+        try:
+            stored.append((row, await deps.employees.upsert(row.employee)))
+            report.imported += 1
+        except AlreadyExists as exc:
+            report.fail(row.line, row.employee.email, str(exc))
+
+    for row, employee in stored:
+        if row.manager_email:
+            manager = await deps.employees.by_email(tenant.id, row.manager_email)
+            if manager is None:
+                report.fail(row.line, employee.email, f"imported, but the manager {row.manager_email} is unknown")
+            else:
+                await deps.employees.set_manager(tenant.id, employee.id, manager.id)
+
+    for row, employee in stored:
+        if not row.photo:
+            continue
+        why = await _enroll_row_photo(
+            row=row,
+            employee=employee,
+            deps=deps,
+            photos=photos,
+            consent_recorded_by=consent_recorded_by,
+            notice_version=notice_version,
+        )
+        if why is None:
+            report.photos_enrolled += 1
+        else:
+            report.fail(row.line, employee.email, f"imported, photo not enrolled: {why}")
+    return report
+
+
+async def _enroll_row_photo(
+    *,
+    row: ImportRow,
+    employee: Employee,
+    deps: EnrollmentDeps,
+    photos: PhotoFiles | None,
+    consent_recorded_by: str | None,
+    notice_version: str,
+) -> str | None:
+    if consent_recorded_by is None:
+        return "no consent on record (pass --consent-recorded-by with the email of who holds the signed forms)"
+    if photos is None:
+        return "no photo folder given (pass --photos DIR)"
+    try:
+        data = photos.read(row.photo or "")
+    except (OSError, ValueError) as exc:
+        return f"cannot read {row.photo!r}: {exc}"
+    if await deps.consents.active(employee.tenant_id, employee.id) is None:
+        await record_consent(
+            RecordConsent(
+                tenant_id=employee.tenant_id,
+                employee_id=employee.id,
+                notice_version=notice_version,
+                recorded_by=consent_recorded_by,
+                method="signed-form",
+            ),
+            deps=deps,
+        )
+    try:
+        await enroll_photo(EnrollPhoto(tenant_id=employee.tenant_id, employee_id=employee.id, photo=data), deps=deps)
+    except (PhotoRefused, ServiceError) as exc:
+        return str(exc)
+    return None

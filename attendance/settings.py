@@ -1,0 +1,79 @@
+"""One settings tree for every role. Built once in ``bootstrap``; tests build ``Settings(...)``.
+
+Environment: ``ATTENDANCE_<FIELD>`` and ``ATTENDANCE_<GROUP>__<FIELD>`` (for example
+``ATTENDANCE_HTTP__PORT=9000``); the database URI is ``MONGODB_URI``. README lists them all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class HttpSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+
+class DatabaseSettings(BaseModel):
+    name: str = "attendance"
+    embedded_start_timeout_s: float = Field(default=60.0, gt=0)
+    server_selection_timeout_ms: int = Field(default=10_000, gt=0)
+
+
+class FaceSettings(BaseModel):
+    """The face pipeline. Sizes in pixels of the original photo unless said otherwise."""
+
+    max_bytes: int = Field(default=15_000_000, gt=0)
+    max_pixels: int = Field(default=50_000_000, gt=0)
+    work_size: int = Field(default=640, ge=160, description="longest side the pipeline works on")
+    first_try_size: int = Field(default=400, ge=120, description="longest side of the cheap detection pass")
+    min_face_px_enroll: int = 80
+    min_face_px_check_in: int = 48
+    min_sharpness_enroll: float = 8.0
+    min_sharpness_check_in: float = 4.0
+    min_brightness: float = 35.0
+    max_brightness: float = 225.0
+    second_face_ratio_enroll: float = 0.35
+    second_face_ratio_check_in: float = 0.9
+    enroll_jitters: int = Field(default=0, ge=0, le=100)
+    processes: int = Field(default=2, ge=1, le=64)
+
+
+class CryptoSettings(BaseModel):
+    """AES-256-GCM keys for face templates: base64 of 32 bytes.
+
+    ``template_key`` encrypts new templates under ``template_key_id``; ``old_template_keys``
+    (key id -> key) still decrypt older ones while they are re-encrypted or erased.
+    """
+
+    template_key: SecretStr | None = None
+    template_key_id: str = "k1"
+    old_template_keys: dict[str, SecretStr] = Field(default_factory=dict)
+
+
+class LogSettings(BaseModel):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ATTENDANCE_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    home: Path = Field(default=Path("var"), description="local state: embedded database, generated keys")
+    mongodb_uri: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("MONGODB_URI", "ATTENDANCE_MONGODB_URI")
+    )
+    consent_notice_version: str = "2026-11"
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    face: FaceSettings = Field(default_factory=FaceSettings)
+    crypto: CryptoSettings = Field(default_factory=CryptoSettings)
+    log: LogSettings = Field(default_factory=LogSettings)

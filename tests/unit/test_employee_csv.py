@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import pytest
+
+from attendance.domain.model import Role
+from attendance.services.employees import ImportReport, parse_employee_csv
+from attendance.services.errors import ServiceError
+
+CSV = """name,email,slack_user_id,teams_user_id,manager_email,roles,photo
+Ada Lovelace,ADA@example.com,U1,,grace@example.com,manager,ada.jpg
+,nobody@example.com,,,,,
+Bad Email,not-an-email,,,,,
+Ada Again,ada@example.com,,,,,
+Odd Role,odd@example.com,,,,wizard,
+Grace Hopper,grace@example.com,,29:abc,,admin;payroll,
+"""
+
+
+def test_good_rows_parse_and_bad_rows_are_reported_with_their_line() -> None:
+    report = ImportReport()
+    rows = parse_employee_csv(CSV, "t1", report)
+    assert [r.employee.email for r in rows] == ["ada@example.com", "grace@example.com"]
+    ada, grace = rows
+    assert ada.employee.slack_user_id == "U1" and ada.manager_email == "grace@example.com"
+    assert ada.photo == "ada.jpg" and ada.employee.roles == {Role.EMPLOYEE, Role.MANAGER}
+    assert grace.employee.teams_user_id == "29:abc"
+    assert grace.employee.roles == {Role.EMPLOYEE, Role.ADMIN, Role.PAYROLL}
+    lines = {line: why for line, _, why in report.failures}
+    assert set(lines) == {3, 4, 5, 6}
+    assert "name is empty" in lines[3]
+    assert "not an email" in lines[4]
+    assert "appears twice" in lines[5]
+    assert "unknown role 'wizard'" in lines[6]
+
+
+def test_a_file_without_the_header_is_refused_whole() -> None:
+    with pytest.raises(ServiceError, match="header row"):
+        parse_employee_csv("Ada,ada@example.com\n", "t1", ImportReport())
+
+
+def test_a_byte_order_mark_and_quoted_fields_are_fine() -> None:
+    text = '\ufeffname,email,roles\n"Lovelace, Ada",ada@example.com,"manager, admin"\n'
+    rows = parse_employee_csv(text, "t1", ImportReport())
+    assert rows[0].employee.name == "Lovelace, Ada"
+    assert rows[0].employee.roles == {Role.EMPLOYEE, Role.MANAGER, Role.ADMIN}

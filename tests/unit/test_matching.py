@@ -1,0 +1,145 @@
+"""The match policy on synthetic vectors: every outcome of verify and identify."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from attendance.domain.model import DomainError, MatchThresholds
+from attendance.matching import Gallery, Outcome, check_enrollment, identify, verify
+
+T = MatchThresholds(verify=0.5, verify_retry=0.6, verify_margin=0.0, accept=0.5, retry=0.6, margin=0.1)
+
+
+def vec(*head: float) -> np.ndarray:
+    v = np.zeros(128, dtype=np.float32)
+    v[: len(head)] = head
+    return v
+
+
+def gallery() -> Gallery:
+    # alice has two templates; bob and carol one each; all far apart (distance 2 between people)
+    return Gallery.build(
+        [
+            ("alice", vec(1.0)),
+            ("bob", vec(0.0, 1.0)),
+            ("alice", vec(1.0, 0.0, 0.2)),
+            ("carol", vec(0.0, 0.0, 0.0, 1.0)),
+        ],
+        version=3,
+    )
+
+
+def near(base: np.ndarray, distance: float, axis: int = 100) -> np.ndarray:
+    out = base.copy()
+    out[axis] += distance
+    return out
+
+
+def test_gallery_groups_templates_per_person() -> None:
+    g = gallery()
+    assert len(g) == 3
+    assert g.version == 3
+    assert [g.person_id(i) for i in range(3)] == ["alice", "bob", "carol"]
+    assert g.index_of("bob") == 1
+    assert g.index_of("nobody") is None
+
+
+def test_nearest_two_reports_distinct_people_and_exclusion() -> None:
+    g = gallery()
+    first, second = g.nearest_two(near(vec(1.0, 0.0, 0.2), 0.1))
+    assert g.person_id(first.person) == "alice"
+    assert first.distance == pytest.approx(0.1, abs=1e-5)
+    assert g.person_id(second.person) in {"bob", "carol"}
+    first, _ = g.nearest_two(vec(1.0), exclude="alice")
+    assert g.person_id(first.person) != "alice"
+
+
+def test_identify_accepts_close_and_clear() -> None:
+    d = identify(gallery(), near(vec(0.0, 1.0), 0.3), T)
+    assert d.outcome is Outcome.ACCEPTED
+    assert d.employee_id == "bob"
+    assert d.distance == pytest.approx(0.3, abs=1e-5)
+
+
+def test_identify_retry_band_and_unknown() -> None:
+    assert identify(gallery(), near(vec(0.0, 1.0), 0.55), T).outcome is Outcome.RETRY
+    d = identify(gallery(), near(vec(0.0, 1.0), 0.9), T)
+    assert d.outcome is Outcome.NOT_RECOGNISED
+    assert d.employee_id is None
+
+
+def test_identify_refuses_when_two_people_are_equally_close() -> None:
+    g = Gallery.build([("a", vec(1.0)), ("b", vec(1.0, 0.1))])
+    d = identify(g, vec(1.0, 0.05), T)  # 0.05 from both: no margin
+    assert d.outcome is Outcome.RETRY
+    assert d.employee_id is None
+
+
+def test_identify_on_empty_gallery() -> None:
+    assert identify(Gallery.build([]), vec(1.0), T).outcome is Outcome.NOT_RECOGNISED
+
+
+def test_verify_accepts_the_claimed_person() -> None:
+    d = verify(gallery(), "alice", near(vec(1.0), 0.2), T)
+    assert d.outcome is Outcome.ACCEPTED
+    assert d.employee_id == "alice"
+
+
+def test_verify_flags_a_colleagues_face() -> None:
+    d = verify(gallery(), "alice", near(vec(0.0, 1.0), 0.1), T)  # bob's face on alice's account
+    assert d.outcome is Outcome.OTHER_PERSON
+    assert d.employee_id == "bob"
+
+
+def test_verify_retry_band_and_not_recognised() -> None:
+    assert verify(gallery(), "alice", near(vec(1.0), 0.55), T).outcome is Outcome.RETRY
+    assert verify(gallery(), "alice", near(vec(1.0), 0.8), T).outcome is Outcome.NOT_RECOGNISED
+
+
+def test_verify_never_accepts_when_a_colleague_is_closer() -> None:
+    g = Gallery.build([("a", vec(1.0)), ("b", vec(1.0, 0.3))])
+    probe = vec(1.0, 0.2)  # 0.2 from a, 0.1 from b: closer to b, but not by the margin
+    d = verify(g, "a", probe, T)
+    assert d.outcome is Outcome.RETRY
+
+
+def test_verify_someone_not_enrolled() -> None:
+    assert verify(gallery(), "dave", vec(1.0), T).outcome is Outcome.NOT_ENROLLED
+
+
+def test_verify_with_a_single_person_gallery() -> None:
+    g = Gallery.build([("a", vec(1.0))])
+    assert verify(g, "a", near(vec(1.0), 0.1), T).outcome is Outcome.ACCEPTED
+
+
+def test_check_enrollment_duplicate_and_other_person() -> None:
+    g = gallery()
+    assert check_enrollment(g, "alice", near(vec(1.0), 0.01), T) == "duplicate"
+    assert check_enrollment(g, "alice", near(vec(1.0), 0.3), T) is None
+    assert check_enrollment(g, "dave", near(vec(0.0, 1.0), 0.2), T) == "other_person"
+    assert check_enrollment(g, "dave", vec(0.0, 0.0, 0.0, 0.0, 1.0), T) is None
+
+
+def test_thresholds_are_validated() -> None:
+    with pytest.raises(DomainError):
+        MatchThresholds(verify=0.6, verify_retry=0.5, verify_margin=0, accept=0.5, retry=0.6, margin=0.1)
+    with pytest.raises(DomainError):
+        MatchThresholds(verify=0.5, verify_retry=0.6, verify_margin=0, accept=0.5, retry=0.6, margin=-1)
+
+
+def test_gallery_matches_brute_force_on_random_data() -> None:
+    rng = np.random.default_rng(1)
+    people = [f"p{i}" for i in range(50)]
+    templates = [(p, rng.normal(0, 0.1, 128).astype(np.float32)) for p in people for _ in range(2)]
+    g = Gallery.build(templates)
+    probe = rng.normal(0, 0.1, 128).astype(np.float32)
+    per_person: dict[str, float] = {}
+    for p, v in templates:
+        per_person[p] = min(per_person.get(p, 9.0), float(np.linalg.norm(v - probe)))
+    ranked = sorted(per_person.items(), key=lambda kv: kv[1])
+    first, second = g.nearest_two(probe)
+    assert g.person_id(first.person) == ranked[0][0]
+    assert first.distance == pytest.approx(ranked[0][1], abs=1e-4)
+    assert g.person_id(second.person) == ranked[1][0]
+    assert second.distance == pytest.approx(ranked[1][1], abs=1e-4)

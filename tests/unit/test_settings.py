@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import pytest
+
+from attendance.settings import Settings
+
+
+def test_environment_maps_onto_the_settings_tree(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MONGODB_URI", "mongodb+srv://user:pw@cluster.example.net/")
+    monkeypatch.setenv("ATTENDANCE_HTTP__PORT", "9001")
+    monkeypatch.setenv("ATTENDANCE_FACE__MAX_BYTES", "1000")
+    monkeypatch.setenv("ATTENDANCE_HOME", "/srv/attendance")
+    s = Settings()
+    assert s.mongodb_uri is not None
+    assert s.mongodb_uri.get_secret_value().startswith("mongodb+srv://")
+    assert "pw" not in repr(s)  # secrets never print
+    assert s.http.port == 9001
+    assert s.face.max_bytes == 1000
+    assert str(s.home) == "/srv/attendance"
+
+
+def test_defaults_are_the_embedded_local_setup(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in ("MONGODB_URI", "ATTENDANCE_MONGODB_URI", "ATTENDANCE_HOME", "ATTENDANCE_HTTP__PORT"):
+        monkeypatch.delenv(key, raising=False)
+    s = Settings()
+    assert s.mongodb_uri is None
+    assert (s.http.host, s.http.port) == ("127.0.0.1", 8080)
+    assert str(s.home) == "var"
