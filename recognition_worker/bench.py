@@ -29,9 +29,9 @@ from recognition_worker.pool import ProcessPoolFaceEngine
 LARGE = 640  # photos whose longest side is above this count as large
 
 
-def _pct(values: Sequence[float], q: float) -> float:
+def _pct(values: Sequence[float], q: float) -> float | None:
     if not values:
-        return float("nan")
+        return None
     ordered = sorted(values)
     return round(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))], 2)
 
@@ -109,7 +109,8 @@ def bench_recognition(root: Path, settings: FaceSettings, *, throughput_checkins
             values = [r[stage] for r in group if stage in r]
             report[f"ours_{stage}_p50_{label}"] = _pct(values, 0.5)
             report[f"ours_{stage}_p95_{label}"] = _pct(values, 0.95)
-        report[f"speedup_{label}"] = round(report[f"baseline_ms_p50_{label}"] / report[f"ours_ms_p50_{label}"], 2)
+        ours, baseline = report[f"ours_ms_p50_{label}"], report[f"baseline_ms_p50_{label}"]
+        report[f"speedup_{label}"] = round(baseline / ours, 2) if ours and baseline else None
     for n in (1, 2):
         report[f"throughput_{n}"] = asyncio.run(
             _throughput(photos_bytes(photos), settings, n, gallery, throughput_checkins)

@@ -69,6 +69,16 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+async def port_open(host: str, port: int) -> bool:
+    try:
+        _, writer = await asyncio.open_connection(host, port)
+    except OSError:
+        return False
+    writer.close()
+    await writer.wait_closed()
+    return True
+
+
 async def ping(uri: str, timeout_ms: int = 1000) -> bool:
     client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
         uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms
@@ -96,6 +106,14 @@ class EmbeddedMongo:
     @property
     def uri(self) -> str:
         return f"mongodb://{self._host}:{self._port}/?directConnection=true"
+
+    @property
+    def host(self) -> str:
+        return self._host
+
+    @property
+    def port(self) -> int:
+        return self._port
 
     @property
     def pid(self) -> int | None:
@@ -148,14 +166,17 @@ class EmbeddedMongo:
         raise EmbeddedDatabaseError(f"the embedded database did not start; see {run_dir / 'secantusd.log'}")
 
     async def _wait_ready(self) -> bool:
+        """Until the port accepts connections (a plain TCP connect: a PyMongo client timing out
+        during server selection can leave a socket behind), then one ping over the protocol."""
         deadline = time.monotonic() + self._timeout
         assert self._proc is not None
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 return False
-            if await ping(self.uri, timeout_ms=500):
-                return True
-            await asyncio.sleep(0.1)
+            if not await port_open(self._host, self._port):
+                await asyncio.sleep(0.05)
+                continue
+            return await ping(self.uri, timeout_ms=int(max(1.0, deadline - time.monotonic()) * 1000))
         return False
 
     async def stop(self, timeout_s: float = 15.0) -> None:
@@ -191,7 +212,8 @@ async def database_for_home(home: Path, *, start_timeout_s: float = 60.0) -> Asy
         try:
             if state.exists():
                 info = json.loads(state.read_text())
-                if _alive(int(info["pid"])) and await ping(info["uri"]):
+                alive = _alive(int(info["pid"])) and await port_open(info["host"], int(info["port"]))
+                if alive and await ping(info["uri"]):
                     uri = str(info["uri"])
                     log.info("using the embedded database already running for %s", home)
                     owned = None
@@ -202,7 +224,11 @@ async def database_for_home(home: Path, *, start_timeout_s: float = 60.0) -> Asy
             if owned is not None:
                 await owned.start()
                 uri = owned.uri
-                state.write_text(json.dumps({"pid": owned.pid, "uri": uri, "owner": os.getpid()}))
+                state.write_text(
+                    json.dumps(
+                        {"pid": owned.pid, "uri": uri, "host": owned.host, "port": owned.port, "owner": os.getpid()}
+                    )
+                )
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     try:

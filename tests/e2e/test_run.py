@@ -1,0 +1,88 @@
+"""`attendance run` as `make run` starts it: embedded database, every role, real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from attendance.storage.embedded import free_port
+from tests.integration.test_embedded import alive, wait_until_gone
+
+
+def children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(x) for x in path.read_text().split()] if path.exists() else []
+
+
+def descendants(pid: int) -> list[int]:
+    out = []
+    for child in children(pid):
+        out += [child, *descendants(child)]
+    return out
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("MONGODB_URI", "ATTENDANCE_MONGODB_URI")}
+    env |= {"ATTENDANCE_HOME": str(tmp_path / "var"), "ATTENDANCE_FACE__PROCESSES": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "attendance", "run", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield proc, port, tmp_path / "var"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+async def get(port: int, path: str, *, deadline_s: float = 60.0) -> tuple[int, dict[str, object], str]:
+    """GET until the server answers (it is starting), then return the first answer."""
+    deadline = time.monotonic() + deadline_s
+    async with aiohttp.ClientSession() as session:
+        while True:
+            try:
+                async with session.get(f"http://127.0.0.1:{port}{path}") as resp:
+                    return resp.status, await resp.json(), resp.headers.get("X-Request-Id", "")
+            except aiohttp.ClientConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                await __import__("asyncio").sleep(0.1)
+
+
+async def test_run_serves_health_restarts_a_crashed_role_and_stops_cleanly(running) -> None:  # type: ignore[no-untyped-def]
+    proc, port, home = running
+    status, body, request_id = await get(port, "/healthz")
+    assert (status, body) == (200, {"status": "ok"}) and request_id
+    status, body, _ = await get(port, "/readyz")
+    assert status == 200 and body["database"] == "ok"
+    state = json.loads((home / "db" / "server.json").read_text())
+    assert (home / "db" / "data").is_dir()  # data under ATTENDANCE_HOME
+
+    # a crashed role comes back by itself
+    serve = next(p for p in children(proc.pid) if b"serve" in Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0"))
+    everything = [state["pid"], *descendants(proc.pid)]
+    os.kill(serve, signal.SIGKILL)
+    assert wait_until_gone(serve)
+    status, _, _ = await get(port, "/healthz", deadline_s=30)
+    assert status == 200
+    everything += descendants(proc.pid)
+
+    proc.send_signal(signal.SIGINT)  # Ctrl-C
+    assert proc.wait(timeout=60) == 0
+    leftovers = [p for p in everything if alive(p)]
+    assert not leftovers, f"processes left behind: {leftovers}"
+    assert not (home / "db" / "server.json").exists()

@@ -1,0 +1,130 @@
+"""The admin command line, run as a user runs it (a subprocess) against the real database."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from attendance.storage.embedded import EmbeddedMongo
+
+
+@pytest.fixture
+def cli(mongo_server: EmbeddedMongo, tmp_path: Path):  # type: ignore[no-untyped-def]
+    env = {
+        **os.environ,
+        "MONGODB_URI": mongo_server.uri,
+        "ATTENDANCE_DATABASE__NAME": f"cli_{uuid.uuid4().hex[:10]}",
+        "ATTENDANCE_HOME": str(tmp_path / "home"),
+        "ATTENDANCE_CRYPTO__TEMPLATE_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "ATTENDANCE_LOG__LEVEL": "WARNING",
+    }
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "attendance", *args], env=env, capture_output=True, text=True, timeout=120
+        )
+
+    return run
+
+
+@pytest.fixture
+def photos(tmp_path: Path, faces_dir: Path) -> Iterator[Path]:
+    """A photo folder for the import: links to the face set, plus files made here."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "ada.jpg").symlink_to(faces_dir / "Serena_Williams" / "1.jpg")
+    (folder / "bob.jpg").symlink_to(faces_dir / "Kit_Harington" / "1.jpg")
+    (folder / "notes.jpg").write_text("not a photo at all")
+    yield folder
+
+
+CSV = """name,email,slack_user_id,teams_user_id,manager_email,roles,photo
+Ada Lovelace,ada@example.com,U01,,grace@example.com,,ada.jpg
+Bob Builder,bob@example.com,U02,,grace@example.com,,bob.jpg
+Cy Clone,cy@example.com,U03,,,,notes.jpg
+Dee Missing,dee@example.com,,,,,missing.jpg
+Grace Hopper,grace@example.com,,29:grace,,manager;admin,
+Broken,not-an-email,,,,,
+Eve Sneaky,eve@example.com,,,,,../../etc/passwd
+"""
+
+
+def test_tenants_create_and_list(cli) -> None:  # type: ignore[no-untyped-def]
+    made = cli("tenants", "create", "Acme", "--slack-team", "T123", "--timezone", "Europe/Berlin")
+    assert made.returncode == 0, made.stderr
+    assert "created tenant 'Acme'" in made.stdout
+    again = cli("tenants", "create", "acme")
+    assert again.returncode == 1 and "already exists" in again.stderr
+    bad_tz = cli("tenants", "create", "Globex", "--timezone", "Berlin")
+    assert bad_tz.returncode == 1 and "unknown time zone" in bad_tz.stderr
+    listed = cli("tenants", "list")
+    assert "Acme" in listed.stdout and "slack:T123" in listed.stdout
+
+
+def test_import_reports_every_problem_and_imports_the_rest(cli, photos: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert cli("tenants", "create", "Acme").returncode == 0
+    csv_path = tmp_path / "people.csv"
+    csv_path.write_text(CSV)
+
+    without_consent = cli("employees", "import", str(csv_path), "--tenant", "Acme", "--photos", str(photos))
+    assert without_consent.returncode == 3
+    assert "imported 6 employees, enrolled 0 photos" in without_consent.stdout
+    assert "no consent on record" in without_consent.stdout
+
+    result = cli(
+        "employees",
+        "import",
+        str(csv_path),
+        "--tenant",
+        "Acme",
+        "--photos",
+        str(photos),
+        "--consent-recorded-by",
+        "hr@example.com",
+    )
+    out = result.stdout
+    assert result.returncode == 3, result.stderr
+    assert "imported 6 employees, enrolled 2 photos" in out  # same people again: updated, not doubled
+    assert "line 4 (cy@example.com): imported, photo not enrolled: That file is not a photo I can read" in out
+    assert "line 5 (dee@example.com): imported, photo not enrolled: cannot read 'missing.jpg'" in out
+    assert "line 7 (not-an-email)" in out
+    assert "line 8 (eve@example.com): imported, photo not enrolled" in out and "leaves the photo folder" in out
+
+    listed = json.loads(cli("employees", "list", "--tenant", "Acme", "--json").stdout)
+    by_email = {row["email"]: row for row in listed}
+    assert len(listed) == 6
+    assert by_email["ada@example.com"]["face_templates"] == 1
+    assert by_email["ada@example.com"]["manager_id"] == by_email["grace@example.com"]["id"]
+    assert by_email["grace@example.com"]["roles"] == ["admin", "employee", "manager"]
+
+    shown = json.loads(cli("employees", "show", "ada@example.com", "--tenant", "Acme").stdout)
+    assert shown["consent"]["recorded_by"] == "hr@example.com"
+    assert shown["consent"]["method"] == "signed-form"
+    assert len(shown["face_templates"]) == 1
+    assert "embedding" not in json.dumps(shown)
+
+    erased = cli("employees", "erase", "ada@example.com", "--tenant", "Acme", "--by", "ada@example.com")
+    assert erased.returncode == 0 and "erased 1 face templates" in erased.stdout
+    shown = json.loads(cli("employees", "show", "ada@example.com", "--tenant", "Acme").stdout)
+    assert shown["face_templates"] == [] and shown["consent"] is None
+
+
+def test_user_errors_are_one_clear_line(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    missing = cli("employees", "import", str(tmp_path / "nope.csv"), "--tenant", "Acme")
+    assert missing.returncode == 1 and "No such file" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    no_tenant = cli("employees", "list", "--tenant", "Nobody")
+    assert no_tenant.returncode == 1 and "no tenant named 'Nobody'" in no_tenant.stderr
+    binary = tmp_path / "photo.csv"
+    binary.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF")
+    assert cli("tenants", "create", "Acme").returncode == 0
+    wrong_type = cli("employees", "import", str(binary), "--tenant", "Acme")
+    assert wrong_type.returncode == 1 and "not a UTF-8 text file" in wrong_type.stderr

@@ -1,0 +1,71 @@
+"""`attendance eval` and `attendance bench`, run as commands.
+
+The eval test asserts the recognition targets on the development set, so a change to the
+pipeline or the thresholds that loses accuracy fails the suite.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+EVAL_KEYS = {
+    "genuine", "rank1", "accept_correct", "accept_wrong", "retry", "unknown", "no_face", "enroll_fallbacks",
+    "strangers", "stranger_accepts", "stranger_retries", "loo_trials", "loo_accepts", "verify_genuine",
+    "verify_accept", "verify_retry", "verify_impostor_trials", "verify_impostor_accepts",
+    "verify_other_person_flags", "thresholds", "sweep",
+}  # fmt: skip
+
+
+def attendance(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "attendance", *args], capture_output=True, text=True, timeout=600)
+
+
+def test_eval_meets_the_recognition_targets(faces_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "eval.json"
+    result = attendance("eval", str(faces_dir), "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert set(report) >= EVAL_KEYS
+    assert report["genuine"] == 104 and report["strangers"] == 15
+    assert report["verify_impostor_trials"] > 3000
+    # verification (chat check-ins)
+    assert report["verify_accept"] >= 0.97
+    assert report["verify_impostor_accepts"] == 0
+    # identification (kiosk)
+    assert report["accept_wrong"] == 0
+    assert report["stranger_accepts"] == 0
+    assert report["loo_accepts"] <= 0.01
+    assert report["accept_correct"] >= 0.95
+    assert report["rank1"] >= 0.99
+    assert len(report["sweep"]) >= 10 and {"threshold", "verify_accept"} <= set(report["sweep"][0])
+    assert "verify_accept" in result.stdout  # the readable table
+
+
+def test_bench_match_reports_latency_and_memory(tmp_path: Path) -> None:
+    out = tmp_path / "match.json"
+    result = attendance("bench", "match", "--gallery", "1000,20000", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert set(report) == {"1000", "20000"}
+    assert report["20000"]["gallery_mb"] > report["1000"]["gallery_mb"] > 0
+    assert report["1000"]["match_ms_p50"] > 0
+
+
+def test_bench_recognition_on_a_small_set(faces_dir: Path, tmp_path: Path) -> None:
+    small = tmp_path / "faces"
+    for person in ("Serena_Williams", "Kit_Harington"):
+        (small / person).mkdir(parents=True)
+        for n in (1, 2):
+            (small / person / f"{n}.jpg").symlink_to(faces_dir / person / f"{n}.jpg")
+    out = tmp_path / "bench.json"
+    result = attendance("bench", "recognition", str(small), "--checkins", "8", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    for key in ("ours_ms_p50_large", "ours_ms_p50_small", "baseline_ms_p50_large", "baseline_ms_p50_small",
+                "speedup_large", "speedup_small", "throughput_1", "throughput_2"):  # fmt: skip
+        assert key in report
+    assert report["photos"] == 4 and len(report["per_photo"]) == 4
+    assert report["throughput_1"] > 0 and report["throughput_2"] > 0

@@ -1,0 +1,96 @@
+"""Mongo adapters against the real embedded server: unique rules, encryption at rest, indexes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from attendance.bootstrap import Container
+from attendance.domain.model import Employee, FaceQuality, FaceTemplate, Tenant, new_id
+from attendance.ports import AlreadyExists
+from attendance.storage.mongo import ensure_indexes
+
+
+def tenant(name: str = "Acme", **kw: object) -> Tenant:
+    return Tenant(id=new_id(), name=name, **kw)  # type: ignore[arg-type]
+
+
+def employee(tenant_id: str, email: str, **kw: object) -> Employee:
+    return Employee(id=new_id(), tenant_id=tenant_id, name=email.split("@", maxsplit=1)[0], email=email, **kw)  # type: ignore[arg-type]
+
+
+async def test_tenant_names_and_chat_workspaces_are_unique(container: Container) -> None:
+    repo = container.deps.tenants
+    await repo.add(tenant("Acme", slack_team_ids=("T1",)))
+    await repo.add(tenant("Globex"))  # no Slack team: the sparse index must allow many of these
+    await repo.add(tenant("Initech"))
+    with pytest.raises(AlreadyExists):
+        await repo.add(tenant("ACME "))
+    with pytest.raises(AlreadyExists):
+        await repo.add(tenant("Umbrella", slack_team_ids=("T1",)))
+    found = await repo.by_name("acme")
+    assert found is not None and found.slack_team_ids == ("T1",)
+    assert [t.name for t in await repo.list()] == ["Acme", "Globex", "Initech"]
+
+
+async def test_employees_upsert_by_email_and_chat_ids_are_unique(container: Container) -> None:
+    t = tenant()
+    await container.deps.tenants.add(t)
+    repo = container.deps.employees
+    first = await repo.upsert(employee(t.id, "ada@example.com", slack_user_id="U1"))
+    again = await repo.upsert(employee(t.id, "ada@example.com", teams_user_id="29:x"))
+    assert again.id == first.id  # same person, updated
+    assert again.slack_user_id is None and again.teams_user_id == "29:x"
+    await repo.upsert(employee(t.id, "bob@example.com"))  # no chat ids: allowed many times
+    await repo.upsert(employee(t.id, "cy@example.com"))
+    with pytest.raises(AlreadyExists):
+        await repo.upsert(employee(t.id, "eve@example.com", teams_user_id="29:x"))
+    assert [e.email for e in await repo.list(t.id)] == ["ada@example.com", "bob@example.com", "cy@example.com"]
+
+
+async def test_templates_are_encrypted_at_rest(container: Container) -> None:
+    t = tenant()
+    await container.deps.tenants.add(t)
+    e = await container.deps.employees.upsert(employee(t.id, "ada@example.com"))
+    vector = tuple(float(x) for x in np.linspace(-0.2, 0.2, 128, dtype=np.float32))
+    template = FaceTemplate(
+        id=new_id(),
+        tenant_id=t.id,
+        employee_id=e.id,
+        embedding=vector,
+        model_id="m",
+        quality=FaceQuality(face_px=120, sharpness=50.0, brightness=120.0, detector_score=1.0),
+        consent_id="c",
+        created_at=datetime.now(UTC),
+    )
+    await container.deps.templates.add(template)
+    raw = await container.db["face_templates"].find_one({"_id": template.id})
+    assert raw is not None
+    assert "embedding" not in raw
+    plain = np.asarray(vector, dtype="<f4").tobytes()
+    assert plain not in bytes(raw["ciphertext"]) and plain[:16] not in bytes(raw["ciphertext"])
+    assert raw["key_id"] == container.settings.crypto.template_key_id
+    (loaded,) = await container.deps.templates.for_employee(t.id, e.id)
+    assert np.allclose(loaded.embedding, vector)
+    # a ciphertext moved onto another person's record no longer decrypts
+    await container.db["face_templates"].update_one({"_id": template.id}, {"$set": {"employee_id": "someone-else"}})
+    from attendance.storage.cipher import TemplateDecryptError
+
+    with pytest.raises(TemplateDecryptError):
+        await container.deps.templates.for_employee(t.id, "someone-else")
+
+
+async def test_indexes_are_created_idempotently(container: Container) -> None:
+    await ensure_indexes(container.db)
+    await ensure_indexes(container.db)
+    names = {ix["name"] async for ix in await container.db["employees"].list_indexes()}
+    assert {"email_unique", "slack_user_unique", "teams_user_unique"} <= names
+
+
+async def test_template_version_moves(container: Container) -> None:
+    t = tenant()
+    await container.deps.tenants.add(t)
+    assert await container.deps.tenants.bump_template_version(t.id) == 1
+    assert await container.deps.tenants.bump_template_version(t.id) == 2
