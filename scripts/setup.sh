@@ -44,8 +44,33 @@ if ! command -v uv >/dev/null 2>&1; then
   command -v uv >/dev/null 2>&1 || { say "uv is installed but not on PATH; add ~/.local/bin to PATH"; exit 1; }
 fi
 
-# --- the environment (the first run compiles dlib, ~8 min on 2 cores; uv caches the wheel) ------
-if ! uv sync --locked --quiet 2>/dev/null; then
-  say "syncing the environment (the first time compiles dlib against OpenBLAS: about 8 minutes)"
-  uv sync --locked
+# --- the environment ------------------------------------------------------------------------------
+# Everything from uv.lock except dlib; --inexact keeps the dlib installed below.
+uv sync --locked --inexact --no-install-package dlib --quiet
+
+# --- dlib: compiled from source against OpenBLAS once per machine, then reused --------------------
+# uv's own cache does not survive here: the package registry's caching headers make uv treat the
+# sdist as a new revision for every fresh .venv and compile again. So setup keeps the built wheel
+# in a wheelhouse of its own, outside the repository.
+dlib_version=$(awk '/^name = "dlib"$/ {f=1} f && /^version = / {gsub(/"/, "", $3); print $3; exit}' uv.lock)
+dlib_sha256=$(awk '/^name = "dlib"$/ {f=1} f && /^sdist = / {match($0, /sha256:[0-9a-f]+/); print substr($0, RSTART + 7, RLENGTH - 7); exit}' uv.lock)
+[ -n "$dlib_version" ] && [ -n "$dlib_sha256" ] || { say "cannot find dlib in uv.lock"; exit 1; }
+venv_python=.venv/bin/python
+if ! "$venv_python" -c "import sys, dlib; sys.exit(dlib.__version__ != '$dlib_version')" 2>/dev/null; then
+  pytag=$("$venv_python" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
+  wheelhouse="${ATTENDANCE_WHEELHOUSE:-${XDG_CACHE_HOME:-$HOME/.cache}/attendance/wheels}/$(uname -m)"
+  wheel=$(ls "$wheelhouse"/dlib-"$dlib_version"-"$pytag"-*.whl 2>/dev/null | head -n 1 || true)
+  if [ -z "$wheel" ]; then
+    say "compiling dlib $dlib_version against OpenBLAS, once for this machine (about 8 minutes on 2 cores)"
+    mkdir -p "$wheelhouse"
+    req=$(mktemp)
+    printf 'dlib==%s --hash=sha256:%s\n' "$dlib_version" "$dlib_sha256" > "$req"
+    uvx --quiet --python "$venv_python" --from pip pip wheel --quiet --no-deps --require-hashes \
+      -r "$req" -w "$wheelhouse"
+    rm -f "$req"
+    wheel=$(ls "$wheelhouse"/dlib-"$dlib_version"-"$pytag"-*.whl | head -n 1)
+  fi
+  uv pip install --quiet --python "$venv_python" --no-deps "$wheel"
 fi
+"$venv_python" -c "import dlib, sys; sys.exit(0 if dlib.DLIB_USE_BLAS else 1)" \
+  || say "warning: dlib was built without BLAS; face encoding will be 3-4x slower (install libopenblas-dev, then delete the dlib wheel under ~/.cache/attendance/wheels)"

@@ -26,3 +26,25 @@ def test_defaults_are_the_embedded_local_setup(monkeypatch: pytest.MonkeyPatch) 
     assert s.mongodb_uri is None
     assert (s.http.host, s.http.port) == ("127.0.0.1", 8080)
     assert str(s.home) == "var"
+
+
+def test_key_rotation_is_configured_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    import base64
+    import os
+
+    from attendance.bootstrap import template_cipher
+
+    old, new = (base64.b64encode(os.urandom(32)).decode() for _ in range(2))
+    monkeypatch.setenv("ATTENDANCE_CRYPTO__OLD_TEMPLATE_KEYS", f'{{"k1": "{old}"}}')
+    monkeypatch.setenv("ATTENDANCE_CRYPTO__TEMPLATE_KEY", new)
+    monkeypatch.setenv("ATTENDANCE_CRYPTO__TEMPLATE_KEY_ID", "k2")
+    s = Settings()
+    assert s.crypto.template_key_id == "k2"
+    assert old not in repr(s) and new not in repr(s)
+    cipher = template_cipher(s)
+    assert cipher.active_key_id == "k2"
+    from attendance.storage.cipher import AesGcmTemplateCipher
+
+    legacy = AesGcmTemplateCipher("k1", {"k1": base64.b64decode(old)})
+    kid, blob = legacy.encrypt(b"template", b"ctx")
+    assert cipher.decrypt(kid, blob, b"ctx") == b"template"
