@@ -14,10 +14,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from pymongo import AsyncMongoClient
 
 from attendance.clock import SystemClock
-from attendance.ports import Clock, FaceEngine
+from attendance.ports import Clock, FaceEngine, Replier
+from attendance.services.checkin import CheckInDeps
 from attendance.services.enrollment import EnrollmentDeps
 from attendance.settings import Settings
 from attendance.storage.cipher import LOCAL_KEY_ID, AesGcmTemplateCipher, load_or_create_local_key, parse_key
@@ -32,7 +34,16 @@ from attendance.storage.mongo import (
     connect,
     ensure_indexes,
 )
+from attendance.storage.mongo_checkins import (
+    MongoAttendanceStore,
+    MongoFingerprints,
+    MongoJobQueue,
+    MongoPhotoBuffer,
+    MongoReviewQueue,
+)
+from bot.replies import HttpCallbackReplier, LogReplier, ReplierRouter
 from recognition_worker.gallery import TemplateGalleryCache
+from recognition_worker.photos import BufferPhotoSource, HttpPhotoSource, PhotoSourceRouter
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +54,11 @@ class Container:
     client: AsyncMongoClient[dict[str, Any]]
     db: Database
     deps: EnrollmentDeps
+    checkin: CheckInDeps
+    store: MongoAttendanceStore
+    buffer: MongoPhotoBuffer
+    replier: Replier
+    http: aiohttp.ClientSession
 
 
 def template_cipher(settings: Settings) -> AesGcmTemplateCipher:
@@ -98,7 +114,29 @@ async def build(
             galleries=TemplateGalleryCache(tenants, templates),
             clock=clock or SystemClock(),
         )
-        yield Container(settings=settings, client=client, db=db, deps=deps)
+        http = aiohttp.ClientSession()
+        stack.push_async_callback(http.close)
+        buffer = MongoPhotoBuffer(db)
+        store = MongoAttendanceStore(client, db)
+        checkin = CheckInDeps(
+            tenants=tenants,
+            employees=deps.employees,
+            jobs=MongoJobQueue(db),
+            store=store,
+            fingerprints=MongoFingerprints(db),
+            reviews=MongoReviewQueue(db),
+            photos=PhotoSourceRouter(
+                {"buffer": BufferPhotoSource(buffer), "url": HttpPhotoSource(http, max_bytes=settings.face.max_bytes)}
+            ),
+            engine=deps.engine,
+            galleries=deps.galleries,
+            clock=deps.clock,
+        )
+        replier = ReplierRouter({}, callback=HttpCallbackReplier(http), fallback=LogReplier())
+        yield Container(
+            settings=settings, client=client, db=db, deps=deps, checkin=checkin, store=store, buffer=buffer,
+            replier=replier, http=http,
+        )  # fmt: skip
 
 
 def generate_template_key() -> str:

@@ -59,16 +59,18 @@ async def serve(settings: Settings) -> None:
 
 
 async def worker(settings: Settings, processes: int | None = None) -> None:
-    """Keeps a warm pool of face-engine processes. The job loop arrives with the check-in pipeline."""
+    """Claims check-in jobs and decides them; face work runs in a pool of processes."""
     from recognition_worker.pool import ProcessPoolFaceEngine
+    from recognition_worker.worker import JobWorker
 
     stop = _stop_event()
     engine = ProcessPoolFaceEngine(settings.face, processes)
     try:
         await engine.warm_up()
-        async with build(settings, engine=engine):
-            log.info("worker ready with %s face-engine processes", processes or settings.face.processes)
-            await stop.wait()
+        async with build(settings, engine=engine) as c:
+            loop = JobWorker(deps=c.checkin, replier=c.replier, buffer=c.buffer, settings=settings.worker)
+            log.info("worker %s ready with %s face-engine processes", loop.name, processes or settings.face.processes)
+            await loop.run(stop)
     finally:
         engine.close()
 

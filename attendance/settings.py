@@ -43,6 +43,18 @@ class FaceSettings(BaseModel):
     processes: int = Field(default=2, ge=1, le=64)
 
 
+class WorkerSettings(BaseModel):
+    """The check-in job loop."""
+
+    concurrency: int = Field(default=4, ge=1, le=256, description="jobs in flight per worker process")
+    lease_s: float = Field(default=30.0, gt=0, description="a claimed job is taken again after this")
+    poll_min_s: float = Field(default=0.02, gt=0)
+    poll_max_s: float = Field(default=0.25, gt=0)
+    max_attempts: int = Field(default=5, ge=1)
+    retry_base_s: float = Field(default=1.0, gt=0, description="first retry delay; doubles each attempt")
+    retry_max_s: float = Field(default=60.0, gt=0)
+
+
 class CryptoSettings(BaseModel):
     """AES-256-GCM keys for face templates: base64 of 32 bytes.
 
@@ -75,5 +87,6 @@ class Settings(BaseSettings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     face: FaceSettings = Field(default_factory=FaceSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
     crypto: CryptoSettings = Field(default_factory=CryptoSettings)
     log: LogSettings = Field(default_factory=LogSettings)

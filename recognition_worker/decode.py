@@ -55,6 +55,7 @@ class Decoded:
     scale: float  # working pixels per original pixel (<= 1)
     original_size: tuple[int, int]  # width, height after EXIF orientation
     ms: float
+    captured_at: str | None = None  # EXIF DateTimeOriginal, with its offset when the camera wrote one
 
 
 def decode(data: bytes, *, max_bytes: int, max_pixels: int, work_size: int) -> Decoded:
@@ -71,7 +72,9 @@ def decode(data: bytes, *, max_bytes: int, max_pixels: int, work_size: int) -> D
             width, height = image.size
             if width * height > max_pixels or width <= 0 or height <= 0:
                 raise PhotoRefused(RefusalReason.TOO_MANY_PIXELS, limit_mp=max_pixels // 1_000_000)
-            orientation = image.getexif().get(0x0112, 1)
+            exif = image.getexif()
+            orientation = exif.get(0x0112, 1)
+            captured_at = _capture_time(exif)
             if kind == "JPEG":
                 image.draft("RGB", (work_size, work_size))
             image.load()
@@ -93,7 +96,17 @@ def decode(data: bytes, *, max_bytes: int, max_pixels: int, work_size: int) -> D
         scale=pixels.shape[1] / width,
         original_size=(width, height),
         ms=(time.perf_counter() - started) * 1000,
+        captured_at=captured_at,
     )
+
+
+def _capture_time(exif: Image.Exif) -> str | None:
+    sub = exif.get_ifd(0x8769)  # the Exif sub-IFD
+    stamp = sub.get(0x9003) or exif.get(0x0132)  # DateTimeOriginal, else DateTime
+    if not isinstance(stamp, str) or len(stamp) < 19:
+        return None
+    offset = sub.get(0x9011)  # OffsetTimeOriginal, e.g. "+01:00"
+    return stamp[:19] + (offset.strip() if isinstance(offset, str) else "")
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

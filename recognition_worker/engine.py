@@ -21,6 +21,7 @@ from attendance.domain.faces import FaceAnalysis, PhotoRefused, Purpose, Refusal
 from attendance.domain.model import FaceQuality
 from attendance.settings import FaceSettings
 from recognition_worker.decode import Decoded, decode
+from recognition_worker.fingerprint import phash
 
 MODEL_ID = "dlib_resnet_v1+sp5"
 
@@ -103,6 +104,8 @@ class DlibFaceEngine:
             box=(round(face.left * inv), round(face.top * inv), round(face.right * inv), round(face.bottom * inv)),
             faces_found=len(faces),
             model_id=MODEL_ID,
+            fingerprint=phash(decoded.pixels),
+            captured_at=decoded.captured_at,
             times=StageTimes(
                 decode_ms=decoded.ms,
                 detect_ms=(detected - started) * 1000,

@@ -8,12 +8,17 @@ threads or database clients are inherited.
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from attendance.domain.faces import FaceAnalysis, Purpose
+from attendance.ports import EngineUnavailable
 from attendance.settings import FaceSettings
+
+log = logging.getLogger(__name__)
 
 _engine = None  # this process's engine, set by the initialiser (pool workers only)
 
@@ -49,12 +54,16 @@ class ProcessPoolFaceEngine:
 
     def __init__(self, settings: FaceSettings, processes: int | None = None) -> None:
         single_thread_blas()  # inherited by the spawned children through the environment
+        self._settings = settings
         self._processes = processes or settings.processes
-        self._pool = ProcessPoolExecutor(
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
             max_workers=self._processes,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(settings,),
+            initargs=(self._settings,),
         )
 
     async def warm_up(self) -> None:
@@ -64,7 +73,15 @@ class ProcessPoolFaceEngine:
 
     async def analyse(self, photo: bytes, purpose: Purpose) -> FaceAnalysis:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, _analyse, photo, purpose)
+        pool = self._pool
+        try:
+            return await loop.run_in_executor(pool, _analyse, photo, purpose)
+        except BrokenProcessPool as exc:
+            if self._pool is pool:  # the first to notice replaces the pool
+                log.error("a face-engine process died; starting a new pool")
+                pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = self._new_pool()
+            raise EngineUnavailable("the face engine restarted; try again") from exc
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

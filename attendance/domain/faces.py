@@ -95,3 +95,5 @@ class FaceAnalysis:
     faces_found: int
     model_id: str
     times: StageTimes
+    fingerprint: int = 0  # 64-bit perceptual hash of the whole photo (replay check)
+    captured_at: str | None = None  # EXIF capture time, "YYYY:MM:DD HH:MM:SS[+HH:MM]"

@@ -91,6 +91,18 @@ class MatchThresholds:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CheckInPolicy:
+    """Per tenant. The fraud defences are on by default."""
+
+    duplicate_window_minutes: int = 5
+    replay_check: bool = True
+    replay_max_bits: int = 10  # of 64 in the perceptual hash (docs/recognition.md)
+    replay_retention_days: int = 90
+    freshness_minutes: int = 10  # 0: no check
+    keep_selfies: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Tenant:
     id: str
     name: str
@@ -100,6 +112,7 @@ class Tenant:
     slack_team_ids: tuple[str, ...] = ()
     teams_tenant_ids: tuple[str, ...] = ()
     template_version: int = 0
+    policy: CheckInPolicy = field(default_factory=CheckInPolicy)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

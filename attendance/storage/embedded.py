@@ -95,12 +95,15 @@ async def ping(uri: str, timeout_ms: int = 1000) -> bool:
 class EmbeddedMongo:
     """One SecantusDB child process. ``data_dir=None`` keeps the data in memory (tests)."""
 
-    def __init__(self, data_dir: Path | None, *, host: str = "127.0.0.1", start_timeout_s: float = 60.0) -> None:
+    def __init__(
+        self, data_dir: Path | None, *, host: str = "127.0.0.1", port: int = 0, start_timeout_s: float = 60.0
+    ) -> None:
         self._data_dir = data_dir
         self._host = host
         self._timeout = start_timeout_s
         self._proc: subprocess.Popen[bytes] | None = None
-        self._port = 0
+        self._fixed_port = port  # 0: a free port each start
+        self._port = port
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
 
     @property
@@ -134,7 +137,7 @@ class EmbeddedMongo:
         config.touch()
         storage = str(run_dir / "data") if self._data_dir is not None else ":memory:"
         for attempt in range(3):
-            self._port = free_port(self._host)
+            self._port = self._fixed_port or free_port(self._host)
             log_path = run_dir / "secantusd.log"
             # Popen on the event loop's own thread on purpose: PDEATHSIG follows the forking thread.
             with open(log_path, "ab") as log_file:  # noqa: ASYNC230

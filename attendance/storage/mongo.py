@@ -11,6 +11,7 @@ Exception tree::
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime, time
 from typing import Any
@@ -22,6 +23,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from attendance.domain.model import (
+    CheckInPolicy,
     Consent,
     Employee,
     FaceQuality,
@@ -80,7 +82,9 @@ INDEXES: dict[str, list[IndexModel]] = {
 
 async def ensure_indexes(db: Database) -> None:
     """Idempotent: creating an index that exists with the same definition is a no-op."""
-    for collection, models in INDEXES.items():
+    from attendance.storage.mongo_checkins import CHECKIN_INDEXES
+
+    for collection, models in {**INDEXES, **CHECKIN_INDEXES}.items():
         await db[collection].create_indexes(models)
 
 
@@ -110,6 +114,7 @@ def _tenant_doc(t: Tenant) -> Doc:
             "margin": t.thresholds.margin,
         },
         "template_version": t.template_version,
+        "policy": dataclasses.asdict(t.policy),
     }
     if t.slack_team_ids:  # absent rather than empty, so the sparse unique index skips it
         doc["slack_team_ids"] = list(t.slack_team_ids)
@@ -135,6 +140,7 @@ def _tenant(doc: Doc) -> Tenant:
         slack_team_ids=tuple(doc.get("slack_team_ids", ())),
         teams_tenant_ids=tuple(doc.get("teams_tenant_ids", ())),
         template_version=int(doc.get("template_version", 0)),
+        policy=CheckInPolicy(**(doc.get("policy") or {})),
     )
 
 
@@ -158,6 +164,9 @@ class MongoTenantRepository:
 
     async def list(self) -> Sequence[Tenant]:
         return [_tenant(d) async for d in self._c.find({}).sort("name_key", ASCENDING)]
+
+    async def set_policy(self, tenant_id: str, policy: CheckInPolicy) -> None:
+        await self._c.update_one({"_id": tenant_id}, {"$set": {"policy": dataclasses.asdict(policy)}})
 
     async def bump_template_version(self, tenant_id: str) -> int:
         doc = await self._c.find_one_and_update(
@@ -236,6 +245,13 @@ class MongoEmployeeRepository:
 
     async def set_manager(self, tenant_id: str, employee_id: str, manager_id: str | None) -> None:
         await self._c.update_one({"_id": employee_id, "tenant_id": tenant_id}, {"$set": {"manager_id": manager_id}})
+
+    async def by_chat_identity(self, tenant_id: str, kind: str, value: str) -> Employee | None:
+        field = {"slack": "slack_user_id", "teams": "teams_user_id", "employee": "_id", "email": "email"}.get(kind)
+        if field is None:
+            return None
+        doc = await self._c.find_one({"tenant_id": tenant_id, field: value})
+        return _employee(doc) if doc else None
 
 
 # ---------------------------------------------------------------- consents

@@ -1,0 +1,228 @@
+"""Check-in use cases: take a request as a job, and decide a job.
+
+``submit_check_in`` stores the job (one per idempotency key). ``decide_job`` is what a worker
+runs: resolve the person, fetch the photo, run the face pipeline, apply the fraud rules and the
+match policy, and -- for an accepted check-in -- write the attendance event, its outbox rows and
+the job's outcome in one transaction serialised per employee, so that neither a second run of
+the job nor a concurrent check-in can record it twice.
+
+Exception tree::
+
+    TransientJobError       worth retrying later (photo download, ...)
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from attendance.domain.checkins import (
+    AttendanceEvent,
+    CheckInJob,
+    Direction,
+    Outcome,
+    OutcomeKind,
+    PhotoRef,
+    Requested,
+    decide_direction,
+    duplicate_of,
+    is_stale,
+)
+from attendance.domain.faces import PhotoRefused, Purpose
+from attendance.domain.model import Employee, Tenant, new_id
+from attendance.matching import DEFAULT_THRESHOLDS, identify, verify
+from attendance.matching import Outcome as MatchOutcome
+from attendance.ports import (
+    AttendanceStore,
+    AttendanceTx,
+    Clock,
+    EmployeeRepository,
+    EngineUnavailable,
+    FaceEngine,
+    Fingerprints,
+    GalleryProvider,
+    JobQueue,
+    PhotoSource,
+    PhotoUnavailable,
+    ReviewQueue,
+    TenantRepository,
+)
+
+log = logging.getLogger(__name__)
+
+
+class TransientJobError(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckInDeps:
+    tenants: TenantRepository
+    employees: EmployeeRepository
+    jobs: JobQueue
+    store: AttendanceStore
+    fingerprints: Fingerprints
+    reviews: ReviewQueue
+    photos: PhotoSource
+    engine: FaceEngine
+    galleries: GalleryProvider
+    clock: Clock
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestCheckIn:
+    tenant_id: str
+    channel: str
+    identity_kind: str
+    identity: str | None
+    photo: PhotoRef
+    idempotency_key: str
+    requested: Requested = Requested.AUTO
+    reply_to: str | None = None
+
+
+async def submit_check_in(cmd: RequestCheckIn, *, jobs: JobQueue, clock: Clock) -> tuple[CheckInJob, bool]:
+    """Store the request as a job. The same idempotency key again yields the first job."""
+    job = CheckInJob(
+        id=new_id(), tenant_id=cmd.tenant_id, channel=cmd.channel, identity_kind=cmd.identity_kind,
+        identity=cmd.identity, photo=cmd.photo, requested=cmd.requested, received_at=clock.now(),
+        idempotency_key=cmd.idempotency_key, reply_to=cmd.reply_to,
+    )  # fmt: skip
+    return await jobs.submit(job)
+
+
+OUTBOX_TYPES = {Direction.IN: "attendance.check_in.accepted", Direction.OUT: "attendance.check_out.accepted"}
+
+
+def outbox_rows(event: AttendanceEvent, employee: Employee, created_at: datetime) -> list[dict[str, object]]:
+    """The rows payroll delivery reads (one per event type; ids stable per event)."""
+    kind = OUTBOX_TYPES[event.direction]
+    local = event.local
+    payload = {
+        "type": kind,
+        "version": 1,
+        "event_id": event.id,
+        "tenant_id": event.tenant_id,
+        "employee": {"id": employee.id, "email": employee.email, "name": employee.name},
+        "direction": event.direction.value,
+        "at_utc": event.at.astimezone(UTC).isoformat(),
+        "at_local": local.isoformat(),
+        "timezone": event.timezone,
+        "local_date": local.date().isoformat(),
+        "channel": event.channel,
+        "supersedes": event.supersedes,
+    }
+    return [{
+        "_id": f"{event.id}:{kind}", "tenant_id": event.tenant_id, "employee_id": event.employee_id,
+        "event_id": event.id, "type": kind, "occurred_at": event.at, "payload": payload,
+        "created_at": created_at, "state": "pending",
+    }]  # fmt: skip
+
+
+async def _resolve(job: CheckInJob, tenant: Tenant, deps: CheckInDeps) -> Employee | None:
+    if job.identity_kind == "none" or job.identity is None:
+        return None
+    return await deps.employees.by_chat_identity(tenant.id, job.identity_kind, job.identity)
+
+
+async def decide_job(job: CheckInJob, *, deps: CheckInDeps) -> Outcome:
+    """Everything a worker does for one job except replying. Raises ``TransientJobError``."""
+    if job.outcome is not None:  # decided by an earlier run that did not get to reply
+        return job.outcome
+    tenant = await deps.tenants.get(job.tenant_id)
+    if tenant is None:
+        return Outcome(kind=OutcomeKind.FAILED, detail="unknown tenant")
+    claimed = await _resolve(job, tenant, deps)
+    if job.identity_kind != "none" and claimed is None:
+        return Outcome(kind=OutcomeKind.NOT_ENROLLED)
+    try:
+        photo = await deps.photos.fetch(job)
+    except PhotoUnavailable as exc:
+        if exc.transient:
+            raise TransientJobError(str(exc)) from exc
+        return Outcome(kind=OutcomeKind.NO_USABLE_FACE, reason="unavailable", detail=str(exc))
+    try:
+        analysis = await deps.engine.analyse(photo, Purpose.CHECK_IN)
+    except PhotoRefused as exc:
+        return Outcome(kind=OutcomeKind.NO_USABLE_FACE, reason=exc.reason.value, detail=str(exc))
+    except EngineUnavailable as exc:
+        raise TransientJobError(str(exc)) from exc
+    now = deps.clock.now()
+    policy = tenant.policy
+    timezone = claimed.effective_timezone(tenant) if claimed else tenant.timezone
+    if is_stale(analysis.captured_at, now, timezone, policy):
+        return Outcome(kind=OutcomeKind.STALE_PHOTO)
+    since = now - timedelta(days=policy.replay_retention_days)
+    if policy.replay_check and await deps.fingerprints.seen(
+        tenant.id, analysis.fingerprint, policy.replay_max_bits, since
+    ):
+        return Outcome(kind=OutcomeKind.REPLAYED_PHOTO)
+
+    gallery = await deps.galleries.gallery(tenant.id)
+    probe = np.asarray(analysis.embedding, dtype=np.float32)
+    thresholds = tenant.thresholds or DEFAULT_THRESHOLDS
+    decision = verify(gallery, claimed.id, probe, thresholds) if claimed else identify(gallery, probe, thresholds)
+    d, m = decision.distance, decision.margin
+    refused = {
+        MatchOutcome.NOT_ENROLLED: OutcomeKind.NOT_ENROLLED,
+        MatchOutcome.RETRY: OutcomeKind.RETRY,
+        MatchOutcome.NOT_RECOGNISED: OutcomeKind.NOT_RECOGNISED,
+    }
+    if decision.outcome in refused:
+        return Outcome(kind=refused[decision.outcome], distance=d, margin=m)
+    if decision.outcome is MatchOutcome.OTHER_PERSON:
+        flagged = Outcome(kind=OutcomeKind.OTHER_PERSON, employee_id=claimed.id if claimed else None,
+                          looks_like=decision.employee_id, distance=d, margin=m)  # fmt: skip
+        await deps.reviews.flag(job, flagged, now)
+        return flagged
+    person = claimed or await deps.employees.get(tenant.id, decision.employee_id or "")
+    if person is None:
+        return Outcome(kind=OutcomeKind.NOT_RECOGNISED, distance=d, margin=m)
+    return await _record(
+        job=job, tenant=tenant, person=person, fingerprint=analysis.fingerprint, distance=d, margin=m, deps=deps
+    )
+
+
+async def _record(
+    *, job: CheckInJob, tenant: Tenant, person: Employee, fingerprint: int,
+    distance: float | None, margin: float | None, deps: CheckInDeps,
+) -> Outcome:  # fmt: skip
+    timezone = person.effective_timezone(tenant)
+    zone = ZoneInfo(timezone)
+
+    async def work(tx: AttendanceTx) -> Outcome:
+        existing = await tx.event(job.id)
+        if existing is not None:  # an earlier run of this job recorded it
+            return Outcome(kind=OutcomeKind.ACCEPTED, direction=existing.direction, at=existing.at,
+                           timezone=existing.timezone, employee_id=person.id, event_id=existing.id,
+                           distance=distance, margin=margin)  # fmt: skip
+        now = deps.clock.now()
+        when = job.received_at  # the time the person sent the selfie, however long the queue was
+        day = when.astimezone(zone).date()
+        day_start = datetime.combine(day, datetime.min.time(), tzinfo=zone)
+        today = await tx.events_between(day_start.astimezone(UTC), (day_start + timedelta(days=1)).astimezone(UTC))
+        today = [e for e in today if e.local_date == day and e.at <= when]
+        direction = decide_direction(job.requested, today)
+        earlier = duplicate_of(direction, when, today, tenant.policy)
+        if earlier is not None:
+            outcome = Outcome(kind=OutcomeKind.DUPLICATE, direction=direction, at=earlier.at, timezone=timezone,
+                              employee_id=person.id, event_id=earlier.id, distance=distance, margin=margin)  # fmt: skip
+            await tx.set_outcome(job.id, outcome, now)
+            return outcome
+        event = AttendanceEvent(
+            id=job.id, tenant_id=tenant.id, employee_id=person.id, direction=direction, at=when, timezone=timezone,
+            channel=job.channel, job_id=job.id, distance=distance, margin=margin,
+        )  # fmt: skip
+        await tx.add_event(event, outbox_rows(event, person, now))
+        if tenant.policy.replay_check:
+            await tx.add_fingerprint(fingerprint, now, tenant.policy.replay_retention_days)
+        outcome = Outcome(kind=OutcomeKind.ACCEPTED, direction=direction, at=when, timezone=timezone,
+                          employee_id=person.id, event_id=event.id, distance=distance, margin=margin)  # fmt: skip
+        await tx.set_outcome(job.id, outcome, now)
+        return outcome
+
+    return await deps.store.transaction(tenant.id, person.id, work)

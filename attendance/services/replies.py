@@ -1,0 +1,45 @@
+"""What the person reads after a check-in, for each outcome. Channels render it as they like."""
+
+from __future__ import annotations
+
+from attendance.domain.checkins import Direction, Outcome, OutcomeKind
+
+
+def _when(outcome: Outcome) -> str:
+    if outcome.at is None or outcome.timezone is None:
+        return ""
+    from zoneinfo import ZoneInfo
+
+    local = outcome.at.astimezone(ZoneInfo(outcome.timezone))
+    return f"{local:%H:%M} ({outcome.timezone})"
+
+
+def reply_text(outcome: Outcome, *, freshness_minutes: int = 10) -> str:
+    verb = "in" if outcome.direction is Direction.IN else "out"
+    match outcome.kind:
+        case OutcomeKind.ACCEPTED:
+            return f"Checked {verb} at {_when(outcome)}."
+        case OutcomeKind.DUPLICATE:
+            return f"You already checked {verb} at {_when(outcome)}. Nothing new was recorded."
+        case OutcomeKind.RETRY:
+            return "I'm not sure it's you. Please retake the photo facing the camera in good light."
+        case OutcomeKind.OTHER_PERSON:
+            return (
+                "This doesn't look like you, so nothing was recorded. "
+                "If it is you, your admin can check it in the review queue."
+            )
+        case OutcomeKind.NOT_RECOGNISED:
+            return (
+                "I could not recognise you. Please retake the photo facing the camera in good light; "
+                "if it keeps failing, ask your admin to enroll you again."
+            )
+        case OutcomeKind.NOT_ENROLLED:
+            return "You are not enrolled for selfie check-in yet. Enroll first, then send your selfie again."
+        case OutcomeKind.NO_USABLE_FACE:
+            return outcome.detail or "I could not use that photo. Please take a new selfie."
+        case OutcomeKind.REPLAYED_PHOTO:
+            return "This photo was already used. Please take a new selfie."
+        case OutcomeKind.STALE_PHOTO:
+            return f"This photo was taken more than {freshness_minutes} minutes ago. Please take a new selfie now."
+        case OutcomeKind.FAILED:
+            return "Sorry, I could not process your photo. Please try again in a minute."

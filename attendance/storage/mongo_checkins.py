@@ -1,0 +1,296 @@
+"""MongoDB adapters of the check-in pipeline: job queue, attendance store, fingerprints,
+review queue and photo buffer.
+
+Attendance is written in a transaction that first increments the employee's row in
+``attendance_state``: two transactions on the same employee conflict there, one is retried
+(``with_transaction``) and then sees the other's event, so a duplicate cannot slip in between
+a read and a write. Event ids are job ids, so a job run twice writes one event.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+
+import numpy as np
+from bson import Binary
+from pymongo import ASCENDING, AsyncMongoClient, IndexModel, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from attendance.domain.checkins import (
+    AttendanceEvent,
+    CheckInJob,
+    Direction,
+    JobState,
+    Outcome,
+    OutcomeKind,
+    PhotoRef,
+    Requested,
+)
+from attendance.domain.model import new_id
+from attendance.ports import AttendanceTx
+from attendance.storage.mongo import Database, Doc
+
+CHECKIN_INDEXES: dict[str, list[IndexModel]] = {
+    "checkin_jobs": [
+        IndexModel([("tenant_id", ASCENDING), ("idempotency_key", ASCENDING)], unique=True, name="idempotency"),
+        IndexModel([("state", ASCENDING), ("next_attempt_at", ASCENDING)], name="due"),
+        IndexModel([("state", ASCENDING), ("lease_until", ASCENDING)], name="leases"),
+    ],
+    "attendance_events": [
+        IndexModel([("tenant_id", ASCENDING), ("employee_id", ASCENDING), ("at", ASCENDING)], name="by_employee"),
+        IndexModel([("tenant_id", ASCENDING), ("at", ASCENDING)], name="by_time"),
+    ],
+    "outbox": [
+        IndexModel([("state", ASCENDING), ("created_at", ASCENDING)], name="pending"),
+        IndexModel([("tenant_id", ASCENDING), ("employee_id", ASCENDING), ("created_at", ASCENDING)],
+                   name="by_employee"),
+    ],
+    "photo_fingerprints": [
+        IndexModel([("tenant_id", ASCENDING), ("created_at", ASCENDING)], name="by_time"),
+        IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="ttl"),
+    ],
+    "review_queue": [IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING), ("at", ASCENDING)], name="open")],
+    "photo_buffer": [IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="ttl")],
+}  # fmt: skip
+
+
+# ---------------------------------------------------------------- (de)serialisation
+
+
+def outcome_doc(o: Outcome) -> Doc:
+    doc = dataclasses.asdict(o)
+    doc["kind"] = o.kind.value
+    doc["direction"] = o.direction.value if o.direction else None
+    return doc
+
+
+def outcome_from(doc: Doc | None) -> Outcome | None:
+    if not doc:
+        return None
+    fields = {**doc, "kind": OutcomeKind(doc["kind"])}
+    fields["direction"] = Direction(doc["direction"]) if doc.get("direction") else None
+    return Outcome(**fields)
+
+
+def event_doc(e: AttendanceEvent) -> Doc:
+    local = e.local
+    return {
+        "_id": e.id, "tenant_id": e.tenant_id, "employee_id": e.employee_id, "direction": e.direction.value,
+        "at": e.at, "timezone": e.timezone, "local_date": local.date().isoformat(),
+        "local_time": local.strftime("%H:%M:%S"), "channel": e.channel, "job_id": e.job_id,
+        "decision": e.decision, "distance": e.distance, "margin": e.margin, "supersedes": e.supersedes,
+        "void": e.void, "reason": e.reason, "recorded_by": e.recorded_by,
+    }  # fmt: skip
+
+
+def event_from(d: Doc) -> AttendanceEvent:
+    return AttendanceEvent(
+        id=d["_id"], tenant_id=d["tenant_id"], employee_id=d["employee_id"], direction=Direction(d["direction"]),
+        at=d["at"], timezone=d["timezone"], channel=d["channel"], job_id=d.get("job_id"),
+        decision=d.get("decision", "accepted"), distance=d.get("distance"), margin=d.get("margin"),
+        supersedes=d.get("supersedes"), void=bool(d.get("void")), reason=d.get("reason"),
+        recorded_by=d.get("recorded_by"),
+    )  # fmt: skip
+
+
+def _job_doc(j: CheckInJob) -> Doc:
+    return {
+        "_id": j.id, "tenant_id": j.tenant_id, "channel": j.channel, "identity_kind": j.identity_kind,
+        "identity": j.identity, "photo": dataclasses.asdict(j.photo), "requested": j.requested.value,
+        "received_at": j.received_at, "idempotency_key": j.idempotency_key, "reply_to": j.reply_to,
+        "state": j.state.value, "attempts": j.attempts, "next_attempt_at": j.received_at, "lease_until": None,
+        "outcome": None, "decided_at": None, "finished_at": None, "last_error": None,
+    }  # fmt: skip
+
+
+def _job(d: Doc) -> CheckInJob:
+    return CheckInJob(
+        id=d["_id"], tenant_id=d["tenant_id"], channel=d["channel"], identity_kind=d["identity_kind"],
+        identity=d.get("identity"), photo=PhotoRef(**d["photo"]), requested=Requested(d["requested"]),
+        received_at=d["received_at"], idempotency_key=d["idempotency_key"], reply_to=d.get("reply_to"),
+        state=JobState(d["state"]), attempts=int(d.get("attempts", 0)), outcome=outcome_from(d.get("outcome")),
+    )  # fmt: skip
+
+
+def _signed64(value: int) -> int:
+    """BSON integers are signed 64-bit: store the hash's bit pattern as one."""
+    return value - (1 << 64) if value >= (1 << 63) else value
+
+
+# ---------------------------------------------------------------- job queue
+
+
+class MongoJobQueue:
+    def __init__(self, db: Database) -> None:
+        self._c: AsyncCollection[Doc] = db["checkin_jobs"]
+
+    async def submit(self, job: CheckInJob) -> tuple[CheckInJob, bool]:
+        try:
+            await self._c.insert_one(_job_doc(job))
+            return job, True
+        except DuplicateKeyError:
+            doc = await self._c.find_one({"tenant_id": job.tenant_id, "idempotency_key": job.idempotency_key})
+            assert doc is not None, "a duplicate key means the first job exists"
+            return _job(doc), False
+
+    async def claim(self, worker: str, now: datetime, lease: timedelta) -> CheckInJob | None:
+        doc = await self._c.find_one_and_update(
+            {"$or": [
+                {"state": JobState.QUEUED.value, "next_attempt_at": {"$lte": now}},
+                {"state": JobState.RUNNING.value, "lease_until": {"$lt": now}},
+            ]},
+            {"$set": {"state": JobState.RUNNING.value, "lease_until": now + lease, "worker": worker},
+             "$inc": {"attempts": 1}},
+            sort=[("next_attempt_at", ASCENDING)],
+            return_document=ReturnDocument.AFTER,
+        )  # fmt: skip
+        return _job(doc) if doc else None
+
+    async def retry_later(self, job_id: str, at: datetime, error: str) -> None:
+        await self._c.update_one(
+            {"_id": job_id},
+            {"$set": {"state": JobState.QUEUED.value, "next_attempt_at": at, "lease_until": None, "last_error": error}},
+        )
+
+    async def record_outcome(self, job_id: str, outcome: Outcome, now: datetime) -> None:
+        await self._c.update_one({"_id": job_id}, {"$set": {"outcome": outcome_doc(outcome), "decided_at": now}})
+
+    async def finish(self, job_id: str, now: datetime) -> None:
+        await self._c.update_one(
+            {"_id": job_id}, {"$set": {"state": JobState.DONE.value, "finished_at": now, "lease_until": None}}
+        )
+
+    async def get(self, job_id: str) -> CheckInJob | None:
+        doc = await self._c.find_one({"_id": job_id})
+        return _job(doc) if doc else None
+
+
+# ---------------------------------------------------------------- attendance
+
+
+class MongoAttendanceTx:
+    def __init__(self, db: Database, session: AsyncClientSession, tenant_id: str, employee_id: str) -> None:
+        self._db, self._s, self._tenant, self._employee = db, session, tenant_id, employee_id
+
+    async def events_between(self, start: datetime, end: datetime) -> list[AttendanceEvent]:
+        cursor = (
+            self._db["attendance_events"]
+            .find(
+                {"tenant_id": self._tenant, "employee_id": self._employee, "at": {"$gte": start, "$lt": end}},
+                session=self._s,
+            )
+            .sort("at", ASCENDING)
+        )
+        return [event_from(d) async for d in cursor]
+
+    async def event(self, event_id: str) -> AttendanceEvent | None:
+        doc = await self._db["attendance_events"].find_one({"_id": event_id}, session=self._s)
+        return event_from(doc) if doc else None
+
+    async def add_event(self, event: AttendanceEvent, outbox: Sequence[dict[str, object]]) -> None:
+        await self._db["attendance_events"].insert_one(event_doc(event), session=self._s)
+        if outbox:
+            await self._db["outbox"].insert_many(list(outbox), session=self._s)
+
+    async def add_fingerprint(self, fingerprint: int, at: datetime, retention_days: int) -> None:
+        await self._db["photo_fingerprints"].insert_one(
+            {"_id": new_id(), "tenant_id": self._tenant, "fp": _signed64(fingerprint), "created_at": at,
+             "expires_at": at + timedelta(days=retention_days)},
+            session=self._s,
+        )  # fmt: skip
+
+    async def set_outcome(self, job_id: str, outcome: Outcome, now: datetime) -> None:
+        await self._db["checkin_jobs"].update_one(
+            {"_id": job_id}, {"$set": {"outcome": outcome_doc(outcome), "decided_at": now}}, session=self._s
+        )
+
+
+class MongoAttendanceStore:
+    def __init__(self, client: AsyncMongoClient[Doc], db: Database) -> None:
+        self._client, self._db = client, db
+
+    async def transaction(
+        self, tenant_id: str, employee_id: str, work: Callable[[AttendanceTx], Awaitable[Outcome]]
+    ) -> Outcome:
+        async def callback(session: AsyncClientSession) -> Outcome:
+            await self._db["attendance_state"].update_one(
+                {"_id": f"{tenant_id}:{employee_id}"}, {"$inc": {"seq": 1}}, upsert=True, session=session
+            )
+            return await work(MongoAttendanceTx(self._db, session, tenant_id, employee_id))
+
+        async with self._client.start_session() as session:
+            return await session.with_transaction(callback)
+
+    async def events(
+        self, tenant_id: str, start: datetime, end: datetime, employee_id: str | None = None
+    ) -> list[AttendanceEvent]:
+        query: Doc = {"tenant_id": tenant_id, "at": {"$gte": start, "$lt": end}}
+        if employee_id is not None:
+            query["employee_id"] = employee_id
+        return [event_from(d) async for d in self._db["attendance_events"].find(query).sort("at", ASCENDING)]
+
+    async def add_correction(self, event: AttendanceEvent, outbox: Sequence[dict[str, object]]) -> None:
+        async def callback(session: AsyncClientSession) -> None:
+            await MongoAttendanceTx(self._db, session, event.tenant_id, event.employee_id).add_event(event, outbox)
+
+        async with self._client.start_session() as session:
+            await session.with_transaction(callback)
+
+
+# ---------------------------------------------------------------- fraud defences, review, photos
+
+
+class MongoFingerprints:
+    def __init__(self, db: Database) -> None:
+        self._c: AsyncCollection[Doc] = db["photo_fingerprints"]
+
+    async def seen(self, tenant_id: str, fingerprint: int, max_bits: int, since: datetime) -> bool:
+        cursor = self._c.find({"tenant_id": tenant_id, "created_at": {"$gte": since}}, {"fp": 1, "_id": 0})
+        stored = np.fromiter([d["fp"] async for d in cursor], dtype=np.int64)
+        if not len(stored):
+            return False
+        xor = stored.view(np.uint64) ^ np.uint64(fingerprint & ((1 << 64) - 1))
+        bits = np.unpackbits(xor.view(np.uint8).reshape(-1, 8), axis=1).sum(axis=1)
+        return bool((bits <= max_bits).any())
+
+
+class MongoReviewQueue:
+    def __init__(self, db: Database) -> None:
+        self._c: AsyncCollection[Doc] = db["review_queue"]
+
+    async def flag(self, job: CheckInJob, outcome: Outcome, now: datetime) -> None:
+        await self._c.update_one(
+            {"_id": job.id},
+            {"$setOnInsert": {"tenant_id": job.tenant_id, "kind": outcome.kind.value, "channel": job.channel,
+                              "claimed_employee_id": outcome.employee_id, "looks_like": outcome.looks_like,
+                              "distance": outcome.distance, "margin": outcome.margin, "at": now, "status": "open"}},
+            upsert=True,
+        )  # fmt: skip
+
+
+class MongoPhotoBuffer:
+    """Uploaded photos wait here for their job; deleted when it ends, expired after a TTL anyway."""
+
+    def __init__(self, db: Database, ttl: timedelta = timedelta(hours=1)) -> None:
+        self._c: AsyncCollection[Doc] = db["photo_buffer"]
+        self._ttl = ttl
+
+    async def put(self, tenant_id: str, data: bytes, now: datetime | None = None) -> str:
+        from datetime import UTC
+
+        created = now or datetime.now(UTC)
+        buffer_id = new_id()
+        await self._c.insert_one({"_id": buffer_id, "tenant_id": tenant_id, "data": Binary(data),
+                                  "created_at": created, "expires_at": created + self._ttl})  # fmt: skip
+        return buffer_id
+
+    async def get(self, buffer_id: str) -> bytes | None:
+        doc = await self._c.find_one({"_id": buffer_id})
+        return bytes(doc["data"]) if doc else None
+
+    async def delete(self, buffer_id: str) -> None:
+        await self._c.delete_one({"_id": buffer_id})

@@ -1,0 +1,145 @@
+"""The check-in job loop of `attendance worker`.
+
+Each of ``concurrency`` slots claims a job with a lease, decides it (face work in the process
+pool), replies, and finishes it. Nothing is lost when a worker dies: its lease expires and the
+job is claimed again; the decision is written so that a second run cannot record it twice, and
+a decided job that was not answered yet is answered on its next run. Transient failures are
+retried with exponential back-off; after ``max_attempts`` the job fails and the person is told.
+A database outage is waited out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from pymongo.errors import PyMongoError
+
+from attendance.domain.checkins import CheckInJob, Outcome, OutcomeKind
+from attendance.logs import log_context
+from attendance.ports import PhotoBuffer, Replier
+from attendance.services.checkin import CheckInDeps, TransientJobError, decide_job
+from attendance.services.replies import reply_text
+from attendance.settings import WorkerSettings
+
+log = logging.getLogger(__name__)
+
+RECORDED_IN_TRANSACTION = {OutcomeKind.ACCEPTED, OutcomeKind.DUPLICATE}
+
+
+@dataclass(slots=True)
+class WorkerStats:
+    done: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+class JobWorker:
+    def __init__(
+        self, *, deps: CheckInDeps, replier: Replier, buffer: PhotoBuffer, settings: WorkerSettings, name: str = ""
+    ) -> None:
+        self._deps, self._replier, self._buffer, self._s = deps, replier, buffer, settings
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.stats = WorkerStats()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await asyncio.gather(*(self._slot(stop, n) for n in range(self._s.concurrency)))
+
+    async def _slot(self, stop: asyncio.Event, n: int) -> None:
+        idle = self._s.poll_min_s
+        outage_logged = False
+        while not stop.is_set():
+            try:
+                job = await self._deps.jobs.claim(
+                    f"{self.name}/{n}", self._deps.clock.now(), timedelta(seconds=self._s.lease_s)
+                )
+                if outage_logged:
+                    log.info("database reachable again")
+                    outage_logged = False
+            except PyMongoError as exc:
+                if not outage_logged:
+                    log.warning("cannot claim jobs, database unreachable (%s); retrying", type(exc).__name__)
+                    outage_logged = True
+                await _wait(stop, min(2.0, max(idle, 0.2)))
+                continue
+            if job is None:
+                await _wait(stop, idle)
+                idle = min(idle * 2, self._s.poll_max_s)
+                continue
+            idle = self._s.poll_min_s
+            await self.handle(job)
+
+    def _backoff(self, attempts: int) -> timedelta:
+        return timedelta(seconds=min(self._s.retry_max_s, self._s.retry_base_s * 2 ** max(0, attempts - 1)))
+
+    async def _retry(self, job: CheckInJob, why: str) -> None:
+        self.stats.retried += 1
+        with contextlib.suppress(PyMongoError):  # if this fails too, the lease brings it back
+            await self._deps.jobs.retry_later(job.id, self._deps.clock.now() + self._backoff(job.attempts), why)
+        log.warning("job will be retried (attempt %s): %s", job.attempts, why)
+
+    async def handle(self, job: CheckInJob) -> None:
+        started = time.perf_counter()
+        with log_context(job_id=job.id):
+            try:
+                outcome = await self._decide(job)
+            except TransientJobError as exc:
+                await self._retry(job, str(exc))
+                return
+            except PyMongoError as exc:
+                log.warning("database error while deciding (%s); the job returns when its lease ends", exc)
+                return
+            if outcome is None:
+                return
+            try:
+                text = reply_text(outcome, freshness_minutes=await self._freshness(job))
+                await self._replier.reply(job, outcome, text)
+            except Exception as exc:  # the chat platform's trouble: retry the reply, not the decision
+                if job.attempts < self._s.max_attempts:
+                    await self._retry(job, f"reply failed: {exc}")
+                    return
+                log.error("giving up replying after %s attempts: %s", job.attempts, exc)
+            try:
+                if job.photo.kind == "buffer":
+                    await self._buffer.delete(job.photo.ref)
+                await self._deps.jobs.finish(job.id, self._deps.clock.now())
+            except PyMongoError as exc:
+                log.warning("could not mark the job done (%s); it will be answered again", exc)
+                return
+            self.stats.done += 1
+            log.info("job done outcome=%s ms=%.0f", outcome.kind.value, (time.perf_counter() - started) * 1000)
+
+    async def _decide(self, job: CheckInJob) -> Outcome | None:
+        if job.outcome is None and job.attempts > self._s.max_attempts:
+            outcome = Outcome(kind=OutcomeKind.FAILED, detail="too many attempts")
+            self.stats.failed += 1
+        else:
+            try:
+                outcome = await decide_job(job, deps=self._deps)
+            except (TransientJobError, PyMongoError):
+                raise
+            except Exception:
+                log.exception("unexpected error deciding the job")
+                if job.attempts < self._s.max_attempts:
+                    await self._retry(job, "unexpected error")
+                    return None
+                outcome = Outcome(kind=OutcomeKind.FAILED, detail="unexpected error")
+                self.stats.failed += 1
+        if job.outcome is None and outcome.kind not in RECORDED_IN_TRANSACTION:
+            await self._deps.jobs.record_outcome(job.id, outcome, self._deps.clock.now())
+        return outcome
+
+    async def _freshness(self, job: CheckInJob) -> int:
+        tenant = await self._deps.tenants.get(job.tenant_id)
+        return tenant.policy.freshness_minutes if tenant else 10
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)

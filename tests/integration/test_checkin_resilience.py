@@ -1,0 +1,149 @@
+"""Real worker processes against the real database: killed workers and a restarted database
+lose nothing and double nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from attendance.bootstrap import build
+from attendance.settings import CryptoSettings, DatabaseSettings, Settings
+from attendance.storage.embedded import EmbeddedMongo, free_port
+from recognition_worker.engine import DlibFaceEngine
+from tests.fakes.chat import FakeChatPlatform
+from tests.integration.checkin_helpers import jobs_settled, submit, tenant_with_people, with_policy
+
+
+class Workers:
+    """`attendance worker` subprocesses, each in its own process group (so its pool dies too)."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "attendance", "worker", "--processes", "1"],
+            env=self.env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        self.procs.append(proc)
+        return proc
+
+    def kill(self, proc: subprocess.Popen[bytes]) -> None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+@pytest.fixture
+async def platform() -> AsyncIterator[FakeChatPlatform]:
+    p = FakeChatPlatform()
+    await p.start()
+    yield p
+    await p.stop()
+
+
+def make_settings(tmp_path: Path) -> tuple[Settings, dict[str, str]]:
+    key = base64.b64encode(os.urandom(32)).decode()
+    name = f"res_{uuid.uuid4().hex[:10]}"
+    settings = Settings(home=tmp_path / "home", database=DatabaseSettings(name=name, server_selection_timeout_ms=3000),
+                        crypto=CryptoSettings(template_key=key))  # type: ignore[arg-type]  # fmt: skip
+    env = {
+        **os.environ, "ATTENDANCE_DATABASE__NAME": name, "ATTENDANCE_CRYPTO__TEMPLATE_KEY": key,
+        "ATTENDANCE_HOME": str(tmp_path / "home"), "ATTENDANCE_WORKER__LEASE_S": "3",
+        "ATTENDANCE_WORKER__RETRY_BASE_S": "0.2", "ATTENDANCE_WORKER__POLL_MAX_S": "0.1",
+        "ATTENDANCE_DATABASE__SERVER_SELECTION_TIMEOUT_MS": "3000", "ATTENDANCE_LOG__LEVEL": "WARNING",
+    }  # fmt: skip
+    return settings, env
+
+
+@pytest.fixture
+def workers() -> Iterator[list[Workers]]:
+    made: list[Workers] = []
+    yield made
+    for w in made:
+        w.stop_all()
+
+
+async def test_a_worker_killed_mid_job_loses_nothing(
+    mongo_server: EmbeddedMongo, platform: FakeChatPlatform, workers: list[Workers], engine: DlibFaceEngine,
+    photo, tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:  # fmt: skip
+    settings, env = make_settings(tmp_path)
+    env["MONGODB_URI"] = mongo_server.uri
+    pool = Workers(env)
+    workers.append(pool)
+    async with build(settings, uri=mongo_server.uri, engine=engine) as c:
+        tid, _ = await tenant_with_people(c, photo)
+        platform.photos["ada.jpg"] = photo("Serena_Williams/2.jpg")
+        platform.hold["ada.jpg"] = asyncio.Event()
+        first = pool.start()
+        job, _ = await submit(c, tid, "ADA", platform.photo_url("ada.jpg"), reply_to=platform.reply_url)
+        await asyncio.wait_for(platform.requested["ada.jpg"].wait(), 60)  # the worker is mid-job
+        pool.kill(first)
+        platform.hold["ada.jpg"].set()
+        pool.start()
+        replies = await platform.wait_for_replies(1, timeout=90)
+        assert replies[0]["job_id"] == job.id and replies[0]["outcome"] == "accepted"
+        assert await c.db["attendance_events"].count_documents({"tenant_id": tid}) == 1
+        assert await jobs_settled(c, tid) == {"done"}
+        stored = await c.checkin.jobs.get(job.id)
+        assert stored is not None and stored.attempts == 2
+        assert platform.downloads["ada.jpg"] == 2
+
+
+async def test_the_database_restarting_while_jobs_flow(
+    platform: FakeChatPlatform, workers: list[Workers], engine: DlibFaceEngine, photo, tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:  # fmt: skip
+    port = free_port()
+    server = EmbeddedMongo(tmp_path / "db", port=port)
+    await server.start()
+    try:
+        settings, env = make_settings(tmp_path)
+        env["MONGODB_URI"] = server.uri
+        pool = Workers(env)
+        workers.append(pool)
+        names = ["Serena_Williams/2.jpg", "Serena_Williams/3.jpg", "Queen_Rania/2.jpg", "Queen_Rania/3.jpg",
+                 "Jesse_Jackson/2.jpg", "Jesse_Jackson/3.jpg"]  # fmt: skip
+        who = {"Serena_Williams": "ADA", "Queen_Rania": "BOB", "Jesse_Jackson": "CY"}
+        async with build(settings, uri=server.uri, engine=engine) as c:
+            tid, _ = await tenant_with_people(c, photo, with_policy(duplicate_window_minutes=0, replay_check=False))
+            for n, name in enumerate(names):
+                platform.photos[f"{n}.jpg"] = photo(name)
+            pool.start()
+            pool.start()
+            jobs = [await submit(c, tid, who[name.split("/")[0]], platform.photo_url(f"{n}.jpg"),
+                                 reply_to=platform.reply_url) for n, name in enumerate(names[:3])]  # fmt: skip
+            await platform.wait_for_replies(1, timeout=90)
+        await server.stop()  # the database goes away while jobs are queued or running
+        await server.start()
+        async with build(settings, uri=server.uri, engine=engine) as c:
+            jobs += [await submit(c, tid, who[name.split("/")[0]], platform.photo_url(f"{n + 3}.jpg"),
+                                  reply_to=platform.reply_url) for n, name in enumerate(names[3:])]  # fmt: skip
+            ids = [job.id for job, _ in jobs]
+            replies = await platform.wait_for_jobs(set(ids), timeout=120)
+            assert {r["outcome"] for r in replies} == {"accepted"}
+            events = [d async for d in c.db["attendance_events"].find({"tenant_id": tid})]
+            assert sorted(e["_id"] for e in events) == sorted(ids)  # one each: none lost, none doubled
+            assert await jobs_settled(c, tid) == {"done"}
+    finally:
+        await server.stop()
