@@ -34,6 +34,9 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--timezone", default="UTC", metavar="TZ", help="IANA time zone (default UTC)")
     p.set_defaults(handler=tenants_create)
     tenants.add_parser("list", help="list tenants").set_defaults(handler=tenants_list)
+    from attendance.cli.records import add_tenant_policy
+
+    add_tenant_policy(tenants)
 
     employees = sub.add_parser("employees", help="import, list, show and erase employees").add_subparsers(
         dest="action", required=True, metavar="ACTION"

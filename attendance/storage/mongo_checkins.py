@@ -233,6 +233,15 @@ class MongoAttendanceStore:
             query["employee_id"] = employee_id
         return [event_from(d) async for d in self._db["attendance_events"].find(query).sort("at", ASCENDING)]
 
+    async def event(self, tenant_id: str, event_id: str) -> AttendanceEvent | None:
+        doc = await self._db["attendance_events"].find_one({"_id": event_id, "tenant_id": tenant_id})
+        return event_from(doc) if doc else None
+
+    async def is_superseded(self, tenant_id: str, event_id: str) -> bool:
+        return (
+            await self._db["attendance_events"].find_one({"tenant_id": tenant_id, "supersedes": event_id}) is not None
+        )
+
     async def add_correction(self, event: AttendanceEvent, outbox: Sequence[dict[str, object]]) -> None:
         async def callback(session: AsyncClientSession) -> None:
             await MongoAttendanceTx(self._db, session, event.tenant_id, event.employee_id).add_event(event, outbox)

@@ -2,37 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 import json
-import os
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from attendance.storage.embedded import EmbeddedMongo
-
-
-@pytest.fixture
-def cli(mongo_server: EmbeddedMongo, tmp_path: Path):  # type: ignore[no-untyped-def]
-    env = {
-        **os.environ,
-        "MONGODB_URI": mongo_server.uri,
-        "ATTENDANCE_DATABASE__NAME": f"cli_{uuid.uuid4().hex[:10]}",
-        "ATTENDANCE_HOME": str(tmp_path / "home"),
-        "ATTENDANCE_CRYPTO__TEMPLATE_KEY": base64.b64encode(os.urandom(32)).decode(),
-        "ATTENDANCE_LOG__LEVEL": "WARNING",
-    }
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "attendance", *args], env=env, capture_output=True, text=True, timeout=120
-        )
-
-    return run
 
 
 @pytest.fixture

@@ -1,0 +1,94 @@
+"""Reading attendance: events of a period, day summaries, and corrections (new events)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from attendance.domain.checkins import AttendanceEvent, DaySummary, Direction, summarise_day
+from attendance.domain.model import Employee, Tenant, new_id
+from attendance.ports import AttendanceStore, Clock, EmployeeRepository
+from attendance.services.checkin import outbox_rows
+from attendance.services.errors import NotFound, ServiceError
+
+
+def local_range(tenant: Tenant, first: date, last: date) -> tuple[datetime, datetime]:
+    """UTC bounds of local days ``first``..``last``, padded a day for people in other zones."""
+    zone = ZoneInfo(tenant.timezone)
+    start = datetime.combine(first - timedelta(days=1), datetime.min.time(), tzinfo=zone)
+    end = datetime.combine(last + timedelta(days=2), datetime.min.time(), tzinfo=zone)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+async def events_in(
+    tenant: Tenant, first: date, last: date, *, store: AttendanceStore, employee_id: str | None = None
+) -> list[AttendanceEvent]:
+    """Every stored event (corrections included) whose local day is within ``first``..``last``."""
+    start, end = local_range(tenant, first, last)
+    events = await store.events(tenant.id, start, end, employee_id)
+    return [e for e in events if first <= e.local_date <= last]
+
+
+@dataclass(frozen=True, slots=True)
+class PersonDays:
+    employee: Employee
+    days: list[DaySummary]
+
+
+async def summaries(
+    tenant: Tenant, first: date, last: date, *, store: AttendanceStore, employees: EmployeeRepository
+) -> list[PersonDays]:
+    people = await employees.list(tenant.id)
+    start, end = local_range(tenant, first, last)
+    events = await store.events(tenant.id, start, end)
+    by_person: dict[str, list[AttendanceEvent]] = {}
+    for e in events:
+        by_person.setdefault(e.employee_id, []).append(e)
+    out = []
+    for person in people:
+        tz = person.effective_timezone(tenant)
+        days = []
+        day = first
+        while day <= last:
+            days.append(summarise_day(person.id, day, tz, by_person.get(person.id, []), tenant.schedule))
+            day += timedelta(days=1)
+        out.append(PersonDays(person, days))
+    return out
+
+
+async def correct_event(
+    *, tenant: Tenant, employee: Employee, direction: Direction | None, at: datetime | None,
+    supersedes: str | None, void: bool, reason: str, recorded_by: str,
+    store: AttendanceStore, clock: Clock,
+) -> AttendanceEvent:  # fmt: skip
+    """A correction is a new event: it adds a missing one, or replaces (or voids) an earlier one."""
+    if not reason.strip():
+        raise ServiceError("a correction needs a reason")
+    previous = None
+    if supersedes:
+        previous = await store.event(tenant.id, supersedes)
+        if previous is None or previous.employee_id != employee.id:
+            raise NotFound(f"no event {supersedes} of {employee.email}")
+        if await store.is_superseded(tenant.id, supersedes):
+            raise ServiceError(f"event {supersedes} was already corrected; correct the newest version")
+    elif void:
+        raise ServiceError("--void needs the event it removes (--supersedes)")
+    direction = direction or (previous.direction if previous else None)
+    at = at or (previous.at if previous else None)
+    if direction is None or at is None:
+        raise ServiceError("a new event needs a direction and a time")
+    event = AttendanceEvent(
+        id=new_id(), tenant_id=tenant.id, employee_id=employee.id, direction=direction, at=at.astimezone(UTC),
+        timezone=employee.effective_timezone(tenant), channel="correction", job_id=None, decision="correction",
+        supersedes=supersedes, void=void, reason=reason.strip(), recorded_by=recorded_by,
+    )  # fmt: skip
+    rows = outbox_rows(event, employee, clock.now())
+    for row in rows:
+        row["_id"] = f"{event.id}:attendance.event.corrected"
+        row["type"] = "attendance.event.corrected"
+        payload = dict(row["payload"])  # type: ignore[call-overload]
+        payload.update(type="attendance.event.corrected", void=void, reason=event.reason)
+        row["payload"] = payload
+    await store.add_correction(event, rows)
+    return event

@@ -1,0 +1,50 @@
+"""Fixtures for the integration tests that run the command line as a user does."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from attendance.storage.embedded import EmbeddedMongo
+
+
+@pytest.fixture
+def cli_env(mongo_server: EmbeddedMongo, tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "MONGODB_URI": mongo_server.uri,
+        "ATTENDANCE_DATABASE__NAME": f"cli_{uuid.uuid4().hex[:10]}",
+        "ATTENDANCE_HOME": str(tmp_path / "home"),
+        "ATTENDANCE_CRYPTO__TEMPLATE_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "ATTENDANCE_LOG__LEVEL": "WARNING",
+        "ATTENDANCE_WORKER__POLL_MAX_S": "0.05",
+    }
+
+
+@pytest.fixture
+def cli(cli_env: dict[str, str]):  # type: ignore[no-untyped-def]
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "attendance", *args], env=cli_env, capture_output=True, text=True, timeout=120
+        )
+
+    return run
+
+
+@pytest.fixture
+def worker_process(cli_env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """A real `attendance worker` on the test's database."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "attendance", "worker", "--processes", "1"],
+        env=cli_env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    yield proc
+    os.killpg(proc.pid, 15)
+    proc.wait(timeout=30)
