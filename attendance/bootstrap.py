@@ -98,7 +98,11 @@ async def build(
     async with contextlib.AsyncExitStack() as stack:
         if uri is None:
             uri = await stack.enter_async_context(database_uri(settings))
-        client = connect(uri, server_selection_timeout_ms=settings.database.server_selection_timeout_ms)
+        client = connect(
+            uri,
+            server_selection_timeout_ms=settings.database.server_selection_timeout_ms,
+            operation_timeout_ms=settings.database.operation_timeout_ms,
+        )
         stack.push_async_callback(client.close)
         db = client[settings.database.name]
         await ensure_indexes(db)
@@ -117,7 +121,7 @@ async def build(
         http = aiohttp.ClientSession()
         stack.push_async_callback(http.close)
         buffer = MongoPhotoBuffer(db)
-        store = MongoAttendanceStore(client, db)
+        store = MongoAttendanceStore(db)
         checkin = CheckInDeps(
             tenants=tenants,
             employees=deps.employees,

@@ -6,7 +6,8 @@ Adapters live elsewhere and are named by technology and port (``MongoTenantRepos
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -91,8 +92,9 @@ class PhotoFiles(Protocol):
 
 
 class GalleryProvider(Protocol):
-    async def gallery(self, tenant_id: str) -> Gallery:
-        """The tenant's current gallery (rebuilt when its template version changed)."""
+    async def gallery(self, tenant_id: str, version: int | None = None) -> Gallery:
+        """The tenant's current gallery (rebuilt when its template version changed). ``version``:
+        the tenant's template version when the caller has just read it (saves a read)."""
         ...
 
 
@@ -134,36 +136,53 @@ class JobQueue(Protocol):
         ...
 
     async def claim(self, worker: str, now: datetime, lease: timedelta) -> CheckInJob | None: ...
-    async def retry_later(self, job_id: str, at: datetime, error: str) -> None: ...
+    async def retry_later(self, job_id: str, at: datetime, error: str, *, counts: bool = True) -> None: ...
     async def record_outcome(self, job_id: str, outcome: Outcome, now: datetime) -> None: ...
     async def finish(self, job_id: str, now: datetime) -> None: ...
     async def get(self, job_id: str) -> CheckInJob | None: ...
+    async def heartbeat(self, worker: str, now: datetime, done: int) -> None: ...
 
 
-class AttendanceTx(Protocol):
-    """One transaction on one employee's attendance (serialised per employee)."""
-
-    async def events_between(self, start: datetime, end: datetime) -> list[AttendanceEvent]: ...
-    async def event(self, event_id: str) -> AttendanceEvent | None: ...
-    async def add_event(self, event: AttendanceEvent, outbox: Sequence[dict[str, object]]) -> None: ...
-    async def add_fingerprint(self, fingerprint: int, at: datetime, retention_days: int) -> None: ...
-    async def set_outcome(self, job_id: str, outcome: Outcome, now: datetime) -> None: ...
+class SequenceTaken(Exception):
+    """Another check-in of the same employee was appended first; read again and re-decide."""
 
 
 class AttendanceStore(Protocol):
-    async def transaction(
-        self, tenant_id: str, employee_id: str, work: Callable[[AttendanceTx], Awaitable[Outcome]]
-    ) -> Outcome:
-        """Run ``work`` in a transaction that conflicts with any other on the same employee."""
+    """Append-only attendance, serialised per employee by a sequence number (a unique index),
+    so no multi-document transaction is needed: nothing can stay locked by a dead worker."""
+
+    async def day(
+        self, tenant_id: str, employee_id: str, start: datetime, end: datetime
+    ) -> tuple[int, list[AttendanceEvent]]:
+        """The employee's last sequence number, and their events in ``[start, end)``."""
+        ...
+
+    async def append(
+        self, event: AttendanceEvent, seq: int, outbox: Sequence[dict[str, object]], fingerprint: Fingerprint | None
+    ) -> None:
+        """Insert the event as number ``seq`` (``SequenceTaken`` if that number is gone), then its
+        outbox rows and photo fingerprint; all idempotent by id, so a re-run completes the rest."""
+        ...
+
+    async def complete(
+        self, event: AttendanceEvent, outbox: Sequence[dict[str, object]], fingerprint: Fingerprint | None
+    ) -> None:
+        """Write the outbox rows and fingerprint of an event already stored (idempotent)."""
         ...
 
     async def events(
         self, tenant_id: str, start: datetime, end: datetime, employee_id: str | None = None
     ) -> list[AttendanceEvent]: ...
 
-    async def add_correction(self, event: AttendanceEvent, outbox: Sequence[dict[str, object]]) -> None: ...
     async def event(self, tenant_id: str, event_id: str) -> AttendanceEvent | None: ...
     async def is_superseded(self, tenant_id: str, event_id: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    value: int
+    at: datetime
+    retention_days: int
 
 
 class Fingerprints(Protocol):

@@ -22,6 +22,7 @@ class DatabaseSettings(BaseModel):
     name: str = "attendance"
     embedded_start_timeout_s: float = Field(default=60.0, gt=0)
     server_selection_timeout_ms: int = Field(default=10_000, gt=0)
+    operation_timeout_ms: int = Field(default=30_000, gt=0, description="no database call waits longer")
 
 
 class FaceSettings(BaseModel):

@@ -20,9 +20,10 @@ class TemplateGalleryCache:
         self._cache: dict[str, Gallery] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def gallery(self, tenant_id: str) -> Gallery:
-        tenant = await self._tenants.get(tenant_id)
-        version = tenant.template_version if tenant else -1
+    async def gallery(self, tenant_id: str, version: int | None = None) -> Gallery:
+        if version is None:
+            tenant = await self._tenants.get(tenant_id)
+            version = tenant.template_version if tenant else -1
         cached = self._cache.get(tenant_id)
         if cached is not None and cached.version == version:
             return cached

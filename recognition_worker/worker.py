@@ -30,8 +30,6 @@ from attendance.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
 
-RECORDED_IN_TRANSACTION = {OutcomeKind.ACCEPTED, OutcomeKind.DUPLICATE}
-
 
 @dataclass(slots=True)
 class WorkerStats:
@@ -49,7 +47,14 @@ class JobWorker:
         self.stats = WorkerStats()
 
     async def run(self, stop: asyncio.Event) -> None:
-        await asyncio.gather(*(self._slot(stop, n) for n in range(self._s.concurrency)))
+        await asyncio.gather(self._heartbeat(stop), *(self._slot(stop, n) for n in range(self._s.concurrency)))
+
+    async def _heartbeat(self, stop: asyncio.Event) -> None:
+        """``workers``: who is up and when it was last seen (for operators and the bench)."""
+        while not stop.is_set():
+            with contextlib.suppress(PyMongoError):
+                await self._deps.jobs.heartbeat(self.name, self._deps.clock.now(), self.stats.done)
+            await _wait(stop, 5.0)
 
     async def _slot(self, stop: asyncio.Event, n: int) -> None:
         idle = self._s.poll_min_s
@@ -78,10 +83,11 @@ class JobWorker:
     def _backoff(self, attempts: int) -> timedelta:
         return timedelta(seconds=min(self._s.retry_max_s, self._s.retry_base_s * 2 ** max(0, attempts - 1)))
 
-    async def _retry(self, job: CheckInJob, why: str) -> None:
+    async def _retry(self, job: CheckInJob, why: str, *, counts: bool = True) -> None:
         self.stats.retried += 1
+        delay = self._backoff(job.attempts) if counts else timedelta(seconds=self._s.retry_base_s)
         with contextlib.suppress(PyMongoError):  # if this fails too, the lease brings it back
-            await self._deps.jobs.retry_later(job.id, self._deps.clock.now() + self._backoff(job.attempts), why)
+            await self._deps.jobs.retry_later(job.id, self._deps.clock.now() + delay, why, counts=counts)
         log.warning("job will be retried (attempt %s): %s", job.attempts, why)
 
     async def handle(self, job: CheckInJob) -> None:
@@ -90,7 +96,7 @@ class JobWorker:
             try:
                 outcome = await self._decide(job)
             except TransientJobError as exc:
-                await self._retry(job, str(exc))
+                await self._retry(job, str(exc), counts=exc.counts)
                 return
             except PyMongoError as exc:
                 log.warning("database error while deciding (%s); the job returns when its lease ends", exc)
@@ -98,7 +104,7 @@ class JobWorker:
             if outcome is None:
                 return
             try:
-                text = reply_text(outcome, freshness_minutes=await self._freshness(job))
+                text = reply_text(outcome)
                 await self._replier.reply(job, outcome, text)
             except Exception as exc:  # the chat platform's trouble: retry the reply, not the decision
                 if job.attempts < self._s.max_attempts:
@@ -131,13 +137,9 @@ class JobWorker:
                     return None
                 outcome = Outcome(kind=OutcomeKind.FAILED, detail="unexpected error")
                 self.stats.failed += 1
-        if job.outcome is None and outcome.kind not in RECORDED_IN_TRANSACTION:
+        if job.outcome is None:
             await self._deps.jobs.record_outcome(job.id, outcome, self._deps.clock.now())
         return outcome
-
-    async def _freshness(self, job: CheckInJob) -> int:
-        tenant = await self._deps.tenants.get(job.tenant_id)
-        return tenant.policy.freshness_minutes if tenant else 10
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

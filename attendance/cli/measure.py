@@ -25,6 +25,14 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--json", type=Path, metavar="FILE")
     p.add_argument("--checkins", type=int, default=300, help="check-ins for the throughput runs (default 300)")
     p.set_defaults(handler=run_bench_recognition)
+    p = bench.add_parser("pipeline", help="check-ins end to end through the job queue and real workers")
+    p.add_argument("--checkins", type=int, default=300)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--kill-every", type=int, metavar="K", help="SIGKILL a worker every K completions")
+    p.add_argument("--rate", type=float, metavar="PER_S", help="pace submissions (default: all at once)")
+    p.add_argument("--faces", type=Path, default=Path("../shared/faces"))
+    p.add_argument("--json", type=Path, metavar="FILE")
+    p.set_defaults(handler=run_bench_pipeline)
     p = bench.add_parser("match", help="match latency and memory by gallery size")
     p.add_argument("--gallery", default="1000,100000,1000000", help="comma-separated sizes")
     p.add_argument("--json", type=Path, metavar="FILE")
@@ -114,3 +122,15 @@ async def run_bench_match(args: argparse.Namespace, settings: Settings) -> int:
         )
     _write(args.json, report)
     return 0
+
+
+async def run_bench_pipeline(args: argparse.Namespace, settings: Settings) -> int:
+    from recognition_worker.bench_pipeline import bench_pipeline
+
+    report = await bench_pipeline(
+        args.faces, checkins=args.checkins, workers=args.workers, kill_every=args.kill_every, rate=args.rate
+    )
+    for key, value in report.items():
+        print(f"{key:40s}{value}")
+    _write(args.json, report)
+    return 0 if report["lost"] == 0 and report["duplicates"] == 0 else 5

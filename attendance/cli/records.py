@@ -122,7 +122,7 @@ async def checkin_submit(args: argparse.Namespace, settings: Settings) -> int:
         while asyncio.get_running_loop().time() < deadline:
             current = await c.checkin.jobs.get(job.id)
             if current is not None and current.outcome is not None:
-                print(reply_text(current.outcome, freshness_minutes=tenant.policy.freshness_minutes))
+                print(reply_text(current.outcome))
                 return 0 if current.outcome.kind.value == "accepted" else 4
             await asyncio.sleep(0.2)
     raise ServiceError("no worker decided the check-in within 60 s; is `attendance worker` (or `run`) running?")

@@ -38,17 +38,18 @@ from attendance.matching import DEFAULT_THRESHOLDS, identify, verify
 from attendance.matching import Outcome as MatchOutcome
 from attendance.ports import (
     AttendanceStore,
-    AttendanceTx,
     Clock,
     EmployeeRepository,
     EngineUnavailable,
     FaceEngine,
+    Fingerprint,
     Fingerprints,
     GalleryProvider,
     JobQueue,
     PhotoSource,
     PhotoUnavailable,
     ReviewQueue,
+    SequenceTaken,
     TenantRepository,
 )
 
@@ -56,7 +57,11 @@ log = logging.getLogger(__name__)
 
 
 class TransientJobError(Exception):
-    pass
+    """Try the job again later. ``counts``: whether this try counts against its attempts."""
+
+    def __init__(self, message: str, *, counts: bool = True) -> None:
+        super().__init__(message)
+        self.counts = counts
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -155,14 +160,14 @@ async def decide_job(job: CheckInJob, *, deps: CheckInDeps) -> Outcome:
     policy = tenant.policy
     timezone = claimed.effective_timezone(tenant) if claimed else tenant.timezone
     if is_stale(analysis.captured_at, now, timezone, policy):
-        return Outcome(kind=OutcomeKind.STALE_PHOTO)
+        return Outcome(kind=OutcomeKind.STALE_PHOTO, detail=str(policy.freshness_minutes))
     since = now - timedelta(days=policy.replay_retention_days)
     if policy.replay_check and await deps.fingerprints.seen(
         tenant.id, analysis.fingerprint, policy.replay_max_bits, since
     ):
         return Outcome(kind=OutcomeKind.REPLAYED_PHOTO)
 
-    gallery = await deps.galleries.gallery(tenant.id)
+    gallery = await deps.galleries.gallery(tenant.id, tenant.template_version)
     probe = np.asarray(analysis.embedding, dtype=np.float32)
     thresholds = tenant.thresholds or DEFAULT_THRESHOLDS
     decision = verify(gallery, claimed.id, probe, thresholds) if claimed else identify(gallery, probe, thresholds)
@@ -187,42 +192,50 @@ async def decide_job(job: CheckInJob, *, deps: CheckInDeps) -> Outcome:
     )
 
 
+APPEND_TRIES = 5
+
+
 async def _record(
     *, job: CheckInJob, tenant: Tenant, person: Employee, fingerprint: int,
     distance: float | None, margin: float | None, deps: CheckInDeps,
 ) -> Outcome:  # fmt: skip
+    """Read the person's day, decide, append; if a concurrent check-in took the sequence number
+    first, read again (it may make this one a duplicate)."""
     timezone = person.effective_timezone(tenant)
     zone = ZoneInfo(timezone)
+    when = job.received_at  # the time the person sent the selfie, however long the queue was
+    day = when.astimezone(zone).date()
+    day_start = datetime.combine(day, datetime.min.time(), tzinfo=zone)
+    policy = tenant.policy
+    keep_print = (
+        Fingerprint(fingerprint, deps.clock.now(), policy.replay_retention_days) if policy.replay_check else None
+    )
 
-    async def work(tx: AttendanceTx) -> Outcome:
-        existing = await tx.event(job.id)
-        if existing is not None:  # an earlier run of this job recorded it
-            return Outcome(kind=OutcomeKind.ACCEPTED, direction=existing.direction, at=existing.at,
-                           timezone=existing.timezone, employee_id=person.id, event_id=existing.id,
-                           distance=distance, margin=margin)  # fmt: skip
-        now = deps.clock.now()
-        when = job.received_at  # the time the person sent the selfie, however long the queue was
-        day = when.astimezone(zone).date()
-        day_start = datetime.combine(day, datetime.min.time(), tzinfo=zone)
-        today = await tx.events_between(day_start.astimezone(UTC), (day_start + timedelta(days=1)).astimezone(UTC))
-        today = [e for e in today if e.local_date == day and e.at <= when]
+    def accepted(e: AttendanceEvent) -> Outcome:
+        return Outcome(kind=OutcomeKind.ACCEPTED, direction=e.direction, at=e.at, timezone=e.timezone,
+                       employee_id=person.id, event_id=e.id, distance=distance, margin=margin)  # fmt: skip
+
+    for _ in range(APPEND_TRIES):
+        last_seq, stored = await deps.store.day(
+            tenant.id, person.id, day_start.astimezone(UTC), (day_start + timedelta(days=1)).astimezone(UTC)
+        )
+        existing = next((e for e in stored if e.id == job.id), None)  # the event's time is the job's: same day
+        if existing is not None:  # an earlier run of this job stored it: finish what it may not have
+            await deps.store.complete(existing, outbox_rows(existing, person, deps.clock.now()), keep_print)
+            return accepted(existing)
+        today = [e for e in stored if e.local_date == day and e.at <= when]
         direction = decide_direction(job.requested, today)
         earlier = duplicate_of(direction, when, today, tenant.policy)
         if earlier is not None:
-            outcome = Outcome(kind=OutcomeKind.DUPLICATE, direction=direction, at=earlier.at, timezone=timezone,
-                              employee_id=person.id, event_id=earlier.id, distance=distance, margin=margin)  # fmt: skip
-            await tx.set_outcome(job.id, outcome, now)
-            return outcome
+            return Outcome(kind=OutcomeKind.DUPLICATE, direction=direction, at=earlier.at, timezone=timezone,
+                           employee_id=person.id, event_id=earlier.id, distance=distance, margin=margin)  # fmt: skip
         event = AttendanceEvent(
             id=job.id, tenant_id=tenant.id, employee_id=person.id, direction=direction, at=when, timezone=timezone,
             channel=job.channel, job_id=job.id, distance=distance, margin=margin,
         )  # fmt: skip
-        await tx.add_event(event, outbox_rows(event, person, now))
-        if tenant.policy.replay_check:
-            await tx.add_fingerprint(fingerprint, now, tenant.policy.replay_retention_days)
-        outcome = Outcome(kind=OutcomeKind.ACCEPTED, direction=direction, at=when, timezone=timezone,
-                          employee_id=person.id, event_id=event.id, distance=distance, margin=margin)  # fmt: skip
-        await tx.set_outcome(job.id, outcome, now)
-        return outcome
-
-    return await deps.store.transaction(tenant.id, person.id, work)
+        try:
+            await deps.store.append(event, last_seq + 1, outbox_rows(event, person, deps.clock.now()), keep_print)
+        except SequenceTaken:
+            continue
+        return accepted(event)
+    raise TransientJobError("the person's attendance kept changing; trying again", counts=False)

@@ -14,7 +14,7 @@ def _when(outcome: Outcome) -> str:
     return f"{local:%H:%M} ({outcome.timezone})"
 
 
-def reply_text(outcome: Outcome, *, freshness_minutes: int = 10) -> str:
+def reply_text(outcome: Outcome) -> str:
     verb = "in" if outcome.direction is Direction.IN else "out"
     match outcome.kind:
         case OutcomeKind.ACCEPTED:
@@ -40,6 +40,7 @@ def reply_text(outcome: Outcome, *, freshness_minutes: int = 10) -> str:
         case OutcomeKind.REPLAYED_PHOTO:
             return "This photo was already used. Please take a new selfie."
         case OutcomeKind.STALE_PHOTO:
-            return f"This photo was taken more than {freshness_minutes} minutes ago. Please take a new selfie now."
+            minutes = outcome.detail or "a few"
+            return f"This photo was taken more than {minutes} minutes ago. Please take a new selfie now."
         case OutcomeKind.FAILED:
             return "Sorry, I could not process your photo. Please try again in a minute."

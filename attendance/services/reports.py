@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from attendance.domain.checkins import AttendanceEvent, DaySummary, Direction, summarise_day
 from attendance.domain.model import Employee, Tenant, new_id
-from attendance.ports import AttendanceStore, Clock, EmployeeRepository
+from attendance.ports import AttendanceStore, Clock, EmployeeRepository, SequenceTaken
 from attendance.services.checkin import outbox_rows
 from attendance.services.errors import NotFound, ServiceError
 
@@ -90,5 +90,11 @@ async def correct_event(
         payload = dict(row["payload"])  # type: ignore[call-overload]
         payload.update(type="attendance.event.corrected", void=void, reason=event.reason)
         row["payload"] = payload
-    await store.add_correction(event, rows)
-    return event
+    for _ in range(5):
+        last_seq, _ = await store.day(tenant.id, employee.id, event.at, event.at)
+        try:
+            await store.append(event, last_seq + 1, rows, None)
+            return event
+        except SequenceTaken:
+            continue
+    raise ServiceError("the employee's attendance is changing right now; try the correction again")

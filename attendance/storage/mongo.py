@@ -44,9 +44,14 @@ class StorageError(Exception):
     pass
 
 
-def connect(uri: str, *, server_selection_timeout_ms: int = 10_000) -> AsyncMongoClient[Doc]:
-    """One client per event loop and process; created by the composition root only."""
-    return AsyncMongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=server_selection_timeout_ms)
+def connect(
+    uri: str, *, server_selection_timeout_ms: int = 10_000, operation_timeout_ms: int = 30_000
+) -> AsyncMongoClient[Doc]:
+    """One client per event loop and process; created by the composition root only. Every
+    operation is bounded (``timeoutMS``): a stuck server is an error to retry, never a hang."""
+    return AsyncMongoClient(
+        uri, tz_aware=True, serverSelectionTimeoutMS=server_selection_timeout_ms, timeoutMS=operation_timeout_ms
+    )
 
 
 def _present(field: str) -> Doc:

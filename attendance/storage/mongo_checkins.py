@@ -1,22 +1,22 @@
 """MongoDB adapters of the check-in pipeline: job queue, attendance store, fingerprints,
 review queue and photo buffer.
 
-Attendance is written in a transaction that first increments the employee's row in
-``attendance_state``: two transactions on the same employee conflict there, one is retried
-(``with_transaction``) and then sees the other's event, so a duplicate cannot slip in between
-a read and a write. Event ids are job ids, so a job run twice writes one event.
+Attendance is appended without multi-document transactions, as an idempotent sequence: each
+event of an employee takes the next number under a unique index (two concurrent check-ins
+cannot both take it; the loser reads again), its id is the job's (a re-run finds it), and its
+outbox rows and fingerprint are written after it with ids derived from it (a re-run completes
+them). Nothing is ever left locked by a worker that dies halfway.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import numpy as np
 from bson import Binary
-from pymongo import ASCENDING, AsyncMongoClient, IndexModel, ReturnDocument
-from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
@@ -31,7 +31,7 @@ from attendance.domain.checkins import (
     Requested,
 )
 from attendance.domain.model import new_id
-from attendance.ports import AttendanceTx
+from attendance.ports import Fingerprint, SequenceTaken
 from attendance.storage.mongo import Database, Doc
 
 CHECKIN_INDEXES: dict[str, list[IndexModel]] = {
@@ -41,6 +41,8 @@ CHECKIN_INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("state", ASCENDING), ("lease_until", ASCENDING)], name="leases"),
     ],
     "attendance_events": [
+        IndexModel([("tenant_id", ASCENDING), ("employee_id", ASCENDING), ("seq", ASCENDING)], unique=True,
+                   name="sequence"),
         IndexModel([("tenant_id", ASCENDING), ("employee_id", ASCENDING), ("at", ASCENDING)], name="by_employee"),
         IndexModel([("tenant_id", ASCENDING), ("at", ASCENDING)], name="by_time"),
     ],
@@ -127,6 +129,7 @@ def _signed64(value: int) -> int:
 class MongoJobQueue:
     def __init__(self, db: Database) -> None:
         self._c: AsyncCollection[Doc] = db["checkin_jobs"]
+        self._workers: AsyncCollection[Doc] = db["workers"]
 
     async def submit(self, job: CheckInJob) -> tuple[CheckInJob, bool]:
         try:
@@ -138,23 +141,27 @@ class MongoJobQueue:
             return _job(doc), False
 
     async def claim(self, worker: str, now: datetime, lease: timedelta) -> CheckInJob | None:
-        doc = await self._c.find_one_and_update(
-            {"$or": [
-                {"state": JobState.QUEUED.value, "next_attempt_at": {"$lte": now}},
-                {"state": JobState.RUNNING.value, "lease_until": {"$lt": now}},
-            ]},
-            {"$set": {"state": JobState.RUNNING.value, "lease_until": now + lease, "worker": worker},
-             "$inc": {"attempts": 1}},
-            sort=[("next_attempt_at", ASCENDING)],
-            return_document=ReturnDocument.AFTER,
-        )  # fmt: skip
-        return _job(doc) if doc else None
+        """The oldest due job, else one whose lease ended (its worker died): two indexed queries."""
+        take = {"$set": {"state": JobState.RUNNING.value, "lease_until": now + lease, "worker": worker},
+                "$inc": {"attempts": 1}}  # fmt: skip
+        for query, order in (
+            ({"state": JobState.QUEUED.value, "next_attempt_at": {"$lte": now}}, "next_attempt_at"),
+            ({"state": JobState.RUNNING.value, "lease_until": {"$lt": now}}, "lease_until"),
+        ):
+            doc = await self._c.find_one_and_update(
+                query, take, sort=[(order, ASCENDING)], return_document=ReturnDocument.AFTER
+            )
+            if doc is not None:
+                return _job(doc)
+        return None
 
-    async def retry_later(self, job_id: str, at: datetime, error: str) -> None:
-        await self._c.update_one(
-            {"_id": job_id},
-            {"$set": {"state": JobState.QUEUED.value, "next_attempt_at": at, "lease_until": None, "last_error": error}},
-        )
+    async def retry_later(self, job_id: str, at: datetime, error: str, *, counts: bool = True) -> None:
+        update: Doc = {
+            "$set": {"state": JobState.QUEUED.value, "next_attempt_at": at, "lease_until": None, "last_error": error}
+        }
+        if not counts:  # waiting for a lock is not the job's fault: give the attempt back
+            update["$inc"] = {"attempts": -1}
+        await self._c.update_one({"_id": job_id}, update)
 
     async def record_outcome(self, job_id: str, outcome: Outcome, now: datetime) -> None:
         await self._c.update_one({"_id": job_id}, {"$set": {"outcome": outcome_doc(outcome), "decided_at": now}})
@@ -168,62 +175,55 @@ class MongoJobQueue:
         doc = await self._c.find_one({"_id": job_id})
         return _job(doc) if doc else None
 
+    async def heartbeat(self, worker: str, now: datetime, done: int) -> None:
+        await self._workers.update_one(
+            {"_id": worker}, {"$set": {"seen_at": now, "done": done}, "$setOnInsert": {"started_at": now}}, upsert=True
+        )
+
 
 # ---------------------------------------------------------------- attendance
 
 
-class MongoAttendanceTx:
-    def __init__(self, db: Database, session: AsyncClientSession, tenant_id: str, employee_id: str) -> None:
-        self._db, self._s, self._tenant, self._employee = db, session, tenant_id, employee_id
-
-    async def events_between(self, start: datetime, end: datetime) -> list[AttendanceEvent]:
-        cursor = (
-            self._db["attendance_events"]
-            .find(
-                {"tenant_id": self._tenant, "employee_id": self._employee, "at": {"$gte": start, "$lt": end}},
-                session=self._s,
-            )
-            .sort("at", ASCENDING)
-        )
-        return [event_from(d) async for d in cursor]
-
-    async def event(self, event_id: str) -> AttendanceEvent | None:
-        doc = await self._db["attendance_events"].find_one({"_id": event_id}, session=self._s)
-        return event_from(doc) if doc else None
-
-    async def add_event(self, event: AttendanceEvent, outbox: Sequence[dict[str, object]]) -> None:
-        await self._db["attendance_events"].insert_one(event_doc(event), session=self._s)
-        if outbox:
-            await self._db["outbox"].insert_many(list(outbox), session=self._s)
-
-    async def add_fingerprint(self, fingerprint: int, at: datetime, retention_days: int) -> None:
-        await self._db["photo_fingerprints"].insert_one(
-            {"_id": new_id(), "tenant_id": self._tenant, "fp": _signed64(fingerprint), "created_at": at,
-             "expires_at": at + timedelta(days=retention_days)},
-            session=self._s,
-        )  # fmt: skip
-
-    async def set_outcome(self, job_id: str, outcome: Outcome, now: datetime) -> None:
-        await self._db["checkin_jobs"].update_one(
-            {"_id": job_id}, {"$set": {"outcome": outcome_doc(outcome), "decided_at": now}}, session=self._s
-        )
-
-
 class MongoAttendanceStore:
-    def __init__(self, client: AsyncMongoClient[Doc], db: Database) -> None:
-        self._client, self._db = client, db
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._events: AsyncCollection[Doc] = db["attendance_events"]
 
-    async def transaction(
-        self, tenant_id: str, employee_id: str, work: Callable[[AttendanceTx], Awaitable[Outcome]]
-    ) -> Outcome:
-        async def callback(session: AsyncClientSession) -> Outcome:
-            await self._db["attendance_state"].update_one(
-                {"_id": f"{tenant_id}:{employee_id}"}, {"$inc": {"seq": 1}}, upsert=True, session=session
-            )
-            return await work(MongoAttendanceTx(self._db, session, tenant_id, employee_id))
+    async def day(
+        self, tenant_id: str, employee_id: str, start: datetime, end: datetime
+    ) -> tuple[int, list[AttendanceEvent]]:
+        last = await self._events.find_one(
+            {"tenant_id": tenant_id, "employee_id": employee_id}, {"seq": 1}, sort=[("seq", DESCENDING)]
+        )
+        cursor = self._events.find(
+            {"tenant_id": tenant_id, "employee_id": employee_id, "at": {"$gte": start, "$lt": end}}
+        ).sort("at", ASCENDING)
+        return (int(last.get("seq", 0)) if last else 0), [event_from(d) async for d in cursor]
 
-        async with self._client.start_session() as session:
-            return await session.with_transaction(callback)
+    async def append(
+        self, event: AttendanceEvent, seq: int, outbox: Sequence[dict[str, object]], fingerprint: Fingerprint | None
+    ) -> None:
+        try:
+            await self._events.insert_one({**event_doc(event), "seq": seq})
+        except DuplicateKeyError as exc:
+            if await self._events.find_one({"_id": event.id}, {"_id": 1}) is None:
+                raise SequenceTaken(f"sequence {seq} of {event.employee_id} is taken") from exc
+            # else: this very event was stored by an earlier run; complete what may be missing
+        await self.complete(event, outbox, fingerprint)
+
+    async def complete(
+        self, event: AttendanceEvent, outbox: Sequence[dict[str, object]], fingerprint: Fingerprint | None
+    ) -> None:
+        for row in outbox:
+            await self._db["outbox"].update_one({"_id": row["_id"]}, {"$setOnInsert": dict(row)}, upsert=True)
+        if fingerprint is not None:
+            await self._db["photo_fingerprints"].update_one(
+                {"_id": event.id},
+                {"$setOnInsert": {"tenant_id": event.tenant_id, "fp": _signed64(fingerprint.value),
+                                  "created_at": fingerprint.at,
+                                  "expires_at": fingerprint.at + timedelta(days=fingerprint.retention_days)}},
+                upsert=True,
+            )  # fmt: skip
 
     async def events(
         self, tenant_id: str, start: datetime, end: datetime, employee_id: str | None = None
@@ -231,23 +231,15 @@ class MongoAttendanceStore:
         query: Doc = {"tenant_id": tenant_id, "at": {"$gte": start, "$lt": end}}
         if employee_id is not None:
             query["employee_id"] = employee_id
-        return [event_from(d) async for d in self._db["attendance_events"].find(query).sort("at", ASCENDING)]
+        return [event_from(d) async for d in self._events.find(query).sort("at", ASCENDING)]
 
     async def event(self, tenant_id: str, event_id: str) -> AttendanceEvent | None:
-        doc = await self._db["attendance_events"].find_one({"_id": event_id, "tenant_id": tenant_id})
+        doc = await self._events.find_one({"_id": event_id, "tenant_id": tenant_id})
         return event_from(doc) if doc else None
 
     async def is_superseded(self, tenant_id: str, event_id: str) -> bool:
-        return (
-            await self._db["attendance_events"].find_one({"tenant_id": tenant_id, "supersedes": event_id}) is not None
-        )
-
-    async def add_correction(self, event: AttendanceEvent, outbox: Sequence[dict[str, object]]) -> None:
-        async def callback(session: AsyncClientSession) -> None:
-            await MongoAttendanceTx(self._db, session, event.tenant_id, event.employee_id).add_event(event, outbox)
-
-        async with self._client.start_session() as session:
-            await session.with_transaction(callback)
+        found = await self._events.find_one({"tenant_id": tenant_id, "supersedes": event_id}, {"_id": 1})
+        return found is not None
 
 
 # ---------------------------------------------------------------- fraud defences, review, photos

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -94,3 +94,36 @@ async def test_template_version_moves(container: Container) -> None:
     await container.deps.tenants.add(t)
     assert await container.deps.tenants.bump_template_version(t.id) == 1
     assert await container.deps.tenants.bump_template_version(t.id) == 2
+
+
+async def test_append_is_serialised_per_employee_and_idempotent(container: Container) -> None:
+    from attendance.domain.checkins import AttendanceEvent, Direction
+    from attendance.ports import Fingerprint, SequenceTaken
+
+    t = tenant()
+    await container.deps.tenants.add(t)
+    e = await container.deps.employees.upsert(employee(t.id, "ada@example.com"))
+    store = container.store
+    now = datetime.now(UTC)
+
+    def event(event_id: str, direction: Direction) -> AttendanceEvent:
+        return AttendanceEvent(id=event_id, tenant_id=t.id, employee_id=e.id, direction=direction, at=now,
+                               timezone="UTC", channel="test", job_id=event_id)  # fmt: skip
+
+    def outbox(event_id: str) -> list[dict[str, object]]:
+        return [{"_id": f"{event_id}:x", "tenant_id": t.id, "event_id": event_id, "state": "pending"}]
+
+    seq, events = await store.day(t.id, e.id, now, now)
+    assert (seq, events) == (0, [])
+    await store.append(event("j1", Direction.IN), 1, outbox("j1"), Fingerprint(7, now, 90))
+    with pytest.raises(SequenceTaken):  # a concurrent check-in read the same day and lost the race
+        await store.append(event("j2", Direction.OUT), 1, outbox("j2"), None)
+    # the same job run again: nothing doubles, missing side effects are completed
+    await store.append(event("j1", Direction.IN), 2, outbox("j1"), Fingerprint(7, now, 90))
+    assert await container.db["attendance_events"].count_documents({"tenant_id": t.id}) == 1
+    assert await container.db["outbox"].count_documents({"tenant_id": t.id}) == 1
+    assert await container.db["photo_fingerprints"].count_documents({"tenant_id": t.id}) == 1
+    seq, events = await store.day(t.id, e.id, now - timedelta(hours=1), now + timedelta(hours=1))
+    assert seq == 1 and [x.id for x in events] == ["j1"]
+    assert await container.checkin.fingerprints.seen(t.id, 7 ^ 0b111, 3, now - timedelta(days=1))
+    assert not await container.checkin.fingerprints.seen(t.id, 7 ^ 0b1111, 3, now - timedelta(days=1))
