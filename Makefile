@@ -30,6 +30,7 @@ eval: setup
 bench: setup
 	$(VENV)/attendance bench recognition $(FACES) --json var/bench-recognition.json
 	$(VENV)/attendance bench match --json var/bench-match.json
+	$(VENV)/attendance bench pipeline --checkins 300 --workers 2 --json var/bench-pipeline.json
 
 clean:
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache

@@ -69,3 +69,22 @@ def test_bench_recognition_on_a_small_set(faces_dir: Path, tmp_path: Path) -> No
         assert key in report
     assert report["photos"] == 4 and len(report["per_photo"]) == 4
     assert report["throughput_1"] > 0 and report["throughput_2"] > 0
+
+
+def test_bench_pipeline_with_a_killed_worker(faces_dir: Path, tmp_path: Path) -> None:
+    small = tmp_path / "faces"
+    for person in ("Serena_Williams", "Queen_Rania"):
+        (small / person).mkdir(parents=True)
+        for n in (1, 2, 3):
+            (small / person / f"{n}.jpg").symlink_to(faces_dir / person / f"{n}.jpg")
+    out = tmp_path / "pipeline.json"
+    result = attendance("bench", "pipeline", "--faces", str(small), "--checkins", "16", "--workers", "2",
+                        "--kill-every", "6", "--json", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(out.read_text())
+    assert report["submitted"] == report["completed"] == 16
+    assert report["lost"] == 0 and report["duplicates"] == 0
+    assert report["workers_killed"] >= 1
+    assert report["events"] == report["outcomes"].get("accepted", 0)
+    for key in ("p50_ms", "p95_ms", "throughput_per_s"):
+        assert report[key] is not None and report[key] > 0
