@@ -30,11 +30,15 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
+def run_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("MONGODB_URI", "ATTENDANCE_MONGODB_URI")}
+    return env | {"ATTENDANCE_HOME": str(tmp_path / "var"), "ATTENDANCE_FACE__PROCESSES": "1"}
+
+
 @pytest.fixture
 def running(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("MONGODB_URI", "ATTENDANCE_MONGODB_URI")}
-    env |= {"ATTENDANCE_HOME": str(tmp_path / "var"), "ATTENDANCE_FACE__PROCESSES": "1"}
+    env = run_env(tmp_path)
     proc = subprocess.Popen(
         [sys.executable, "-m", "attendance", "run", "--port", str(port)],
         env=env,
@@ -63,14 +67,36 @@ async def get(port: int, path: str, *, deadline_s: float = 60.0) -> tuple[int, d
                 await __import__("asyncio").sleep(0.1)
 
 
-async def test_run_serves_health_restarts_a_crashed_role_and_stops_cleanly(running) -> None:  # type: ignore[no-untyped-def]
+async def test_run_serves_health_restarts_a_crashed_role_and_stops_cleanly(running, faces_dir: Path) -> None:  # type: ignore[no-untyped-def]
     proc, port, home = running
+    faces = faces_dir
     status, body, request_id = await get(port, "/healthz")
     assert (status, body) == (200, {"status": "ok"}) and request_id
     status, body, _ = await get(port, "/readyz")
     assert status == 200 and body["database"] == "ok"
     state = json.loads((home / "db" / "server.json").read_text())
     assert (home / "db" / "data").is_dir()  # data under ATTENDANCE_HOME
+
+    # an admin works against the running service: the CLI attaches to its embedded database
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "attendance", *args], env=run_env(home.parent),
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+
+    faces = Path(
+        os.environ.get("ATTENDANCE_FACES_DIR", Path(__file__).resolve().parents[2].parent / "shared" / "faces")
+    )
+    photos = home.parent / "photos"
+    photos.mkdir()
+    (photos / "ada.jpg").symlink_to(faces / "Serena_Williams" / "1.jpg")
+    (home.parent / "people.csv").write_text("name,email,photo\nAda,ada@example.com,ada.jpg\n")
+    assert cli("tenants", "create", "Acme", "--timezone", "Europe/Berlin").returncode == 0
+    imported = cli("employees", "import", str(home.parent / "people.csv"), "--tenant", "Acme",
+                   "--photos", str(photos), "--consent-recorded-by", "hr@example.com")  # fmt: skip
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    checked = cli("checkin", "submit", str(faces / "Serena_Williams" / "2.jpg"), "--tenant", "Acme",
+                  "--employee", "ada@example.com")  # fmt: skip
+    assert checked.returncode == 0 and "Checked in at" in checked.stdout, checked.stdout + checked.stderr
+    assert json.loads((home / "db" / "server.json").read_text())["pid"] == state["pid"]  # one server
 
     # a crashed role comes back by itself
     serve = next(p for p in children(proc.pid) if b"serve" in Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0"))
