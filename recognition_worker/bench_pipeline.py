@@ -84,25 +84,33 @@ class _Platform:
             await self._runner.cleanup()
 
 
-class _Workers:
+class WorkerProcesses:
+    """`attendance worker` child processes, each its own process group (its face-engine pool
+    goes with it) and each dying with its parent."""
+
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
         self.procs: list[subprocess.Popen[bytes]] = []
         self.kills = 0
 
-    def start(self) -> None:
-        self.procs.append(subprocess.Popen(
+    def start(self) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
             [sys.executable, "-m", "attendance", "worker", "--processes", "1"], env=self.env,
             preexec_fn=die_with_parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,  # noqa: PLW1509
-        ))  # fmt: skip
+        )  # fmt: skip
+        self.procs.append(proc)
+        return proc
 
-    def kill_one(self) -> None:
+    def kill(self, proc: subprocess.Popen[bytes]) -> None:
+        """SIGKILL the worker and its pool, as a crash would."""
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        self.kills += 1
+
+    def kill_one_and_replace(self) -> None:
         alive = [p for p in self.procs if p.poll() is None]
         if alive:
-            victim = random.choice(alive)
-            os.killpg(victim.pid, signal.SIGKILL)
-            victim.wait()
-            self.kills += 1
+            self.kill(random.choice(alive))
             self.start()
 
     def stop(self) -> None:
@@ -132,7 +140,7 @@ async def bench_pipeline(
         env = {**os.environ, "MONGODB_URI": server.uri, "ATTENDANCE_DATABASE__NAME": "bench",
                "ATTENDANCE_HOME": home, "ATTENDANCE_CRYPTO__TEMPLATE_KEY": key,
                "ATTENDANCE_WORKER__LEASE_S": str(BENCH_LEASE_S), "ATTENDANCE_LOG__LEVEL": "WARNING"}  # fmt: skip
-        pool = _Workers(env)
+        pool = WorkerProcesses(env)
         platform: _Platform | None = None
         try:
             async with build(settings, uri=server.uri) as c:
@@ -176,7 +184,7 @@ async def bench_pipeline(
                     ), jobs=c.checkin.jobs, clock=c.checkin.clock)  # fmt: skip
                     submitted[job.id] = time.monotonic()
                     if next_kill and len(platform.replied) >= next_kill:
-                        pool.kill_one()
+                        pool.kill_one_and_replace()
                         next_kill += kill_every or 0
                     if interval:
                         await asyncio.sleep(max(0.0, started + (i + 1) * interval - time.monotonic()))
@@ -184,7 +192,7 @@ async def bench_pipeline(
                 while len(platform.replied.keys() & submitted.keys()) < len(submitted) and time.monotonic() < deadline:
                     platform.changed.clear()
                     if next_kill and len(platform.replied) >= next_kill:
-                        pool.kill_one()
+                        pool.kill_one_and_replace()
                         next_kill += kill_every or 0
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(platform.changed.wait(), timeout=1.0)

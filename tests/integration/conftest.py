@@ -7,12 +7,22 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from attendance.storage.embedded import EmbeddedMongo
+from tests.fakes.chat import FakeChatPlatform
+
+
+@pytest.fixture
+async def platform() -> AsyncIterator[FakeChatPlatform]:
+    """The chat platform's side of the network: photos out, replies in, over real HTTP."""
+    p = FakeChatPlatform()
+    await p.start()
+    yield p
+    await p.stop()
 
 
 @pytest.fixture

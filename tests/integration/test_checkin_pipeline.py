@@ -4,24 +4,14 @@ photos and replies over real HTTP to a stand-in platform."""
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
-import pytest
 from PIL import Image
 
 from attendance.bootstrap import Container
 from attendance.domain.checkins import Requested
 from tests.fakes.chat import FakeChatPlatform
 from tests.integration.checkin_helpers import drain, jobs_settled, submit, tenant_with_people
-
-
-@pytest.fixture
-async def platform() -> AsyncIterator[FakeChatPlatform]:
-    p = FakeChatPlatform()
-    await p.start()
-    yield p
-    await p.stop()
 
 
 def by_job(replies: list[dict[str, object]]) -> dict[object, dict[str, object]]:

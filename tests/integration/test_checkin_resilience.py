@@ -6,11 +6,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-import signal
-import subprocess
-import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,48 +15,10 @@ import pytest
 from attendance.bootstrap import build
 from attendance.settings import CryptoSettings, DatabaseSettings, Settings
 from attendance.storage.embedded import EmbeddedMongo, free_port
+from recognition_worker.bench_pipeline import WorkerProcesses
 from recognition_worker.engine import DlibFaceEngine
 from tests.fakes.chat import FakeChatPlatform
 from tests.integration.checkin_helpers import jobs_settled, submit, tenant_with_people, with_policy
-
-
-class Workers:
-    """`attendance worker` subprocesses, each in its own process group (so its pool dies too)."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def start(self) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "attendance", "worker", "--processes", "1"],
-            env=self.env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        self.procs.append(proc)
-        return proc
-
-    def kill(self, proc: subprocess.Popen[bytes]) -> None:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-    def stop_all(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-
-
-@pytest.fixture
-async def platform() -> AsyncIterator[FakeChatPlatform]:
-    p = FakeChatPlatform()
-    await p.start()
-    yield p
-    await p.stop()
 
 
 def make_settings(tmp_path: Path) -> tuple[Settings, dict[str, str]]:
@@ -77,20 +36,20 @@ def make_settings(tmp_path: Path) -> tuple[Settings, dict[str, str]]:
 
 
 @pytest.fixture
-def workers() -> Iterator[list[Workers]]:
-    made: list[Workers] = []
+def workers() -> Iterator[list[WorkerProcesses]]:
+    made: list[WorkerProcesses] = []
     yield made
     for w in made:
-        w.stop_all()
+        w.stop()
 
 
 async def test_a_worker_killed_mid_job_loses_nothing(
-    mongo_server: EmbeddedMongo, platform: FakeChatPlatform, workers: list[Workers], engine: DlibFaceEngine,
+    mongo_server: EmbeddedMongo, platform: FakeChatPlatform, workers: list[WorkerProcesses], engine: DlibFaceEngine,
     photo, tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:  # fmt: skip
     settings, env = make_settings(tmp_path)
     env["MONGODB_URI"] = mongo_server.uri
-    pool = Workers(env)
+    pool = WorkerProcesses(env)
     workers.append(pool)
     async with build(settings, uri=mongo_server.uri, engine=engine) as c:
         tid, _ = await tenant_with_people(c, photo)
@@ -112,7 +71,7 @@ async def test_a_worker_killed_mid_job_loses_nothing(
 
 
 async def test_the_database_restarting_while_jobs_flow(
-    platform: FakeChatPlatform, workers: list[Workers], engine: DlibFaceEngine, photo, tmp_path: Path,  # type: ignore[no-untyped-def]
+    platform: FakeChatPlatform, workers: list[WorkerProcesses], engine: DlibFaceEngine, photo, tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:  # fmt: skip
     port = free_port()
     server = EmbeddedMongo(tmp_path / "db", port=port)
@@ -120,7 +79,7 @@ async def test_the_database_restarting_while_jobs_flow(
     try:
         settings, env = make_settings(tmp_path)
         env["MONGODB_URI"] = server.uri
-        pool = Workers(env)
+        pool = WorkerProcesses(env)
         workers.append(pool)
         names = ["Serena_Williams/2.jpg", "Serena_Williams/3.jpg", "Queen_Rania/2.jpg", "Queen_Rania/3.jpg",
                  "Jesse_Jackson/2.jpg", "Jesse_Jackson/3.jpg"]  # fmt: skip
