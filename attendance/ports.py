@@ -186,7 +186,12 @@ class Fingerprint:
 
 
 class Fingerprints(Protocol):
-    async def seen(self, tenant_id: str, fingerprint: int, max_bits: int, since: datetime) -> bool: ...
+    async def seen(
+        self, tenant_id: str, fingerprint: int, max_bits: int, since: datetime, *, ignore: str | None = None
+    ) -> bool:
+        """Whether a photo within ``max_bits`` was used since ``since``; ``ignore``: the id of a
+        fingerprint not to count (the one an earlier run of the same job stored)."""
+        ...
 
 
 class ReviewQueue(Protocol):

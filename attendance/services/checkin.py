@@ -163,7 +163,11 @@ async def decide_job(job: CheckInJob, *, deps: CheckInDeps) -> Outcome:
         return Outcome(kind=OutcomeKind.STALE_PHOTO, detail=str(policy.freshness_minutes))
     since = now - timedelta(days=policy.replay_retention_days)
     if policy.replay_check and await deps.fingerprints.seen(
-        tenant.id, analysis.fingerprint, policy.replay_max_bits, since
+        tenant.id,
+        analysis.fingerprint,
+        policy.replay_max_bits,
+        since,
+        ignore=job.id,  # a re-run's own print
     ):
         return Outcome(kind=OutcomeKind.REPLAYED_PHOTO)
 

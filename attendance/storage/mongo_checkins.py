@@ -249,8 +249,13 @@ class MongoFingerprints:
     def __init__(self, db: Database) -> None:
         self._c: AsyncCollection[Doc] = db["photo_fingerprints"]
 
-    async def seen(self, tenant_id: str, fingerprint: int, max_bits: int, since: datetime) -> bool:
-        cursor = self._c.find({"tenant_id": tenant_id, "created_at": {"$gte": since}}, {"fp": 1, "_id": 0})
+    async def seen(
+        self, tenant_id: str, fingerprint: int, max_bits: int, since: datetime, *, ignore: str | None = None
+    ) -> bool:
+        query: Doc = {"tenant_id": tenant_id, "created_at": {"$gte": since}}
+        if ignore is not None:
+            query["_id"] = {"$ne": ignore}
+        cursor = self._c.find(query, {"fp": 1, "_id": 0})
         stored = np.fromiter([d["fp"] async for d in cursor], dtype=np.int64)
         if not len(stored):
             return False

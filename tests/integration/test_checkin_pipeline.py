@@ -154,3 +154,25 @@ async def test_kiosk_identifies_without_a_claimed_identity(
     assert platform.replies[0]["outcome"] == "accepted"
     assert platform.replies[0]["employee_id"] == people["bob"].id
     assert await container.buffer.get(buffered) is None  # the uploaded selfie is gone with its job
+
+
+async def test_a_job_rerun_after_its_event_was_stored_is_not_a_replay(
+    container: Container,
+    platform: FakeChatPlatform,
+    photo,  # type: ignore[no-untyped-def]
+) -> None:
+    """A worker died after appending the event (and its fingerprint) but before recording the
+    outcome: the next run must answer "checked in", not "photo already used", and add nothing."""
+    from attendance.services.checkin import decide_job
+
+    tid, _ = await tenant_with_people(container, photo)
+    platform.photos["ada.jpg"] = photo("Serena_Williams/2.jpg")
+    job, _ = await submit(container, tid, "ADA", platform.photo_url("ada.jpg"), reply_to=platform.reply_url)
+    first = await decide_job(job, deps=container.checkin)  # the first run, cut short before its outcome
+    assert first.kind.value == "accepted"
+    assert (await container.checkin.jobs.get(job.id)).outcome is None  # type: ignore[union-attr]
+    await drain(container, platform, 1)  # the job's next run
+    assert platform.replies[0]["outcome"] == "accepted" and platform.replies[0]["event_id"] == job.id
+    assert await container.db["attendance_events"].count_documents({"tenant_id": tid}) == 1
+    assert await container.db["outbox"].count_documents({"tenant_id": tid}) == 1
+    assert await container.db["photo_fingerprints"].count_documents({"tenant_id": tid}) == 1
