@@ -99,7 +99,6 @@ class CheckInPolicy:
     replay_max_bits: int = 10  # of 64 in the perceptual hash (docs/recognition.md)
     replay_retention_days: int = 90
     freshness_minutes: int = 10  # 0: no check
-    keep_selfies: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -128,6 +128,9 @@ def _tenant_doc(t: Tenant) -> Doc:
     return doc
 
 
+_POLICY_FIELDS = {f.name for f in dataclasses.fields(CheckInPolicy)}
+
+
 def _tenant(doc: Doc) -> Tenant:
     sched = doc.get("schedule") or {}
     th = doc.get("thresholds")
@@ -145,7 +148,7 @@ def _tenant(doc: Doc) -> Tenant:
         slack_team_ids=tuple(doc.get("slack_team_ids", ())),
         teams_tenant_ids=tuple(doc.get("teams_tenant_ids", ())),
         template_version=int(doc.get("template_version", 0)),
-        policy=CheckInPolicy(**(doc.get("policy") or {})),
+        policy=CheckInPolicy(**{k: v for k, v in (doc.get("policy") or {}).items() if k in _POLICY_FIELDS}),
     )
 
 
