@@ -12,6 +12,7 @@ import base64
 import binascii
 import logging
 import os
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -43,19 +44,29 @@ def parse_key(text: str) -> bytes:
 
 
 def load_or_create_local_key(home: Path) -> bytes:
-    """The key for local use when none is configured: made once, kept with mode 0600."""
+    """The key for local use when none is configured: made once, kept with mode 0600. Several
+    processes may start at once: the key is written aside and linked into place atomically, and
+    whoever loses the race reads the winner's key."""
     path = home / "keys" / "template.key"
     if path.exists():
         return parse_key(path.read_text())
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(base64.b64encode(AESGCM.generate_key(bit_length=256)).decode() + "\n")
-    log.warning(
-        "no template key configured: generated one at %s for local use; "
-        "set ATTENDANCE_CRYPTO__TEMPLATE_KEY in production",
-        path,
-    )
+    fd, scratch = tempfile.mkstemp(dir=path.parent, prefix=".template.key.")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(base64.b64encode(AESGCM.generate_key(bit_length=256)).decode() + "\n")
+        try:
+            os.link(scratch, path)
+            log.warning(
+                "no template key configured: generated one at %s for local use; "
+                "set ATTENDANCE_CRYPTO__TEMPLATE_KEY in production",
+                path,
+            )
+        except FileExistsError:
+            pass  # another process made it first
+    finally:
+        os.unlink(scratch)
     return parse_key(path.read_text())
 
 

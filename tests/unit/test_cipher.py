@@ -57,3 +57,12 @@ def test_local_key_is_made_once_with_owner_only_access(tmp_path: Path) -> None:
     path = tmp_path / "keys" / "template.key"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert load_or_create_local_key(tmp_path) == first
+
+
+def test_processes_starting_together_agree_on_one_local_key(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: load_or_create_local_key(tmp_path), range(16)))
+    assert len(keys) == 1
+    assert [p.name for p in (tmp_path / "keys").iterdir()] == ["template.key"]  # no scratch files left
