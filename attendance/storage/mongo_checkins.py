@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
+import numpy.typing as npt
 from bson import Binary
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
@@ -245,23 +247,58 @@ class MongoAttendanceStore:
 # ---------------------------------------------------------------- fraud defences, review, photos
 
 
+@dataclass(slots=True)
+class _TenantPrints:
+    ids: list[str] = field(default_factory=list)
+    values: npt.NDArray[np.uint64] = field(default_factory=lambda: np.empty(0, dtype=np.uint64))
+    created: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0, dtype=np.float64))
+    high_water: datetime | None = None
+
+
 class MongoFingerprints:
+    """Replay look-ups against an in-memory copy per tenant, topped up on every call with the
+    rows written since the last one (with an overlap, since other workers' rows can land a
+    little late), so a check-in reads only what is new, not 90 days of hashes."""
+
+    OVERLAP = timedelta(minutes=5)
+
     def __init__(self, db: Database) -> None:
         self._c: AsyncCollection[Doc] = db["photo_fingerprints"]
+        self._tenants: dict[str, _TenantPrints] = {}
+
+    async def _refresh(self, tenant_id: str, since: datetime) -> _TenantPrints:
+        prints = self._tenants.setdefault(tenant_id, _TenantPrints())
+        start = since if prints.high_water is None else max(since, prints.high_water - self.OVERLAP)
+        known = set(prints.ids[-2000:]) if prints.high_water is not None else set()
+        cursor = self._c.find({"tenant_id": tenant_id, "created_at": {"$gte": start}}, {"fp": 1, "created_at": 1})
+        fresh = [d async for d in cursor if d["_id"] not in known]
+        if fresh:
+            prints.ids += [d["_id"] for d in fresh]
+            values = np.array([d["fp"] for d in fresh], dtype=np.int64).view(np.uint64)
+            prints.values = np.concatenate([prints.values, values])
+            prints.created = np.concatenate([prints.created, [d["created_at"].timestamp() for d in fresh]])
+            newest = max(d["created_at"] for d in fresh)
+            prints.high_water = max(prints.high_water or newest, newest)
+        elif prints.high_water is None:
+            prints.high_water = since
+        live = prints.created >= since.timestamp()
+        if live.size and live.sum() < live.size // 2:  # drop what the retention window left behind
+            prints.ids = [i for i, keep in zip(prints.ids, live, strict=True) if keep]
+            prints.values, prints.created = prints.values[live], prints.created[live]
+        return prints
 
     async def seen(
         self, tenant_id: str, fingerprint: int, max_bits: int, since: datetime, *, ignore: str | None = None
     ) -> bool:
-        query: Doc = {"tenant_id": tenant_id, "created_at": {"$gte": since}}
-        if ignore is not None:
-            query["_id"] = {"$ne": ignore}
-        cursor = self._c.find(query, {"fp": 1, "_id": 0})
-        stored = np.fromiter([d["fp"] async for d in cursor], dtype=np.int64)
-        if not len(stored):
+        prints = await self._refresh(tenant_id, since)
+        if not prints.values.size:
             return False
-        xor = stored.view(np.uint64) ^ np.uint64(fingerprint & ((1 << 64) - 1))
+        xor = prints.values ^ np.uint64(fingerprint & ((1 << 64) - 1))
         bits = np.unpackbits(xor.view(np.uint8).reshape(-1, 8), axis=1).sum(axis=1)
-        return bool((bits <= max_bits).any())
+        close = (bits <= max_bits) & (prints.created >= since.timestamp())
+        if ignore is not None and close.any():
+            close &= np.array([i != ignore for i in prints.ids], dtype=bool)
+        return bool(close.any())
 
 
 class MongoReviewQueue:

@@ -127,3 +127,28 @@ async def test_append_is_serialised_per_employee_and_idempotent(container: Conta
     assert seq == 1 and [x.id for x in events] == ["j1"]
     assert await container.checkin.fingerprints.seen(t.id, 7 ^ 0b111, 3, now - timedelta(days=1))
     assert not await container.checkin.fingerprints.seen(t.id, 7 ^ 0b1111, 3, now - timedelta(days=1))
+
+
+async def test_replay_lookups_see_what_other_workers_wrote_since(container: Container) -> None:
+    from attendance.domain.checkins import AttendanceEvent, Direction
+    from attendance.ports import Fingerprint
+    from attendance.storage.mongo_checkins import MongoFingerprints
+
+    t = tenant()
+    await container.deps.tenants.add(t)
+    now = datetime.now(UTC)
+    since = now - timedelta(days=90)
+    mine = MongoFingerprints(container.db)  # this worker's copy
+    assert not await mine.seen(t.id, 0xFFFF, 3, since)
+
+    async def stored_by_another_worker(event_id: str, value: int, at: datetime) -> None:
+        event = AttendanceEvent(id=event_id, tenant_id=t.id, employee_id="e", direction=Direction.IN, at=at,
+                                timezone="UTC", channel="test", job_id=event_id)  # fmt: skip
+        await container.store.complete(event, [], Fingerprint(value, at, 90))
+
+    await stored_by_another_worker("a", 0xFFFF, now)
+    assert await mine.seen(t.id, 0xFFFF ^ 0b11, 3, since)
+    assert not await mine.seen(t.id, 0xFFFF, 3, since, ignore="a")  # a job's own earlier print
+    await stored_by_another_worker("b", 0xF0F0_0000, now - timedelta(minutes=2))  # landed late
+    assert await mine.seen(t.id, 0xF0F0_0000, 0, since)
+    assert not await mine.seen(t.id, 0xFFFF, 3, now + timedelta(seconds=1))  # outside the window
