@@ -189,11 +189,13 @@ async def bench_pipeline(
                     if interval:
                         await asyncio.sleep(max(0.0, started + (i + 1) * interval - time.monotonic()))
                 deadline = time.monotonic() + timeout_s
-                while len(platform.replied.keys() & submitted.keys()) < len(submitted) and time.monotonic() < deadline:
+                while time.monotonic() < deadline:
                     platform.changed.clear()
-                    if next_kill and len(platform.replied) >= next_kill:
+                    if next_kill and len(platform.replied) >= next_kill:  # before the exit test: every due kill happens
                         pool.kill_one_and_replace()
                         next_kill += kill_every or 0
+                    if len(platform.replied.keys() & submitted.keys()) >= len(submitted):
+                        break
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(platform.changed.wait(), timeout=1.0)
                 while time.monotonic() < deadline and await c.db["checkin_jobs"].count_documents(  # noqa: ASYNC110
