@@ -2,8 +2,8 @@
 
 Each of ``concurrency`` slots claims a job with a lease, decides it (face work in the process
 pool), replies, and finishes it. Nothing is lost when a worker dies: its lease expires and the
-job is claimed again; the decision is written so that a second run cannot record it twice, and
-a decided job that was not answered yet is answered on its next run. Transient failures are
+job is claimed again; the decision is written so that a second run cannot record it twice and
+gives the same answer, which it then sends (replies are at least once). Transient failures are
 retried with exponential back-off; after ``max_attempts`` the job fails and the person is told.
 A database outage is waited out.
 """
@@ -103,6 +103,7 @@ class JobWorker:
                 return
             if outcome is None:
                 return
+            decided_at = self._deps.clock.now()
             try:
                 text = reply_text(outcome)
                 await self._replier.reply(job, outcome, text)
@@ -114,7 +115,7 @@ class JobWorker:
             try:
                 if job.photo.kind == "buffer":
                     await self._buffer.delete(job.photo.ref)
-                await self._deps.jobs.finish(job.id, self._deps.clock.now())
+                await self._deps.jobs.finish(job.id, outcome, decided_at, self._deps.clock.now())
             except PyMongoError as exc:
                 log.warning("could not mark the job done (%s); it will be answered again", exc)
                 return
@@ -122,7 +123,7 @@ class JobWorker:
             log.info("job done outcome=%s ms=%.0f", outcome.kind.value, (time.perf_counter() - started) * 1000)
 
     async def _decide(self, job: CheckInJob) -> Outcome | None:
-        if job.outcome is None and job.attempts > self._s.max_attempts:
+        if job.attempts > self._s.max_attempts:
             outcome = Outcome(kind=OutcomeKind.FAILED, detail="too many attempts")
             self.stats.failed += 1
         else:
@@ -137,8 +138,6 @@ class JobWorker:
                     return None
                 outcome = Outcome(kind=OutcomeKind.FAILED, detail="unexpected error")
                 self.stats.failed += 1
-        if job.outcome is None:
-            await self._deps.jobs.record_outcome(job.id, outcome, self._deps.clock.now())
         return outcome
 
 

@@ -135,9 +135,9 @@ async def _resolve(job: CheckInJob, tenant: Tenant, deps: CheckInDeps) -> Employ
 
 
 async def decide_job(job: CheckInJob, *, deps: CheckInDeps) -> Outcome:
-    """Everything a worker does for one job except replying. Raises ``TransientJobError``."""
-    if job.outcome is not None:  # decided by an earlier run that did not get to reply
-        return job.outcome
+    """Everything a worker does for one job except replying. Raises ``TransientJobError``.
+    Deciding a job again gives the same answer: its event is found by its id, its own photo
+    fingerprint is not a replay, and a flag for review is keyed by it."""
     tenant = await deps.tenants.get(job.tenant_id)
     if tenant is None:
         return Outcome(kind=OutcomeKind.FAILED, detail="unknown tenant")

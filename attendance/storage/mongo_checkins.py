@@ -165,13 +165,12 @@ class MongoJobQueue:
             update["$inc"] = {"attempts": -1}
         await self._c.update_one({"_id": job_id}, update)
 
-    async def record_outcome(self, job_id: str, outcome: Outcome, now: datetime) -> None:
-        await self._c.update_one({"_id": job_id}, {"$set": {"outcome": outcome_doc(outcome), "decided_at": now}})
-
-    async def finish(self, job_id: str, now: datetime) -> None:
+    async def finish(self, job_id: str, outcome: Outcome, decided_at: datetime, now: datetime) -> None:
         await self._c.update_one(
-            {"_id": job_id}, {"$set": {"state": JobState.DONE.value, "finished_at": now, "lease_until": None}}
-        )
+            {"_id": job_id},
+            {"$set": {"state": JobState.DONE.value, "outcome": outcome_doc(outcome), "decided_at": decided_at,
+                      "finished_at": now, "lease_until": None}},
+        )  # fmt: skip
 
     async def get(self, job_id: str) -> CheckInJob | None:
         doc = await self._c.find_one({"_id": job_id})
