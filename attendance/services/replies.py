@@ -26,7 +26,7 @@ def reply_text(outcome: Outcome) -> str:
         case OutcomeKind.OTHER_PERSON:
             return (
                 "This doesn't look like you, so nothing was recorded. "
-                "If it is you, your admin can check it in the review queue."
+                "If it is you, take a new selfie facing the camera, or ask your admin to check this attempt."
             )
         case OutcomeKind.NOT_RECOGNISED:
             return (
