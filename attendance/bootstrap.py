@@ -12,13 +12,15 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from pymongo import AsyncMongoClient
 
 from attendance.clock import SystemClock
-from attendance.ports import Clock, FaceEngine, Replier
+from attendance.messages import WorkspaceInstalled
+from attendance.ports import Clock, FaceEngine, PhotoSource, Replier
+from attendance.services.chat import ChatDeps
 from attendance.services.checkin import CheckInDeps
 from attendance.services.enrollment import EnrollmentDeps
 from attendance.settings import Settings
@@ -41,9 +43,16 @@ from attendance.storage.mongo_checkins import (
     MongoPhotoBuffer,
     MongoReviewQueue,
 )
+from attendance.storage.mongo_slack import MongoSlackInstallationStore
 from bot.replies import HttpCallbackReplier, LogReplier, ReplierRouter
+from bot.slack.replier import SlackPhotoSource, SlackReplier
+from bot.slack.tokens import InstalledSlackTokens, SlackTokens, StaticSlackTokens
+from bot.slack.tokens import file_hosts as slack_file_hosts
 from recognition_worker.gallery import TemplateGalleryCache
 from recognition_worker.photos import BufferPhotoSource, HttpPhotoSource, PhotoSourceRouter
+
+if TYPE_CHECKING:
+    from bot.slack.app import SlackBot
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +68,9 @@ class Container:
     buffer: MongoPhotoBuffer
     replier: Replier
     http: aiohttp.ClientSession
+    chat: ChatDeps
+    slack_tokens: SlackTokens | None = None
+    slack_installations: MongoSlackInstallationStore | None = None
 
 
 def template_cipher(settings: Settings) -> AesGcmTemplateCipher:
@@ -122,25 +134,70 @@ async def build(
         stack.push_async_callback(http.close)
         buffer = MongoPhotoBuffer(db)
         store = MongoAttendanceStore(db)
+        reviews = MongoReviewQueue(db)
+        photo_sources: dict[str, PhotoSource] = {
+            "buffer": BufferPhotoSource(buffer), "url": HttpPhotoSource(http, max_bytes=settings.face.max_bytes)
+        }  # fmt: skip
+        repliers: dict[str, Replier] = {}
+        slack_tokens: SlackTokens | None = None
+        installations = None
+        if settings.slack.oauth:
+            installations = MongoSlackInstallationStore(
+                db, template_cipher(settings), client_id=settings.slack.client_id
+            )
+            slack_tokens = InstalledSlackTokens(installations)
+        elif settings.slack.bot_token is not None:
+            slack_tokens = StaticSlackTokens(settings.slack.bot_token.get_secret_value())
+        if slack_tokens is not None:
+            slack_http = HttpPhotoSource(http, max_bytes=settings.face.max_bytes,
+                                         allowed_hosts=slack_file_hosts(settings.slack))  # fmt: skip
+            photo_sources["slack"] = SlackPhotoSource(slack_http, slack_tokens)
+            repliers["slack"] = SlackReplier(settings.slack, slack_tokens)
         checkin = CheckInDeps(
             tenants=tenants,
             employees=deps.employees,
             jobs=MongoJobQueue(db),
             store=store,
             fingerprints=MongoFingerprints(db),
-            reviews=MongoReviewQueue(db),
-            photos=PhotoSourceRouter(
-                {"buffer": BufferPhotoSource(buffer), "url": HttpPhotoSource(http, max_bytes=settings.face.max_bytes)}
-            ),
+            reviews=reviews,
+            photos=PhotoSourceRouter(photo_sources),
             engine=deps.engine,
             galleries=deps.galleries,
             clock=deps.clock,
         )
-        replier = ReplierRouter({}, callback=HttpCallbackReplier(http), fallback=LogReplier())
+        replier = ReplierRouter(repliers, callback=HttpCallbackReplier(http), fallback=LogReplier())
         yield Container(
             settings=settings, client=client, db=db, deps=deps, checkin=checkin, store=store, buffer=buffer,
-            replier=replier, http=http,
+            replier=replier, http=http, chat=ChatDeps(enrollment=deps, store=store, reviews=reviews),
+            slack_tokens=slack_tokens, slack_installations=installations,
         )  # fmt: skip
+
+
+def slack_bot(c: Container) -> SlackBot | None:
+    """The Slack app, when Slack is configured (a signing secret, and a bot token or OAuth)."""
+    s = c.settings.slack
+    if not s.enabled or c.slack_tokens is None:
+        return None
+    from attendance.services.workspaces import on_workspace_installed
+    from attendance.storage.mongo_slack import MongoSlackOAuthStateStore
+    from bot.slack.app import SlackBot
+    from bot.slack.listeners import Background, SlackHandlers
+
+    background = Background()
+    photos = SlackPhotoSource(
+        HttpPhotoSource(c.http, max_bytes=c.settings.face.max_bytes, allowed_hosts=slack_file_hosts(s)), c.slack_tokens
+    )
+    handlers = SlackHandlers(chat_deps=c.chat, checkin=c.checkin, tenants=c.deps.tenants, photos=photos,
+                             notice_version=c.settings.consent_notice_version, clock=c.deps.clock,
+                             background=background)  # fmt: skip
+
+    async def installed(msg: WorkspaceInstalled) -> None:
+        await on_workspace_installed(msg, tenants=c.deps.tenants, employees=c.deps.employees, audit=c.deps.audit,
+                                     clock=c.deps.clock)  # fmt: skip
+
+    states = MongoSlackOAuthStateStore(c.db) if s.oauth else None
+    return SlackBot(s, handlers, background, installation_store=c.slack_installations, state_store=states,
+                    on_installed=installed)  # fmt: skip
 
 
 def generate_template_key() -> str:

@@ -49,3 +49,14 @@ class FaceDataErased:
     tenant_id: str
     employee_id: str
     templates_deleted: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkspaceInstalled:
+    """A chat workspace installed the app (Slack's OAuth flow)."""
+
+    team_id: str
+    team_name: str
+    installer_user_id: str | None
+    installer_email: str | None
+    installer_name: str | None = None

@@ -35,10 +35,25 @@ def _stop_event() -> asyncio.Event:
 
 
 async def serve(settings: Settings) -> None:
+    """The HTTP server. Face work (chat enrollment) runs in one engine process, started on
+    first use, so that the event loop never waits for dlib."""
+    from attendance.bootstrap import slack_bot
     from bot.app import create_app
+    from recognition_worker.pool import ProcessPoolFaceEngine
 
     stop = _stop_event()
-    async with build(settings) as container:
+    engine = ProcessPoolFaceEngine(settings.face, 1)
+    async with contextlib.AsyncExitStack() as stack:
+        stack.callback(engine.close)
+        container = await stack.enter_async_context(build(settings, engine=engine))
+        slack = slack_bot(container)
+        mounts = []
+        if slack is not None:
+            mounts.append(slack.mount)
+            stack.push_async_callback(slack.close)
+            log.info("slack app on /slack/events (%s)", "OAuth installs" if settings.slack.oauth else "one workspace")
+        else:
+            log.info("slack is not configured (set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN); /slack/events is off")
 
         async def database_ready() -> bool:
             try:
@@ -47,7 +62,7 @@ async def serve(settings: Settings) -> None:
             except PyMongoError:
                 return False
 
-        runner = web.AppRunner(create_app(database_ready=database_ready), access_log=None)
+        runner = web.AppRunner(create_app(database_ready=database_ready, mounts=mounts), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, settings.http.host, settings.http.port)
         await site.start()

@@ -68,6 +68,32 @@ class CryptoSettings(BaseModel):
     old_template_keys: dict[str, SecretStr] = Field(default_factory=dict)
 
 
+class SlackSettings(BaseSettings):
+    """Slack: read from ``SLACK_*`` (as Slack's own tools name them). A bot token means one
+    workspace; a client id and secret mean the multi-workspace OAuth install flow."""
+
+    model_config = SettingsConfigDict(env_prefix="SLACK_", extra="ignore")
+
+    signing_secret: SecretStr | None = None
+    bot_token: SecretStr | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    api_url: str = Field(default="https://slack.com/api/", description="base URL of every Web API call")
+    file_hosts: list[str] = Field(
+        default_factory=lambda: ["files.slack.com"],
+        description="hosts photos may be downloaded from (the API URL's host is added)",
+    )
+    redirect_uri: str | None = Field(default=None, description="the OAuth redirect URL, if not derived by Slack")
+
+    @property
+    def enabled(self) -> bool:
+        return self.signing_secret is not None and (self.bot_token is not None or self.oauth)
+
+    @property
+    def oauth(self) -> bool:
+        return self.client_id is not None and self.client_secret is not None
+
+
 class LogSettings(BaseModel):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["text", "json"] = "text"
@@ -91,3 +117,4 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     crypto: CryptoSettings = Field(default_factory=CryptoSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)

@@ -1,14 +1,14 @@
 """The aiohttp application factory: every HTTP route of ``attendance serve``.
 
-Until the chat channels arrive it serves the health checks: ``/healthz`` (the process is up)
-and ``/readyz`` (the database answers).
+The health checks, ``/healthz`` (the process is up) and ``/readyz`` (the database answers),
+and whatever the chat channels mount (``/slack/events``, ...).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
@@ -31,7 +31,10 @@ async def request_id_middleware(
     return response
 
 
-def create_app(*, database_ready: ReadinessCheck) -> web.Application:
+Mount = Callable[[web.Application], None]
+
+
+def create_app(*, database_ready: ReadinessCheck, mounts: Sequence[Mount] = ()) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[request_id_middleware])
 
     async def healthz(_: web.Request) -> web.Response:
@@ -45,4 +48,6 @@ def create_app(*, database_ready: ReadinessCheck) -> web.Application:
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    for mount in mounts:
+        mount(app)
     return app

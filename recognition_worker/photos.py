@@ -8,8 +8,10 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 import aiohttp
+from yarl import URL
 
 from attendance.domain.checkins import CheckInJob
 from attendance.ports import PhotoBuffer, PhotoSource, PhotoUnavailable
@@ -29,31 +31,56 @@ class BufferPhotoSource:
 
 
 class HttpPhotoSource:
-    def __init__(self, session: aiohttp.ClientSession, *, max_bytes: int, timeout_s: float = 10.0) -> None:
+    """Photos at a URL. ``download`` follows up to 3 redirects itself, only to ``allowed_hosts``
+    (when given), keeping the headers (a chat platform's token) on each hop."""
+
+    def __init__(
+        self, session: aiohttp.ClientSession, *, max_bytes: int, timeout_s: float = 10.0,
+        allowed_hosts: frozenset[str] | None = None,
+    ) -> None:  # fmt: skip
         self._session = session
         self._max = max_bytes
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._hosts = allowed_hosts
 
     async def fetch(self, job: CheckInJob) -> bytes:
-        if job.photo.size is not None and job.photo.size > self._max:
+        return await self.download(job.photo.ref, size=job.photo.size)
+
+    def _check_host(self, url: str) -> None:
+        if self._hosts is not None and urlsplit(url).hostname not in self._hosts:
+            raise PhotoUnavailable("the photo link does not point at the chat platform's files", transient=False)
+
+    async def download(self, url: str, *, headers: dict[str, str] | None = None, size: int | None = None) -> bytes:
+        if size is not None and size > self._max:
             raise PhotoUnavailable(f"the photo is larger than {self._max // 1_000_000} MB", transient=False)
         try:
-            async with self._session.get(job.photo.ref, timeout=self._timeout) as resp:
-                if resp.status >= 500 or resp.status == 429:
-                    raise PhotoUnavailable(f"photo download failed with HTTP {resp.status}", transient=True)
-                if resp.status != 200:
-                    raise PhotoUnavailable(f"photo download refused with HTTP {resp.status}", transient=False)
-                if not resp.content_type.startswith("image/") and resp.content_type != "application/octet-stream":
-                    raise PhotoUnavailable(f"the download was {resp.content_type}, not a photo", transient=False)
-                data = bytearray()
-                async for chunk in resp.content.iter_chunked(65536):
-                    data += chunk
-                    if len(data) > self._max:
-                        raise PhotoUnavailable(f"the photo is larger than {self._max // 1_000_000} MB", transient=False)
-                log.info("photo downloaded bytes=%s", len(data))
-                return bytes(data)
+            for _ in range(4):
+                self._check_host(url)
+                async with self._session.get(
+                    url, headers=headers, timeout=self._timeout, allow_redirects=False
+                ) as resp:
+                    if resp.status in (301, 302, 303, 307, 308) and "Location" in resp.headers:
+                        url = str(resp.url.join(URL(resp.headers["Location"])))
+                        continue
+                    return await self._read(resp)
+            raise PhotoUnavailable("the photo link redirected too many times", transient=False)
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise PhotoUnavailable(f"photo download failed: {type(exc).__name__}", transient=True) from exc
+
+    async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
+        if resp.status >= 500 or resp.status == 429:
+            raise PhotoUnavailable(f"photo download failed with HTTP {resp.status}", transient=True)
+        if resp.status != 200:
+            raise PhotoUnavailable(f"photo download refused with HTTP {resp.status}", transient=False)
+        if not resp.content_type.startswith("image/") and resp.content_type != "application/octet-stream":
+            raise PhotoUnavailable(f"the download was {resp.content_type}, not a photo", transient=False)
+        data = bytearray()
+        async for chunk in resp.content.iter_chunked(65536):
+            data += chunk
+            if len(data) > self._max:
+                raise PhotoUnavailable(f"the photo is larger than {self._max // 1_000_000} MB", transient=False)
+        log.info("photo downloaded bytes=%s", len(data))
+        return bytes(data)
 
 
 class PhotoSourceRouter:

@@ -93,6 +93,7 @@ class Outcome:
     distance: float | None = None
     margin: float | None = None
     event_id: str | None = None
+    name: str | None = None  # the person's name, for the answer
 
 
 def current(events: Iterable[AttendanceEvent]) -> list[AttendanceEvent]:
@@ -229,6 +230,32 @@ class CheckInJob:
     received_at: datetime
     idempotency_key: str
     reply_to: str | None = None
+    context: dict[str, str] = field(default_factory=dict)  # the channel's address: team, channel, user...
     state: JobState = JobState.QUEUED
     attempts: int = 0
     outcome: Outcome | None = None
+
+
+class ReviewKind(enum.StrEnum):
+    OTHER_PERSON = "other_person"  # refused: the selfie looked like a colleague
+    NOT_ME = "not_me"  # accepted, then the person said it was not them
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReviewItem:
+    """Something an admin should decide. Approving an ``other_person`` attempt records it for the
+    claimed person; approving a ``not_me`` report removes the event (a voiding correction)."""
+
+    id: str
+    tenant_id: str
+    kind: ReviewKind
+    at: datetime
+    channel: str
+    employee_id: str | None  # the claimed person / the event's person
+    looks_like: str | None = None
+    event_id: str | None = None
+    job_id: str | None = None
+    requested: Requested = Requested.AUTO
+    attempted_at: datetime | None = None  # when the selfie was sent
+    status: str = "open"
+    reported_by: str | None = None

@@ -14,7 +14,7 @@ Exception tree::
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -88,6 +88,7 @@ class RequestCheckIn:
     idempotency_key: str
     requested: Requested = Requested.AUTO
     reply_to: str | None = None
+    context: dict[str, str] = field(default_factory=dict)
 
 
 async def submit_check_in(cmd: RequestCheckIn, *, jobs: JobQueue, clock: Clock) -> tuple[CheckInJob, bool]:
@@ -95,7 +96,7 @@ async def submit_check_in(cmd: RequestCheckIn, *, jobs: JobQueue, clock: Clock) 
     job = CheckInJob(
         id=new_id(), tenant_id=cmd.tenant_id, channel=cmd.channel, identity_kind=cmd.identity_kind,
         identity=cmd.identity, photo=cmd.photo, requested=cmd.requested, received_at=clock.now(),
-        idempotency_key=cmd.idempotency_key, reply_to=cmd.reply_to,
+        idempotency_key=cmd.idempotency_key, reply_to=cmd.reply_to, context=cmd.context,
     )  # fmt: skip
     return await jobs.submit(job)
 
@@ -217,7 +218,8 @@ async def _record(
 
     def accepted(e: AttendanceEvent) -> Outcome:
         return Outcome(kind=OutcomeKind.ACCEPTED, direction=e.direction, at=e.at, timezone=e.timezone,
-                       employee_id=person.id, event_id=e.id, distance=distance, margin=margin)  # fmt: skip
+                       employee_id=person.id, event_id=e.id, distance=distance, margin=margin,
+                       name=person.name)  # fmt: skip
 
     for _ in range(APPEND_TRIES):
         last_seq, stored = await deps.store.day(
@@ -232,7 +234,8 @@ async def _record(
         earlier = duplicate_of(direction, when, today, tenant.policy)
         if earlier is not None:
             return Outcome(kind=OutcomeKind.DUPLICATE, direction=direction, at=earlier.at, timezone=timezone,
-                           employee_id=person.id, event_id=earlier.id, distance=distance, margin=margin)  # fmt: skip
+                           employee_id=person.id, event_id=earlier.id, distance=distance, margin=margin,
+                           name=person.name)  # fmt: skip
         event = AttendanceEvent(
             id=job.id, tenant_id=tenant.id, employee_id=person.id, direction=direction, at=when, timezone=timezone,
             channel=job.channel, job_id=job.id, distance=distance, margin=margin,

@@ -14,11 +14,15 @@ def _when(outcome: Outcome) -> str:
     return f"{local:%H:%M} ({outcome.timezone})"
 
 
+def _name(outcome: Outcome) -> str:
+    return f", {outcome.name.split()[0]}" if outcome.name and outcome.name.split() else ""
+
+
 def reply_text(outcome: Outcome) -> str:
     verb = "in" if outcome.direction is Direction.IN else "out"
     match outcome.kind:
         case OutcomeKind.ACCEPTED:
-            return f"Checked {verb} at {_when(outcome)}."
+            return f"Checked {verb} at {_when(outcome)}{_name(outcome)}."
         case OutcomeKind.DUPLICATE:
             return f"You already checked {verb} at {_when(outcome)}. Nothing new was recorded."
         case OutcomeKind.RETRY:

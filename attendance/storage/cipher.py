@@ -94,4 +94,4 @@ class AesGcmTemplateCipher:
         try:
             return aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], context)
         except InvalidTag as exc:
-            raise TemplateDecryptError("template failed authentication") from exc
+            raise TemplateDecryptError("encrypted data failed authentication (wrong key, or tampered)") from exc

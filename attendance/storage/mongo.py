@@ -88,8 +88,9 @@ INDEXES: dict[str, list[IndexModel]] = {
 async def ensure_indexes(db: Database) -> None:
     """Idempotent: creating an index that exists with the same definition is a no-op."""
     from attendance.storage.mongo_checkins import CHECKIN_INDEXES
+    from attendance.storage.mongo_slack import SLACK_INDEXES
 
-    for collection, models in {**INDEXES, **CHECKIN_INDEXES}.items():
+    for collection, models in {**INDEXES, **CHECKIN_INDEXES, **SLACK_INDEXES}.items():
         await db[collection].create_indexes(models)
 
 
@@ -176,6 +177,21 @@ class MongoTenantRepository:
     async def set_policy(self, tenant_id: str, policy: CheckInPolicy) -> None:
         await self._c.update_one({"_id": tenant_id}, {"$set": {"policy": dataclasses.asdict(policy)}})
 
+    async def by_slack_team(self, team_id: str) -> Tenant | None:
+        doc = await self._c.find_one({"slack_team_ids": team_id})
+        return _tenant(doc) if doc else None
+
+    async def by_teams_tenant(self, teams_tenant_id: str) -> Tenant | None:
+        doc = await self._c.find_one({"teams_tenant_ids": teams_tenant_id})
+        return _tenant(doc) if doc else None
+
+    async def set_timezone(self, tenant_id: str, timezone: str) -> None:
+        await self._c.update_one({"_id": tenant_id}, {"$set": {"timezone": timezone}})
+
+    async def set_schedule(self, tenant_id: str, schedule: WorkSchedule) -> None:
+        doc = _tenant_doc(Tenant(id=tenant_id, name="-", schedule=schedule))
+        await self._c.update_one({"_id": tenant_id}, {"$set": {"schedule": doc["schedule"]}})
+
     async def bump_template_version(self, tenant_id: str) -> int:
         doc = await self._c.find_one_and_update(
             {"_id": tenant_id}, {"$inc": {"template_version": 1}}, return_document=ReturnDocument.AFTER
@@ -260,6 +276,16 @@ class MongoEmployeeRepository:
             return None
         doc = await self._c.find_one({"tenant_id": tenant_id, field: value})
         return _employee(doc) if doc else None
+
+    async def link_chat_identity(self, tenant_id: str, employee_id: str, kind: str, value: str) -> bool:
+        field = {"slack": "slack_user_id", "teams": "teams_user_id"}[kind]
+        try:
+            result = await self._c.update_one(
+                {"_id": employee_id, "tenant_id": tenant_id, field: {"$exists": False}}, {"$set": {field: value}}
+            )
+        except DuplicateKeyError:
+            return False
+        return result.modified_count == 1
 
 
 # ---------------------------------------------------------------- consents

@@ -10,6 +10,7 @@ them). Nothing is ever left locked by a worker that dies halfway.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ import numpy.typing as npt
 from bson import Binary
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError, WriteError
 
 from attendance.domain.checkins import (
     AttendanceEvent,
@@ -31,10 +32,14 @@ from attendance.domain.checkins import (
     OutcomeKind,
     PhotoRef,
     Requested,
+    ReviewItem,
+    ReviewKind,
 )
 from attendance.domain.model import new_id
 from attendance.ports import Fingerprint, SequenceTaken
 from attendance.storage.mongo import Database, Doc
+
+DUPLICATE_KEY = 11000
 
 CHECKIN_INDEXES: dict[str, list[IndexModel]] = {
     "checkin_jobs": [
@@ -75,7 +80,8 @@ def outcome_doc(o: Outcome) -> Doc:
 def outcome_from(doc: Doc | None) -> Outcome | None:
     if not doc:
         return None
-    fields = {**doc, "kind": OutcomeKind(doc["kind"])}
+    known = {f.name for f in dataclasses.fields(Outcome)}
+    fields = {k: v for k, v in doc.items() if k in known} | {"kind": OutcomeKind(doc["kind"])}
     fields["direction"] = Direction(doc["direction"]) if doc.get("direction") else None
     return Outcome(**fields)
 
@@ -106,7 +112,8 @@ def _job_doc(j: CheckInJob) -> Doc:
         "_id": j.id, "tenant_id": j.tenant_id, "channel": j.channel, "identity_kind": j.identity_kind,
         "identity": j.identity, "photo": dataclasses.asdict(j.photo), "requested": j.requested.value,
         "received_at": j.received_at, "idempotency_key": j.idempotency_key, "reply_to": j.reply_to,
-        "state": j.state.value, "attempts": j.attempts, "next_attempt_at": j.received_at, "lease_until": None,
+        "context": j.context, "state": j.state.value, "attempts": j.attempts, "next_attempt_at": j.received_at,
+        "lease_until": None,
         "outcome": None, "decided_at": None, "finished_at": None, "last_error": None,
     }  # fmt: skip
 
@@ -116,7 +123,8 @@ def _job(d: Doc) -> CheckInJob:
         id=d["_id"], tenant_id=d["tenant_id"], channel=d["channel"], identity_kind=d["identity_kind"],
         identity=d.get("identity"), photo=PhotoRef(**d["photo"]), requested=Requested(d["requested"]),
         received_at=d["received_at"], idempotency_key=d["idempotency_key"], reply_to=d.get("reply_to"),
-        state=JobState(d["state"]), attempts=int(d.get("attempts", 0)), outcome=outcome_from(d.get("outcome")),
+        context=dict(d.get("context") or {}), state=JobState(d["state"]), attempts=int(d.get("attempts", 0)),
+        outcome=outcome_from(d.get("outcome")),
     )  # fmt: skip
 
 
@@ -129,18 +137,60 @@ def _signed64(value: int) -> int:
 
 
 class MongoJobQueue:
+    """Jobs in ``checkin_jobs``. ``submit`` commits in groups: requests that arrive while an insert
+    is in flight go together in the next ``insert_many`` (one round trip instead of one each), so
+    that a burst of check-ins is stored, and acknowledged, quickly. No request waits on purpose."""
+
+    BATCH_MAX = 200
+
     def __init__(self, db: Database) -> None:
         self._c: AsyncCollection[Doc] = db["checkin_jobs"]
         self._workers: AsyncCollection[Doc] = db["workers"]
+        self._pending: list[tuple[CheckInJob, asyncio.Future[tuple[CheckInJob, bool]]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     async def submit(self, job: CheckInJob) -> tuple[CheckInJob, bool]:
+        future: asyncio.Future[tuple[CheckInJob, bool]] = asyncio.get_running_loop().create_future()
+        self._pending.append((job, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        return await asyncio.shield(future)  # a caller that gives up does not cancel the others' insert
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[: self.BATCH_MAX], self._pending[self.BATCH_MAX :]
+            try:
+                errors = await self._insert([job for job, _ in batch])
+            except PyMongoError as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for index, (job, future) in enumerate(batch):
+                try:
+                    result = (job, True) if index not in errors else await self._existing(job, errors[index])
+                except PyMongoError as exc:
+                    if not future.done():
+                        future.set_exception(exc)
+                    continue
+                if not future.done():
+                    future.set_result(result)
+
+    async def _insert(self, jobs: list[CheckInJob]) -> dict[int, Doc]:
+        """The write errors by position (the others are stored)."""
         try:
-            await self._c.insert_one(_job_doc(job))
-            return job, True
-        except DuplicateKeyError:
-            doc = await self._c.find_one({"tenant_id": job.tenant_id, "idempotency_key": job.idempotency_key})
-            assert doc is not None, "a duplicate key means the first job exists"
-            return _job(doc), False
+            await self._c.insert_many([_job_doc(j) for j in jobs], ordered=False)
+        except BulkWriteError as exc:
+            return {e["index"]: e for e in exc.details.get("writeErrors", [])}
+        return {}
+
+    async def _existing(self, job: CheckInJob, error: Doc) -> tuple[CheckInJob, bool]:
+        if error.get("code") != DUPLICATE_KEY:
+            raise WriteError(str(error.get("errmsg", "insert failed")), error.get("code"), error)
+        doc = await self._c.find_one({"tenant_id": job.tenant_id, "idempotency_key": job.idempotency_key})
+        if doc is None:
+            raise WriteError("a duplicate job vanished", error.get("code"), error)
+        return _job(doc), False
 
     async def claim(self, worker: str, now: datetime, lease: timedelta) -> CheckInJob | None:
         """The oldest due job, else one whose lease ended (its worker died): two indexed queries."""
@@ -300,6 +350,15 @@ class MongoFingerprints:
         return bool(close.any())
 
 
+def _review_item(d: Doc) -> ReviewItem:
+    return ReviewItem(
+        id=d["_id"], tenant_id=d["tenant_id"], kind=ReviewKind(d["kind"]), at=d["at"], channel=d.get("channel", ""),
+        employee_id=d.get("claimed_employee_id"), looks_like=d.get("looks_like"), event_id=d.get("event_id"),
+        job_id=d.get("job_id"), requested=Requested(d.get("requested", "auto")), attempted_at=d.get("attempted_at"),
+        status=d.get("status", "open"), reported_by=d.get("reported_by"),
+    )  # fmt: skip
+
+
 class MongoReviewQueue:
     def __init__(self, db: Database) -> None:
         self._c: AsyncCollection[Doc] = db["review_queue"]
@@ -307,11 +366,40 @@ class MongoReviewQueue:
     async def flag(self, job: CheckInJob, outcome: Outcome, now: datetime) -> None:
         await self._c.update_one(
             {"_id": job.id},
-            {"$setOnInsert": {"tenant_id": job.tenant_id, "kind": outcome.kind.value, "channel": job.channel,
-                              "claimed_employee_id": outcome.employee_id, "looks_like": outcome.looks_like,
-                              "distance": outcome.distance, "margin": outcome.margin, "at": now, "status": "open"}},
+            {"$setOnInsert": {"tenant_id": job.tenant_id, "kind": ReviewKind.OTHER_PERSON.value,
+                              "channel": job.channel, "claimed_employee_id": outcome.employee_id,
+                              "looks_like": outcome.looks_like, "distance": outcome.distance,
+                              "margin": outcome.margin, "job_id": job.id, "requested": job.requested.value,
+                              "attempted_at": job.received_at, "at": now, "status": "open"}},
             upsert=True,
         )  # fmt: skip
+
+    async def report(self, event: AttendanceEvent, reported_by: str, now: datetime) -> ReviewItem:
+        doc = await self._c.find_one_and_update(
+            {"_id": f"not-me:{event.id}"},
+            {"$setOnInsert": {"tenant_id": event.tenant_id, "kind": ReviewKind.NOT_ME.value, "channel": event.channel,
+                              "claimed_employee_id": event.employee_id, "event_id": event.id,
+                              "distance": event.distance, "attempted_at": event.at, "reported_by": reported_by,
+                              "at": now, "status": "open"}},
+            upsert=True, return_document=ReturnDocument.AFTER,
+        )  # fmt: skip
+        assert doc is not None, "an upsert returning the document after it always finds one"
+        return _review_item(doc)
+
+    async def open_items(self, tenant_id: str, limit: int) -> list[ReviewItem]:
+        cursor = self._c.find({"tenant_id": tenant_id, "status": "open"}).sort("at", ASCENDING).limit(limit)
+        return [_review_item(d) async for d in cursor]
+
+    async def get(self, tenant_id: str, item_id: str) -> ReviewItem | None:
+        doc = await self._c.find_one({"_id": item_id, "tenant_id": tenant_id})
+        return _review_item(doc) if doc else None
+
+    async def resolve(self, tenant_id: str, item_id: str, status: str, by: str, now: datetime) -> bool:
+        result = await self._c.update_one(
+            {"_id": item_id, "tenant_id": tenant_id, "status": "open"},
+            {"$set": {"status": status, "resolved_by": by, "resolved_at": now}},
+        )
+        return result.modified_count == 1
 
 
 class MongoPhotoBuffer:

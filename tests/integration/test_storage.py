@@ -152,3 +152,23 @@ async def test_replay_lookups_see_what_other_workers_wrote_since(container: Cont
     await stored_by_another_worker("b", 0xF0F0_0000, now - timedelta(minutes=2))  # landed late
     assert await mine.seen(t.id, 0xF0F0_0000, 0, since)
     assert not await mine.seen(t.id, 0xFFFF, 3, now + timedelta(seconds=1))  # outside the window
+
+
+async def test_a_burst_of_submissions_is_stored_once_per_key_in_grouped_inserts(container: Container) -> None:
+    import asyncio
+
+    from attendance.domain.checkins import CheckInJob, PhotoRef, Requested
+
+    def job(key: str) -> CheckInJob:
+        return CheckInJob(id=new_id(), tenant_id="t1", channel="slack", identity_kind="slack", identity="U1",
+                          photo=PhotoRef(kind="url", ref="http://x/p"), requested=Requested.AUTO,
+                          received_at=datetime.now(UTC), idempotency_key=key)  # fmt: skip
+
+    first = await container.checkin.jobs.submit(job("k0"))  # an insert in flight while the burst arrives
+    burst = [job(f"k{n % 12}") for n in range(60)]  # 12 keys, each 5 times (k0 once more)
+    results = await asyncio.gather(*(container.checkin.jobs.submit(j) for j in burst))
+    stored = [d async for d in container.db["checkin_jobs"].find({"tenant_id": "t1"})]
+    assert sorted(d["idempotency_key"] for d in stored) == sorted(f"k{n}" for n in range(12))
+    by_key = {d["idempotency_key"]: d["_id"] for d in stored}
+    assert all(stored_job.id == by_key[stored_job.idempotency_key] for stored_job, _ in results)
+    assert sum(created for _, created in results) == 11 and first[1] is True  # k0 existed already

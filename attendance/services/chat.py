@@ -1,0 +1,435 @@
+"""What people do through a chat app, whichever it is (Slack now, Teams next): find who is
+talking, enroll with consent, read their own and their team's attendance, undo a check-in,
+report one that was not them, and the admin's settings and review queue.
+
+Visibility: everyone sees their own records; a manager sees the people who report to them;
+admins and payroll staff see the whole tenant. Changing things is for admins only.
+
+Exception tree (all ``ServiceError``s, fit to show the person)::
+
+    NotAllowed      the person's role does not allow it
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from attendance.domain.checkins import (
+    AttendanceEvent,
+    DaySummary,
+    Direction,
+    ReviewItem,
+    ReviewKind,
+    current,
+    decide_direction,
+)
+from attendance.domain.faces import PhotoRefused
+from attendance.domain.model import DomainError, Employee, Role, Tenant, WorkSchedule, check_timezone
+from attendance.messages import EnrollPhoto, EraseFaceData, RecordConsent
+from attendance.ports import AttendanceStore, ReviewQueue
+from attendance.services.enrollment import EnrollmentDeps, enroll_photo, erase_face_data, record_consent
+from attendance.services.errors import NotFound, ServiceError
+from attendance.services.reports import correct_event, events_in
+
+log = logging.getLogger(__name__)
+
+UNDO_WINDOW = timedelta(minutes=5)
+
+
+class NotAllowed(ServiceError):
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChatDeps:
+    enrollment: EnrollmentDeps
+    store: AttendanceStore
+    reviews: ReviewQueue
+
+
+# ---------------------------------------------------------------- who is talking
+
+
+async def resolve_person(
+    tenant: Tenant, kind: str, user_id: str, email_of: Callable[[], Awaitable[str | None]], *, deps: ChatDeps
+) -> Employee | None:
+    """The employee behind a chat user: by their linked id, else by the email the platform
+    knows for them (then linked, so it is looked up once)."""
+    employees = deps.enrollment.employees
+    person = await employees.by_chat_identity(tenant.id, kind, user_id)
+    if person is not None:
+        return person
+    email = await email_of()
+    if not email:
+        return None
+    person = await employees.by_email(tenant.id, email)
+    if person is None:
+        return None
+    if await employees.link_chat_identity(tenant.id, person.id, kind, user_id):
+        log.info("linked a %s user to employee=%s", kind, person.id)
+        return await employees.get(tenant.id, person.id)
+    return None  # that employee is linked to another account of this platform
+
+
+def is_admin(person: Employee) -> bool:
+    return Role.ADMIN in person.roles
+
+
+def sees_everyone(person: Employee) -> bool:
+    return bool({Role.ADMIN, Role.PAYROLL} & person.roles)
+
+
+async def visible_people(tenant: Tenant, viewer: Employee, *, deps: ChatDeps) -> list[Employee]:
+    """The people whose attendance ``viewer`` may see, other than themself; ``NotAllowed`` if none."""
+    people = await deps.enrollment.employees.list(tenant.id)
+    if sees_everyone(viewer):
+        return list(people)
+    team = [p for p in people if p.manager_id == viewer.id]
+    if Role.MANAGER not in viewer.roles and not team:
+        raise NotAllowed("Only managers and admins can see other people's attendance. Try `me` for your own.")
+    return team
+
+
+def require_admin(viewer: Employee) -> None:
+    if not is_admin(viewer):
+        raise NotAllowed("Only an admin of your company can do that. Ask one of them for help.")
+
+
+# ---------------------------------------------------------------- reading attendance
+
+
+def today_of(tenant: Tenant, person: Employee | None, now: datetime) -> date:
+    zone = ZoneInfo(person.effective_timezone(tenant) if person else tenant.timezone)
+    return now.astimezone(zone).date()
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    employee: Employee
+    day: DaySummary
+
+
+async def day_rows(tenant: Tenant, people: Sequence[Employee], day: date, *, deps: ChatDeps) -> list[Row]:
+    from attendance.domain.checkins import summarise_day
+
+    events = await events_in(tenant, day, day, store=deps.store)
+    by_person: dict[str, list[AttendanceEvent]] = {}
+    for e in events:
+        by_person.setdefault(e.employee_id, []).append(e)
+    return [
+        Row(p, summarise_day(p.id, day, p.effective_timezone(tenant), by_person.get(p.id, []), tenant.schedule))
+        for p in sorted(people, key=lambda p: p.name.casefold())
+    ]
+
+
+async def person_days(tenant: Tenant, person: Employee, first: date, last: date, *, deps: ChatDeps) -> list[DaySummary]:
+    from attendance.domain.checkins import summarise_day
+
+    events = await events_in(tenant, first, last, store=deps.store, employee_id=person.id)
+    out = []
+    day = first
+    while day <= last:
+        out.append(summarise_day(person.id, day, person.effective_timezone(tenant), events, tenant.schedule))
+        day += timedelta(days=1)
+    return out
+
+
+async def own_week(tenant: Tenant, person: Employee, now: datetime, *, deps: ChatDeps) -> list[DaySummary]:
+    """Today first, then the 7 days before it."""
+    today = today_of(tenant, person, now)
+    days = await person_days(tenant, person, today - timedelta(days=7), today, deps=deps)
+    return list(reversed(days))
+
+
+async def week_of(
+    tenant: Tenant, viewer: Employee, target: Employee | None, now: datetime, *, deps: ChatDeps
+) -> tuple[Employee, list[DaySummary]]:
+    """Monday to today (or the whole past week on a Monday morning it is just one day)."""
+    person = target or viewer
+    if person.id != viewer.id and person.id not in {p.id for p in await visible_people(tenant, viewer, deps=deps)}:
+        raise NotAllowed(f"You can only see the attendance of people who report to you; {person.name} does not.")
+    today = today_of(tenant, person, now)
+    monday = today - timedelta(days=today.weekday())
+    return person, await person_days(tenant, person, monday, today, deps=deps)
+
+
+def working_day(tenant: Tenant, day: date) -> bool:
+    return day.weekday() in tenant.schedule.weekdays
+
+
+async def team_day(tenant: Tenant, viewer: Employee, day: date, *, deps: ChatDeps) -> list[Row]:
+    return await day_rows(tenant, await visible_people(tenant, viewer, deps=deps), day, deps=deps)
+
+
+def late_rows(rows: Sequence[Row]) -> list[Row]:
+    return [r for r in rows if r.day.late_by is not None]
+
+
+def absent_rows(tenant: Tenant, rows: Sequence[Row], day: date, now: datetime) -> list[Row]:
+    """No check-in on a working day, once the day's start (plus grace) has passed."""
+    if not working_day(tenant, day):
+        return []
+    zone = ZoneInfo(tenant.timezone)
+    started = datetime.combine(day, tenant.schedule.start, tzinfo=zone) + timedelta(
+        minutes=tenant.schedule.grace_minutes
+    )
+    if now < started:
+        return []
+    return [r for r in rows if r.day.first_in is None]
+
+
+def status_of(row: Row) -> str:
+    d = row.day
+    if d.first_in is None:
+        return "not in"
+    if d.missing_check_out:
+        return "in"
+    return "out"
+
+
+async def month_csv(
+    tenant: Tenant, viewer: Employee, year: int, month: int, *, deps: ChatDeps
+) -> tuple[str, bytes, int]:
+    """The month's day summaries of the viewer's people as CSV: (file name, bytes, rows)."""
+    if not 1 <= month <= 12 or not 2000 <= year <= 2100:
+        raise ServiceError("Give the month as YYYY-MM, for example 2026-11.")
+    people = await visible_people(tenant, viewer, deps=deps)
+    first = date(year, month, 1)
+    last = (date(year + month // 12, month % 12 + 1, 1)) - timedelta(days=1)
+    from attendance.services.reports import summaries
+
+    by_id = {p.id for p in people}
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["date", "name", "email", "first_in", "last_out", "worked_minutes", "breaks", "late_minutes",
+                     "missing_check_out", "timezone"])  # fmt: skip
+    rows = 0
+    for pd in await summaries(tenant, first, last, store=deps.store, employees=deps.enrollment.employees):
+        if pd.employee.id not in by_id:
+            continue
+        for d in pd.days:
+            if d.events == 0:
+                continue
+            zone = ZoneInfo(d.timezone)
+            writer.writerow([
+                d.day.isoformat(), _cell(pd.employee.name), pd.employee.email,
+                d.first_in.astimezone(zone).strftime("%H:%M") if d.first_in else "",
+                d.last_out.astimezone(zone).strftime("%H:%M") if d.last_out else "",
+                d.worked_minutes, len(d.breaks),
+                int(d.late_by.total_seconds() // 60) if d.late_by else 0,
+                "yes" if d.missing_check_out else "no", d.timezone,
+            ])  # fmt: skip
+            rows += 1
+    await deps.enrollment.audit.record(tenant_id=tenant.id, actor=viewer.id, action="export.month",
+                                       subject=f"{year:04d}-{month:02d}", at=deps.enrollment.clock.now())  # fmt: skip
+    return f"attendance-{year:04d}-{month:02d}.csv", out.getvalue().encode(), rows
+
+
+def _cell(text: str) -> str:
+    """No formula injection when the CSV is opened in a spreadsheet."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+# ---------------------------------------------------------------- enrollment
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollReport:
+    enrolled: int
+    templates_now: int
+    refused: list[tuple[int, str]]  # (1-based photo number, the sentence for the person)
+
+
+async def enroll_with_consent(
+    tenant: Tenant, person: Employee, photos: Sequence[bytes | str], *, notice_version: str, deps: ChatDeps
+) -> EnrollReport:
+    """Record the person's own consent (given in chat) if none is active, then enroll each photo.
+    A photo given as ``str`` could not be fetched; the string says why."""
+    d = deps.enrollment
+    if await d.consents.active(tenant.id, person.id) is None:
+        await record_consent(RecordConsent(tenant_id=tenant.id, employee_id=person.id, notice_version=notice_version,
+                                           recorded_by=person.id, method="chat"), deps=d)  # fmt: skip
+    enrolled, templates_now, refused = 0, await d.templates.count(tenant.id, person.id), []
+    for n, photo in enumerate(photos, start=1):
+        if isinstance(photo, str):
+            refused.append((n, photo))
+            continue
+        try:
+            done = await enroll_photo(EnrollPhoto(tenant_id=tenant.id, employee_id=person.id, photo=photo), deps=d)
+        except PhotoRefused as exc:
+            refused.append((n, str(exc)))
+            continue
+        enrolled, templates_now = enrolled + 1, done.templates_now
+    return EnrollReport(enrolled, templates_now, refused)
+
+
+async def forget_me(tenant: Tenant, person: Employee, *, deps: ChatDeps) -> int:
+    erased = await erase_face_data(
+        EraseFaceData(tenant_id=tenant.id, employee_id=person.id, requested_by=person.id), deps=deps.enrollment
+    )
+    return erased.templates_deleted
+
+
+async def is_enrolled(tenant: Tenant, person: Employee, *, deps: ChatDeps) -> bool:
+    return await deps.enrollment.templates.count(tenant.id, person.id) > 0
+
+
+# ---------------------------------------------------------------- undo and "not me"
+
+
+async def _own_event(tenant: Tenant, person: Employee, event_id: str, *, deps: ChatDeps) -> AttendanceEvent:
+    event = await deps.store.event(tenant.id, event_id)
+    if event is None or event.employee_id != person.id:
+        raise NotFound("That check-in is not yours, so I left it alone.")
+    if await deps.store.is_superseded(tenant.id, event_id):
+        raise ServiceError("That check-in was already undone or corrected.")
+    return event
+
+
+async def undo(tenant: Tenant, person: Employee, event_id: str, *, deps: ChatDeps) -> AttendanceEvent:
+    """Remove one's own check-in within minutes of it (a voiding correction, never a deletion)."""
+    event = await _own_event(tenant, person, event_id, deps=deps)
+    now = deps.enrollment.clock.now()
+    if now - event.at > UNDO_WINDOW:
+        minutes = int(UNDO_WINDOW.total_seconds() // 60)
+        raise ServiceError(f"Undo works for {minutes} minutes after a check-in. Ask your manager to correct it.")
+    return await correct_event(tenant=tenant, employee=person, direction=None, at=None, supersedes=event.id,
+                               void=True, reason="undone by the employee", recorded_by=person.id,
+                               store=deps.store, clock=deps.enrollment.clock)  # fmt: skip
+
+
+async def report_not_me(
+    tenant: Tenant, person: Employee, event_id: str, *, deps: ChatDeps
+) -> tuple[ReviewItem, list[Employee]]:
+    """Flag one's own accepted check-in for review; returns the item and the admins to tell."""
+    event = await _own_event(tenant, person, event_id, deps=deps)
+    now = deps.enrollment.clock.now()
+    item = await deps.reviews.report(event, person.id, now)
+    await deps.enrollment.audit.record(tenant_id=tenant.id, actor=person.id, action="checkin.reported_not_me",
+                                       subject=event.id, at=now)  # fmt: skip
+    admins = [p for p in await deps.enrollment.employees.list(tenant.id) if is_admin(p)]
+    return item, admins
+
+
+# ---------------------------------------------------------------- admin
+
+
+async def set_manager(tenant: Tenant, viewer: Employee, person: Employee, manager: Employee | None, *,
+                      deps: ChatDeps) -> None:  # fmt: skip
+    require_admin(viewer)
+    if manager is not None and manager.id == person.id:
+        raise ServiceError("A person cannot be their own manager.")
+    await deps.enrollment.employees.set_manager(tenant.id, person.id, manager.id if manager else None)
+    if manager is not None and Role.MANAGER not in manager.roles:
+        from dataclasses import replace
+
+        await deps.enrollment.employees.upsert(replace(manager, roles=manager.roles | {Role.MANAGER}))
+    await deps.enrollment.audit.record(tenant_id=tenant.id, actor=viewer.id, action="employee.manager_set",
+                                       subject=person.id, at=deps.enrollment.clock.now())  # fmt: skip
+
+
+async def set_timezone(tenant: Tenant, viewer: Employee, timezone: str, *, deps: ChatDeps) -> str:
+    require_admin(viewer)
+    try:
+        name = check_timezone(timezone.strip())
+    except DomainError as exc:
+        raise ServiceError(str(exc)) from exc
+    await deps.enrollment.tenants.set_timezone(tenant.id, name)
+    await deps.enrollment.audit.record(tenant_id=tenant.id, actor=viewer.id, action="tenant.timezone_set",
+                                       subject=name, at=deps.enrollment.clock.now())  # fmt: skip
+    return name
+
+
+def parse_schedule(text: str, current_schedule: WorkSchedule) -> WorkSchedule:
+    """``09:00-17:00 [mon-fri] [grace 10]``."""
+    from dataclasses import replace
+
+    parts = text.lower().split()
+    if not parts or "-" not in parts[0]:
+        raise ServiceError(
+            "Write the schedule as HH:MM-HH:MM, optionally with days and grace: 09:00-17:00 mon-fri grace 5"
+        )
+    try:
+        start_s, end_s = parts[0].split("-", 1)
+        start, end = time.fromisoformat(start_s), time.fromisoformat(end_s)
+    except ValueError as exc:
+        raise ServiceError(f"{parts[0]!r} is not a time range like 09:00-17:00") from exc
+    if end <= start:
+        raise ServiceError("The working day must end after it starts.")
+    schedule = replace(current_schedule, start=start, end=end)
+    rest = parts[1:]
+    days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    while rest:
+        word = rest.pop(0)
+        if word == "grace" and rest and rest[0].isdigit() and int(rest[0]) <= 240:
+            schedule = replace(schedule, grace_minutes=int(rest.pop(0)))
+        elif "-" in word and all(w in days for w in word.split("-", 1)):
+            a, b = (days.index(w) for w in word.split("-", 1))
+            if b < a:
+                raise ServiceError(f"{word!r}: the days run backwards")
+            schedule = replace(schedule, weekdays=frozenset(range(a, b + 1)))
+        elif all(w in days for w in word.split(",")):
+            schedule = replace(schedule, weekdays=frozenset(days.index(w) for w in word.split(",")))
+        else:
+            raise ServiceError(f"I don't understand {word!r} in the schedule (try: 09:00-17:00 mon-fri grace 5).")
+    return schedule
+
+
+async def set_schedule(tenant: Tenant, viewer: Employee, text: str, *, deps: ChatDeps) -> WorkSchedule:
+    require_admin(viewer)
+    schedule = parse_schedule(text, tenant.schedule)
+    await deps.enrollment.tenants.set_schedule(tenant.id, schedule)
+    await deps.enrollment.audit.record(tenant_id=tenant.id, actor=viewer.id, action="tenant.schedule_set",
+                                       subject=text.strip()[:80], at=deps.enrollment.clock.now())  # fmt: skip
+    return schedule
+
+
+async def review_items(tenant: Tenant, viewer: Employee, *, deps: ChatDeps, limit: int = 20) -> list[ReviewItem]:
+    require_admin(viewer)
+    return await deps.reviews.open_items(tenant.id, limit)
+
+
+async def decide_review(
+    tenant: Tenant, viewer: Employee, item_id: str, approve: bool, *, deps: ChatDeps
+) -> tuple[ReviewItem, AttendanceEvent | None]:
+    """Approve: an ``other_person`` attempt is recorded for the claimed person; a ``not_me``
+    event is voided. Reject: nothing changes. Each item is decided once."""
+    require_admin(viewer)
+    item = await deps.reviews.get(tenant.id, item_id)
+    if item is None:
+        raise NotFound("That review item does not exist any more.")
+    if item.status != "open":
+        raise ServiceError(f"That item was already {item.status}.")
+    now = deps.enrollment.clock.now()
+    if not await deps.reviews.resolve(tenant.id, item.id, "approved" if approve else "rejected", viewer.id, now):
+        raise ServiceError("Someone else decided that item a moment ago.")
+    event = None
+    person = await deps.enrollment.employees.get(tenant.id, item.employee_id or "")
+    if approve and person is not None:
+        if item.kind is ReviewKind.NOT_ME and item.event_id:
+            if not await deps.store.is_superseded(tenant.id, item.event_id):
+                event = await correct_event(tenant=tenant, employee=person, direction=None, at=None,
+                                            supersedes=item.event_id, void=True,
+                                            reason="reported as not them; removed by an admin", recorded_by=viewer.id,
+                                            store=deps.store, clock=deps.enrollment.clock)  # fmt: skip
+        elif item.kind is ReviewKind.OTHER_PERSON:
+            at = item.attempted_at or item.at
+            at = at if at.tzinfo else at.replace(tzinfo=UTC)
+            day = at.astimezone(ZoneInfo(person.effective_timezone(tenant))).date()
+            before = [e for e in current(await events_in(tenant, day, day, store=deps.store, employee_id=person.id))
+                      if e.at <= at]  # fmt: skip
+            direction: Direction = decide_direction(item.requested, before)
+            event = await correct_event(tenant=tenant, employee=person, direction=direction, at=at, supersedes=None,
+                                        void=False, reason="flagged attempt approved by an admin",
+                                        recorded_by=viewer.id, store=deps.store,
+                                        clock=deps.enrollment.clock)  # fmt: skip
+    await deps.enrollment.audit.record(tenant_id=tenant.id, actor=viewer.id,
+                                       action=f"review.{'approved' if approve else 'rejected'}", subject=item.id,
+                                       at=now)  # fmt: skip
+    return item, event

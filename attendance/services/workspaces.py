@@ -1,0 +1,42 @@
+"""A Slack workspace installed the app: it gets a tenant (unless one already claims its team
+id), and the person who installed it becomes that tenant's first admin."""
+
+from __future__ import annotations
+
+import logging
+
+from attendance.domain.model import DomainError, Employee, Role, Tenant, new_id, normalise_email
+from attendance.messages import CreateTenant, WorkspaceInstalled
+from attendance.ports import AuditLog, Clock, EmployeeRepository, TenantRepository
+from attendance.services.errors import Conflict
+from attendance.services.tenants import create_tenant
+
+log = logging.getLogger(__name__)
+
+
+async def on_workspace_installed(
+    msg: WorkspaceInstalled, *, tenants: TenantRepository, employees: EmployeeRepository, audit: AuditLog, clock: Clock
+) -> Tenant:
+    tenant = await tenants.by_slack_team(msg.team_id)
+    if tenant is None:
+        name = msg.team_name.strip() or msg.team_id
+        try:
+            tenant = await create_tenant(CreateTenant(name=name, slack_team_ids=(msg.team_id,)), tenants=tenants)
+        except Conflict:  # another company has that name: keep both apart
+            tenant = await create_tenant(CreateTenant(name=f"{name} ({msg.team_id})", slack_team_ids=(msg.team_id,)),
+                                         tenants=tenants)  # fmt: skip
+        log.info("tenant created for slack team=%s tenant=%s", msg.team_id, tenant.id)
+    if msg.installer_email and msg.installer_user_id:
+        try:
+            email = normalise_email(msg.installer_email)
+        except DomainError:
+            return tenant
+        existing = await employees.by_email(tenant.id, email)
+        if existing is None:
+            await employees.upsert(Employee(
+                id=new_id(), tenant_id=tenant.id, name=msg.installer_name or email.split("@")[0], email=email,
+                slack_user_id=msg.installer_user_id, roles=frozenset({Role.EMPLOYEE, Role.ADMIN}),
+            ))  # fmt: skip
+    await audit.record(tenant_id=tenant.id, actor=msg.installer_user_id or "slack", action="slack.installed",
+                       subject=msg.team_id, at=clock.now())  # fmt: skip
+    return tenant

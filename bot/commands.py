@@ -1,0 +1,76 @@
+"""The text commands people type in chat (`/attendance <command>` in Slack, plain text in
+Teams), parsed into one shape. Pure: no I/O."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+HELP = [
+    ("me", "your attendance today and the last 7 days"),
+    ("enroll", "set up selfie check-in (read what is stored, agree, add 1-3 selfies)"),
+    ("forget-me", "erase your face data now"),
+    ("today", "managers: who is in, out or not in yet in your team"),
+    ("week [@person]", "managers: a person's week (yours without a name)"),
+    ("late [YYYY-MM-DD]", "managers: who was late (today without a date)"),
+    ("absent [YYYY-MM-DD]", "managers: who did not check in on a working day"),
+    ("export YYYY-MM", "managers: the month as a CSV file, sent to you in a DM"),
+    ("admin manager @person @manager", "admins: set who manages whom (`none` to clear)"),
+    ("admin timezone Area/City", "admins: the company's time zone"),
+    ("admin schedule 09:00-17:00 [mon-fri] [grace 5]", "admins: the working day"),
+    ("admin review", "admins: flagged check-ins, with approve and reject"),
+    ("help", "this list"),
+]
+
+ALIASES = {"forget": "forget-me", "forgetme": "forget-me", "status": "me", "erase": "forget-me", "": "help"}
+KNOWN = {"me", "enroll", "forget-me", "today", "week", "late", "absent", "export", "admin", "help"}
+
+
+@dataclass(frozen=True, slots=True)
+class ChatCommand:
+    name: str  # one of KNOWN, or "unknown"
+    args: tuple[str, ...]
+    raw: str
+
+
+def parse(text: str) -> ChatCommand:
+    words = text.strip().split()
+    head = words[0].lower() if words else ""
+    rest = words[1:]
+    if head == "forget" and rest and rest[0].lower() == "me":
+        head, rest = "forget-me", rest[1:]
+    head = ALIASES.get(head, head)
+    return ChatCommand(head if head in KNOWN else "unknown", tuple(rest), text.strip())
+
+
+def help_lines(prefix: str) -> list[str]:
+    return [f"`{prefix}{usage}` — {what}" for usage, what in HELP]
+
+
+_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+
+
+def slack_mention(word: str) -> str | None:
+    """The user id in an escaped Slack mention (``<@U123|jane>``)."""
+    m = _MENTION.match(word.strip())
+    return m.group(1) if m else None
+
+
+def parse_day(args: tuple[str, ...], today: date) -> date:
+    """``[YYYY-MM-DD | today | yesterday]``; ``ValueError`` with a sentence for the person."""
+    if not args or args[0].lower() == "today":
+        return today
+    if args[0].lower() == "yesterday":
+        return today - timedelta(days=1)
+    try:
+        return date.fromisoformat(args[0])
+    except ValueError as exc:
+        raise ValueError(f"{args[0]!r} is not a date; write it as YYYY-MM-DD, e.g. {today.isoformat()}") from exc
+
+
+def parse_month(args: tuple[str, ...]) -> tuple[int, int]:
+    m = re.fullmatch(r"(\d{4})-(\d{1,2})", args[0]) if args else None
+    if m is None or not 1 <= int(m.group(2)) <= 12:
+        raise ValueError("Which month? Write it as YYYY-MM, e.g. `export 2026-11`.")
+    return int(m.group(1)), int(m.group(2))

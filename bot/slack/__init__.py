@@ -1,0 +1,1 @@
+"""The Slack app: Bolt's ``AsyncApp`` mounted on the service's aiohttp application."""

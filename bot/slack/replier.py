@@ -1,0 +1,68 @@
+"""``SlackReplier`` (the ``Replier`` port) and ``SlackPhotoSource`` (the ``PhotoSource`` port):
+how the worker reaches Slack. The job's ``context`` says where the person asked: ``im`` (answer
+in the DM), ``channel`` (an ephemeral message there) or ``modal`` (a DM to the person)."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from attendance.domain.checkins import CheckInJob, Outcome
+from attendance.ports import PhotoUnavailable
+from attendance.settings import SlackSettings
+from bot.slack.blocks import outcome_blocks
+from bot.slack.tokens import SlackTokens, web_client
+from recognition_worker.photos import HttpPhotoSource
+
+log = logging.getLogger(__name__)
+
+
+class SlackReplyFailed(Exception):
+    pass
+
+
+class SlackReplier:
+    def __init__(self, settings: SlackSettings, tokens: SlackTokens) -> None:
+        self._settings, self._tokens = settings, tokens
+        self._clients: dict[str, AsyncWebClient] = {}
+
+    async def client(self, team_id: str) -> AsyncWebClient:
+        token = await self._tokens.bot_token(team_id)
+        if token is None:
+            raise SlackReplyFailed("the Slack workspace is not connected any more")
+        if token not in self._clients:
+            self._clients[token] = web_client(self._settings, token)
+        return self._clients[token]
+
+    async def reply(self, job: CheckInJob, outcome: Outcome, text: str) -> None:
+        ctx = job.context
+        client = await self.client(ctx.get("team", ""))
+        blocks = outcome_blocks(outcome, text)
+        try:
+            if ctx.get("where") == "channel":
+                await client.chat_postEphemeral(channel=ctx["channel"], user=ctx["user"], text=text, blocks=blocks)
+            elif ctx.get("where") == "im":
+                await client.chat_postMessage(channel=ctx["channel"], text=text, blocks=blocks)
+            else:
+                await client.chat_postMessage(channel=ctx["user"], text=text, blocks=blocks)
+        except (SlackApiError, SlackClientError) as exc:
+            raise SlackReplyFailed(f"Slack refused the answer: {type(exc).__name__}") from exc
+        log.info("slack answer sent outcome=%s", outcome.kind.value)
+
+
+class SlackPhotoSource:
+    """The file's ``url_private_download`` with the workspace's bot token, from Slack's hosts only."""
+
+    def __init__(self, http: HttpPhotoSource, tokens: SlackTokens) -> None:
+        self._http, self._tokens = http, tokens
+
+    async def fetch(self, job: CheckInJob) -> bytes:
+        return await self.download(job.context.get("team", ""), job.photo.ref, job.photo.size)
+
+    async def download(self, team_id: str, url: str, size: int | None) -> bytes:
+        token = await self._tokens.bot_token(team_id)
+        if token is None:
+            raise PhotoUnavailable("the Slack workspace is not connected any more", transient=False)
+        return await self._http.download(url, headers={"Authorization": f"Bearer {token}"}, size=size)
