@@ -30,10 +30,11 @@ from bot.slack.tokens import web_client
 
 log = logging.getLogger(__name__)
 
-BOT_SCOPES = [
-    "chat:write", "commands", "files:read", "files:write", "im:history", "im:write", "users:read",
-    "users:read.email", "app_mentions:read", "channels:history", "groups:history",
+BOT_SCOPES = [  # exactly infra/slack/manifest.yaml's (a test checks)
+    "channels:history", "chat:write", "commands", "files:read", "files:write", "groups:history", "im:history",
+    "im:write", "users:read", "users:read.email",
 ]  # fmt: skip
+COMMANDS = ["/checkin", "/checkout", "/attendance"]
 
 
 class SlackBot:
@@ -75,7 +76,6 @@ class SlackBot:
     def _register(self, h: SlackHandlers) -> None:
         app = self.app
         app.event("message")(h.on_message)
-        app.event("app_mention")(_ignore)  # mentions with a selfie arrive as messages too
         app.event("app_home_opened")(h.on_home_opened)
         app.command("/checkin")(h.on_checkin_command)
         app.command("/checkout")(h.on_checkin_command)
@@ -113,7 +113,8 @@ class SlackBot:
 
     async def _redirect(self, request: web.Request) -> web.Response:
         assert self.app.oauth_flow is not None
-        return await to_aiohttp_response(await self.app.oauth_flow.handle_callback(await self._bolt_request(request)))
+        bolt_request = await self._bolt_request(request)
+        return await to_aiohttp_response(await self.app.oauth_flow.handle_callback(bolt_request))
 
     async def _installed(self, args: AsyncSuccessArgs) -> BoltResponse:
         inst = args.installation
@@ -136,7 +137,3 @@ class SlackBot:
     async def _install_failed(self, args: AsyncFailureArgs) -> BoltResponse:
         log.warning("slack install failed: %s", args.reason)
         return await args.default.failure(args)
-
-
-async def _ignore() -> None:
-    return None

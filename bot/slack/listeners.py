@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 Ack = Callable[..., Awaitable[None]]
 Block = dict[str, Any]
 MAX_ENROLL_FILES = 3
+TENANT_TTL_S = 30.0
 
 
 class Background:
@@ -90,17 +92,25 @@ class SlackHandlers:
     ) -> None:  # fmt: skip
         self._chat, self._checkin, self._tenants, self._photos = chat_deps, checkin, tenants, photos
         self._notice, self._clock, self._bg = notice_version, clock, background
-        self._team_tenant: dict[str, str] = {}
+        self._team_tenant: dict[str, tuple[Tenant, float]] = {}
+        self._linked: set[tuple[str, str]] = set()  # (tenant id, Slack user) known to be an employee
 
     # ------------------------------------------------------------ who
 
-    async def tenant(self, team_id: str | None) -> Tenant | None:
+    async def tenant(self, team_id: str | None, *, cached: bool = False) -> Tenant | None:
+        """The workspace's tenant. ``cached``: the selfie path, which needs only its id, may use a
+        copy up to ``TENANT_TTL_S`` old (one database read fewer before Slack's 200)."""
         if not team_id:
             return None
-        cached = self._team_tenant.get(team_id)
-        tenant = await self._tenants.get(cached) if cached else await self._tenants.by_slack_team(team_id)
-        if tenant is not None:
-            self._team_tenant[team_id] = tenant.id
+        hit = self._team_tenant.get(team_id)
+        now = time.monotonic()
+        if cached and hit is not None and hit[1] > now:
+            return hit[0]
+        tenant = await self._tenants.by_slack_team(team_id)
+        if tenant is None:
+            self._team_tenant.pop(team_id, None)
+        else:
+            self._team_tenant[team_id] = (tenant, now + TENANT_TTL_S)
         return tenant
 
     async def who(self, team_id: str | None, user_id: str, client: AsyncWebClient) -> Who | None:
@@ -158,22 +168,26 @@ class SlackHandlers:
                 await say("Send me a selfie to check in or out (add `in` or `out` if you like). "
                           "Type `/attendance help` for everything else.")  # fmt: skip
             return
-        who = await self.who(context.get("team_id"), user_id, client)
-        if who is None:
+        team_id = str(context.get("team_id") or "")
+        tenant = await self.tenant(team_id, cached=True)
+        if tenant is None:
             await say(NOT_CONNECTED)
             return
-        if who.person is None:
-            await say(not_on_staff(who.tenant))
-            return
+        if (tenant.id, user_id) not in self._linked:  # once per person: the worker resolves them again
+            who = await self.who(team_id, user_id, client)
+            if who is None or who.person is None:
+                await say(not_on_staff(tenant))
+                return
+            self._linked.add((tenant.id, user_id))
         words = {w.strip(".,!").lower() for w in text.split()}
         requested = Requested.OUT if "out" in words else Requested.IN if "in" in words else Requested.AUTO
         photo = files[0]
         _, fresh = await submit_check_in(RequestCheckIn(
-            tenant_id=who.tenant.id, channel="slack", identity_kind="slack", identity=user_id,
+            tenant_id=tenant.id, channel="slack", identity_kind="slack", identity=user_id,
             photo=PhotoRef(kind="slack", ref=str(photo.get("url_private_download") or photo.get("url_private")),
                            size=int(photo["size"]) if photo.get("size") is not None else None),
             idempotency_key=str(body.get("event_id") or f"{channel}:{event.get('ts')}"), requested=requested,
-            context={"team": who.team_id, "channel": channel, "user": user_id, "where": where},
+            context={"team": team_id, "channel": channel, "user": user_id, "where": where},
         ), jobs=self._checkin.jobs, clock=self._clock)  # fmt: skip
         log.info("slack selfie queued new=%s", fresh)
 

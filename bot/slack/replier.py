@@ -42,7 +42,10 @@ class SlackReplier:
         blocks = outcome_blocks(outcome, text)
         try:
             if ctx.get("where") == "channel":
-                await client.chat_postEphemeral(channel=ctx["channel"], user=ctx["user"], text=text, blocks=blocks)
+                try:
+                    await client.chat_postEphemeral(channel=ctx["channel"], user=ctx["user"], text=text, blocks=blocks)
+                except SlackApiError:  # the bot is not in that channel (any more): answer in the DM
+                    await client.chat_postMessage(channel=ctx["user"], text=text, blocks=blocks)
             elif ctx.get("where") == "im":
                 await client.chat_postMessage(channel=ctx["channel"], text=text, blocks=blocks)
             else:
