@@ -243,6 +243,36 @@ async def test_undo_and_not_me(h: Harness) -> None:
     assert len(events) == 2 and events[1]["void"] and events[1]["supersedes"] == event_id
 
 
+async def test_checkin_form_and_a_selfie_in_a_channel(h: Harness) -> None:
+    status, body = await h.command("", "UBOB", command="/checkout")
+    assert status == 200 and body == ""
+    [opened] = h.slack.called("views.open")
+    view = opened.args["view"]
+    assert view["callback_id"] == "checkin_modal" and view["title"]["text"] == "Check out"
+    file = h.slack.add_file("FMODAL", h.photo("Queen_Rania/2.jpg"))
+    files = {"photo": {"file": {"type": "file_input", "files": [{"id": "FMODAL"}]}}}  # Slack may send ids only
+    submission = {"type": "view_submission", "user": {"id": "UBOB", "team_id": TEAM},
+                  "view": {"id": "VCHK1", "type": "modal", "callback_id": "checkin_modal",
+                           "private_metadata": view["private_metadata"], "state": {"values": files}}}  # fmt: skip
+    empty = {**submission, "view": {**submission["view"], "state": {"values": {}}}}
+    status, body = await h.interact(empty)
+    assert json.loads(body) == {"response_action": "errors", "errors": {"photo": "Please add a selfie."}}
+    status, body = await h.interact(submission)
+    assert status == 200
+    [answer] = await h.answer_to("UBOB")
+    assert text_of(answer).startswith("Checked out at ") and file["id"] == "FMODAL"
+
+    # in a channel: only what mentions the bot, answered so that only the sender sees it
+    await h.event({"type": "message", "user": "UCY", "channel": "CGENERAL", "channel_type": "channel",
+                   "text": "lunch?", "ts": "2.0"})  # fmt: skip
+    photo = h.slack.add_file("FCHAN", h.photo("Jesse_Jackson/2.jpg"))
+    await h.event({"type": "message", "subtype": "file_share", "user": "UCY", "channel": "CGENERAL",
+                   "channel_type": "channel", "text": "<@UBOT> in", "ts": "3.0", "files": [photo]})  # fmt: skip
+    [ephemeral] = await h.slack.wait_for(lambda: h.slack.called("chat.postEphemeral"))
+    assert ephemeral.args["user"] == "UCY" and text_of(ephemeral.args).startswith("Checked in at ")
+    assert await h.c.db["checkin_jobs"].count_documents({"tenant_id": h.tenant_id}) == 2
+
+
 # ---------------------------------------------------------------- enrollment
 
 
@@ -296,6 +326,14 @@ async def test_a_managers_today_shows_their_team_and_others_are_refused_politely
     assert status == 200 and said(body).startswith("Only managers and admins")
     status, body = await h.command("today", "UNOBODY")
     assert "can't find you" in said(body)
+    status, body = await h.command("week <@UCY|cy>", "UBOB")
+    assert "Jesse Jackson, this week" in body and "*Total: " in body
+    status, body = await h.command("week <@UBOB|bob>", "UCY")
+    assert said(body).startswith("Only managers and admins")
+    status, body = await h.command("late", "UBOB")
+    assert "Late on" in body
+    status, body = await h.command("absent someday", "UBOB")
+    assert "is not a date" in said(body)
     status, body = await h.command("frobnicate", "UCY")
     assert "Type `/attendance help`" in said(body)
     status, body = await h.command("help", "UCY")
@@ -328,11 +366,11 @@ async def test_admin_settings_and_the_review_queue(h: Harness) -> None:
     status, body = await h.command("admin timezone UTC", "UBOB")
     assert said(body).startswith("Only an admin")
     status, body = await h.command("admin manager <@UDAN|dan> <@UBOB|bob>", "UADA")
-    assert said(body) == "John McCain now reports to Queen Rania."
+    assert status == 200 and said(body) == "John McCain now reports to Queen Rania."
 
     await h.selfie("UCY", "Queen_Rania/3.jpg")  # flagged: someone else's face
     await h.answer_to("UCY")
-    status, body = await h.command("admin review", "UADA")
+    _, body = await h.command("admin review", "UADA")
     blocks = json.loads(body)["blocks"]
     item_id = next(e["value"] for b in blocks if b["type"] == "actions" for e in b["elements"]
                    if e["action_id"] == "review_approve")  # fmt: skip

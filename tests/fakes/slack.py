@@ -71,8 +71,15 @@ class FakeSlack:
 
     def add_file(self, file_id: str, data: bytes, mimetype: str = "image/jpeg") -> dict[str, Any]:
         self.files[file_id] = data
-        return {"id": file_id, "name": f"{file_id}.jpg", "mimetype": mimetype, "filetype": "jpg", "size": len(data),
-                "url_private": f"{self.base}/files/{file_id}", "url_private_download": f"{self.base}/files/{file_id}"}
+        return {
+            "id": file_id,
+            "name": f"{file_id}.jpg",
+            "mimetype": mimetype,
+            "filetype": "jpg",
+            "size": len(data),
+            "url_private": f"{self.base}/files/{file_id}",
+            "url_private_download": f"{self.base}/files/{file_id}",
+        }
 
     def valid_tokens(self) -> set[str]:
         return {self.bot_token, self.oauth_bot_token}
@@ -120,7 +127,8 @@ class FakeSlack:
                 files = json.loads(str(args.get("files", "[]")))
                 return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
             case "files.info":
-                return {"ok": True, "file": self.add_file(str(args.get("file")), self.files.get(str(args.get("file")), b""))}
+                file_id = str(args.get("file"))
+                return {"ok": True, "file": self.add_file(file_id, self.files.get(file_id, b""))}
             case _:
                 return {"ok": True, "ts": f"{time.time():.6f}", "channel": args.get("channel")}
 
@@ -198,7 +206,9 @@ class FakeSlack:
                            "event_id": event_id, "event_time": int(time.time()), "event": event,
                            "authorizations": [{"team_id": team, "user_id": BOT_USER, "is_bot": True}]})  # fmt: skip
 
-    def command_body(self, command: str, text: str, user: str, team: str = TEAM, channel_name: str = "directmessage") -> str:
+    def command_body(
+        self, command: str, text: str, user: str, team: str = TEAM, channel_name: str = "directmessage"
+    ) -> str:
         return urllib.parse.urlencode({
             "token": "x", "team_id": team, "user_id": user, "channel_id": f"D{user}", "channel_name": channel_name,
             "command": command, "text": text, "response_url": self.response_url, "trigger_id": "trig.1",
