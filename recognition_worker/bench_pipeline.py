@@ -26,16 +26,16 @@ from typing import Any
 
 from aiohttp import web
 
-from attendance.bootstrap import build
+from attendance.bootstrap import Container, build
 from attendance.domain.checkins import PhotoRef
-from attendance.domain.model import CheckInPolicy, Employee, new_id
+from attendance.domain.model import CheckInPolicy, Employee, Tenant, new_id
 from attendance.messages import CreateTenant, EnrollPhoto, RecordConsent
 from attendance.services.checkin import RequestCheckIn, submit_check_in
 from attendance.services.enrollment import enroll_photo, record_consent
 from attendance.services.tenants import create_tenant
 from attendance.settings import CryptoSettings, DatabaseSettings, Settings
 from attendance.storage.embedded import EmbeddedMongo, die_with_parent
-from recognition_worker.faceset import load_face_set
+from recognition_worker.faceset import FaceSet, load_face_set
 
 BENCH_LEASE_S = 5
 
@@ -125,6 +125,32 @@ class WorkerProcesses:
                 p.wait()
 
 
+async def bench_tenant(
+    c: Container, faces: FaceSet, *, slack_team_ids: tuple[str, ...] = ()
+) -> tuple[Tenant, list[tuple[str, str]], dict[str, bytes]]:
+    """A tenant with the face set's people enrolled (first photo each; Slack users ``U<n>``), the
+    fraud rules that reused photos would trip switched off; returns the (user, photo) probes."""
+    tenant = await create_tenant(CreateTenant(name="Bench", timezone="UTC", slack_team_ids=slack_team_ids),
+                                 tenants=c.deps.tenants)  # fmt: skip
+    policy = dataclasses.replace(CheckInPolicy(), replay_check=False, duplicate_window_minutes=0, freshness_minutes=0)
+    await c.deps.tenants.set_policy(tenant.id, policy)
+    probes: list[tuple[str, str]] = []
+    photos: dict[str, bytes] = {}
+    for n, (identity, pics) in enumerate(faces.enrolled.items()):
+        e = await c.deps.employees.upsert(Employee(id=new_id(), tenant_id=tenant.id, name=identity,
+                                                   email=f"p{n}@bench.invalid", slack_user_id=f"U{n}"))  # fmt: skip
+        consent = RecordConsent(tenant_id=tenant.id, employee_id=e.id, notice_version="bench",
+                                recorded_by="bench", method="signed-form")  # fmt: skip
+        await record_consent(consent, deps=c.deps)
+        await enroll_photo(EnrollPhoto(tenant_id=tenant.id, employee_id=e.id, photo=pics[0].path.read_bytes()),
+                           deps=c.deps)  # fmt: skip
+        for pic in pics[1:]:
+            name = f"{n}-{pic.path.name}"
+            photos[name] = pic.path.read_bytes()
+            probes.append((f"U{n}", name))
+    return tenant, probes, photos
+
+
 async def bench_pipeline(
     faces_dir: Path, *, checkins: int, workers: int, kill_every: int | None, rate: float | None,
     timeout_s: float = 600.0,
@@ -144,26 +170,7 @@ async def bench_pipeline(
         platform: _Platform | None = None
         try:
             async with build(settings, uri=server.uri) as c:
-                tenant = await create_tenant(CreateTenant(name="Bench", timezone="UTC"), tenants=c.deps.tenants)
-                policy = dataclasses.replace(
-                    CheckInPolicy(), replay_check=False, duplicate_window_minutes=0, freshness_minutes=0
-                )
-                await c.deps.tenants.set_policy(tenant.id, policy)
-                probes: list[tuple[str, str]] = []
-                photos: dict[str, bytes] = {}
-                for n, (identity, pics) in enumerate(faces.enrolled.items()):
-                    e = await c.deps.employees.upsert(Employee(
-                        id=new_id(), tenant_id=tenant.id, name=identity, email=f"p{n}@bench.invalid",
-                        slack_user_id=f"U{n}"))  # fmt: skip
-                    consent = RecordConsent(tenant_id=tenant.id, employee_id=e.id, notice_version="bench",
-                                            recorded_by="bench", method="signed-form")  # fmt: skip
-                    await record_consent(consent, deps=c.deps)
-                    await enroll_photo(EnrollPhoto(tenant_id=tenant.id, employee_id=e.id,
-                                                   photo=pics[0].path.read_bytes()), deps=c.deps)  # fmt: skip
-                    for pic in pics[1:]:
-                        name = f"{n}-{pic.path.name}"
-                        photos[name] = pic.path.read_bytes()
-                        probes.append((f"U{n}", name))
+                tenant, probes, photos = await bench_tenant(c, faces)
                 platform = _Platform(photos)
                 await platform.start()
                 begun = c.checkin.clock.now()

@@ -33,6 +33,14 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--faces", type=Path, default=Path("../shared/faces"))
     p.add_argument("--json", type=Path, metavar="FILE")
     p.set_defaults(handler=run_bench_pipeline)
+    p = bench.add_parser("slack", help="the Slack app: acknowledgement and answer latency through real processes")
+    p.add_argument("--concurrency", type=int, default=50, help="signed requests at once (default 50)")
+    p.add_argument("--rounds", type=int, default=10, help="bursts of --concurrency requests (default 10)")
+    p.add_argument("--answers", type=int, default=40, help="selfies timed from event to answer (default 40)")
+    p.add_argument("--workers", type=int, default=1, help="0: acknowledgements only, no check-in is decided")
+    p.add_argument("--faces", type=Path, default=Path("../shared/faces"))
+    p.add_argument("--json", type=Path, metavar="FILE")
+    p.set_defaults(handler=run_bench_slack)
     p = bench.add_parser("match", help="match latency and memory by gallery size")
     p.add_argument("--gallery", default="1000,100000,1000000", help="comma-separated sizes")
     p.add_argument("--json", type=Path, metavar="FILE")
@@ -134,3 +142,17 @@ async def run_bench_pipeline(args: argparse.Namespace, settings: Settings) -> in
         print(f"{key:40s}{value}")
     _write(args.json, report)
     return 0 if report["lost"] == 0 and report["duplicates"] == 0 else 5
+
+
+async def run_bench_slack(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.slack.bench import bench_slack
+
+    report = await bench_slack(
+        args.faces, concurrency=args.concurrency, rounds=args.rounds, answers=args.answers, workers=args.workers
+    )
+    for key, value in report.items():
+        print(f"{key:32s}{value}")
+    _write(args.json, report)
+    if args.workers == 0:
+        return 0
+    return 0 if report["answer_lost"] == 0 and report["burst_jobs_all_answered"] else 5
