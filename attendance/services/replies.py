@@ -14,6 +14,16 @@ def _when(outcome: Outcome) -> str:
     return f"{local:%H:%M} ({outcome.timezone})"
 
 
+def photo_problem(detail: str | None) -> str:
+    """What the person reads when their photo could not be fetched (``PhotoUnavailable``)."""
+    detail = detail or ""
+    if "larger than" in detail:
+        return f"{detail[0].upper()}{detail[1:]}. Please send a smaller photo."
+    if "expired" in detail:
+        return "Your photo expired before I could check it. Please send it again."
+    return "I couldn't get your photo. Please send it again; if this keeps happening, tell your admin."
+
+
 def _name(outcome: Outcome) -> str:
     return f", {outcome.name.split()[0]}" if outcome.name and outcome.name.split() else ""
 
@@ -39,6 +49,8 @@ def reply_text(outcome: Outcome) -> str:
             )
         case OutcomeKind.NOT_ENROLLED:
             return "You are not enrolled for selfie check-in yet. Enroll first, then send your selfie again."
+        case OutcomeKind.NO_USABLE_FACE if outcome.reason == "unavailable":
+            return photo_problem(outcome.detail)
         case OutcomeKind.NO_USABLE_FACE:
             return outcome.detail or "I could not use that photo. Please take a new selfie."
         case OutcomeKind.REPLAYED_PHOTO:

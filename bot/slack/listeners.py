@@ -27,6 +27,7 @@ from attendance.ports import Clock, PhotoUnavailable, TenantRepository
 from attendance.services import chat
 from attendance.services.checkin import CheckInDeps, RequestCheckIn, submit_check_in
 from attendance.services.errors import ServiceError
+from attendance.services.replies import photo_problem
 from bot.commands import ChatCommand, help_lines, parse, parse_day, parse_month, slack_mention
 from bot.slack import blocks as ui
 from bot.slack.replier import SlackPhotoSource
@@ -68,10 +69,7 @@ class Who:
     team_id: str
 
 
-NOT_CONNECTED = (
-    "This Slack workspace is not connected to an attendance account yet. "
-    "Ask your admin to set it up (see the README's \u201cConnect to Slack\u201d)."
-)
+NOT_CONNECTED = "This Slack workspace is not connected to an attendance account yet. Ask your admin to set it up."
 
 
 def not_on_staff(tenant: Tenant) -> str:
@@ -134,7 +132,7 @@ class SlackHandlers:
     async def _person_by_mention(self, who: Who, word: str, client: AsyncWebClient) -> Employee:
         user_id = slack_mention(word)
         if user_id is None:
-            raise ServiceError(f"{word!r} is not a person; mention them, like @jane.")
+            raise ServiceError(f"I can't tell who {word!r} is. Mention them with @, like @jane.")
         other = await self.who(who.team_id, user_id, client)
         if other is None or other.person is None:
             raise ServiceError(f"{word} is not on the staff list.")
@@ -285,7 +283,7 @@ class SlackHandlers:
                 size = int(full["size"]) if full.get("size") is not None else None
                 photos.append(await self._photos.download(who.team_id, url, size))
             except PhotoUnavailable as exc:
-                photos.append(f"I could not download it ({exc}). Please try again.")
+                photos.append(photo_problem(str(exc)))
         report = await chat.enroll_with_consent(who.tenant, who.person, photos, notice_version=self._notice,
                                                 deps=self._chat)  # fmt: skip
         refused = "\n".join(f"• Photo {n}: {why}" for n, why in report.refused)

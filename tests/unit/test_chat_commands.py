@@ -97,3 +97,13 @@ def test_the_manifest_asks_for_exactly_the_scopes_and_commands_the_app_uses() ->
     urls += [settings["event_subscriptions"]["request_url"], settings["interactivity"]["request_url"]]
     assert set(urls) == {"https://YOUR-HOST/slack/events"}
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
+
+
+def test_a_photo_that_could_not_be_fetched_is_explained_without_internals() -> None:
+    def text(detail: str) -> str:
+        return reply_text(Outcome(kind=OutcomeKind.NO_USABLE_FACE, reason="unavailable", detail=detail))
+
+    assert text("the photo is larger than 15 MB") == "The photo is larger than 15 MB. Please send a smaller photo."
+    assert "expired" in text("the uploaded photo has expired; please send it again")
+    internal = text("the download was text/html, not a photo")
+    assert "text/html" not in internal and internal.startswith("I couldn't get your photo.")
