@@ -182,9 +182,8 @@ class SlackHandlers:
         photo = files[0]
         _, fresh = await submit_check_in(RequestCheckIn(
             tenant_id=tenant.id, channel="slack", identity_kind="slack", identity=user_id,
-            photo=PhotoRef(kind="slack", ref=str(photo.get("url_private_download") or photo.get("url_private")),
-                           size=int(photo["size"]) if photo.get("size") is not None else None),
-            idempotency_key=str(body.get("event_id") or f"{channel}:{event.get('ts')}"), requested=requested,
+            photo=_photo_ref(photo), idempotency_key=str(body.get("event_id") or f"{channel}:{event.get('ts')}"),
+            requested=requested,
             context={"team": team_id, "channel": channel, "user": user_id, "where": where},
         ), jobs=self._checkin.jobs, clock=self._clock)  # fmt: skip
         log.info("slack selfie queued new=%s", fresh)
@@ -197,7 +196,8 @@ class SlackHandlers:
         if who is None or who.person is None:
             await ack(text=NOT_CONNECTED if who is None else not_on_staff(who.tenant))
             return
-        where = "im" if body.get("channel_name") == "directmessage" else "channel"
+        # from the DM with the app: the answer goes to the person's id (Slack delivers it there)
+        where = "modal" if body.get("channel_name") == "directmessage" else "channel"
         meta = json.dumps({"d": direction, "c": body.get("channel_id", ""), "w": where})
         await client.views_open(trigger_id=body["trigger_id"], view=ui.checkin_modal(direction, meta))
         await ack()
@@ -223,15 +223,12 @@ class SlackHandlers:
             return  # fmt: skip
         meta = json.loads(view.get("private_metadata") or "{}")
         file = await self._full_file(files[0], client)
-        where = meta.get("w", "modal")
-        ctx = {"team": who.team_id, "user": user_id, "where": where, "channel": str(meta.get("c", ""))}
-        if where == "im":
-            ctx["where"] = "modal"  # the DM with the app is reached through the user's id
+        ctx = {"team": who.team_id, "user": user_id, "where": str(meta.get("w", "modal")),
+               "channel": str(meta.get("c", ""))}  # fmt: skip
         await submit_check_in(RequestCheckIn(
             tenant_id=who.tenant.id, channel="slack", identity_kind="slack", identity=user_id,
-            photo=PhotoRef(kind="slack", ref=str(file.get("url_private_download") or file.get("url_private")),
-                           size=int(file["size"]) if file.get("size") is not None else None),
-            idempotency_key=f"view:{view['id']}", requested=Requested(meta.get("d", "auto")), context=ctx,
+            photo=_photo_ref(file), idempotency_key=f"view:{view['id']}", requested=Requested(meta.get("d", "auto")),
+            context=ctx,
         ), jobs=self._checkin.jobs, clock=self._clock)  # fmt: skip
         await ack()
 
@@ -278,10 +275,8 @@ class SlackHandlers:
         photos: list[bytes | str] = []
         for f in files:
             try:
-                full = await self._full_file(f, client)
-                url = str(full.get("url_private_download") or full.get("url_private") or "")
-                size = int(full["size"]) if full.get("size") is not None else None
-                photos.append(await self._photos.download(who.team_id, url, size))
+                ref = _photo_ref(await self._full_file(f, client))
+                photos.append(await self._photos.download(who.team_id, ref.ref, ref.size))
             except PhotoUnavailable as exc:
                 photos.append(photo_problem(str(exc)))
         report = await chat.enroll_with_consent(who.tenant, who.person, photos, notice_version=self._notice,
@@ -531,6 +526,13 @@ class SlackHandlers:
         await client.views_publish(
             user_id=user_id, view=ui.home_view(_first(person.name), status, week, board, enrolled)
         )
+
+
+def _photo_ref(file: dict[str, Any]) -> PhotoRef:
+    """A Slack file object as the job's photo: its private download URL and announced size."""
+    size = file.get("size")
+    return PhotoRef(kind="slack", ref=str(file.get("url_private_download") or file.get("url_private") or ""),
+                    size=int(size) if size is not None else None)  # fmt: skip
 
 
 def _files(view: dict[str, Any], block: str, action: str) -> list[dict[str, Any]]:
