@@ -1,0 +1,58 @@
+"""Standard Webhooks signatures, checked with the reference library (standardwebhooks)."""
+
+from __future__ import annotations
+
+import base64
+import os
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
+
+from attendance.domain.model import DomainError
+from attendance.domain.webhooks import SigningSecret, Subscription, check_events, check_url, webhook_headers
+
+
+def secret() -> str:
+    return "whsec_" + base64.b64encode(os.urandom(32)).decode()
+
+
+def test_the_reference_library_verifies_our_signature_and_refuses_a_tampered_body() -> None:
+    s = secret()
+    body = b'{"type":"attendance.check_in.accepted","event_id":"e1"}'
+    now = int(datetime.now(UTC).timestamp())
+    headers = webhook_headers([s], "e1:attendance.check_in.accepted", now, body)
+    assert Webhook(s).verify(body, headers) == {"type": "attendance.check_in.accepted", "event_id": "e1"}
+    with pytest.raises(WebhookVerificationError):
+        Webhook(s).verify(body.replace(b"e1", b"e2"), headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(secret()).verify(body, headers)
+
+
+def test_during_a_rotation_both_secrets_sign_until_the_old_one_expires() -> None:
+    old, new = secret(), secret()
+    now = datetime.now(UTC)
+    both = (SigningSecret(value=new), SigningSecret(value=old, expires_at=now + timedelta(hours=1)))
+    sub = Subscription(
+        id="s", tenant_id="t", url="https://x.example/h", events=frozenset(), created_at=now, secrets=both
+    )
+    body = b"{}"
+    headers = webhook_headers(sub.signing_secrets(now), "m1", int(now.timestamp()), body)
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    for s in (old, new):
+        Webhook(s).verify(body, headers)
+    later = now + timedelta(hours=2)
+    assert sub.signing_secrets(later) == [new]
+
+
+def test_urls_events_and_secrets_are_checked() -> None:
+    assert check_url(" https://hr.example/hook ") == "https://hr.example/hook"
+    for bad in ("ftp://x/y", "not a url", "https://user:pw@x.example/"):
+        with pytest.raises(DomainError):
+            check_url(bad)
+    assert check_events(["attendance.day.summary", ""]) == {"attendance.day.summary"}
+    with pytest.raises(DomainError, match="unknown event type"):
+        check_events(["attendance.everything"])
+    with pytest.raises(DomainError, match="whsec_"):
+        webhook_headers(["not-a-secret"], "m", 1, b"")
