@@ -44,6 +44,7 @@ from attendance.storage.mongo_checkins import (
     MongoReviewQueue,
 )
 from attendance.storage.mongo_slack import MongoSlackInstallationStore
+from attendance.storage.mongo_webhooks import MongoSubscriptionRepository
 from bot.replies import HttpCallbackReplier, LogReplier, ReplierRouter
 from bot.slack.replier import SlackPhotoSource, SlackReplier
 from bot.slack.tokens import InstalledSlackTokens, SlackTokens, StaticSlackTokens
@@ -69,6 +70,7 @@ class Container:
     replier: Replier
     http: aiohttp.ClientSession
     chat: ChatDeps
+    subscriptions: MongoSubscriptionRepository
     slack_tokens: SlackTokens | None = None
     slack_installations: MongoSlackInstallationStore | None = None
 
@@ -119,7 +121,8 @@ async def build(
         db = client[settings.database.name]
         await ensure_indexes(db)
         tenants = MongoTenantRepository(db)
-        templates = MongoTemplateRepository(db, template_cipher(settings))
+        cipher = template_cipher(settings)  # face templates, chat tokens and webhook secrets
+        templates = MongoTemplateRepository(db, cipher)
         deps = EnrollmentDeps(
             tenants=tenants,
             employees=MongoEmployeeRepository(db),
@@ -142,9 +145,7 @@ async def build(
         slack_tokens: SlackTokens | None = None
         installations = None
         if settings.slack.oauth:
-            installations = MongoSlackInstallationStore(
-                db, template_cipher(settings), client_id=settings.slack.client_id
-            )
+            installations = MongoSlackInstallationStore(db, cipher, client_id=settings.slack.client_id)
             slack_tokens = InstalledSlackTokens(installations)
         elif settings.slack.bot_token is not None:
             slack_tokens = StaticSlackTokens(settings.slack.bot_token.get_secret_value())
@@ -169,6 +170,7 @@ async def build(
         yield Container(
             settings=settings, client=client, db=db, deps=deps, checkin=checkin, store=store, buffer=buffer,
             replier=replier, http=http, chat=ChatDeps(enrollment=deps, store=store, reviews=reviews),
+            subscriptions=MongoSubscriptionRepository(db, cipher),
             slack_tokens=slack_tokens, slack_installations=installations,
         )  # fmt: skip
 

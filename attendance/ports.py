@@ -14,6 +14,7 @@ from typing import Protocol
 from attendance.domain.checkins import AttendanceEvent, CheckInJob, Outcome, ReviewItem
 from attendance.domain.faces import FaceAnalysis, Purpose
 from attendance.domain.model import CheckInPolicy, Consent, Employee, FaceTemplate, Tenant, WorkSchedule
+from attendance.domain.webhooks import Subscription, SubscriptionState
 from attendance.matching import Gallery
 
 
@@ -216,3 +217,16 @@ class ReviewQueue(Protocol):
     async def resolve(self, tenant_id: str, item_id: str, status: str, by: str, now: datetime) -> bool:
         """Close an open item (``approved`` / ``rejected``); False if it was not open any more."""
         ...
+
+
+class SubscriptionRepository(Protocol):
+    """Webhook and connector subscriptions; the adapter encrypts their secrets at rest."""
+
+    async def add(self, subscription: Subscription) -> None: ...
+    async def get(self, tenant_id: str, subscription_id: str) -> Subscription | None: ...
+    async def list(self, tenant_id: str) -> list[Subscription]: ...
+    async def replace_secrets(self, subscription: Subscription) -> None: ...
+    async def set_state(
+        self, tenant_id: str, subscription_id: str, state: SubscriptionState, reason: str | None
+    ) -> bool: ...
+    async def remove(self, tenant_id: str, subscription_id: str) -> bool: ...

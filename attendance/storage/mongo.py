@@ -89,8 +89,9 @@ async def ensure_indexes(db: Database) -> None:
     """Idempotent: creating an index that exists with the same definition is a no-op."""
     from attendance.storage.mongo_checkins import CHECKIN_INDEXES
     from attendance.storage.mongo_slack import SLACK_INDEXES
+    from attendance.storage.mongo_webhooks import WEBHOOK_INDEXES
 
-    for collection, models in {**INDEXES, **CHECKIN_INDEXES, **SLACK_INDEXES}.items():
+    for collection, models in {**INDEXES, **CHECKIN_INDEXES, **SLACK_INDEXES, **WEBHOOK_INDEXES}.items():
         await db[collection].create_indexes(models)
 
 
