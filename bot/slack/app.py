@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
@@ -41,7 +41,7 @@ class SlackBot:
     def __init__(
         self, settings: SlackSettings, handlers: SlackHandlers, background: Background, *,
         installation_store: AsyncInstallationStore | None = None, state_store: AsyncOAuthStateStore | None = None,
-        on_installed: Any = None,
+        on_installed: Callable[[WorkspaceInstalled], Awaitable[None]] | None = None,
     ) -> None:  # fmt: skip
         assert settings.signing_secret is not None
         self._bg = background
@@ -60,10 +60,11 @@ class SlackBot:
                 logger=log, installation_store=installation_store, client_id=settings.client_id,
                 client_secret=oauth.client_secret, bot_only=True, cache_enabled=True, client=client,
             )  # fmt: skip
-            self.app = AsyncApp(signing_secret=settings.signing_secret.get_secret_value(), client=client,
-                                oauth_settings=oauth, authorize=authorize,  # type: ignore[arg-type]  # an AsyncAuthorize is accepted
-                                process_before_response=True,
-                                logger=log)  # fmt: skip
+            self.app = AsyncApp(  # an AsyncAuthorize instance is accepted beside OAuth settings
+                signing_secret=settings.signing_secret.get_secret_value(), client=client, oauth_settings=oauth,
+                authorize=authorize,  # type: ignore[arg-type]
+                process_before_response=True, logger=log,
+            )  # fmt: skip
             self.app.enable_token_revocation_listeners()
         else:
             assert settings.bot_token is not None
