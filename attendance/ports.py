@@ -6,12 +6,14 @@ Adapters live elsewhere and are named by technology and port (``MongoTenantRepos
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from attendance.domain.checkins import AttendanceEvent, CheckInJob, Outcome, ReviewItem
+from attendance.domain.deliveries import Attempt, Delivery, DeliveryResult, DeliveryState, DeliveryStats
 from attendance.domain.faces import FaceAnalysis, Purpose
 from attendance.domain.model import CheckInPolicy, Consent, Employee, FaceTemplate, Tenant, WorkSchedule
 from attendance.domain.webhooks import Subscription, SubscriptionState
@@ -225,8 +227,82 @@ class SubscriptionRepository(Protocol):
     async def add(self, subscription: Subscription) -> None: ...
     async def get(self, tenant_id: str, subscription_id: str) -> Subscription | None: ...
     async def list(self, tenant_id: str) -> list[Subscription]: ...
+    async def by_id(self, subscription_id: str) -> Subscription | None: ...
+    async def active_for(self, tenant_id: str) -> builtins.list[Subscription]: ...
     async def replace_secrets(self, subscription: Subscription) -> None: ...
     async def set_state(
         self, tenant_id: str, subscription_id: str, state: SubscriptionState, reason: str | None
     ) -> bool: ...
+    async def disable_if_active(self, tenant_id: str, subscription_id: str, reason: str) -> bool: ...
     async def remove(self, tenant_id: str, subscription_id: str) -> bool: ...
+
+
+class Connector(Protocol):
+    """Delivers one event to one subscription of its kind (``webhook``, ``workday``, ``adp``).
+    Never raises for the far side's failures: they are ``DeliveryResult``s."""
+
+    async def deliver(self, subscription: Subscription, delivery: Delivery) -> DeliveryResult: ...
+
+
+class DeliveryRepository(Protocol):
+    """The outbox and the deliveries made from it (one per outbox row and subscription)."""
+
+    async def pending_outbox(self, limit: int) -> list[dict[str, object]]:
+        """Outbox rows not yet fanned out, oldest first."""
+        ...
+
+    async def fan_out(self, row: dict[str, object], subscriptions: Sequence[Subscription], now: datetime) -> None:
+        """Create the row's deliveries (idempotent), then mark the row dispatched."""
+        ...
+
+    async def claim(self, dispatcher: str, now: datetime, lease: timedelta, limit: int) -> list[Delivery]:
+        """Due deliveries that head their stream, leased to ``dispatcher``."""
+        ...
+
+    async def finish(
+        self, delivery: Delivery, *, state: DeliveryState, next_attempt_at: datetime | None, attempt: Attempt,
+        followup: str | None, now: datetime,
+    ) -> None: ...  # fmt: skip
+
+    async def hold(self, tenant_id: str, subscription_id: str) -> int:
+        """Keep a disabled subscription's waiting deliveries aside; returns how many."""
+        ...
+
+    async def resume(self, tenant_id: str, subscription_id: str, now: datetime) -> int: ...
+    async def cancel(self, tenant_id: str, subscription_id: str) -> int:
+        """A removed subscription's undelivered deliveries are dropped."""
+        ...
+
+    async def get(self, tenant_id: str, delivery_id: str) -> Delivery | None: ...
+    async def list(
+        self, tenant_id: str, *, states: Sequence[DeliveryState] = (), subscription_id: str | None = None,
+        limit: int = 50,
+    ) -> list[Delivery]: ...  # fmt: skip
+
+    async def replay(self, tenant_id: str, delivery_id: str, now: datetime) -> bool:
+        """Send a dead or delivered delivery again (same ``webhook-id``)."""
+        ...
+
+    async def replay_since(
+        self, tenant_id: str, since: datetime, subscriptions: Sequence[Subscription], now: datetime
+    ) -> int:
+        """Every event since ``since`` again to ``subscriptions`` (creating deliveries they lack)."""
+        ...
+
+    async def stats(self, tenant_id: str | None, now: datetime) -> DeliveryStats: ...
+    async def alerts(self, tenant_id: str, limit: int) -> builtins.list[tuple[datetime, str]]: ...
+    async def add_outbox(self, rows: Sequence[dict[str, object]]) -> None:
+        """Rows not tied to one attendance event (day summaries); idempotent by id."""
+        ...
+
+    async def summary_mark(self, tenant_id: str) -> date | None:
+        """The last local day whose summaries were written."""
+        ...
+
+    async def set_summary_mark(self, tenant_id: str, day: date) -> None: ...
+
+
+class AdminAlerts(Protocol):
+    async def alert(self, tenant_id: str, text: str, now: datetime) -> None:
+        """Tell a tenant's admins something needs them (stored; sent in chat where possible)."""
+        ...

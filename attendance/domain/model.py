@@ -122,6 +122,7 @@ class Employee:
     email: str
     slack_user_id: str | None = None
     teams_user_id: str | None = None
+    worker_id: str | None = None  # the HR/payroll system's id (Workday Employee_ID, ADP associateOID)
     manager_id: str | None = None
     timezone: str | None = None  # None: the tenant's
     roles: frozenset[Role] = frozenset({Role.EMPLOYEE})

@@ -13,7 +13,7 @@ import enum
 import hashlib
 import hmac
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -25,6 +25,7 @@ EVENT_TYPES = (
     "attendance.event.corrected",
     "attendance.day.summary",
 )
+CONNECTOR_KINDS = ("webhook", "workday", "adp")
 SECRET_PREFIX = "whsec_"  # noqa: S105  (the prefix of every secret, not a secret)
 
 
@@ -47,9 +48,11 @@ class Subscription:
     events: frozenset[str]  # empty: every event type
     secrets: tuple[SigningSecret, ...]
     created_at: datetime
-    kind: str = "webhook"
+    kind: str = "webhook"  # or a connector: "workday", "adp"
     state: SubscriptionState = SubscriptionState.ACTIVE
     disabled_reason: str | None = None
+    config: dict[str, str] = field(default_factory=dict)  # a connector's settings (not secret)
+    credentials: dict[str, str] = field(default_factory=dict)  # a connector's secrets: sealed at rest
 
     def wants(self, event_type: str) -> bool:
         return not self.events or event_type in self.events

@@ -113,7 +113,12 @@ def outbox_rows(event: AttendanceEvent, employee: Employee, created_at: datetime
         "version": 1,
         "event_id": event.id,
         "tenant_id": event.tenant_id,
-        "employee": {"id": employee.id, "email": employee.email, "name": employee.name},
+        "employee": {
+            "id": employee.id,
+            "email": employee.email,
+            "name": employee.name,
+            "worker_id": employee.worker_id,
+        },
         "direction": event.direction.value,
         "at_utc": event.at.astimezone(UTC).isoformat(),
         "at_local": local.isoformat(),

@@ -1,6 +1,6 @@
 """Import employees from a CSV file, and enroll their photos when consent is on file.
 
-Columns: ``name,email,slack_user_id,teams_user_id,manager_email,roles,photo``. Every row that
+Columns: ``name,email,slack_user_id,teams_user_id,manager_email,roles,photo,worker_id``. Every row that
 can be imported is; every row (or photo) that fails is reported with its line and the reason.
 Importing the same file again updates the same employees (matched by email).
 """
@@ -18,7 +18,7 @@ from attendance.ports import AlreadyExists, PhotoFiles
 from attendance.services.enrollment import EnrollmentDeps, enroll_photo, record_consent
 from attendance.services.errors import ServiceError
 
-COLUMNS = ("name", "email", "slack_user_id", "teams_user_id", "manager_email", "roles", "photo")
+COLUMNS = ("name", "email", "slack_user_id", "teams_user_id", "manager_email", "roles", "photo", "worker_id")
 REQUIRED = ("name", "email")
 MAX_ROWS = 50_000
 
@@ -78,6 +78,7 @@ def parse_employee_csv(text: str, tenant_id: str, report: ImportReport) -> list[
             email=email,
             slack_user_id=cell.get("slack_user_id") or None,
             teams_user_id=cell.get("teams_user_id") or None,
+            worker_id=cell.get("worker_id") or None,
             roles=roles,
         )
         rows.append(ImportRow(line, employee, manager, cell.get("photo") or None))

@@ -88,10 +88,17 @@ INDEXES: dict[str, list[IndexModel]] = {
 async def ensure_indexes(db: Database) -> None:
     """Idempotent: creating an index that exists with the same definition is a no-op."""
     from attendance.storage.mongo_checkins import CHECKIN_INDEXES
+    from attendance.storage.mongo_deliveries import DELIVERY_INDEXES
     from attendance.storage.mongo_slack import SLACK_INDEXES
     from attendance.storage.mongo_webhooks import WEBHOOK_INDEXES
 
-    for collection, models in {**INDEXES, **CHECKIN_INDEXES, **SLACK_INDEXES, **WEBHOOK_INDEXES}.items():
+    for collection, models in {
+        **INDEXES,
+        **CHECKIN_INDEXES,
+        **SLACK_INDEXES,
+        **WEBHOOK_INDEXES,
+        **DELIVERY_INDEXES,
+    }.items():
         await db[collection].create_indexes(models)
 
 
@@ -214,6 +221,8 @@ def _employee_fields(e: Employee) -> Doc:
         "timezone": e.timezone,
         "roles": sorted(r.value for r in e.roles),
     }
+    if e.worker_id:  # kept when a later write (a chat install) does not know it
+        doc["worker_id"] = e.worker_id
     for key in ("slack_user_id", "teams_user_id"):
         value = getattr(e, key)
         if value:
@@ -229,6 +238,7 @@ def _employee(doc: Doc) -> Employee:
         email=doc["email"],
         slack_user_id=doc.get("slack_user_id"),
         teams_user_id=doc.get("teams_user_id"),
+        worker_id=doc.get("worker_id"),
         manager_id=doc.get("manager_id"),
         timezone=doc.get("timezone"),
         roles=frozenset(Role(r) for r in doc.get("roles", ["employee"])),

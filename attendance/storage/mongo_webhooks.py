@@ -3,7 +3,9 @@ sealed with AES-256-GCM (the service's data key) and bound to its subscription."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import builtins
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bson import Binary
@@ -31,6 +33,19 @@ class MongoSubscriptionRepository:
             out.append({"key_id": key_id, "blob": Binary(blob), "expires_at": s.expires_at})
         return out
 
+    def _seal_credentials(self, sub_id: str, credentials: Mapping[str, str]) -> dict[str, Any] | None:
+        if not credentials:
+            return None
+        key_id, blob = self._cipher.encrypt(json.dumps(dict(credentials)).encode(), f"connector:{sub_id}".encode())
+        return {"key_id": key_id, "blob": Binary(blob)}
+
+    def _credentials(self, doc: Doc) -> dict[str, str]:
+        sealed = doc.get("credentials")
+        if not sealed:
+            return {}
+        plain = self._cipher.decrypt(sealed["key_id"], bytes(sealed["blob"]), f"connector:{doc['_id']}".encode())
+        return {str(k): str(v) for k, v in json.loads(plain).items()}
+
     def _subscription(self, doc: Doc) -> Subscription:
         context = f"webhook-secret:{doc['_id']}".encode()
         secrets = tuple(
@@ -44,6 +59,7 @@ class MongoSubscriptionRepository:
             id=doc["_id"], tenant_id=doc["tenant_id"], url=doc["url"], events=frozenset(doc.get("events", [])),
             secrets=secrets, created_at=doc["created_at"], kind=doc.get("kind", "webhook"),
             state=SubscriptionState(doc.get("state", "active")), disabled_reason=doc.get("disabled_reason"),
+            config=dict(doc.get("config") or {}), credentials=self._credentials(doc),
         )  # fmt: skip
 
     async def add(self, subscription: Subscription) -> None:
@@ -51,7 +67,8 @@ class MongoSubscriptionRepository:
         await self._c.insert_one({
             "_id": s.id, "tenant_id": s.tenant_id, "url": s.url, "events": sorted(s.events), "kind": s.kind,
             "secrets": self._seal(s.id, s.secrets), "created_at": s.created_at, "state": s.state.value,
-            "disabled_reason": s.disabled_reason,
+            "disabled_reason": s.disabled_reason, "config": dict(s.config),
+            "credentials": self._seal_credentials(s.id, s.credentials),
         })  # fmt: skip
 
     async def get(self, tenant_id: str, subscription_id: str) -> Subscription | None:
@@ -60,6 +77,15 @@ class MongoSubscriptionRepository:
 
     async def list(self, tenant_id: str) -> list[Subscription]:
         return [self._subscription(d) async for d in self._c.find({"tenant_id": tenant_id}).sort("created_at", 1)]
+
+    async def by_id(self, subscription_id: str) -> Subscription | None:
+        """For the dispatcher, which serves every tenant (a delivery names its subscription)."""
+        doc = await self._c.find_one({"_id": subscription_id})
+        return self._subscription(doc) if doc else None
+
+    async def active_for(self, tenant_id: str) -> builtins.list[Subscription]:
+        cursor = self._c.find({"tenant_id": tenant_id, "state": SubscriptionState.ACTIVE.value}).sort("created_at", 1)
+        return [self._subscription(d) async for d in cursor]
 
     async def replace_secrets(self, subscription: Subscription) -> None:
         await self._c.update_one(
@@ -75,6 +101,14 @@ class MongoSubscriptionRepository:
             {"$set": {"state": state.value, "disabled_reason": reason}},
         )
         return result.matched_count == 1
+
+    async def disable_if_active(self, tenant_id: str, subscription_id: str, reason: str) -> bool:
+        """True only for the one caller that switched it off (several dispatchers may see a 410)."""
+        result = await self._c.update_one(
+            {"_id": subscription_id, "tenant_id": tenant_id, "state": SubscriptionState.ACTIVE.value},
+            {"$set": {"state": SubscriptionState.DISABLED.value, "disabled_reason": reason}},
+        )
+        return result.modified_count == 1
 
     async def remove(self, tenant_id: str, subscription_id: str) -> bool:
         result = await self._c.delete_one({"_id": subscription_id, "tenant_id": tenant_id})
