@@ -1,0 +1,43 @@
+"""What an HTTP answer means for a delivery, shared by every connector.
+
+2xx: delivered. 410: the endpoint is gone. Any other answer, a timeout or a refused connection:
+worth another try on the schedule (a ``Retry-After`` is passed on). Connectors that can tell a
+validation error from an outage (Workday's SOAP faults, ADP's 400s) say ``REJECTED`` themselves.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import aiohttp
+
+from attendance.domain.deliveries import DeliveryResult, ResultKind, parse_retry_after
+
+DETAIL_CHARS = 300
+
+
+def short(text: str) -> str:
+    """A receiver's answer, cut for the admin's eyes (never the request: it may hold secrets)."""
+    text = " ".join(text.split())
+    return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 1] + "…"
+
+
+async def read_some(resp: aiohttp.ClientResponse, limit: int = 64_000) -> str:
+    return (await resp.content.read(limit)).decode("utf-8", errors="replace")
+
+
+def classify(status: int, body: str, retry_after: str | None, now: datetime) -> DeliveryResult:
+    if 200 <= status < 300:
+        return DeliveryResult(kind=ResultKind.DELIVERED, status=status)
+    if status == 410:
+        return DeliveryResult(kind=ResultKind.GONE, status=status, detail=f"410 Gone: {short(body)}".rstrip(": "))
+    return DeliveryResult(kind=ResultKind.RETRY, status=status, detail=f"HTTP {status}: {short(body)}".rstrip(": "),
+                          retry_after=parse_retry_after(retry_after, now))  # fmt: skip
+
+
+def unreachable(exc: BaseException) -> DeliveryResult:
+    what = "timed out" if isinstance(exc, TimeoutError) else f"could not connect ({type(exc).__name__})"
+    return DeliveryResult(kind=ResultKind.RETRY, detail=f"the endpoint {what}")
+
+
+NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
