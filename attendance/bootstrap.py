@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -19,7 +20,7 @@ from pymongo import AsyncMongoClient
 
 from attendance.clock import SystemClock
 from attendance.messages import WorkspaceInstalled
-from attendance.ports import Clock, FaceEngine, PhotoSource, Replier
+from attendance.ports import Clock, Connector, FaceEngine, PhotoSource, Replier
 from attendance.services.chat import ChatDeps
 from attendance.services.checkin import CheckInDeps
 from attendance.services.enrollment import EnrollmentDeps
@@ -43,6 +44,7 @@ from attendance.storage.mongo_checkins import (
     MongoPhotoBuffer,
     MongoReviewQueue,
 )
+from attendance.storage.mongo_deliveries import MongoDeliveryRepository
 from attendance.storage.mongo_slack import MongoSlackInstallationStore
 from attendance.storage.mongo_webhooks import MongoSubscriptionRepository
 from bot.replies import HttpCallbackReplier, LogReplier, ReplierRouter
@@ -54,6 +56,7 @@ from recognition_worker.photos import BufferPhotoSource, HttpPhotoSource, PhotoS
 
 if TYPE_CHECKING:
     from bot.slack.app import SlackBot
+    from integrations.dispatcher import Dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,7 @@ class Container:
     http: aiohttp.ClientSession
     chat: ChatDeps
     subscriptions: MongoSubscriptionRepository
+    deliveries: MongoDeliveryRepository
     slack_tokens: SlackTokens | None = None
     slack_installations: MongoSlackInstallationStore | None = None
 
@@ -170,7 +174,7 @@ async def build(
         yield Container(
             settings=settings, client=client, db=db, deps=deps, checkin=checkin, store=store, buffer=buffer,
             replier=replier, http=http, chat=ChatDeps(enrollment=deps, store=store, reviews=reviews),
-            subscriptions=MongoSubscriptionRepository(db, cipher),
+            subscriptions=MongoSubscriptionRepository(db, cipher), deliveries=MongoDeliveryRepository(db),
             slack_tokens=slack_tokens, slack_installations=installations,
         )  # fmt: skip
 
@@ -200,6 +204,38 @@ def slack_bot(c: Container) -> SlackBot | None:
     states = MongoSlackOAuthStateStore(c.db) if s.oauth else None
     return SlackBot(s, handlers, background, installation_store=c.slack_installations, state_store=states,
                     on_installed=installed)  # fmt: skip
+
+
+def dispatcher(c: Container) -> Dispatcher:
+    """The outbound dispatcher with a connector per subscription kind."""
+    from attendance.services.day_summaries import emit_day_summaries
+    from integrations.adp import AdpConnector
+    from integrations.alerts import ChatAdminAlerts
+    from integrations.dispatcher import Dispatcher, DispatcherDeps
+    from integrations.oauth import OAuthTokens
+    from integrations.webhook import StandardWebhookConnector
+    from integrations.workday import WorkdayConnector
+
+    s = c.settings.dispatcher
+    clock = c.deps.clock
+    tokens = OAuthTokens(c.http, timeout_s=s.timeout_s)
+    connectors: dict[str, Connector] = {
+        "webhook": StandardWebhookConnector(c.http, clock, timeout_s=s.timeout_s),
+        "workday": WorkdayConnector(c.http, tokens, clock, timeout_s=s.timeout_s),
+        "adp": AdpConnector(c.http, tokens, clock, timeout_s=s.timeout_s),
+    }
+    send = None
+    if c.slack_tokens is not None:
+        send = SlackReplier(c.settings.slack, c.slack_tokens).tell_admins
+    alerts = ChatAdminAlerts(c.deliveries, c.deps.tenants, c.deps.employees, send)
+
+    async def summaries(now: datetime) -> int:
+        return await emit_day_summaries(now, tenants=c.deps.tenants, employees=c.deps.employees, store=c.store,
+                                        outbox=c.deliveries)  # fmt: skip
+
+    deps = DispatcherDeps(deliveries=c.deliveries, subscriptions=c.subscriptions, connectors=connectors,
+                          alerts=alerts, audit=c.deps.audit, clock=clock, summaries=summaries)  # fmt: skip
+    return Dispatcher(deps, s, c.settings.retry_schedule)
 
 
 def generate_template_key() -> str:

@@ -91,11 +91,15 @@ async def worker(settings: Settings, processes: int | None = None) -> None:
 
 
 async def dispatcher(settings: Settings) -> None:
-    """Placeholder role: outbound delivery (webhooks, payroll) arrives with the payroll issue."""
+    """Delivers the outbox to webhooks, Workday and ADP, and writes the day summaries."""
+    from attendance.bootstrap import dispatcher as make_dispatcher
+
     stop = _stop_event()
-    async with build(settings):
-        log.info("dispatcher ready (no outbound connectors configured yet)")
-        await stop.wait()
+    async with build(settings) as c:
+        loop = make_dispatcher(c)
+        log.info("dispatcher %s ready: %s deliveries at a time, retries after %s s", loop.name,
+                 settings.dispatcher.concurrency, ",".join(f"{d:g}" for d in settings.retry_schedule))  # fmt: skip
+        await loop.run(stop)
 
 
 ROLES = ("serve", "worker", "dispatcher")

@@ -9,8 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from attendance.domain.deliveries import DEFAULT_RETRY_SCHEDULE, parse_schedule
+from attendance.domain.model import DomainError
 
 
 class HttpSettings(BaseModel):
@@ -54,6 +57,17 @@ class WorkerSettings(BaseModel):
     max_attempts: int = Field(default=5, ge=1)
     retry_base_s: float = Field(default=1.0, gt=0, description="first retry delay; doubles each attempt")
     retry_max_s: float = Field(default=60.0, gt=0)
+
+
+class DispatcherSettings(BaseModel):
+    """Outbound delivery (webhooks, Workday, ADP). The retry schedule is ``webhook_retry_schedule``."""
+
+    concurrency: int = Field(default=16, ge=1, le=512, description="deliveries in flight per dispatcher process")
+    lease_s: float = Field(default=60.0, gt=0, description="a claimed delivery is taken again after this")
+    timeout_s: float = Field(default=15.0, gt=0, description="one HTTP call to a receiver")
+    poll_min_s: float = Field(default=0.02, gt=0)
+    poll_max_s: float = Field(default=0.5, gt=0)
+    summary_every_s: float = Field(default=60.0, gt=0, description="how often finished days are looked for")
 
 
 class CryptoSettings(BaseModel):
@@ -115,6 +129,24 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     face: FaceSettings = Field(default_factory=FaceSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    dispatcher: DispatcherSettings = Field(default_factory=DispatcherSettings)
+    webhook_retry_schedule: str = Field(
+        default=",".join(f"{d:g}" for d in DEFAULT_RETRY_SCHEDULE),
+        description="seconds before each retry of a failed delivery, comma-separated; then it is dead-lettered",
+    )
     crypto: CryptoSettings = Field(default_factory=CryptoSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        try:
+            parse_schedule(value)
+        except DomainError as exc:
+            raise ValueError(str(exc)) from exc
+        return value
+
+    @property
+    def retry_schedule(self) -> tuple[float, ...]:
+        return parse_schedule(self.webhook_retry_schedule)

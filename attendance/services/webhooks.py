@@ -1,21 +1,27 @@
-"""Managing webhook subscriptions: add (the secret is shown once), list, rotate the secret
-(the old one keeps signing for a grace period), disable, remove. Every change is audited."""
+"""Managing webhook subscriptions and connectors: add (a webhook's secret is shown once), list,
+rotate the secret (the old one keeps signing for a grace period), disable (what waits for it is
+held), enable (the held events are sent, in order), remove (what it had not received is
+dropped); replay deliveries. Every change is audited."""
 
 from __future__ import annotations
 
 import base64
 import secrets
-from datetime import timedelta
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
 
+from attendance.domain.deliveries import DeliveryState
 from attendance.domain.model import DomainError, Tenant, new_id
 from attendance.domain.webhooks import (
+    CONNECTOR_KINDS,
     SigningSecret,
     Subscription,
     SubscriptionState,
     check_events,
     check_url,
 )
-from attendance.ports import AuditLog, Clock, SubscriptionRepository
+from attendance.ports import AuditLog, Clock, DeliveryRepository, SubscriptionRepository
 from attendance.services.errors import NotFound, ServiceError
 
 SECRET_BYTES = 32
@@ -62,29 +68,106 @@ async def rotate_secret(
     secret = new_secret()
     still_valid = [s for s in sub.secrets if s.expires_at is None or s.expires_at > now]
     kept = tuple(SigningSecret(value=s.value, expires_at=s.expires_at or now + grace) for s in still_valid if grace)
-    from dataclasses import replace
-
     await subscriptions.replace_secrets(replace(sub, secrets=(SigningSecret(value=secret), *kept)))
     await audit.record(tenant_id=tenant.id, actor=by, action="webhook.secret_rotated", subject=sub.id, at=now)
     return secret
 
 
+REQUIRED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # kind: (config keys, credential keys)
+    "workday": (("check_in_type", "check_out_type"), ()),
+    "adp": ((), ("client_id", "client_secret", "cert_pem", "key_pem")),
+}
+
+
+async def add_connector(
+    tenant: Tenant, kind: str, url: str, events: list[str], *, config: Mapping[str, str],
+    credentials: Mapping[str, str], by: str, subscriptions: SubscriptionRepository, audit: AuditLog, clock: Clock,
+) -> Subscription:  # fmt: skip
+    """A Workday or ADP connector: a subscription with its settings and (sealed) credentials."""
+    if kind not in CONNECTOR_KINDS or kind == "webhook":
+        raise ServiceError(f"unknown connector type {kind!r}: use workday or adp (or `attendance webhooks add`)")
+    needed_config, needed_creds = REQUIRED[kind]
+    missing = [k for k in needed_config if not config.get(k)] + [k for k in needed_creds if not credentials.get(k)]
+    if kind == "workday" and not (
+        (credentials.get("username") and credentials.get("password"))
+        or all(credentials.get(k) for k in ("client_id", "client_secret", "refresh_token", "token_url"))
+    ):
+        missing.append("username and password (or client_id, client_secret, refresh_token, token_url)")
+    if missing:
+        raise ServiceError(f"the {kind} connector needs {', '.join(missing)}")
+    try:
+        checked_url, chosen = check_url(url), check_events(events)
+    except DomainError as exc:
+        raise ServiceError(str(exc)) from exc
+    now = clock.now()
+    sub = Subscription(id=new_id(), tenant_id=tenant.id, url=checked_url, events=chosen, secrets=(),
+                       created_at=now, kind=kind, config={str(k): str(v) for k, v in config.items()},
+                       credentials={str(k): str(v) for k, v in credentials.items()})  # fmt: skip
+    await subscriptions.add(sub)
+    await audit.record(tenant_id=tenant.id, actor=by, action=f"connector.{kind}.added", subject=sub.id, at=now)
+    return sub
+
+
 async def set_enabled(
     tenant: Tenant, subscription_id: str, enabled: bool, *, by: str, reason: str | None,
-    subscriptions: SubscriptionRepository, audit: AuditLog, clock: Clock,
-) -> None:  # fmt: skip
+    subscriptions: SubscriptionRepository, deliveries: DeliveryRepository, audit: AuditLog, clock: Clock,
+) -> int:  # fmt: skip
+    """Disabling holds what waits for the subscription; enabling sends it. Returns how many."""
     await _get(tenant, subscription_id, subscriptions)
     state = SubscriptionState.ACTIVE if enabled else SubscriptionState.DISABLED
     await subscriptions.set_state(tenant.id, subscription_id, state, None if enabled else reason)
+    now = clock.now()
+    if enabled:
+        moved = await deliveries.resume(tenant.id, subscription_id, now)
+    else:
+        moved = await deliveries.hold(tenant.id, subscription_id)
     await audit.record(tenant_id=tenant.id, actor=by, action=f"webhook.{state.value}", subject=subscription_id,
-                       at=clock.now())  # fmt: skip
+                       at=now)  # fmt: skip
+    return moved
 
 
 async def remove_subscription(
-    tenant: Tenant, subscription_id: str, *, by: str, subscriptions: SubscriptionRepository, audit: AuditLog,
-    clock: Clock,
-) -> None:  # fmt: skip
+    tenant: Tenant, subscription_id: str, *, by: str, subscriptions: SubscriptionRepository,
+    deliveries: DeliveryRepository, audit: AuditLog, clock: Clock,
+) -> int:  # fmt: skip
+    """Returns how many undelivered events were dropped with it."""
     if not await subscriptions.remove(tenant.id, subscription_id):
         raise NotFound(f"no webhook {subscription_id} in {tenant.name} (see `attendance webhooks list`)")
+    dropped = await deliveries.cancel(tenant.id, subscription_id)
     await audit.record(tenant_id=tenant.id, actor=by, action="webhook.removed", subject=subscription_id,
                        at=clock.now())  # fmt: skip
+    return dropped
+
+
+async def replay(
+    tenant: Tenant, *, delivery_id: str | None, since: datetime | None, subscription_id: str | None, by: str,
+    subscriptions: SubscriptionRepository, deliveries: DeliveryRepository, audit: AuditLog, clock: Clock,
+) -> int:  # fmt: skip
+    """Send again, with the same ``webhook-id``: one delivery, or every event since a time (to one
+    subscription, or to every active one). Returns how many deliveries were queued."""
+    now = clock.now()
+    if (delivery_id is None) == (since is None):
+        raise ServiceError("replay needs either --id or --since")
+    if delivery_id is not None:
+        found = await deliveries.get(tenant.id, delivery_id)
+        if found is None:
+            raise NotFound(f"no delivery {delivery_id} in {tenant.name} (see `attendance deliveries list`)")
+        if found.state not in (DeliveryState.DEAD, DeliveryState.DELIVERED):
+            raise ServiceError(f"delivery {delivery_id} is {found.state.value}: it is still being sent")
+        count = int(await deliveries.replay(tenant.id, delivery_id, now))
+        subject = delivery_id
+    else:
+        assert since is not None
+        if since > now:
+            raise ServiceError("--since is in the future")
+        if subscription_id is not None:
+            targets = [await _get(tenant, subscription_id, subscriptions)]
+        else:
+            targets = await subscriptions.active_for(tenant.id)
+        targets = [t for t in targets if t.state is SubscriptionState.ACTIVE]
+        if not targets:
+            raise ServiceError("no active subscription to replay to")
+        count = await deliveries.replay_since(tenant.id, since, targets, now)
+        subject = f"since {since.isoformat()}"
+    await audit.record(tenant_id=tenant.id, actor=by, action="deliveries.replayed", subject=subject, at=now)
+    return count

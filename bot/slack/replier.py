@@ -10,6 +10,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from attendance.domain.checkins import CheckInJob, Outcome
+from attendance.domain.model import Employee, Tenant
 from attendance.ports import PhotoUnavailable
 from attendance.settings import SlackSettings
 from bot.slack.blocks import outcome_blocks
@@ -53,6 +54,15 @@ class SlackReplier:
         except (SlackApiError, SlackClientError) as exc:
             raise SlackReplyFailed(f"Slack refused the answer: {type(exc).__name__}") from exc
         log.info("slack answer sent outcome=%s", outcome.kind.value)
+
+    async def tell_admins(self, tenant: Tenant, admins: list[Employee], text: str) -> None:
+        """A DM to each admin with a Slack id (the dispatcher's alerts)."""
+        reachable = [a for a in admins if a.slack_user_id]
+        if not reachable or not tenant.slack_team_ids:
+            return
+        client = await self.client(tenant.slack_team_ids[0])
+        for admin in reachable:
+            await client.chat_postMessage(channel=admin.slack_user_id or "", text=f":warning: {text}")
 
 
 class SlackPhotoSource:
