@@ -150,6 +150,7 @@ def _employee_row(e: Employee) -> dict[str, Any]:
         "email": e.email,
         "slack_user_id": e.slack_user_id,
         "teams_user_id": e.teams_user_id,
+        "worker_id": e.worker_id,
         "manager_id": e.manager_id,
         "timezone": e.timezone,
         "roles": sorted(r.value for r in e.roles),

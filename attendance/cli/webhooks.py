@@ -1,14 +1,18 @@
-"""`attendance webhooks ...`: a tenant's webhook subscriptions."""
+"""`attendance webhooks ...` and `attendance connectors ...`: a tenant's webhook subscriptions and
+its Workday / ADP connectors."""
 
 from __future__ import annotations
 
 import argparse
+import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from attendance.bootstrap import build
 from attendance.domain.webhooks import EVENT_TYPES
 from attendance.services import webhooks
+from attendance.services.errors import ServiceError
 from attendance.services.tenants import tenant_by_name
 from attendance.settings import Settings
 
@@ -39,6 +43,19 @@ def add_commands(sub: Any) -> None:
         p.add_argument("--by", default="cli")
         p.set_defaults(handler=webhooks_change, change=name)
 
+    conn = sub.add_parser("connectors", help="send attendance to Workday or ADP").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    p = conn.add_parser("add", help="connect a Workday tenant or ADP Workforce Now (see docs/webhooks.md)")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--type", required=True, choices=["workday", "adp"], dest="kind")
+    p.add_argument("--url", required=True, help="Workday: the Time_Tracking endpoint; ADP: the API base URL")
+    p.add_argument("--config", required=True, type=Path, metavar="FILE.json",
+                   help='{"config": {...}, "credentials": {...}}; a value "@PATH" is read from that file')  # fmt: skip
+    p.add_argument("--events", nargs="*", default=[], metavar="TYPE")
+    p.add_argument("--by", default="cli")
+    p.set_defaults(handler=connectors_add)
+
 
 async def webhooks_add(args: argparse.Namespace, settings: Settings) -> int:
     async with build(settings) as c:
@@ -61,7 +78,7 @@ async def webhooks_list(args: argparse.Namespace, settings: Settings) -> int:
         rotating = " (old secret still signing)" if len(s.signing_secrets(now)) > 1 else ""
         reason = f" ({s.disabled_reason})" if s.disabled_reason else ""
         events = ",".join(sorted(s.events)) or "all"
-        print(f"{s.id}\t{s.state.value}{reason}\t{s.url}\t{events}{rotating}")
+        print(f"{s.id}\t{s.kind}\t{s.state.value}{reason}\t{s.url}\t{events}{rotating}")
     if not subs:
         print(f"{tenant.name} has no webhooks (add one with `attendance webhooks add`)")
     return 0
@@ -82,11 +99,48 @@ async def webhooks_rotate(args: argparse.Namespace, settings: Settings) -> int:
 async def webhooks_change(args: argparse.Namespace, settings: Settings) -> int:
     async with build(settings) as c:
         tenant = await tenant_by_name(args.tenant, tenants=c.deps.tenants)
-        common = {"by": args.by, "subscriptions": c.subscriptions, "audit": c.deps.audit, "clock": c.deps.clock}
+        common = {"by": args.by, "subscriptions": c.subscriptions, "deliveries": c.deliveries, "audit": c.deps.audit,
+                  "clock": c.deps.clock}  # fmt: skip
         if args.change == "remove":
-            await webhooks.remove_subscription(tenant, args.id, **common)
+            moved = await webhooks.remove_subscription(tenant, args.id, **common)
         else:
-            await webhooks.set_enabled(tenant, args.id, args.change == "enable", reason="disabled by an admin",
-                                       **common)  # fmt: skip
-    print(f"webhook {args.id}: {args.change}d")
+            moved = await webhooks.set_enabled(tenant, args.id, args.change == "enable", reason="disabled by an admin",
+                                               **common)  # fmt: skip
+    what = {"remove": "dropped", "enable": "queued again", "disable": "held until it is enabled"}[args.change]
+    print(f"webhook {args.id}: {args.change}d ({moved} waiting event(s) {what})")
+    return 0
+
+
+def _read_connector_file(path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ServiceError(f"{path} is not JSON: {exc}") from exc
+    if not isinstance(data, dict) or not set(data) <= {"config", "credentials"}:
+        raise ServiceError(f'{path} holds {{"config": {{...}}, "credentials": {{...}}}} and nothing else')
+    out: list[dict[str, str]] = []
+    for part in ("config", "credentials"):
+        values = data.get(part, {})
+        if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
+            raise ServiceError(f"{path}: {part!r} maps names to strings")
+        resolved = {}
+        for key, value in values.items():
+            from_file = value.startswith("@")
+            resolved[str(key)] = (
+                (path.parent / value[1:]).expanduser().read_text(encoding="utf-8") if from_file else value
+            )
+        out.append(resolved)
+    return out[0], out[1]
+
+
+async def connectors_add(args: argparse.Namespace, settings: Settings) -> int:
+    config, credentials = _read_connector_file(args.config)
+    async with build(settings) as c:
+        tenant = await tenant_by_name(args.tenant, tenants=c.deps.tenants)
+        sub = await webhooks.add_connector(
+            tenant, args.kind, args.url, args.events, config=config, credentials=credentials, by=args.by,
+            subscriptions=c.subscriptions, audit=c.deps.audit, clock=c.deps.clock,
+        )  # fmt: skip
+    print(f"{args.kind} connector {sub.id} sends {', '.join(sorted(sub.events)) or 'every event'} to {sub.url}")
+    print(f"its credentials are stored encrypted; you can delete {args.config} now")
     return 0
