@@ -1,0 +1,81 @@
+"""Set-up shared by the delivery tests: a tenant with people, attendance events written to the
+outbox as the check-in pipeline writes them, and a dispatcher run in this process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+from attendance.bootstrap import Container, dispatcher
+from attendance.domain.checkins import AttendanceEvent, Direction
+from attendance.domain.model import Employee, new_id
+from attendance.messages import CreateTenant
+from attendance.services.checkin import outbox_rows
+from attendance.services.tenants import create_tenant
+from integrations.dispatcher import Dispatcher
+
+
+async def tenant_with_staff(c: Container, count: int = 3) -> tuple[str, list[Employee]]:
+    tenant = await create_tenant(CreateTenant(name=f"Acme {new_id()[:6]}", timezone="Europe/Berlin"),
+                                 tenants=c.deps.tenants)  # fmt: skip
+    people = []
+    for i in range(count):
+        people.append(await c.deps.employees.upsert(Employee(
+            id=new_id(), tenant_id=tenant.id, name=f"Person {i}", email=f"p{i}@example.com", worker_id=f"W{100 + i}",
+        )))  # fmt: skip
+    return tenant.id, people
+
+
+async def punches(c: Container, tenant_id: str, people: list[Employee], rounds: int) -> list[dict[str, object]]:
+    """``rounds`` alternating in/out events per person, interleaved, in the outbox."""
+    rows: list[dict[str, object]] = []
+    start = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
+    created = datetime.now(UTC)
+    for r in range(rounds):
+        for i, person in enumerate(people):
+            event = AttendanceEvent(
+                id=new_id(), tenant_id=tenant_id, employee_id=person.id,
+                direction=Direction.IN if r % 2 == 0 else Direction.OUT,
+                at=start + timedelta(hours=r * 4, minutes=i), timezone="Europe/Berlin", channel="slack", job_id=None,
+            )  # fmt: skip
+            created += timedelta(milliseconds=1)
+            rows += outbox_rows(event, person, created)
+    await c.deliveries.add_outbox(rows)
+    return rows
+
+
+@contextlib.asynccontextmanager
+async def running(c: Container) -> AsyncIterator[Dispatcher]:
+    d = dispatcher(c)
+    stop = asyncio.Event()
+    task = asyncio.create_task(d.run(stop))
+    try:
+        yield d
+    finally:
+        stop.set()
+        await task
+
+
+async def delivered(c: Container, tenant_id: str, count: int, timeout: float = 30.0,
+                    states: tuple[str, ...] = ("delivered",)) -> None:  # fmt: skip
+    async def n() -> int:
+        return await c.db["deliveries"].count_documents({"tenant_id": tenant_id, "state": {"$in": list(states)}})
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while (have := await n()) < count:
+        if loop.time() > deadline:
+            raise AssertionError(f"{have} of {count} deliveries are {states} after {timeout}s")
+        await asyncio.sleep(0.02)  # polling a condition with a deadline
+
+
+def in_order_per_employee(ids: list[str], rows: list[dict[str, object]]) -> bool:
+    """Each employee's events arrived in the order they were written."""
+    employee_of = {str(r["_id"]): str(r["employee_id"]) for r in rows}
+    written = {e: [str(r["_id"]) for r in rows if r["employee_id"] == e] for e in set(employee_of.values())}
+    got: dict[str, list[str]] = {}
+    for i in ids:
+        got.setdefault(employee_of[i], []).append(i)
+    return got == written
