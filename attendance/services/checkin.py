@@ -134,6 +134,22 @@ def outbox_rows(event: AttendanceEvent, employee: Employee, created_at: datetime
     }]  # fmt: skip
 
 
+CORRECTED = "attendance.event.corrected"
+
+
+def correction_rows(event: AttendanceEvent, employee: Employee, created_at: datetime) -> list[dict[str, object]]:
+    """A correction's rows: the event's fields, typed ``attendance.event.corrected``, with ``void``
+    and ``reason``."""
+    rows = outbox_rows(event, employee, created_at)
+    for row in rows:
+        row["_id"] = f"{event.id}:{CORRECTED}"
+        row["type"] = CORRECTED
+        payload = dict(row["payload"])  # type: ignore[call-overload]
+        payload.update(type=CORRECTED, void=event.void, reason=event.reason)
+        row["payload"] = payload
+    return rows
+
+
 async def _resolve(job: CheckInJob, tenant: Tenant, deps: CheckInDeps) -> Employee | None:
     if job.identity_kind == "none" or job.identity is None:
         return None

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from attendance.domain.checkins import AttendanceEvent, DaySummary, Direction, summarise_day
 from attendance.domain.model import Employee, Tenant, new_id
 from attendance.ports import AttendanceStore, Clock, EmployeeRepository, SequenceTaken
-from attendance.services.checkin import outbox_rows
+from attendance.services.checkin import correction_rows
 from attendance.services.errors import NotFound, ServiceError
 
 
@@ -83,13 +83,7 @@ async def correct_event(
         timezone=employee.effective_timezone(tenant), channel="correction", job_id=None, decision="correction",
         supersedes=supersedes, void=void, reason=reason.strip(), recorded_by=recorded_by,
     )  # fmt: skip
-    rows = outbox_rows(event, employee, clock.now())
-    for row in rows:
-        row["_id"] = f"{event.id}:attendance.event.corrected"
-        row["type"] = "attendance.event.corrected"
-        payload = dict(row["payload"])  # type: ignore[call-overload]
-        payload.update(type="attendance.event.corrected", void=void, reason=event.reason)
-        row["payload"] = payload
+    rows = correction_rows(event, employee, clock.now())
     for _ in range(5):
         last_seq, _ = await store.day(tenant.id, employee.id, event.at, event.at)
         try:
