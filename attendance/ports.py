@@ -251,8 +251,8 @@ class DeliveryRepository(Protocol):
         """Outbox rows not yet fanned out, oldest first."""
         ...
 
-    async def fan_out(self, row: dict[str, object], subscriptions: Sequence[Subscription], now: datetime) -> None:
-        """Create the row's deliveries (idempotent), then mark the row dispatched."""
+    async def fan_out(self, rows: Sequence[tuple[dict[str, object], Sequence[Subscription]]], now: datetime) -> None:
+        """Create each row's deliveries to its subscriptions (idempotent), then mark the rows dispatched."""
         ...
 
     async def claim(self, dispatcher: str, now: datetime, lease: timedelta, limit: int) -> list[Delivery]:

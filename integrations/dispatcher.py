@@ -89,26 +89,30 @@ class Dispatcher:
     async def fan_out_once(self, limit: int = 200) -> int:
         rows = await self.deps.deliveries.pending_outbox(limit)
         by_tenant: dict[str, list[Subscription]] = {}
-        now = self.deps.clock.now()
+        batch: list[tuple[dict[str, object], list[Subscription]]] = []
         for row in rows:
             tenant_id = str(row["tenant_id"])
             if tenant_id not in by_tenant:
                 by_tenant[tenant_id] = await self.deps.subscriptions.active_for(tenant_id)
-            wanted = [s for s in by_tenant[tenant_id] if s.wants(str(row["type"]))]
-            await self.deps.deliveries.fan_out(row, wanted, now)
+            batch.append((row, [s for s in by_tenant[tenant_id] if s.wants(str(row["type"]))]))
+        if batch:
+            await self.deps.deliveries.fan_out(batch, self.deps.clock.now())
         return len(rows)
 
     async def _deliver_loop(self, stop: asyncio.Event) -> None:
         pause = self.settings.poll_min_s
         lease = timedelta(seconds=self.settings.lease_s)
+        batch = max(1, self.settings.concurrency // 2)  # claim in batches: one claim's queries serve many
         while not stop.is_set():
             free = self.settings.concurrency - len(self._tasks)
+            if free < batch:  # busy: wait for deliveries to finish, not for a timer
+                await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED, timeout=self.settings.poll_max_s)
+                continue
             claimed: list[Delivery] = []
-            if free > 0:
-                try:
-                    claimed = await self.deps.deliveries.claim(self.name, self.deps.clock.now(), lease, free)
-                except PyMongoError as exc:
-                    log.warning("claim: database unavailable (%s); waiting", type(exc).__name__)
+            try:
+                claimed = await self.deps.deliveries.claim(self.name, self.deps.clock.now(), lease, free)
+            except PyMongoError as exc:
+                log.warning("claim: database unavailable (%s); waiting", type(exc).__name__)
             for delivery in claimed:
                 task = asyncio.create_task(self._one(delivery))
                 self._tasks.add(task)
