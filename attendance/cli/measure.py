@@ -41,6 +41,14 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--faces", type=Path, default=Path("../shared/faces"))
     p.add_argument("--json", type=Path, metavar="FILE")
     p.set_defaults(handler=run_bench_slack)
+    p = bench.add_parser("dispatch", help="webhook deliveries per second through real dispatcher processes")
+    p.add_argument("--events", type=int, default=3000)
+    p.add_argument("--dispatchers", type=int, default=1)
+    p.add_argument("--employees", type=int, default=200, help="events are ordered per employee (default 200)")
+    p.add_argument("--concurrency", type=int, default=16, help="deliveries in flight per dispatcher (default 16)")
+    p.add_argument("--receiver-ms", type=float, default=0.0, help="the receiver's time per request (default 0)")
+    p.add_argument("--json", type=Path, metavar="FILE")
+    p.set_defaults(handler=run_bench_dispatch)
     p = bench.add_parser("match", help="match latency and memory by gallery size")
     p.add_argument("--gallery", default="1000,100000,1000000", help="comma-separated sizes")
     p.add_argument("--json", type=Path, metavar="FILE")
@@ -156,3 +164,14 @@ async def run_bench_slack(args: argparse.Namespace, settings: Settings) -> int:
     if args.workers == 0:
         return 0
     return 0 if report["answer_lost"] == 0 and report["burst_jobs_all_answered"] else 5
+
+
+async def run_bench_dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from integrations.bench import bench_dispatch
+
+    report = await bench_dispatch(events=args.events, dispatchers=args.dispatchers, employees=args.employees,
+                                  receiver_ms=args.receiver_ms, concurrency=args.concurrency)  # fmt: skip
+    for key, value in report.items():
+        print(f"{key:32s}{value}")
+    _write(args.json, report)
+    return 0 if report["lost"] == 0 else 5
