@@ -1,0 +1,204 @@
+"""Reliability of delivery with real ``attendance dispatcher`` processes on the real database,
+sending to a Standard Webhooks receiver on loopback (which verifies every signature): the
+receiver down for a while, two dispatchers at once, a dispatcher killed mid-delivery, and a
+dead-lettered event replayed from the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from attendance.bootstrap import Container
+from attendance.services import webhooks as svc
+from attendance.settings import Settings
+from attendance.storage.embedded import EmbeddedMongo
+from tests.fakes.receivers import WebhookReceiver, wait_until
+from tests.integration.dispatch_helpers import delivered, in_order_per_employee, punches, tenant_with_staff
+
+# Compressed, as an operator could set it: about 20 s of retries in all, then dead.
+SCHEDULE = "0.1,0.2,0.3,0.5,1,1,2,2,3,3,3,3"
+
+
+@pytest.fixture
+def env(settings: Settings, mongo_server: EmbeddedMongo) -> dict[str, str]:
+    """The dispatcher processes' environment: the test's database and keys."""
+    assert settings.crypto.template_key is not None
+    return {
+        **os.environ,
+        "MONGODB_URI": mongo_server.uri,
+        "ATTENDANCE_DATABASE__NAME": settings.database.name,
+        "ATTENDANCE_HOME": str(settings.home),
+        "ATTENDANCE_CRYPTO__TEMPLATE_KEY": settings.crypto.template_key.get_secret_value(),
+        "ATTENDANCE_LOG__LEVEL": "WARNING",
+        "ATTENDANCE_WEBHOOK_RETRY_SCHEDULE": SCHEDULE,
+        "ATTENDANCE_DISPATCHER__LEASE_S": "2",
+        "ATTENDANCE_DISPATCHER__TIMEOUT_S": "5",
+        "ATTENDANCE_DISPATCHER__POLL_MAX_S": "0.05",
+    }
+
+
+@pytest.fixture
+def dispatchers(env: dict[str, str]) -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+
+
+def start_dispatcher(env: dict[str, str], started: list[subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "attendance", "dispatcher"], env=env, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    started.append(proc)
+    return proc
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    r = WebhookReceiver()
+    await r.start()
+    yield r
+    if r.hold is not None:
+        r.hold.set()
+    await r.stop()
+
+
+async def _hook(c: Container, tenant_id: str, receiver: WebhookReceiver, path: str = "hook") -> str:
+    tenant = await c.deps.tenants.get(tenant_id)
+    assert tenant is not None
+    sub, secret = await svc.add_subscription(tenant, receiver.url(path), [], by="test", subscriptions=c.subscriptions,
+                                             audit=c.deps.audit, clock=c.deps.clock)  # fmt: skip
+    receiver.secrets[path] = secret
+    return sub.id
+
+
+def _ids(rows: list[dict[str, object]]) -> list[str]:
+    return [str(r["_id"]) for r in rows]
+
+
+async def _max_attempts(c: Container, tenant_id: str) -> int:
+    doc: dict[str, Any] | None = await c.db["deliveries"].find_one({"tenant_id": tenant_id}, sort=[("attempts", -1)])
+    return int(doc["attempts"]) if doc else 0
+
+
+async def _until(check: Any, timeout: float, what: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await check():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)  # polling another process's progress, with a deadline
+
+
+async def test_the_receiver_down_for_a_while_then_back_gets_every_event_once_in_order(
+    container: Container, receiver: WebhookReceiver, env: dict[str, str], dispatchers: list[subprocess.Popen[bytes]]
+) -> None:
+    c = container
+    tenant_id, people = await tenant_with_staff(c, 3)
+    await _hook(c, tenant_id, receiver)
+    await receiver.stop()  # down: connections to its port are refused
+    rows = await punches(c, tenant_id, people, rounds=4)
+    start_dispatcher(env, dispatchers)
+
+    async def retried() -> bool:
+        return await _max_attempts(c, tenant_id) >= 3
+
+    await _until(retried, 30, "the dispatcher to have retried a few times")
+    assert receiver.received == []
+    await receiver.start()  # back, on the same port
+    await delivered(c, tenant_id, len(rows), timeout=40)
+
+    assert Counter(receiver.received) == Counter(_ids(rows))  # every event, and none twice
+    assert in_order_per_employee(receiver.accepted, rows)
+    assert receiver.bad_signatures == 0
+    failed = await c.db["deliveries"].count_documents({"tenant_id": tenant_id, "attempts": {"$gt": 1}})
+    assert failed >= 1
+
+
+async def test_two_dispatchers_at_once_never_send_an_event_twice(
+    container: Container, receiver: WebhookReceiver, env: dict[str, str], dispatchers: list[subprocess.Popen[bytes]]
+) -> None:
+    c = container
+    tenant_id, people = await tenant_with_staff(c, 8)
+    await _hook(c, tenant_id, receiver)
+    start_dispatcher(env, dispatchers)
+    start_dispatcher(env, dispatchers)
+    rows = await punches(c, tenant_id, people, rounds=6)
+    await delivered(c, tenant_id, len(rows), timeout=60)
+
+    assert Counter(receiver.received) == Counter(_ids(rows))
+    assert in_order_per_employee(receiver.accepted, rows)
+    assert all(p.poll() is None for p in dispatchers)  # both still running
+
+
+async def test_a_dispatcher_killed_mid_delivery_loses_nothing(
+    container: Container, receiver: WebhookReceiver, env: dict[str, str], dispatchers: list[subprocess.Popen[bytes]]
+) -> None:
+    c = container
+    tenant_id, people = await tenant_with_staff(c, 2)
+    await _hook(c, tenant_id, receiver)
+    receiver.hold = asyncio.Event()  # requests arrive and wait: the dispatcher is mid-delivery
+    rows = await punches(c, tenant_id, people, rounds=3)
+    first = start_dispatcher(env, dispatchers)
+    await wait_until(lambda: receiver.held >= 1, 30, "a delivery in flight")
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait(timeout=10)
+    in_flight = await c.db["deliveries"].count_documents({"tenant_id": tenant_id, "state": "in_flight"})
+    assert in_flight >= 1  # leased to a process that no longer exists
+    hold, receiver.hold = receiver.hold, None
+    hold.set()  # the receiver finishes what it had; its answer goes nowhere
+
+    start_dispatcher(env, dispatchers)  # takes the expired leases over
+    await delivered(c, tenant_id, len(rows), timeout=60)
+
+    assert sorted(receiver.accepted) == sorted(_ids(rows))  # everything, once each in the receiver's log
+    assert set(receiver.received) == set(_ids(rows))  # a repeat of an interrupted one is allowed: at least once
+    assert in_order_per_employee(receiver.accepted, rows)
+
+
+async def test_a_dead_lettered_event_is_delivered_by_replay_from_the_command_line(
+    container: Container, receiver: WebhookReceiver, env: dict[str, str], dispatchers: list[subprocess.Popen[bytes]]
+) -> None:
+    c = container
+    tenant_id, people = await tenant_with_staff(c, 1)
+    tenant = await c.deps.tenants.get(tenant_id)
+    assert tenant is not None
+    await _hook(c, tenant_id, receiver, "broken")
+    receiver.status["broken"] = 500
+    rows = await punches(c, tenant_id, people, rounds=1)
+    fast = {**env, "ATTENDANCE_WEBHOOK_RETRY_SCHEDULE": "0.05,0.05"}
+    start_dispatcher(fast, dispatchers)
+    await delivered(c, tenant_id, 1, timeout=30, states=("dead",))
+    assert receiver.accepted == []
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "attendance", *args], env=env, capture_output=True, text=True,
+                              timeout=120, check=False)  # fmt: skip
+
+    listed = cli("deliveries", "list", "--tenant", tenant.name, "--failed")
+    assert listed.returncode == 0, listed.stderr
+    delivery_id = f"{rows[0]['_id']}:"
+    line = next(li for li in listed.stdout.splitlines() if li.startswith(delivery_id))
+    assert "\tdead\t" in line and "attempts=3" in line and "500" in line
+
+    del receiver.status["broken"]  # fixed
+    replayed = cli("deliveries", "replay", "--tenant", tenant.name, "--id", line.split("\t")[0])
+    assert replayed.returncode == 0, replayed.stderr
+    assert replayed.stdout.startswith("1 delivery queued again")
+    await delivered(c, tenant_id, 1, timeout=30)
+    assert receiver.accepted == _ids(rows)
+    assert receiver.received.count(str(rows[0]["_id"])) == 4  # three failed tries, then the replay: same id
+
+    stats = cli("deliveries", "stats", "--tenant", tenant.name)
+    assert "delivered      1" in stats.stdout and "dead-lettered  0" in stats.stdout
