@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -62,6 +63,23 @@ def start_dispatcher(env: dict[str, str], started: list[subprocess.Popen[bytes]]
     )  # fmt: skip
     started.append(proc)
     return proc
+
+
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+async def cli(env: dict[str, str], *args: str) -> Ran:
+    """The command line as an admin runs it, without blocking this loop (the receiver lives on it)."""
+    pipe = asyncio.subprocess.PIPE
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "attendance", *args, env=env, stdout=pipe,
+                                                stderr=pipe)  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode is not None
+    return Ran(proc.returncode, out.decode(), err.decode())
 
 
 @pytest.fixture
@@ -182,23 +200,45 @@ async def test_a_dead_lettered_event_is_delivered_by_replay_from_the_command_lin
     await delivered(c, tenant_id, 1, timeout=30, states=("dead",))
     assert receiver.accepted == []
 
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "attendance", *args], env=env, capture_output=True, text=True,
-                              timeout=120, check=False)  # fmt: skip
-
-    listed = cli("deliveries", "list", "--tenant", tenant.name, "--failed")
+    listed = await cli(env, "deliveries", "list", "--tenant", tenant.name, "--failed")
     assert listed.returncode == 0, listed.stderr
     delivery_id = f"{rows[0]['_id']}:"
     line = next(li for li in listed.stdout.splitlines() if li.startswith(delivery_id))
     assert "\tdead\t" in line and "attempts=3" in line and "500" in line
 
     del receiver.status["broken"]  # fixed
-    replayed = cli("deliveries", "replay", "--tenant", tenant.name, "--id", line.split("\t")[0])
+    replayed = await cli(env, "deliveries", "replay", "--tenant", tenant.name, "--id", line.split("\t")[0])
     assert replayed.returncode == 0, replayed.stderr
     assert replayed.stdout.startswith("1 delivery queued again")
     await delivered(c, tenant_id, 1, timeout=30)
     assert receiver.accepted == _ids(rows)
     assert receiver.received.count(str(rows[0]["_id"])) == 4  # three failed tries, then the replay: same id
 
-    stats = cli("deliveries", "stats", "--tenant", tenant.name)
+    stats = await cli(env, "deliveries", "stats", "--tenant", tenant.name)
     assert "delivered      1" in stats.stdout and "dead-lettered  0" in stats.stdout
+
+
+async def test_a_410_from_the_receiver_switches_the_subscription_off_until_an_admin_enables_it(
+    container: Container, receiver: WebhookReceiver, env: dict[str, str], dispatchers: list[subprocess.Popen[bytes]]
+) -> None:
+    c = container
+    tenant_id, people = await tenant_with_staff(c, 2)
+    tenant = await c.deps.tenants.get(tenant_id)
+    assert tenant is not None
+    sub_id = await _hook(c, tenant_id, receiver, "gone")
+    receiver.status["gone"] = 410
+    rows = await punches(c, tenant_id, people, rounds=2)
+    start_dispatcher(env, dispatchers)
+    await delivered(c, tenant_id, len(rows), timeout=30, states=("held",))
+    sub = await c.subscriptions.get(tenant_id, sub_id)
+    assert sub is not None and sub.state.value == "disabled"
+    alerts = await c.deliveries.alerts(tenant_id, 10)
+    assert len(alerts) == 1 and "410" in alerts[0][1] and f"attendance webhooks enable {sub_id}" in alerts[0][1]
+    assert receiver.accepted == []
+
+    del receiver.status["gone"]  # the receiver is fixed; the admin switches it back on
+    enabled = await cli(env, "webhooks", "enable", sub_id, "--tenant", tenant.name)
+    assert enabled.returncode == 0, enabled.stderr
+    await delivered(c, tenant_id, len(rows), timeout=30)
+    assert sorted(receiver.accepted) == sorted(_ids(rows))
+    assert in_order_per_employee(receiver.accepted, rows)
