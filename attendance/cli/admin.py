@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from attendance.bootstrap import build, generate_template_key
+from attendance.cli.context import for_tenant
 from attendance.domain.faces import PhotoRefused
 from attendance.domain.model import Employee
 from attendance.messages import CreateTenant, EraseFaceData
@@ -124,8 +125,7 @@ async def employees_import(args: argparse.Namespace, settings: Settings) -> int:
     text = await asyncio.to_thread(_read_csv, args.file)
     if args.photos is not None and not args.photos.is_dir():
         raise ServiceError(f"--photos {args.photos} is not a folder")
-    async with build(settings) as c:
-        tenant = await tenant_by_name(args.tenant, tenants=c.deps.tenants)
+    async with for_tenant(settings, args.tenant) as (c, tenant):
         report = await import_employees(
             text,
             tenant=tenant,
@@ -158,8 +158,7 @@ def _employee_row(e: Employee) -> dict[str, Any]:
 
 
 async def employees_list(args: argparse.Namespace, settings: Settings) -> int:
-    async with build(settings) as c:
-        tenant = await tenant_by_name(args.tenant, tenants=c.deps.tenants)
+    async with for_tenant(settings, args.tenant) as (c, tenant):
         rows = []
         for e in await c.deps.employees.list(tenant.id):
             rows.append({**_employee_row(e), "face_templates": await c.deps.templates.count(tenant.id, e.id)})

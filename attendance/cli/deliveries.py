@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from attendance.bootstrap import build
+from attendance.cli.context import for_tenant
 from attendance.domain.deliveries import DeliveryState
 from attendance.domain.model import Tenant
 from attendance.services import webhooks
@@ -60,8 +61,7 @@ def parse_since(text: str, tenant: Tenant) -> datetime:
 
 async def deliveries_list(args: argparse.Namespace, settings: Settings) -> int:
     states = [DeliveryState(s) for s in args.state] + ([DeliveryState.DEAD] if args.failed else [])
-    async with build(settings) as c:
-        tenant = await tenant_by_name(args.tenant, tenants=c.deps.tenants)
+    async with for_tenant(settings, args.tenant) as (c, tenant):
         rows = await c.deliveries.list(tenant.id, states=states, subscription_id=args.webhook, limit=args.limit)
     zone = ZoneInfo(tenant.timezone)
     for r in rows:
@@ -74,8 +74,7 @@ async def deliveries_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def deliveries_replay(args: argparse.Namespace, settings: Settings) -> int:
-    async with build(settings) as c:
-        tenant = await tenant_by_name(args.tenant, tenants=c.deps.tenants)
+    async with for_tenant(settings, args.tenant) as (c, tenant):
         since = parse_since(args.since, tenant) if args.since else None
         count = await webhooks.replay(
             tenant, delivery_id=args.id, since=since, subscription_id=args.webhook, by=args.by,
@@ -104,8 +103,7 @@ async def deliveries_stats(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def deliveries_alerts(args: argparse.Namespace, settings: Settings) -> int:
-    async with build(settings) as c:
-        tenant = await tenant_by_name(args.tenant, tenants=c.deps.tenants)
+    async with for_tenant(settings, args.tenant) as (c, tenant):
         alerts = await c.deliveries.alerts(tenant.id, args.limit)
     zone = ZoneInfo(tenant.timezone)
     for at, text in alerts:

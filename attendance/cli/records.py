@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from attendance.bootstrap import Container, build
+from attendance.cli.context import for_tenant
 from attendance.domain.checkins import AttendanceEvent, DaySummary, Direction, PhotoRef, Requested
 from attendance.domain.model import Employee, Tenant, new_id
 from attendance.services.checkin import RequestCheckIn, submit_check_in
@@ -103,8 +104,7 @@ async def _person(c: Container, tenant: Tenant, email: str) -> Employee:
 
 async def checkin_submit(args: argparse.Namespace, settings: Settings) -> int:
     data = await asyncio.to_thread(args.photo.read_bytes)
-    async with build(settings) as c:
-        tenant = await tenant_by_name(args.tenant, tenants=c.deps.tenants)
+    async with for_tenant(settings, args.tenant) as (c, tenant):
         employee = await _person(c, tenant, args.employee)
         ref = await c.buffer.put(tenant.id, data)
         job, created = await submit_check_in(
@@ -136,8 +136,7 @@ def _event_row(e: AttendanceEvent, emails: dict[str, str]) -> dict[str, Any]:
 
 
 async def events_list(args: argparse.Namespace, settings: Settings) -> int:
-    async with build(settings) as c:
-        tenant = await tenant_by_name(args.tenant, tenants=c.deps.tenants)
+    async with for_tenant(settings, args.tenant) as (c, tenant):
         first = args.first or args.date or _today(tenant)
         last = args.last or (args.date or first if not args.first else _today(tenant))
         if last < first:
@@ -159,8 +158,7 @@ async def events_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def events_correct(args: argparse.Namespace, settings: Settings) -> int:
-    async with build(settings) as c:
-        tenant = await tenant_by_name(args.tenant, tenants=c.deps.tenants)
+    async with for_tenant(settings, args.tenant) as (c, tenant):
         employee = await _person(c, tenant, args.employee)
         at = None
         if args.at:
@@ -191,8 +189,7 @@ def _summary_row(s: DaySummary) -> dict[str, Any]:
 
 
 async def _report(args: argparse.Namespace, settings: Settings, week: bool) -> int:
-    async with build(settings) as c:
-        tenant = await tenant_by_name(args.tenant, tenants=c.deps.tenants)
+    async with for_tenant(settings, args.tenant) as (c, tenant):
         day = args.date or _today(tenant)
         first = day - timedelta(days=day.weekday()) if week else day
         last = first + timedelta(days=6) if week else day

@@ -9,11 +9,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from attendance.bootstrap import build
+from attendance.cli.context import for_tenant
 from attendance.domain.webhooks import EVENT_TYPES
 from attendance.services import webhooks
 from attendance.services.errors import ServiceError
-from attendance.services.tenants import tenant_by_name
 from attendance.settings import Settings
 
 
@@ -58,8 +57,7 @@ def add_commands(sub: Any) -> None:
 
 
 async def webhooks_add(args: argparse.Namespace, settings: Settings) -> int:
-    async with build(settings) as c:
-        tenant = await tenant_by_name(args.tenant, tenants=c.deps.tenants)
+    async with for_tenant(settings, args.tenant) as (c, tenant):
         sub, secret = await webhooks.add_subscription(
             tenant, args.url, args.events, by=args.by, subscriptions=c.subscriptions, audit=c.deps.audit,
             clock=c.deps.clock,
@@ -70,8 +68,7 @@ async def webhooks_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def webhooks_list(args: argparse.Namespace, settings: Settings) -> int:
-    async with build(settings) as c:
-        tenant = await tenant_by_name(args.tenant, tenants=c.deps.tenants)
+    async with for_tenant(settings, args.tenant) as (c, tenant):
         subs = await c.subscriptions.list(tenant.id)
         now = c.deps.clock.now()
     for s in subs:
@@ -85,8 +82,7 @@ async def webhooks_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def webhooks_rotate(args: argparse.Namespace, settings: Settings) -> int:
-    async with build(settings) as c:
-        tenant = await tenant_by_name(args.tenant, tenants=c.deps.tenants)
+    async with for_tenant(settings, args.tenant) as (c, tenant):
         secret = await webhooks.rotate_secret(
             tenant, args.id, timedelta(hours=args.grace_hours), by=args.by, subscriptions=c.subscriptions,
             audit=c.deps.audit, clock=c.deps.clock,
@@ -97,8 +93,7 @@ async def webhooks_rotate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def webhooks_change(args: argparse.Namespace, settings: Settings) -> int:
-    async with build(settings) as c:
-        tenant = await tenant_by_name(args.tenant, tenants=c.deps.tenants)
+    async with for_tenant(settings, args.tenant) as (c, tenant):
         common = {"by": args.by, "subscriptions": c.subscriptions, "deliveries": c.deliveries, "audit": c.deps.audit,
                   "clock": c.deps.clock}  # fmt: skip
         if args.change == "remove":
@@ -114,6 +109,8 @@ async def webhooks_change(args: argparse.Namespace, settings: Settings) -> int:
 def _read_connector_file(path: Path) -> tuple[dict[str, str], dict[str, str]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ServiceError(f"cannot read {path}: {exc.strerror or exc}") from exc
     except ValueError as exc:
         raise ServiceError(f"{path} is not JSON: {exc}") from exc
     if not isinstance(data, dict) or not set(data) <= {"config", "credentials"}:
@@ -125,18 +122,21 @@ def _read_connector_file(path: Path) -> tuple[dict[str, str], dict[str, str]]:
             raise ServiceError(f"{path}: {part!r} maps names to strings")
         resolved = {}
         for key, value in values.items():
-            from_file = value.startswith("@")
-            resolved[str(key)] = (
-                (path.parent / value[1:]).expanduser().read_text(encoding="utf-8") if from_file else value
-            )
+            if not value.startswith("@"):
+                resolved[str(key)] = value
+                continue
+            source = path.parent / Path(value[1:]).expanduser()
+            try:
+                resolved[str(key)] = source.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ServiceError(f"{path}: {part}.{key} names {source}, which cannot be read ({exc})") from exc
         out.append(resolved)
     return out[0], out[1]
 
 
 async def connectors_add(args: argparse.Namespace, settings: Settings) -> int:
     config, credentials = _read_connector_file(args.config)
-    async with build(settings) as c:
-        tenant = await tenant_by_name(args.tenant, tenants=c.deps.tenants)
+    async with for_tenant(settings, args.tenant) as (c, tenant):
         sub = await webhooks.add_connector(
             tenant, args.kind, args.url, args.events, config=config, credentials=credentials, by=args.by,
             subscriptions=c.subscriptions, audit=c.deps.audit, clock=c.deps.clock,
