@@ -10,16 +10,12 @@ it is ready and the rows are in the outbox; it stops at the last delivery the re
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import os
 import signal
 import sys
-import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -31,8 +27,8 @@ from attendance.messages import CreateTenant
 from attendance.services import webhooks
 from attendance.services.checkin import outbox_rows
 from attendance.services.tenants import create_tenant
-from attendance.settings import CryptoSettings, DatabaseSettings, Settings
-from attendance.storage.embedded import EmbeddedMongo, die_with_parent
+from attendance.storage.embedded import die_with_parent
+from attendance.storage.scratch import scratch_database
 
 
 class _Receiver:
@@ -89,16 +85,9 @@ async def _start_dispatcher(env: dict[str, str]) -> Running:
 async def bench_dispatch(
     *, events: int, dispatchers: int, employees: int, receiver_ms: float, concurrency: int, timeout_s: float = 600.0
 ) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="attendance-bench-") as home:
-        server = EmbeddedMongo(None)
-        await server.start()
-        key = base64.b64encode(os.urandom(32)).decode()
-        settings = Settings(
-            home=Path(home), database=DatabaseSettings(name="bench"), crypto=CryptoSettings(template_key=key)
-        )
-        env = {**os.environ, "MONGODB_URI": server.uri, "ATTENDANCE_DATABASE__NAME": "bench",
-               "ATTENDANCE_HOME": home, "ATTENDANCE_CRYPTO__TEMPLATE_KEY": key, "ATTENDANCE_LOG__LEVEL": "INFO",
-               "ATTENDANCE_DISPATCHER__CONCURRENCY": str(concurrency)}  # fmt: skip
+    async with scratch_database(log_level="INFO") as db:  # INFO: the dispatchers' "ready" line
+        server, settings = db.server, db.settings
+        env = {**db.env, "ATTENDANCE_DISPATCHER__CONCURRENCY": str(concurrency)}
         receiver = _Receiver(receiver_ms / 1000)
         procs: list[Running] = []
         try:
@@ -161,4 +150,3 @@ async def bench_dispatch(
                     await proc.wait()
                 drain.cancel()
             await receiver.stop()
-            await server.stop()

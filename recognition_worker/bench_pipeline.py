@@ -11,7 +11,6 @@ new one started; its jobs come back when their lease (shortened for the bench) e
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import dataclasses
 import os
@@ -19,7 +18,6 @@ import random
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -33,8 +31,8 @@ from attendance.messages import CreateTenant, EnrollPhoto, RecordConsent
 from attendance.services.checkin import RequestCheckIn, submit_check_in
 from attendance.services.enrollment import enroll_photo, record_consent
 from attendance.services.tenants import create_tenant
-from attendance.settings import CryptoSettings, DatabaseSettings, Settings
-from attendance.storage.embedded import EmbeddedMongo, die_with_parent
+from attendance.storage.embedded import die_with_parent
+from attendance.storage.scratch import scratch_database
 from recognition_worker.faceset import FaceSet, load_face_set
 
 BENCH_LEASE_S = 5
@@ -156,16 +154,9 @@ async def bench_pipeline(
     timeout_s: float = 600.0,
 ) -> dict[str, Any]:  # fmt: skip
     faces = load_face_set(faces_dir)
-    with tempfile.TemporaryDirectory(prefix="attendance-bench-") as home:
-        server = EmbeddedMongo(None)
-        await server.start()
-        key = base64.b64encode(os.urandom(32)).decode()
-        settings = Settings(
-            home=Path(home), database=DatabaseSettings(name="bench"), crypto=CryptoSettings(template_key=key)
-        )
-        env = {**os.environ, "MONGODB_URI": server.uri, "ATTENDANCE_DATABASE__NAME": "bench",
-               "ATTENDANCE_HOME": home, "ATTENDANCE_CRYPTO__TEMPLATE_KEY": key,
-               "ATTENDANCE_WORKER__LEASE_S": str(BENCH_LEASE_S), "ATTENDANCE_LOG__LEVEL": "WARNING"}  # fmt: skip
+    async with scratch_database() as db:
+        server, settings = db.server, db.settings
+        env = {**db.env, "ATTENDANCE_WORKER__LEASE_S": str(BENCH_LEASE_S)}
         pool = WorkerProcesses(env)
         platform: _Platform | None = None
         try:
@@ -245,4 +236,3 @@ async def bench_pipeline(
             pool.stop()
             if platform is not None:
                 await platform.stop()
-            await server.stop()

@@ -15,12 +15,10 @@ a real ``attendance serve`` with the Slack app and ``W`` real ``attendance worke
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -30,8 +28,8 @@ from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
 from attendance.bootstrap import build
-from attendance.settings import CryptoSettings, DatabaseSettings, Settings
-from attendance.storage.embedded import EmbeddedMongo, die_with_parent, free_port
+from attendance.storage.embedded import die_with_parent, free_port
+from attendance.storage.scratch import scratch_database
 from recognition_worker.bench_pipeline import WorkerProcesses, _pct, bench_tenant
 from recognition_worker.faceset import load_face_set
 
@@ -130,18 +128,12 @@ async def bench_slack(
     faces_dir: Path, *, concurrency: int, rounds: int, answers: int, workers: int, timeout_s: float = 600.0
 ) -> dict[str, Any]:
     faces = load_face_set(faces_dir)
-    with tempfile.TemporaryDirectory(prefix="attendance-bench-") as home:
-        server = EmbeddedMongo(None)
-        await server.start()
-        key = base64.b64encode(os.urandom(32)).decode()
-        settings = Settings(home=Path(home), database=DatabaseSettings(name="bench"),
-                            crypto=CryptoSettings(template_key=key))  # fmt: skip
+    async with scratch_database() as db:
+        server, settings = db.server, db.settings
         slack: _Slack | None = None
         serve: subprocess.Popen[bytes] | None = None
         port = free_port()
-        env = {**os.environ, "MONGODB_URI": server.uri, "ATTENDANCE_DATABASE__NAME": "bench", "ATTENDANCE_HOME": home,
-               "ATTENDANCE_CRYPTO__TEMPLATE_KEY": key, "ATTENDANCE_LOG__LEVEL": "WARNING",
-               "SLACK_SIGNING_SECRET": SECRET, "SLACK_BOT_TOKEN": TOKEN}  # fmt: skip
+        env = {**db.env, "SLACK_SIGNING_SECRET": SECRET, "SLACK_BOT_TOKEN": TOKEN}
         pool = WorkerProcesses(env)
         try:
             async with build(settings, uri=server.uri) as c, aiohttp.ClientSession() as http:
@@ -244,4 +236,3 @@ async def bench_slack(
                     serve.wait()
             if slack is not None:
                 await slack.stop()
-            await server.stop()
