@@ -228,7 +228,7 @@ class Dispatcher:
         why = "refused it" if result.kind is ResultKind.REJECTED else "kept failing"
         await self.deps.alerts.alert(
             sub.tenant_id,
-            f"A {delivery.type} event could not be delivered to {sub.kind} {sub.id}: the receiver {why} "
+            f"An {delivery.type} event could not be delivered to {sub.kind} {sub.id}: the receiver {why} "
             f"({result.detail}). See `attendance deliveries list --failed`; after fixing it, "
             f"`attendance deliveries replay --id {delivery.id}`.",
             now,
