@@ -234,7 +234,8 @@ def dispatcher(c: Container) -> Dispatcher:
                                         outbox=c.deliveries)  # fmt: skip
 
     deps = DispatcherDeps(deliveries=c.deliveries, subscriptions=c.subscriptions, connectors=connectors,
-                          alerts=alerts, audit=c.deps.audit, clock=clock, summaries=summaries)  # fmt: skip
+                          alerts=alerts, tenants=c.deps.tenants, audit=c.deps.audit, clock=clock,
+                          summaries=summaries)  # fmt: skip
     return Dispatcher(deps, s, c.settings.retry_schedule)
 
 

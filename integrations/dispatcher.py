@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shlex
 import socket
 import time
 from collections import Counter
@@ -30,7 +31,15 @@ from pymongo.errors import PyMongoError
 
 from attendance.domain.deliveries import Attempt, Delivery, DeliveryResult, DeliveryState, ResultKind, after_attempt
 from attendance.domain.webhooks import Subscription, SubscriptionState
-from attendance.ports import AdminAlerts, AuditLog, Clock, Connector, DeliveryRepository, SubscriptionRepository
+from attendance.ports import (
+    AdminAlerts,
+    AuditLog,
+    Clock,
+    Connector,
+    DeliveryRepository,
+    SubscriptionRepository,
+    TenantRepository,
+)
 from attendance.settings import DispatcherSettings
 
 log = logging.getLogger(__name__)
@@ -45,6 +54,7 @@ class DispatcherDeps:
     subscriptions: SubscriptionRepository
     connectors: Mapping[str, Connector]
     alerts: AdminAlerts
+    tenants: TenantRepository
     audit: AuditLog
     clock: Clock
     summaries: Callable[[datetime], Awaitable[int]] | None = None
@@ -202,6 +212,11 @@ class Dispatcher:
                 delivery.subscription_id, state.value, result.status, ms, delivery.attempts, detail)  # fmt: skip
         return state
 
+    async def _tenant_flag(self, tenant_id: str) -> str:
+        """``--tenant NAME`` for the commands an alert suggests, ready to paste."""
+        tenant = await self.deps.tenants.get(tenant_id)
+        return f"--tenant {shlex.quote(tenant.name if tenant else tenant_id)}"
+
     async def _gone(self, sub: Subscription, result: DeliveryResult) -> None:
         now = self.deps.clock.now()
         reason = f"the endpoint answered 410 Gone on {now:%Y-%m-%d %H:%M} UTC"
@@ -212,10 +227,11 @@ class Dispatcher:
             return  # another delivery (or dispatcher) saw the 410 first and told the admins
         await self.deps.audit.record(tenant_id=sub.tenant_id, actor="dispatcher", action="webhook.disabled",
                                      subject=sub.id, at=now)  # fmt: skip
+        flag = await self._tenant_flag(sub.tenant_id)
         await self.deps.alerts.alert(
             sub.tenant_id,
             f"The webhook {sub.id} ({sub.url}) was switched off: {reason}. {held + 1} event(s) wait for it. "
-            f"Fix the receiver, then `attendance webhooks enable {sub.id}` sends them.",
+            f"Fix the receiver, then `attendance webhooks enable {sub.id} {flag}` sends them.",
             now,
         )
 
@@ -226,10 +242,11 @@ class Dispatcher:
             return
         self._alerted[sub.id] = now
         why = "refused it" if result.kind is ResultKind.REJECTED else "kept failing"
+        flag = await self._tenant_flag(sub.tenant_id)
         await self.deps.alerts.alert(
             sub.tenant_id,
             f"An {delivery.type} event could not be delivered to {sub.kind} {sub.id}: the receiver {why} "
-            f"({result.detail}). See `attendance deliveries list --failed`; after fixing it, "
-            f"`attendance deliveries replay --id {delivery.id}`.",
+            f"({result.detail}). See `attendance deliveries list --failed {flag}`; after fixing it, "
+            f"`attendance deliveries replay --id {delivery.id} {flag}`.",
             now,
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -234,6 +235,7 @@ async def test_a_410_from_the_receiver_switches_the_subscription_off_until_an_ad
     assert sub is not None and sub.state.value == "disabled"
     alerts = await c.deliveries.alerts(tenant_id, 10)
     assert len(alerts) == 1 and "410" in alerts[0][1] and f"attendance webhooks enable {sub_id}" in alerts[0][1]
+    assert f"attendance webhooks enable {sub_id} --tenant {shlex.quote(tenant.name)}" in alerts[0][1]  # ready to paste
     assert receiver.accepted == []
 
     del receiver.status["gone"]  # the receiver is fixed; the admin switches it back on
