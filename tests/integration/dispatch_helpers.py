@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from attendance.bootstrap import Container, dispatcher
 from attendance.domain.checkins import AttendanceEvent, Direction
-from attendance.domain.model import Employee, new_id
+from attendance.domain.model import Employee, Tenant, new_id
 from attendance.messages import CreateTenant
+from attendance.services import webhooks as svc
 from attendance.services.checkin import outbox_rows
 from attendance.services.tenants import create_tenant
 from integrations.dispatcher import Dispatcher
+from tests.fakes.receivers import WebhookReceiver
 
 
 async def tenant_with_staff(c: Container, count: int = 3) -> tuple[str, list[Employee]]:
@@ -26,6 +28,35 @@ async def tenant_with_staff(c: Container, count: int = 3) -> tuple[str, list[Emp
             id=new_id(), tenant_id=tenant.id, name=f"Person {i}", email=f"p{i}@example.com", worker_id=f"W{100 + i}",
         )))  # fmt: skip
     return tenant.id, people
+
+
+async def tenant_of(c: Container, tenant_id: str) -> Tenant:
+    tenant = await c.deps.tenants.get(tenant_id)
+    assert tenant is not None
+    return tenant
+
+
+async def webhook_to(
+    c: Container, tenant_id: str, receiver: WebhookReceiver, path: str, events: list[str] | None = None
+) -> tuple[str, str]:
+    """A subscription to ``receiver``'s ``path``; the receiver is told its secret. (id, secret)."""
+    sub, secret = await svc.add_subscription(await tenant_of(c, tenant_id), receiver.url(path), events or [],
+                                             by="test", subscriptions=c.subscriptions, audit=c.deps.audit,
+                                             clock=c.deps.clock)  # fmt: skip
+    receiver.secrets[path] = secret
+    return sub.id, secret
+
+
+@contextlib.asynccontextmanager
+async def webhook_receiver() -> AsyncIterator[WebhookReceiver]:
+    r = WebhookReceiver()
+    await r.start()
+    try:
+        yield r
+    finally:
+        if r.hold is not None:
+            r.hold.set()
+        await r.stop()
 
 
 async def punches(c: Container, tenant_id: str, people: list[Employee], rounds: int) -> list[dict[str, object]]:
@@ -69,6 +100,26 @@ async def delivered(c: Container, tenant_id: str, count: int, timeout: float = 3
         if loop.time() > deadline:
             raise AssertionError(f"{have} of {count} deliveries are {states} after {timeout}s")
         await asyncio.sleep(0.02)  # polling a condition with a deadline
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
+    """Poll ``check`` (another task's or process's progress) until it holds, with a deadline."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await check():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)  # polling a condition with a deadline
+
+
+async def alerted(c: Container, tenant_id: str) -> list[tuple[datetime, str]]:
+    """The admins' alerts, once there is one (a dispatcher writes them just after the state change)."""
+
+    async def any_alert() -> bool:
+        return bool(await c.deliveries.alerts(tenant_id, 10))
+
+    await until(any_alert, 30, "an alert to the admins")
+    return await c.deliveries.alerts(tenant_id, 10)
 
 
 def in_order_per_employee(ids: list[str], rows: list[dict[str, object]]) -> bool:

@@ -13,12 +13,21 @@ import aiohttp
 import pytest
 
 from attendance.bootstrap import Container
-from attendance.domain.webhooks import SubscriptionState
 from attendance.services import webhooks as svc
 from attendance.settings import DispatcherSettings, Settings
 from tests.fakes.receivers import AdpStandIn, WebhookReceiver, WorkdayStandIn
 from tests.fakes.tls import TestCA
-from tests.integration.dispatch_helpers import delivered, in_order_per_employee, punches, running, tenant_with_staff
+from tests.integration.dispatch_helpers import (
+    alerted,
+    delivered,
+    in_order_per_employee,
+    punches,
+    running,
+    tenant_of,
+    tenant_with_staff,
+    webhook_receiver,
+    webhook_to,
+)
 
 SCHEDULE = "0.05,0.05,0.05"
 
@@ -33,24 +42,13 @@ def settings(settings: Settings) -> Settings:
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[WebhookReceiver]:
-    r = WebhookReceiver()
-    await r.start()
-    yield r
-    await r.stop()
-
-
-async def _webhook(c: Container, tenant_id: str, url: str, events: list[str] | None = None) -> tuple[str, str]:
-    tenant = await c.deps.tenants.get(tenant_id)
-    assert tenant is not None
-    sub, secret = await svc.add_subscription(tenant, url, events or [], by="test", subscriptions=c.subscriptions,
-                                             audit=c.deps.audit, clock=c.deps.clock)  # fmt: skip
-    return sub.id, secret
+    async with webhook_receiver() as r:
+        yield r
 
 
 async def _connector(c: Container, tenant_id: str, kind: str, url: str, config: dict[str, str],
                      credentials: dict[str, str]) -> str:  # fmt: skip
-    tenant = await c.deps.tenants.get(tenant_id)
-    assert tenant is not None
+    tenant = await tenant_of(c, tenant_id)
     sub = await svc.add_connector(tenant, kind, url, [], config=config, credentials=credentials, by="test",
                                   subscriptions=c.subscriptions, audit=c.deps.audit, clock=c.deps.clock)  # fmt: skip
     return sub.id
@@ -65,8 +63,7 @@ async def test_signed_webhooks_arrive_once_each_in_order_per_employee(
 ) -> None:
     c = container
     tenant_id, people = await tenant_with_staff(c, 3)
-    _, secret = await _webhook(c, tenant_id, receiver.url("hook"))
-    receiver.secrets["hook"] = secret
+    await webhook_to(c, tenant_id, receiver, "hook")
     rows = await punches(c, tenant_id, people, rounds=4)
     async with running(c):
         await delivered(c, tenant_id, len(rows))
@@ -89,8 +86,7 @@ async def test_a_subscription_gets_only_the_events_it_asked_for(
 ) -> None:
     c = container
     tenant_id, people = await tenant_with_staff(c, 1)
-    _, secret = await _webhook(c, tenant_id, receiver.url("outs"), ["attendance.check_out.accepted"])
-    receiver.secrets["outs"] = secret
+    await webhook_to(c, tenant_id, receiver, "outs", ["attendance.check_out.accepted"])
     rows = await punches(c, tenant_id, people, rounds=4)
     async with running(c) as d:
         await delivered(c, tenant_id, 2)
@@ -104,9 +100,8 @@ async def test_a_rotated_secret_signs_with_both_and_the_old_one_still_verifies(
 ) -> None:
     c = container
     tenant_id, people = await tenant_with_staff(c, 1)
-    sub_id, old = await _webhook(c, tenant_id, receiver.url("rot"))
-    tenant = await c.deps.tenants.get(tenant_id)
-    assert tenant is not None
+    sub_id, old = await webhook_to(c, tenant_id, receiver, "rot")
+    tenant = await tenant_of(c, tenant_id)
     new = await svc.rotate_secret(tenant, sub_id, timedelta(hours=24), by="test", subscriptions=c.subscriptions,
                                   audit=c.deps.audit, clock=c.deps.clock)  # fmt: skip
     assert new != old
@@ -120,42 +115,12 @@ async def test_a_rotated_secret_signs_with_both_and_the_old_one_still_verifies(
     assert receiver.bad_signatures == 0 and len(receiver.accepted) == 2
 
 
-async def test_410_disables_the_subscription_holds_its_events_and_alerts_until_enabled(
-    container: Container, receiver: WebhookReceiver
-) -> None:
-    c = container
-    tenant_id, people = await tenant_with_staff(c, 2)
-    sub_id, secret = await _webhook(c, tenant_id, receiver.url("gone"))
-    receiver.secrets["gone"] = secret
-    receiver.status["gone"] = 410
-    rows = await punches(c, tenant_id, people, rounds=2)
-    async with running(c):
-        await delivered(c, tenant_id, len(rows), states=("held",))
-        sub = await c.subscriptions.by_id(sub_id)
-        assert sub is not None and sub.state is SubscriptionState.DISABLED
-        assert "410" in (sub.disabled_reason or "")
-        alerts = await c.deliveries.alerts(tenant_id, 10)
-        assert len(alerts) == 1 and "switched off" in alerts[0][1] and f"webhooks enable {sub_id}" in alerts[0][1]
-        assert [a async for a in c.db["audit_log"].find({"tenant_id": tenant_id, "action": "webhook.disabled"})]
-
-        del receiver.status["gone"]
-        tenant = await c.deps.tenants.get(tenant_id)
-        assert tenant is not None
-        await svc.set_enabled(tenant, sub_id, True, by="test", reason=None, subscriptions=c.subscriptions,
-                              deliveries=c.deliveries, audit=c.deps.audit, clock=c.deps.clock)  # fmt: skip
-        await delivered(c, tenant_id, len(rows))
-    tried = await _deliveries(c, tenant_id, **{"history.result": "gone"})
-    assert tried and all(d["state"] == "delivered" for d in tried)  # the 410'd ones waited and went too
-    assert sorted(receiver.accepted) == sorted(str(r["_id"]) for r in rows)
-
-
 async def test_failures_are_retried_on_the_schedule_then_dead_lettered_and_replayed_with_the_same_id(
     container: Container, receiver: WebhookReceiver
 ) -> None:
     c = container
     tenant_id, people = await tenant_with_staff(c, 1)
-    sub_id, secret = await _webhook(c, tenant_id, receiver.url("flaky"))
-    receiver.secrets["flaky"] = secret
+    sub_id, _ = await webhook_to(c, tenant_id, receiver, "flaky")
     receiver.status["flaky"] = 503
     rows = await punches(c, tenant_id, people, rounds=2)
     first, _ = (str(r["_id"]) for r in rows)
@@ -169,12 +134,11 @@ async def test_failures_are_retried_on_the_schedule_then_dead_lettered_and_repla
         # dead-lettered: the next event of the same person is not held back by it for ever
         await delivered(c, tenant_id, 2, states=("dead",))
         assert receiver.received.count(first) == dead["attempts"]
-        alerts = await c.deliveries.alerts(tenant_id, 10)
+        alerts = await alerted(c, tenant_id)
         assert len(alerts) == 1 and "deliveries replay --id" in alerts[0][1]  # one alert, not one per event
 
         del receiver.status["flaky"]
-        tenant = await c.deps.tenants.get(tenant_id)
-        assert tenant is not None
+        tenant = await tenant_of(c, tenant_id)
         queued = await svc.replay(tenant, delivery_id=dead["_id"], since=None, subscription_id=None, by="test",
                                   subscriptions=c.subscriptions, deliveries=c.deliveries, audit=c.deps.audit,
                                   clock=c.deps.clock)  # fmt: skip

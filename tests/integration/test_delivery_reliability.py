@@ -19,11 +19,21 @@ from typing import Any
 import pytest
 
 from attendance.bootstrap import Container
-from attendance.services import webhooks as svc
+from attendance.domain.webhooks import SubscriptionState
 from attendance.settings import Settings
 from attendance.storage.embedded import EmbeddedMongo
 from tests.fakes.receivers import WebhookReceiver, wait_until
-from tests.integration.dispatch_helpers import delivered, in_order_per_employee, punches, tenant_with_staff
+from tests.integration.dispatch_helpers import (
+    alerted,
+    delivered,
+    in_order_per_employee,
+    punches,
+    tenant_of,
+    tenant_with_staff,
+    until,
+    webhook_receiver,
+    webhook_to,
+)
 
 # Compressed, as an operator could set it: about 20 s of retries in all, then dead.
 SCHEDULE = "0.1,0.2,0.3,0.5,1,1,2,2,3,3,3,3"
@@ -85,21 +95,8 @@ async def cli(env: dict[str, str], *args: str) -> Ran:
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[WebhookReceiver]:
-    r = WebhookReceiver()
-    await r.start()
-    yield r
-    if r.hold is not None:
-        r.hold.set()
-    await r.stop()
-
-
-async def _hook(c: Container, tenant_id: str, receiver: WebhookReceiver, path: str = "hook") -> str:
-    tenant = await c.deps.tenants.get(tenant_id)
-    assert tenant is not None
-    sub, secret = await svc.add_subscription(tenant, receiver.url(path), [], by="test", subscriptions=c.subscriptions,
-                                             audit=c.deps.audit, clock=c.deps.clock)  # fmt: skip
-    receiver.secrets[path] = secret
-    return sub.id
+    async with webhook_receiver() as r:
+        yield r
 
 
 def _ids(rows: list[dict[str, object]]) -> list[str]:
@@ -111,21 +108,12 @@ async def _max_attempts(c: Container, tenant_id: str) -> int:
     return int(doc["attempts"]) if doc else 0
 
 
-async def _until(check: Any, timeout: float, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)  # polling another process's progress, with a deadline
-
-
 async def test_the_receiver_down_for_a_while_then_back_gets_every_event_once_in_order(
     container: Container, receiver: WebhookReceiver, env: dict[str, str], dispatchers: list[subprocess.Popen[bytes]]
 ) -> None:
     c = container
     tenant_id, people = await tenant_with_staff(c, 3)
-    await _hook(c, tenant_id, receiver)
+    await webhook_to(c, tenant_id, receiver, "hook")
     await receiver.stop()  # down: connections to its port are refused
     rows = await punches(c, tenant_id, people, rounds=4)
     start_dispatcher(env, dispatchers)
@@ -133,7 +121,7 @@ async def test_the_receiver_down_for_a_while_then_back_gets_every_event_once_in_
     async def retried() -> bool:
         return await _max_attempts(c, tenant_id) >= 3
 
-    await _until(retried, 30, "the dispatcher to have retried a few times")
+    await until(retried, 30, "the dispatcher to have retried a few times")
     assert receiver.received == []
     await receiver.start()  # back, on the same port
     await delivered(c, tenant_id, len(rows), timeout=40)
@@ -150,7 +138,7 @@ async def test_two_dispatchers_at_once_never_send_an_event_twice(
 ) -> None:
     c = container
     tenant_id, people = await tenant_with_staff(c, 8)
-    await _hook(c, tenant_id, receiver)
+    await webhook_to(c, tenant_id, receiver, "hook")
     start_dispatcher(env, dispatchers)
     start_dispatcher(env, dispatchers)
     rows = await punches(c, tenant_id, people, rounds=6)
@@ -166,7 +154,7 @@ async def test_a_dispatcher_killed_mid_delivery_loses_nothing(
 ) -> None:
     c = container
     tenant_id, people = await tenant_with_staff(c, 2)
-    await _hook(c, tenant_id, receiver)
+    await webhook_to(c, tenant_id, receiver, "hook")
     receiver.hold = asyncio.Event()  # requests arrive and wait: the dispatcher is mid-delivery
     rows = await punches(c, tenant_id, people, rounds=3)
     first = start_dispatcher(env, dispatchers)
@@ -191,9 +179,8 @@ async def test_a_dead_lettered_event_is_delivered_by_replay_from_the_command_lin
 ) -> None:
     c = container
     tenant_id, people = await tenant_with_staff(c, 1)
-    tenant = await c.deps.tenants.get(tenant_id)
-    assert tenant is not None
-    await _hook(c, tenant_id, receiver, "broken")
+    tenant = await tenant_of(c, tenant_id)
+    await webhook_to(c, tenant_id, receiver, "broken")
     receiver.status["broken"] = 500
     rows = await punches(c, tenant_id, people, rounds=1)
     fast = {**env, "ATTENDANCE_WEBHOOK_RETRY_SCHEDULE": "0.05,0.05"}
@@ -224,17 +211,19 @@ async def test_a_410_from_the_receiver_switches_the_subscription_off_until_an_ad
 ) -> None:
     c = container
     tenant_id, people = await tenant_with_staff(c, 2)
-    tenant = await c.deps.tenants.get(tenant_id)
-    assert tenant is not None
-    sub_id = await _hook(c, tenant_id, receiver, "gone")
+    tenant = await tenant_of(c, tenant_id)
+    sub_id, _ = await webhook_to(c, tenant_id, receiver, "gone")
     receiver.status["gone"] = 410
     rows = await punches(c, tenant_id, people, rounds=2)
     start_dispatcher(env, dispatchers)
     await delivered(c, tenant_id, len(rows), timeout=30, states=("held",))
+    alerts = await alerted(c, tenant_id)  # the dispatcher holds the events, then audits and alerts
     sub = await c.subscriptions.get(tenant_id, sub_id)
-    assert sub is not None and sub.state.value == "disabled"
-    alerts = await c.deliveries.alerts(tenant_id, 10)
+    assert sub is not None and sub.state is SubscriptionState.DISABLED
+    assert "410" in (sub.disabled_reason or "")
     assert len(alerts) == 1 and "410" in alerts[0][1] and f"attendance webhooks enable {sub_id}" in alerts[0][1]
+    assert "switched off" in alerts[0][1]
+    assert [a async for a in c.db["audit_log"].find({"tenant_id": tenant_id, "action": "webhook.disabled"})]
     assert f"attendance webhooks enable {sub_id} --tenant {shlex.quote(tenant.name)}" in alerts[0][1]  # ready to paste
     assert receiver.accepted == []
 
@@ -244,3 +233,5 @@ async def test_a_410_from_the_receiver_switches_the_subscription_off_until_an_ad
     await delivered(c, tenant_id, len(rows), timeout=30)
     assert sorted(receiver.accepted) == sorted(_ids(rows))
     assert in_order_per_employee(receiver.accepted, rows)
+    tried = [d async for d in c.db["deliveries"].find({"tenant_id": tenant_id, "history.result": "gone"})]
+    assert tried and all(d["state"] == "delivered" for d in tried)  # the 410'd ones waited and went too
