@@ -32,7 +32,7 @@ import aiohttp
 from attendance.domain.deliveries import Delivery, DeliveryResult, ResultKind, parse_retry_after
 from attendance.domain.webhooks import Subscription
 from attendance.ports import Clock
-from integrations.http import NETWORK_ERRORS, classify, read_some, short, unreachable
+from integrations.http import NETWORK_ERRORS, classify, read_some, short, unreachable, without_worker_id, worker_id_of
 from integrations.oauth import OAuthTokens, TokenError
 
 PUNCH_PATH = "/events/time/v1/data-collection-entries.process"
@@ -58,8 +58,7 @@ def client_tls(credentials: dict[str, str]) -> ssl.SSLContext:
 
 def punch_body(sub: Subscription, delivery: Delivery) -> dict[str, Any]:
     p = delivery.payload
-    employee = p.get("employee")
-    worker_id = employee.get("worker_id") if isinstance(employee, dict) else None
+    worker_id = worker_id_of(delivery)
     code = sub.config.get("in_code", "IN") if p.get("direction") == "in" else sub.config.get("out_code", "OUT")
     return {"events": [{"data": {
         "eventContext": {"associateOID": worker_id},
@@ -108,11 +107,9 @@ class AdpConnector:
     async def deliver(self, subscription: Subscription, delivery: Delivery) -> DeliveryResult:
         if delivery.type not in ("attendance.check_in.accepted", "attendance.check_out.accepted"):
             return DeliveryResult(kind=ResultKind.SKIPPED, detail="skipped: ADP gets punches only")
-        employee = delivery.payload.get("employee")
-        if not isinstance(employee, dict) or not employee.get("worker_id"):
-            email = employee.get("email") if isinstance(employee, dict) else "?"
-            detail = f"{email} has no ADP associate id (set worker_id on the employee)"
-            return DeliveryResult(kind=ResultKind.REJECTED, detail=detail)
+        refused = without_worker_id(delivery, "ADP associate id")
+        if refused is not None:
+            return refused
         try:
             tls = self._context(subscription)
         except (KeyError, ssl.SSLError, ValueError) as exc:

@@ -11,7 +11,7 @@ from datetime import datetime
 
 import aiohttp
 
-from attendance.domain.deliveries import DeliveryResult, ResultKind, parse_retry_after
+from attendance.domain.deliveries import Delivery, DeliveryResult, ResultKind, parse_retry_after
 
 DETAIL_CHARS = 300
 
@@ -41,3 +41,19 @@ def unreachable(exc: BaseException) -> DeliveryResult:
 
 
 NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
+
+
+def worker_id_of(delivery: Delivery) -> str | None:
+    """The HR/payroll system's id of the event's employee (``employee.worker_id``), if set."""
+    employee = delivery.payload.get("employee")
+    worker_id = employee.get("worker_id") if isinstance(employee, dict) else None
+    return str(worker_id) if worker_id else None
+
+
+def without_worker_id(delivery: Delivery, what: str) -> DeliveryResult | None:
+    """Refused (for the admin to fix) when the employee has no worker id; else None."""
+    if worker_id_of(delivery) is not None:
+        return None
+    employee = delivery.payload.get("employee")
+    email = employee.get("email") if isinstance(employee, dict) else "?"
+    return DeliveryResult(kind=ResultKind.REJECTED, detail=f"{email} has no {what} (set worker_id on the employee)")

@@ -26,7 +26,7 @@ from defusedxml import ElementTree as SafeET
 from attendance.domain.deliveries import Delivery, DeliveryResult, ResultKind
 from attendance.domain.webhooks import Subscription
 from attendance.ports import Clock
-from integrations.http import NETWORK_ERRORS, classify, read_some, short, unreachable
+from integrations.http import NETWORK_ERRORS, classify, read_some, short, unreachable, without_worker_id, worker_id_of
 from integrations.oauth import OAuthTokens, TokenError
 
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -45,8 +45,7 @@ def _id(parent: ET.Element, tag: str, id_type: str, value: str) -> None:
 def time_clock_request(sub: Subscription, delivery: Delivery, username: str | None, password: str | None) -> bytes:
     """The SOAP envelope of one ``Put_Time_Clock_Events`` request."""
     p = delivery.payload
-    employee = p.get("employee")
-    worker_id = employee.get("worker_id") if isinstance(employee, dict) else None
+    worker_id = worker_id_of(delivery)
     direction = str(p.get("direction"))
     event_type = sub.config["check_in_type" if direction == "in" else "check_out_type"]
     env = ET.Element(f"{{{SOAP}}}Envelope")
@@ -94,20 +93,15 @@ class WorkdayConnector:
             return "day summaries are not sent to Workday"
         if delivery.type == "attendance.event.corrected" and (p.get("supersedes") or p.get("void")):
             return "a correction of an earlier punch is made in Workday itself"
-        employee = p.get("employee")
-        if not isinstance(employee, dict) or not employee.get("worker_id"):
-            return ""  # not a skip: the admin must set the person's worker id
         return None
 
     async def deliver(self, subscription: Subscription, delivery: Delivery) -> DeliveryResult:
         why = self._unmapped(delivery)
-        if why == "":
-            employee = delivery.payload.get("employee")
-            email = employee.get("email") if isinstance(employee, dict) else "?"
-            detail = f"{email} has no Workday worker id (set worker_id on the employee)"
-            return DeliveryResult(kind=ResultKind.REJECTED, detail=detail)
         if why is not None:
             return DeliveryResult(kind=ResultKind.SKIPPED, detail=f"skipped: {why}")
+        refused = without_worker_id(delivery, "Workday worker id")
+        if refused is not None:
+            return refused
         creds = subscription.credentials
         headers = {"content-type": "text/xml; charset=utf-8", "SOAPAction": '""'}
         username = password = None
