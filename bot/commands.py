@@ -23,6 +23,25 @@ HELP = [
     ("help", "this list"),
 ]
 
+
+def consent_notice(forget_command: str) -> list[tuple[str, str]]:
+    """What a person reads before agreeing to enrollment, as (heading, sentence) pairs."""
+    return [
+        ("What is stored", "a face template, a list of 128 numbers computed from the selfies you add. "
+                           "The selfies themselves are not kept."),
+        ("Why", "to confirm it is you when you check in or out with a selfie."),
+        ("How long", f"until you erase it with {forget_command} (at any time, at once), or your admin "
+                     "erases it when you leave."),
+        ("Who sees it", "nobody. It is encrypted and only the matching service uses it. Your managers see "
+                        "your check-in times, never your face data."),
+    ]  # fmt: skip
+
+
+CONSENT_CHOICE = "Agreeing is your choice. If you don't, ask your manager how else to record your time."
+CONSENT_AGREEMENT = (
+    "I agree that a face template is made from my selfies and used to confirm my check-ins, as described above."
+)
+
 ALIASES = {"forget": "forget-me", "forgetme": "forget-me", "status": "me", "erase": "forget-me", "": "help"}
 KNOWN = {"me", "enroll", "forget-me", "today", "week", "late", "absent", "export", "admin", "help"}
 

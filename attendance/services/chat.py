@@ -104,6 +104,11 @@ def require_admin(viewer: Employee) -> None:
 # ---------------------------------------------------------------- reading attendance
 
 
+def aware(at: datetime) -> datetime:
+    """A stored time as UTC-aware (older documents may hold naive UTC)."""
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
 def today_of(tenant: Tenant, person: Employee | None, now: datetime) -> date:
     zone = ZoneInfo(person.effective_timezone(tenant) if person else tenant.timezone)
     return now.astimezone(zone).date()
@@ -252,9 +257,7 @@ async def enroll_with_consent(
     """Record the person's own consent (given in chat) if none is active, then enroll each photo.
     A photo given as ``str`` could not be fetched; the string says why."""
     d = deps.enrollment
-    if await d.consents.active(tenant.id, person.id) is None:
-        await record_consent(RecordConsent(tenant_id=tenant.id, employee_id=person.id, notice_version=notice_version,
-                                           recorded_by=person.id, method="chat"), deps=d)  # fmt: skip
+    await give_consent(tenant, person, notice_version=notice_version, deps=deps)
     enrolled, templates_now, refused = 0, await d.templates.count(tenant.id, person.id), []
     for n, photo in enumerate(photos, start=1):
         if isinstance(photo, str):
@@ -267,6 +270,14 @@ async def enroll_with_consent(
             continue
         enrolled, templates_now = enrolled + 1, done.templates_now
     return EnrollReport(enrolled, templates_now, refused)
+
+
+async def give_consent(tenant: Tenant, person: Employee, *, notice_version: str, deps: ChatDeps) -> None:
+    """The person agreed in chat to the notice they were shown (once; agreeing again changes nothing)."""
+    d = deps.enrollment
+    if await d.consents.active(tenant.id, person.id) is None:
+        await record_consent(RecordConsent(tenant_id=tenant.id, employee_id=person.id, notice_version=notice_version,
+                                           recorded_by=person.id, method="chat"), deps=d)  # fmt: skip
 
 
 async def forget_me(tenant: Tenant, person: Employee, *, deps: ChatDeps) -> int:
@@ -419,8 +430,7 @@ async def decide_review(
                                             reason="reported as not them; removed by an admin", recorded_by=viewer.id,
                                             store=deps.store, clock=deps.enrollment.clock)  # fmt: skip
         elif item.kind is ReviewKind.OTHER_PERSON:
-            at = item.attempted_at or item.at
-            at = at if at.tzinfo else at.replace(tzinfo=UTC)
+            at = aware(item.attempted_at or item.at)
             day = at.astimezone(ZoneInfo(person.effective_timezone(tenant))).date()
             before = [e for e in current(await events_in(tenant, day, day, store=deps.store, employee_id=person.id))
                       if e.at <= at]  # fmt: skip

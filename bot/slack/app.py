@@ -25,7 +25,8 @@ from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
 from attendance.messages import WorkspaceInstalled
 from attendance.settings import SlackSettings
-from bot.slack.listeners import Background, SlackHandlers
+from bot.background import Background
+from bot.slack.listeners import SlackHandlers
 from bot.slack.tokens import web_client
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from attendance.domain.checkins import DaySummary, Outcome, OutcomeKind, ReviewItem, ReviewKind
+from attendance.domain.checkins import Outcome, OutcomeKind, ReviewItem, ReviewKind
+from bot.commands import CONSENT_AGREEMENT, CONSENT_CHOICE, consent_notice
 
 Block = dict[str, Any]
 
@@ -18,15 +19,8 @@ SECTION_MAX = 3000
 PAGE_LINES = 30
 PHOTO_TYPES = ["jpg", "jpeg", "png", "heic", "webp"]
 
-CONSENT_NOTICE = (
-    "*What is stored:* a face template, a list of 128 numbers computed from the selfies you add here. "
-    "The selfies themselves are not kept.\n"
-    "*Why:* to confirm it is you when you check in or out with a selfie.\n"
-    "*How long:* until you erase it with `/attendance forget-me` (at any time, at once), or your admin "
-    "erases it when you leave.\n"
-    "*Who sees it:* nobody. It is encrypted and only the matching service uses it. Your managers see "
-    "your check-in times, never your face data.\n"
-    "Agreeing is your choice. If you don't, ask your manager how else to record your time."
+CONSENT_NOTICE = "\n".join(
+    [*(f"*{head}:* {text}" for head, text in consent_notice("`/attendance forget-me`")), CONSENT_CHOICE]
 )
 
 
@@ -117,8 +111,7 @@ def enroll_modal() -> dict[str, Any]:
             section(CONSENT_NOTICE),
             {"type": "input", "block_id": "consent", "label": {"type": "plain_text", "text": "Your consent"},
              "element": {"type": "checkboxes", "action_id": "agree", "options": [{
-                 "text": {"type": "mrkdwn", "text": "I agree that a face template is made from my selfies and "
-                                                    "used to confirm my check-ins, as described above."},
+                 "text": {"type": "mrkdwn", "text": CONSENT_AGREEMENT},
                  "value": "agree"}]}},
             {"type": "input", "block_id": "photos", "label": {"type": "plain_text", "text": "1 to 3 selfies"},
              "element": {"type": "file_input", "action_id": "files", "filetypes": PHOTO_TYPES, "max_files": 3}},
@@ -173,16 +166,3 @@ def home_view(
             text += line + "\n"
         blocks.append(section(text or "Nobody reports to you yet."))
     return {"type": "home", "blocks": blocks[:100]}
-
-
-def day_line(d: DaySummary, label: str) -> str:
-    from zoneinfo import ZoneInfo
-
-    zone = ZoneInfo(d.timezone)
-    if d.first_in is None:
-        return f"{label}: —"
-    first = d.first_in.astimezone(zone).strftime("%H:%M")
-    last = d.last_out.astimezone(zone).strftime("%H:%M") if d.last_out else "still in"
-    hours, minutes = divmod(d.worked_minutes, 60)
-    late = f", late {int(d.late_by.total_seconds() // 60)} min" if d.late_by else ""
-    return f"{label}: {first}–{last}, worked {hours}h{minutes:02d}{late}"

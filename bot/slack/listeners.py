@@ -8,13 +8,11 @@ task after the answer.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,7 +26,9 @@ from attendance.services import chat
 from attendance.services.checkin import CheckInDeps, RequestCheckIn, submit_check_in
 from attendance.services.errors import ServiceError
 from attendance.services.replies import photo_problem
+from bot.background import Background
 from bot.commands import ChatCommand, help_lines, parse, parse_day, parse_month, slack_mention
+from bot.lines import board_line, day_line
 from bot.slack import blocks as ui
 from bot.slack.replier import SlackPhotoSource
 
@@ -38,27 +38,6 @@ Ack = Callable[..., Awaitable[None]]
 Block = dict[str, Any]
 MAX_ENROLL_FILES = 3
 TENANT_TTL_S = 30.0
-
-
-class Background:
-    """Tasks that run after Slack has its answer; kept referenced, errors logged, awaited at exit."""
-
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def spawn(self, coro: Coroutine[Any, Any, None], what: str) -> None:
-        task = asyncio.create_task(coro, name=what)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
-
-    async def close(self) -> None:
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=30.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,7 +308,7 @@ class SlackHandlers:
         match cmd.name:
             case "me":
                 days = await chat.own_week(tenant, person, now, deps=d)
-                lines = [ui.day_line(s, "Today" if i == 0 else s.day.strftime("%a %d %b")) for i, s in enumerate(days)]
+                lines = [day_line(s, "Today" if i == 0 else s.day.strftime("%a %d %b")) for i, s in enumerate(days)]
                 return ui.paged(lines, title="Your attendance", page=page, command="me"), "Your attendance"
             case "forget-me":
                 deleted = await chat.forget_me(tenant, person, deps=d)
@@ -344,7 +323,7 @@ class SlackHandlers:
             case "week":
                 target = await self._person_by_mention(who, cmd.args[0], client) if cmd.args else None
                 someone, days = await chat.week_of(tenant, person, target, now, deps=d)
-                lines = [ui.day_line(s, s.day.strftime("%a %d %b")) for s in days]
+                lines = [day_line(s, s.day.strftime("%a %d %b")) for s in days]
                 total = sum(s.worked_minutes for s in days)
                 lines.append(f"*Total: {total // 60}h{total % 60:02d}*")
                 return ui.paged(lines, title=f"{someone.name}, this week", page=page, command=cmd.raw), "Week"
@@ -414,8 +393,7 @@ class SlackHandlers:
         employees = self._chat.enrollment.employees
         claimed = await employees.get(tenant.id, item.employee_id or "")
         looks = await employees.get(tenant.id, item.looks_like) if item.looks_like else None
-        at = item.attempted_at or item.at
-        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+        at = chat.aware(item.attempted_at or item.at)
         when = at.astimezone(ZoneInfo(tenant.timezone)).strftime("%a %d %b %H:%M")
         return ui.review_blocks(item, claimed.name if claimed else "someone", looks.name if looks else None, when)
 
@@ -515,7 +493,7 @@ class SlackHandlers:
             status = f"You're checked in since {today.first_in.astimezone(ZoneInfo(today.timezone)):%H:%M}."
         else:
             status = "You're checked out for today."
-        week = [ui.day_line(s, "Today" if i == 0 else s.day.strftime("%a %d %b")) for i, s in enumerate(days)]
+        week = [day_line(s, "Today" if i == 0 else s.day.strftime("%a %d %b")) for i, s in enumerate(days)]
         board = None
         try:
             rows = await chat.team_day(tenant, person, chat.today_of(tenant, None, now), deps=self._chat)
@@ -541,14 +519,4 @@ def _files(view: dict[str, Any], block: str, action: str) -> list[dict[str, Any]
 
 
 def _board_line(row: chat.Row) -> str:
-    d = row.day
-    zone = ZoneInfo(d.timezone)
-    status = chat.status_of(row)
-    if d.first_in is None:
-        return f":white_circle: {row.employee.name}: not in"
-    first = d.first_in.astimezone(zone).strftime("%H:%M")
-    late = f" (late {int(d.late_by.total_seconds() // 60)} min)" if d.late_by else ""
-    if status == "in":
-        return f":large_green_circle: {row.employee.name}: in since {first}{late}"
-    last = d.last_out.astimezone(zone).strftime("%H:%M") if d.last_out else "?"
-    return f":red_circle: {row.employee.name}: {first}–{last}{late}"
+    return board_line(row, (":white_circle:", ":large_green_circle:", ":red_circle:"))
