@@ -46,16 +46,21 @@ from attendance.storage.mongo_checkins import (
 )
 from attendance.storage.mongo_deliveries import MongoDeliveryRepository
 from attendance.storage.mongo_slack import MongoSlackInstallationStore
+from attendance.storage.mongo_teams import MongoDownloadLinks, MongoTeamsAddresses
 from attendance.storage.mongo_webhooks import MongoSubscriptionRepository
 from bot.replies import HttpCallbackReplier, LogReplier, ReplierRouter
 from bot.slack.replier import SlackPhotoSource, SlackReplier
 from bot.slack.tokens import InstalledSlackTokens, SlackTokens, StaticSlackTokens
 from bot.slack.tokens import file_hosts as slack_file_hosts
+from bot.teams.connector import AnonymousTeamsTokens, BotConnector, EntraTeamsTokens, TeamsTokens
+from bot.teams.replier import TeamsPhotoSource, TeamsReplier
+from integrations.oauth import OAuthTokens
 from recognition_worker.gallery import TemplateGalleryCache
 from recognition_worker.photos import BufferPhotoSource, HttpPhotoSource, PhotoSourceRouter
 
 if TYPE_CHECKING:
     from bot.slack.app import SlackBot
+    from bot.teams.app import TeamsBot
     from integrations.dispatcher import Dispatcher
 
 log = logging.getLogger(__name__)
@@ -75,6 +80,8 @@ class Container:
     chat: ChatDeps
     subscriptions: MongoSubscriptionRepository
     deliveries: MongoDeliveryRepository
+    teams: BotConnector
+    teams_photos: TeamsPhotoSource
     slack_tokens: SlackTokens | None = None
     slack_installations: MongoSlackInstallationStore | None = None
 
@@ -158,6 +165,12 @@ async def build(
                                          allowed_hosts=slack_file_hosts(settings.slack))  # fmt: skip
             photo_sources["slack"] = SlackPhotoSource(slack_http, slack_tokens)
             repliers["slack"] = SlackReplier(settings.slack, slack_tokens)
+        teams_tokens: TeamsTokens = (AnonymousTeamsTokens() if settings.teams.anonymous
+                                     else EntraTeamsTokens(settings.teams, OAuthTokens(http)))  # fmt: skip
+        teams = BotConnector(http, teams_tokens, settings.teams.allowed_hosts)
+        teams_photos = TeamsPhotoSource(http, teams, max_bytes=settings.face.max_bytes)
+        photo_sources["teams"] = teams_photos
+        repliers["teams"] = TeamsReplier(teams)
         checkin = CheckInDeps(
             tenants=tenants,
             employees=deps.employees,
@@ -175,7 +188,7 @@ async def build(
             settings=settings, client=client, db=db, deps=deps, checkin=checkin, store=store, buffer=buffer,
             replier=replier, http=http, chat=ChatDeps(enrollment=deps, store=store, reviews=reviews),
             subscriptions=MongoSubscriptionRepository(db, cipher), deliveries=MongoDeliveryRepository(db),
-            slack_tokens=slack_tokens, slack_installations=installations,
+            teams=teams, teams_photos=teams_photos, slack_tokens=slack_tokens, slack_installations=installations,
         )  # fmt: skip
 
 
@@ -186,8 +199,9 @@ def slack_bot(c: Container) -> SlackBot | None:
         return None
     from attendance.services.workspaces import on_workspace_installed
     from attendance.storage.mongo_slack import MongoSlackOAuthStateStore
+    from bot.background import Background
     from bot.slack.app import SlackBot
-    from bot.slack.listeners import Background, SlackHandlers
+    from bot.slack.listeners import SlackHandlers
 
     background = Background()
     photos = SlackPhotoSource(
@@ -204,6 +218,23 @@ def slack_bot(c: Container) -> SlackBot | None:
     states = MongoSlackOAuthStateStore(c.db) if s.oauth else None
     return SlackBot(s, handlers, background, installation_store=c.slack_installations, state_store=states,
                     on_installed=installed)  # fmt: skip
+
+
+def teams_bot(c: Container) -> TeamsBot:
+    """The Teams app on ``/api/messages`` (anonymous without bot credentials)."""
+    from bot.background import Background
+    from bot.teams.app import TeamsBot
+    from bot.teams.handlers import TeamsHandlers
+
+    s = c.settings
+    background = Background()
+    links = MongoDownloadLinks(c.db)
+    public_url = s.teams.public_url or f"http://{s.http.host}:{s.http.port}"
+    handlers = TeamsHandlers(chat_deps=c.chat, checkin=c.checkin, tenants=c.deps.tenants, connector=c.teams,
+                             photos=c.teams_photos, addresses=MongoTeamsAddresses(c.db), links=links,
+                             notice_version=s.consent_notice_version, clock=c.deps.clock, background=background,
+                             public_url=public_url)  # fmt: skip
+    return TeamsBot(s.teams, handlers, background, links, c.deps.clock)
 
 
 def dispatcher(c: Container) -> Dispatcher:

@@ -37,7 +37,7 @@ def _stop_event() -> asyncio.Event:
 async def serve(settings: Settings) -> None:
     """The HTTP server. Face work (chat enrollment) runs in one engine process, started on
     first use, so that the event loop never waits for dlib."""
-    from attendance.bootstrap import slack_bot
+    from attendance.bootstrap import slack_bot, teams_bot
     from bot.app import create_app
     from recognition_worker.pool import ProcessPoolFaceEngine
 
@@ -54,6 +54,9 @@ async def serve(settings: Settings) -> None:
             log.info("slack app on /slack/events (%s)", "OAuth installs" if settings.slack.oauth else "one workspace")
         else:
             log.info("slack is not configured (set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN); /slack/events is off")
+        teams = teams_bot(container)
+        mounts.append(teams.mount)
+        stack.push_async_callback(teams.close)
 
         async def database_ready() -> bool:
             try:

@@ -108,6 +108,59 @@ class SlackSettings(BaseSettings):
         return self.client_id is not None and self.client_secret is not None
 
 
+MICROSOFT_HOSTS = (  # as the Agents SDK's outbound host validator lists them
+    "botframework.com", "smba.trafficmanager.net", "teams.microsoft.com", "teams.microsoft.us", "sharepoint.com",
+    "svc.ms", "blob.core.windows.net",
+)  # fmt: skip
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+class TeamsSettings(BaseSettings):
+    """Microsoft Teams: the bot's Entra app, read from the Agents SDK's own variable names
+    (``CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID`` / ``__CLIENTSECRET`` / ``__TENANTID``).
+    Without them ``/api/messages`` runs in anonymous mode (local development and tests)."""
+
+    model_config = SettingsConfigDict(env_prefix="TEAMS_", extra="ignore", populate_by_name=True)
+
+    client_id: str | None = Field(
+        default=None, validation_alias=AliasChoices("CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID", "client_id")
+    )
+    client_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET", "client_secret"),
+    )
+    tenant_id: str | None = Field(
+        default=None, validation_alias=AliasChoices("CONNECTIONS__SERVICE_CONNECTION__SETTINGS__TENANTID", "tenant_id")
+    )
+    token_url: str | None = Field(
+        default=None,
+        description="the bot's token endpoint (default: Entra's v2 endpoint of the tenant, or botframework.com)",
+    )
+    scope: str = "https://api.botframework.com/.default"
+    service_hosts: list[str] = Field(
+        default_factory=lambda: list(MICROSOFT_HOSTS),
+        description="domains the connector (serviceUrl) and photo downloads may be at; anonymous mode adds loopback",
+    )
+    public_url: str | None = Field(
+        default=None, description="how people's browsers reach this server (export links); default: the HTTP address"
+    )
+
+    @property
+    def anonymous(self) -> bool:
+        return self.client_id is None or self.client_secret is None
+
+    @property
+    def allowed_hosts(self) -> tuple[str, ...]:
+        return (*self.service_hosts, *(LOOPBACK_HOSTS if self.anonymous else ()))
+
+    @property
+    def token_endpoint(self) -> str:
+        if self.token_url:
+            return self.token_url
+        tenant = self.tenant_id or "botframework.com"
+        return f"https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
+
+
 class LogSettings(BaseModel):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["text", "json"] = "text"
@@ -137,6 +190,7 @@ class Settings(BaseSettings):
     crypto: CryptoSettings = Field(default_factory=CryptoSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
+    teams: TeamsSettings = Field(default_factory=TeamsSettings)
 
     @field_validator("webhook_retry_schedule")
     @classmethod

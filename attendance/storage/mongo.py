@@ -90,12 +90,14 @@ async def ensure_indexes(db: Database) -> None:
     from attendance.storage.mongo_checkins import CHECKIN_INDEXES
     from attendance.storage.mongo_deliveries import DELIVERY_INDEXES
     from attendance.storage.mongo_slack import SLACK_INDEXES
+    from attendance.storage.mongo_teams import TEAMS_INDEXES
     from attendance.storage.mongo_webhooks import WEBHOOK_INDEXES
 
     for collection, models in {
         **INDEXES,
         **CHECKIN_INDEXES,
         **SLACK_INDEXES,
+        **TEAMS_INDEXES,
         **WEBHOOK_INDEXES,
         **DELIVERY_INDEXES,
     }.items():

@@ -1,0 +1,1 @@
+"""The Microsoft Teams app (Microsoft 365 Agents SDK on /api/messages)."""

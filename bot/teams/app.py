@@ -1,0 +1,114 @@
+"""The Teams app: the Microsoft 365 Agents SDK's ``CloudAdapter`` and ``AgentApplication`` on
+``POST /api/messages``, with the SDK's JWT validation run inside that one route (on the whole
+application it would guard Slack's routes and the health checks too).
+
+With no bot credentials the route runs in anonymous mode, as the Bot Framework Emulator and the
+Agents Playground expect, and says so at start-up; with them, a request without a valid Bot
+Framework token is refused with 401 before anything is read. ``GET /teams/downloads/{token}``
+serves the exports offered as links.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Any
+
+from aiohttp import web
+from aiohttp.web_exceptions import NotAppKeyWarning
+from microsoft_agents.authentication.msal import MsalConnectionManager
+from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_decorator, start_agent_process
+from microsoft_agents.hosting.core import (
+    AgentApplication,
+    AgentAuthConfiguration,
+    MemoryStorage,
+    TurnContext,
+    TurnState,
+)
+from pydantic import ValidationError
+
+from attendance.ports import Clock
+from attendance.settings import TeamsSettings
+from attendance.storage.mongo_teams import MongoDownloadLinks
+from bot.background import Background
+from bot.teams.activities import turn_of
+from bot.teams.handlers import TeamsHandlers
+
+log = logging.getLogger(__name__)
+
+CONNECTION = "SERVICE_CONNECTION"
+
+
+def auth_configuration(settings: TeamsSettings) -> AgentAuthConfiguration:
+    if settings.anonymous:
+        return AgentAuthConfiguration(anonymous_allowed=True)
+    assert settings.client_secret is not None
+    return AgentAuthConfiguration(client_id=settings.client_id, tenant_id=settings.tenant_id,
+                                  client_secret=settings.client_secret.get_secret_value())  # fmt: skip
+
+
+class TeamsBot:
+    def __init__(
+        self, settings: TeamsSettings, handlers: TeamsHandlers, background: Background, links: MongoDownloadLinks,
+        clock: Clock,
+    ) -> None:  # fmt: skip
+        self._settings, self._handlers, self._bg = settings, handlers, background
+        self._links, self._clock = links, clock
+        self._auth = auth_configuration(settings)
+        connections = MsalConnectionManager(connections_configurations={CONNECTION: self._auth})
+        self._adapter = CloudAdapter(connection_manager=connections)
+        self._adapter.on_turn_error = None  # a failed turn answers 500, so Teams sends the activity again
+        self._agent: AgentApplication[TurnState] = AgentApplication[TurnState](
+            storage=MemoryStorage(), connection_manager=connections, start_typing_timer=False,
+            remove_recipient_mention=False,
+        )  # fmt: skip
+        self._agent.activity("message")(self._on_activity)
+        self._agent.activity("conversationUpdate")(self._on_activity)
+
+    @property
+    def anonymous(self) -> bool:
+        return self._settings.anonymous
+
+    def mount(self, web_app: web.Application) -> None:
+        # the SDK keeps its configuration and claims under plain string keys (aiohttp would warn per request)
+        warnings.filterwarnings("ignore", category=NotAppKeyWarning, module="microsoft_agents")
+        sub = web.Application()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotAppKeyWarning)
+            sub["agent_configuration"] = self._auth
+        sub.router.add_post("", jwt_authorization_decorator(self._messages))  # type: ignore[no-untyped-call]
+        web_app.add_subapp("/api/messages", sub)
+        web_app.router.add_get("/teams/downloads/{token}", self._download)
+        if self.anonymous:
+            log.warning("teams: no bot credentials (CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID, "
+                        "__CLIENTSECRET); /api/messages runs in ANONYMOUS mode, for local use only")  # fmt: skip
+        else:
+            log.info("teams: /api/messages accepts Bot Framework tokens for app %s", self._settings.client_id)
+
+    async def close(self) -> None:
+        await self._bg.close()
+
+    async def _messages(self, request: web.Request) -> web.StreamResponse:
+        try:
+            response = await start_agent_process(request, self._agent, self._adapter)
+        except ValidationError:
+            return web.json_response({"error": "That is not a Bot Framework activity."}, status=400)
+        except Exception as exc:  # nothing was acknowledged: the person's message is not lost
+            log.error("teams turn failed: %s", type(exc).__name__, exc_info=exc)
+            return web.json_response({"error": "The message could not be handled; please send it again."},
+                                     status=500)  # fmt: skip
+        return response if response is not None else web.Response(status=202)
+
+    async def _on_activity(self, context: TurnContext, _: TurnState) -> None:
+        activity: dict[str, Any] = context.activity.model_dump(by_alias=True, exclude_none=True, mode="json")
+        await self._handlers.on_turn(turn_of(activity))
+
+    async def _download(self, request: web.Request) -> web.Response:
+        found = await self._links.get(request.match_info["token"], self._clock.now())
+        if found is None:
+            return web.Response(status=404, text="This download link has expired or never existed. "
+                                                 "Ask the bot for the export again.")  # fmt: skip
+        name, data = found
+        return web.Response(body=data, content_type="text/csv", charset="utf-8",
+                            headers={"Content-Disposition": f'attachment; filename="{name}"',
+                                     "Cache-Control": "no-store"})  # fmt: skip

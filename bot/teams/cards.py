@@ -1,0 +1,102 @@
+"""Adaptive Cards and message activities for the Teams app. Pure functions, no I/O.
+
+Buttons are ``Action.Submit``: Teams sends their ``data`` back as a message activity whose
+``value`` is that object (with the card's inputs merged in), so every button names its
+``action`` and, where it needs one, the ``id`` it acts on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from attendance.domain.checkins import Outcome, OutcomeKind, ReviewItem, ReviewKind
+from bot.commands import CONSENT_AGREEMENT, CONSENT_CHOICE, consent_notice
+
+Card = dict[str, Any]
+Activity = dict[str, Any]
+
+ADAPTIVE = "application/vnd.microsoft.card.adaptive"
+MAX_LINES = 40  # a long list is cut there, with a note to narrow it down
+
+
+def text_block(text: str, **style: Any) -> Card:
+    return {"type": "TextBlock", "text": text, "wrap": True, **style}
+
+
+def submit(title: str, action: str, id_: str = "", *, style: str | None = None) -> Card:
+    data: dict[str, str] = {"action": action, **({"id": id_} if id_ else {})}
+    return {"type": "Action.Submit", "title": title, "data": data, **({"style": style} if style else {})}
+
+
+def card(body: Sequence[Card], actions: Sequence[Card] = ()) -> Card:
+    content: Card = {"type": "AdaptiveCard", "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                     "version": "1.4", "body": list(body)}  # fmt: skip
+    if actions:
+        content["actions"] = list(actions)
+    return {"contentType": ADAPTIVE, "content": content}
+
+
+def message(text: str, *attachments: Card) -> Activity:
+    """A message: plain text, or cards with ``text`` as the notification's summary."""
+    if not attachments:
+        return {"type": "message", "text": text, "textFormat": "markdown"}
+    return {"type": "message", "summary": text[:200], "attachments": list(attachments)}
+
+
+def outcome_message(outcome: Outcome, text: str) -> Activity:
+    """The answer to a check-in: the sentence, and what the person can do next."""
+    style = "good" if outcome.kind is OutcomeKind.ACCEPTED else "attention" if outcome.kind in (
+        OutcomeKind.OTHER_PERSON, OutcomeKind.FAILED) else "default"  # fmt: skip
+    body = [text_block(text, weight="bolder", color=style)]
+    actions: list[Card] = []
+    if outcome.kind is OutcomeKind.ACCEPTED and outcome.event_id:
+        actions = [submit("Not me", "not_me", outcome.event_id, style="destructive"),
+                   submit("Undo", "undo", outcome.event_id)]  # fmt: skip
+        body.append(text_block("Undo works for 5 minutes. **Not me** tells your admins.", size="small",
+                               isSubtle=True))  # fmt: skip
+    elif outcome.kind is OutcomeKind.NOT_ENROLLED:
+        actions = [submit("Enroll now", "enroll", style="positive")]
+    return message(text, card(body, actions))
+
+
+def consent_card() -> Card:
+    facts = [{"title": head, "value": text} for head, text in consent_notice("`forget me`")]
+    agree = {"type": "Input.Toggle", "id": "agree", "title": CONSENT_AGREEMENT, "valueOn": "true",
+             "valueOff": "false", "value": "false"}  # fmt: skip
+    return card(
+        [
+            text_block("Selfie check-in", size="large", weight="bolder"),
+            text_block("To check in with a selfie, I need to know your face. Please read this first:"),
+            {"type": "FactSet", "facts": facts},
+            text_block(CONSENT_CHOICE, isSubtle=True),
+            agree,
+        ],
+        [submit("Continue", "consent", style="positive"), submit("No, thanks", "consent_declined")],
+    )
+
+
+def list_card(title: str, lines: Sequence[str], empty: str = "Nobody.") -> Card:
+    shown = list(lines[:MAX_LINES])
+    body = [text_block(title, size="medium", weight="bolder")]
+    body += [text_block(line, spacing="none") for line in shown] or [text_block(empty, isSubtle=True)]
+    if len(lines) > MAX_LINES:
+        body.append(text_block(f"…and {len(lines) - MAX_LINES} more. The dashboard or `export` has them all.",
+                               isSubtle=True))  # fmt: skip
+    return card(body)
+
+
+def review_card(item: ReviewItem, who: str, looks_like: str | None, when: str) -> Card:
+    if item.kind is ReviewKind.NOT_ME:
+        text = f"⚠️ **{who}** says the check-in at {when} was not them. **Approve** removes it; **Reject** keeps it."
+    else:
+        other = f", but it looked like **{looks_like}**" if looks_like else ""
+        text = (f"🔍 A selfie from **{who}**'s account at {when} was refused{other}. "
+                "**Approve** records the check-in for them; **Reject** leaves it refused.")  # fmt: skip
+    return card([text_block(text)], [submit("Approve", "review_approve", item.id, style="positive"),
+                                     submit("Reject", "review_reject", item.id, style="destructive")])  # fmt: skip
+
+
+def file_card(name: str, url: str, comment: str) -> Card:
+    return card([text_block(comment), text_block(f"The link works for one hour: {name}", isSubtle=True)],
+                [{"type": "Action.OpenUrl", "title": f"Download {name}", "url": url}])  # fmt: skip

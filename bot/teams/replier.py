@@ -1,0 +1,67 @@
+"""``TeamsReplier`` (the ``Replier`` port) and ``TeamsPhotoSource`` (the ``PhotoSource`` port):
+how the worker reaches Teams. The job's ``context`` holds the conversation's address
+(``service_url``, ``conversation``) and how to fetch its photo (``fetch``):
+
+* ``download``: an uploaded file's ``downloadUrl``, short-lived and pre-authorised, fetched
+  **without** the bot's token (it must never leave for a file host);
+* ``connector``: a pasted image's ``contentUrl`` on the connector, fetched **with** the bot's
+  token, and only when it is on the conversation's own connector host.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from attendance.domain.checkins import CheckInJob, Outcome
+from attendance.ports import PhotoUnavailable
+from bot.teams.cards import outcome_message
+from bot.teams.connector import BotConnector, TeamsUnavailable
+from recognition_worker.photos import HttpPhotoSource
+
+log = logging.getLogger(__name__)
+
+FETCH_DOWNLOAD = "download"
+FETCH_CONNECTOR = "connector"
+
+
+class TeamsReplier:
+    def __init__(self, connector: BotConnector) -> None:
+        self._connector = connector
+
+    async def reply(self, job: CheckInJob, outcome: Outcome, text: str) -> None:
+        ctx = job.context
+        await self._connector.send(ctx["service_url"], ctx["conversation"], outcome_message(outcome, text))
+        log.info("teams answer sent outcome=%s", outcome.kind.value)
+
+
+class TeamsPhotoSource:
+    """Redirects: a download may go to any host; a token-bearing fetch only within its connector host."""
+
+    def __init__(self, session: aiohttp.ClientSession, connector: BotConnector, *, max_bytes: int) -> None:
+        self._session, self._connector, self._max = session, connector, max_bytes
+        self._anywhere = HttpPhotoSource(session, max_bytes=max_bytes)
+
+    async def fetch(self, job: CheckInJob) -> bytes:
+        return await self.download(job.photo.ref, job.context.get("fetch", ""), job.context.get("service_url", ""),
+                                   job.photo.size)  # fmt: skip
+
+    async def download(self, url: str, fetch: str, service_url: str, size: int | None) -> bytes:
+        if not self._connector.allowed(url):
+            raise PhotoUnavailable("the photo link does not point at Microsoft's file hosts", transient=False)
+        if fetch == FETCH_DOWNLOAD:
+            return await self._anywhere.download(url, size=size)
+        if fetch != FETCH_CONNECTOR:
+            raise PhotoUnavailable("the photo came in a shape I can't read", transient=False)
+        host = urlsplit(url).hostname
+        if not host or host != urlsplit(service_url).hostname:
+            raise PhotoUnavailable("the pasted image is not on the conversation's Teams service", transient=False)
+        try:
+            token = await self._connector.tokens.token()
+        except TeamsUnavailable as exc:
+            raise PhotoUnavailable(str(exc), transient=exc.transient) from exc
+        connector_only = HttpPhotoSource(self._session, max_bytes=self._max, allowed_hosts=frozenset({host}))
+        return await connector_only.download(url, headers={"Authorization": f"Bearer {token}"} if token else None,
+                                             size=size)  # fmt: skip

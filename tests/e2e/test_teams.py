@@ -1,0 +1,342 @@
+"""The Teams app end to end: Teams-shaped activities posted to ``/api/messages`` on the real
+aiohttp server (the Agents SDK's adapter and JWT check), the real check-in worker, face engine and
+database, and a stand-in for the Bot Connector and file host on loopback (``serviceUrl``)."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from attendance.bootstrap import Container, build, teams_bot
+from attendance.domain.model import Employee, Role, new_id
+from attendance.messages import CreateTenant, EnrollPhoto, RecordConsent
+from attendance.services.enrollment import enroll_photo, record_consent
+from attendance.services.tenants import create_tenant
+from attendance.settings import Settings, TeamsSettings
+from attendance.storage.embedded import EmbeddedMongo
+from bot.app import create_app
+from recognition_worker.worker import JobWorker
+from tests.fakes.teams import APP_ID, APP_SECRET, TEAMS_TENANT, FakeTeams, Sent
+from tests.integration.checkin_helpers import FAST
+
+PEOPLE = {  # Teams user: (name, dev-set identity, roles, enrolled)
+    "ada": ("Serena Williams", "Serena_Williams", {Role.ADMIN}, True),
+    "bob": ("Queen Rania", "Queen_Rania", {Role.MANAGER}, True),
+    "cy": ("Jesse Jackson", "Jesse_Jackson", set(), True),
+    "dan": ("John McCain", "John_McCain", set(), False),
+}
+
+
+def aad(user: str) -> str:
+    return f"00000000-0000-4000-8000-{user.encode().hex():0>12}"
+
+
+def said(sent: Sent) -> str:
+    """What the person reads: the message's text, or the text blocks of its cards."""
+    a = sent.activity
+    texts = [str(a.get("text", ""))] if a.get("text") else []
+    for att in a.get("attachments") or []:
+        texts += [b["text"] for b in att["content"]["body"] if b.get("type") == "TextBlock"]
+    return "\n".join(texts)
+
+
+def buttons(sent: Sent) -> list[dict[str, Any]]:
+    return [act for att in sent.activity.get("attachments") or [] for act in att["content"].get("actions", [])]
+
+
+@dataclass
+class Harness:
+    c: Container
+    teams: FakeTeams
+    url: str
+    http: aiohttp.ClientSession
+    tenant_id: str
+    people: dict[str, Employee]
+    photo: Callable[[str], bytes]
+
+    def activity(self, user: str, text: str = "", attachments: list[dict[str, Any]] | None = None, *,
+                 value: dict[str, Any] | None = None, conversation_type: str = "personal",
+                 activity_id: str | None = None, tenant: str = TEAMS_TENANT) -> dict[str, Any]:  # fmt: skip
+        a: dict[str, Any] = {
+            "type": "message", "id": activity_id or f"1{uuid.uuid4().int % 10**12:012d}", "channelId": "msteams",
+            "serviceUrl": self.teams.service_url, "timestamp": "2026-12-03T09:00:00.000Z", "locale": "en-US",
+            "from": {"id": f"29:{user}", "aadObjectId": aad(user), "name": user},
+            "recipient": {"id": "28:attendance-bot", "name": "attendance"},
+            "conversation": {"id": f"a:{user}", "conversationType": conversation_type, "tenantId": tenant},
+            "channelData": {"tenant": {"id": tenant}}, "text": text, "attachments": attachments or [],
+        }  # fmt: skip
+        if value is not None:
+            a["value"] = value
+        return a
+
+    async def post(self, activity: dict[str, Any], headers: dict[str, str] | None = None) -> int:
+        async with self.http.post(f"{self.url}/api/messages", json=activity, headers=headers or {}) as resp:
+            await resp.read()
+            return resp.status
+
+    async def selfie(self, user: str, photo_name: str, text: str = "", *, pasted: bool = False,
+                     activity_id: str | None = None) -> int:  # fmt: skip
+        data = self.photo(photo_name)
+        attachment = self.teams.paste(data) if pasted else self.teams.upload(data)
+        return await self.post(self.activity(user, text, [attachment], activity_id=activity_id))
+
+    async def answers(self, user: str, count: int = 1) -> list[Sent]:
+        """The proactive answers (not replies to an activity) in the person's personal chat."""
+
+        def proactive() -> list[Sent]:
+            return [s for s in self.teams.to(f"a:{user}") if s.reply_to is None]
+
+        return list(await self.teams.wait_for(lambda: len(proactive()) >= count and proactive()))
+
+    async def say(self, user: str, text: str = "", **kw: Any) -> Sent:
+        """Post a message and return the bot's reply to it."""
+        activity = self.activity(user, text, **kw)
+        assert await self.post(activity) == 202
+        replies = [s for s in self.teams.to(f"a:{user}") if s.reply_to == activity["id"]]
+        assert replies, f"no reply to {text!r}"
+        return replies[-1]
+
+    async def events_of(self, user: str) -> list[dict[str, Any]]:
+        return [d async for d in self.c.db["attendance_events"].find({"employee_id": self.people[user].id})]
+
+
+@pytest.fixture
+async def teams() -> AsyncIterator[FakeTeams]:
+    t = FakeTeams()
+    await t.start()
+    yield t
+    await t.stop()
+
+
+async def _tenant(c: Container, teams: FakeTeams, photo: Callable[[str], bytes]) -> tuple[str, dict[str, Employee]]:
+    tenant = await create_tenant(CreateTenant(name=f"Contoso {new_id()[:6]}", timezone="Europe/Berlin",
+                                              teams_tenant_ids=(TEAMS_TENANT,)), tenants=c.deps.tenants)  # fmt: skip
+    people: dict[str, Employee] = {}
+    for user, (name, identity, roles, enrolled) in PEOPLE.items():
+        email = f"{identity.lower()}@contoso.example"
+        teams.add_member(f"29:{user}", aad(user), email, name)
+        e = await c.deps.employees.upsert(Employee(id=new_id(), tenant_id=tenant.id, name=name, email=email,
+                                                   roles=frozenset({Role.EMPLOYEE, *roles})))  # fmt: skip
+        if enrolled:
+            await record_consent(RecordConsent(tenant_id=tenant.id, employee_id=e.id, notice_version="2026-11",
+                                               recorded_by=e.email, method="chat"), deps=c.deps)  # fmt: skip
+            await enroll_photo(EnrollPhoto(tenant_id=tenant.id, employee_id=e.id, photo=photo(f"{identity}/1.jpg")),
+                               deps=c.deps)  # fmt: skip
+        people[user] = e
+    await c.deps.employees.set_manager(tenant.id, people["cy"].id, people["bob"].id)
+    return tenant.id, people
+
+
+@pytest.fixture
+async def h(settings: Settings, mongo_server: EmbeddedMongo, engine: Any, teams: FakeTeams, photo: Any,
+            request: pytest.FixtureRequest) -> AsyncIterator[Harness]:  # fmt: skip
+    credentials = bool(getattr(request, "param", False))
+    teams_settings = TeamsSettings(
+        service_hosts=["127.0.0.1"],
+        public_url="https://attendance.contoso.example",
+        **({"client_id": APP_ID, "client_secret": APP_SECRET, "token_url": teams.token_url} if credentials else {}),
+    )  # type: ignore[arg-type]
+    settings = settings.model_copy(update={"teams": teams_settings})
+    async with build(settings, uri=mongo_server.uri, engine=engine) as c, aiohttp.ClientSession() as http:
+        bot = teams_bot(c)
+
+        async def ready() -> bool:
+            return True
+
+        runner = web.AppRunner(create_app(database_ready=ready, mounts=[bot.mount]), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        tenant_id, people = await _tenant(c, teams, photo)
+        worker = JobWorker(deps=c.checkin, replier=c.replier, buffer=c.buffer, settings=FAST, name="e2e")
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop))
+        try:
+            yield Harness(c, teams, f"http://127.0.0.1:{port}", http, tenant_id, people, photo)
+        finally:
+            stop.set()
+            await task
+            await bot.close()
+            await runner.cleanup()
+            await c.client.drop_database(settings.database.name)
+
+
+# ---------------------------------------------------------------- check-in by selfie
+
+
+async def test_an_uploaded_selfie_is_answered_with_the_persons_name_and_never_sends_a_token(h: Harness) -> None:
+    assert await h.selfie("ada", "Serena_Williams/2.jpg", text="in") == 202
+    [answer] = await h.answers("ada")
+    assert said(answer).startswith("Checked in at ") and "(Europe/Berlin), Serena." in said(answer)
+    assert [b["data"]["action"] for b in buttons(answer)] == ["not_me", "undo"]
+    assert answer.activity["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"
+    [event] = await h.events_of("ada")
+    assert event["direction"] == "in" and event["channel"] == "teams"
+    # the pre-authorised download URL was fetched, with no Authorization header at all
+    assert [(kind, auth) for kind, _, auth in h.teams.downloads] == [("file", None)]
+    linked = await h.c.deps.employees.by_chat_identity(h.tenant_id, "teams", aad("ada"))
+    assert linked is not None and linked.id == h.people["ada"].id
+
+
+async def test_a_pasted_image_is_fetched_from_the_connector_and_checks_the_person_out(h: Harness) -> None:
+    await h.selfie("bob", "Queen_Rania/2.jpg", text="out", pasted=True)
+    [answer] = await h.answers("bob")
+    assert said(answer).startswith("Checked out at ") and ", Queen." in said(answer)
+    assert [kind for kind, _, _ in h.teams.downloads] == ["pasted"]
+    [event] = await h.events_of("bob")
+    assert event["direction"] == "out"
+
+
+async def test_a_strangers_or_colleagues_photo_is_refused_and_the_colleague_case_flagged(h: Harness) -> None:
+    await h.selfie("cy", "_strangers/Alice_Fisher/1.jpg")
+    [stranger] = await h.answers("cy")
+    assert "could not recognise" in said(stranger) or "nothing was recorded" in said(stranger)
+    await h.selfie("cy", "Queen_Rania/2.jpg")  # Bob's face from Cy's account
+    [_, colleague] = await h.answers("cy", 2)
+    assert "doesn't look like you" in said(colleague) and buttons(colleague) == []
+    assert await h.events_of("cy") == []
+    flagged = [d async for d in h.c.db["review_queue"].find({"tenant_id": h.tenant_id})]
+    assert [(f["kind"], f["claimed_employee_id"], f["looks_like"]) for f in flagged] == [
+        ("other_person", h.people["cy"].id, h.people["bob"].id)
+    ]
+
+
+async def test_the_same_activity_delivered_twice_is_one_check_in(h: Harness) -> None:
+    attachment = h.teams.upload(h.photo("Jesse_Jackson/2.jpg"))
+    activity = h.activity("cy", "", [attachment], activity_id="1733216400000")
+    assert await h.post(activity) == 202
+    assert await h.post(activity) == 202
+    await h.answers("cy")
+    jobs = [d async for d in h.c.db["checkin_jobs"].find({"tenant_id": h.tenant_id})]
+    assert len(jobs) == 1
+    assert len(await h.events_of("cy")) == 1
+
+
+async def test_someone_not_enrolled_is_invited_and_strangers_and_other_organisations_are_told(h: Harness) -> None:
+    await h.selfie("dan", "John_McCain/1.jpg")
+    [answer] = await h.answers("dan")
+    assert "not enrolled" in said(answer) and [b["data"]["action"] for b in buttons(answer)] == ["enroll"]
+    reply = await h.say("eve", "hi")  # not on the staff list, and not a member the connector knows
+    assert "staff list" in said(reply)
+    reply = await h.say("ada", "status", tenant="11111111-2222-4333-8444-555555555555")
+    assert "not connected" in said(reply)
+
+
+async def test_a_channel_message_is_told_that_check_ins_happen_in_the_personal_chat(h: Harness) -> None:
+    reply = await h.say("ada", "<at>attendance</at> in", conversation_type="channel")
+    assert "personal chat" in said(reply)
+    assert await h.c.db["checkin_jobs"].count_documents({}) == 0
+
+
+async def test_a_request_that_is_not_an_activity_is_refused_with_a_clear_answer(h: Harness) -> None:
+    async with h.http.post(f"{h.url}/api/messages", json={"type": 5}) as resp:
+        assert resp.status == 400 and "not a Bot Framework activity" in await resp.text()
+    async with h.http.post(f"{h.url}/api/messages", data=b"{no", headers={"Content-Type": "application/json"}) as r:
+        assert r.status == 400
+
+
+@pytest.mark.parametrize("h", [True], indirect=True)
+async def test_with_credentials_a_request_without_a_valid_token_is_refused(h: Harness) -> None:
+    attachment = h.teams.upload(h.photo("Serena_Williams/2.jpg"))
+    activity = h.activity("ada", "in", [attachment])
+    assert await h.post(activity) == 401
+    assert await h.post(activity, {"Authorization": "Bearer not-a-jwt"}) == 401
+    assert await h.post(activity, {"Authorization": "Basic YWRhOnB3"}) == 401
+    assert await h.c.db["checkin_jobs"].count_documents({}) == 0
+    assert h.teams.downloads == [] and h.teams.sent == []
+
+
+# ---------------------------------------------------------------- enrollment and commands
+
+
+async def test_enrollment_asks_for_consent_then_enrolls_the_photos_sent(h: Harness) -> None:
+    card = await h.say("dan", "enroll")
+    assert "What is stored" in str(card.activity) and [b["data"]["action"] for b in buttons(card)] == [
+        "consent", "consent_declined"
+    ]  # fmt: skip
+    unticked = await h.say("dan", value={"action": "consent", "agree": "false"})
+    assert "tick the box" in said(unticked)
+    assert await h.c.deps.consents.active(h.tenant_id, h.people["dan"].id) is None
+    agreed = await h.say("dan", value={"action": "consent", "agree": "true"})
+    assert "send me 1 to 3 selfies" in said(agreed)
+    consent = await h.c.deps.consents.active(h.tenant_id, h.people["dan"].id)
+    assert consent is not None and consent.method == "chat"
+    await h.post(h.activity("dan", "", [h.teams.upload(h.photo("John_McCain/2.jpg")),
+                                        h.teams.upload(b"this is not a photo")]))  # fmt: skip
+    done = await h.teams.wait_for(lambda: [s for s in h.teams.to("a:dan") if "enrolled" in said(s)
+                                           or "could be used" in said(s)])  # fmt: skip
+    assert "You're enrolled, John (1 of 3 photos stored)" in said(done[-1]) and "Photo 2:" in said(done[-1])
+    assert await h.c.deps.templates.count(h.tenant_id, h.people["dan"].id) == 1
+    await h.selfie("dan", "John_McCain/3.jpg")
+    [answer] = await h.answers("dan")
+    assert said(answer).startswith("Checked in at ")
+
+
+async def test_undo_and_not_me_buttons_act_on_ones_own_check_in_and_admins_are_told(h: Harness) -> None:
+    await h.say("ada", "help")  # the admin has a personal chat with the bot, so she can be told
+    await h.selfie("cy", "Jesse_Jackson/2.jpg")
+    [answer] = await h.answers("cy")
+    event_id = buttons(answer)[0]["data"]["id"]
+    reported = await h.say("cy", value={"action": "not_me", "id": event_id})
+    assert "admins will review" in said(reported)
+    told = await h.teams.wait_for(lambda: [s for s in h.teams.to("a:ada") if s.reply_to is None])
+    assert "says the check-in" in said(told[0]) and [b["title"] for b in buttons(told[0])] == ["Approve", "Reject"]
+    review = await h.say("ada", "admin review")
+    item_id = buttons(review)[0]["data"]["id"]
+    approved = await h.say("ada", value={"action": "review_approve", "id": item_id})
+    assert "the check-in was removed" in said(approved)
+    again = await h.say("cy", value={"action": "undo", "id": event_id})
+    assert "already undone or corrected" in said(again)
+    bob_would = await h.say("bob", value={"action": "undo", "id": event_id})
+    assert "not yours" in said(bob_would)
+
+
+async def test_commands_for_people_managers_and_admins(h: Harness) -> None:
+    await h.selfie("cy", "Jesse_Jackson/2.jpg", text="in")
+    await h.answers("cy")
+    help_card = await h.say("cy", "help")
+    assert "forget me" in said(help_card) and "export YYYY-MM" in said(help_card)
+    status = await h.say("cy", "status")
+    assert "Today: " in said(status) and "worked" in said(status)
+    refused = await h.say("cy", "today")
+    assert "Only managers" in said(refused)
+    board = await h.say("bob", "today")
+    assert "Jesse Jackson: in since" in said(board)
+    week = await h.say("bob", "week jesse")
+    assert "Jesse Jackson, this week" in said(week)
+    not_admin = await h.say("bob", "admin timezone Europe/Paris")
+    assert "Only an admin" in said(not_admin)
+    tz = await h.say("ada", "admin timezone Europe/Paris")
+    assert "Europe/Paris" in said(tz)
+    typo = await h.say("cy", "chekin")
+    assert "type **help**" in said(typo)
+    forget = await h.say("cy", "forget me")
+    assert "erased your face data (1 photo template)" in said(forget)
+    assert await h.c.deps.templates.count(h.tenant_id, h.people["cy"].id) == 0
+
+
+async def test_a_months_export_is_a_link_to_a_csv_that_works_for_an_hour(h: Harness) -> None:
+    await h.selfie("cy", "Jesse_Jackson/2.jpg")
+    await h.answers("cy")
+    month = (await h.events_of("cy"))[0]["at"].strftime("%Y-%m")
+    await h.say("bob", f"export {month}")
+    [file] = await h.teams.wait_for(lambda: [s for s in h.teams.to("a:bob") if "person-days" in said(s)])
+    [open_url] = [b for b in buttons(file) if b["type"] == "Action.OpenUrl"]
+    assert open_url["url"].startswith("https://attendance.contoso.example/teams/downloads/")
+    link = h.url + "/teams/downloads/" + open_url["url"].rsplit("/", 1)[1]
+    async with h.http.get(link) as resp:
+        assert resp.status == 200 and "attachment" in resp.headers["Content-Disposition"]
+        rows = list(csv.DictReader(io.StringIO(await resp.text())))
+    assert [r["name"] for r in rows] == ["Jesse Jackson"] and rows[0]["first_in"]
+    async with h.http.get(f"{h.url}/teams/downloads/{'x' * 43}") as resp:
+        assert resp.status == 404 and "expired" in await resp.text()
