@@ -1,0 +1,110 @@
+"""Teams pieces without I/O: reading activities, settings, hosts, cards and the app package."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from attendance.domain.checkins import Direction, Outcome, OutcomeKind
+from attendance.settings import Settings, TeamsSettings
+from bot.teams.activities import turn_of
+from bot.teams.cards import outcome_message
+from bot.teams.connector import endpoint, host_allowed
+from bot.teams.replier import FETCH_CONNECTOR, FETCH_DOWNLOAD
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def activity(**over: object) -> dict[str, object]:
+    a: dict[str, object] = {
+        "type": "message", "id": "1733", "serviceUrl": "https://smba.trafficmanager.net/emea/",
+        "from": {"id": "29:abc", "aadObjectId": "aad-1"}, "recipient": {"id": "28:bot"},
+        "conversation": {"id": "a:conv", "conversationType": "personal", "tenantId": "T1"}, "text": "",
+    }  # fmt: skip
+    a.update(over)
+    return a
+
+
+def test_both_photo_shapes_are_read_and_the_html_rendering_and_other_files_are_not() -> None:
+    turn = turn_of(activity(attachments=[
+        {"contentType": "application/vnd.microsoft.teams.file.download.info", "name": "me.HEIC",
+         "content": {"downloadUrl": "https://contoso.sharepoint.com/x?tempauth=1", "fileType": "heic"}},
+        {"contentType": "image/*", "contentUrl": "https://smba.trafficmanager.net/emea/v3/attachments/9/views/original"},
+        {"contentType": "text/html", "content": "<div><img src=...></div>"},
+        {"contentType": "application/vnd.microsoft.teams.file.download.info",
+         "content": {"downloadUrl": "https://contoso.sharepoint.com/y", "fileType": "pdf"}},
+        {"contentType": "image/png", "contentUrl": "javascript:alert(1)"},
+    ]))  # fmt: skip
+    assert [(p.fetch, p.url.split("/")[2]) for p in turn.photos] == [
+        (FETCH_DOWNLOAD, "contoso.sharepoint.com"), (FETCH_CONNECTOR, "smba.trafficmanager.net")
+    ]  # fmt: skip
+    assert turn.other_files == 1
+
+
+def test_who_and_where_come_from_the_activity_with_fallbacks() -> None:
+    turn = turn_of(activity(text="<at>Attendance</at>&nbsp; Week  <b>Jane</b> ", value={"action": "undo", "id": "e1"}))
+    assert (turn.user_id, turn.from_id, turn.teams_tenant, turn.personal) == ("aad-1", "29:abc", "T1", True)
+    assert turn.text == "Week Jane" and turn.value == {"action": "undo", "id": "e1"}
+    bare = turn_of(activity(**{"from": {"id": "29:abc"}, "conversation": {"id": "c", "conversationType": "channel"},
+                               "channelData": {"tenant": {"id": "T2"}}, "value": {"no": "action"}}))  # fmt: skip
+    assert (bare.user_id, bare.teams_tenant, bare.personal, bare.value) == ("29:abc", "T2", False, None)
+    hostile = turn_of({"type": "message", "from": ["x"], "conversation": 5, "attachments": {"a": 1}, "text": 7})
+    assert (hostile.user_id, hostile.conversation_id, hostile.photos, hostile.text) == ("", "", (), "")
+    added = turn_of(activity(type="conversationUpdate", membersAdded=[{"id": "29:abc"}, {"id": "28:bot"}]))
+    assert added.bot_added and not turn_of(activity(type="conversationUpdate", membersAdded=[{"id": "29:x"}])).bot_added
+
+
+def test_the_sdks_own_variable_names_configure_the_bot(monkeypatch: pytest.MonkeyPatch) -> None:
+    anonymous = Settings().teams
+    assert anonymous.anonymous and "127.0.0.1" in anonymous.allowed_hosts
+    monkeypatch.setenv("CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID", "app-1")
+    monkeypatch.setenv("CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET", "s3cret")
+    monkeypatch.setenv("CONNECTIONS__SERVICE_CONNECTION__SETTINGS__TENANTID", "tenant-9")
+    teams = Settings().teams
+    assert not teams.anonymous and teams.client_id == "app-1" and "s3cret" not in repr(teams)
+    assert teams.token_endpoint == "https://login.microsoftonline.com/tenant-9/oauth2/v2.0/token"
+    assert "127.0.0.1" not in teams.allowed_hosts
+
+
+def test_only_microsoft_hosts_and_their_subdomains_are_allowed_and_urls_join_either_way() -> None:
+    hosts = TeamsSettings(client_id="a", client_secret="b").allowed_hosts  # type: ignore[arg-type]
+    assert host_allowed("https://smba.trafficmanager.net/emea/", hosts)
+    assert host_allowed("https://contoso-my.sharepoint.com/personal/x", hosts)
+    for bad in ("https://evilsharepoint.com/x", "https://sharepoint.com.evil.example/", "http://127.0.0.1/", "x"):
+        assert not host_allowed(bad, hosts), bad
+    assert endpoint("https://s/emea/", "/v3/c") == "https://s/emea/v3/c"
+    assert endpoint("http://localhost:56150/_connector", "v3/c") == "http://localhost:56150/_connector/v3/c"
+
+
+def test_an_accepted_check_in_card_offers_not_me_and_undo_for_that_event() -> None:
+    outcome = Outcome(kind=OutcomeKind.ACCEPTED, direction=Direction.IN, at=datetime(2026, 12, 3, 8, tzinfo=UTC),
+                      timezone="Europe/Berlin", employee_id="e", event_id="ev1", name="Jane Doe")  # fmt: skip
+    msg = outcome_message(outcome, "Checked in at 09:00 (Europe/Berlin), Jane.")
+    content = msg["attachments"][0]["content"]
+    assert msg["summary"].startswith("Checked in") and content["body"][0]["text"].endswith("Jane.")
+    assert [(a["title"], a["data"]) for a in content["actions"]] == [
+        ("Not me", {"action": "not_me", "id": "ev1"}), ("Undo", {"action": "undo", "id": "ev1"})
+    ]  # fmt: skip
+
+
+def test_the_app_package_holds_the_manifest_with_files_on_and_both_icons(tmp_path: Path) -> None:
+    out = tmp_path / "app.zip"
+    bot_id = "11111111-2222-4333-8444-555555555555"
+    run = [sys.executable, str(ROOT / "scripts" / "teams_package.py"), "--host", "att.example.com", "--out", str(out)]
+    refused = subprocess.run([*run, "--bot-id", "YOUR-BOT"], capture_output=True, text=True)
+    assert refused.returncode == 2 and "GUID" in refused.stderr and not out.exists()
+    assert subprocess.run([*run, "--bot-id", bot_id], capture_output=True).returncode == 0
+    with zipfile.ZipFile(out) as z:
+        manifest = json.loads(z.read("manifest.json"))
+        sizes = {name: Image.open(z.open(name)).size for name in ("color.png", "outline.png")}
+    [bot] = manifest["bots"]
+    assert manifest["id"] == bot["botId"] == bot_id and bot["supportsFiles"] is True and "personal" in bot["scopes"]
+    assert manifest["validDomains"] == ["att.example.com"] and "${" not in json.dumps(manifest)
+    assert sizes == {"color.png": (192, 192), "outline.png": (32, 32)}
