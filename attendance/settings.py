@@ -123,14 +123,14 @@ class TeamsSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TEAMS_", extra="ignore", populate_by_name=True)
 
     client_id: str | None = Field(
-        default=None, validation_alias=AliasChoices("CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID", "client_id")
+        default=None, validation_alias=AliasChoices("CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID")
     )
     client_secret: SecretStr | None = Field(
         default=None,
-        validation_alias=AliasChoices("CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET", "client_secret"),
+        validation_alias=AliasChoices("CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET"),
     )
     tenant_id: str | None = Field(
-        default=None, validation_alias=AliasChoices("CONNECTIONS__SERVICE_CONNECTION__SETTINGS__TENANTID", "tenant_id")
+        default=None, validation_alias=AliasChoices("CONNECTIONS__SERVICE_CONNECTION__SETTINGS__TENANTID")
     )
     token_url: str | None = Field(
         default=None,

@@ -28,7 +28,7 @@ from attendance.services.errors import ServiceError
 from attendance.services.replies import photo_problem
 from bot.background import Background
 from bot.commands import ChatCommand, help_lines, parse, parse_day, parse_month, slack_mention
-from bot.lines import board_line, day_line
+from bot.lines import board_line, day_line, enrollment_result
 from bot.slack import blocks as ui
 from bot.slack.replier import SlackPhotoSource
 
@@ -260,15 +260,7 @@ class SlackHandlers:
                 photos.append(photo_problem(str(exc)))
         report = await chat.enroll_with_consent(who.tenant, who.person, photos, notice_version=self._notice,
                                                 deps=self._chat)  # fmt: skip
-        refused = "\n".join(f"• Photo {n}: {why}" for n, why in report.refused)
-        if report.enrolled:
-            text = (f"You're enrolled, {_first(who.person.name)} ({report.templates_now} of 3 photos stored). "
-                    "Send me a selfie here to check in or out.")  # fmt: skip
-            if refused:
-                text += f"\nSome photos could not be used:\n{refused}"
-        else:
-            text = (f"None of your photos could be used, so nothing was stored:\n{refused}\n"
-                    "Try again with `/attendance enroll`.")  # fmt: skip
+        text = enrollment_result(report, who.person.name, "•", "Try again with `/attendance enroll`.")
         await client.chat_postMessage(channel=who.user_id, text=text)
 
     # ------------------------------------------------------------ /attendance

@@ -22,7 +22,7 @@ from attendance.services.replies import photo_problem
 from attendance.storage.mongo_teams import MongoDownloadLinks, MongoTeamsAddresses, TeamsAddress
 from bot.background import Background
 from bot.commands import ChatCommand, parse, parse_day, parse_month
-from bot.lines import board_line, day_line
+from bot.lines import board_line, day_line, enrollment_result
 from bot.teams import cards
 from bot.teams.activities import IncomingPhoto, Turn
 from bot.teams.connector import BotConnector, TeamsUnavailable
@@ -57,10 +57,6 @@ BOARD_MARKS = ("⚪", "🟢", "🔴")
 def not_on_staff(tenant: Tenant) -> str:
     return (f"I can't find you on {tenant.name}'s staff list, so I can't record your time. "
             "Ask your admin to add you with the email address of your Microsoft account.")  # fmt: skip
-
-
-def _first(name: str) -> str:
-    return name.split(maxsplit=1)[0] if name.split() else name
 
 
 class TeamsHandlers:
@@ -160,14 +156,7 @@ class TeamsHandlers:
                 fetched.append(photo_problem(str(exc)))
         report = await chat.enroll_with_consent(tenant, person, fetched, notice_version=self._notice,
                                                 deps=self._chat)  # fmt: skip
-        refused = "\n".join(f"- Photo {n}: {why}" for n, why in report.refused)
-        if report.enrolled:
-            text = (f"You're enrolled, {_first(person.name)} ({report.templates_now} of 3 photos stored). "
-                    "Send me a selfie here to check in or out.")  # fmt: skip
-            if refused:
-                text += f"\n\nSome photos could not be used:\n{refused}"
-        else:
-            text = f"None of your photos could be used, so nothing was stored:\n{refused}\n\nSend 1-3 new selfies."
+        text = enrollment_result(report, person.name, "-", "Send 1-3 new selfies.")
         await self.say(turn, text)
 
     # ------------------------------------------------------------ buttons

@@ -3,7 +3,6 @@ worker and face engine, the real database, and a stand-in for Slack's Web API on
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
@@ -15,7 +14,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from attendance.bootstrap import Container, build, slack_bot
 from attendance.domain.model import Employee, Role, new_id
@@ -24,10 +22,8 @@ from attendance.services.enrollment import enroll_photo, record_consent
 from attendance.services.tenants import create_tenant
 from attendance.settings import Settings, SlackSettings
 from attendance.storage.embedded import EmbeddedMongo
-from bot.app import create_app
-from recognition_worker.worker import JobWorker
+from tests.e2e.serving import serving
 from tests.fakes.slack import TEAM, FakeSlack
-from tests.integration.checkin_helpers import FAST
 
 PEOPLE = {  # slack user: (name, dev-set identity, roles, enrolled)
     "UADA": ("Serena Williams", "Serena_Williams", {Role.ADMIN}, True),
@@ -127,25 +123,14 @@ async def h(settings: Settings, mongo_server: EmbeddedMongo, engine: Any, slack:
         bot = slack_bot(c)
         assert bot is not None
 
-        async def ready() -> bool:
-            return True
-
-        runner = web.AppRunner(create_app(database_ready=ready, mounts=[bot.mount]), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        tenant_id, people = await _tenant(c, slack, photo)
-        worker = JobWorker(deps=c.checkin, replier=c.replier, buffer=c.buffer, settings=FAST, name="e2e")
-        stop = asyncio.Event()
-        task = asyncio.create_task(worker.run(stop))
         try:
-            yield Harness(c, slack, f"http://127.0.0.1:{port}", http, tenant_id, people, photo)
+            async with serving(c, bot.mount) as url:
+                tenant_id, people = await _tenant(c, slack, photo)
+                try:
+                    yield Harness(c, slack, url, http, tenant_id, people, photo)
+                finally:
+                    await bot.close()
         finally:
-            stop.set()
-            await task
-            await bot.close()
-            await runner.cleanup()
             await c.client.drop_database(settings.database.name)
 
 

@@ -4,7 +4,6 @@ database, and a stand-in for the Bot Connector and file host on loopback (``serv
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import uuid
@@ -14,7 +13,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from attendance.bootstrap import Container, build, teams_bot
 from attendance.domain.model import Employee, Role, new_id
@@ -23,10 +21,8 @@ from attendance.services.enrollment import enroll_photo, record_consent
 from attendance.services.tenants import create_tenant
 from attendance.settings import Settings, TeamsSettings
 from attendance.storage.embedded import EmbeddedMongo
-from bot.app import create_app
-from recognition_worker.worker import JobWorker
+from tests.e2e.serving import serving
 from tests.fakes.teams import APP_ID, APP_SECRET, TEAMS_TENANT, FakeTeams, Sent
-from tests.integration.checkin_helpers import FAST
 
 PEOPLE = {  # Teams user: (name, dev-set identity, roles, enrolled)
     "ada": ("Serena Williams", "Serena_Williams", {Role.ADMIN}, True),
@@ -149,25 +145,14 @@ async def h(settings: Settings, mongo_server: EmbeddedMongo, engine: Any, teams:
     async with build(settings, uri=mongo_server.uri, engine=engine) as c, aiohttp.ClientSession() as http:
         bot = teams_bot(c)
 
-        async def ready() -> bool:
-            return True
-
-        runner = web.AppRunner(create_app(database_ready=ready, mounts=[bot.mount]), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        tenant_id, people = await _tenant(c, teams, photo)
-        worker = JobWorker(deps=c.checkin, replier=c.replier, buffer=c.buffer, settings=FAST, name="e2e")
-        stop = asyncio.Event()
-        task = asyncio.create_task(worker.run(stop))
         try:
-            yield Harness(c, teams, f"http://127.0.0.1:{port}", http, tenant_id, people, photo)
+            async with serving(c, bot.mount) as url:
+                tenant_id, people = await _tenant(c, teams, photo)
+                try:
+                    yield Harness(c, teams, url, http, tenant_id, people, photo)
+                finally:
+                    await bot.close()
         finally:
-            stop.set()
-            await task
-            await bot.close()
-            await runner.cleanup()
             await c.client.drop_database(settings.database.name)
 
 

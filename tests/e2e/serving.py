@@ -1,0 +1,37 @@
+"""The real HTTP server with one chat app mounted, and a real check-in worker beside it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from attendance.bootstrap import Container
+from bot.app import Mount, create_app
+from recognition_worker.worker import JobWorker
+from tests.integration.checkin_helpers import FAST
+
+
+@contextlib.asynccontextmanager
+async def serving(c: Container, mount: Mount) -> AsyncIterator[str]:
+    """Yields the server's base URL (a free loopback port) while the worker decides check-ins."""
+
+    async def ready() -> bool:
+        return True
+
+    runner = web.AppRunner(create_app(database_ready=ready, mounts=[mount]), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    worker = JobWorker(deps=c.checkin, replier=c.replier, buffer=c.buffer, settings=FAST, name="e2e")
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop.set()
+        await task
+        await runner.cleanup()
