@@ -19,6 +19,7 @@ import aiohttp
 from pymongo import AsyncMongoClient
 
 from attendance.clock import SystemClock
+from attendance.domain.model import Employee, Tenant
 from attendance.messages import WorkspaceInstalled
 from attendance.ports import Clock, Connector, FaceEngine, PhotoSource, Replier
 from attendance.services.chat import ChatDeps
@@ -53,7 +54,7 @@ from bot.slack.replier import SlackPhotoSource, SlackReplier
 from bot.slack.tokens import InstalledSlackTokens, SlackTokens, StaticSlackTokens
 from bot.slack.tokens import file_hosts as slack_file_hosts
 from bot.teams.connector import AnonymousTeamsTokens, BotConnector, EntraTeamsTokens, TeamsTokens
-from bot.teams.replier import TeamsPhotoSource, TeamsReplier
+from bot.teams.replier import TeamsAdminMessages, TeamsPhotoSource, TeamsReplier
 from integrations.oauth import OAuthTokens
 from recognition_worker.gallery import TemplateGalleryCache
 from recognition_worker.photos import BufferPhotoSource, HttpPhotoSource, PhotoSourceRouter
@@ -230,8 +231,10 @@ def teams_bot(c: Container) -> TeamsBot:
     background = Background()
     links = MongoDownloadLinks(c.db)
     public_url = s.teams.public_url or f"http://{s.http.host}:{s.http.port}"
+    addresses = MongoTeamsAddresses(c.db)
     handlers = TeamsHandlers(chat_deps=c.chat, checkin=c.checkin, tenants=c.deps.tenants, connector=c.teams,
-                             photos=c.teams_photos, addresses=MongoTeamsAddresses(c.db), links=links,
+                             photos=c.teams_photos, addresses=addresses, admins=TeamsAdminMessages(c.teams, addresses),
+                             links=links,
                              notice_version=s.consent_notice_version, clock=c.deps.clock, background=background,
                              public_url=public_url)  # fmt: skip
     return TeamsBot(s.teams, handlers, background, links, c.deps.clock)
@@ -241,7 +244,7 @@ def dispatcher(c: Container) -> Dispatcher:
     """The outbound dispatcher with a connector per subscription kind."""
     from attendance.services.day_summaries import emit_day_summaries
     from integrations.adp import AdpConnector
-    from integrations.alerts import ChatAdminAlerts
+    from integrations.alerts import ChatAdminAlerts, SendToAdmins
     from integrations.dispatcher import Dispatcher, DispatcherDeps
     from integrations.oauth import OAuthTokens
     from integrations.webhook import StandardWebhookConnector
@@ -255,9 +258,17 @@ def dispatcher(c: Container) -> Dispatcher:
         "workday": WorkdayConnector(c.http, tokens, clock, timeout_s=s.timeout_s),
         "adp": AdpConnector(c.http, tokens, clock, timeout_s=s.timeout_s),
     }
-    send = None
+    senders: list[SendToAdmins] = [TeamsAdminMessages(c.teams, MongoTeamsAddresses(c.db)).tell_admins]
     if c.slack_tokens is not None:
-        send = SlackReplier(c.settings.slack, c.slack_tokens).tell_admins
+        senders.insert(0, SlackReplier(c.settings.slack, c.slack_tokens).tell_admins)
+
+    async def send(tenant: Tenant, admins: list[Employee], text: str) -> None:
+        for each in senders:  # one platform's trouble does not keep the alert from the other
+            try:
+                await each(tenant, admins, text)
+            except Exception:
+                log.warning("admin alert could not be sent on one chat platform", exc_info=True)
+
     alerts = ChatAdminAlerts(c.deliveries, c.deps.tenants, c.deps.employees, send)
 
     async def summaries(now: datetime) -> int:

@@ -1,6 +1,7 @@
 """``ChatAdminAlerts`` (the ``AdminAlerts`` port): an alert is stored in ``admin_alerts`` (the
 dashboard and `attendance deliveries alerts` show them), logged, and sent in chat to each admin
-of the tenant that the service can reach (Slack, when it is configured)."""
+of the tenant that the service can reach (Slack, when it is configured; Teams, where the admin has
+written to the bot)."""
 
 from __future__ import annotations
 

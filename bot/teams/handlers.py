@@ -25,8 +25,8 @@ from bot.commands import ChatCommand, parse, parse_day, parse_month
 from bot.lines import board_line, day_line, enrollment_result
 from bot.teams import cards
 from bot.teams.activities import IncomingPhoto, Turn
-from bot.teams.connector import BotConnector, TeamsUnavailable
-from bot.teams.replier import TeamsPhotoSource
+from bot.teams.connector import BotConnector
+from bot.teams.replier import TeamsAdminMessages, TeamsPhotoSource
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +62,12 @@ def not_on_staff(tenant: Tenant) -> str:
 class TeamsHandlers:
     def __init__(
         self, *, chat_deps: chat.ChatDeps, checkin: CheckInDeps, tenants: TenantRepository, connector: BotConnector,
-        photos: TeamsPhotoSource, addresses: MongoTeamsAddresses, links: MongoDownloadLinks, notice_version: str,
+        photos: TeamsPhotoSource, addresses: MongoTeamsAddresses, admins: TeamsAdminMessages,
+        links: MongoDownloadLinks, notice_version: str,
         clock: Clock, background: Background, public_url: str,
     ) -> None:  # fmt: skip
         self._chat, self._checkin, self._tenants, self._connector = chat_deps, checkin, tenants, connector
-        self._photos, self._addresses, self._links = photos, addresses, links
+        self._photos, self._addresses, self._admins, self._links = photos, addresses, admins, links
         self._notice, self._clock, self._bg, self._public = notice_version, clock, background, public_url.rstrip("/")
         self._known: set[tuple[str, str, str]] = set()  # (tenant, person, conversation) with a stored address
 
@@ -206,17 +207,9 @@ class TeamsHandlers:
         return cards.review_card(item, claimed.name if claimed else "someone", looks.name if looks else None, when)
 
     async def _tell_admins(self, tenant: Tenant, item: ReviewItem, admins: list[Employee]) -> None:
-        review = await self._review_card(tenant, item)
-        for admin in admins:
-            address = await self._addresses.of(tenant.id, admin.id)
-            if address is None:
-                log.info("admin employee=%s has never written to the Teams bot; not told there", admin.id)
-                continue
-            try:
-                await self._connector.send(address.service_url, address.conversation_id,
-                                           cards.message("A check-in to review", review))  # fmt: skip
-            except TeamsUnavailable as exc:
-                log.warning("could not tell an admin in Teams: %s", exc)
+        await self._admins.tell(
+            tenant, admins, cards.message("A check-in to review", await self._review_card(tenant, item))
+        )
 
     # ------------------------------------------------------------ text commands
 

@@ -11,13 +11,16 @@ how the worker reaches Teams. The job's ``context`` holds the conversation's add
 from __future__ import annotations
 
 import logging
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 
 from attendance.domain.checkins import CheckInJob, Outcome
+from attendance.domain.model import Employee, Tenant
 from attendance.ports import PhotoUnavailable
-from bot.teams.cards import outcome_message
+from attendance.storage.mongo_teams import MongoTeamsAddresses
+from bot.teams.cards import message, outcome_message
 from bot.teams.connector import BotConnector, TeamsUnavailable
 from recognition_worker.photos import HttpPhotoSource
 
@@ -35,6 +38,32 @@ class TeamsReplier:
         ctx = job.context
         await self._connector.send(ctx["service_url"], ctx["conversation"], outcome_message(outcome, text))
         log.info("teams answer sent outcome=%s", outcome.kind.value)
+
+
+class TeamsAdminMessages:
+    """Messages to a tenant's admins in their personal chat with the bot, for those who have
+    written to it (Teams needs a conversation before a bot can message someone)."""
+
+    def __init__(self, connector: BotConnector, addresses: MongoTeamsAddresses) -> None:
+        self._connector, self._addresses = connector, addresses
+
+    async def tell(self, tenant: Tenant, admins: list[Employee], activity: dict[str, Any]) -> int:
+        told = 0
+        for admin in admins if tenant.teams_tenant_ids else []:
+            address = await self._addresses.of(tenant.id, admin.id)
+            if address is None:
+                log.info("admin employee=%s has never written to the Teams bot; not told there", admin.id)
+                continue
+            try:
+                await self._connector.send(address.service_url, address.conversation_id, activity)
+                told += 1
+            except TeamsUnavailable as exc:
+                log.warning("could not tell an admin in Teams: %s", exc)
+        return told
+
+    async def tell_admins(self, tenant: Tenant, admins: list[Employee], text: str) -> None:
+        """The dispatcher's alerts (``SendToAdmins``)."""
+        await self.tell(tenant, admins, message(f"⚠️ {text}"))
 
 
 class TeamsPhotoSource:

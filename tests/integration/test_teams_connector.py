@@ -105,3 +105,24 @@ async def test_wrong_credentials_are_a_clear_permanent_error(teams: FakeTeams) -
         with pytest.raises(TeamsUnavailable, match="refused the credentials") as caught:
             await connector.send(teams.service_url, "a:x", {"type": "message", "text": "hi"})
         assert caught.value.transient is False and teams.sent == []
+
+
+async def test_dispatcher_alerts_reach_admins_who_wrote_to_the_bot(c: Container, teams: FakeTeams) -> None:
+    from attendance.bootstrap import dispatcher
+    from attendance.domain.model import Employee, Role
+    from attendance.messages import CreateTenant
+    from attendance.services.tenants import create_tenant
+    from attendance.storage.mongo_teams import MongoTeamsAddresses, TeamsAddress
+
+    tenant = await create_tenant(CreateTenant(name="Contoso", teams_tenant_ids=("T1",)), tenants=c.deps.tenants)
+    admins = [await c.deps.employees.upsert(Employee(id=new_id(), tenant_id=tenant.id, name=n, email=f"{n}@c.example",
+                                                     roles=frozenset({Role.EMPLOYEE, Role.ADMIN})))
+              for n in ("ada", "bea")]  # fmt: skip
+    now = c.deps.clock.now()
+    await MongoTeamsAddresses(c.db).remember(
+        tenant.id, admins[0].id, TeamsAddress(teams.service_url, "a:ada", "u"), now
+    )
+    await dispatcher(c).deps.alerts.alert(tenant.id, "Deliveries to https://hooks.example failed.", now)
+    [sent] = teams.sent
+    assert sent.conversation == "a:ada" and sent.authorization == f"Bearer {teams.tokens_issued[0]}"
+    assert "Deliveries to https://hooks.example failed." in sent.activity["text"]
