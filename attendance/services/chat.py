@@ -406,6 +406,16 @@ async def review_items(tenant: Tenant, viewer: Employee, *, deps: ChatDeps, limi
     return await deps.reviews.open_items(tenant.id, limit)
 
 
+async def describe_review(tenant: Tenant, item: ReviewItem, *, deps: ChatDeps) -> tuple[str, str | None, str]:
+    """What an admin reads about a review item: (claimed person, the colleague it looked like, local time)."""
+    employees = deps.enrollment.employees
+    claimed = await employees.get(tenant.id, item.employee_id or "")
+    looks = await employees.get(tenant.id, item.looks_like) if item.looks_like else None
+    at = aware(item.attempted_at or item.at)
+    when = at.astimezone(ZoneInfo(tenant.timezone)).strftime("%a %d %b %H:%M")
+    return claimed.name if claimed else "someone", looks.name if looks else None, when
+
+
 async def decide_review(
     tenant: Tenant, viewer: Employee, item_id: str, approve: bool, *, deps: ChatDeps
 ) -> tuple[ReviewItem, AttendanceEvent | None]:

@@ -382,12 +382,7 @@ class SlackHandlers:
         return [], "Admin commands:\n" + "\n".join(admin)
 
     async def _review_item_blocks(self, tenant: Tenant, item: Any) -> list[Block]:
-        employees = self._chat.enrollment.employees
-        claimed = await employees.get(tenant.id, item.employee_id or "")
-        looks = await employees.get(tenant.id, item.looks_like) if item.looks_like else None
-        at = chat.aware(item.attempted_at or item.at)
-        when = at.astimezone(ZoneInfo(tenant.timezone)).strftime("%a %d %b %H:%M")
-        return ui.review_blocks(item, claimed.name if claimed else "someone", looks.name if looks else None, when)
+        return ui.review_blocks(item, *await chat.describe_review(tenant, item, deps=self._chat))
 
     # ------------------------------------------------------------ buttons
 

@@ -199,12 +199,7 @@ class TeamsHandlers:
                 await self.say(turn, "That button has expired. Try the command again.")
 
     async def _review_card(self, tenant: Tenant, item: ReviewItem) -> cards.Card:
-        employees = self._chat.enrollment.employees
-        claimed = await employees.get(tenant.id, item.employee_id or "")
-        looks = await employees.get(tenant.id, item.looks_like) if item.looks_like else None
-        at = chat.aware(item.attempted_at or item.at)
-        when = at.astimezone(ZoneInfo(tenant.timezone)).strftime("%a %d %b %H:%M")
-        return cards.review_card(item, claimed.name if claimed else "someone", looks.name if looks else None, when)
+        return cards.review_card(item, *await chat.describe_review(tenant, item, deps=self._chat))
 
     async def _tell_admins(self, tenant: Tenant, item: ReviewItem, admins: list[Employee]) -> None:
         await self._admins.tell(
