@@ -60,8 +60,12 @@ from recognition_worker.gallery import TemplateGalleryCache
 from recognition_worker.photos import BufferPhotoSource, HttpPhotoSource, PhotoSourceRouter
 
 if TYPE_CHECKING:
+    from attendance.services.access import AccessDeps
+    from attendance.services.dashboard import DashboardDeps
+    from bot.messages import ChatFanout
     from bot.slack.app import SlackBot
     from bot.teams.app import TeamsBot
+    from bot.web.site import WebSite
     from integrations.dispatcher import Dispatcher
 
 log = logging.getLogger(__name__)
@@ -244,7 +248,7 @@ def dispatcher(c: Container) -> Dispatcher:
     """The outbound dispatcher with a connector per subscription kind."""
     from attendance.services.day_summaries import emit_day_summaries
     from integrations.adp import AdpConnector
-    from integrations.alerts import ChatAdminAlerts, SendToAdmins
+    from integrations.alerts import ChatAdminAlerts
     from integrations.dispatcher import Dispatcher, DispatcherDeps
     from integrations.oauth import OAuthTokens
     from integrations.webhook import StandardWebhookConnector
@@ -258,16 +262,10 @@ def dispatcher(c: Container) -> Dispatcher:
         "workday": WorkdayConnector(c.http, tokens, clock, timeout_s=s.timeout_s),
         "adp": AdpConnector(c.http, tokens, clock, timeout_s=s.timeout_s),
     }
-    senders: list[SendToAdmins] = [TeamsAdminMessages(c.teams, MongoTeamsAddresses(c.db)).tell_admins]
-    if c.slack_tokens is not None:
-        senders.insert(0, SlackReplier(c.settings.slack, c.slack_tokens).tell_admins)
+    fanout = chat_messages(c, admin_alerts=True)
 
     async def send(tenant: Tenant, admins: list[Employee], text: str) -> None:
-        for each in senders:  # one platform's trouble does not keep the alert from the other
-            try:
-                await each(tenant, admins, text)
-            except Exception:
-                log.warning("admin alert could not be sent on one chat platform", exc_info=True)
+        await fanout.tell(tenant, admins, text)
 
     alerts = ChatAdminAlerts(c.deliveries, c.deps.tenants, c.deps.employees, send)
 
@@ -279,6 +277,48 @@ def dispatcher(c: Container) -> Dispatcher:
                           alerts=alerts, tenants=c.deps.tenants, audit=c.deps.audit, clock=clock,
                           summaries=summaries)  # fmt: skip
     return Dispatcher(deps, s, c.settings.retry_schedule)
+
+
+def chat_messages(c: Container, *, admin_alerts: bool = False) -> ChatFanout:
+    """Personal messages on Slack (when configured) and Teams; ``admin_alerts``: with a warning mark."""
+    from bot.messages import ChatFanout, Send
+
+    teams = TeamsAdminMessages(c.teams, MongoTeamsAddresses(c.db))
+    senders: list[Send] = [teams.tell_admins if admin_alerts else teams.tell_text]  # type: ignore[list-item]
+    if c.slack_tokens is not None:
+        slack = SlackReplier(c.settings.slack, c.slack_tokens)
+        senders.insert(0, slack.tell_admins if admin_alerts else slack.tell)  # type: ignore[arg-type]
+    return ChatFanout(senders)
+
+
+def access_deps(c: Container) -> AccessDeps:
+    from attendance.services.access import AccessDeps
+    from attendance.storage.mongo_web import MongoApiTokens, MongoLocalUsers
+
+    return AccessDeps(tenants=c.deps.tenants, employees=c.deps.employees, tokens=MongoApiTokens(c.db),
+                      users=MongoLocalUsers(c.db), audit=c.deps.audit, clock=c.deps.clock)  # fmt: skip
+
+
+def dashboard_deps(c: Container) -> DashboardDeps:
+    from attendance.services.dashboard import DashboardDeps
+    from attendance.storage.mongo_web import MongoCorrectionRequests
+
+    return DashboardDeps(tenants=c.deps.tenants, employees=c.deps.employees, store=c.store, reviews=c.chat.reviews,
+                         corrections=MongoCorrectionRequests(c.db), audit=c.deps.audit, messages=chat_messages(c),
+                         clock=c.deps.clock)  # fmt: skip
+
+
+def web_site(c: Container) -> WebSite:
+    """The dashboard, the REST API and the kiosk."""
+    from bot.web.deps import WebDeps
+    from bot.web.site import WebSite
+
+    access = access_deps(c)
+    dash = dashboard_deps(c)
+    deps = WebDeps(settings=c.settings, access=access, dash=dash, chat=c.chat, subscriptions=c.subscriptions,
+                   deliveries=c.deliveries, trail=MongoAuditLog(c.db), jobs=c.checkin.jobs,
+                   buffer=c.buffer)  # fmt: skip
+    return WebSite(deps, c.http, c.deps.clock)
 
 
 def generate_template_key() -> str:

@@ -12,10 +12,20 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
+from attendance.domain.access import ApiToken, LocalUser
 from attendance.domain.checkins import AttendanceEvent, CheckInJob, Outcome, ReviewItem
+from attendance.domain.corrections import CorrectionRequest, RequestStatus
 from attendance.domain.deliveries import Attempt, Delivery, DeliveryResult, DeliveryState, DeliveryStats
 from attendance.domain.faces import FaceAnalysis, Purpose
-from attendance.domain.model import CheckInPolicy, Consent, Employee, FaceTemplate, Tenant, WorkSchedule
+from attendance.domain.model import (
+    CheckInPolicy,
+    Consent,
+    Employee,
+    FaceTemplate,
+    MatchThresholds,
+    Tenant,
+    WorkSchedule,
+)
 from attendance.domain.webhooks import Subscription, SubscriptionState
 from attendance.matching import Gallery
 
@@ -41,6 +51,7 @@ class TenantRepository(Protocol):
     async def by_teams_tenant(self, teams_tenant_id: str) -> Tenant | None: ...
     async def set_timezone(self, tenant_id: str, timezone: str) -> None: ...
     async def set_schedule(self, tenant_id: str, schedule: WorkSchedule) -> None: ...
+    async def set_thresholds(self, tenant_id: str, thresholds: MatchThresholds | None) -> None: ...
 
 
 class EmployeeRepository(Protocol):
@@ -55,6 +66,12 @@ class EmployeeRepository(Protocol):
     async def by_chat_identity(self, tenant_id: str, kind: str, value: str) -> Employee | None: ...
     async def link_chat_identity(self, tenant_id: str, employee_id: str, kind: str, value: str) -> bool:
         """Set the person's Slack/Teams user id if it is unset; False if it is taken or set."""
+        ...
+
+    async def page(
+        self, tenant_id: str, *, after: str | None, limit: int, visible_to: str | None = None
+    ) -> builtins.list[Employee]:
+        """By id, after ``after``. ``visible_to``: only that employee and the people reporting to them."""
         ...
 
 
@@ -77,6 +94,23 @@ class TemplateRepository(Protocol):
 class AuditLog(Protocol):
     async def record(self, *, tenant_id: str, actor: str, action: str, subject: str, at: datetime) -> None:
         """Who did what to whom. Never biometric data."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditEntry:
+    id: str
+    at: datetime
+    actor: str
+    action: str
+    subject: str
+
+
+class AuditTrail(Protocol):
+    async def entries(
+        self, tenant_id: str, *, before: tuple[datetime, str] | None, limit: int, action: str | None = None
+    ) -> builtins.list[AuditEntry]:
+        """Newest first, older than ``before`` (time, id)."""
         ...
 
 
@@ -188,6 +222,12 @@ class AttendanceStore(Protocol):
 
     async def event(self, tenant_id: str, event_id: str) -> AttendanceEvent | None: ...
     async def is_superseded(self, tenant_id: str, event_id: str) -> bool: ...
+    async def page(
+        self, tenant_id: str, start: datetime, end: datetime, *, employee_ids: Sequence[str] | None,
+        after: tuple[datetime, str] | None, limit: int,
+    ) -> list[AttendanceEvent]:  # fmt: skip
+        """Stored events (corrections included) in ``[start, end)`` by (time, id), after ``after``."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +255,9 @@ class ReviewQueue(Protocol):
         ...
 
     async def open_items(self, tenant_id: str, limit: int) -> list[ReviewItem]: ...
+    async def page(
+        self, tenant_id: str, *, status: str | None, after: tuple[datetime, str] | None, limit: int
+    ) -> list[ReviewItem]: ...
     async def get(self, tenant_id: str, item_id: str) -> ReviewItem | None: ...
     async def resolve(self, tenant_id: str, item_id: str, status: str, by: str, now: datetime) -> bool:
         """Close an open item (``approved`` / ``rejected``); False if it was not open any more."""
@@ -305,4 +348,44 @@ class DeliveryRepository(Protocol):
 class AdminAlerts(Protocol):
     async def alert(self, tenant_id: str, text: str, now: datetime) -> None:
         """Tell a tenant's admins something needs them (stored; sent in chat where possible)."""
+        ...
+
+
+class ChatMessages(Protocol):
+    async def tell(self, tenant: Tenant, people: Sequence[Employee], text: str) -> None:
+        """A personal message to each person, on every chat platform they are reachable on."""
+        ...
+
+
+class ApiTokenRepository(Protocol):
+    async def add(self, token: ApiToken) -> None: ...
+    async def by_hash(self, secret_hash: str) -> ApiToken | None: ...
+    async def get(self, tenant_id: str, token_id: str) -> ApiToken | None: ...
+    async def list(self, tenant_id: str) -> builtins.list[ApiToken]: ...
+    async def revoke(self, tenant_id: str, token_id: str, at: datetime) -> bool: ...
+    async def touch(self, token_id: str, at: datetime) -> None: ...
+
+
+class LocalUserRepository(Protocol):
+    async def add(self, user: LocalUser) -> None:
+        """``AlreadyExists`` if the email has an account."""
+        ...
+
+    async def by_email(self, email: str) -> LocalUser | None: ...
+    async def get(self, tenant_id: str, user_id: str) -> LocalUser | None: ...
+
+
+class CorrectionRequests(Protocol):
+    async def add(self, request: CorrectionRequest) -> None: ...
+    async def get(self, tenant_id: str, request_id: str) -> CorrectionRequest | None: ...
+    async def page(
+        self, tenant_id: str, *, employee_ids: Sequence[str] | None, status: RequestStatus | None,
+        after: tuple[datetime, str] | None, limit: int,
+    ) -> builtins.list[CorrectionRequest]: ...  # fmt: skip
+
+    async def decide(
+        self, tenant_id: str, request_id: str, *, status: RequestStatus, by: str, at: datetime, note: str | None,
+        event_id: str | None,
+    ) -> bool:  # fmt: skip
+        """Close an open request; False if it was decided already."""
         ...

@@ -37,7 +37,7 @@ def _stop_event() -> asyncio.Event:
 async def serve(settings: Settings) -> None:
     """The HTTP server. Face work (chat enrollment) runs in one engine process, started on
     first use, so that the event loop never waits for dlib."""
-    from attendance.bootstrap import slack_bot, teams_bot
+    from attendance.bootstrap import slack_bot, teams_bot, web_site
     from bot.app import create_app
     from recognition_worker.pool import ProcessPoolFaceEngine
 
@@ -57,6 +57,8 @@ async def serve(settings: Settings) -> None:
         teams = teams_bot(container)
         mounts.append(teams.mount)
         stack.push_async_callback(teams.close)
+        mounts.append(web_site(container).mount)
+        log.info("dashboard on http://%s:%s/ and the API on /api/v1", settings.http.host, settings.http.port)
 
         async def database_ready() -> bool:
             try:

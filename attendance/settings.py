@@ -161,6 +161,54 @@ class TeamsSettings(BaseSettings):
         return f"https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
 
 
+class OidcProvider(BaseModel):
+    """One OpenID Connect provider for "Sign in with ...". Off until it has a client id and secret."""
+
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    authorize_url: str
+    token_url: str
+    jwks_url: str
+    issuer: str = Field(description="expected 'iss'; '{tid}' stands for the token's Entra tenant id")
+
+    @property
+    def enabled(self) -> bool:
+        return self.client_id is not None and self.client_secret is not None
+
+
+def _slack_oidc() -> OidcProvider:
+    return OidcProvider(authorize_url="https://slack.com/openid/connect/authorize",
+                        token_url="https://slack.com/api/openid.connect.token",  # noqa: S106  (a URL)
+                        jwks_url="https://slack.com/openid/connect/keys", issuer="https://slack.com")  # fmt: skip
+
+
+def _entra_oidc() -> OidcProvider:
+    base = "https://login.microsoftonline.com/organizations"
+    return OidcProvider(authorize_url=f"{base}/oauth2/v2.0/authorize", token_url=f"{base}/oauth2/v2.0/token",
+                        jwks_url=f"{base}/discovery/v2.0/keys",
+                        issuer="https://login.microsoftonline.com/{tid}/v2.0")  # fmt: skip
+
+
+class WebSettings(BaseModel):
+    """The dashboard, the REST API and the kiosk.
+
+    Sessions are JWTs signed (HS256) with ``session_key`` under ``session_key_id``; keys in
+    ``old_session_keys`` (id -> key) are still accepted, so a key can be rotated without
+    signing everyone out. Without ``session_key`` a key is generated into ``home``.
+    """
+
+    session_key: SecretStr | None = None
+    session_key_id: str = "s1"
+    old_session_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    session_minutes: int = Field(default=60, ge=5, le=24 * 60, description="a session cookie's lifetime")
+    session_max_hours: int = Field(default=12, ge=1, le=24 * 30, description="sign in again after this at the latest")
+    cookie_secure: bool = Field(default=True, description="Secure cookies (browsers accept them on localhost too)")
+    public_url: str | None = Field(default=None, description="how browsers reach this server (sign-in redirects)")
+    kiosk_wait_s: float = Field(default=20.0, gt=0, description="how long the kiosk waits for a check-in's result")
+    slack: OidcProvider = Field(default_factory=_slack_oidc)
+    entra: OidcProvider = Field(default_factory=_entra_oidc)
+
+
 class LogSettings(BaseModel):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["text", "json"] = "text"
@@ -191,6 +239,7 @@ class Settings(BaseSettings):
     log: LogSettings = Field(default_factory=LogSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     teams: TeamsSettings = Field(default_factory=TeamsSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     @field_validator("webhook_retry_schedule")
     @classmethod

@@ -66,10 +66,50 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--by", default="admin-cli", metavar="WHO", help="who asked for the erasure (audit log)")
     p.set_defaults(handler=employees_erase)
 
+    admin = sub.add_parser("admin", help="dashboard accounts").add_subparsers(dest="action", required=True,
+                                                                              metavar="ACTION")  # fmt: skip
+    p = admin.add_parser("create-user", help="a local dashboard account (for sign-in without Slack or Entra)")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--email", required=True)
+    p.add_argument("--role", action="append", choices=["admin", "payroll", "manager"], default=[],
+                   help="repeat for several (default: admin)")  # fmt: skip
+    p.add_argument("--password-file", type=Path, metavar="FILE",
+                   help="read the password from a file (default: ATTENDANCE_PASSWORD, else asked for)")  # fmt: skip
+    p.set_defaults(handler=admin_create_user)
+
     keys = sub.add_parser("keys", help="encryption keys").add_subparsers(dest="action", required=True, metavar="ACTION")
     keys.add_parser("generate", help="print a new template key for ATTENDANCE_CRYPTO__TEMPLATE_KEY").set_defaults(
         handler=keys_generate
     )
+
+
+def _password(args: argparse.Namespace) -> str:
+    import getpass
+    import os
+
+    if args.password_file is not None:
+        return str(args.password_file.read_text(encoding="utf-8")).strip()
+    if os.environ.get("ATTENDANCE_PASSWORD"):
+        return os.environ["ATTENDANCE_PASSWORD"]
+    first = getpass.getpass("Password (12 characters or more): ")
+    if getpass.getpass("Again: ") != first:
+        raise ServiceError("the two passwords differ")
+    return first
+
+
+async def admin_create_user(args: argparse.Namespace, settings: Settings) -> int:
+    from attendance.bootstrap import access_deps
+    from attendance.domain.model import Role
+    from attendance.services.access import create_local_user
+
+    password = await asyncio.to_thread(_password, args)
+    async with build(settings) as c:
+        user = await create_local_user(args.tenant, args.email, password, [Role(r) for r in args.role or ["admin"]],
+                                       deps=access_deps(c))  # fmt: skip
+    roles = ", ".join(sorted(r.value for r in user.roles))
+    linked = "linked to the employee with that email" if user.employee_id else "not an employee"
+    print(f"created the account {user.email} ({roles}; {linked}); sign in at /signin")
+    return 0
 
 
 async def tenants_create(args: argparse.Namespace, settings: Settings) -> int:

@@ -223,7 +223,7 @@ async def month_csv(
                 continue
             zone = ZoneInfo(d.timezone)
             writer.writerow([
-                d.day.isoformat(), _cell(pd.employee.name), pd.employee.email,
+                d.day.isoformat(), safe_cell(pd.employee.name), pd.employee.email,
                 d.first_in.astimezone(zone).strftime("%H:%M") if d.first_in else "",
                 d.last_out.astimezone(zone).strftime("%H:%M") if d.last_out else "",
                 d.worked_minutes, len(d.breaks),
@@ -236,7 +236,7 @@ async def month_csv(
     return f"attendance-{year:04d}-{month:02d}.csv", out.getvalue().encode(), rows
 
 
-def _cell(text: str) -> str:
+def safe_cell(text: str) -> str:
     """No formula injection when the CSV is opened in a spreadsheet."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 

@@ -43,15 +43,16 @@ def parse_key(text: str) -> bytes:
     return key
 
 
-def load_or_create_local_key(home: Path) -> bytes:
+def load_or_create_local_key(home: Path, name: str = "template.key",
+                             setting: str = "ATTENDANCE_CRYPTO__TEMPLATE_KEY") -> bytes:  # fmt: skip
     """The key for local use when none is configured: made once, kept with mode 0600. Several
     processes may start at once: the key is written aside and linked into place atomically, and
     whoever loses the race reads the winner's key."""
-    path = home / "keys" / "template.key"
+    path = home / "keys" / name
     if path.exists():
         return parse_key(path.read_text())
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, scratch = tempfile.mkstemp(dir=path.parent, prefix=".template.key.")
+    fd, scratch = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.")
     try:
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w") as fh:
@@ -59,9 +60,10 @@ def load_or_create_local_key(home: Path) -> bytes:
         try:
             os.link(scratch, path)
             log.warning(
-                "no template key configured: generated one at %s for local use; "
-                "set ATTENDANCE_CRYPTO__TEMPLATE_KEY in production",
+                "no %s key configured: generated one at %s for local use; set %s in production",
+                name.removesuffix(".key"),
                 path,
+                setting,
             )
         except FileExistsError:
             pass  # another process made it first

@@ -11,13 +11,14 @@ Exception tree::
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 from collections.abc import Sequence
 from datetime import datetime, time
 from typing import Any
 
 import numpy as np
-from pymongo import ASCENDING, AsyncMongoClient, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -34,7 +35,7 @@ from attendance.domain.model import (
     WorkSchedule,
     new_id,
 )
-from attendance.ports import AlreadyExists, TemplateCipher
+from attendance.ports import AlreadyExists, AuditEntry, TemplateCipher
 
 Doc = dict[str, Any]
 Database = AsyncDatabase[Doc]
@@ -91,6 +92,7 @@ async def ensure_indexes(db: Database) -> None:
     from attendance.storage.mongo_deliveries import DELIVERY_INDEXES
     from attendance.storage.mongo_slack import SLACK_INDEXES
     from attendance.storage.mongo_teams import TEAMS_INDEXES
+    from attendance.storage.mongo_web import WEB_INDEXES
     from attendance.storage.mongo_webhooks import WEBHOOK_INDEXES
 
     for collection, models in {
@@ -100,6 +102,7 @@ async def ensure_indexes(db: Database) -> None:
         **TEAMS_INDEXES,
         **WEBHOOK_INDEXES,
         **DELIVERY_INDEXES,
+        **WEB_INDEXES,
     }.items():
         await db[collection].create_indexes(models)
 
@@ -202,6 +205,10 @@ class MongoTenantRepository:
         doc = _tenant_doc(Tenant(id=tenant_id, name="-", schedule=schedule))
         await self._c.update_one({"_id": tenant_id}, {"$set": {"schedule": doc["schedule"]}})
 
+    async def set_thresholds(self, tenant_id: str, thresholds: MatchThresholds | None) -> None:
+        doc = _tenant_doc(Tenant(id=tenant_id, name="-", thresholds=thresholds))
+        await self._c.update_one({"_id": tenant_id}, {"$set": {"thresholds": doc["thresholds"]}})
+
     async def bump_template_version(self, tenant_id: str) -> int:
         doc = await self._c.find_one_and_update(
             {"_id": tenant_id}, {"$inc": {"template_version": 1}}, return_document=ReturnDocument.AFTER
@@ -299,6 +306,16 @@ class MongoEmployeeRepository:
         except DuplicateKeyError:
             return False
         return result.modified_count == 1
+
+    async def page(
+        self, tenant_id: str, *, after: str | None, limit: int, visible_to: str | None = None
+    ) -> builtins.list[Employee]:
+        query: Doc = {"tenant_id": tenant_id}
+        if after is not None:
+            query["_id"] = {"$gt": after}
+        if visible_to is not None:
+            query["$or"] = [{"_id": visible_to}, {"manager_id": visible_to}]
+        return [_employee(d) async for d in self._c.find(query).sort("_id", ASCENDING).limit(limit)]
 
 
 # ---------------------------------------------------------------- consents
@@ -430,3 +447,15 @@ class MongoAuditLog:
         await self._c.insert_one(
             {"_id": new_id(), "tenant_id": tenant_id, "actor": actor, "action": action, "subject": subject, "at": at}
         )
+
+    async def entries(
+        self, tenant_id: str, *, before: tuple[datetime, str] | None, limit: int, action: str | None = None
+    ) -> list[AuditEntry]:
+        query: Doc = {"tenant_id": tenant_id}
+        if before is not None:
+            query["$or"] = [{"at": {"$lt": before[0]}}, {"at": before[0], "_id": {"$lt": before[1]}}]
+        if action:
+            query["action"] = action
+        cursor = self._c.find(query).sort([("at", DESCENDING), ("_id", DESCENDING)]).limit(limit)
+        return [AuditEntry(id=d["_id"], at=d["at"], actor=d["actor"], action=d["action"], subject=d["subject"])
+                async for d in cursor]  # fmt: skip

@@ -292,6 +292,18 @@ class MongoAttendanceStore:
         found = await self._events.find_one({"tenant_id": tenant_id, "supersedes": event_id}, {"_id": 1})
         return found is not None
 
+    async def page(
+        self, tenant_id: str, start: datetime, end: datetime, *, employee_ids: Sequence[str] | None,
+        after: tuple[datetime, str] | None, limit: int,
+    ) -> list[AttendanceEvent]:  # fmt: skip
+        query: Doc = {"tenant_id": tenant_id, "at": {"$gte": start, "$lt": end}}
+        if employee_ids is not None:
+            query["employee_id"] = {"$in": list(employee_ids)}
+        if after is not None:
+            query["$or"] = [{"at": {"$gt": after[0]}}, {"at": after[0], "_id": {"$gt": after[1]}}]
+        cursor = self._events.find(query).sort([("at", ASCENDING), ("_id", ASCENDING)]).limit(limit)
+        return [event_from(d) async for d in cursor]
+
 
 # ---------------------------------------------------------------- fraud defences, review, photos
 
@@ -388,6 +400,17 @@ class MongoReviewQueue:
 
     async def open_items(self, tenant_id: str, limit: int) -> list[ReviewItem]:
         cursor = self._c.find({"tenant_id": tenant_id, "status": "open"}).sort("at", ASCENDING).limit(limit)
+        return [_review_item(d) async for d in cursor]
+
+    async def page(
+        self, tenant_id: str, *, status: str | None, after: tuple[datetime, str] | None, limit: int
+    ) -> list[ReviewItem]:
+        query: Doc = {"tenant_id": tenant_id}
+        if status:
+            query["status"] = status
+        if after is not None:
+            query["$or"] = [{"at": {"$gt": after[0]}}, {"at": after[0], "_id": {"$gt": after[1]}}]
+        cursor = self._c.find(query).sort([("at", ASCENDING), ("_id", ASCENDING)]).limit(limit)
         return [_review_item(d) async for d in cursor]
 
     async def get(self, tenant_id: str, item_id: str) -> ReviewItem | None:

@@ -5,6 +5,7 @@ in the DM), ``channel`` (an ephemeral message there) or ``modal`` (a DM to the p
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -57,12 +58,16 @@ class SlackReplier:
 
     async def tell_admins(self, tenant: Tenant, admins: list[Employee], text: str) -> None:
         """A DM to each admin with a Slack id (the dispatcher's alerts)."""
-        reachable = [a for a in admins if a.slack_user_id]
+        await self.tell(tenant, admins, f":warning: {text}")
+
+    async def tell(self, tenant: Tenant, people: Sequence[Employee], text: str) -> None:
+        """A DM to each person with a Slack id."""
+        reachable = [a for a in people if a.slack_user_id]
         if not reachable or not tenant.slack_team_ids:
             return
         client = await self.client(tenant.slack_team_ids[0])
-        for admin in reachable:
-            await client.chat_postMessage(channel=admin.slack_user_id or "", text=f":warning: {text}")
+        for person in reachable:
+            await client.chat_postMessage(channel=person.slack_user_id or "", text=text)
 
 
 class SlackPhotoSource:

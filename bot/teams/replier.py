@@ -11,6 +11,7 @@ how the worker reaches Teams. The job's ``context`` holds the conversation's add
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -47,7 +48,7 @@ class TeamsAdminMessages:
     def __init__(self, connector: BotConnector, addresses: MongoTeamsAddresses) -> None:
         self._connector, self._addresses = connector, addresses
 
-    async def tell(self, tenant: Tenant, admins: list[Employee], activity: dict[str, Any]) -> int:
+    async def tell(self, tenant: Tenant, admins: Sequence[Employee], activity: dict[str, Any]) -> int:
         told = 0
         for admin in admins if tenant.teams_tenant_ids else []:
             address = await self._addresses.of(tenant.id, admin.id)
@@ -64,6 +65,9 @@ class TeamsAdminMessages:
     async def tell_admins(self, tenant: Tenant, admins: list[Employee], text: str) -> None:
         """The dispatcher's alerts (``SendToAdmins``)."""
         await self.tell(tenant, admins, message(f"⚠️ {text}"))
+
+    async def tell_text(self, tenant: Tenant, people: Sequence[Employee], text: str) -> None:
+        await self.tell(tenant, people, message(text))
 
 
 class TeamsPhotoSource:

@@ -1,0 +1,307 @@
+"""What the dashboard and the REST API read: the today board, a person's timeline and
+timesheets, a team's timesheet, charts, and exports. Every function takes the ``Principal``
+and never returns anyone it may not see (``Principal.may_see``), nor anything of another tenant.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from attendance.domain.access import Principal
+from attendance.domain.checkins import AttendanceEvent, DaySummary, current, summarise_day
+from attendance.domain.model import Employee, Tenant
+from attendance.ports import (
+    AttendanceStore,
+    AuditLog,
+    ChatMessages,
+    Clock,
+    CorrectionRequests,
+    EmployeeRepository,
+    ReviewQueue,
+    TenantRepository,
+)
+from attendance.services.access import Forbidden
+from attendance.services.errors import NotFound, ServiceError
+from attendance.services.reports import events_in, local_range
+
+MAX_RANGE_DAYS = 93
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DashboardDeps:
+    tenants: TenantRepository
+    employees: EmployeeRepository
+    store: AttendanceStore
+    reviews: ReviewQueue
+    corrections: CorrectionRequests
+    audit: AuditLog
+    messages: ChatMessages
+    clock: Clock
+
+
+async def tenant_of(principal: Principal, *, deps: DashboardDeps) -> Tenant:
+    tenant = await deps.tenants.get(principal.tenant_id)
+    if tenant is None:
+        raise NotFound("Your organisation does not exist any more.")
+    return tenant
+
+
+async def visible(principal: Principal, *, deps: DashboardDeps) -> list[Employee]:
+    """Everyone the principal may see, by name."""
+    people = await deps.employees.list(principal.tenant_id)
+    return sorted((p for p in people if principal.may_see(p)), key=lambda p: p.name.casefold())
+
+
+async def person(principal: Principal, employee_id: str, *, deps: DashboardDeps) -> Employee:
+    """One person the principal may see; anyone else (or of another tenant) is simply not found."""
+    found = await deps.employees.get(principal.tenant_id, employee_id)
+    if found is None or not principal.may_see(found):
+        raise NotFound("No such person among the people you can see.")
+    return found
+
+
+def check_range(first: date, last: date) -> None:
+    if last < first:
+        raise ServiceError("The range ends before it starts.")
+    if (last - first).days >= MAX_RANGE_DAYS:
+        raise ServiceError(f"Ask for at most {MAX_RANGE_DAYS} days at a time.")
+
+
+def scheduled(tenant: Tenant, day: date) -> timedelta:
+    if day.weekday() not in tenant.schedule.weekdays:
+        return timedelta(0)
+    s = tenant.schedule
+    return datetime.combine(day, s.end) - datetime.combine(day, s.start)
+
+
+# ---------------------------------------------------------------- today
+
+
+@dataclass(frozen=True, slots=True)
+class BoardRow:
+    employee: Employee
+    status: str  # in | out | absent | not yet | off
+    day: DaySummary
+    late_minutes: int
+    open_yesterday: bool  # checked in yesterday and never out
+
+
+@dataclass(slots=True)
+class Board:
+    day: date
+    generated_at: datetime
+    teams: list[tuple[str, list[BoardRow]]] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+
+
+async def today_board(principal: Principal, *, deps: DashboardDeps, team: str | None = None) -> Board:
+    """Who is in, out, late, absent and not checked out, per team (grouped by manager)."""
+    if not principal.reads_all and principal.employee_id is None:
+        raise Forbidden("This view is for people in the organisation.")
+    tenant = await tenant_of(principal, deps=deps)
+    now = deps.clock.now()
+    zone = ZoneInfo(tenant.timezone)
+    today = now.astimezone(zone).date()
+    people = await visible(principal, deps=deps)
+    if team:
+        people = [p for p in people if p.manager_id == team]
+    names = {p.id: p.name for p in await deps.employees.list(tenant.id)} if principal.reads_all else {
+        p.id: p.name for p in people}  # fmt: skip
+    yesterday = today - timedelta(days=1)
+    events = await events_in(tenant, yesterday, today, store=deps.store)
+    by_person: dict[str, list[AttendanceEvent]] = {}
+    for e in events:
+        by_person.setdefault(e.employee_id, []).append(e)
+    started = datetime.combine(today, tenant.schedule.start, tzinfo=zone) + timedelta(
+        minutes=tenant.schedule.grace_minutes)  # fmt: skip
+    working = today.weekday() in tenant.schedule.weekdays
+    board = Board(day=today, generated_at=now)
+    groups: dict[str, list[BoardRow]] = {}
+    for p in people:
+        tz = p.effective_timezone(tenant)
+        mine = by_person.get(p.id, [])
+        d = summarise_day(p.id, today, tz, mine, tenant.schedule)
+        prev = summarise_day(p.id, yesterday, tz, mine, tenant.schedule)
+        if d.first_in is None:
+            status = "off" if not working else ("absent" if now >= started else "not yet")
+        else:
+            status = "in" if d.missing_check_out else "out"
+        late = int(d.late_by.total_seconds() // 60) if d.late_by else 0
+        row = BoardRow(p, status, d, late, prev.missing_check_out)
+        board.counts[status] += 1
+        board.counts["late"] += 1 if late else 0
+        board.counts["open_yesterday"] += 1 if row.open_yesterday else 0
+        label = f"Team {names.get(p.manager_id, 'unknown')}" if p.manager_id else "No manager"
+        groups.setdefault(label, []).append(row)
+    board.teams = sorted(groups.items())
+    return board
+
+
+# ---------------------------------------------------------------- a person, a team
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    event: AttendanceEvent
+    in_force: bool  # False: replaced or removed by a later correction
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    worked: timedelta
+    breaks: timedelta
+    late_days: int
+    late_minutes: int
+    overtime: timedelta
+    missing_check_outs: int
+    days_present: int
+
+
+def totals(tenant: Tenant, days: Sequence[DaySummary]) -> Totals:
+    overtime = timedelta(0)
+    for d in days:
+        extra = d.worked - scheduled(tenant, d.day)
+        if d.events and extra > timedelta(0):
+            overtime += extra
+    late = [d.late_by for d in days if d.late_by]
+    return Totals(
+        worked=sum((d.worked for d in days), timedelta()), breaks=sum((b for d in days for b in d.breaks), timedelta()),
+        late_days=len(late), late_minutes=int(sum((x for x in late), timedelta()).total_seconds() // 60),
+        overtime=overtime, missing_check_outs=sum(1 for d in days if d.missing_check_out),
+        days_present=sum(1 for d in days if d.first_in is not None),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class PersonView:
+    employee: Employee
+    timeline: list[TimelineEntry]
+    days: list[DaySummary]
+    totals: Totals
+
+
+async def person_view(
+    principal: Principal, employee_id: str, first: date, last: date, *, deps: DashboardDeps
+) -> PersonView:
+    check_range(first, last)
+    tenant = await tenant_of(principal, deps=deps)
+    who = await person(principal, employee_id, deps=deps)
+    events = await events_in(tenant, first, last, store=deps.store, employee_id=who.id)
+    live = {e.id for e in current(events)}
+    timeline = [TimelineEntry(e, e.id in live) for e in sorted(events, key=lambda e: e.at, reverse=True)]
+    days = []
+    day = first
+    while day <= last:
+        days.append(summarise_day(who.id, day, who.effective_timezone(tenant), events, tenant.schedule))
+        day += timedelta(days=1)
+    return PersonView(who, timeline, days, totals(tenant, days))
+
+
+@dataclass(frozen=True, slots=True)
+class SheetRow:
+    employee: Employee
+    days: list[DaySummary]
+    totals: Totals
+
+
+async def timesheet(
+    principal: Principal, first: date, last: date, *, deps: DashboardDeps, team: str | None = None,
+    employee_ids: Sequence[str] | None = None,
+) -> tuple[Tenant, list[SheetRow]]:  # fmt: skip
+    """Each visible person's days in the range with totals; ``team``: reports of that manager."""
+    check_range(first, last)
+    tenant = await tenant_of(principal, deps=deps)
+    people = await visible(principal, deps=deps)
+    if team:
+        people = [p for p in people if team in (p.manager_id, p.id)]
+    if employee_ids is not None:
+        wanted = set(employee_ids)
+        people = [p for p in people if p.id in wanted]
+    start, end = local_range(tenant, first, last)
+    ids = [p.id for p in people]
+    events = await deps.store.events(tenant.id, start, end) if len(ids) > 50 else [
+        e for i in ids for e in await deps.store.events(tenant.id, start, end, i)]  # fmt: skip
+    by_person: dict[str, list[AttendanceEvent]] = {}
+    for e in events:
+        by_person.setdefault(e.employee_id, []).append(e)
+    rows = []
+    for p in people:
+        tz = p.effective_timezone(tenant)
+        days, day = [], first
+        while day <= last:
+            days.append(summarise_day(p.id, day, tz, by_person.get(p.id, []), tenant.schedule))
+            day += timedelta(days=1)
+        rows.append(SheetRow(p, days, totals(tenant, days)))
+    return tenant, rows
+
+
+async def record_export(principal: Principal, what: str, *, deps: DashboardDeps) -> None:
+    await deps.audit.record(tenant_id=principal.tenant_id, actor=principal.actor, action="export.timesheet",
+                            subject=what, at=deps.clock.now())  # fmt: skip
+
+
+# ---------------------------------------------------------------- charts
+
+
+@dataclass(frozen=True, slots=True)
+class Charts:
+    arrivals_per_hour: list[tuple[str, int]]  # today
+    hours_per_week: list[tuple[str, float]]  # the last 8 weeks, Monday dates
+    late_per_day: list[tuple[str, int]]  # the last 30 days
+
+
+async def charts(principal: Principal, *, deps: DashboardDeps, weeks: int = 8) -> Charts:
+    tenant = await tenant_of(principal, deps=deps)
+    zone = ZoneInfo(tenant.timezone)
+    today = deps.clock.now().astimezone(zone).date()
+    monday = today - timedelta(days=today.weekday())
+    first = monday - timedelta(weeks=weeks - 1)
+    _, rows = await timesheet(principal, first, today, deps=deps)
+    arrivals: Counter[int] = Counter()
+    hours: dict[date, float] = {}
+    late: Counter[date] = Counter()
+    for row in rows:
+        for d in row.days:
+            week = d.day - timedelta(days=d.day.weekday())
+            hours[week] = hours.get(week, 0.0) + d.worked.total_seconds() / 3600
+            if d.late_by:
+                late[d.day] += 1
+            if d.day == today and d.first_in:
+                arrivals[d.first_in.astimezone(zone).hour] += 1
+    lo = min([*arrivals, tenant.schedule.start.hour - 2])
+    hi = max([*arrivals, tenant.schedule.start.hour + 3])
+    return Charts(
+        arrivals_per_hour=[(f"{h:02d}:00", arrivals[h]) for h in range(max(lo, 0), min(hi, 23) + 1)],
+        hours_per_week=[(w.strftime("%d %b"), round(hours.get(w, 0.0), 1))
+                        for w in (first + timedelta(weeks=i) for i in range(weeks))],
+        late_per_day=[((today - timedelta(days=i)).strftime("%d %b"), late[today - timedelta(days=i)])
+                      for i in range(29, -1, -1)],
+    )  # fmt: skip
+
+
+def parse_day(text: str | None, default: date) -> date:
+    if not text:
+        return default
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise ServiceError(f"{text!r} is not a date like 2026-12-03.") from exc
+
+
+def week_bounds(day: date) -> tuple[date, date]:
+    monday = day - timedelta(days=day.weekday())
+    return monday, monday + timedelta(days=6)
+
+
+def month_bounds(day: date) -> tuple[date, date]:
+    first = day.replace(day=1)
+    nxt = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return first, nxt - timedelta(days=1)
+
+
+def local_time(at: datetime, tz: str) -> time:
+    return at.astimezone(ZoneInfo(tz)).time()

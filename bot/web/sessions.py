@@ -1,0 +1,112 @@
+"""Session cookies: short-lived HS256 JWTs (PyJWT) naming the tenant and the subject, with a
+CSRF value that state-changing requests must echo (form field or ``X-CSRF-Token`` header).
+
+Keys are looked up by the token's ``kid``: the current key signs, older keys still verify, so
+a key is rotated by moving it to ``old_session_keys``. A session is re-issued when half its
+lifetime is gone, up to ``session_max_hours`` after sign-in; then the person signs in again.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+from aiohttp import web
+
+from attendance.settings import Settings, WebSettings
+from attendance.storage.cipher import load_or_create_local_key
+
+SESSION_COOKIE = "attendance_session"
+PRE_COOKIE = "attendance_pre"  # before sign-in: CSRF of the sign-in forms, OIDC state and nonce
+DEVICE_DAYS = 365
+_ALGORITHM = "HS256"
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    tenant_id: str
+    subject: str
+    csrf: str
+    auth_time: int
+    expires: int
+    issued: int
+
+
+def session_keys(settings: Settings) -> tuple[str, dict[str, bytes]]:
+    web_settings = settings.web
+    keys = {kid: secret.get_secret_value().encode() for kid, secret in web_settings.old_session_keys.items()}
+    if web_settings.session_key is not None:
+        keys[web_settings.session_key_id] = web_settings.session_key.get_secret_value().encode()
+        return web_settings.session_key_id, keys
+    keys["local"] = base64.b64encode(
+        load_or_create_local_key(settings.home, "session.key", "ATTENDANCE_WEB__SESSION_KEY")
+    )
+    return "local", keys
+
+
+class SessionCodec:
+    def __init__(self, settings: WebSettings, key_id: str, keys: dict[str, bytes]) -> None:
+        if len(keys[key_id]) < 32:
+            raise ValueError("the session key must be at least 32 characters long")
+        self._s, self._kid, self._keys = settings, key_id, keys
+
+    def issue(self, tenant_id: str, subject: str, now: datetime, *, auth_time: int | None = None,
+              csrf: str | None = None, device: bool = False) -> tuple[str, int]:  # fmt: skip
+        """(token, max-age in seconds)."""
+        iat = int(now.timestamp())
+        life = timedelta(days=DEVICE_DAYS) if device else timedelta(minutes=self._s.session_minutes)
+        exp = iat + int(life.total_seconds())
+        auth = auth_time or iat
+        if not device:
+            exp = min(exp, auth + self._s.session_max_hours * 3600)
+        claims = {"tid": tenant_id, "sub": subject, "csrf": csrf or secrets.token_urlsafe(24), "iat": iat, "exp": exp,
+                  "auth": auth, "dev": device}  # fmt: skip
+        return jwt.encode(claims, self._keys[self._kid], algorithm=_ALGORITHM, headers={"kid": self._kid}), exp - iat
+
+    def read(self, token: str, now: datetime) -> Session | None:
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+            key = self._keys.get(str(kid))
+            if key is None:
+                return None
+            claims = jwt.decode(token, key, algorithms=[_ALGORITHM], options={"require": ["exp", "iat", "sub"]},
+                                leeway=0)  # fmt: skip
+        except jwt.PyJWTError:
+            return None
+        if not isinstance(claims.get("tid"), str) or not isinstance(claims.get("csrf"), str):
+            return None
+        if claims["exp"] <= now.timestamp():
+            return None
+        return Session(claims["tid"], str(claims["sub"]), claims["csrf"], int(claims.get("auth", claims["iat"])),
+                       int(claims["exp"]), int(claims["iat"]))  # fmt: skip
+
+    def needs_refresh(self, session: Session, now: datetime) -> bool:
+        return session.expires - now.timestamp() < (session.expires - session.issued) / 2
+
+    def sign_state(self, claims: dict[str, object], now: datetime, minutes: int = 10) -> str:
+        body = {**claims, "exp": int(now.timestamp()) + minutes * 60, "typ": "pre"}
+        return jwt.encode(body, self._keys[self._kid], algorithm=_ALGORITHM, headers={"kid": self._kid})
+
+    def read_state(self, token: str | None) -> dict[str, object] | None:
+        if not token:
+            return None
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+            key = self._keys.get(str(kid))
+            if key is None:
+                return None
+            claims: dict[str, object] = jwt.decode(token, key, algorithms=[_ALGORITHM])
+        except jwt.PyJWTError:
+            return None
+        return claims if claims.get("typ") == "pre" else None
+
+    def set_cookie(self, response: web.StreamResponse, name: str, value: str, max_age: int, *,
+                   same_site: str = "Lax") -> None:  # fmt: skip
+        response.set_cookie(name, value, max_age=max_age, httponly=True, secure=self._s.cookie_secure,
+                            samesite=same_site, path="/")  # fmt: skip
+
+    def clear(self, response: web.StreamResponse, name: str) -> None:
+        response.del_cookie(name, path="/")

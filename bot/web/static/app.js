@@ -1,0 +1,20 @@
+// The today board refreshes itself without reloading the page.
+"use strict";
+document.addEventListener("DOMContentLoaded", () => {
+  const board = document.querySelector("[data-refresh]");
+  if (!board) return;
+  const every = Number(board.dataset.every || "30") * 1000;
+  const refresh = async () => {
+    try {
+      const response = await fetch(board.dataset.refresh, { credentials: "same-origin" });
+      if (response.ok) {
+        board.innerHTML = await response.text();
+        board.dataset.refreshed = String(Number(board.dataset.refreshed || "0") + 1);
+      }
+    } catch (err) {
+      // offline for a moment: the next refresh tries again
+    }
+  };
+  setInterval(refresh, every);
+  board.refreshNow = refresh;
+});

@@ -1,0 +1,174 @@
+"""Two organisations with people in every role, their API tokens, and a month of attendance:
+the set-up the dashboard, API and browser tests share."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from attendance.bootstrap import Container, access_deps, web_site
+from attendance.domain.access import Principal, PrincipalKind, TokenKind
+from attendance.domain.checkins import AttendanceEvent, Direction
+from attendance.domain.model import Employee, Role, new_id
+from attendance.messages import CreateTenant
+from attendance.services.access import create_local_user, create_token
+from attendance.services.tenants import create_tenant
+from bot.app import create_app
+
+ROLES_OF = {
+    "admin": {Role.ADMIN},
+    "manager": {Role.MANAGER},
+    "employee": set(),  # reports to the manager
+    "outsider": set(),  # reports to nobody: another team
+    "payroll": {Role.PAYROLL},
+}
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Org:
+    id: str
+    name: str
+    people: dict[str, Employee]
+    tokens: dict[str, str] = field(default_factory=dict)  # role -> personal API token
+
+
+async def make_org(c: Container, label: str, *, days: int = 10) -> Org:
+    tenant = await create_tenant(CreateTenant(name=f"{label} {new_id()[:6]}", timezone="Europe/Berlin",
+                                              slack_team_ids=(f"T{new_id()[:8].upper()}",),
+                                              teams_tenant_ids=(str(__import__("uuid").uuid4()),)),
+                                 tenants=c.deps.tenants)  # fmt: skip
+    people: dict[str, Employee] = {}
+    for role, extra in ROLES_OF.items():
+        people[role] = await c.deps.employees.upsert(Employee(
+            id=new_id(), tenant_id=tenant.id, name=f"{label} {role.title()}", email=f"{role}@{label.lower()}.example",
+            roles=frozenset({Role.EMPLOYEE, *extra}), slack_user_id=f"U{role.upper()}{label.upper()}",
+        ))  # fmt: skip
+    await c.deps.employees.set_manager(tenant.id, people["employee"].id, people["manager"].id)
+    people["employee"] = await c.deps.employees.get(tenant.id, people["employee"].id)  # type: ignore[assignment]
+    org = Org(tenant.id, tenant.name, people)
+    admin = Principal(tenant_id=tenant.id, kind=PrincipalKind.SESSION, actor=people["admin"].id, name="setup",
+                      roles=frozenset({Role.ADMIN}), employee_id=people["admin"].id)  # fmt: skip
+    for role, person in people.items():
+        _, secret = await create_token(admin, name=f"{role} token", kind=TokenKind.PERSONAL, employee_id=person.id,
+                                       deps=access_deps(c))  # fmt: skip
+        org.tokens[role] = secret
+    await seed_days(c, org, days)
+    return org
+
+
+async def seed_days(c: Container, org: Org, days: int) -> None:
+    """Working days before today: in at 08:50-09:20, out at 17:00-17:30 (events as the worker writes them)."""
+    zone = ZoneInfo("Europe/Berlin")
+    today = c.deps.clock.now().astimezone(zone).date()
+    for n, person in enumerate(org.people.values()):
+        seq = 0
+        for back in range(days, 0, -1):
+            day = today - timedelta(days=back)
+            if day.weekday() >= 5:
+                continue
+            start = datetime.combine(day, time(8, 50), tzinfo=zone) + timedelta(minutes=(n * 7 + back) % 30)
+            for direction, at in ((Direction.IN, start), (Direction.OUT, start + timedelta(hours=8, minutes=10))):
+                seq += 1
+                event = AttendanceEvent(id=new_id(), tenant_id=org.id, employee_id=person.id, direction=direction,
+                                        at=at.astimezone(UTC), timezone="Europe/Berlin", channel="slack",
+                                        job_id=None, distance=0.4)  # fmt: skip
+                await c.store.append(event, seq, [], None)
+
+
+async def local_admin(c: Container, org: Org, email: str = "boss@local.example") -> str:
+    await create_local_user(org.name, email, PASSWORD, [Role.ADMIN], deps=access_deps(c))
+    return email
+
+
+@contextlib.asynccontextmanager
+async def web_server(c: Container) -> AsyncIterator[str]:
+    async def ready() -> bool:
+        return True
+
+    runner = web.AppRunner(create_app(database_ready=ready, mounts=[web_site(c).mount]), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+def today_in(c: Container) -> date:
+    return c.deps.clock.now().astimezone(ZoneInfo("Europe/Berlin")).date()
+
+
+@dataclass
+class Things:
+    """One of each object a route can name, in one organisation."""
+
+    review_item: str
+    correction_of_employee: str
+    correction_of_outsider: str
+    subscription: str
+    dead_delivery: str
+    spare_token: str
+
+
+async def make_things(c: Container, org: Org) -> Things:
+    from attendance.bootstrap import dashboard_deps
+    from attendance.domain.checkins import CheckInJob, Outcome, OutcomeKind, PhotoRef, Requested
+    from attendance.domain.deliveries import Attempt, DeliveryState, ResultKind
+    from attendance.services import webhooks
+    from attendance.services.access import employee_principal
+    from attendance.services.checkin import outbox_rows
+    from attendance.services.corrections import request_correction
+
+    now = c.deps.clock.now()
+    emp, outsider = org.people["employee"], org.people["outsider"]
+    job = CheckInJob(id=new_id(), tenant_id=org.id, channel="slack", identity_kind="slack",
+                     identity=emp.slack_user_id, photo=PhotoRef(kind="url", ref="http://x/y"), requested=Requested.AUTO,
+                     received_at=now, idempotency_key=new_id())  # fmt: skip
+    await c.chat.reviews.flag(job, Outcome(kind=OutcomeKind.OTHER_PERSON, employee_id=emp.id,
+                                           looks_like=outsider.id, distance=0.5), now)  # fmt: skip
+    dash = dashboard_deps(c)
+    corrections = []
+    for who in (emp, outsider):
+        made = await request_correction(employee_principal(who, kind=PrincipalKind.SESSION), direction="in",
+                                        at=(now - timedelta(days=1)).astimezone(ZoneInfo("Europe/Berlin"))
+                                        .strftime("%Y-%m-%dT08:30"), supersedes=None, void=False,
+                                        reason="forgot my phone", deps=dash)  # fmt: skip
+        corrections.append(made.id)
+    tenant = await c.deps.tenants.get(org.id)
+    assert tenant is not None
+    sub, _ = await webhooks.add_subscription(tenant, "http://127.0.0.1:9/hook", [], by="test",
+                                             subscriptions=c.subscriptions, audit=c.deps.audit,
+                                             clock=c.deps.clock)  # fmt: skip
+    event = AttendanceEvent(id=new_id(), tenant_id=org.id, employee_id=emp.id, direction=Direction.IN,
+                            at=now - timedelta(days=20), timezone="Europe/Berlin", channel="slack",
+                            job_id=None)  # fmt: skip
+    await c.deliveries.add_outbox(outbox_rows(event, emp, now))
+    rows = await c.deliveries.pending_outbox(100)
+    mine = [r for r in rows if r.get("tenant_id") == org.id]
+    await c.deliveries.fan_out([(r, [sub]) for r in mine], now)
+    claimed = [d for d in await c.deliveries.claim("test", now + timedelta(seconds=1), timedelta(seconds=30), 50)
+               if d.tenant_id == org.id]  # fmt: skip
+    assert claimed, "the test delivery was not claimable"
+    failed = Attempt(at=now, result=ResultKind.REJECTED, status=None, detail="refused", ms=1.0)
+    await c.deliveries.finish(claimed[0], state=DeliveryState.DEAD, next_attempt_at=None, attempt=failed,
+                              followup=None, now=now)  # fmt: skip
+    admin = Principal(tenant_id=org.id, kind=PrincipalKind.SESSION, actor=org.people["admin"].id, name="setup",
+                      roles=frozenset({Role.ADMIN}), employee_id=org.people["admin"].id)  # fmt: skip
+    spare, _ = await create_token(admin, name="spare", kind=TokenKind.INTEGRATION, roles=[Role.PAYROLL],
+                                  deps=access_deps(c))  # fmt: skip
+    return Things(
+        review_item=job.id,
+        correction_of_employee=corrections[0],
+        correction_of_outsider=corrections[1],
+        subscription=sub.id,
+        dead_delivery=claimed[0].id,
+        spare_token=spare.id,
+    )
