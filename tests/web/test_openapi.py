@@ -22,6 +22,16 @@ from tests.web.threaded import ThreadedSite
 SEMANTIC = [schemathesis.checks.positive_data_acceptance]
 
 
+def exercise(operation: Any, url: str, headers: dict[str, str]) -> None:
+    @given(case=operation.as_strategy())
+    @hypothesis.settings(max_examples=15, deadline=None, database=None, derandomize=True,
+                         suppress_health_check=list(HealthCheck))  # fmt: skip
+    def check(case: schemathesis.Case) -> None:
+        case.call_and_validate(base_url=url, headers=headers, excluded_checks=SEMANTIC)
+
+    check()
+
+
 @pytest.mark.timeout(900)
 def test_every_operation_answers_as_the_document_says(settings: Settings, mongo_server: EmbeddedMongo,
                                                       engine: Any) -> None:  # fmt: skip
@@ -35,15 +45,8 @@ def test_every_operation_answers_as_the_document_says(settings: Settings, mongo_
             headers = {"Authorization": f"Bearer {site.a.tokens[role]}"}
             for result in schema.get_all_operations():
                 operation = result.ok()
-
-                @given(case=operation.as_strategy())
-                @hypothesis.settings(max_examples=15, deadline=None, database=None, derandomize=True,
-                                     suppress_health_check=list(HealthCheck))  # fmt: skip
-                def check(case: schemathesis.Case, headers: dict[str, str] = headers) -> None:
-                    case.call_and_validate(base_url=site.url, headers=headers, excluded_checks=SEMANTIC)
-
                 try:
-                    check()
+                    exercise(operation, site.url, headers)
                 except (Exception, BaseExceptionGroup) as exc:
                     failures.append(f"{operation.method.upper()} {operation.path} as {role}: {exc}"[:1500])
         assert not failures, "\n\n".join(failures)
