@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import aiohttp
+import aiohttp.abc
 import pytest
 
 from attendance.bootstrap import Container, build
@@ -29,10 +31,21 @@ class Web:
         return await self.http.request(method, self.url + path, headers=headers, allow_redirects=False, **kw)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-async def web(settings: Settings, mongo_server: EmbeddedMongo, engine: object) -> AsyncIterator[Web]:
-    async with build(settings, uri=mongo_server.uri, engine=engine) as c:  # type: ignore[arg-type]
+@contextlib.asynccontextmanager
+async def started(settings: Settings, uri: str, engine: object, jar: aiohttp.abc.AbstractCookieJar | None = None
+                  ) -> AsyncIterator[Web]:  # fmt: skip
+    """The server and two organisations; ``jar``: keep cookies like a browser (else none are kept)."""
+    async with build(settings, uri=uri, engine=engine) as c:  # type: ignore[arg-type]
         a, b = await make_org(c, "Acme"), await make_org(c, "Globex", days=3)
-        async with web_server(c) as url, aiohttp.ClientSession() as http:
+        async with (
+            web_server(c) as url,
+            aiohttp.ClientSession(cookie_jar=jar if jar is not None else aiohttp.DummyCookieJar()) as http,
+        ):
             yield Web(c, url, a, b, http)
         await c.client.drop_database(settings.database.name)
+
+
+@pytest.fixture
+async def web(settings: Settings, mongo_server: EmbeddedMongo, engine: object) -> AsyncIterator[Web]:
+    async with started(settings, mongo_server.uri, engine) as w:
+        yield w

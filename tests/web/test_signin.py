@@ -1,0 +1,233 @@
+"""Signing in: with Slack and Microsoft (OpenID Connect against a stand-in provider over HTTP),
+with a local account's password; sessions, CSRF, key rotation, and the audit log."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from attendance.domain.model import Employee, Role, new_id
+from attendance.settings import OidcProvider, Settings, WebSettings
+from attendance.storage.embedded import EmbeddedMongo
+from tests.fakes.oidc import FakeOidcProvider
+from tests.web.conftest import Web, started
+from tests.web.world import PASSWORD, local_admin
+
+
+@pytest.fixture
+async def providers() -> AsyncIterator[dict[str, FakeOidcProvider]]:
+    found = {"slack": FakeOidcProvider(), "entra": FakeOidcProvider()}
+    for p in found.values():
+        await p.start()
+    yield found
+    for p in found.values():
+        await p.stop()
+
+
+def provider_settings(p: FakeOidcProvider, issuer: str) -> OidcProvider:
+    return OidcProvider(client_id=p.client_id, client_secret=p.client_secret, authorize_url=f"{p.base}/authorize",  # type: ignore[arg-type]
+                        token_url=f"{p.base}/token", jwks_url=f"{p.base}/jwks", issuer=issuer)  # fmt: skip
+
+
+@pytest.fixture
+async def w(settings: Settings, mongo_server: EmbeddedMongo, engine: Any,
+            providers: dict[str, FakeOidcProvider]) -> AsyncIterator[Web]:  # fmt: skip
+    # aiohttp's cookie jar keeps Secure cookies from plain-http test servers only when told
+    # they are not Secure; the browser tests run with Secure cookies.
+    entra_issuer = "https://login.microsoftonline.com/{tid}/v2.0"
+    web_settings = WebSettings(cookie_secure=False,
+                               slack=provider_settings(providers["slack"], "https://slack.com"),
+                               entra=provider_settings(providers["entra"], entra_issuer))  # fmt: skip
+    async with started(settings.model_copy(update={"web": web_settings}), mongo_server.uri, engine,
+                       jar=aiohttp.CookieJar(unsafe=True)) as site:  # fmt: skip
+        yield site
+
+
+async def sign_in_with(w: Web, provider: str) -> aiohttp.ClientResponse:
+    """Follow the redirects as a browser does: to the provider, back to us, then to the page."""
+    return await w.http.get(f"{w.url}/signin/{provider}?next=/api/v1/me", allow_redirects=True)
+
+
+def slack_claims(w: Web, person: Employee, **extra: Any) -> dict[str, Any]:
+    return {
+        "iss": "https://slack.com",
+        "https://slack.com/user_id": person.slack_user_id,
+        "https://slack.com/team_id": "",
+        "email": person.email,
+        "email_verified": True,
+        **extra,
+    }
+
+
+async def team_of(w: Web) -> str:
+    tenant = await w.c.deps.tenants.get(w.a.id)
+    assert tenant is not None
+    return tenant.slack_team_ids[0]
+
+
+async def test_sign_in_with_slack_finds_the_person_by_their_slack_id_and_audits_it(
+    w: Web, providers: dict[str, FakeOidcProvider]) -> None:  # fmt: skip
+    manager = w.a.people["manager"]
+    providers["slack"].claims = {**slack_claims(w, manager), "https://slack.com/team_id": await team_of(w)}
+    r = await sign_in_with(w, "slack")
+    assert r.status == 200, await r.text()
+    me = await r.json()
+    assert me["employee_id"] == manager.id and "manager" in me["roles"] and me["kind"] == "session"
+    assert providers["slack"].token_requests[0]["redirect_uri"].endswith("/signin/slack/callback")
+    audit = await (await w.call("GET", "/api/v1/audit", w.a.tokens["admin"])).json()
+    assert any(e["action"] == "signin.slack" and e["actor"] == manager.id for e in audit["items"])
+
+
+async def test_a_first_sign_in_links_the_person_by_verified_email_and_an_unverified_one_is_refused(
+    w: Web, providers: dict[str, FakeOidcProvider]) -> None:  # fmt: skip
+    team = await team_of(w)
+    newcomer = await w.c.deps.employees.upsert(Employee(id=new_id(), tenant_id=w.a.id, name="New Person",
+                                                        email="new@acme.example"))  # fmt: skip
+    providers["slack"].claims = {"iss": "https://slack.com", "https://slack.com/user_id": "UNEW1",
+                                 "https://slack.com/team_id": team, "email": "new@acme.example",
+                                 "email_verified": False}  # fmt: skip
+    r = await sign_in_with(w, "slack")
+    assert r.status == 400 and "not on the staff list" in await r.text()
+    providers["slack"].claims["email_verified"] = True
+    r = await sign_in_with(w, "slack")
+    assert (await r.json())["employee_id"] == newcomer.id
+    linked = await w.c.deps.employees.get(w.a.id, newcomer.id)
+    assert linked is not None and linked.slack_user_id == "UNEW1"
+
+
+async def test_sign_in_with_microsoft_maps_the_entra_user_and_refuses_other_directories(
+    w: Web, providers: dict[str, FakeOidcProvider]) -> None:  # fmt: skip
+    tenant = await w.c.deps.tenants.get(w.a.id)
+    assert tenant is not None
+    tid = tenant.teams_tenant_ids[0]
+    payroll = w.a.people["payroll"]
+    providers["entra"].claims = {"iss": f"https://login.microsoftonline.com/{tid}/v2.0", "tid": tid,
+                                 "oid": str(uuid.uuid4()), "preferred_username": payroll.email}  # fmt: skip
+    r = await sign_in_with(w, "entra")
+    me = await r.json()
+    assert me["employee_id"] == payroll.id and me["roles"] == ["employee", "payroll"]
+    stranger = str(uuid.uuid4())
+    providers["entra"].claims.update(tid=stranger, iss=f"https://login.microsoftonline.com/{stranger}/v2.0")
+    w.http.cookie_jar.clear()
+    r = await sign_in_with(w, "entra")
+    assert r.status == 400 and "does not use attendance" in await r.text()
+
+
+@pytest.mark.parametrize("forgery", ["audience", "nonce", "issuer", "key", "expired"])
+async def test_an_id_token_that_does_not_check_out_signs_nobody_in(
+    w: Web, providers: dict[str, FakeOidcProvider], forgery: str) -> None:  # fmt: skip
+    slack = providers["slack"]
+    slack.claims = {**slack_claims(w, w.a.people["admin"]), "https://slack.com/team_id": await team_of(w)}
+    slack.tamper = {
+        "audience": {"aud": "someone-else"},
+        "nonce": {"nonce": "replayed"},
+        "issuer": {"iss": "https://evil.example"},
+        "key": {},
+        "expired": {"exp": 1_000_000},
+    }[forgery]
+    if forgery == "key":
+        slack.sign_with = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    r = await sign_in_with(w, "slack")
+    assert r.status == 400
+    assert "attendance_session" not in {c.key for c in w.http.cookie_jar}
+    assert (await w.call("GET", "/api/v1/me")).status == 401
+
+
+async def test_a_callback_without_the_state_we_issued_is_refused(
+    w: Web, providers: dict[str, FakeOidcProvider]
+) -> None:
+    providers["slack"].claims = {**slack_claims(w, w.a.people["admin"]), "https://slack.com/team_id": await team_of(w)}
+    r = await w.http.get(f"{w.url}/signin/slack/callback?code=abc&state=forged", allow_redirects=False)
+    assert r.status == 400 and "expired" in await r.text()
+    assert providers["slack"].token_requests == []
+
+
+async def test_password_sign_in_csrf_and_sign_out(w: Web) -> None:
+    email = await local_admin(w.c, w.a)
+    page = await w.http.get(f"{w.url}/signin")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', await page.text()).group(1)  # type: ignore[union-attr]
+    r = await w.http.post(f"{w.url}/signin", data={"email": email, "password": "wrong password!", "csrf": csrf})
+    assert r.status == 400 and "do not match" in await r.text()
+    r = await w.http.post(f"{w.url}/signin", data={"email": email, "password": PASSWORD, "csrf": "forged"})
+    assert r.status == 400 and "expired" in await r.text()
+    page = await w.http.get(f"{w.url}/signin")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', await page.text()).group(1)  # type: ignore[union-attr]
+    r = await w.http.post(f"{w.url}/signin", data={"email": email, "password": PASSWORD, "csrf": csrf,
+                                                  "next": "//evil.example/"}, allow_redirects=False)  # fmt: skip
+    assert r.status == 303 and r.headers["Location"] == "/"
+    me = await (await w.http.get(f"{w.url}/api/v1/me")).json()
+    assert me["roles"] == ["admin", "employee"] and me["kind"] == "session"
+    # a state-changing request with the session cookie needs the CSRF value of the session
+    r = await w.http.patch(f"{w.url}/api/v1/settings", json={"timezone": "Europe/Paris"})
+    assert r.status == 403 and (await r.json())["error"]["code"] == "csrf"
+    page = await w.http.get(f"{w.url}/settings")
+    token = re.search(r'name="csrf" value="([^"]+)"', await page.text()).group(1)  # type: ignore[union-attr]
+    r = await w.http.patch(f"{w.url}/api/v1/settings", json={"timezone": "Europe/Paris"},
+                           headers={"X-CSRF-Token": token})  # fmt: skip
+    assert r.status == 200 and (await r.json())["timezone"] == "Europe/Paris"
+    r = await w.http.post(f"{w.url}/signout", data={"csrf": token}, allow_redirects=False)
+    assert r.status == 303
+    assert (await w.http.get(f"{w.url}/api/v1/me")).status == 401
+    actions = [e["action"] for e in (await (await w.call("GET", "/api/v1/audit", w.a.tokens["admin"])).json())["items"]]
+    assert {"signin.failed", "signin.password", "settings.changed"} <= set(actions)
+
+
+async def test_the_session_cookie_is_httponly_secure_samesite_and_short_lived(web: Web) -> None:
+    email = await local_admin(web.c, web.a)
+    page = await web.http.get(f"{web.url}/signin")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', await page.text()).group(1)  # type: ignore[union-attr]
+    pre = page.cookies["attendance_pre"].value
+    r = await web.http.post(f"{web.url}/signin", data={"email": email, "password": PASSWORD, "csrf": csrf},
+                            headers={"Cookie": f"attendance_pre={pre}"}, allow_redirects=False)  # fmt: skip
+    morsel = r.cookies["attendance_session"]
+    assert morsel["httponly"] and morsel["secure"] and morsel["samesite"] == "Lax"
+    assert int(morsel["max-age"]) == 3600
+
+
+async def test_a_session_signed_with_a_retired_key_still_works_until_the_key_is_dropped(
+    settings: Settings, mongo_server: EmbeddedMongo, engine: Any) -> None:  # fmt: skip
+    from bot.web.sessions import SessionCodec
+
+    old, new = "o" * 40, "n" * 40
+    codec = SessionCodec(WebSettings(), "old", {"old": old.encode()})
+    rotated = settings.model_copy(
+        update={
+            "web": WebSettings(
+                session_key=new,
+                session_key_id="new",  # type: ignore[arg-type]
+                old_session_keys={"old": old},
+            )
+        }
+    )  # type: ignore[dict-item]
+    async with started(rotated, mongo_server.uri, engine) as w:
+        admin = w.a.people["admin"]
+        token, _ = codec.issue(w.a.id, f"employee:{admin.id}", w.c.deps.clock.now())
+        r = await w.call("GET", "/api/v1/me", headers={"Cookie": f"attendance_session={token}"})
+        assert (await r.json())["employee_id"] == admin.id
+        stale, _ = codec.issue(w.a.id, f"employee:{admin.id}", w.c.deps.clock.now() - timedelta(hours=2))
+        r = await w.call("GET", "/api/v1/me", headers={"Cookie": f"attendance_session={stale}"})
+        assert r.status == 401
+    dropped = settings.model_copy(update={"web": WebSettings(session_key=new, session_key_id="new")})  # type: ignore[arg-type]
+    async with started(dropped, mongo_server.uri, engine) as w:
+        admin = w.a.people["admin"]
+        token, _ = codec.issue(w.a.id, f"employee:{admin.id}", w.c.deps.clock.now())
+        r = await w.call("GET", "/api/v1/me", headers={"Cookie": f"attendance_session={token}"})
+        assert r.status == 401
+
+
+async def test_a_role_taken_away_counts_at_once_for_a_signed_in_session(w: Web) -> None:
+    from dataclasses import replace
+
+    manager = w.a.people["manager"]
+    r = await w.call("GET", "/api/v1/today", w.a.tokens["manager"])
+    assert r.status == 200
+    await w.c.deps.employees.upsert(replace(manager, roles=frozenset({Role.EMPLOYEE})))
+    r = await w.call("GET", "/today", w.a.tokens["manager"])
+    assert r.status == 403
