@@ -11,6 +11,7 @@ import aiohttp.abc
 import pytest
 
 from attendance.bootstrap import Container, build
+from attendance.ports import Clock
 from attendance.settings import Settings
 from attendance.storage.embedded import EmbeddedMongo
 from tests.web.world import Org, make_org, web_server
@@ -32,10 +33,10 @@ class Web:
 
 
 @contextlib.asynccontextmanager
-async def started(settings: Settings, uri: str, engine: object, jar: aiohttp.abc.AbstractCookieJar | None = None
-                  ) -> AsyncIterator[Web]:  # fmt: skip
+async def started(settings: Settings, uri: str, engine: object, jar: aiohttp.abc.AbstractCookieJar | None = None,
+                  clock: Clock | None = None) -> AsyncIterator[Web]:  # fmt: skip
     """The server and two organisations; ``jar``: keep cookies like a browser (else none are kept)."""
-    async with build(settings, uri=uri, engine=engine) as c:  # type: ignore[arg-type]
+    async with build(settings, uri=uri, engine=engine, clock=clock) as c:  # type: ignore[arg-type]
         a, b = await make_org(c, "Acme"), await make_org(c, "Globex", days=3)
         async with (
             web_server(c) as url,

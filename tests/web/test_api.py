@@ -1,0 +1,207 @@
+"""REST API behaviour: pagination, error bodies, tokens shown once and stored hashed, corrections
+and review decisions (new events, chat messages, audit), settings, exports, the today board."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from attendance.domain.checkins import AttendanceEvent, Direction
+from attendance.domain.model import new_id
+from attendance.services.access import hash_secret
+from attendance.settings import Settings, SlackSettings
+from attendance.storage.embedded import EmbeddedMongo
+from tests.fakes.clock import FixedClock
+from tests.fakes.slack import FakeSlack
+from tests.web.conftest import Web, started
+from tests.web.world import make_things, today_in
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    s = FakeSlack()
+    await s.start()
+    yield s
+    await s.stop()
+
+
+@pytest.fixture
+async def w(settings: Settings, mongo_server: EmbeddedMongo, engine: Any, slack: FakeSlack) -> AsyncIterator[Web]:
+    chat = SlackSettings(signing_secret=slack.signing_secret, api_url=slack.api_url, bot_token=slack.bot_token)  # type: ignore[arg-type]
+    async with started(settings.model_copy(update={"slack": chat}), mongo_server.uri, engine) as site:
+        yield site
+
+
+async def all_pages(w: Web, path: str, token: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    cursor = None
+    for _ in range(100):
+        sep = "&" if "?" in path else "?"
+        r = await w.call("GET", path + (f"{sep}cursor={cursor}" if cursor else ""), token)
+        assert r.status == 200, await r.text()
+        body = await r.json()
+        items += body["items"]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return items
+    raise AssertionError("the cursor never ended")
+
+
+async def test_cursor_pages_give_every_event_once_and_only_the_viewers(w: Web) -> None:
+    today = today_in(w.c)
+    first = today - timedelta(days=14)
+    query = f"/api/v1/events?from={first}&to={today}&limit=7"
+    everything = await all_pages(w, query, w.a.tokens["admin"])
+    stored = await w.c.store.events(w.a.id, datetime.now(UTC) - timedelta(days=20), datetime.now(UTC))
+    assert sorted(e["id"] for e in everything) == sorted(e.id for e in stored)
+    assert len(everything) == len({e["id"] for e in everything}) > 20
+    mine = await all_pages(w, query, w.a.tokens["manager"])
+    assert {e["employee_id"] for e in mine} == {w.a.people["manager"].id, w.a.people["employee"].id}
+    own = await all_pages(w, query, w.a.tokens["outsider"])
+    assert {e["employee_id"] for e in own} == {w.a.people["outsider"].id}
+    people = await all_pages(w, "/api/v1/employees?limit=2", w.a.tokens["payroll"])
+    assert len(people) == 5 and all(p["email"].endswith("@acme.example") for p in people)
+
+
+async def test_errors_have_one_shape_and_say_what_is_wrong(w: Web) -> None:
+    admin = w.a.tokens["admin"]
+    cases = [
+        ("GET", "/api/v1/employees/nobody", {}, 404, "not_found"),
+        ("GET", "/api/v1/events?from=yesterday", {}, 400, "invalid"),
+        ("GET", "/api/v1/events?from=2026-01-01&to=2026-12-01", {}, 400, "invalid"),
+        ("GET", "/api/v1/events?cursor=bm9wZQ", {}, 400, "invalid"),
+        ("GET", "/api/v1/employees?limit=5000", {}, 400, "invalid"),
+        ("PATCH", "/api/v1/settings", {"data": b"{not json", "headers": {"Content-Type": "application/json"}}, 400,
+         "invalid"),
+        ("PATCH", "/api/v1/settings", {"json": ["a list"]}, 400, "invalid"),
+        ("PATCH", "/api/v1/settings", {"data": b"{" + b" " * 70_000 + b"}"}, 413, "too_large"),
+        ("PATCH", "/api/v1/settings", {"json": {"timezone": "Mars/Olympus"}}, 400, "invalid"),
+        ("PATCH", "/api/v1/settings", {"json": {"thresholds": {"verify": 2}}}, 400, "invalid"),
+        ("PATCH", "/api/v1/settings", {"json": {"colour": "red"}}, 400, "invalid"),
+        ("GET", "/api/v1/me", {"headers": {"Authorization": "Basic YTpi"}}, 401, "unauthenticated"),
+    ]  # fmt: skip
+    for method, path, kw, status, code in cases:
+        r = await w.call(method, path, None if "Authorization" in kw.get("headers", {}) else admin, **kw)
+        body = await r.json()
+        assert (r.status, body["error"]["code"]) == (status, code), (path, body)
+        assert len(body["error"]["message"]) > 10 and set(body) == {"error"}
+    r = await w.call("PATCH", "/api/v1/settings", admin, json={"timezone": "Mars/Olympus"})
+    assert "IANA" in (await r.json())["error"]["message"]
+
+
+async def test_a_token_is_shown_once_stored_hashed_listed_and_revoked(w: Web) -> None:
+    admin = w.a.tokens["admin"]
+    r = await w.call("POST", "/api/v1/tokens", admin, json={"name": "Payroll export", "kind": "integration",
+                                                             "roles": ["payroll"]})  # fmt: skip
+    assert r.status == 201
+    made = await r.json()
+    secret = made["secret"]
+    stored = await w.c.db["api_tokens"].find_one({"_id": made["id"]})
+    assert stored is not None and stored["secret_hash"] == hash_secret(secret)
+    assert secret not in str(stored)
+    listed = await (await w.call("GET", "/api/v1/tokens", admin)).json()
+    assert secret not in str(listed) and any(t["id"] == made["id"] for t in listed["items"])
+    # the payroll integration reads and exports everything and changes nothing
+    assert (await w.call("GET", "/api/v1/timesheets", secret)).status == 200
+    assert (await w.call("GET", "/api/v1/timesheets/export", secret)).status == 200
+    assert (await w.call("PATCH", "/api/v1/settings", secret, json={"timezone": "UTC"})).status == 403
+    assert (await w.call("POST", "/api/v1/tokens", secret, json={"name": "x", "kind": "device"})).status == 403
+    assert (await w.call("DELETE", f"/api/v1/tokens/{made['id']}", admin)).status == 200
+    r = await w.call("GET", "/api/v1/timesheets", secret)
+    assert r.status == 401 and "revoked" in (await r.json())["error"]["message"]
+    audit = [e["action"] for e in (await (await w.call("GET", "/api/v1/audit", admin)).json())["items"]]
+    assert {"token.created.integration", "token.revoked", "export.timesheet"} <= set(audit)
+
+
+async def test_a_correction_is_requested_approved_as_a_new_event_and_both_are_told_in_chat(
+    w: Web, slack: FakeSlack) -> None:  # fmt: skip
+    emp, manager = w.a.people["employee"], w.a.people["manager"]
+    yesterday = today_in(w.c) - timedelta(days=1)
+    fix = {"direction": "out", "at": f"{yesterday}T18:05", "reason": "I left late, forgot to check out"}
+    r = await w.call("POST", "/api/v1/corrections", w.a.tokens["employee"], json=fix)
+    assert r.status == 201, await r.text()
+    request = await r.json()
+    assert request["status"] == "open" and request["employee_id"] == emp.id
+    await slack.wait_for(lambda: slack.messages_to(manager.slack_user_id or ""))
+    assert "forgot to check out" in slack.messages_to(manager.slack_user_id or "")[0]["text"]
+    # the employee cannot decide their own request; an outsider cannot see it
+    r = await w.call("POST", f"/api/v1/corrections/{request['id']}/decision", w.a.tokens["employee"],
+                     json={"decision": "approve"})  # fmt: skip
+    assert r.status == 403
+    r = await w.call("POST", f"/api/v1/corrections/{request['id']}/decision", w.a.tokens["manager"],
+                     json={"decision": "approve", "note": "ok"})  # fmt: skip
+    decided = await r.json()
+    assert r.status == 200 and decided["status"] == "approved" and decided["event_id"]
+    event = await w.c.store.event(w.a.id, decided["event_id"])
+    assert event is not None and event.channel == "correction" and event.direction is Direction.OUT
+    assert event.at.astimezone(ZoneInfo("Europe/Berlin")).strftime("%H:%M") == "18:05"
+    await slack.wait_for(lambda: slack.messages_to(emp.slack_user_id or ""))
+    assert "approved" in slack.messages_to(emp.slack_user_id or "")[0]["text"]
+    r = await w.call("POST", f"/api/v1/corrections/{request['id']}/decision", w.a.tokens["admin"],
+                     json={"decision": "reject"})  # fmt: skip
+    assert r.status == 400 and "already approved" in (await r.json())["error"]["message"]
+    audit = [e["action"] for e in (await (await w.call("GET", "/api/v1/audit", w.a.tokens["admin"])).json())["items"]]
+    assert {"correction.requested", "correction.approved"} <= set(audit)
+
+
+async def test_approving_a_flagged_check_in_records_it_for_the_person_who_sent_it(w: Web) -> None:
+    things = await make_things(w.c, w.a)
+    before = await w.c.store.events(w.a.id, datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC) + timedelta(1))
+    r = await w.call("GET", "/api/v1/review", w.a.tokens["payroll"])
+    assert [i["id"] for i in (await r.json())["items"]] == [things.review_item]
+    r = await w.call("POST", f"/api/v1/review/{things.review_item}/decision", w.a.tokens["admin"],
+                     json={"decision": "approve"})  # fmt: skip
+    assert r.status == 200 and (await r.json())["status"] == "approved"
+    after = await w.c.store.events(w.a.id, datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC) + timedelta(1))
+    added = [e for e in after if e.id not in {b.id for b in before}]
+    assert [e.employee_id for e in added] == [w.a.people["employee"].id]
+    assert (await (await w.call("GET", "/api/v1/review", w.a.tokens["admin"])).json())["items"] == []
+
+
+async def test_exports_parse_as_csv_and_xlsx_with_every_day_of_the_people_seen(w: Web) -> None:
+    today = today_in(w.c)
+    first = today - timedelta(days=14)
+    r = await w.call("GET", f"/api/v1/timesheets/export?format=csv&from={first}&to={today}", w.a.tokens["manager"])
+    assert r.headers["Content-Disposition"].startswith("attachment;")
+    rows = list(csv.DictReader(io.StringIO(await r.text())))
+    assert {row["email"] for row in rows} == {"manager@acme.example", "employee@acme.example"}
+    assert all(int(row["worked_minutes"]) == 490 for row in rows)
+    r = await w.call("GET", f"/api/v1/timesheets/export?format=xlsx&from={first}&to={today}", w.a.tokens["admin"])
+    book = zipfile.ZipFile(io.BytesIO(await r.read()))
+    assert "xl/worksheets/sheet1.xml" in book.namelist()
+    strings = book.read("xl/sharedStrings.xml").decode()
+    assert "outsider@acme.example" in strings and "globex" not in strings.lower()
+
+
+async def test_the_today_board_says_who_is_in_late_absent_and_not_checked_out(
+    settings: Settings, mongo_server: EmbeddedMongo, engine: Any) -> None:  # fmt: skip
+    zone = ZoneInfo("Europe/Berlin")
+    wednesday = datetime(2026, 12, 2, 11, 0, tzinfo=zone)  # the working day began at 09:00 (grace 5 min)
+    async with started(settings, mongo_server.uri, engine, clock=FixedClock(wednesday.astimezone(UTC))) as w:
+        emp, outsider, payroll = w.a.people["employee"], w.a.people["outsider"], w.a.people["payroll"]
+        todays = [(emp, "08:58", Direction.IN), (outsider, "09:40", Direction.IN), (outsider, "10:30", Direction.OUT),
+                  (payroll, "08:30", Direction.IN)]  # fmt: skip
+        for seq, (who, hhmm, direction) in enumerate(todays, start=100):
+            at = datetime.combine(wednesday.date(), datetime.strptime(hhmm, "%H:%M").time(), tzinfo=zone)
+            await w.c.store.append(AttendanceEvent(id=new_id(), tenant_id=w.a.id, employee_id=who.id,
+                                                   direction=direction, at=at.astimezone(UTC),
+                                                   timezone="Europe/Berlin", channel="kiosk", job_id=None),
+                                   seq, [], None)  # fmt: skip
+        board = await (await w.call("GET", "/api/v1/today", w.a.tokens["admin"])).json()
+        rows = {p["name"]: p for team in board["teams"] for p in team["people"]}
+        assert rows["Acme Employee"]["status"] == "in" and rows["Acme Employee"]["late_minutes"] == 0
+        assert rows["Acme Outsider"]["status"] == "out" and rows["Acme Outsider"]["late_minutes"] == 40
+        assert rows["Acme Manager"]["status"] == "absent" and rows["Acme Admin"]["status"] == "absent"
+        assert board["counts"] == {"in": 2, "out": 1, "absent": 2, "not yet": 0, "off": 0, "late": 1,
+                                   "open_yesterday": 0}  # fmt: skip
+        managed = await (await w.call("GET", "/api/v1/today", w.a.tokens["manager"])).json()
+        assert {p["name"] for t in managed["teams"] for p in t["people"]} == {"Acme Manager", "Acme Employee"}
+        page = await (await w.call("GET", "/today", w.a.tokens["manager"])).text()
+        assert "Acme Employee" in page and "Acme Outsider" not in page and "Arrivals per hour" in page
