@@ -4,7 +4,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 VENV := .venv/bin
 FACES ?= ../shared/faces
 
-.PHONY: setup run test lint typecheck pytest eval bench teams-package clean
+.PHONY: setup run test lint typecheck pytest eval bench bench-web screenshots teams-package clean
 
 setup:
 	@bash scripts/setup.sh
@@ -31,6 +31,14 @@ bench: setup
 	$(VENV)/attendance bench recognition $(FACES) --json var/bench-recognition.json
 	$(VENV)/attendance bench match --json var/bench-match.json
 	$(VENV)/attendance bench pipeline --checkins 300 --workers 2 --json var/bench-pipeline.json
+
+# The dashboard's page and API timings (a 1,000-person tenant with a month of events)
+bench-web: setup
+	$(VENV)/attendance bench web --people 1000 --days 30 --clients 20 --json var/bench-web.json
+
+# The README's screenshots, taken by the browser tests in headless Chromium
+screenshots: setup
+	ATTENDANCE_SCREENSHOTS=docs/screenshots $(VENV)/pytest tests/web/test_browser.py -q
 
 # The Teams app package: make teams-package BOT_ID=<the bot's app id> HOST=<public host of attendance serve>
 BOT_ID ?= $(CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID)

@@ -6,8 +6,10 @@ cd "$(dirname "$0")/.."
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
-# --- system packages: a C++ compiler, cmake and OpenBLAS headers, to compile dlib once --------
+# --- system packages: a C++ compiler, cmake and OpenBLAS headers, to compile dlib once; --------
+# --- Chromium for the browser tests of the dashboard and the kiosk -------------------------------
 missing=()
+command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 if ! { [ -e /usr/include/x86_64-linux-gnu/cblas.h ] || [ -e /usr/include/aarch64-linux-gnu/cblas.h ] \
@@ -29,6 +31,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     say "install them with your package manager (Debian/Ubuntu: apt-get install ${missing[*]};"
     say "Fedora: dnf install gcc-c++ cmake openblas-devel; macOS: brew install cmake openblas)."
     say "Without OpenBLAS dlib still builds, but face encoding is 3-4x slower."
+    say "Without chromium the browser tests fail with a message saying so; the service itself runs."
     if [[ " ${missing[*]} " == *" g++ "* ]]; then exit 1; fi
   fi
 fi
