@@ -21,7 +21,7 @@ from pymongo import AsyncMongoClient
 from attendance.clock import SystemClock
 from attendance.domain.model import Employee, Tenant
 from attendance.messages import WorkspaceInstalled
-from attendance.ports import Clock, Connector, FaceEngine, PhotoSource, Replier
+from attendance.ports import AttendanceStore, Clock, Connector, EmployeeRepository, FaceEngine, PhotoSource, Replier
 from attendance.services.chat import ChatDeps
 from attendance.services.checkin import CheckInDeps
 from attendance.services.enrollment import EnrollmentDeps
@@ -299,13 +299,21 @@ def access_deps(c: Container) -> AccessDeps:
                       users=MongoLocalUsers(c.db), audit=c.deps.audit, clock=c.deps.clock)  # fmt: skip
 
 
-def dashboard_deps(c: Container) -> DashboardDeps:
+def dashboard_deps(c: Container, *, cached: bool = False) -> DashboardDeps:
+    """``cached``: reads through the in-process caches (the web server; see ``memory_cache``)."""
     from attendance.services.dashboard import DashboardDeps
+    from attendance.storage.memory_cache import CachedAttendanceStore, CachedEmployeeRepository
     from attendance.storage.mongo_web import MongoCorrectionRequests
 
-    return DashboardDeps(tenants=c.deps.tenants, employees=c.deps.employees, store=c.store, reviews=c.chat.reviews,
+    w, clock = c.settings.web, c.deps.clock
+    store: AttendanceStore = c.store
+    employees: EmployeeRepository = c.deps.employees
+    if cached:
+        store = CachedAttendanceStore(c.store, clock, recent_ttl_s=w.cache_recent_s, past_ttl_s=w.cache_past_s)
+        employees = CachedEmployeeRepository(c.deps.employees, clock, ttl_s=w.cache_recent_s)
+    return DashboardDeps(tenants=c.deps.tenants, employees=employees, store=store, reviews=c.chat.reviews,
                          corrections=MongoCorrectionRequests(c.db), audit=c.deps.audit, messages=chat_messages(c),
-                         clock=c.deps.clock)  # fmt: skip
+                         clock=clock)  # fmt: skip
 
 
 def web_site(c: Container) -> WebSite:
@@ -314,7 +322,7 @@ def web_site(c: Container) -> WebSite:
     from bot.web.site import WebSite
 
     access = access_deps(c)
-    dash = dashboard_deps(c)
+    dash = dashboard_deps(c, cached=True)
     deps = WebDeps(settings=c.settings, access=access, dash=dash, chat=c.chat, subscriptions=c.subscriptions,
                    deliveries=c.deliveries, trail=MongoAuditLog(c.db), jobs=c.checkin.jobs,
                    buffer=c.buffer)  # fmt: skip

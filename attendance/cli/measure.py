@@ -49,6 +49,15 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--receiver-ms", type=float, default=0.0, help="the receiver's time per request (default 0)")
     p.add_argument("--json", type=Path, metavar="FILE")
     p.set_defaults(handler=run_bench_dispatch)
+    p = bench.add_parser("web", help="the today board's server time and API latency at N concurrent clients")
+    p.add_argument("--people", type=int, default=1000)
+    p.add_argument("--days", type=int, default=30, help="days of attendance before today")
+    p.add_argument("--clients", type=int, default=20)
+    p.add_argument("--requests", type=int, default=25, help="requests per client per endpoint")
+    p.add_argument("--rounds", type=int, default=21, help="today board loads (the first is not counted)")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--json", type=Path)
+    p.set_defaults(handler=run_bench_web)
     p = bench.add_parser("match", help="match latency and memory by gallery size")
     p.add_argument("--gallery", default="1000,100000,1000000", help="comma-separated sizes")
     p.add_argument("--json", type=Path, metavar="FILE")
@@ -175,3 +184,23 @@ async def run_bench_dispatch(args: argparse.Namespace, settings: Settings) -> in
         print(f"{key:32s}{value}")
     _write(args.json, report)
     return 0 if report["lost"] == 0 else 5
+
+
+async def run_bench_web(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.web.bench import bench_web
+
+    report = await bench_web(people=args.people, days=args.days, clients=args.clients, each=args.requests,
+                             rounds=args.rounds, port=args.port)  # fmt: skip
+    board = report["today_board"]
+    print(f"{report['people']} people, {report['events']} events, {report['clients']} concurrent clients")
+    print(
+        f"today board: server p50 {board['server']['p50_ms']} ms, p95 {board['server']['p95_ms']} ms "
+        f"(client p95 {board['client']['p95_ms']} ms, {board['bytes']} bytes)"
+    )
+    for name, row in report["api"].items():
+        print(
+            f"  {name:22s} p50 {row['p50_ms']:7.1f} ms  p95 {row['p95_ms']:7.1f} ms  {row['per_s']:7.1f}/s"
+            f"  errors {row['errors']}"
+        )
+    _write(args.json, report)
+    return 0

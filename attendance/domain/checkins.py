@@ -209,6 +209,29 @@ def summarise_day(
     )
 
 
+def summarise_days(
+    employee_id: str,
+    first: date,
+    last: date,
+    timezone: str,
+    events: Iterable[AttendanceEvent],
+    *,
+    schedule: WorkSchedule,
+) -> list[DaySummary]:
+    """``summarise_day`` for each local day ``first``..``last``, in one pass over the events
+    (corrections applied once, then grouped by local day)."""
+    zone = ZoneInfo(timezone)
+    by_day: dict[date, list[AttendanceEvent]] = {}
+    for e in current(events):
+        by_day.setdefault(e.at.astimezone(zone).date(), []).append(e)
+    out = []
+    day = first
+    while day <= last:
+        out.append(summarise_day(employee_id, day, timezone, by_day.get(day, []), schedule))
+        day += timedelta(days=1)
+    return out
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PhotoRef:
     """Where a job's photo is: ``buffer`` (uploaded to us, kept until the job ends) or ``url``."""

@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from attendance.domain.access import Principal
-from attendance.domain.checkins import AttendanceEvent, DaySummary, current, summarise_day
+from attendance.domain.checkins import AttendanceEvent, DaySummary, current, summarise_days
 from attendance.domain.model import Employee, Tenant
 from attendance.ports import (
     AttendanceStore,
@@ -124,8 +124,7 @@ async def today_board(principal: Principal, *, deps: DashboardDeps, team: str | 
     for p in people:
         tz = p.effective_timezone(tenant)
         mine = by_person.get(p.id, [])
-        d = summarise_day(p.id, today, tz, mine, tenant.schedule)
-        prev = summarise_day(p.id, yesterday, tz, mine, tenant.schedule)
+        prev, d = summarise_days(p.id, yesterday, today, tz, mine, schedule=tenant.schedule)
         if d.first_in is None:
             status = "off" if not working else ("absent" if now >= started else "not yet")
         else:
@@ -193,11 +192,7 @@ async def person_view(
     events = await events_in(tenant, first, last, store=deps.store, employee_id=who.id)
     live = {e.id for e in current(events)}
     timeline = [TimelineEntry(e, e.id in live) for e in sorted(events, key=lambda e: e.at, reverse=True)]
-    days = []
-    day = first
-    while day <= last:
-        days.append(summarise_day(who.id, day, who.effective_timezone(tenant), events, tenant.schedule))
-        day += timedelta(days=1)
+    days = summarise_days(who.id, first, last, who.effective_timezone(tenant), events, schedule=tenant.schedule)
     return PersonView(who, timeline, days, totals(tenant, days))
 
 
@@ -230,11 +225,8 @@ async def timesheet(
         by_person.setdefault(e.employee_id, []).append(e)
     rows = []
     for p in people:
-        tz = p.effective_timezone(tenant)
-        days, day = [], first
-        while day <= last:
-            days.append(summarise_day(p.id, day, tz, by_person.get(p.id, []), tenant.schedule))
-            day += timedelta(days=1)
+        days = summarise_days(p.id, first, last, p.effective_timezone(tenant), by_person.get(p.id, []),
+                              schedule=tenant.schedule)  # fmt: skip
         rows.append(SheetRow(p, days, totals(tenant, days)))
     return tenant, rows
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from attendance.domain.checkins import AttendanceEvent, DaySummary, Direction, summarise_day
+from attendance.domain.checkins import AttendanceEvent, DaySummary, Direction, summarise_days
 from attendance.domain.model import Employee, Tenant, new_id
 from attendance.ports import AttendanceStore, Clock, EmployeeRepository, SequenceTaken
 from attendance.services.checkin import correction_rows
@@ -47,12 +47,8 @@ async def summaries(
         by_person.setdefault(e.employee_id, []).append(e)
     out = []
     for person in people:
-        tz = person.effective_timezone(tenant)
-        days = []
-        day = first
-        while day <= last:
-            days.append(summarise_day(person.id, day, tz, by_person.get(person.id, []), tenant.schedule))
-            day += timedelta(days=1)
+        days = summarise_days(person.id, first, last, person.effective_timezone(tenant), by_person.get(person.id, []),
+                              schedule=tenant.schedule)  # fmt: skip
         out.append(PersonDays(person, days))
     return out
 

@@ -20,7 +20,7 @@ from attendance.services.dashboard import parse_day
 from attendance.services.errors import NotFound
 from attendance.services.reports import local_range
 from bot.web import serialise as js
-from bot.web.app import ApiError, principal_of
+from bot.web.app import ApiError, principal_of, read_capped
 from bot.web.deps import WebDeps, as_viewer
 from bot.web.exports import filename, to_csv, to_xlsx
 
@@ -28,11 +28,7 @@ MAX_JSON = 64 * 1024
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
-    if request.content_length is not None and request.content_length > MAX_JSON:
-        raise ApiError(413, "too_large", "The body is larger than 64 KB.")
-    raw = await request.content.read(MAX_JSON + 1)
-    if len(raw) > MAX_JSON:
-        raise ApiError(413, "too_large", "The body is larger than 64 KB.")
+    raw = await read_capped(request, MAX_JSON, "The body is larger than 64 KB.")
     try:
         body = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError):

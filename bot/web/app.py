@@ -47,6 +47,20 @@ class ApiError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+async def read_capped(request: web.Request, cap: int, too_large: str) -> bytes:
+    """The whole body, or ``ApiError`` 413 as soon as it passes ``cap`` bytes (read in chunks:
+    one ``read(n)`` returns only what has arrived so far)."""
+    if request.content_length is not None and request.content_length > cap:
+        raise ApiError(413, "too_large", too_large)
+    chunks, size = [], 0
+    while chunk := await request.content.read(64 * 1024):
+        size += len(chunk)
+        if size > cap:
+            raise ApiError(413, "too_large", too_large)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def error_json(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
 

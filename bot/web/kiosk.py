@@ -13,7 +13,7 @@ from attendance.domain.access import PrincipalKind
 from attendance.domain.checkins import JobState, OutcomeKind, PhotoRef, Requested
 from attendance.services.access import SignInRefused, pair_device
 from attendance.services.checkin import RequestCheckIn, submit_check_in
-from bot.web.app import PRINCIPAL, ApiError, principal_of
+from bot.web.app import PRINCIPAL, ApiError, principal_of, read_capped
 from bot.web.deps import WebDeps
 from bot.web.signin import SignIn
 
@@ -56,11 +56,7 @@ class Kiosk:
             raise ApiError(400, "invalid", "Each photo needs an Idempotency-Key header (8-64 letters or digits).")
         if not request.content_type.startswith("image/"):
             raise ApiError(415, "unsupported", "Send the photo itself as image/jpeg.")
-        if request.content_length is not None and request.content_length > MAX_PHOTO:
-            raise ApiError(413, "too_large", "The photo is larger than 5 MB.")
-        data = await request.content.read(MAX_PHOTO + 1)
-        if len(data) > MAX_PHOTO:
-            raise ApiError(413, "too_large", "The photo is larger than 5 MB.")
+        data = await read_capped(request, MAX_PHOTO, "The photo is larger than 5 MB.")
         if not data:
             raise ApiError(400, "invalid", "The photo is empty.")
         try:
@@ -93,7 +89,7 @@ class Kiosk:
         when = o.at.astimezone(zone).strftime("%H:%M") if o.at else ""
         direction = o.direction.value if o.direction else None
         if o.kind is OutcomeKind.NO_USABLE_FACE and o.detail:
-            message = f"{o.detail} Please try again."
+            message = o.detail
         elif o.kind is OutcomeKind.REPLAYED_PHOTO:
             message = "That picture was used before. Please take a new one."
         elif o.kind is OutcomeKind.FAILED:

@@ -61,9 +61,13 @@ class PageHandlers:
         p = principal_of(request)
         team = request.query.get("team") or None
         board = await dashboard.today_board(p, deps=self.d.dash, team=team)
-        charts = await dashboard.charts(p, deps=self.d.dash)
         managers = [x for x in await dashboard.visible(p, deps=self.d.dash) if Role.MANAGER in x.roles]
-        return self.r.page(request, "today.html", board=board, charts=charts, team=team, managers=managers)
+        return self.r.page(request, "today.html", board=board, team=team, managers=managers)
+
+    async def today_charts(self, request: web.Request) -> web.StreamResponse:
+        """Loaded by the today page after the board (weeks of events: the board does not wait for them)."""
+        charts = await dashboard.charts(principal_of(request), deps=self.d.dash)
+        return self.r.fragment("charts.html", charts=charts)
 
     async def today_fragment(self, request: web.Request) -> web.StreamResponse:
         p = principal_of(request)

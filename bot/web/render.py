@@ -116,6 +116,7 @@ class Renderer:
 
     def fragment(self, template: str, **context: Any) -> web.Response:
         html = self.env.get_template(template).render(**context)
+
         return web.Response(text=html, content_type="text/html")
 
     def error(self, request: web.Request, status: int, message: str) -> web.Response:

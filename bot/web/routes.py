@@ -140,6 +140,7 @@ PAGES: tuple[Route, ...] = (
     Route(method="POST", path="/signout", name="signout", allow=SIGNED_IN, summary="End the session"),
     Route(method="GET", path="/today", name="today_page", allow=MANAGERS, summary="Today board"),
     Route(method="GET", path="/today/board", name="today_fragment", allow=MANAGERS, summary="The board, refreshed"),
+    Route(method="GET", path="/today/charts", name="today_charts", allow=MANAGERS, summary="The today page's charts"),
     Route(method="GET", path="/people/{employee_id}", name="person_page", allow=EVERYONE, summary="A person"),
     Route(method="GET", path="/timesheets", name="timesheets_page", allow=MANAGERS, summary="Timesheets"),
     Route(method="GET", path="/timesheets/export", name="timesheets_export", allow=MANAGERS, summary="CSV or XLSX"),

@@ -138,3 +138,30 @@ def test_stray_check_out_and_double_check_in() -> None:
     ]
     s = summarise_day("ada", MONDAY, BERLIN, events, SCHEDULE)
     assert s.worked == timedelta(hours=3) and s.first_in == at(MONDAY, 9, 0)
+
+
+def test_summarising_many_days_at_once_agrees_with_one_day_at_a_time() -> None:
+    import random
+    from datetime import UTC, date, datetime, timedelta
+
+    from attendance.domain.checkins import AttendanceEvent, Direction, summarise_day, summarise_days
+    from attendance.domain.model import WorkSchedule
+
+    rng = random.Random(7)
+    events: list[AttendanceEvent] = []
+    at = datetime(2026, 11, 1, 6, tzinfo=UTC)
+    for n in range(300):
+        at += timedelta(minutes=rng.randint(20, 600))
+        supersedes = rng.choice(events).id if events and rng.random() < 0.1 else None
+        events.append(AttendanceEvent(
+            id=f"e{n}", tenant_id="t", employee_id="p", direction=rng.choice(list(Direction)), at=at,
+            timezone="America/New_York", channel="test", job_id=None, supersedes=supersedes,
+            void=bool(supersedes) and rng.random() < 0.5,
+        ))  # fmt: skip
+    schedule = WorkSchedule()
+    first, last = date(2026, 11, 1), date(2026, 12, 31)
+    many = summarise_days("p", first, last, "America/New_York", events, schedule=schedule)
+    one = [summarise_day("p", first + timedelta(days=i), "America/New_York", events, schedule)
+           for i in range((last - first).days + 1)]  # fmt: skip
+    assert many == one
+    assert sum(d.events for d in many) > 100

@@ -35,7 +35,11 @@ class Web:
 @contextlib.asynccontextmanager
 async def started(settings: Settings, uri: str, engine: object, jar: aiohttp.abc.AbstractCookieJar | None = None,
                   clock: Clock | None = None) -> AsyncIterator[Web]:  # fmt: skip
-    """The server and two organisations; ``jar``: keep cookies like a browser (else none are kept)."""
+    """The server and two organisations; ``jar``: keep cookies like a browser (else none are kept).
+    The web's read caches are off (the tests write to the database behind the server's back);
+    tests/integration/test_memory_cache.py tests them."""
+    settings = settings.model_copy(update={"web": settings.web.model_copy(update={"cache_recent_s": 0,
+                                                                                  "cache_past_s": 0})})  # fmt: skip
     async with build(settings, uri=uri, engine=engine, clock=clock) as c:  # type: ignore[arg-type]
         a, b = await make_org(c, "Acme"), await make_org(c, "Globex", days=3)
         async with (

@@ -38,6 +38,7 @@ WHO = {
     "api_audit": "AP", "api_tokens": "A", "api_token_create": "A", "api_token_revoke": "A", "api_openapi": "public",
     "home": "signed-in", "signin_page": "public", "signin_password": "public", "signin_start": "public",
     "signin_callback": "public", "signout": "signed-in", "today_page": "MAP", "today_fragment": "MAP",
+    "today_charts": "MAP",
     "person_page": "EMAP", "timesheets_page": "MAP", "timesheets_export": "MAP", "review_page": "AP",
     "review_decide": "A", "corrections_page": "EMAP", "correction_request": "EMAP", "correction_decide": "MA",
     "settings_page": "AP", "settings_save": "A", "integrations_page": "AP", "delivery_replay": "A",

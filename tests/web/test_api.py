@@ -204,4 +204,39 @@ async def test_the_today_board_says_who_is_in_late_absent_and_not_checked_out(
         managed = await (await w.call("GET", "/api/v1/today", w.a.tokens["manager"])).json()
         assert {p["name"] for t in managed["teams"] for p in t["people"]} == {"Acme Manager", "Acme Employee"}
         page = await (await w.call("GET", "/today", w.a.tokens["manager"])).text()
-        assert "Acme Employee" in page and "Acme Outsider" not in page and "Arrivals per hour" in page
+        assert "Acme Employee" in page and "Acme Outsider" not in page
+        charts = await (await w.call("GET", "/today/charts", w.a.tokens["manager"])).text()
+        assert "Arrivals per hour today" in charts and "<svg" in charts
+        arrivals = charts.split('id="arrivals"')[1].split("</figure>")[0]
+        assert "<th scope='row'>08:00</th><td>1</td>" in arrivals  # the employee, at 08:58
+
+
+async def test_the_kiosk_takes_a_whole_photo_once_per_key_and_refuses_bad_uploads(w: Web) -> None:
+    import os
+
+    r = await w.call("POST", "/api/v1/tokens", w.a.tokens["admin"], json={"name": "door", "kind": "device"})
+    device = (await r.json())["secret"]
+    photo = b"\xff\xd8\xff\xe0" + os.urandom(700_000)  # larger than one network read
+    headers = {"Content-Type": "image/jpeg", "Idempotency-Key": "frame-0001"}
+    first = await w.call("POST", "/kiosk/check-ins", device, data=io.BytesIO(photo), headers=headers)
+    again = await w.call("POST", "/kiosk/check-ins", device, data=io.BytesIO(photo), headers=headers)
+    assert first.status == again.status == 202
+    job_id = (await first.json())["job_id"]
+    assert (await again.json())["job_id"] == job_id
+    job = await w.c.checkin.jobs.get(job_id)
+    assert job is not None and job.identity_kind == "none" and job.channel == "kiosk"
+    assert await w.c.buffer.get(job.photo.ref) == photo
+    r = await w.call("GET", f"/kiosk/check-ins/{job_id}", device)
+    assert (await r.json()) == {"state": "pending"}
+    refusals = [
+        ({"Content-Type": "image/jpeg"}, photo[:100], 400, "Idempotency-Key"),
+        ({"Content-Type": "text/plain", "Idempotency-Key": "frame-0002"}, b"hello", 415, "image/jpeg"),
+        ({"Content-Type": "image/jpeg", "Idempotency-Key": "frame-0003"}, b"\xff" * 5_300_000, 413, "5 MB"),
+        ({"Content-Type": "image/jpeg", "Idempotency-Key": "frame-0004"}, b"", 400, "empty"),
+    ]
+    for extra, body, status, words in refusals:
+        r = await w.call("POST", "/kiosk/check-ins", device, data=io.BytesIO(body), headers=extra)
+        assert r.status == status and words in (await r.json())["error"]["message"], (status, await r.text())
+    other = await w.call("POST", "/api/v1/tokens", w.b.tokens["admin"], json={"name": "door", "kind": "device"})
+    r = await w.call("GET", f"/kiosk/check-ins/{job_id}", (await other.json())["secret"])
+    assert r.status == 404  # another organisation's kiosk cannot read this one's result

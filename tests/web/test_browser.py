@@ -276,3 +276,13 @@ async def test_pages_fit_a_phone_are_keyboard_reachable_and_labelled(browser: Br
     focused = await page.evaluate("document.activeElement.closest('main') !== null")
     assert focused, "after 'Skip to content' the next Tab stays in the page's content"
     await page.context.close()
+
+
+async def test_the_today_page_draws_its_charts_after_the_board(browser: Browser, w: Web) -> None:
+    page = await sign_in(browser, w, "payroll")
+    await page.goto(f"{w.url}/today")
+    charts = page.get_by_role("region", name="Charts")
+    await expect(charts).to_have_attribute("aria-busy", "false")
+    for title in ("Arrivals per hour today", "Hours worked per week", "People late per day, last 30 days"):
+        await expect(charts.get_by_role("img", name=re.compile(title))).to_be_visible()
+    await page.context.close()

@@ -1,5 +1,16 @@
 // The today board refreshes itself without reloading the page.
 "use strict";
+document.addEventListener("DOMContentLoaded", async () => {
+  const charts = document.querySelector("[data-load]");
+  if (charts) {
+    try {
+      const response = await fetch(charts.dataset.load, { credentials: "same-origin" });
+      if (response.ok) charts.innerHTML = await response.text();
+    } finally {
+      charts.setAttribute("aria-busy", "false");
+    }
+  }
+});
 document.addEventListener("DOMContentLoaded", () => {
   const board = document.querySelector("[data-refresh]");
   if (!board) return;

@@ -19,6 +19,7 @@
       const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "user", width: 640 } });
       $("preview").srcObject = stream;
       await $("preview").play();
+      while ($("preview").videoWidth === 0) await new Promise((done) => setTimeout(done, 50));
       say("Look at the camera, then tap.");
       enable(true);
     } catch (err) {
@@ -32,7 +33,8 @@
     canvas.width = video.videoWidth;
     canvas.height = video.videoHeight;
     canvas.getContext("2d").drawImage(video, 0, 0);
-    return new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
+    return new Promise((resolve, reject) => canvas.toBlob(
+      (blob) => (blob ? resolve(blob) : reject(new Error("no frame"))), "image/jpeg", 0.9));
   }
 
   async function send(direction) {
