@@ -218,8 +218,7 @@ async def timesheet(
         people = [p for p in people if p.id in wanted]
     start, end = local_range(tenant, first, last)
     ids = [p.id for p in people]
-    events = await deps.store.events(tenant.id, start, end) if len(ids) > 50 else [
-        e for i in ids for e in await deps.store.events(tenant.id, start, end, i)]  # fmt: skip
+    events = await deps.store.events_for(tenant.id, start, end, ids) if ids else []
     by_person: dict[str, list[AttendanceEvent]] = {}
     for e in events:
         by_person.setdefault(e.employee_id, []).append(e)

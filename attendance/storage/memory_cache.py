@@ -82,30 +82,59 @@ def _utc_day(at: datetime) -> date:
     return at.astimezone(UTC).date()
 
 
+class _Bucket:
+    """One UTC day of a tenant's events: in (time, id) order, and by employee."""
+
+    __slots__ = ("by_employee", "events")
+
+    def __init__(self, events: list[AttendanceEvent]) -> None:
+        self.events = sorted(events, key=lambda e: (e.at, e.id))
+        self.by_employee: dict[str, list[AttendanceEvent]] = {}
+        for e in self.events:
+            self.by_employee.setdefault(e.employee_id, []).append(e)
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+
 class CachedAttendanceStore:
     def __init__(self, inner: AttendanceStore, clock: Clock, *, recent_ttl_s: float = 5.0, past_ttl_s: float = 60.0,
                  max_events: int = 500_000) -> None:  # fmt: skip
         self._inner, self._clock = inner, clock
         self._recent, self._past = recent_ttl_s, past_ttl_s
-        self._days: _Entries[tuple[str, date], list[AttendanceEvent]] = _Entries(clock, len, max_events)
+        self._days: _Entries[tuple[str, date], _Bucket] = _Entries(clock, len, max_events)
 
-    async def _day(self, tenant_id: str, day: date) -> list[AttendanceEvent]:
+    async def _bucket(self, tenant_id: str, day: date) -> _Bucket:
         start = datetime.combine(day, time(0), tzinfo=UTC)
         recent = day >= _utc_day(self._clock.now()) - timedelta(days=2)
 
-        async def load() -> list[AttendanceEvent]:
-            events = await self._inner.events(tenant_id, start, start + timedelta(days=1))
-            return sorted(events, key=lambda e: (e.at, e.id))
+        async def load() -> _Bucket:
+            return _Bucket(await self._inner.events(tenant_id, start, start + timedelta(days=1)))
 
         return await self._days.get((tenant_id, day), self._recent if recent else self._past, load)
 
-    async def _span(self, tenant_id: str, start: datetime, end: datetime) -> list[AttendanceEvent]:
-        out: list[AttendanceEvent] = []
+    async def _day(self, tenant_id: str, day: date) -> list[AttendanceEvent]:
+        return (await self._bucket(tenant_id, day)).events
+
+    async def _buckets(self, tenant_id: str, start: datetime, end: datetime) -> list[_Bucket]:
+        out = []
         day, last = _utc_day(start), _utc_day(end - timedelta(microseconds=1))
         while day <= last:
-            out += await self._day(tenant_id, day)
+            out.append(await self._bucket(tenant_id, day))
             day += timedelta(days=1)
         return out
+
+    async def _span(self, tenant_id: str, start: datetime, end: datetime) -> list[AttendanceEvent]:
+        return [e for b in await self._buckets(tenant_id, start, end) for e in b.events]
+
+    async def events_for(
+        self, tenant_id: str, start: datetime, end: datetime, employee_ids: Sequence[str]
+    ) -> list[AttendanceEvent]:
+        if end <= start:
+            return []
+        out = [e for b in await self._buckets(tenant_id, start, end) for i in set(employee_ids)
+               for e in b.by_employee.get(i, ()) if start <= e.at < end]  # fmt: skip
+        return sorted(out, key=lambda e: (e.at, e.id))
 
     async def events(
         self, tenant_id: str, start: datetime, end: datetime, employee_id: str | None = None

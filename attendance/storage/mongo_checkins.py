@@ -284,6 +284,13 @@ class MongoAttendanceStore:
             query["employee_id"] = employee_id
         return [event_from(d) async for d in self._events.find(query).sort("at", ASCENDING)]
 
+    async def events_for(
+        self, tenant_id: str, start: datetime, end: datetime, employee_ids: Sequence[str]
+    ) -> list[AttendanceEvent]:
+        query: Doc = {"tenant_id": tenant_id, "employee_id": {"$in": list(employee_ids)},
+                      "at": {"$gte": start, "$lt": end}}  # fmt: skip
+        return [event_from(d) async for d in self._events.find(query).sort("at", ASCENDING)]
+
     async def event(self, tenant_id: str, event_id: str) -> AttendanceEvent | None:
         doc = await self._events.find_one({"_id": event_id, "tenant_id": tenant_id})
         return event_from(doc) if doc else None

@@ -24,7 +24,7 @@ def _rows(rows: Sequence[SheetRow]) -> list[list[object]]:
             if d.events == 0:
                 continue
             j = day_json(d)
-            out.append([j["date"], safe_cell(row.employee.name), row.employee.email, j["first_in"] or "",
+            out.append([j["date"], safe_cell(row.employee.name), safe_cell(row.employee.email), j["first_in"] or "",
                         j["last_out"] or "", j["worked_minutes"], j["break_minutes"], j["breaks"], j["late_minutes"],
                         "yes" if j["missing_check_out"] else "no", j["timezone"]])  # fmt: skip
     return sorted(out, key=lambda r: (str(r[0]), str(r[1]).casefold()))

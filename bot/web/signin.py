@@ -97,12 +97,41 @@ def identity_from(provider: str, claims: dict[str, Any]) -> ExternalIdentity:
     return ExternalIdentity(provider="entra", org_id=tid, user_id=oid, email=email if isinstance(email, str) else None)
 
 
+class Throttle:
+    """Password guessing: after ``limit`` failures for an email (or from an address) within
+    ``window_s``, that email or address is refused until the window has passed. Per process."""
+
+    def __init__(self, limit: int = 5, window_s: float = 900.0) -> None:
+        self.limit, self.window_s = limit, window_s
+        self._failures: dict[str, list[float]] = {}
+
+    def _recent(self, key: str, now: float) -> list[float]:
+        kept = [t for t in self._failures.get(key, []) if now - t < self.window_s]
+        if kept:
+            self._failures[key] = kept
+        else:
+            self._failures.pop(key, None)
+        return kept
+
+    def blocked(self, *keys: str) -> bool:
+        now = time.monotonic()
+        return any(len(self._recent(k, now)) >= self.limit for k in keys)
+
+    def failed(self, *keys: str) -> None:
+        now = time.monotonic()
+        for k in keys:
+            self._failures.setdefault(k, []).append(now)
+        if len(self._failures) > 100_000:  # a flood of made-up emails cannot grow this forever
+            self._failures.clear()
+
+
 class SignIn:
     def __init__(self, settings: Settings, access: AccessDeps, codec: SessionCodec, *, clock: Clock,
                  http: aiohttp.ClientSession, renderer: Renderer) -> None:  # fmt: skip
         self.s, self.access, self.codec, self.clock, self.http, self.r = (
             settings, access, codec, clock, http, renderer)  # fmt: skip
         self.jwks = JwksCache(http)
+        self.throttle = Throttle()
 
     def provider(self, name: str) -> OidcProvider:
         if name not in PROVIDERS:
@@ -152,7 +181,14 @@ class SignIn:
     async def signin_password(self, request: web.Request) -> web.StreamResponse:
         try:
             form = await self.check_form(request)
-            principal = await password_sign_in(form.get("email", ""), form.get("password", ""), deps=self.access)
+            keys = (f"email:{form.get('email', '').strip().lower()}", f"addr:{request.remote}")
+            if self.throttle.blocked(*keys):
+                raise SignInRefused("Too many wrong passwords. Wait 15 minutes, or ask an admin.")
+            try:
+                principal = await password_sign_in(form.get("email", ""), form.get("password", ""), deps=self.access)
+            except SignInRefused:
+                self.throttle.failed(*keys)
+                raise
         except SignInRefused as exc:
             return await self.signin_page(request, str(exc), status=400)
         return self.start_session(principal, form.get("next", "/"))

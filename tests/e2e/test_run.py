@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -97,6 +98,28 @@ async def test_run_serves_health_restarts_a_crashed_role_and_stops_cleanly(runni
                   "--employee", "ada@example.com")  # fmt: skip
     assert checked.returncode == 0 and "Checked in at" in checked.stdout, checked.stdout + checked.stderr
     assert json.loads((home / "db" / "server.json").read_text())["pid"] == state["pid"]  # one server
+
+    # a local dashboard account made with the CLI signs in to the running dashboard
+    made = subprocess.run([sys.executable, "-m", "attendance", "admin", "create-user", "--tenant", "Acme",  # noqa: ASYNC221
+                           "--email", "boss@example.com"], env={**run_env(home.parent),
+                          "ATTENDANCE_PASSWORD": "a long enough password"}, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert made.returncode == 0 and "created the account boss@example.com (admin" in made.stdout, made.stderr
+    weak = subprocess.run([sys.executable, "-m", "attendance", "admin", "create-user", "--tenant", "Acme",  # noqa: ASYNC221
+                           "--email", "weak@example.com"],
+                          env={**run_env(home.parent), "ATTENDANCE_PASSWORD": "short"},
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert weak.returncode != 0 and "at least 12 characters" in weak.stderr
+    async with aiohttp.ClientSession() as web:
+        page = await web.get(f"http://127.0.0.1:{port}/signin")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', await page.text()).group(1)  # type: ignore[union-attr]
+        pre = page.cookies["attendance_pre"].value
+        signed = await web.post(f"http://127.0.0.1:{port}/signin", allow_redirects=False,
+                                data={"email": "boss@example.com", "password": "a long enough password", "csrf": csrf},
+                                headers={"Cookie": f"attendance_pre={pre}"})  # fmt: skip
+        session = signed.cookies["attendance_session"].value
+        me = await web.get(f"http://127.0.0.1:{port}/api/v1/me", headers={"Cookie": f"attendance_session={session}"})
+        assert me.status == 200 and "admin" in (await me.json())["roles"]
 
     # a crashed role comes back by itself
     serve = next(p for p in children(proc.pid) if b"serve" in Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0"))

@@ -65,6 +65,10 @@ async def test_cached_events_and_pages_match_the_database_and_refresh_after_thei
         walked += page
         after = (page[-1].at, page[-1].id)
     assert len(walked) == 15 and len({e.id for e in walked}) == 15
+    some = people[1:3]
+    assert [e.id for e in await cache.events_for(tenant, start, end, some)] == [
+        e.id for e in await c.store.events_for(tenant, start, end, some)]  # fmt: skip
+    assert len(await cache.events_for(tenant, start, end, some)) == 10
     reads = counting.reads
     await cache.events(tenant, start, end)
     assert counting.reads == reads  # all from memory

@@ -231,3 +231,20 @@ async def test_a_role_taken_away_counts_at_once_for_a_signed_in_session(w: Web) 
     await w.c.deps.employees.upsert(replace(manager, roles=frozenset({Role.EMPLOYEE})))
     r = await w.call("GET", "/today", w.a.tokens["manager"])
     assert r.status == 403
+
+
+async def test_password_guessing_is_stopped_after_five_failures(w: Web) -> None:
+    email = await local_admin(w.c, w.a)
+
+    async def attempt(password: str) -> aiohttp.ClientResponse:
+        page = await w.http.get(f"{w.url}/signin")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', await page.text()).group(1)  # type: ignore[union-attr]
+        return await w.http.post(f"{w.url}/signin", data={"email": email, "password": password, "csrf": csrf},
+                                 allow_redirects=False)  # fmt: skip
+
+    for n in range(5):
+        r = await attempt(f"guess number {n}")
+        assert r.status == 400 and "do not match" in await r.text()
+    r = await attempt(PASSWORD)
+    assert r.status == 400 and "Too many wrong passwords" in await r.text()
+    assert (await w.http.get(f"{w.url}/api/v1/me")).status == 401
