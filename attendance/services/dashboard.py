@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from attendance.domain.access import Principal
 from attendance.domain.checkins import AttendanceEvent, DaySummary, current, summarise_days
 from attendance.domain.model import Employee, Tenant
+from attendance.messages import EraseFaceData
 from attendance.ports import (
     AttendanceStore,
     AuditLog,
@@ -25,6 +26,7 @@ from attendance.ports import (
     TenantRepository,
 )
 from attendance.services.access import Forbidden
+from attendance.services.enrollment import EnrollmentDeps, erase_face_data
 from attendance.services.errors import NotFound, ServiceError
 from attendance.services.reports import events_in, local_range
 
@@ -228,6 +230,17 @@ async def timesheet(
                               schedule=tenant.schedule)  # fmt: skip
         rows.append(SheetRow(p, days, totals(tenant, days)))
     return tenant, rows
+
+
+async def erase_face_data_of(principal: Principal, employee_id: str, *, deps: DashboardDeps,
+                             enrollment: EnrollmentDeps) -> int:  # fmt: skip
+    """An admin erases a person's face templates (and their consent) on their request; audited."""
+    if not principal.is_admin:
+        raise Forbidden("Only an admin can erase face data.")
+    who = await person(principal, employee_id, deps=deps)
+    erased = await erase_face_data(EraseFaceData(tenant_id=principal.tenant_id, employee_id=who.id,
+                                                 requested_by=principal.actor), deps=enrollment)  # fmt: skip
+    return erased.templates_deleted
 
 
 async def record_export(principal: Principal, what: str, *, deps: DashboardDeps) -> None:

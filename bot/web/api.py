@@ -132,6 +132,11 @@ class ApiHandlers:
         return web.json_response(js.employee(await dashboard.person(p, request.match_info["employee_id"],
                                                                     deps=self.d.dash)))  # fmt: skip
 
+    async def api_face_erase(self, request: web.Request) -> web.Response:
+        deleted = await dashboard.erase_face_data_of(principal_of(request), request.match_info["employee_id"],
+                                                     deps=self.d.dash, enrollment=self.d.chat.enrollment)  # fmt: skip
+        return web.json_response({"templates_deleted": deleted})
+
     async def api_events(self, request: web.Request) -> web.Response:
         p = principal_of(request)
         first, last = await self._range(request, p)

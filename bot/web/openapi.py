@@ -108,6 +108,7 @@ SCHEMAS: dict[str, S] = {
     "DeliveryList": _list("Delivery"),
     "Replayed": _obj({"queued": INT}),
     "Removed": _obj({"removed": BOOL, "dropped": INT}),
+    "Erased": _obj({"templates_deleted": INT}),
     "AuditEntry": _obj({"id": STR, "at": TIME, "actor": STR, "action": STR, "subject": STR}),
     "AuditPage": _page("AuditEntry"),
     "Token": _obj({"id": STR, "name": STR, "kind": {"type": "string", "enum": ["personal", "integration", "device"]},

@@ -82,10 +82,18 @@ class PageHandlers:
         own = view.employee.id == p.employee_id
         mine = await corrections.corrections(p, status=None, after=None, limit=200, deps=self.d.dash)
         requests = [r for r in mine if r.employee_id == view.employee.id][-10:]
+        templates = (await self.d.chat.enrollment.templates.count(tenant.id, view.employee.id)
+                     if p.is_admin else 0)  # fmt: skip
         return self.r.page(request, "person.html", view=view, tenant=tenant, period=period, first=first, last=last,
                            prev=_shift(period, day, -1), next=_shift(period, day, 1), own=own,
-                           requests=list(reversed(requests)),
+                           requests=list(reversed(requests)), templates=templates,
                            tz=view.employee.effective_timezone(tenant))  # fmt: skip
+
+    async def face_erase(self, request: web.Request) -> web.StreamResponse:
+        employee_id = request.match_info["employee_id"]
+        await dashboard.erase_face_data_of(principal_of(request), employee_id, deps=self.d.dash,
+                                           enrollment=self.d.chat.enrollment)  # fmt: skip
+        return redirect(f"/people/{employee_id}?notice=erased")
 
     async def timesheets_page(self, request: web.Request) -> web.StreamResponse:
         p = principal_of(request)

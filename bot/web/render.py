@@ -27,6 +27,7 @@ NOTICES = {
     "replayed": "The delivery was queued again.",
     "revoked": "The token was revoked.",
     "signed-out": "You are signed out.",
+    "erased": "The face data was erased. Attendance records stay.",
 }
 
 

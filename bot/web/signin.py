@@ -98,8 +98,9 @@ def identity_from(provider: str, claims: dict[str, Any]) -> ExternalIdentity:
 
 
 class Throttle:
-    """Password guessing: after ``limit`` failures for an email (or from an address) within
-    ``window_s``, that email or address is refused until the window has passed. Per process."""
+    """Password guessing: after ``limit`` failures for an email within ``window_s``, that email is
+    refused until the window has passed. Per process. (Not per client address: behind a reverse
+    proxy every request has the proxy's, and one guesser would lock everyone out.)"""
 
     def __init__(self, limit: int = 5, window_s: float = 900.0) -> None:
         self.limit, self.window_s = limit, window_s
@@ -181,7 +182,7 @@ class SignIn:
     async def signin_password(self, request: web.Request) -> web.StreamResponse:
         try:
             form = await self.check_form(request)
-            keys = (f"email:{form.get('email', '').strip().lower()}", f"addr:{request.remote}")
+            keys = (f"email:{form.get('email', '').strip().lower()}",)
             if self.throttle.blocked(*keys):
                 raise SignInRefused("Too many wrong passwords. Wait 15 minutes, or ask an admin.")
             try:

@@ -20,7 +20,7 @@ from tests.web.conftest import Web
 from tests.web.world import ROLES_OF, Things, make_things
 
 ROLES = list(ROLES_OF)
-PERSON_ROUTES = {"api_employee", "person_page"}
+PERSON_ROUTES = {"api_employee", "person_page", "api_face_erase", "face_erase"}
 DECIDE_ROUTES = {"api_correction_decide", "correction_decide"}
 EMPLOYEE_QUERY = {"api_events", "api_days", "api_timesheets", "api_timesheet_export"}
 THING_OF = {"item_id": "review_item", "subscription_id": "subscription", "delivery_id": "dead_delivery",
@@ -31,6 +31,7 @@ THING_OF = {"item_id": "review_item", "subscription_id": "subscription", "delive
 # widened permission in routes.py fails this test. Roles: E employee, M manager, A admin, P payroll.
 WHO = {
     "api_me": "signed-in", "api_employees": "EMAP", "api_employee": "EMAP", "api_events": "EMAP", "api_days": "EMAP",
+    "api_face_erase": "A", "face_erase": "A",
     "api_timesheets": "EMAP", "api_timesheet_export": "EMAP", "api_today": "EMAP", "api_review": "AP",
     "api_review_decide": "A", "api_corrections": "EMAP", "api_correction_request": "EMAP",
     "api_correction_decide": "MA", "api_settings": "AP", "api_settings_update": "A", "api_webhooks": "AP",

@@ -240,3 +240,23 @@ async def test_the_kiosk_takes_a_whole_photo_once_per_key_and_refuses_bad_upload
     other = await w.call("POST", "/api/v1/tokens", w.b.tokens["admin"], json={"name": "door", "kind": "device"})
     r = await w.call("GET", f"/kiosk/check-ins/{job_id}", (await other.json())["secret"])
     assert r.status == 404  # another organisation's kiosk cannot read this one's result
+
+
+async def test_an_admin_erases_a_persons_face_data_and_it_is_audited(w: Web, photo: Any) -> None:
+    from attendance.messages import EnrollPhoto, RecordConsent
+    from attendance.services.enrollment import enroll_photo, record_consent
+
+    emp = w.a.people["employee"]
+    await record_consent(RecordConsent(tenant_id=w.a.id, employee_id=emp.id, notice_version="2026-11",
+                                       recorded_by=emp.email, method="chat"), deps=w.c.deps)  # fmt: skip
+    await enroll_photo(EnrollPhoto(tenant_id=w.a.id, employee_id=emp.id, photo=photo("Queen_Rania/1.jpg")),
+                       deps=w.c.deps)  # fmt: skip
+    page = await (await w.call("GET", f"/people/{emp.id}", w.a.tokens["admin"])).text()
+    assert "1 face template enrolled" in page
+    assert (await w.call("DELETE", f"/api/v1/employees/{emp.id}/face-data", w.a.tokens["manager"])).status == 403
+    r = await w.call("DELETE", f"/api/v1/employees/{emp.id}/face-data", w.a.tokens["admin"])
+    assert (await r.json()) == {"templates_deleted": 1}
+    assert await w.c.deps.templates.count(w.a.id, emp.id) == 0
+    assert await w.c.deps.consents.active(w.a.id, emp.id) is None
+    audit = [e["action"] for e in (await (await w.call("GET", "/api/v1/audit", w.a.tokens["admin"])).json())["items"]]
+    assert any("erase" in a for a in audit), audit
