@@ -301,7 +301,7 @@ def access_deps(c: Container) -> AccessDeps:
 
 def dashboard_deps(c: Container, *, cached: bool = False) -> DashboardDeps:
     """``cached``: reads through the in-process caches (the web server; see ``memory_cache``)."""
-    from attendance.services.dashboard import DashboardDeps
+    from attendance.services.dashboard import DashboardDeps, SummaryMemo
     from attendance.storage.memory_cache import CachedAttendanceStore, CachedEmployeeRepository
     from attendance.storage.mongo_web import MongoCorrectionRequests
 
@@ -313,7 +313,7 @@ def dashboard_deps(c: Container, *, cached: bool = False) -> DashboardDeps:
         employees = CachedEmployeeRepository(c.deps.employees, clock, ttl_s=w.cache_recent_s)
     return DashboardDeps(tenants=c.deps.tenants, employees=employees, store=store, reviews=c.chat.reviews,
                          corrections=MongoCorrectionRequests(c.db), audit=c.deps.audit, messages=chat_messages(c),
-                         clock=clock)  # fmt: skip
+                         clock=clock, memo=SummaryMemo() if cached else None)  # fmt: skip
 
 
 def web_site(c: Container) -> WebSite:

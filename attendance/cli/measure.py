@@ -200,7 +200,7 @@ async def run_bench_web(args: argparse.Namespace, settings: Settings) -> int:
     for name, row in report["api"].items():
         print(
             f"  {name:22s} p50 {row['p50_ms']:7.1f} ms  p95 {row['p95_ms']:7.1f} ms  {row['per_s']:7.1f}/s"
-            f"  errors {row['errors']}"
+            f"  errors {row['errors']}  (first, uncached: {row['first_ms']} ms)"
         )
     _write(args.json, report)
     return 0

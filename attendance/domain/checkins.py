@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -217,9 +217,12 @@ def summarise_days(
     events: Iterable[AttendanceEvent],
     *,
     schedule: WorkSchedule,
+    memo: MutableMapping[Hashable, DaySummary] | None = None,
 ) -> list[DaySummary]:
     """``summarise_day`` for each local day ``first``..``last``, in one pass over the events
-    (corrections applied once, then grouped by local day)."""
+    (corrections applied once, then grouped by local day). ``memo``: summaries already made,
+    keyed by everything a summary depends on (the person, day, zone, schedule, and the ids of
+    the day's events in force), so a day whose events did not change is not summarised again."""
     zone = ZoneInfo(timezone)
     by_day: dict[date, list[AttendanceEvent]] = {}
     for e in current(events):
@@ -227,7 +230,15 @@ def summarise_days(
     out = []
     day = first
     while day <= last:
-        out.append(summarise_day(employee_id, day, timezone, by_day.get(day, []), schedule))
+        todays = by_day.get(day, [])
+        if memo is None:
+            out.append(summarise_day(employee_id, day, timezone, todays, schedule))
+        else:
+            key = (employee_id, day, timezone, schedule, tuple(e.id for e in todays))
+            found = memo.get(key)
+            if found is None:
+                found = memo[key] = summarise_day(employee_id, day, timezone, todays, schedule)
+            out.append(found)
         day += timedelta(days=1)
     return out
 

@@ -6,7 +6,7 @@ and never returns anyone it may not see (``Principal.may_see``), nor anything of
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -33,6 +33,19 @@ from attendance.services.reports import events_in, local_range
 MAX_RANGE_DAYS = 93
 
 
+class SummaryMemo(dict[Hashable, DaySummary]):
+    """Day summaries already made (see ``summarise_days``), in this process; emptied when full."""
+
+    def __init__(self, max_entries: int = 200_000) -> None:
+        super().__init__()
+        self.max_entries = max_entries
+
+    def __setitem__(self, key: Hashable, value: DaySummary) -> None:
+        if len(self) >= self.max_entries:
+            self.clear()
+        super().__setitem__(key, value)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DashboardDeps:
     tenants: TenantRepository
@@ -43,6 +56,7 @@ class DashboardDeps:
     audit: AuditLog
     messages: ChatMessages
     clock: Clock
+    memo: SummaryMemo | None = None
 
 
 async def tenant_of(principal: Principal, *, deps: DashboardDeps) -> Tenant:
@@ -126,7 +140,7 @@ async def today_board(principal: Principal, *, deps: DashboardDeps, team: str | 
     for p in people:
         tz = p.effective_timezone(tenant)
         mine = by_person.get(p.id, [])
-        prev, d = summarise_days(p.id, yesterday, today, tz, mine, schedule=tenant.schedule)
+        prev, d = summarise_days(p.id, yesterday, today, tz, mine, schedule=tenant.schedule, memo=deps.memo)
         if d.first_in is None:
             status = "off" if not working else ("absent" if now >= started else "not yet")
         else:
@@ -164,9 +178,15 @@ class Totals:
 
 def totals(tenant: Tenant, days: Sequence[DaySummary]) -> Totals:
     overtime = timedelta(0)
+    planned: dict[int, timedelta] = {}  # by weekday: the same for every Monday
     for d in days:
-        extra = d.worked - scheduled(tenant, d.day)
-        if d.events and extra > timedelta(0):
+        if not d.events:
+            continue
+        wd = d.day.weekday()
+        if wd not in planned:
+            planned[wd] = scheduled(tenant, d.day)
+        extra = d.worked - planned[wd]
+        if extra > timedelta(0):
             overtime += extra
     late = [d.late_by for d in days if d.late_by]
     return Totals(
@@ -212,12 +232,14 @@ async def timesheet(
     """Each visible person's days in the range with totals; ``team``: reports of that manager."""
     check_range(first, last)
     tenant = await tenant_of(principal, deps=deps)
-    people = await visible(principal, deps=deps)
+    if employee_ids is not None:  # a page of people: no need to sort everyone by name
+        wanted = set(employee_ids)
+        staff = await deps.employees.list(principal.tenant_id)
+        people = sorted((p for p in staff if p.id in wanted and principal.may_see(p)), key=lambda p: p.name.casefold())
+    else:
+        people = await visible(principal, deps=deps)
     if team:
         people = [p for p in people if team in (p.manager_id, p.id)]
-    if employee_ids is not None:
-        wanted = set(employee_ids)
-        people = [p for p in people if p.id in wanted]
     start, end = local_range(tenant, first, last)
     ids = [p.id for p in people]
     events = await deps.store.events_for(tenant.id, start, end, ids) if ids else []
@@ -227,7 +249,7 @@ async def timesheet(
     rows = []
     for p in people:
         days = summarise_days(p.id, first, last, p.effective_timezone(tenant), by_person.get(p.id, []),
-                              schedule=tenant.schedule)  # fmt: skip
+                              schedule=tenant.schedule, memo=deps.memo)  # fmt: skip
         rows.append(SheetRow(p, days, totals(tenant, days)))
     return tenant, rows
 

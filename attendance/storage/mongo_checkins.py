@@ -14,7 +14,7 @@ import asyncio
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -97,10 +97,17 @@ def event_doc(e: AttendanceEvent) -> Doc:
     }  # fmt: skip
 
 
+def _utc(at: datetime) -> datetime:
+    """As ``datetime.UTC`` (the driver's own UTC tzinfo is a Python class: slow to convert from)."""
+    if at.tzinfo is None or at.utcoffset() == timedelta(0):
+        return at.replace(tzinfo=UTC)  # naive times from the driver are UTC
+    return at.astimezone(UTC)
+
+
 def event_from(d: Doc) -> AttendanceEvent:
     return AttendanceEvent(
         id=d["_id"], tenant_id=d["tenant_id"], employee_id=d["employee_id"], direction=Direction(d["direction"]),
-        at=d["at"], timezone=d["timezone"], channel=d["channel"], job_id=d.get("job_id"),
+        at=_utc(d["at"]), timezone=d["timezone"], channel=d["channel"], job_id=d.get("job_id"),
         decision=d.get("decision", "accepted"), distance=d.get("distance"), margin=d.get("margin"),
         supersedes=d.get("supersedes"), void=bool(d.get("void")), reason=d.get("reason"),
         recorded_by=d.get("recorded_by"),

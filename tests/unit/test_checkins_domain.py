@@ -165,3 +165,26 @@ def test_summarising_many_days_at_once_agrees_with_one_day_at_a_time() -> None:
            for i in range((last - first).days + 1)]  # fmt: skip
     assert many == one
     assert sum(d.events for d in many) > 100
+
+
+def test_a_memo_of_day_summaries_gives_the_same_days_and_is_used_again() -> None:
+    from datetime import UTC, date, datetime, timedelta
+
+    from attendance.domain.checkins import AttendanceEvent, Direction, summarise_days
+    from attendance.domain.model import WorkSchedule
+
+    start = datetime(2026, 11, 2, 7, tzinfo=UTC)
+    events = [AttendanceEvent(id=f"e{n}", tenant_id="t", employee_id="p", direction=Direction.IN if n % 2 == 0 else
+                              Direction.OUT, at=start + timedelta(days=n // 2, hours=9 * (n % 2)), timezone="UTC",
+                              channel="test", job_id=None) for n in range(20)]  # fmt: skip
+    memo: dict[object, object] = {}
+    first, last = date(2026, 11, 1), date(2026, 11, 30)
+    plain = summarise_days("p", first, last, "UTC", events, schedule=WorkSchedule())
+    assert summarise_days("p", first, last, "UTC", events, schedule=WorkSchedule(), memo=memo) == plain  # type: ignore[arg-type]
+    assert len(memo) == 30
+    corrected = [*events, AttendanceEvent(id="fix", tenant_id="t", employee_id="p", direction=Direction.OUT,
+                                          at=start + timedelta(hours=10), timezone="UTC", channel="correction",
+                                          job_id=None, supersedes="e1")]  # fmt: skip
+    again = summarise_days("p", first, last, "UTC", corrected, schedule=WorkSchedule(), memo=memo)  # type: ignore[arg-type]
+    assert len(memo) == 31  # only the corrected day was summarised again
+    assert again[1].worked == timedelta(hours=10) and plain[1].worked == timedelta(hours=9)
