@@ -204,7 +204,6 @@ class WebSettings(BaseModel):
     session_max_hours: int = Field(default=12, ge=1, le=24 * 30, description="sign in again after this at the latest")
     cookie_secure: bool = Field(default=True, description="Secure cookies (browsers accept them on localhost too)")
     public_url: str | None = Field(default=None, description="how browsers reach this server (sign-in redirects)")
-    kiosk_wait_s: float = Field(default=20.0, gt=0, description="how long the kiosk waits for a check-in's result")
     cache_recent_s: float = Field(default=5.0, ge=0, description="the web re-reads today's events after this")
     cache_past_s: float = Field(default=60.0, ge=0, description="... and older days' events after this")
     slack: OidcProvider = Field(default_factory=_slack_oidc)

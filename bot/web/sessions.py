@@ -72,13 +72,14 @@ class SessionCodec:
             key = self._keys.get(str(kid))
             if key is None:
                 return None
-            claims = jwt.decode(token, key, algorithms=[_ALGORITHM], options={"require": ["exp", "iat", "sub"]},
-                                leeway=0)  # fmt: skip
+            # expiry is checked below against the service's clock (the one that issued it)
+            claims = jwt.decode(token, key, algorithms=[_ALGORITHM], options={
+                "require": ["exp", "iat", "sub"], "verify_exp": False, "verify_iat": False})  # fmt: skip
         except jwt.PyJWTError:
             return None
         if not isinstance(claims.get("tid"), str) or not isinstance(claims.get("csrf"), str):
             return None
-        if claims["exp"] <= now.timestamp():
+        if not isinstance(claims["exp"], int) or claims["exp"] <= now.timestamp():
             return None
         return Session(claims["tid"], str(claims["sub"]), claims["csrf"], int(claims.get("auth", claims["iat"])),
                        int(claims["exp"]), int(claims["iat"]))  # fmt: skip
@@ -90,7 +91,7 @@ class SessionCodec:
         body = {**claims, "exp": int(now.timestamp()) + minutes * 60, "typ": "pre"}
         return jwt.encode(body, self._keys[self._kid], algorithm=_ALGORITHM, headers={"kid": self._kid})
 
-    def read_state(self, token: str | None) -> dict[str, object] | None:
+    def read_state(self, token: str | None, now: datetime) -> dict[str, object] | None:
         if not token:
             return None
         try:
@@ -98,10 +99,14 @@ class SessionCodec:
             key = self._keys.get(str(kid))
             if key is None:
                 return None
-            claims: dict[str, object] = jwt.decode(token, key, algorithms=[_ALGORITHM])
+            claims: dict[str, object] = jwt.decode(token, key, algorithms=[_ALGORITHM], options={
+                "require": ["exp"], "verify_exp": False})  # fmt: skip
         except jwt.PyJWTError:
             return None
-        return claims if claims.get("typ") == "pre" else None
+        exp = claims.get("exp")
+        if claims.get("typ") != "pre" or not isinstance(exp, int) or exp <= now.timestamp():
+            return None
+        return claims
 
     def set_cookie(self, response: web.StreamResponse, name: str, value: str, max_age: int, *,
                    same_site: str = "Lax") -> None:  # fmt: skip

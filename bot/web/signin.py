@@ -146,7 +146,7 @@ class SignIn:
         return (self.s.web.public_url or f"{request.scheme}://{request.host}").rstrip("/")
 
     def pre(self, request: web.Request) -> dict[str, object]:
-        return self.codec.read_state(request.cookies.get(PRE_COOKIE)) or {}
+        return self.codec.read_state(request.cookies.get(PRE_COOKIE), self.clock.now()) or {}
 
     def start_session(self, principal: Principal, target: str) -> web.Response:
         now = self.clock.now()

@@ -1,0 +1,76 @@
+"""The web side's pure parts: session tokens, the kiosk's sentences, the sign-in throttle."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import jwt
+
+from attendance.domain.checkins import OutcomeKind
+from attendance.settings import WebSettings
+from bot.web.kiosk import UNSURE, greeting
+from bot.web.sessions import SessionCodec
+from bot.web.signin import Throttle, _local_path
+
+NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+KEY = b"k" * 40
+
+
+def test_a_session_token_is_read_back_and_refused_when_expired_forged_or_signed_by_an_unknown_key() -> None:
+    codec = SessionCodec(WebSettings(), "s1", {"s1": KEY})
+    token, max_age = codec.issue("tenant", "employee:e1", NOW)
+    session = codec.read(token, NOW + timedelta(minutes=59))
+    assert session is not None and (session.tenant_id, session.subject) == ("tenant", "employee:e1")
+    assert max_age == 3600 and session.csrf
+    assert codec.read(token, NOW + timedelta(minutes=61)) is None
+    forged = jwt.encode({"tid": "other", "sub": "employee:e1", "csrf": "x", "iat": 0, "exp": 2**40}, b"z" * 40,
+                        algorithm="HS256", headers={"kid": "s1"})  # fmt: skip
+    assert codec.read(forged, NOW) is None
+    unsigned = jwt.encode({"tid": "t", "sub": "s", "csrf": "x", "iat": 0, "exp": 2**40}, None, algorithm="none")
+    assert codec.read(unsigned, NOW) is None
+    other = SessionCodec(WebSettings(), "s2", {"s2": b"o" * 40})
+    assert other.read(token, NOW) is None
+
+
+def test_a_session_ends_at_its_maximum_age_however_often_it_is_renewed() -> None:
+    codec = SessionCodec(WebSettings(session_minutes=60, session_max_hours=2), "s1", {"s1": KEY})
+    first, _ = codec.issue("t", "employee:e", NOW)
+    signed_in = codec.read(first, NOW)
+    assert signed_in is not None
+    _, age = codec.issue("t", "employee:e", NOW + timedelta(minutes=90), auth_time=signed_in.auth_time)
+    assert age == 30 * 60  # renewed, but not past two hours after signing in
+
+
+def test_the_kiosk_greets_by_first_name_and_asks_an_uncertain_person_to_try_again_or_use_chat() -> None:
+    assert greeting(OutcomeKind.ACCEPTED, "Serena", "in", "08:59") == "Welcome, Serena! Checked in at 08:59."
+    assert greeting(OutcomeKind.ACCEPTED, "Serena", "out", "17:02") == "Goodbye, Serena! Checked out at 17:02."
+    assert "already checked in" in greeting(OutcomeKind.DUPLICATE, "Serena", "in", "08:59")
+    for unsure in (OutcomeKind.RETRY, OutcomeKind.NOT_RECOGNISED, OutcomeKind.NOT_ENROLLED):
+        assert greeting(unsure, "", None, "") == UNSURE
+    assert "try again" in UNSURE and "chat" in UNSURE
+
+
+def test_the_sign_in_throttle_counts_failures_per_email_within_its_window() -> None:
+    throttle = Throttle(limit=3, window_s=60)
+    for _ in range(2):
+        throttle.failed("email:a@x")
+    assert not throttle.blocked("email:a@x")
+    throttle.failed("email:a@x")
+    assert throttle.blocked("email:a@x") and not throttle.blocked("email:b@x")
+
+
+def test_only_our_own_paths_are_followed_after_signing_in() -> None:
+    assert _local_path("/today") and _local_path("/people/1?period=week")
+    for target in ("//evil.example/", "/\\evil.example", "https://evil.example/", "javascript:alert(1)", ""):
+        assert not _local_path(target), target
+
+
+def test_the_pre_sign_in_state_lasts_ten_minutes_and_is_not_a_session() -> None:
+    codec = SessionCodec(WebSettings(), "s1", {"s1": KEY})
+    state = codec.sign_state({"state": "abc", "nonce": "n"}, NOW)
+    expires = int((NOW + timedelta(minutes=10)).timestamp())
+    expected = {"state": "abc", "nonce": "n", "exp": expires, "typ": "pre"}
+    assert codec.read_state(state, NOW + timedelta(minutes=9)) == expected
+    assert codec.read_state(state, NOW + timedelta(minutes=11)) is None
+    session, _ = codec.issue("t", "employee:e", NOW)
+    assert codec.read_state(session, NOW) is None and codec.read(state, NOW) is None
