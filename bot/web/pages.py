@@ -80,8 +80,10 @@ class PageHandlers:
         period, day, first, last = _period(request, today)
         view = await dashboard.person_view(p, request.match_info["employee_id"], first, last, deps=self.d.dash)
         own = view.employee.id == p.employee_id
-        mine = await corrections.corrections(p, status=None, after=None, limit=200, deps=self.d.dash)
-        requests = [r for r in mine if r.employee_id == view.employee.id][-10:]
+        recent = (self.d.dash.clock.now() - timedelta(days=62), "")  # seen by person(): theirs, recent ones
+        mine = await self.d.dash.corrections.page(p.tenant_id, employee_ids=[view.employee.id], status=None,
+                                                  after=recent, limit=500)  # fmt: skip
+        requests = mine[-10:]
         templates = (await self.d.chat.enrollment.templates.count(tenant.id, view.employee.id)
                      if p.is_admin else 0)  # fmt: skip
         return self.r.page(request, "person.html", view=view, tenant=tenant, period=period, first=first, last=last,
@@ -135,12 +137,18 @@ class PageHandlers:
     async def corrections_page(self, request: web.Request) -> web.StreamResponse:
         p = principal_of(request)
         tenant = await dashboard.tenant_of(p, deps=self.d.dash)
-        found = await corrections.corrections(p, status=None, after=None, limit=200, deps=self.d.dash)
+        waiting = await corrections.corrections(p, status=RequestStatus.OPEN, after=None, limit=200,
+                                                deps=self.d.dash)  # fmt: skip
+        month = (self.d.dash.clock.now() - timedelta(days=31), "")
+        lately = await corrections.corrections(p, status=None, after=month, limit=1000, deps=self.d.dash)
         people = {x.id: x for x in await dashboard.visible(p, deps=self.d.dash)}
-        rows = [(r, people.get(r.employee_id), corrections.describe(r, tenant, people[r.employee_id])
-                 if r.employee_id in people else "") for r in reversed(found)]  # fmt: skip
-        open_rows = [x for x in rows if x[0].status is RequestStatus.OPEN]
-        done_rows = [x for x in rows if x[0].status is not RequestStatus.OPEN][:50]
+
+        def row(r: Any) -> tuple[Any, Any, str]:
+            who = people.get(r.employee_id)
+            return r, who, corrections.describe(r, tenant, who) if who else ""
+
+        open_rows = [row(r) for r in waiting]  # oldest first: a queue
+        done_rows = [row(r) for r in reversed(lately) if r.status is not RequestStatus.OPEN][:50]
         deciding = {r.id for r, who, _ in open_rows if who is not None and p.may_decide_for(who)}
         return self.r.page(request, "corrections.html", open_rows=open_rows, done_rows=done_rows, deciding=deciding)
 
