@@ -38,6 +38,11 @@ def hm(delta: timedelta | None) -> str:
     return f"{total // 60}:{total % 60:02d}"
 
 
+def minutes_text(minutes: int) -> str:
+    """45 min, 1 h 05 min."""
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
 def local(at: datetime | None, tz: str, fmt: str = "%H:%M") -> str:
     return at.astimezone(ZoneInfo(tz)).strftime(fmt) if at else ""
 
@@ -99,7 +104,7 @@ class Renderer:
             loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined,
             trim_blocks=True, lstrip_blocks=True,
         )  # fmt: skip
-        self.env.globals.update(hm=hm, local=local, bar_chart=bar_chart, Role=Role)
+        self.env.globals.update(hm=hm, local=local, bar_chart=bar_chart, Role=Role, minutes_text=minutes_text)
 
     def page(self, request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
         from bot.web.app import PRINCIPAL

@@ -148,6 +148,7 @@ async def test_the_today_board_shows_the_team_and_refreshes_in_place(browser: Br
     await page.evaluate("document.getElementById('board').refreshNow()")
     await expect(employee.locator(".pill")).to_have_text("in")
     assert await page.evaluate("document.getElementById('board').dataset.refreshed") == "1"
+    await expect(page.get_by_role("region", name="Charts")).to_have_attribute("aria-busy", "false")
     await shot(page, "today")
     await page.context.close()
 
