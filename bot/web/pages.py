@@ -104,7 +104,7 @@ class PageHandlers:
         team = request.query.get("team") or None
         _, rows = await dashboard.timesheet(p, first, last, deps=self.d.dash, team=team)
         managers = [x for x in await dashboard.visible(p, deps=self.d.dash) if Role.MANAGER in x.roles]
-        hours = [(r.employee.name.split()[0], round(r.totals.worked.total_seconds() / 3600, 1)) for r in rows[:30]]
+        hours = [(r.employee.name[:16], round(r.totals.worked.total_seconds() / 3600, 1)) for r in rows[:30]]
         query = f"from={first}&to={last}" + (f"&team={team}" if team else "")
         return self.r.page(request, "timesheets.html", rows=rows, period=period, first=first, last=last,
                            prev=_shift(period, day, -1), next=_shift(period, day, 1), team=team, managers=managers,
