@@ -69,3 +69,14 @@ async def container(settings: Settings, mongo_server: EmbeddedMongo, engine) -> 
     async with build(settings, uri=mongo_server.uri, engine=engine) as c:
         yield c
         await c.client.drop_database(settings.database.name)
+
+
+@pytest.fixture
+async def slack():  # type: ignore[no-untyped-def]
+    """Slack's side of the network on loopback (tests/fakes/slack.py)."""
+    from tests.fakes.slack import FakeSlack
+
+    s = FakeSlack()
+    await s.start()
+    yield s
+    await s.stop()

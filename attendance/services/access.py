@@ -4,6 +4,7 @@ and API / device tokens. Tokens and passwords are stored hashed; a token's secre
 Exception tree (``ServiceError``s, fit to show the person)::
 
     SignInRefused   the identity or password does not lead to anyone here
+    (refusals by role are ``errors.NotAllowed``)
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from attendance.ports import (
     TenantRepository,
 )
 from attendance.services.chat import aware
-from attendance.services.errors import NotFound, ServiceError
+from attendance.services.errors import NotAllowed, NotFound, ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +40,6 @@ _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**15, 8, 1  # about 64 MiB and 0.1 s per chec
 
 class SignInRefused(ServiceError):
     pass
-
-
-class Forbidden(ServiceError):
-    """The principal's role does not allow it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -241,7 +238,7 @@ async def create_local_user(
 
 def require_admin(principal: Principal) -> None:
     if not principal.is_admin:
-        raise Forbidden("Only an admin can do that.")
+        raise NotAllowed("Only an admin can do that.")
 
 
 async def create_token(

@@ -5,9 +5,7 @@ report one that was not them, and the admin's settings and review queue.
 Visibility: everyone sees their own records; a manager sees the people who report to them;
 admins and payroll staff see the whole tenant. Changing things is for admins only.
 
-Exception tree (all ``ServiceError``s, fit to show the person)::
-
-    NotAllowed      the person's role does not allow it
+Refusals are ``errors.NotAllowed`` (the person's role does not allow it), re-exported here.
 """
 
 from __future__ import annotations
@@ -34,16 +32,14 @@ from attendance.domain.model import DomainError, Employee, Role, Tenant, WorkSch
 from attendance.messages import EnrollPhoto, EraseFaceData, RecordConsent
 from attendance.ports import AttendanceStore, ReviewQueue
 from attendance.services.enrollment import EnrollmentDeps, enroll_photo, erase_face_data, record_consent
-from attendance.services.errors import NotFound, ServiceError
+from attendance.services.errors import NotAllowed, NotFound, ServiceError
 from attendance.services.reports import correct_event, events_in
 
 log = logging.getLogger(__name__)
 
+__all__ = ["NotAllowed"]  # the chat apps catch ``chat.NotAllowed``
+
 UNDO_WINDOW = timedelta(minutes=5)
-
-
-class NotAllowed(ServiceError):
-    pass
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

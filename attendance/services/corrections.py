@@ -13,9 +13,8 @@ from attendance.domain.access import Principal
 from attendance.domain.checkins import Direction
 from attendance.domain.corrections import CorrectionRequest, RequestStatus
 from attendance.domain.model import Employee, Role, Tenant, new_id
-from attendance.services.access import Forbidden
 from attendance.services.dashboard import DashboardDeps, person, tenant_of, visible
-from attendance.services.errors import NotFound, ServiceError
+from attendance.services.errors import NotAllowed, NotFound, ServiceError
 from attendance.services.reports import correct_event
 
 log = logging.getLogger(__name__)
@@ -40,7 +39,7 @@ async def request_correction(
     """One's own missed punch (direction and time), wrong punch (``supersedes`` and the right
     time or direction), or a punch to remove (``supersedes`` and ``void``)."""
     if principal.employee_id is None:
-        raise Forbidden("Only employees can ask for a correction of their own attendance.")
+        raise NotAllowed("Only employees can ask for a correction of their own attendance.")
     tenant = await tenant_of(principal, deps=deps)
     me = await person(principal, principal.employee_id, deps=deps)
     reason = reason.strip()
@@ -122,7 +121,7 @@ async def decide_correction(
     if request is None or who is None or not principal.may_see(who):
         raise NotFound("No such correction request among the ones you can see.")
     if not principal.may_decide_for(who):
-        raise Forbidden("Only the person's manager or an admin can decide, and never on their own request.")
+        raise NotAllowed("Only the person's manager or an admin can decide, and never on their own request.")
     if request.status is not RequestStatus.OPEN:
         raise ServiceError(f"That request was already {request.status.value}.")
     now = deps.clock.now()

@@ -25,10 +25,9 @@ from attendance.ports import (
     ReviewQueue,
     TenantRepository,
 )
-from attendance.services.access import Forbidden
 from attendance.services.enrollment import EnrollmentDeps, erase_face_data
-from attendance.services.errors import NotFound, ServiceError
-from attendance.services.reports import events_in, local_range
+from attendance.services.errors import NotAllowed, NotFound, ServiceError
+from attendance.services.reports import days_of, events_in, local_range
 
 MAX_RANGE_DAYS = 93
 
@@ -117,7 +116,7 @@ class Board:
 async def today_board(principal: Principal, *, deps: DashboardDeps, team: str | None = None) -> Board:
     """Who is in, out, late, absent and not checked out, per team (grouped by manager)."""
     if not principal.reads_all and principal.employee_id is None:
-        raise Forbidden("This view is for people in the organisation.")
+        raise NotAllowed("This view is for people in the organisation.")
     tenant = await tenant_of(principal, deps=deps)
     now = deps.clock.now()
     zone = ZoneInfo(tenant.timezone)
@@ -243,22 +242,15 @@ async def timesheet(
     start, end = local_range(tenant, first, last)
     ids = [p.id for p in people]
     events = await deps.store.events_for(tenant.id, start, end, ids) if ids else []
-    by_person: dict[str, list[AttendanceEvent]] = {}
-    for e in events:
-        by_person.setdefault(e.employee_id, []).append(e)
-    rows = []
-    for p in people:
-        days = summarise_days(p.id, first, last, p.effective_timezone(tenant), by_person.get(p.id, []),
-                              schedule=tenant.schedule, memo=deps.memo)  # fmt: skip
-        rows.append(SheetRow(p, days, totals(tenant, days)))
-    return tenant, rows
+    return tenant, [SheetRow(pd.employee, pd.days, totals(tenant, pd.days))
+                    for pd in days_of(tenant, people, first, last, events, memo=deps.memo)]  # fmt: skip
 
 
 async def erase_face_data_of(principal: Principal, employee_id: str, *, deps: DashboardDeps,
                              enrollment: EnrollmentDeps) -> int:  # fmt: skip
     """An admin erases a person's face templates (and their consent) on their request; audited."""
     if not principal.is_admin:
-        raise Forbidden("Only an admin can erase face data.")
+        raise NotAllowed("Only an admin can erase face data.")
     who = await person(principal, employee_id, deps=deps)
     erased = await erase_face_data(EraseFaceData(tenant_id=principal.tenant_id, employee_id=who.id,
                                                  requested_by=principal.actor), deps=enrollment)  # fmt: skip

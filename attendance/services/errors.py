@@ -4,6 +4,7 @@ Exception tree::
 
     ServiceError                 the request cannot be done; ``str()`` is fit to show a person
     ├── NotFound                 no such tenant or employee
+    ├── NotAllowed               the person's role (or whose record it is) does not allow it
     ├── Conflict                 it exists already
     └── ConsentRequired          face data without recorded consent
     (PhotoRefused, from the domain, for photos the pipeline or the enrollment rules refuse)
@@ -17,6 +18,10 @@ class ServiceError(Exception):
 
 
 class NotFound(ServiceError):
+    pass
+
+
+class NotAllowed(ServiceError):
     pass
 
 

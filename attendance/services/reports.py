@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -36,21 +37,24 @@ class PersonDays:
     days: list[DaySummary]
 
 
+def days_of(
+    tenant: Tenant, people: Sequence[Employee], first: date, last: date, events: Iterable[AttendanceEvent], *,
+    memo: MutableMapping[Hashable, DaySummary] | None = None,
+) -> list[PersonDays]:  # fmt: skip
+    """Each person's local days ``first``..``last`` from the events read for them."""
+    by_person: dict[str, list[AttendanceEvent]] = {}
+    for e in events:
+        by_person.setdefault(e.employee_id, []).append(e)
+    return [PersonDays(p, summarise_days(p.id, first, last, p.effective_timezone(tenant), by_person.get(p.id, []),
+                                         schedule=tenant.schedule, memo=memo)) for p in people]  # fmt: skip
+
+
 async def summaries(
     tenant: Tenant, first: date, last: date, *, store: AttendanceStore, employees: EmployeeRepository
 ) -> list[PersonDays]:
     people = await employees.list(tenant.id)
     start, end = local_range(tenant, first, last)
-    events = await store.events(tenant.id, start, end)
-    by_person: dict[str, list[AttendanceEvent]] = {}
-    for e in events:
-        by_person.setdefault(e.employee_id, []).append(e)
-    out = []
-    for person in people:
-        days = summarise_days(person.id, first, last, person.effective_timezone(tenant), by_person.get(person.id, []),
-                              schedule=tenant.schedule)  # fmt: skip
-        out.append(PersonDays(person, days))
-    return out
+    return days_of(tenant, people, first, last, await store.events(tenant.id, start, end))
 
 
 async def correct_event(

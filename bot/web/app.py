@@ -6,7 +6,7 @@ into one error shape (JSON for the API, a page for browsers).
 Exception mapping::
 
     NotFound              404  not_found
-    Forbidden, NotAllowed 403  forbidden
+    NotAllowed            403  forbidden
     ServiceError          400  invalid
     (no principal)        401  unauthenticated   (pages: to /signin)
 """
@@ -26,9 +26,8 @@ from aiohttp import web
 
 from attendance.domain.access import Principal, PrincipalKind
 from attendance.ports import Clock
-from attendance.services.access import AccessDeps, Forbidden, session_principal, subject_of, token_principal
-from attendance.services.chat import NotAllowed
-from attendance.services.errors import NotFound, ServiceError
+from attendance.services.access import AccessDeps, session_principal, subject_of, token_principal
+from attendance.services.errors import NotAllowed, NotFound, ServiceError
 from bot.web.routes import DEVICE, PUBLIC, ROUTES, SIGNED_IN, STATIC_PREFIX, Route
 from bot.web.sessions import SESSION_COOKIE, Session, SessionCodec
 
@@ -115,7 +114,7 @@ class Guard:
                 response = self.failure(request, api, exc)
             except NotFound as exc:
                 response = self.failure(request, api, ApiError(404, "not_found", str(exc)))
-            except (NotAllowed, Forbidden) as exc:
+            except NotAllowed as exc:
                 response = self.failure(request, api, ApiError(403, "forbidden", str(exc)))
             except ServiceError as exc:
                 response = self.failure(request, api, ApiError(400, "invalid", str(exc)))

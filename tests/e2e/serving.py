@@ -15,8 +15,9 @@ from tests.integration.checkin_helpers import FAST
 
 
 @contextlib.asynccontextmanager
-async def serving(c: Container, mount: Mount) -> AsyncIterator[str]:
-    """Yields the server's base URL (a free loopback port) while the worker decides check-ins."""
+async def serving(c: Container, mount: Mount, *, worker: bool = True) -> AsyncIterator[str]:
+    """Yields the server's base URL (a free loopback port) while the worker decides check-ins
+    (``worker=False``: the server alone)."""
 
     async def ready() -> bool:
         return True
@@ -26,12 +27,15 @@ async def serving(c: Container, mount: Mount) -> AsyncIterator[str]:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    worker = JobWorker(deps=c.checkin, replier=c.replier, buffer=c.buffer, settings=FAST, name="e2e")
     stop = asyncio.Event()
-    task = asyncio.create_task(worker.run(stop))
+    task = None
+    if worker:
+        loop = JobWorker(deps=c.checkin, replier=c.replier, buffer=c.buffer, settings=FAST, name="e2e")
+        task = asyncio.create_task(loop.run(stop))
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         stop.set()
-        await task
+        if task is not None:
+            await task
         await runner.cleanup()

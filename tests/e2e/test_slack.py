@@ -82,14 +82,6 @@ class Harness:
         return [d async for d in self.c.db["attendance_events"].find({"employee_id": self.people[user].id})]
 
 
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    s = FakeSlack()
-    await s.start()
-    yield s
-    await s.stop()
-
-
 async def _tenant(c: Container, slack: FakeSlack, photo: Callable[[str], bytes]) -> tuple[str, dict[str, Employee]]:
     tenant = await create_tenant(CreateTenant(name=f"Acme {new_id()[:6]}", timezone="Europe/Berlin",
                                               slack_team_ids=(TEAM,)), tenants=c.deps.tenants)  # fmt: skip

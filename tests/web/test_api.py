@@ -25,14 +25,6 @@ from tests.web.world import make_things, today_in
 
 
 @pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    s = FakeSlack()
-    await s.start()
-    yield s
-    await s.stop()
-
-
-@pytest.fixture
 async def w(settings: Settings, mongo_server: EmbeddedMongo, engine: Any, slack: FakeSlack) -> AsyncIterator[Web]:
     chat = SlackSettings(signing_secret=slack.signing_secret, api_url=slack.api_url, bot_token=slack.bot_token)  # type: ignore[arg-type]
     async with started(settings.model_copy(update={"slack": chat}), mongo_server.uri, engine) as site:

@@ -29,7 +29,6 @@ from attendance.services.access import create_local_user
 from attendance.services.enrollment import enroll_photo, record_consent
 from attendance.settings import Settings
 from attendance.storage.embedded import EmbeddedMongo
-from tests.integration.checkin_helpers import FAST
 from tests.web.camera import y4m_from_photo
 from tests.web.conftest import Web, started
 from tests.web.world import PASSWORD, make_things
@@ -74,22 +73,10 @@ async def browser(tmp_path: Path, photo: Callable[[str], bytes]) -> AsyncIterato
 @pytest.fixture
 async def w(settings: Settings, mongo_server: EmbeddedMongo, engine: Any, photo: Callable[[str], bytes]
             ) -> AsyncIterator[Web]:  # fmt: skip
-    from recognition_worker.worker import JobWorker
-
-    async with started(settings, mongo_server.uri, engine) as site:
+    async with started(settings, mongo_server.uri, engine, worker=True) as site:
         for person in site.a.people.values():  # local accounts, linked to the employees by email
             await create_local_user(site.a.name, person.email, PASSWORD, [], deps=access_deps(site.c))
-        worker = JobWorker(deps=site.c.checkin, replier=site.c.replier, buffer=site.c.buffer, settings=FAST,
-                           name="browser")  # fmt: skip
-        import asyncio
-
-        stop = asyncio.Event()
-        task = asyncio.create_task(worker.run(stop))
-        try:
-            yield site
-        finally:
-            stop.set()
-            await task
+        yield site
 
 
 async def sign_in(browser: Browser, w: Web, role: str) -> Page:

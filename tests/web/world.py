@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from aiohttp import web
-
 from attendance.bootstrap import Container, access_deps, web_site
 from attendance.domain.access import Principal, PrincipalKind, TokenKind
 from attendance.domain.checkins import AttendanceEvent, Direction
@@ -18,7 +16,7 @@ from attendance.domain.model import Employee, Role, new_id
 from attendance.messages import CreateTenant
 from attendance.services.access import create_local_user, create_token
 from attendance.services.tenants import create_tenant
-from bot.app import create_app
+from tests.e2e.serving import serving
 
 ROLES_OF = {
     "admin": {Role.ADMIN},
@@ -87,19 +85,10 @@ async def local_admin(c: Container, org: Org, email: str = "boss@local.example")
 
 
 @contextlib.asynccontextmanager
-async def web_server(c: Container) -> AsyncIterator[str]:
-    async def ready() -> bool:
-        return True
-
-    runner = web.AppRunner(create_app(database_ready=ready, mounts=[web_site(c).mount]), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+async def web_server(c: Container, *, worker: bool = False) -> AsyncIterator[str]:
+    """The dashboard, API and kiosk on a loopback port; ``worker``: a check-in worker beside it."""
+    async with serving(c, web_site(c).mount, worker=worker) as url:
+        yield url
 
 
 def today_in(c: Container) -> date:
