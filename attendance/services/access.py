@@ -281,6 +281,6 @@ async def list_tokens(principal: Principal, *, deps: AccessDeps) -> list[ApiToke
 async def revoke_token(principal: Principal, token_id: str, *, deps: AccessDeps) -> None:
     require_admin(principal)
     if not await deps.tokens.revoke(principal.tenant_id, token_id, deps.clock.now()):
-        raise NotFound("No active token with that id.")
+        raise NotFound("No active token with that id; it may have been revoked already.")
     await deps.audit.record(tenant_id=principal.tenant_id, actor=principal.actor, action="token.revoked",
                             subject=token_id, at=deps.clock.now())  # fmt: skip

@@ -136,7 +136,7 @@ async def decide_correction(
     note = (note or "").strip()[:500] or None
     if not await deps.corrections.decide(tenant.id, request.id, status=status, by=principal.actor, at=now, note=note,
                                          event_id=event_id):  # fmt: skip
-        raise ServiceError("Someone else decided that request a moment ago.")
+        raise ServiceError("Someone else decided that request a moment ago. Reload the page to see it.")
     await deps.audit.record(tenant_id=tenant.id, actor=principal.actor, action=f"correction.{status.value}",
                             subject=request.id, at=now)  # fmt: skip
     decided = await deps.corrections.get(tenant.id, request.id)

@@ -116,7 +116,7 @@ class Board:
 async def today_board(principal: Principal, *, deps: DashboardDeps, team: str | None = None) -> Board:
     """Who is in, out, late, absent and not checked out, per team (grouped by manager)."""
     if not principal.reads_all and principal.employee_id is None:
-        raise NotAllowed("This view is for people in the organisation.")
+        raise NotAllowed("This page is for people of the organisation. Sign in with your own account.")
     tenant = await tenant_of(principal, deps=deps)
     now = deps.clock.now()
     zone = ZoneInfo(tenant.timezone)

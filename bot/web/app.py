@@ -149,7 +149,9 @@ class Guard:
             return
         assert isinstance(route.allow, frozenset)
         if not principal.roles & route.allow:
-            raise ApiError(403, "forbidden", "Your role does not allow this.")
+            raise ApiError(
+                403, "forbidden", "Your role does not allow this. Ask an admin of your organisation if you need it."
+            )
 
     async def check_csrf(self, request: web.Request, principal: Principal) -> None:
         given = request.headers.get("X-CSRF-Token", "")

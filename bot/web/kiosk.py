@@ -58,7 +58,7 @@ class Kiosk:
             raise ApiError(415, "unsupported", "Send the photo itself as image/jpeg.")
         data = await read_capped(request, MAX_PHOTO, "The photo is larger than 5 MB.")
         if not data:
-            raise ApiError(400, "invalid", "The photo is empty.")
+            raise ApiError(400, "invalid", "The photo is empty. Please try again.")
         try:
             requested = Requested(request.query.get("direction", "auto"))
         except ValueError:

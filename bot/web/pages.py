@@ -250,7 +250,7 @@ class PageHandlers:
         try:
             before = js.time_cursor(text) if text else None
         except ValueError as exc:
-            raise ServiceError("That link is not one this page made.") from exc
+            raise ServiceError("That link is broken. Open the audit log again from the menu.") from exc
         entries = await self.d.trail.entries(p.tenant_id, before=before, limit=100,
                                              action=request.query.get("action") or None)  # fmt: skip
         older = js.encode_cursor(entries[-1].at, entries[-1].id) if len(entries) == 100 else None

@@ -77,7 +77,7 @@ class JwksCache:
                 self._keys[url] = {str(k.key_id): k for k in keys if k.key_id}
         found = self._keys.get(url, {}).get(kid)
         if found is None:
-            raise OidcError("The sign-in provider's answer was not signed by a key it publishes.")
+            raise OidcError("Sign-in could not be verified. Please try again.")
         return found
 
 
@@ -264,12 +264,12 @@ class SignIn:
                 options={"require": ["exp", "iat", "iss", "aud", "sub"], "verify_iss": False}, leeway=60,
             )  # fmt: skip
         except jwt.PyJWTError as exc:
-            raise OidcError("The sign-in provider's answer did not check out.") from exc
+            raise OidcError("Sign-in could not be verified. Please try again.") from exc
         tid = claims.get("tid", "")
         if "{tid}" in provider.issuer and not (isinstance(tid, str) and _GUID.match(tid)):
-            raise OidcError("The sign-in provider's answer did not check out.")
+            raise OidcError("Sign-in could not be verified. Please try again.")
         if claims.get("iss") != provider.issuer.replace("{tid}", str(tid)):
-            raise OidcError("The sign-in provider's answer did not check out.")
+            raise OidcError("Sign-in could not be verified. Please try again.")
         if not hmac.compare_digest(str(claims.get("nonce", "")), nonce):
             raise OidcError("This sign-in link has expired. Try again.")
         return claims
