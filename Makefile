@@ -9,8 +9,9 @@ FACES ?= ../shared/faces
 setup:
 	@bash scripts/setup.sh
 
+# Local runs accept the Agents Playground's unsigned Teams messages (on loopback only; see README)
 run: setup
-	$(VENV)/attendance run
+	TEAMS_ALLOW_ANONYMOUS=$${TEAMS_ALLOW_ANONYMOUS:-1} $(VENV)/attendance run
 
 test: setup lint typecheck pytest
 

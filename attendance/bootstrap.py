@@ -21,7 +21,16 @@ from pymongo import AsyncMongoClient
 from attendance.clock import SystemClock
 from attendance.domain.model import Employee, Tenant
 from attendance.messages import WorkspaceInstalled
-from attendance.ports import AttendanceStore, Clock, Connector, EmployeeRepository, FaceEngine, PhotoSource, Replier
+from attendance.ports import (
+    AttendanceStore,
+    Clock,
+    Connector,
+    DestinationCheck,
+    EmployeeRepository,
+    FaceEngine,
+    PhotoSource,
+    Replier,
+)
 from attendance.services.chat import ChatDeps
 from attendance.services.checkin import CheckInDeps
 from attendance.services.enrollment import EnrollmentDeps
@@ -55,6 +64,7 @@ from bot.slack.tokens import InstalledSlackTokens, SlackTokens, StaticSlackToken
 from bot.slack.tokens import file_hosts as slack_file_hosts
 from bot.teams.connector import AnonymousTeamsTokens, BotConnector, EntraTeamsTokens, TeamsTokens
 from bot.teams.replier import TeamsAdminMessages, TeamsPhotoSource, TeamsReplier
+from integrations.egress import ResolvingDestinationCheck, egress_session
 from integrations.oauth import OAuthTokens
 from recognition_worker.gallery import TemplateGalleryCache
 from recognition_worker.photos import BufferPhotoSource, HttpPhotoSource, PhotoSourceRouter
@@ -87,6 +97,8 @@ class Container:
     deliveries: MongoDeliveryRepository
     teams: BotConnector
     teams_photos: TeamsPhotoSource
+    egress: aiohttp.ClientSession  # to tenants' receivers: public addresses only (integrations/egress.py)
+    destinations: DestinationCheck
     slack_tokens: SlackTokens | None = None
     slack_installations: MongoSlackInstallationStore | None = None
 
@@ -151,6 +163,9 @@ async def build(
         )
         http = aiohttp.ClientSession()
         stack.push_async_callback(http.close)
+        allow_private = settings.webhooks.allow_private_networks
+        egress = egress_session(allow_private=allow_private, timeout_s=settings.dispatcher.timeout_s)
+        stack.push_async_callback(egress.close)
         buffer = MongoPhotoBuffer(db)
         store = MongoAttendanceStore(db)
         reviews = MongoReviewQueue(db)
@@ -170,7 +185,7 @@ async def build(
                                          allowed_hosts=slack_file_hosts(settings.slack))  # fmt: skip
             photo_sources["slack"] = SlackPhotoSource(slack_http, slack_tokens)
             repliers["slack"] = SlackReplier(settings.slack, slack_tokens)
-        teams_tokens: TeamsTokens = (AnonymousTeamsTokens() if settings.teams.anonymous
+        teams_tokens: TeamsTokens = (AnonymousTeamsTokens() if not settings.teams.has_credentials
                                      else EntraTeamsTokens(settings.teams, OAuthTokens(http)))  # fmt: skip
         teams = BotConnector(http, teams_tokens, settings.teams.allowed_hosts)
         teams_photos = TeamsPhotoSource(http, teams, max_bytes=settings.face.max_bytes)
@@ -194,6 +209,7 @@ async def build(
             replier=replier, http=http, chat=ChatDeps(enrollment=deps, store=store, reviews=reviews),
             subscriptions=MongoSubscriptionRepository(db, cipher), deliveries=MongoDeliveryRepository(db),
             teams=teams, teams_photos=teams_photos, slack_tokens=slack_tokens, slack_installations=installations,
+            egress=egress, destinations=ResolvingDestinationCheck(allow_private=allow_private),
         )  # fmt: skip
 
 
@@ -250,17 +266,16 @@ def dispatcher(c: Container) -> Dispatcher:
     from integrations.adp import AdpConnector
     from integrations.alerts import ChatAdminAlerts
     from integrations.dispatcher import Dispatcher, DispatcherDeps
-    from integrations.oauth import OAuthTokens
     from integrations.webhook import StandardWebhookConnector
     from integrations.workday import WorkdayConnector
 
     s = c.settings.dispatcher
     clock = c.deps.clock
-    tokens = OAuthTokens(c.http, timeout_s=s.timeout_s)
+    tokens = OAuthTokens(c.egress, timeout_s=s.timeout_s)
     connectors: dict[str, Connector] = {
-        "webhook": StandardWebhookConnector(c.http, clock, timeout_s=s.timeout_s),
-        "workday": WorkdayConnector(c.http, tokens, clock, timeout_s=s.timeout_s),
-        "adp": AdpConnector(c.http, tokens, clock, timeout_s=s.timeout_s),
+        "webhook": StandardWebhookConnector(c.egress, clock, timeout_s=s.timeout_s),
+        "workday": WorkdayConnector(c.egress, tokens, clock, timeout_s=s.timeout_s),
+        "adp": AdpConnector(c.egress, tokens, clock, timeout_s=s.timeout_s),
     }
     fanout = chat_messages(c, admin_alerts=True)
 
@@ -325,7 +340,7 @@ def web_site(c: Container) -> WebSite:
     dash = dashboard_deps(c, cached=True)
     deps = WebDeps(settings=c.settings, access=access, dash=dash, chat=c.chat, subscriptions=c.subscriptions,
                    deliveries=c.deliveries, trail=MongoAuditLog(c.db), jobs=c.checkin.jobs,
-                   buffer=c.buffer)  # fmt: skip
+                   buffer=c.buffer, destinations=c.destinations)  # fmt: skip
     return WebSite(deps, c.http, c.deps.clock)
 
 

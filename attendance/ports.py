@@ -286,6 +286,14 @@ class SubscriptionRepository(Protocol):
     async def remove(self, tenant_id: str, subscription_id: str) -> bool: ...
 
 
+class DestinationCheck(Protocol):
+    """Whether the service may send a tenant's data to a URL (a receiver an admin adds)."""
+
+    async def check(self, url: str) -> str:
+        """The URL, cleaned; raises ``DomainError`` with a sentence when it is refused."""
+        ...
+
+
 class Connector(Protocol):
     """Delivers one event to one subscription of its kind (``webhook``, ``workday``, ``adp``).
     Never raises for the far side's failures: they are ``DeliveryResult``s."""

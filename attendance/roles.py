@@ -41,6 +41,7 @@ async def serve(settings: Settings) -> None:
     from bot.app import create_app
     from recognition_worker.pool import ProcessPoolFaceEngine
 
+    settings.teams.check_bind(settings.http.host)
     stop = _stop_event()
     engine = ProcessPoolFaceEngine(settings.face, 1)
     async with contextlib.AsyncExitStack() as stack:

@@ -6,6 +6,7 @@ Environment: ``ATTENDANCE_<FIELD>`` and ``ATTENDANCE_<GROUP>__<FIELD>`` (for exa
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -14,6 +15,19 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from attendance.domain.deliveries import DEFAULT_RETRY_SCHEDULE, parse_schedule
 from attendance.domain.model import DomainError
+
+
+class ConfigurationError(Exception):
+    """The settings cannot work together; the message says which and what to change."""
+
+
+def is_loopback_host(host: str) -> bool:
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class HttpSettings(BaseModel):
@@ -70,6 +84,14 @@ class DispatcherSettings(BaseModel):
     summary_every_s: float = Field(default=60.0, gt=0, description="how often finished days are looked for")
 
 
+class WebhookSettings(BaseModel):
+    """Where deliveries may go. Receivers must be public ``https`` addresses, checked when added and
+    at every connection; ``allow_private_networks`` also allows ``http`` and loopback or private
+    addresses (an on-premises receiver, tests), and lets a tenant admin reach this network."""
+
+    allow_private_networks: bool = False
+
+
 class CryptoSettings(BaseModel):
     """AES-256-GCM keys for face templates: base64 of 32 bytes.
 
@@ -98,6 +120,13 @@ class SlackSettings(BaseSettings):
         description="hosts photos may be downloaded from (the API URL's host is added)",
     )
     redirect_uri: str | None = Field(default=None, description="the OAuth redirect URL, if not derived by Slack")
+    allowed_teams: list[str] = Field(
+        default_factory=list,
+        description="Slack team ids that may install the app (OAuth); empty: any workspace that finds the install URL",
+    )
+
+    def may_install(self, team_id: str) -> bool:
+        return not self.allowed_teams or team_id in self.allowed_teams
 
     @property
     def enabled(self) -> bool:
@@ -118,7 +147,9 @@ LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 class TeamsSettings(BaseSettings):
     """Microsoft Teams: the bot's Entra app, read from the Agents SDK's own variable names
     (``CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID`` / ``__CLIENTSECRET`` / ``__TENANTID``).
-    Without them ``/api/messages`` runs in anonymous mode (local development and tests)."""
+    Without them ``/api/messages`` refuses every request (401), unless anonymous mode is asked for
+    by name (``TEAMS_ALLOW_ANONYMOUS=1``: the Agents Playground, local runs and tests), which
+    ``serve`` accepts only on a loopback address."""
 
     model_config = SettingsConfigDict(env_prefix="TEAMS_", extra="ignore", populate_by_name=True)
 
@@ -144,14 +175,32 @@ class TeamsSettings(BaseSettings):
     public_url: str | None = Field(
         default=None, description="how people's browsers reach this server (export links); default: the HTTP address"
     )
+    allow_anonymous: bool = Field(
+        default=False,
+        description="without bot credentials, accept unsigned activities (local tools only; loopback addresses only)",
+    )
+
+    @property
+    def has_credentials(self) -> bool:
+        return self.client_id is not None and self.client_secret is not None
 
     @property
     def anonymous(self) -> bool:
-        return self.client_id is None or self.client_secret is None
+        """Unsigned activities are accepted: no credentials, and anonymous mode asked for by name."""
+        return not self.has_credentials and self.allow_anonymous
 
     @property
     def allowed_hosts(self) -> tuple[str, ...]:
         return (*self.service_hosts, *(LOOPBACK_HOSTS if self.anonymous else ()))
+
+    def check_bind(self, host: str) -> None:
+        """Anonymous mode lets anyone who reaches the port act as any Teams user: loopback only."""
+        if self.anonymous and not is_loopback_host(host):
+            raise ConfigurationError(
+                f"TEAMS_ALLOW_ANONYMOUS=1 accepts unsigned Teams messages, so `serve` binds only a loopback "
+                f"address with it, not {host!r}. Set the bot's credentials (CONNECTIONS__SERVICE_CONNECTION__"
+                f"SETTINGS__CLIENTID / __CLIENTSECRET / __TENANTID) or serve on 127.0.0.1."
+            )
 
     @property
     def token_endpoint(self) -> str:
@@ -232,6 +281,7 @@ class Settings(BaseSettings):
     face: FaceSettings = Field(default_factory=FaceSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     dispatcher: DispatcherSettings = Field(default_factory=DispatcherSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     webhook_retry_schedule: str = Field(
         default=",".join(f"{d:g}" for d in DEFAULT_RETRY_SCHEDULE),
         description="seconds before each retry of a failed delivery, comma-separated; then it is dead-lettered",

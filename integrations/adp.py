@@ -32,7 +32,16 @@ import aiohttp
 from attendance.domain.deliveries import Delivery, DeliveryResult, ResultKind, parse_retry_after
 from attendance.domain.webhooks import Subscription
 from attendance.ports import Clock
-from integrations.http import NETWORK_ERRORS, classify, read_some, short, unreachable, without_worker_id, worker_id_of
+from integrations.http import (
+    NETWORK_ERRORS,
+    classify,
+    read_some,
+    short,
+    status_text,
+    unreachable,
+    without_worker_id,
+    worker_id_of,
+)
 from integrations.oauth import OAuthTokens, TokenError
 
 PUNCH_PATH = "/events/time/v1/data-collection-entries.process"
@@ -138,7 +147,8 @@ class AdpConnector:
         if status == 400:
             _, message = _status_of(body)
             return DeliveryResult(kind=ResultKind.REJECTED, status=400,
-                                  detail=f"ADP refused the punch: {short(message or text)}")  # fmt: skip
+                                  detail=f"ADP refused the punch: {short(message) if message else status_text(status)}",
+                                  )  # fmt: skip
         if status == 202:
             event = body.get("events", [{}])[0] if isinstance(body, dict) and body.get("events") else {}
             event_id = event.get("eventID") if isinstance(event, dict) else None
@@ -150,7 +160,7 @@ class AdpConnector:
             if not followup.startswith("http"):
                 followup = subscription.url.rstrip("/") + "/" + followup.lstrip("/")
             return await self._follow(subscription, followup, headers, tls)
-        return classify(status, text, None, self._clock.now())
+        return classify(status, None, self._clock.now())
 
     async def _follow(
         self, sub: Subscription, url: str, headers: dict[str, str], tls: ssl.SSLContext
@@ -159,7 +169,8 @@ class AdpConnector:
         deadline = loop.time() + float(sub.config.get("poll_s", "5"))
         while True:
             try:
-                async with self._http.get(url, headers=headers, ssl=tls, timeout=self._timeout) as resp:
+                async with self._http.get(url, headers=headers, ssl=tls, timeout=self._timeout,
+                                          allow_redirects=False) as resp:  # fmt: skip
                     status, text = resp.status, await read_some(resp)
                     body = await _json(resp, text)
                     retry_after = parse_retry_after(resp.headers.get("Retry-After"), self._clock.now())
@@ -170,8 +181,8 @@ class AdpConnector:
             if status == 200 and code in DONE:
                 return DeliveryResult(kind=ResultKind.DELIVERED, status=200, detail="accepted by ADP")
             if status in (200, 400) and code in FAILED:
-                return DeliveryResult(kind=ResultKind.REJECTED, status=status,
-                                      detail=f"ADP rejected the punch: {short(message or text)}")  # fmt: skip
+                why = short(message) if message else status_text(status)
+                return DeliveryResult(kind=ResultKind.REJECTED, status=status, detail=f"ADP rejected the punch: {why}")
             if status >= 400 and status != 404:
                 return DeliveryResult(kind=ResultKind.RETRY, status=status, detail=f"ADP status: HTTP {status}",
                                       followup=url)  # fmt: skip

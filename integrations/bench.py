@@ -27,6 +27,7 @@ from attendance.messages import CreateTenant
 from attendance.services import webhooks
 from attendance.services.checkin import outbox_rows
 from attendance.services.tenants import create_tenant
+from attendance.settings import WebhookSettings
 from attendance.storage.embedded import die_with_parent
 from attendance.storage.scratch import scratch_database
 
@@ -86,8 +87,10 @@ async def bench_dispatch(
     *, events: int, dispatchers: int, employees: int, receiver_ms: float, concurrency: int, timeout_s: float = 600.0
 ) -> dict[str, Any]:
     async with scratch_database(log_level="INFO") as db:  # INFO: the dispatchers' "ready" line
-        server, settings = db.server, db.settings
-        env = {**db.env, "ATTENDANCE_DISPATCHER__CONCURRENCY": str(concurrency)}
+        server = db.server  # the receiver is on loopback
+        settings = db.settings.model_copy(update={"webhooks": WebhookSettings(allow_private_networks=True)})
+        env = {**db.env, "ATTENDANCE_DISPATCHER__CONCURRENCY": str(concurrency),
+               "ATTENDANCE_WEBHOOKS__ALLOW_PRIVATE_NETWORKS": "true"}  # fmt: skip
         receiver = _Receiver(receiver_ms / 1000)
         procs: list[Running] = []
         try:
@@ -97,7 +100,7 @@ async def bench_dispatch(
                                              tenants=c.deps.tenants)  # fmt: skip
                 await webhooks.add_subscription(tenant, f"http://127.0.0.1:{receiver.port}/hook", [], by="bench",
                                                 subscriptions=c.subscriptions, audit=c.deps.audit,
-                                                clock=c.deps.clock)  # fmt: skip
+                                                clock=c.deps.clock, destinations=c.destinations)  # fmt: skip
                 people = [await c.deps.employees.upsert(Employee(
                     id=new_id(), tenant_id=tenant.id, name=f"Person {i}", email=f"p{i}@bench.invalid",
                     worker_id=f"W{i}")) for i in range(employees)]  # fmt: skip

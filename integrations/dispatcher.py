@@ -2,7 +2,7 @@
 
 Three things run side by side:
 
-- **fan-out**: outbox rows not yet dispatched become one delivery per active subscription that
+- **fan-out**: outbox rows not yet dispatched become one delivery per subscription (active or not) that
   wants the row's type (idempotent; several dispatchers may do it at once);
 - **delivery**: up to ``concurrency`` deliveries in flight, each claimed with a lease, handed to
   its subscription's connector, and finished with the connector's result under the retry
@@ -102,8 +102,8 @@ class Dispatcher:
         batch: list[tuple[dict[str, object], list[Subscription]]] = []
         for row in rows:
             tenant_id = str(row["tenant_id"])
-            if tenant_id not in by_tenant:
-                by_tenant[tenant_id] = await self.deps.subscriptions.active_for(tenant_id)
+            if tenant_id not in by_tenant:  # disabled ones too: their deliveries wait, held, until enabled
+                by_tenant[tenant_id] = await self.deps.subscriptions.list(tenant_id)
             batch.append((row, [s for s in by_tenant[tenant_id] if s.wants(str(row["type"]))]))
         if batch:
             await self.deps.deliveries.fan_out(batch, self.deps.clock.now())
@@ -166,6 +166,22 @@ class Dispatcher:
                     await asyncio.sleep(pause)
             log.error("delivery %s: gave up on the database; its lease will expire and it is retried", delivery.id)
 
+    async def _hold(self, delivery: Delivery, now: datetime) -> None:
+        """Held until the subscription is enabled. Read fresh (the cache may be behind an enable),
+        and read again after holding: an enable that ran in between has already resumed what was
+        held, so what this holds late is resumed here."""
+        fresh = await self.deps.subscriptions.by_id(delivery.subscription_id)
+        self._subs[delivery.subscription_id] = (time.monotonic(), fresh)
+        if fresh is not None and fresh.state is SubscriptionState.ACTIVE:
+            await self._attempt(delivery)
+            return
+        held = Attempt(at=now, result=ResultKind.RETRY, status=None, detail="subscription disabled; held", ms=0.0)
+        await self.deps.deliveries.finish(delivery, state=DeliveryState.HELD, next_attempt_at=None, attempt=held,
+                                          followup=None, now=now)  # fmt: skip
+        after = await self.deps.subscriptions.by_id(delivery.subscription_id)
+        if after is not None and after.state is SubscriptionState.ACTIVE:
+            await self.deps.deliveries.resume(after.tenant_id, after.id, self.deps.clock.now())
+
     async def _attempt(self, delivery: Delivery) -> None:
         sub = await self._subscription(delivery.subscription_id)
         now = self.deps.clock.now()
@@ -175,9 +191,7 @@ class Dispatcher:
             )
             return
         if sub.state is not SubscriptionState.ACTIVE:
-            held = Attempt(at=now, result=ResultKind.RETRY, status=None, detail="subscription disabled; held", ms=0.0)
-            await self.deps.deliveries.finish(delivery, state=DeliveryState.HELD, next_attempt_at=None, attempt=held,
-                                              followup=None, now=now)  # fmt: skip
+            await self._hold(delivery, now)
             return
         connector = self.deps.connectors.get(sub.kind)
         if connector is None:

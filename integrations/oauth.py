@@ -4,13 +4,28 @@ token), cached per subscription until shortly before they expire, fetched again 
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import ssl
 import time
 from dataclasses import dataclass
 
 import aiohttp
 
-from integrations.http import NETWORK_ERRORS, read_some, short
+from integrations.http import NETWORK_ERRORS, read_some
+
+_ERROR_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,60}$")
+
+
+def oauth_error_code(text: str) -> str | None:
+    """RFC 6749's ``error`` code of a refusal (``invalid_client``...), never the rest of the body."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return None
+    code = body.get("error") if isinstance(body, dict) else None
+    return code if isinstance(code, str) and _ERROR_CODE.match(code) else None
+
 
 EARLY_S = 60.0  # renew this long before the token says it expires
 
@@ -53,11 +68,13 @@ class OAuthTokens:
                 return cached.value
             headers = {"Authorization": aiohttp.BasicAuth(*basic).encode()} if basic else {}
             try:
+                # never redirected: the body carries the client secret
                 async with self._http.post(url, data=form, headers=headers, ssl=ssl_context if ssl_context else True,
-                                           timeout=self._timeout) as resp:  # fmt: skip
+                                           timeout=self._timeout, allow_redirects=False) as resp:  # fmt: skip
                     if resp.status in (400, 401, 403):
-                        raise TokenError(f"the token endpoint refused the credentials (HTTP {resp.status}: "
-                                         f"{short(await read_some(resp, 500))})", permanent=True)  # fmt: skip
+                        code = oauth_error_code(await read_some(resp, 2000))
+                        raise TokenError(f"the token endpoint refused the credentials (HTTP {resp.status}"
+                                         f"{': ' + code if code else ''})", permanent=True)  # fmt: skip
                     if resp.status != 200:
                         raise TokenError(f"the token endpoint answered HTTP {resp.status}", permanent=False)
                     body = await resp.json(content_type=None)

@@ -16,7 +16,7 @@ import aiohttp
 from attendance.domain.deliveries import Delivery, DeliveryResult
 from attendance.domain.webhooks import Subscription, webhook_headers
 from attendance.ports import Clock
-from integrations.http import NETWORK_ERRORS, classify, read_some, unreachable
+from integrations.http import NETWORK_ERRORS, classify, unreachable
 
 USER_AGENT = "attendance-webhooks/1"
 
@@ -38,7 +38,6 @@ class StandardWebhookConnector:
         try:
             async with self._http.post(subscription.url, data=body, headers=headers, timeout=self._timeout,
                                        allow_redirects=False) as resp:  # fmt: skip
-                text = await read_some(resp, 2000)
-                return classify(resp.status, text, resp.headers.get("Retry-After"), self._clock.now())
+                return classify(resp.status, resp.headers.get("Retry-After"), self._clock.now())
         except NETWORK_ERRORS as exc:
             return unreachable(exc)

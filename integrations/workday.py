@@ -26,7 +26,15 @@ from defusedxml import ElementTree as SafeET
 from attendance.domain.deliveries import Delivery, DeliveryResult, ResultKind
 from attendance.domain.webhooks import Subscription
 from attendance.ports import Clock
-from integrations.http import NETWORK_ERRORS, classify, read_some, short, unreachable, without_worker_id, worker_id_of
+from integrations.http import (
+    NETWORK_ERRORS,
+    classify,
+    read_some,
+    short,
+    unreachable,
+    without_worker_id,
+    worker_id_of,
+)
 from integrations.oauth import OAuthTokens, TokenError
 
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -136,4 +144,4 @@ class WorkdayConnector:
                 return DeliveryResult(kind=ResultKind.REJECTED, status=status,
                                       detail=f"Workday refused the event: {short(message)}")  # fmt: skip
             return DeliveryResult(kind=ResultKind.RETRY, status=status, detail=f"Workday fault: {short(message)}")
-        return classify(status, text, retry_after, self._clock.now())
+        return classify(status, retry_after, self._clock.now())

@@ -17,10 +17,18 @@ from attendance.services.employees import import_employees
 from attendance.services.enrollment import erase_face_data
 from attendance.services.errors import NotFound, ServiceError
 from attendance.services.tenants import create_tenant, tenant_by_name
-from attendance.settings import Settings
+from attendance.settings import ConfigurationError, Settings
 from attendance.storage.embedded import EmbeddedDatabaseError
 
-USER_ERRORS = (ServiceError, PhotoRefused, EmbeddedDatabaseError, FileNotFoundError, PermissionError, IsADirectoryError)
+USER_ERRORS = (
+    ConfigurationError,
+    ServiceError,
+    PhotoRefused,
+    EmbeddedDatabaseError,
+    FileNotFoundError,
+    PermissionError,
+    IsADirectoryError,
+)
 MAX_CSV_BYTES = 20_000_000
 
 

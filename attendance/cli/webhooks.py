@@ -60,7 +60,7 @@ async def webhooks_add(args: argparse.Namespace, settings: Settings) -> int:
     async with for_tenant(settings, args.tenant) as (c, tenant):
         sub, secret = await webhooks.add_subscription(
             tenant, args.url, args.events, by=args.by, subscriptions=c.subscriptions, audit=c.deps.audit,
-            clock=c.deps.clock,
+            clock=c.deps.clock, destinations=c.destinations,
         )  # fmt: skip
     print(f"webhook {sub.id} sends {', '.join(sorted(sub.events)) or 'every event'} to {sub.url}")
     print(f"signing secret (shown only now; keep it in your receiver): {secret}")
@@ -139,7 +139,7 @@ async def connectors_add(args: argparse.Namespace, settings: Settings) -> int:
     async with for_tenant(settings, args.tenant) as (c, tenant):
         sub = await webhooks.add_connector(
             tenant, args.kind, args.url, args.events, config=config, credentials=credentials, by=args.by,
-            subscriptions=c.subscriptions, audit=c.deps.audit, clock=c.deps.clock,
+            subscriptions=c.subscriptions, audit=c.deps.audit, clock=c.deps.clock, destinations=c.destinations,
         )  # fmt: skip
     print(f"{args.kind} connector {sub.id} sends {', '.join(sorted(sub.events)) or 'every event'} to {sub.url}")
     print(f"its credentials are stored encrypted; you can delete {args.config} now")

@@ -37,12 +37,19 @@ def check_timezone(name: str) -> str:
     return name
 
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MAX_EMAIL = 254  # RFC 5321's limit on a path
+MAX_NAME = 200
+# One way to match any input (each character can belong to one part only), so the time is linear.
+_EMAIL = re.compile(r"[^@\s.]+(?:\.[^@\s.]+)*@[^@\s.]+(?:\.[^@\s.]+)+")
 
 
 def normalise_email(email: str) -> str:
+    if len(email) > 4 * MAX_EMAIL:  # bounded before anything else looks at it
+        raise DomainError("that is not an email address (longer than 254 characters)")
     email = email.strip().lower()
-    if not _EMAIL.match(email):
+    if len(email) > MAX_EMAIL:
+        raise DomainError("that is not an email address (longer than 254 characters)")
+    if not _EMAIL.fullmatch(email):
         raise DomainError(f"{email!r} is not an email address")
     return email
 

@@ -15,7 +15,6 @@ import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from attendance.domain.model import DomainError
 
@@ -60,15 +59,6 @@ class Subscription:
     def signing_secrets(self, now: datetime) -> list[str]:
         """The secrets that sign a delivery now: the current one and those still in their grace."""
         return [s.value for s in self.secrets if s.expires_at is None or s.expires_at > now]
-
-
-def check_url(url: str) -> str:
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise DomainError(f"{url!r} is not an http(s) URL")
-    if parts.username or parts.password:
-        raise DomainError("put credentials in the subscription's settings, not in its URL")
-    return url.strip()
 
 
 def check_events(names: Iterable[str]) -> frozenset[str]:

@@ -12,7 +12,7 @@ import io
 from dataclasses import dataclass, field
 
 from attendance.domain.faces import PhotoRefused
-from attendance.domain.model import DomainError, Employee, Tenant, new_id, normalise_email, parse_roles
+from attendance.domain.model import MAX_NAME, DomainError, Employee, Tenant, new_id, normalise_email, parse_roles
 from attendance.messages import EnrollPhoto, RecordConsent
 from attendance.ports import AlreadyExists, PhotoFiles
 from attendance.services.enrollment import EnrollmentDeps, enroll_photo, record_consent
@@ -62,6 +62,8 @@ def parse_employee_csv(text: str, tenant_id: str, report: ImportReport) -> list[
         try:
             if not cell.get("name"):
                 raise DomainError("the name is empty")
+            if len(cell["name"]) > MAX_NAME:
+                raise DomainError(f"the name is longer than {MAX_NAME} characters")
             email = normalise_email(cell.get("email", ""))
             if email in seen:
                 raise DomainError("this email appears twice in the file; the first row was used")

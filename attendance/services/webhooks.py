@@ -19,9 +19,8 @@ from attendance.domain.webhooks import (
     Subscription,
     SubscriptionState,
     check_events,
-    check_url,
 )
-from attendance.ports import AuditLog, Clock, DeliveryRepository, SubscriptionRepository
+from attendance.ports import AuditLog, Clock, DeliveryRepository, DestinationCheck, SubscriptionRepository
 from attendance.services.errors import NotFound, ServiceError
 
 SECRET_BYTES = 32
@@ -33,11 +32,11 @@ def new_secret() -> str:
 
 async def add_subscription(
     tenant: Tenant, url: str, events: list[str], *, by: str, subscriptions: SubscriptionRepository, audit: AuditLog,
-    clock: Clock,
+    clock: Clock, destinations: DestinationCheck,
 ) -> tuple[Subscription, str]:  # fmt: skip
     """The new subscription and its secret (shown to the admin once, then only stored encrypted)."""
     try:
-        checked_url, chosen = check_url(url), check_events(events)
+        checked_url, chosen = await destinations.check(url), check_events(events)
     except DomainError as exc:
         raise ServiceError(str(exc)) from exc
     secret = new_secret()
@@ -82,6 +81,7 @@ REQUIRED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # kind: (confi
 async def add_connector(
     tenant: Tenant, kind: str, url: str, events: list[str], *, config: Mapping[str, str],
     credentials: Mapping[str, str], by: str, subscriptions: SubscriptionRepository, audit: AuditLog, clock: Clock,
+    destinations: DestinationCheck,
 ) -> Subscription:  # fmt: skip
     """A Workday or ADP connector: a subscription with its settings and (sealed) credentials."""
     if kind not in CONNECTOR_KINDS or kind == "webhook":
@@ -96,7 +96,10 @@ async def add_connector(
     if missing:
         raise ServiceError(f"the {kind} connector needs {', '.join(missing)}")
     try:
-        checked_url, chosen = check_url(url), check_events(events)
+        for token_url in (config.get("token_url"), credentials.get("token_url")):  # a connector's sign-in
+            if token_url:
+                await destinations.check(token_url)
+        checked_url, chosen = await destinations.check(url), check_events(events)
     except DomainError as exc:
         raise ServiceError(str(exc)) from exc
     now = clock.now()

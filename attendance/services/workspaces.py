@@ -1,5 +1,9 @@
 """A Slack workspace installed the app: it gets a tenant (unless one already claims its team
-id), and the person who installed it becomes that tenant's first admin."""
+id), and the person who installed it becomes the first admin of a tenant that the install created.
+
+Reinstalling the app into a workspace that already has a tenant changes nobody's roles and adds
+nobody: any member of a workspace may be allowed to install apps, and that must not make them
+an admin of the company's attendance (its admins add people to the staff list)."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ async def on_workspace_installed(
     msg: WorkspaceInstalled, *, tenants: TenantRepository, employees: EmployeeRepository, audit: AuditLog, clock: Clock
 ) -> Tenant:
     tenant = await tenants.by_slack_team(msg.team_id)
+    created = tenant is None
     if tenant is None:
         name = msg.team_name.strip() or msg.team_id
         try:
@@ -26,7 +31,7 @@ async def on_workspace_installed(
             tenant = await create_tenant(CreateTenant(name=f"{name} ({msg.team_id})", slack_team_ids=(msg.team_id,)),
                                          tenants=tenants)  # fmt: skip
         log.info("tenant created for slack team=%s tenant=%s", msg.team_id, tenant.id)
-    if msg.installer_email and msg.installer_user_id:
+    if created and msg.installer_email and msg.installer_user_id:
         try:
             email = normalise_email(msg.installer_email)
         except DomainError:
@@ -37,6 +42,7 @@ async def on_workspace_installed(
                 id=new_id(), tenant_id=tenant.id, name=msg.installer_name or email.split("@")[0], email=email,
                 slack_user_id=msg.installer_user_id, roles=frozenset({Role.EMPLOYEE, Role.ADMIN}),
             ))  # fmt: skip
-    await audit.record(tenant_id=tenant.id, actor=msg.installer_user_id or "slack", action="slack.installed",
+    await audit.record(tenant_id=tenant.id, actor=msg.installer_user_id or "slack",
+                       action="slack.installed" if created else "slack.reinstalled",
                        subject=msg.team_id, at=clock.now())  # fmt: skip
     return tenant

@@ -16,12 +16,16 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
+from slack_bolt.error import BoltError
 from slack_bolt.oauth.async_callback_options import AsyncCallbackOptions, AsyncFailureArgs, AsyncSuccessArgs
+from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
+from slack_sdk.oauth.installation_store import Installation
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
+from slack_sdk.web.async_client import AsyncWebClient
 
 from attendance.messages import WorkspaceInstalled
 from attendance.settings import SlackSettings
@@ -36,6 +40,31 @@ BOT_SCOPES = [  # exactly infra/slack/manifest.yaml's (a test checks)
     "im:write", "users:read", "users:read.email",
 ]  # fmt: skip
 COMMANDS = ["/checkin", "/checkout", "/attendance"]
+
+
+MAX_EVENT_BYTES = 1024 * 1024  # far above any real event, command or interaction payload
+
+
+class BodyTooLarge(Exception):
+    """More than ``MAX_EVENT_BYTES`` before the signature is checked."""
+
+
+class TeamNotAllowed(BoltError):
+    """The workspace is not on ``SLACK_ALLOWED_TEAMS``: its installation is not stored."""
+
+
+class AllowListOAuthFlow(AsyncOAuthFlow):
+    """Bolt's OAuth flow, refusing to store an installation of a workspace not on the allow-list."""
+
+    def __init__(self, *, slack: SlackSettings, settings: AsyncOAuthSettings, client: AsyncWebClient) -> None:
+        super().__init__(client=client, settings=settings, logger=log)
+        self._slack = slack
+
+    async def store_installation(self, request: AsyncBoltRequest, installation: Installation) -> None:
+        if not self._slack.may_install(installation.team_id or ""):
+            log.warning("slack install refused: team %s is not in SLACK_ALLOWED_TEAMS", installation.team_id)
+            raise TeamNotAllowed(str(installation.team_id))
+        await super().store_installation(request, installation)
 
 
 class SlackBot:
@@ -62,8 +91,8 @@ class SlackBot:
                 client_secret=oauth.client_secret, bot_only=True, cache_enabled=True, client=client,
             )  # fmt: skip
             self.app = AsyncApp(  # an AsyncAuthorize instance is accepted beside OAuth settings
-                signing_secret=settings.signing_secret.get_secret_value(), client=client, oauth_settings=oauth,
-                authorize=authorize,  # type: ignore[arg-type]
+                signing_secret=settings.signing_secret.get_secret_value(), client=client,
+                oauth_flow=AllowListOAuthFlow(slack=settings, settings=oauth, client=client), authorize=authorize,  # type: ignore[arg-type]
                 process_before_response=True, logger=log,
             )  # fmt: skip
             self.app.enable_token_revocation_listeners()
@@ -99,12 +128,25 @@ class SlackBot:
 
     @staticmethod
     async def _bolt_request(request: web.Request) -> AsyncBoltRequest:
-        raw = await request.read()  # the signature is over these exact bytes
-        return AsyncBoltRequest(body=raw.decode("utf-8", errors="replace"), query=request.query_string,
+        """The request for Bolt, whose signature check is over the raw body: read it whole, but no
+        more than ``MAX_EVENT_BYTES`` before that check (``BodyTooLarge``)."""
+        if request.content_length is not None and request.content_length > MAX_EVENT_BYTES:
+            raise BodyTooLarge
+        chunks, size = [], 0
+        while chunk := await request.content.read(64 * 1024):
+            size += len(chunk)
+            if size > MAX_EVENT_BYTES:
+                raise BodyTooLarge
+            chunks.append(chunk)
+        return AsyncBoltRequest(body=b"".join(chunks).decode("utf-8", errors="replace"), query=request.query_string,
                                 headers={k: v for k, v in request.headers.items()})  # fmt: skip
 
     async def _events(self, request: web.Request) -> web.Response:
-        bolt_response = await self.app.async_dispatch(await self._bolt_request(request))
+        try:
+            bolt_request = await self._bolt_request(request)
+        except BodyTooLarge:
+            return web.Response(status=413, text="A Slack request is never this large.")
+        bolt_response = await self.app.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
 
     async def _install(self, request: web.Request) -> web.Response:
@@ -137,5 +179,10 @@ class SlackBot:
         return await args.default.success(args)
 
     async def _install_failed(self, args: AsyncFailureArgs) -> BoltResponse:
+        if isinstance(args.error, TeamNotAllowed):
+            return BoltResponse(status=403, headers={"Content-Type": "text/plain; charset=utf-8"},
+                                body="This attendance server does not take installs from your Slack workspace. "
+                                     "Ask the people who run it to add your workspace's team id "
+                                     f"({args.error}) to SLACK_ALLOWED_TEAMS.")  # fmt: skip
         log.warning("slack install failed: %s", args.reason)
         return await args.default.failure(args)

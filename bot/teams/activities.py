@@ -17,8 +17,22 @@ from bot.teams.replier import FETCH_CONNECTOR, FETCH_DOWNLOAD
 FILE_DOWNLOAD_INFO = "application/vnd.microsoft.teams.file.download.info"
 PHOTO_FILE_TYPES = frozenset({"jpg", "jpeg", "png", "heic", "heif", "webp"})
 MAX_TEXT = 500
-_AT = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)
+MAX_RAW_TEXT = 8_000  # what is read of a message at all (a command is a few words)
 _TAGS = re.compile(r"<[^>]{0,200}>")
+
+
+def without_mentions(text: str) -> str:
+    """``<at>...</at>`` spans removed, in one pass (a lazy regex is quadratic on many openers)."""
+    lower, out, i = text.lower(), [], 0
+    while (start := lower.find("<at>", i)) >= 0:
+        end = lower.find("</at>", start + 4)
+        if end < 0:
+            break
+        out.append(text[i:start])
+        out.append(" ")
+        i = end + 5
+    out.append(text[i:])
+    return "".join(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +77,8 @@ def _dict(value: Any) -> dict[str, Any]:
 
 def clean_text(text: str) -> str:
     """The words typed: mentions of the bot and Teams' HTML removed."""
-    return " ".join(_TAGS.sub(" ", _AT.sub(" ", text)).replace("&nbsp;", " ").split())[:MAX_TEXT]
+    text = text[:MAX_RAW_TEXT]
+    return " ".join(_TAGS.sub(" ", without_mentions(text)).replace("&nbsp;", " ").split())[:MAX_TEXT]
 
 
 def photos_in(attachments: Any) -> tuple[tuple[IncomingPhoto, ...], int]:

@@ -2,10 +2,11 @@
 ``POST /api/messages``, with the SDK's JWT validation run inside that one route (on the whole
 application it would guard Slack's routes and the health checks too).
 
-With no bot credentials the route runs in anonymous mode, as the Bot Framework Emulator and the
-Agents Playground expect, and says so at start-up; with them, a request without a valid Bot
-Framework token is refused with 401 before anything is read. ``GET /teams/downloads/{token}``
-serves the exports offered as links.
+With bot credentials, a request without a valid Bot Framework token is refused with 401 before
+anything is read, and an activity from a channel other than ``msteams`` is ignored.
+Without credentials every request is refused with 401, unless anonymous mode was asked for by
+name (``TEAMS_ALLOW_ANONYMOUS=1``, as the Agents Playground needs; ``serve`` then binds only
+loopback). ``GET /teams/downloads/{token}`` serves the exports offered as links.
 """
 
 from __future__ import annotations
@@ -39,9 +40,13 @@ log = logging.getLogger(__name__)
 CONNECTION = "SERVICE_CONNECTION"
 
 
+TEAMS_CHANNEL = "msteams"
+MAX_ACTIVITY_BYTES = 1024 * 1024  # activities carry links to files, not the files
+
+
 def auth_configuration(settings: TeamsSettings) -> AgentAuthConfiguration:
-    if settings.anonymous:
-        return AgentAuthConfiguration(anonymous_allowed=True)
+    if not settings.has_credentials:
+        return AgentAuthConfiguration(anonymous_allowed=settings.anonymous)
     assert settings.client_secret is not None
     return AgentAuthConfiguration(client_id=settings.client_id, tenant_id=settings.tenant_id,
                                   client_secret=settings.client_secret.get_secret_value())  # fmt: skip
@@ -76,19 +81,43 @@ class TeamsBot:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotAppKeyWarning)
             sub["agent_configuration"] = self._auth
-        sub.router.add_post("", jwt_authorization_decorator(self._messages))  # type: ignore[no-untyped-call]
+        if self._settings.has_credentials or self.anonymous:
+            sub.router.add_post("", jwt_authorization_decorator(self._messages))  # type: ignore[no-untyped-call]
+        else:
+            sub.router.add_post("", self._closed)
         web_app.add_subapp("/api/messages", sub)
         web_app.router.add_get("/teams/downloads/{token}", self._download)
         if self.anonymous:
-            log.warning("teams: no bot credentials (CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID, "
-                        "__CLIENTSECRET); /api/messages runs in ANONYMOUS mode, for local use only")  # fmt: skip
-        else:
+            log.warning("teams: TEAMS_ALLOW_ANONYMOUS=1 and no bot credentials; /api/messages accepts UNSIGNED "
+                        "activities, for local tools only")  # fmt: skip
+        elif self._settings.has_credentials:
             log.info("teams: /api/messages accepts Bot Framework tokens for app %s", self._settings.client_id)
+        else:
+            log.info("teams is not configured (set CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID and "
+                     "__CLIENTSECRET); /api/messages refuses every request")  # fmt: skip
+
+    @staticmethod
+    async def _closed(_: web.Request) -> web.Response:
+        return web.json_response({"error": "This server has no Teams bot configured."}, status=401)
 
     async def close(self) -> None:
         await self._bg.close()
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
+        try:  # aiohttp keeps the body read here for the SDK
+            if request.content_length is not None and request.content_length > MAX_ACTIVITY_BYTES:
+                return web.json_response({"error": "That activity is too large."}, status=413)
+            body = await request.json()
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return web.json_response({"error": "That is not a Bot Framework activity."}, status=400)
+        if not isinstance(body, dict) or not isinstance(body.get("type"), str):
+            return web.json_response({"error": "That is not a Bot Framework activity."}, status=400)
+        channel = body.get("channelId")
+        if channel != TEAMS_CHANNEL:
+            # a Bot Framework token is valid for every channel of the bot (Web Chat, Direct Line...),
+            # whose users and tenant ids are not Teams' (the Agents Playground says msteams too)
+            log.info("teams: ignored an activity from channel %r", str(channel)[:40])
+            return web.Response(status=202)
         try:
             response = await start_agent_process(request, self._agent, self._adapter)
         except ValidationError:

@@ -33,6 +33,8 @@ async def json_body(request: web.Request) -> dict[str, Any]:
         body = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "invalid", "The body is not JSON.") from None
+    except RecursionError:
+        raise ApiError(400, "invalid", "The body is nested too deeply.") from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid", "The body must be a JSON object.")
     return body
@@ -58,6 +60,9 @@ def bad_cursor() -> ApiError:
     return ApiError(400, "invalid", "That cursor is not one this server gave out.")
 
 
+MAX_TEXT_FIELD = 2_048  # any text a person types here: names, reasons, URLs, notes
+
+
 def text_field(body: dict[str, Any], name: str, *, required: bool = False) -> str | None:
     value = body.get(name)
     if value is None:
@@ -66,6 +71,8 @@ def text_field(body: dict[str, Any], name: str, *, required: bool = False) -> st
         return None
     if not isinstance(value, str):
         raise ApiError(400, "invalid", f"'{name}' must be a string.")
+    if len(value) > MAX_TEXT_FIELD:
+        raise ApiError(400, "invalid", f"'{name}' is too long (at most {MAX_TEXT_FIELD:,} characters).")
     return value
 
 
@@ -283,6 +290,7 @@ class ApiHandlers:
         sub, secret = await webhooks.add_subscription(
             tenant, text_field(body, "url", required=True) or "", events, by=p.actor,
             subscriptions=self.d.subscriptions, audit=self.d.dash.audit, clock=self.d.dash.clock,
+            destinations=self.d.destinations,
         )  # fmt: skip
         return web.json_response({**js.subscription(sub), "secret": secret}, status=201)
 

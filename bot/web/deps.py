@@ -6,7 +6,14 @@ from dataclasses import dataclass
 
 from attendance.domain.access import Principal
 from attendance.domain.model import Employee
-from attendance.ports import AuditTrail, DeliveryRepository, JobQueue, PhotoBuffer, SubscriptionRepository
+from attendance.ports import (
+    AuditTrail,
+    DeliveryRepository,
+    DestinationCheck,
+    JobQueue,
+    PhotoBuffer,
+    SubscriptionRepository,
+)
 from attendance.services.access import AccessDeps
 from attendance.services.chat import ChatDeps
 from attendance.services.dashboard import DashboardDeps
@@ -24,6 +31,7 @@ class WebDeps:
     trail: AuditTrail
     jobs: JobQueue
     buffer: PhotoBuffer
+    destinations: DestinationCheck
 
 
 def as_viewer(principal: Principal) -> Employee:

@@ -19,13 +19,14 @@ import re
 import secrets
 import time
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import aiohttp
 import jwt
 from aiohttp import web
 
 from attendance.domain.access import Principal, PrincipalKind
+from attendance.domain.model import MAX_EMAIL, DomainError, normalise_email
 from attendance.ports import Clock
 from attendance.services.access import (
     AccessDeps,
@@ -35,6 +36,8 @@ from attendance.services.access import (
     subject_of,
 )
 from attendance.settings import OidcProvider, Settings
+from bot.web.app import ApiError, read_capped
+from bot.web.limits import RateLimit, Throttle, retry_after
 from bot.web.render import Renderer
 from bot.web.sessions import PRE_COOKIE, SESSION_COOKIE, SessionCodec
 
@@ -43,6 +46,7 @@ log = logging.getLogger(__name__)
 PROVIDERS = ("slack", "entra")
 LABELS = {"slack": "Sign in with Slack", "entra": "Sign in with Microsoft"}
 _GUID = re.compile(r"^[0-9a-fA-F-]{36}$")
+MAX_FORM = 16 * 1024  # a sign-in or pairing form: an email, a password, a token
 
 
 class OidcError(Exception):
@@ -97,42 +101,15 @@ def identity_from(provider: str, claims: dict[str, Any]) -> ExternalIdentity:
     return ExternalIdentity(provider="entra", org_id=tid, user_id=oid, email=email if isinstance(email, str) else None)
 
 
-class Throttle:
-    """Password guessing: after ``limit`` failures for an email within ``window_s``, that email is
-    refused until the window has passed. Per process. (Not per client address: behind a reverse
-    proxy every request has the proxy's, and one guesser would lock everyone out.)"""
-
-    def __init__(self, limit: int = 5, window_s: float = 900.0) -> None:
-        self.limit, self.window_s = limit, window_s
-        self._failures: dict[str, list[float]] = {}
-
-    def _recent(self, key: str, now: float) -> list[float]:
-        kept = [t for t in self._failures.get(key, []) if now - t < self.window_s]
-        if kept:
-            self._failures[key] = kept
-        else:
-            self._failures.pop(key, None)
-        return kept
-
-    def blocked(self, *keys: str) -> bool:
-        now = time.monotonic()
-        return any(len(self._recent(k, now)) >= self.limit for k in keys)
-
-    def failed(self, *keys: str) -> None:
-        now = time.monotonic()
-        for k in keys:
-            self._failures.setdefault(k, []).append(now)
-        if len(self._failures) > 100_000:  # a flood of made-up emails cannot grow this forever
-            self._failures.clear()
-
-
 class SignIn:
     def __init__(self, settings: Settings, access: AccessDeps, codec: SessionCodec, *, clock: Clock,
                  http: aiohttp.ClientSession, renderer: Renderer) -> None:  # fmt: skip
         self.s, self.access, self.codec, self.clock, self.http, self.r = (
             settings, access, codec, clock, http, renderer)  # fmt: skip
         self.jwks = JwksCache(http)
-        self.throttle = Throttle()
+        self.throttle = Throttle()  # per email: password guessing
+        self.per_address = RateLimit(rate=0.5, burst=20)  # sign-in attempts of one client address
+        self.everyone = RateLimit(rate=20.0, burst=40)  # all password sign-ins: scrypt is CPU
 
     def provider(self, name: str) -> OidcProvider:
         if name not in PROVIDERS:
@@ -166,11 +143,19 @@ class SignIn:
         return response
 
     async def check_form(self, request: web.Request) -> dict[str, str]:
-        form = await request.post()
+        """A public form's fields (a few KB at most: read before anything is checked), after its CSRF value."""
+        try:
+            raw = await read_capped(request, MAX_FORM, "This form is too large.")
+        except ApiError:
+            raise SignInRefused("This form is too large. Reload the page and try again.") from None
+        try:
+            form = dict(parse_qsl(raw.decode("utf-8", errors="replace"), keep_blank_values=True, max_num_fields=20))
+        except ValueError:  # more fields than any of our forms has
+            raise SignInRefused("This form has expired. Reload the page and try again.") from None
         expected = str(self.pre(request).get("csrf", ""))
-        if not expected or not hmac.compare_digest(str(form.get("csrf", "")), expected):
+        if not expected or not hmac.compare_digest(form.get("csrf", ""), expected):
             raise SignInRefused("This form has expired. Reload the page and try again.")
-        return {k: str(v) for k, v in form.items() if isinstance(v, str)}
+        return form
 
     # ------------------------------------------------------------ handlers
 
@@ -180,15 +165,21 @@ class SignIn:
                               target=request.query.get("next", "/"))  # fmt: skip
 
     async def signin_password(self, request: web.Request) -> web.StreamResponse:
+        wait = self.per_address.take(request.remote or "?") or self.everyone.take("*")
+        if wait:
+            response = await self.signin_page(request, "Too many sign-in attempts. Wait a minute and try again.",
+                                              status=429)  # fmt: skip
+            response.headers["Retry-After"] = retry_after(wait)
+            return response
         try:
             form = await self.check_form(request)
-            keys = (f"email:{form.get('email', '').strip().lower()}",)
-            if self.throttle.blocked(*keys):
+            key = throttle_key(form.get("email", ""))
+            if self.throttle.blocked(key):
                 raise SignInRefused("Too many wrong passwords. Wait 15 minutes, or ask an admin.")
             try:
                 principal = await password_sign_in(form.get("email", ""), form.get("password", ""), deps=self.access)
             except SignInRefused:
-                self.throttle.failed(*keys)
+                self.throttle.failed(key)
                 raise
         except SignInRefused as exc:
             return await self.signin_page(request, str(exc), status=400)
@@ -280,10 +271,25 @@ class SignIn:
         return response
 
 
+def throttle_key(email: str) -> str:
+    """The email as the throttle counts it: bounded, normalised (case and spaces do not make a new key)."""
+    try:
+        return normalise_email(email)
+    except DomainError:
+        return email[:MAX_EMAIL].strip().lower()
+
+
 def redirect(location: str) -> web.Response:
     return web.Response(status=303, headers={"Location": location})
 
 
 def _local_path(target: str) -> bool:
-    """Only our own paths are followed after sign-in (no open redirect)."""
-    return target.startswith("/") and not target.startswith(("//", "/\\"))
+    """Only our own paths are followed after sign-in (no open redirect): one leading ``/``, no
+    control characters (browsers drop tabs and newlines, so ``/<TAB>/evil`` becomes ``//evil``),
+    no backslash (read as ``/``), no scheme or host."""
+    if not target.startswith("/") or target.startswith("//") or len(target) > 2048:
+        return False
+    if "\\" in target or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc

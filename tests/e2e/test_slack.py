@@ -104,11 +104,13 @@ async def _tenant(c: Container, slack: FakeSlack, photo: Callable[[str], bytes])
 @pytest.fixture
 async def h(settings: Settings, mongo_server: EmbeddedMongo, engine: Any, slack: FakeSlack, photo: Any,
             request: pytest.FixtureRequest) -> AsyncIterator[Harness]:  # fmt: skip
-    oauth = bool(getattr(request, "param", False))
+    param = getattr(request, "param", False)  # True: OAuth installs; a dict: OAuth with these settings too
+    oauth = bool(param)
     slack_settings = SlackSettings(
         signing_secret=slack.signing_secret, api_url=slack.api_url,  # type: ignore[arg-type]
         **({"client_id": slack.client_id, "client_secret": slack.client_secret} if oauth else
            {"bot_token": slack.bot_token}),
+        **(param if isinstance(param, dict) else {}),
     )  # fmt: skip
     settings = settings.model_copy(update={"slack": slack_settings})
     async with build(settings, uri=mongo_server.uri, engine=engine) as c, aiohttp.ClientSession() as http:
@@ -409,3 +411,35 @@ async def test_oauth_install_creates_the_tenant_and_stores_the_token_encrypted_a
     status, _ = await h.slack.post(h.http, f"{h.url}/slack/events", body, "application/json")
     assert status == 200
     assert await h.c.db["installations"].count_documents({"team_id": "T0NEW"}) == 0
+
+
+async def _install(h: Harness, code: str = "good-code") -> aiohttp.ClientResponse:
+    async with h.http.get(f"{h.url}/slack/install", allow_redirects=False) as r:
+        cookie = r.headers["Set-Cookie"].split(";")[0]
+        state = cookie.split("=", 1)[1]
+    r = await h.http.get(f"{h.url}/slack/oauth_redirect?code={code}&state={state}", headers={"Cookie": cookie})
+    await r.read()
+    return r
+
+
+@pytest.mark.parametrize("h", [{"allowed_teams": ["T0ALLOWED"]}], indirect=True)
+async def test_a_workspace_not_on_the_allow_list_cannot_install(h: Harness) -> None:
+    h.slack.add_user("UINSTALLER", "founder@newco.example", "Nina Founder")
+    r = await _install(h)
+    assert r.status == 403 and "SLACK_ALLOWED_TEAMS" in await r.text() and "T0NEW" in await r.text()
+    assert await h.c.deps.tenants.by_slack_team("T0NEW") is None
+    assert await h.c.db["installations"].count_documents({}) == 0
+
+
+@pytest.mark.parametrize("h", [True], indirect=True)
+async def test_reinstalling_into_a_workspace_with_a_tenant_makes_nobody_an_admin(h: Harness) -> None:
+    h.slack.add_user("UINSTALLER", "founder@newco.example", "Nina Founder")
+    assert (await _install(h)).status == 200
+    tenant = await h.c.deps.tenants.by_slack_team("T0NEW")
+    assert tenant is not None
+    # a member who is not on the staff list installs the app again into the same workspace
+    h.slack.add_user("UINSTALLER", "intruder@newco.example", "Mallory")
+    assert (await _install(h)).status == 200
+    assert await h.c.deps.employees.by_email(tenant.id, "intruder@newco.example") is None
+    staff = await h.c.deps.employees.list(tenant.id)
+    assert [(p.email, Role.ADMIN in p.roles) for p in staff] == [("founder@newco.example", True)]

@@ -139,7 +139,11 @@ async def h(settings: Settings, mongo_server: EmbeddedMongo, engine: Any, teams:
     teams_settings = TeamsSettings(
         service_hosts=["127.0.0.1"],
         public_url="https://attendance.contoso.example",
-        **({"client_id": APP_ID, "client_secret": APP_SECRET, "token_url": teams.token_url} if credentials else {}),
+        **(
+            {"client_id": APP_ID, "client_secret": APP_SECRET, "token_url": teams.token_url}
+            if credentials
+            else {"allow_anonymous": True}
+        ),
     )  # type: ignore[arg-type]
     settings = settings.model_copy(update={"teams": teams_settings})
     async with build(settings, uri=mongo_server.uri, engine=engine) as c, aiohttp.ClientSession() as http:
@@ -239,6 +243,37 @@ async def test_with_credentials_a_request_without_a_valid_token_is_refused(h: Ha
     assert await h.post(activity, {"Authorization": "Basic YWRhOnB3"}) == 401
     assert await h.c.db["checkin_jobs"].count_documents({}) == 0
     assert h.teams.downloads == [] and h.teams.sent == []
+
+
+async def test_an_activity_from_another_channel_than_teams_is_ignored(h: Harness) -> None:
+    attachment = h.teams.upload(h.photo("Serena_Williams/2.jpg"))
+    for channel in ("webchat", "directline", None):
+        activity = h.activity("ada", "in", [attachment])
+        activity["channelId"] = channel
+        assert await h.post(activity) in (200, 202)
+    assert await h.c.db["checkin_jobs"].count_documents({}) == 0
+    assert h.teams.downloads == [] and h.teams.sent == []
+
+
+async def test_without_credentials_and_without_anonymous_mode_every_activity_is_refused(
+    settings: Settings, mongo_server: EmbeddedMongo, engine: Any, teams: FakeTeams, photo: Any
+) -> None:
+    closed = settings.model_copy(update={"teams": TeamsSettings(service_hosts=["127.0.0.1"])})
+    async with build(closed, uri=mongo_server.uri, engine=engine) as c, aiohttp.ClientSession() as http:
+        bot = teams_bot(c)
+        try:
+            async with serving(c, bot.mount) as url:
+                tenant_id, people = await _tenant(c, teams, photo)
+                h = Harness(c, teams, url, http, tenant_id, people, photo)
+                # an attacker names a real tenant and the admin's object id
+                activity = h.activity("ada", "erase", [teams.upload(photo("Serena_Williams/2.jpg"))])
+                assert await h.post(activity) == 401
+                assert await h.post(h.activity("ada", "help")) == 401
+                assert await c.db["checkin_jobs"].count_documents({}) == 0
+                assert teams.downloads == [] and teams.sent == []
+        finally:
+            await bot.close()
+            await c.client.drop_database(closed.database.name)
 
 
 # ---------------------------------------------------------------- enrollment and commands

@@ -35,6 +35,7 @@ def cli_env(mongo_server: EmbeddedMongo, tmp_path: Path) -> dict[str, str]:
         "ATTENDANCE_CRYPTO__TEMPLATE_KEY": base64.b64encode(os.urandom(32)).decode(),
         "ATTENDANCE_LOG__LEVEL": "WARNING",
         "ATTENDANCE_WORKER__POLL_MAX_S": "0.05",
+        "ATTENDANCE_WEBHOOKS__ALLOW_PRIVATE_NETWORKS": "true",  # receivers are loopback stand-ins
     }
 
 

@@ -42,7 +42,7 @@ async def webhook_to(
     """A subscription to ``receiver``'s ``path``; the receiver is told its secret. (id, secret)."""
     sub, secret = await svc.add_subscription(await tenant_of(c, tenant_id), receiver.url(path), events or [],
                                              by="test", subscriptions=c.subscriptions, audit=c.deps.audit,
-                                             clock=c.deps.clock)  # fmt: skip
+                                             clock=c.deps.clock, destinations=c.destinations)  # fmt: skip
     receiver.secrets[path] = secret
     return sub.id, secret
 

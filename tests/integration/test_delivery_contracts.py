@@ -50,7 +50,8 @@ async def _connector(c: Container, tenant_id: str, kind: str, url: str, config: 
                      credentials: dict[str, str]) -> str:  # fmt: skip
     tenant = await tenant_of(c, tenant_id)
     sub = await svc.add_connector(tenant, kind, url, [], config=config, credentials=credentials, by="test",
-                                  subscriptions=c.subscriptions, audit=c.deps.audit, clock=c.deps.clock)  # fmt: skip
+                                  subscriptions=c.subscriptions, audit=c.deps.audit, clock=c.deps.clock,
+                                  destinations=c.destinations)  # fmt: skip
     return sub.id
 
 

@@ -51,6 +51,7 @@ def env(settings: Settings, mongo_server: EmbeddedMongo) -> dict[str, str]:
         "ATTENDANCE_CRYPTO__TEMPLATE_KEY": settings.crypto.template_key.get_secret_value(),
         "ATTENDANCE_LOG__LEVEL": "WARNING",
         "ATTENDANCE_WEBHOOK_RETRY_SCHEDULE": SCHEDULE,
+        "ATTENDANCE_WEBHOOKS__ALLOW_PRIVATE_NETWORKS": "true",
         "ATTENDANCE_DISPATCHER__LEASE_S": "2",
         "ATTENDANCE_DISPATCHER__TIMEOUT_S": "5",
         "ATTENDANCE_DISPATCHER__POLL_MAX_S": "0.05",

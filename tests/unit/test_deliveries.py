@@ -99,9 +99,11 @@ def test_the_state_after_an_attempt(kind: ResultKind, attempts: int, state: Deli
      (429, ResultKind.RETRY), (404, ResultKind.RETRY), (301, ResultKind.RETRY)],
 )  # fmt: skip
 def test_what_an_http_answer_means(status: int, kind: ResultKind) -> None:
-    result = classify(status, "", "30", NOW)
+    result = classify(status, "30", NOW)
     assert result.kind is kind
     assert result.status == status
+    if kind is not ResultKind.DELIVERED:
+        assert result.detail.startswith(f"HTTP {status} ")  # the code and its reason, never the body
     if kind is ResultKind.RETRY:
         assert result.retry_after == timedelta(seconds=30)
 

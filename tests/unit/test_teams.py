@@ -62,7 +62,9 @@ def test_who_and_where_come_from_the_activity_with_fallbacks() -> None:
 
 
 def test_the_sdks_own_variable_names_configure_the_bot(monkeypatch: pytest.MonkeyPatch) -> None:
-    anonymous = Settings().teams
+    closed = Settings().teams
+    assert not closed.anonymous and not closed.has_credentials and "127.0.0.1" not in closed.allowed_hosts
+    anonymous = TeamsSettings(allow_anonymous=True)
     assert anonymous.anonymous and "127.0.0.1" in anonymous.allowed_hosts
     monkeypatch.setenv("CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID", "app-1")
     monkeypatch.setenv("CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET", "s3cret")
@@ -108,3 +110,25 @@ def test_the_app_package_holds_the_manifest_with_files_on_and_both_icons(tmp_pat
     assert manifest["id"] == bot["botId"] == bot_id and bot["supportsFiles"] is True and "personal" in bot["scopes"]
     assert manifest["validDomains"] == ["att.example.com"] and "${" not in json.dumps(manifest)
     assert sizes == {"color.png": (192, 192), "outline.png": (32, 32)}
+
+
+def test_anonymous_mode_is_asked_for_by_name_and_serve_refuses_it_off_loopback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from attendance.cli import main
+    from attendance.settings import ConfigurationError
+
+    monkeypatch.setenv("TEAMS_ALLOW_ANONYMOUS", "1")
+    teams = Settings().teams
+    assert teams.anonymous
+    for host in ("127.0.0.1", "::1", "localhost", "127.0.0.2"):
+        teams.check_bind(host)
+    for host in ("0.0.0.0", "::", "10.0.0.5", "attendance.example"):
+        with pytest.raises(ConfigurationError, match="loopback"):
+            teams.check_bind(host)
+    assert main(["serve", "--host", "0.0.0.0", "--port", "0"]) == 1
+    assert "TEAMS_ALLOW_ANONYMOUS=1 accepts unsigned Teams messages" in capsys.readouterr().err
+    # with the bot's credentials anonymous mode is never on, whatever the variable says
+    with_credentials = TeamsSettings(client_id="a", client_secret="b", allow_anonymous=True)  # type: ignore[arg-type]
+    assert not with_credentials.anonymous
+    with_credentials.check_bind("0.0.0.0")

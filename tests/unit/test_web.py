@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 import jwt
 
 from attendance.domain.checkins import OutcomeKind
+from attendance.domain.model import DomainError, normalise_email
 from attendance.settings import WebSettings
 from bot.web.kiosk import UNSURE, greeting
+from bot.web.limits import RateLimit, Throttle
 from bot.web.sessions import SessionCodec
-from bot.web.signin import Throttle, _local_path
+from bot.web.signin import _local_path, throttle_key
 
 NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 KEY = b"k" * 40
@@ -61,8 +63,20 @@ def test_the_sign_in_throttle_counts_failures_per_email_within_its_window() -> N
 
 def test_only_our_own_paths_are_followed_after_signing_in() -> None:
     assert _local_path("/today") and _local_path("/people/1?period=week")
-    for target in ("//evil.example/", "/\\evil.example", "https://evil.example/", "javascript:alert(1)", ""):
-        assert not _local_path(target), target
+    for target in (
+        "//evil.example/",
+        "/\\evil.example",
+        "https://evil.example/",
+        "javascript:alert(1)",
+        "",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\r//evil.example",
+        "/x\\y",
+        "/\x7f/evil",
+        "\t/x",
+    ):
+        assert not _local_path(target), repr(target)
 
 
 def test_the_pre_sign_in_state_lasts_ten_minutes_and_is_not_a_session() -> None:
@@ -74,3 +88,47 @@ def test_the_pre_sign_in_state_lasts_ten_minutes_and_is_not_a_session() -> None:
     assert codec.read_state(state, NOW + timedelta(minutes=11)) is None
     session, _ = codec.issue("t", "employee:e", NOW)
     assert codec.read_state(session, NOW) is None and codec.read(state, NOW) is None
+
+
+def test_emails_are_bounded_before_any_pattern_and_the_pattern_has_one_way_to_match() -> None:
+    assert normalise_email(" Ada.Lovelace+x@Example.co.uk ") == "ada.lovelace+x@example.co.uk"
+    for bad in ("a@b", "a@@b.c", "a b@c.d", "@b.c", "a@.b.c", "a@b..c", "a.@b.c"):
+        try:
+            normalise_email(bad)
+        except DomainError:
+            continue
+        raise AssertionError(bad)
+    hostile = "a@" + ".a" * 60 + "@"  # the old pattern's quadratic case, kept within the bound
+    for text in (hostile, "a@" + "a." * 200_000 + "@", "x" * 10_000_000):
+        try:
+            normalise_email(text)
+        except DomainError as exc:
+            assert len(text) < 254 or "longer than 254" in str(exc)
+        else:
+            raise AssertionError("accepted")
+
+
+def test_the_throttle_keys_on_the_normalised_email_and_a_flood_of_new_emails_cannot_clear_it() -> None:
+    clock = [0.0]
+    throttle = Throttle(limit=3, window_s=60, max_keys=100, now=lambda: clock[0])
+    assert throttle_key(" Ada@Example.COM ") == throttle_key("ada@example.com") == "ada@example.com"
+    assert len(throttle_key("x" * 100_000)) == 254
+    for _ in range(3):
+        throttle.failed(throttle_key("Ada@Example.com "))
+    for n in range(5_000):  # a spray of made-up emails
+        throttle.failed(f"spray{n}@example.com")
+    assert throttle.blocked("ada@example.com")
+    clock[0] = 61
+    assert not throttle.blocked("ada@example.com")
+
+
+def test_a_rate_limit_allows_a_burst_then_says_how_long_to_wait_and_forgets_idle_keys() -> None:
+    clock = [0.0]
+    limit = RateLimit(rate=1.0, burst=3, max_keys=10, now=lambda: clock[0])
+    assert [limit.take("device-1") for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert limit.take("device-1") == 1.0 and limit.take("device-2") == 0.0
+    for n in range(100):
+        limit.take(f"other-{n}")
+    assert limit.take("device-1") > 0  # still limited: a flood of other keys did not reset it
+    clock[0] = 2.0
+    assert limit.take("device-1") == 0.0

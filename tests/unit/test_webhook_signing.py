@@ -10,8 +10,9 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from attendance.domain.egress import check_destination, is_public
 from attendance.domain.model import DomainError
-from attendance.domain.webhooks import SigningSecret, Subscription, check_events, check_url, webhook_headers
+from attendance.domain.webhooks import SigningSecret, Subscription, check_events, webhook_headers
 
 
 def secret() -> str:
@@ -47,10 +48,24 @@ def test_during_a_rotation_both_secrets_sign_until_the_old_one_expires() -> None
 
 
 def test_urls_events_and_secrets_are_checked() -> None:
-    assert check_url(" https://hr.example/hook ") == "https://hr.example/hook"
-    for bad in ("ftp://x/y", "not a url", "https://user:pw@x.example/"):
+    assert check_destination(" https://hr.example/hook ", allow_private=False) == "https://hr.example/hook"
+    for bad in (
+        "ftp://x/y",
+        "not a url",
+        "https://user:pw@x.example/",
+        "http://hr.example/",
+        "https://10.0.0.1/",
+        "https://[::ffff:169.254.169.254]/",
+        "https://[64:ff9b::a00:1]/",
+        "https://x.example:99999/",
+    ):
         with pytest.raises(DomainError):
-            check_url(bad)
+            check_destination(bad, allow_private=False)
+    assert check_destination("http://127.0.0.1:8080/h", allow_private=True) == "http://127.0.0.1:8080/h"
+    import ipaddress
+
+    assert is_public(ipaddress.ip_address("8.8.8.8")) and is_public(ipaddress.ip_address("2606:4700::1111"))
+    assert not is_public(ipaddress.ip_address("224.0.0.1"))
     assert check_events(["attendance.day.summary", ""]) == {"attendance.day.summary"}
     with pytest.raises(DomainError, match="unknown event type"):
         check_events(["attendance.everything"])

@@ -135,7 +135,7 @@ async def make_things(c: Container, org: Org) -> Things:
     assert tenant is not None
     sub, _ = await webhooks.add_subscription(tenant, "http://127.0.0.1:9/hook", [], by="test",
                                              subscriptions=c.subscriptions, audit=c.deps.audit,
-                                             clock=c.deps.clock)  # fmt: skip
+                                             clock=c.deps.clock, destinations=c.destinations)  # fmt: skip
     event = AttendanceEvent(id=new_id(), tenant_id=org.id, employee_id=emp.id, direction=Direction.IN,
                             at=now - timedelta(days=20), timezone="Europe/Berlin", channel="slack",
                             job_id=None)  # fmt: skip
