@@ -221,12 +221,16 @@ DUPLICATE_DISTANCE = 0.12  # the same photo re-sent, recompressed or resized lan
 
 
 def check_enrollment(gallery: Gallery, employee_id: str, probe: FloatArray, t: MatchThresholds) -> str | None:
-    """Why a new template must not be stored, or None: ``duplicate`` or ``other_person``."""
+    """Why a new template must not be stored, or None: ``duplicate``, ``not_same_person`` (a further
+    photo must match the person's own templates within the verify threshold: otherwise anyone with
+    a moment at someone's phone could add their face to that record) or ``other_person``."""
     person = gallery.index_of(employee_id)
     if person is not None:
         own, other = gallery.distance_to(probe, person)
         if own < DUPLICATE_DISTANCE:
             return "duplicate"
+        if own > t.verify:
+            return "not_same_person"
     else:
         other, _ = gallery.nearest_two(probe)
     if other.person >= 0 and other.distance <= t.accept:

@@ -403,3 +403,7 @@ class CorrectionRequests(Protocol):
     ) -> bool:  # fmt: skip
         """Close an open request; False if it was decided already."""
         ...
+
+    async def reopen(self, tenant_id: str, request_id: str) -> None:
+        """An approval whose correction could not be written is open again."""
+        ...

@@ -33,6 +33,7 @@ class RefusalReason(enum.StrEnum):
     TOO_BRIGHT = "too_bright"
     DUPLICATE = "duplicate"
     OTHER_PERSONS_FACE = "other_persons_face"
+    NOT_SAME_PERSON = "not_same_person"
     TOO_MANY_TEMPLATES = "too_many_templates"
 
 
@@ -55,6 +56,10 @@ MESSAGES: dict[RefusalReason, str] = {
     RefusalReason.DUPLICATE: "This photo is already enrolled. Please take a different one.",
     RefusalReason.OTHER_PERSONS_FACE: (
         "This face is already enrolled for someone else. Please ask your admin for help."
+    ),
+    RefusalReason.NOT_SAME_PERSON: (
+        "This face does not match the photos already enrolled for you, so it was not added. "
+        "Please send a photo of yourself, or ask your admin to erase your face data and enroll again."
     ),
     RefusalReason.TOO_MANY_TEMPLATES: (
         "You already have {limit} photos enrolled. Erase them first to enroll new ones."

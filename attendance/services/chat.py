@@ -443,8 +443,8 @@ async def decide_review(
             direction: Direction = decide_direction(item.requested, before)
             event = await correct_event(tenant=tenant, employee=person, direction=direction, at=at, supersedes=None,
                                         void=False, reason="flagged attempt approved by an admin",
-                                        recorded_by=viewer.id, store=deps.store,
-                                        clock=deps.enrollment.clock)  # fmt: skip
+                                        recorded_by=viewer.id, store=deps.store, clock=deps.enrollment.clock,
+                                        answers=f"review:{item.id}")  # fmt: skip
     await deps.enrollment.audit.record(tenant_id=tenant.id, actor=viewer.id,
                                        action=f"review.{'approved' if approve else 'rejected'}", subject=item.id,
                                        at=now)  # fmt: skip

@@ -15,7 +15,7 @@ from attendance.domain.corrections import CorrectionRequest, RequestStatus
 from attendance.domain.model import Employee, Role, Tenant, new_id
 from attendance.services.dashboard import DashboardDeps, person, tenant_of, visible
 from attendance.services.errors import NotAllowed, NotFound, ServiceError
-from attendance.services.reports import correct_event
+from attendance.services.reports import correct_event, correction_id
 
 log = logging.getLogger(__name__)
 
@@ -125,18 +125,24 @@ async def decide_correction(
     if request.status is not RequestStatus.OPEN:
         raise ServiceError(f"That request was already {request.status.value}.")
     now = deps.clock.now()
-    event_id = None
-    if approve:
-        event = await correct_event(tenant=tenant, employee=who, direction=request.direction, at=request.at,
-                                    supersedes=request.supersedes, void=request.void,
-                                    reason=f"correction request: {request.reason}", recorded_by=principal.actor,
-                                    store=deps.store, clock=deps.clock)  # fmt: skip
-        event_id = event.id
     status = RequestStatus.APPROVED if approve else RequestStatus.REJECTED
     note = (note or "").strip()[:500] or None
+    # Decided first, atomically (a conditional update): of two approvals at once only one goes on
+    # to write the event, whose id comes from the request (so a retry writes no second one).
+    planned = (correction_id(tenant.id, f"supersedes:{request.supersedes}") if request.supersedes
+               else correction_id(tenant.id, f"request:{request.id}")) if approve else None  # fmt: skip
     if not await deps.corrections.decide(tenant.id, request.id, status=status, by=principal.actor, at=now, note=note,
-                                         event_id=event_id):  # fmt: skip
+                                         event_id=planned):  # fmt: skip
         raise ServiceError("Someone else decided that request a moment ago. Reload the page to see it.")
+    if approve:
+        try:
+            await correct_event(tenant=tenant, employee=who, direction=request.direction, at=request.at,
+                                supersedes=request.supersedes, void=request.void,
+                                reason=f"correction request: {request.reason}", recorded_by=principal.actor,
+                                store=deps.store, clock=deps.clock, answers=f"request:{request.id}")  # fmt: skip
+        except (ServiceError, NotFound):
+            await deps.corrections.reopen(tenant.id, request.id)  # nothing was written: it can be decided again
+            raise
     await deps.audit.record(tenant_id=tenant.id, actor=principal.actor, action=f"correction.{status.value}",
                             subject=request.id, at=now)  # fmt: skip
     decided = await deps.corrections.get(tenant.id, request.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Hashable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -57,12 +58,24 @@ async def summaries(
     return days_of(tenant, people, first, last, await store.events(tenant.id, start, end))
 
 
+def correction_id(tenant_id: str, what: str) -> str:
+    """A correction's event id derived from what it answers (``supersedes:<event>``, ``request:<id>``):
+    two writers of the same correction (a double click, two deciders at once, a retry) write one
+    event, because the second insert meets the first one's id."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"attendance:{tenant_id}:{what}").hex
+
+
 async def correct_event(
     *, tenant: Tenant, employee: Employee, direction: Direction | None, at: datetime | None,
     supersedes: str | None, void: bool, reason: str, recorded_by: str,
-    store: AttendanceStore, clock: Clock,
+    store: AttendanceStore, clock: Clock, answers: str | None = None,
 ) -> AttendanceEvent:  # fmt: skip
-    """A correction is a new event: it adds a missing one, or replaces (or voids) an earlier one."""
+    """A correction is a new event: it adds a missing one, or replaces (or voids) an earlier one.
+
+    An event is superseded at most once, so a superseding correction's id comes from the event it
+    supersedes; ``answers`` names what else a correction answers (a request, a review item) and
+    gives its id. Of two concurrent writers one event is stored; the other gets ``ServiceError``
+    unless it wrote the very same correction (then it gets that event)."""
     if not reason.strip():
         raise ServiceError("a correction needs a reason")
     previous = None
@@ -78,8 +91,12 @@ async def correct_event(
     at = at or (previous.at if previous else None)
     if direction is None or at is None:
         raise ServiceError("a new event needs a direction and a time")
+    if supersedes:
+        event_id = correction_id(tenant.id, f"supersedes:{supersedes}")
+    else:
+        event_id = correction_id(tenant.id, answers) if answers else new_id()
     event = AttendanceEvent(
-        id=new_id(), tenant_id=tenant.id, employee_id=employee.id, direction=direction, at=at.astimezone(UTC),
+        id=event_id, tenant_id=tenant.id, employee_id=employee.id, direction=direction, at=at.astimezone(UTC),
         timezone=employee.effective_timezone(tenant), channel="correction", job_id=None, decision="correction",
         supersedes=supersedes, void=void, reason=reason.strip(), recorded_by=recorded_by,
     )  # fmt: skip
@@ -88,7 +105,12 @@ async def correct_event(
         last_seq, _ = await store.day(tenant.id, employee.id, event.at, event.at)
         try:
             await store.append(event, last_seq + 1, rows, None)
-            return event
         except SequenceTaken:
             continue
+        stored = await store.event(tenant.id, event.id)
+        if stored is None or (stored.recorded_by, stored.void, stored.reason, stored.supersedes) != (
+            event.recorded_by, event.void, event.reason, event.supersedes
+        ):  # fmt: skip
+            raise ServiceError("That check-in was corrected by someone else a moment ago. Reload to see it.")
+        return stored
     raise ServiceError("the employee's attendance is changing right now; try the correction again")

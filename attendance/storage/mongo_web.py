@@ -154,3 +154,9 @@ class MongoCorrectionRequests:
             {"$set": {"status": status.value, "decided_by": by, "decided_at": at, "note": note, "event_id": event_id}},
         )
         return result.modified_count == 1
+
+    async def reopen(self, tenant_id: str, request_id: str) -> None:
+        await self._c.update_one(
+            {"_id": request_id, "tenant_id": tenant_id, "status": RequestStatus.APPROVED.value},
+            {"$set": {"status": RequestStatus.OPEN.value, "decided_by": None, "decided_at": None, "event_id": None}},
+        )
