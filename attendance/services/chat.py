@@ -10,8 +10,6 @@ Refusals are ``errors.NotAllowed`` (the person's role does not allow it), re-exp
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -197,44 +195,24 @@ def status_of(row: Row) -> str:
 async def month_csv(
     tenant: Tenant, viewer: Employee, year: int, month: int, *, deps: ChatDeps
 ) -> tuple[str, bytes, int]:
-    """The month's day summaries of the viewer's people as CSV: (file name, bytes, rows)."""
+    """The month's day summaries of the viewer's people as the timesheet CSV every channel gives
+    (``services.exports``): (file name, bytes, rows)."""
     if not 1 <= month <= 12 or not 2000 <= year <= 2100:
         raise ServiceError("Give the month as YYYY-MM, for example 2026-11.")
     people = await visible_people(tenant, viewer, deps=deps)
     first = date(year, month, 1)
     last = (date(year + month // 12, month % 12 + 1, 1)) - timedelta(days=1)
+    from attendance.services.dashboard import SheetRow, totals
+    from attendance.services.exports import filename, to_csv
     from attendance.services.reports import summaries
 
     by_id = {p.id for p in people}
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["date", "name", "email", "first_in", "last_out", "worked_minutes", "breaks", "late_minutes",
-                     "missing_check_out", "timezone"])  # fmt: skip
-    rows = 0
-    for pd in await summaries(tenant, first, last, store=deps.store, employees=deps.enrollment.employees):
-        if pd.employee.id not in by_id:
-            continue
-        for d in pd.days:
-            if d.events == 0:
-                continue
-            zone = ZoneInfo(d.timezone)
-            writer.writerow([
-                d.day.isoformat(), safe_cell(pd.employee.name), pd.employee.email,
-                d.first_in.astimezone(zone).strftime("%H:%M") if d.first_in else "",
-                d.last_out.astimezone(zone).strftime("%H:%M") if d.last_out else "",
-                d.worked_minutes, len(d.breaks),
-                int(d.late_by.total_seconds() // 60) if d.late_by else 0,
-                "yes" if d.missing_check_out else "no", d.timezone,
-            ])  # fmt: skip
-            rows += 1
+    found = await summaries(tenant, first, last, store=deps.store, employees=deps.enrollment.employees)
+    data, rows = to_csv([SheetRow(pd.employee, pd.days, totals(tenant, pd.days)) for pd in found
+                         if pd.employee.id in by_id])  # fmt: skip
     await deps.enrollment.audit.record(tenant_id=tenant.id, actor=viewer.id, action="export.month",
                                        subject=f"{year:04d}-{month:02d}", at=deps.enrollment.clock.now())  # fmt: skip
-    return f"attendance-{year:04d}-{month:02d}.csv", out.getvalue().encode(), rows
-
-
-def safe_cell(text: str) -> str:
-    """No formula injection when the CSV is opened in a spreadsheet."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return filename(first, last, "csv"), data, rows
 
 
 # ---------------------------------------------------------------- enrollment

@@ -24,6 +24,12 @@ CONSENT_NOTICE = "\n".join(
 )
 
 
+def escape(text: str) -> str:
+    """Text from people or receivers shown in mrkdwn: Slack's three control characters escaped, so
+    ``<https://evil|Approve>`` reads as itself and is not a link or a mention."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def section(text: str) -> Block:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_MAX]}}
 
@@ -127,6 +133,7 @@ def notice_view(title: str, text: str) -> dict[str, Any]:
 
 
 def review_blocks(item: ReviewItem, who: str, looks_like: str | None, when: str) -> list[Block]:
+    who, looks_like = escape(who), escape(looks_like) if looks_like else None
     if item.kind is ReviewKind.NOT_ME:
         text = (f":warning: *{who}* says the check-in at {when} was not them. "
                 "*Approve* removes it; *Reject* keeps it.")  # fmt: skip

@@ -14,7 +14,7 @@ from attendance.domain.checkins import CheckInJob, Outcome
 from attendance.domain.model import Employee, Tenant
 from attendance.ports import PhotoUnavailable
 from attendance.settings import SlackSettings
-from bot.slack.blocks import outcome_blocks
+from bot.slack.blocks import escape, outcome_blocks
 from bot.slack.tokens import SlackTokens, web_client
 from recognition_worker.photos import HttpPhotoSource
 
@@ -58,10 +58,12 @@ class SlackReplier:
 
     async def tell_admins(self, tenant: Tenant, admins: list[Employee], text: str) -> None:
         """A DM to each admin with a Slack id (the dispatcher's alerts)."""
-        await self.tell(tenant, admins, f":warning: {text}")
+        await self.tell(tenant, admins, f":warning: {text}")  # the emoji code survives escaping
 
     async def tell(self, tenant: Tenant, people: Sequence[Employee], text: str) -> None:
-        """A DM to each person with a Slack id."""
+        """A DM to each person with a Slack id. ``text`` is plain text (it may hold a person's words or
+        a receiver's error): it is escaped, never read as markup."""
+        text = escape(text)
         reachable = [a for a in people if a.slack_user_id]
         if not reachable or not tenant.slack_team_ids:
             return

@@ -37,6 +37,21 @@ def card(body: Sequence[Card], actions: Sequence[Card] = ()) -> Card:
     return {"contentType": ADAPTIVE, "content": content}
 
 
+_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_[]()~<>#|"})
+
+
+def escape(text: str) -> str:
+    """Text from people or receivers inside markdown (card TextBlocks, a markdown message): the
+    characters that make links, emphasis and HTML are escaped, so ``[Approve](https://evil)`` reads
+    as itself."""
+    return text.translate(_MARKDOWN)
+
+
+def plain(text: str) -> Activity:
+    """A message of plain text (``textFormat: plain``): nothing in it is read as markup."""
+    return {"type": "message", "text": text, "textFormat": "plain"}
+
+
 def message(text: str, *attachments: Card) -> Activity:
     """A message: plain text, or cards with ``text`` as the notification's summary."""
     if not attachments:
@@ -87,6 +102,7 @@ def list_card(title: str, lines: Sequence[str], empty: str = "Nobody.") -> Card:
 
 
 def review_card(item: ReviewItem, who: str, looks_like: str | None, when: str) -> Card:
+    who, looks_like = escape(who), escape(looks_like) if looks_like else None
     if item.kind is ReviewKind.NOT_ME:
         text = f"⚠️ **{who}** says the check-in at {when} was not them. **Approve** removes it; **Reject** keeps it."
     else:

@@ -21,7 +21,7 @@ from attendance.domain.checkins import CheckInJob, Outcome
 from attendance.domain.model import Employee, Tenant
 from attendance.ports import PhotoUnavailable
 from attendance.storage.mongo_teams import MongoTeamsAddresses
-from bot.teams.cards import message, outcome_message
+from bot.teams.cards import outcome_message, plain
 from bot.teams.connector import BotConnector, TeamsUnavailable
 from recognition_worker.photos import HttpPhotoSource
 
@@ -64,10 +64,11 @@ class TeamsAdminMessages:
 
     async def tell_admins(self, tenant: Tenant, admins: list[Employee], text: str) -> None:
         """The dispatcher's alerts (``SendToAdmins``)."""
-        await self.tell(tenant, admins, message(f"⚠️ {text}"))
+        await self.tell(tenant, admins, plain(f"⚠️ {text}"))
 
     async def tell_text(self, tenant: Tenant, people: Sequence[Employee], text: str) -> None:
-        await self.tell(tenant, people, message(text))
+        """``text`` is plain text (a person's words, a receiver's error): never read as markup."""
+        await self.tell(tenant, people, plain(text))
 
 
 class TeamsPhotoSource:

@@ -18,11 +18,11 @@ from attendance.services import access, corrections, dashboard, tenant_settings,
 from attendance.services.chat import decide_review
 from attendance.services.dashboard import parse_day
 from attendance.services.errors import NotFound
+from attendance.services.exports import filename, to_csv, to_xlsx
 from attendance.services.reports import local_range
 from bot.web import serialise as js
 from bot.web.app import ApiError, principal_of, read_capped
 from bot.web.deps import WebDeps, as_viewer
-from bot.web.exports import filename, to_csv, to_xlsx
 
 MAX_JSON = 64 * 1024
 
@@ -368,7 +368,7 @@ async def export_response(
     name = filename(first, last, fmt)
     await dashboard.record_export(p, name, deps=d.dash)
     if fmt == "csv":
-        body, ctype = to_csv(rows), "text/csv"
+        body, ctype = to_csv(rows)[0], "text/csv"
     else:
         body, ctype = to_xlsx(rows), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return web.Response(body=body, content_type=ctype,

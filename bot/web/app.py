@@ -17,7 +17,7 @@ import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -28,6 +28,7 @@ from attendance.domain.access import Principal, PrincipalKind
 from attendance.ports import Clock
 from attendance.services.access import AccessDeps, session_principal, subject_of, token_principal
 from attendance.services.errors import NotAllowed, NotFound, ServiceError
+from bot.web.limits import RateLimit, retry_after
 from bot.web.routes import DEVICE, PUBLIC, ROUTES, SIGNED_IN, STATIC_PREFIX, Route
 from bot.web.sessions import SESSION_COOKIE, Session, SessionCodec
 
@@ -41,9 +42,9 @@ SESSION = web.RequestKey("session", Session)
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code, self.message, self.retry_after = status, code, message, retry_after
 
 
 async def read_capped(request: web.Request, cap: int, too_large: str) -> bytes:
@@ -77,6 +78,18 @@ class Guard:
     codec: SessionCodec
     clock: Clock
     render_error: Callable[[web.Request, int, str], web.StreamResponse]
+    per_token: RateLimit = field(default_factory=lambda: RateLimit(rate=5.0, burst=120))  # API tokens
+    per_kiosk: RateLimit = field(default_factory=lambda: RateLimit(rate=0.5, burst=30))  # photos of one device
+
+    def limit(self, route: Route, principal: Principal) -> None:
+        """429 (with Retry-After) for an API token or a kiosk past its rate; sign-ins have their own."""
+        wait = 0.0
+        if principal.kind is PrincipalKind.TOKEN:
+            wait = self.per_token.take(principal.actor)
+        elif principal.kind is PrincipalKind.DEVICE and route.name == "kiosk_check_in":
+            wait = self.per_kiosk.take(principal.actor)
+        if wait:
+            raise ApiError(429, "rate_limited", "Too many requests. Wait a moment and try again.", retry_after=wait)
 
     async def authenticate(self, request: web.Request) -> Principal | None:
         header = request.headers.get("Authorization", "")
@@ -106,6 +119,7 @@ class Guard:
                 principal = await self.authenticate(request)
                 if principal is not None:
                     request[PRINCIPAL] = principal
+                    self.limit(route, principal)
                 self.check(route, request, principal)
                 if request.method not in SAFE_METHODS and principal is not None and principal.csrf is not None:
                     await self.check_csrf(request, principal)
@@ -162,6 +176,10 @@ class Guard:
             raise ApiError(403, "csrf", "This form has expired. Reload the page and try again.")
 
     def failure(self, request: web.Request, api: bool, exc: ApiError) -> web.StreamResponse:
+        if exc.retry_after is not None:
+            response = error_json(exc.status, exc.code, exc.message)
+            response.headers["Retry-After"] = retry_after(exc.retry_after)
+            return response
         if api or request.path.startswith("/kiosk/"):
             return error_json(exc.status, exc.code, exc.message)
         if exc.status == 401:

@@ -443,3 +443,18 @@ async def test_reinstalling_into_a_workspace_with_a_tenant_makes_nobody_an_admin
     assert await h.c.deps.employees.by_email(tenant.id, "intruder@newco.example") is None
     staff = await h.c.deps.employees.list(tenant.id)
     assert [(p.email, Role.ADMIN in p.roles) for p in staff] == [("founder@newco.example", True)]
+
+
+async def test_a_body_larger_than_any_slack_request_is_refused_before_the_signature_is_checked(h: Harness) -> None:
+    big = b'{"type": "event_callback", "x": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    async with h.http.post(f"{h.url}/slack/events", data=io.BytesIO(big),
+                           headers={"Content-Type": "application/json"}) as r:  # fmt: skip
+        assert r.status == 413
+
+    async def chunks() -> Any:  # no Content-Length: counted while it is read
+        for _ in range(40):
+            yield b"x" * 65536
+
+    async with h.http.post(f"{h.url}/slack/events", data=chunks(), headers={"Content-Type": "application/json"}) as r:
+        assert r.status == 413
+    assert await h.c.db["checkin_jobs"].count_documents({}) == 0

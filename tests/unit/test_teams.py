@@ -132,3 +132,14 @@ def test_anonymous_mode_is_asked_for_by_name_and_serve_refuses_it_off_loopback(
     with_credentials = TeamsSettings(client_id="a", client_secret="b", allow_anonymous=True)  # type: ignore[arg-type]
     assert not with_credentials.anonymous
     with_credentials.check_bind("0.0.0.0")
+
+
+def test_mentions_are_removed_in_one_pass_even_from_hostile_text() -> None:
+    from bot.teams.activities import clean_text, without_mentions
+
+    assert without_mentions("<at>Attendance</at> week <AT>Bot</AT>") == "  week  "
+    assert without_mentions("a <at>unclosed") == "a <at>unclosed"
+    assert clean_text("<at>x</at>" * 3 + " in ") == "in"
+    hostile = "<at>" * 200_000  # a lazy pattern rescanned the rest of the text for every opener
+    assert clean_text(hostile) == ""  # read up to 8,000 characters, every tag dropped
+    assert clean_text("<at>" * 100_000 + "</at> in") == ""  # the tail past the bound is never looked at
