@@ -188,7 +188,8 @@ async def build(
         teams_tokens: TeamsTokens = (AnonymousTeamsTokens() if not settings.teams.has_credentials
                                      else EntraTeamsTokens(settings.teams, OAuthTokens(http)))  # fmt: skip
         teams = BotConnector(http, teams_tokens, settings.teams.allowed_hosts)
-        teams_photos = TeamsPhotoSource(http, teams, max_bytes=settings.face.max_bytes)
+        teams_photos = TeamsPhotoSource(http, teams, max_bytes=settings.face.max_bytes,
+                                        hosts=settings.teams.download_hosts)  # fmt: skip
         photo_sources["teams"] = teams_photos
         repliers["teams"] = TeamsReplier(teams)
         checkin = CheckInDeps(

@@ -137,10 +137,9 @@ class SlackSettings(BaseSettings):
         return self.client_id is not None and self.client_secret is not None
 
 
-MICROSOFT_HOSTS = (  # as the Agents SDK's outbound host validator lists them
-    "botframework.com", "smba.trafficmanager.net", "teams.microsoft.com", "teams.microsoft.us", "sharepoint.com",
-    "svc.ms", "blob.core.windows.net",
-)  # fmt: skip
+# The Agents SDK's outbound host validator lists these, split here by what may receive the bot's token:
+CONNECTOR_HOSTS = ("botframework.com", "smba.trafficmanager.net", "teams.microsoft.com", "teams.microsoft.us")
+FILE_HOSTS = ("sharepoint.com", "svc.ms", "blob.core.windows.net")  # pre-authorised downloads: never a token
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
@@ -169,8 +168,13 @@ class TeamsSettings(BaseSettings):
     )
     scope: str = "https://api.botframework.com/.default"
     service_hosts: list[str] = Field(
-        default_factory=lambda: list(MICROSOFT_HOSTS),
-        description="domains the connector (serviceUrl) and photo downloads may be at; anonymous mode adds loopback",
+        default_factory=lambda: list(CONNECTOR_HOSTS),
+        description="domains the connector (serviceUrl) may be at: the only hosts the bot's token is sent to; "
+        "anonymous mode adds loopback",
+    )
+    file_hosts: list[str] = Field(
+        default_factory=lambda: list(FILE_HOSTS),
+        description="further domains uploaded files may be downloaded from (without the token), redirects included",
     )
     public_url: str | None = Field(
         default=None, description="how people's browsers reach this server (export links); default: the HTTP address"
@@ -191,7 +195,13 @@ class TeamsSettings(BaseSettings):
 
     @property
     def allowed_hosts(self) -> tuple[str, ...]:
+        """Where the connector is: the bot's token goes to these hosts and nowhere else."""
         return (*self.service_hosts, *(LOOPBACK_HOSTS if self.anonymous else ()))
+
+    @property
+    def download_hosts(self) -> tuple[str, ...]:
+        """Where a photo may be fetched from, at every redirect hop."""
+        return (*self.allowed_hosts, *self.file_hosts)
 
     def check_bind(self, host: str) -> None:
         """Anonymous mode lets anyone who reaches the port act as any Teams user: loopback only."""

@@ -31,8 +31,8 @@ class BufferPhotoSource:
 
 
 class HttpPhotoSource:
-    """Photos at a URL. ``download`` follows up to 3 redirects itself, only to ``allowed_hosts``
-    (when given), keeping the headers (a chat platform's token) on each hop."""
+    """Photos at a URL. ``download`` follows up to 3 redirects itself, only to ``allowed_hosts`` and
+    their subdomains (when given), keeping the headers (a chat platform's token) on each hop."""
 
     def __init__(
         self, session: aiohttp.ClientSession, *, max_bytes: int, timeout_s: float = 10.0,
@@ -47,7 +47,11 @@ class HttpPhotoSource:
         return await self.download(job.photo.ref, size=job.photo.size)
 
     def _check_host(self, url: str) -> None:
-        if self._hosts is not None and urlsplit(url).hostname not in self._hosts:
+        """Each hop: a host of the list or a subdomain of one (``contoso.sharepoint.com``)."""
+        if self._hosts is None:
+            return
+        host = (urlsplit(url).hostname or "").lower()
+        if not host or not any(host == h or host.endswith("." + h) for h in self._hosts):
             raise PhotoUnavailable("the photo link does not point at the chat platform's files", transient=False)
 
     async def download(self, url: str, *, headers: dict[str, str] | None = None, size: int | None = None) -> bytes:

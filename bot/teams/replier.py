@@ -22,7 +22,7 @@ from attendance.domain.model import Employee, Tenant
 from attendance.ports import PhotoUnavailable
 from attendance.storage.mongo_teams import MongoTeamsAddresses
 from bot.teams.cards import outcome_message, plain
-from bot.teams.connector import BotConnector, TeamsUnavailable
+from bot.teams.connector import BotConnector, TeamsUnavailable, host_allowed
 from recognition_worker.photos import HttpPhotoSource
 
 log = logging.getLogger(__name__)
@@ -72,25 +72,26 @@ class TeamsAdminMessages:
 
 
 class TeamsPhotoSource:
-    """Redirects: a download may go to any host; a token-bearing fetch only within its connector host."""
+    """Redirects: a download only to Microsoft's hosts; a token-bearing fetch only within its connector host."""
 
-    def __init__(self, session: aiohttp.ClientSession, connector: BotConnector, *, max_bytes: int) -> None:
-        self._session, self._connector, self._max = session, connector, max_bytes
-        self._anywhere = HttpPhotoSource(session, max_bytes=max_bytes)
+    def __init__(self, session: aiohttp.ClientSession, connector: BotConnector, *, max_bytes: int,
+                 hosts: tuple[str, ...]) -> None:  # fmt: skip
+        self._session, self._connector, self._max, self._hosts = session, connector, max_bytes, hosts
+        self._files = HttpPhotoSource(session, max_bytes=max_bytes, allowed_hosts=frozenset(hosts))
 
     async def fetch(self, job: CheckInJob) -> bytes:
         return await self.download(job.photo.ref, job.context.get("fetch", ""), job.context.get("service_url", ""),
                                    job.photo.size)  # fmt: skip
 
     async def download(self, url: str, fetch: str, service_url: str, size: int | None) -> bytes:
-        if not self._connector.allowed(url):
+        if not host_allowed(url, self._hosts):
             raise PhotoUnavailable("the photo link does not point at Microsoft's file hosts", transient=False)
-        if fetch == FETCH_DOWNLOAD:
-            return await self._anywhere.download(url, size=size)
+        if fetch == FETCH_DOWNLOAD:  # pre-authorised: no token, and every redirect hop on Microsoft's hosts
+            return await self._files.download(url, size=size)
         if fetch != FETCH_CONNECTOR:
             raise PhotoUnavailable("the photo came in a shape I can't read", transient=False)
         host = urlsplit(url).hostname
-        if not host or host != urlsplit(service_url).hostname:
+        if not host or host != urlsplit(service_url).hostname or not self._connector.allowed(url):
             raise PhotoUnavailable("the pasted image is not on the conversation's Teams service", transient=False)
         try:
             token = await self._connector.tokens.token()

@@ -103,7 +103,14 @@ class FakeTeams(Server):
         app.router.add_get("/svc/v3/conversations/{conv}/members/{user}", self._member)
         app.router.add_get("/svc/v3/attachments/{blob}/views/original", self._attachment)
         app.router.add_get("/files/{blob}", self._file)
+        app.router.add_get("/moved/{host}/{blob}", self._moved)
         return app
+
+    async def _moved(self, request: web.Request) -> web.Response:
+        """A file host that redirects the download to ``host`` (same port): an open redirect's shape."""
+        port = request.url.port
+        target = f"http://{request.match_info['host']}:{port}/files/{request.match_info['blob']}?{request.query_string}"
+        raise web.HTTPFound(target)
 
     def _authorised(self, request: web.Request) -> bool:
         if not self.require_token:

@@ -98,6 +98,24 @@ async def test_a_revoked_token_is_replaced_once_and_a_forged_service_url_gets_no
     assert teams.downloads == []
 
 
+async def test_a_file_download_follows_redirects_only_to_allowed_hosts_and_never_carries_the_token(
+    c: Container, teams: FakeTeams
+) -> None:
+    upload = teams.upload(b"\xff\xd8 a photo")["content"]["downloadUrl"]
+    blob, auth = upload.rsplit("/", 1)[1].split("?")
+    # the file host redirects to another host (one the settings do not name): not followed
+    with pytest.raises(PhotoUnavailable, match="chat platform's files"):
+        await c.teams_photos.download(
+            f"{teams.base}/moved/localhost/{blob}?{auth}", "download", teams.service_url, None
+        )
+    assert teams.downloads == []
+    # a redirect within the allowed hosts is followed, without a token
+    data = await c.teams_photos.download(
+        f"{teams.base}/moved/127.0.0.1/{blob}?{auth}", "download", teams.service_url, None
+    )
+    assert data == b"\xff\xd8 a photo" and [(k, a) for k, _, a in teams.downloads] == [("file", None)]
+
+
 async def test_wrong_credentials_are_a_clear_permanent_error(teams: FakeTeams) -> None:
     async with aiohttp.ClientSession() as http:
         bad = credentials(teams, client_secret="wrong")

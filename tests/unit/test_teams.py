@@ -76,9 +76,14 @@ def test_the_sdks_own_variable_names_configure_the_bot(monkeypatch: pytest.Monke
 
 
 def test_only_microsoft_hosts_and_their_subdomains_are_allowed_and_urls_join_either_way() -> None:
-    hosts = TeamsSettings(client_id="a", client_secret="b").allowed_hosts  # type: ignore[arg-type]
+    teams = TeamsSettings(client_id="a", client_secret="b")  # type: ignore[arg-type]
+    hosts = teams.download_hosts
     assert host_allowed("https://smba.trafficmanager.net/emea/", hosts)
     assert host_allowed("https://contoso-my.sharepoint.com/personal/x", hosts)
+    # the bot's token goes to the connector only, never to a file host
+    assert host_allowed("https://smba.trafficmanager.net/emea/", teams.allowed_hosts)
+    for file_host in ("https://contoso-my.sharepoint.com/x", "https://x.blob.core.windows.net/y", "https://a.svc.ms/"):
+        assert not host_allowed(file_host, teams.allowed_hosts), file_host
     for bad in ("https://evilsharepoint.com/x", "https://sharepoint.com.evil.example/", "http://127.0.0.1/", "x"):
         assert not host_allowed(bad, hosts), bad
     assert endpoint("https://s/emea/", "/v3/c") == "https://s/emea/v3/c"
