@@ -309,10 +309,11 @@ def chat_messages(c: Container, *, admin_alerts: bool = False) -> ChatFanout:
 
 def access_deps(c: Container) -> AccessDeps:
     from attendance.services.access import AccessDeps
-    from attendance.storage.mongo_web import MongoApiTokens, MongoLocalUsers
+    from attendance.storage.mongo_web import MongoApiTokens, MongoLocalUsers, MongoUsedKeys
 
     return AccessDeps(tenants=c.deps.tenants, employees=c.deps.employees, tokens=MongoApiTokens(c.db),
-                      users=MongoLocalUsers(c.db), audit=c.deps.audit, clock=c.deps.clock)  # fmt: skip
+                      users=MongoLocalUsers(c.db), audit=c.deps.audit, clock=c.deps.clock,
+                      used=MongoUsedKeys(c.db))  # fmt: skip
 
 
 def dashboard_deps(c: Container, *, cached: bool = False) -> DashboardDeps:

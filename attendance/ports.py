@@ -380,6 +380,17 @@ class ApiTokenRepository(Protocol):
     async def touch(self, token_id: str, at: datetime) -> None: ...
 
 
+class UsedKeys(Protocol):
+    """Keys marked once and remembered until a time: signed-out session ids (until the cookie would
+    have expired), sign-in states already used (single use)."""
+
+    async def mark(self, key: str, until: datetime) -> bool:
+        """Remember ``key``; True when it was not marked before (the first use)."""
+        ...
+
+    async def marked(self, key: str) -> bool: ...
+
+
 class LocalUserRepository(Protocol):
     async def add(self, user: LocalUser) -> None:
         """``AlreadyExists`` if the email has an account."""

@@ -221,14 +221,21 @@ class TeamsSettings(BaseSettings):
 
 
 class OidcProvider(BaseModel):
-    """One OpenID Connect provider for "Sign in with ...". Off until it has a client id and secret."""
+    """One OpenID Connect provider for "Sign in with ...". Off until it has a client id and secret.
+
+    With only ``issuer`` set, the endpoints come from its OpenID discovery document
+    (``{issuer}/.well-known/openid-configuration``)."""
 
     client_id: str | None = None
     client_secret: SecretStr | None = None
-    authorize_url: str
-    token_url: str
-    jwks_url: str
     issuer: str = Field(description="expected 'iss'; '{tid}' stands for the token's Entra tenant id")
+    authorize_url: str | None = None
+    token_url: str | None = None
+    jwks_url: str | None = None
+    userinfo_url: str | None = Field(default=None, description="read when the ID token lacks the claims we map")
+    token_auth: Literal["client_secret_basic", "client_secret_post"] = Field(
+        default="client_secret_basic", description="how the client secret goes to the token endpoint (RFC 6749)"
+    )
 
     @property
     def enabled(self) -> bool:
@@ -238,13 +245,15 @@ class OidcProvider(BaseModel):
 def _slack_oidc() -> OidcProvider:
     return OidcProvider(authorize_url="https://slack.com/openid/connect/authorize",
                         token_url="https://slack.com/api/openid.connect.token",  # noqa: S106  (a URL)
-                        jwks_url="https://slack.com/openid/connect/keys", issuer="https://slack.com")  # fmt: skip
+                        jwks_url="https://slack.com/openid/connect/keys",
+                        userinfo_url="https://slack.com/api/openid.connect.userInfo", issuer="https://slack.com",
+                        token_auth="client_secret_post")  # noqa: S106  # fmt: skip
 
 
 def _entra_oidc() -> OidcProvider:
     base = "https://login.microsoftonline.com/organizations"
     return OidcProvider(authorize_url=f"{base}/oauth2/v2.0/authorize", token_url=f"{base}/oauth2/v2.0/token",
-                        jwks_url=f"{base}/discovery/v2.0/keys",
+                        jwks_url=f"{base}/discovery/v2.0/keys", userinfo_url="https://graph.microsoft.com/oidc/userinfo",
                         issuer="https://login.microsoftonline.com/{tid}/v2.0")  # fmt: skip
 
 

@@ -28,6 +28,7 @@ from attendance.ports import (
     EmployeeRepository,
     LocalUserRepository,
     TenantRepository,
+    UsedKeys,
 )
 from attendance.services.chat import aware
 from attendance.services.errors import NotAllowed, NotFound, ServiceError
@@ -50,6 +51,7 @@ class AccessDeps:
     users: LocalUserRepository
     audit: AuditLog
     clock: Clock
+    used: UsedKeys
 
 
 # ---------------------------------------------------------------- secrets and passwords

@@ -23,6 +23,7 @@ WEB_INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("tenant_id", ASCENDING), ("created_at", ASCENDING)], name="by_tenant"),
     ],
     "local_users": [IndexModel([("email", ASCENDING)], unique=True, name="email_unique")],
+    "used_keys": [IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="ttl")],
     "correction_requests": [
         IndexModel([("tenant_id", ASCENDING), ("requested_at", ASCENDING)], name="by_time"),
         IndexModel([("tenant_id", ASCENDING), ("employee_id", ASCENDING)], name="by_employee"),
@@ -160,3 +161,20 @@ class MongoCorrectionRequests:
             {"_id": request_id, "tenant_id": tenant_id, "status": RequestStatus.APPROVED.value},
             {"$set": {"status": RequestStatus.OPEN.value, "decided_by": None, "decided_at": None, "event_id": None}},
         )
+
+
+class MongoUsedKeys:
+    """The ``UsedKeys`` port: one document per key, dropped by a TTL index when its time is up."""
+
+    def __init__(self, db: Database) -> None:
+        self._c: AsyncCollection[Doc] = db["used_keys"]
+
+    async def mark(self, key: str, until: datetime) -> bool:
+        try:
+            await self._c.insert_one({"_id": key, "expires_at": until})
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def marked(self, key: str) -> bool:
+        return await self._c.find_one({"_id": key}, {"_id": 1}) is not None

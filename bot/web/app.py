@@ -105,7 +105,7 @@ class Guard:
         if not cookie:
             return None
         session = self.codec.read(cookie, self.clock.now())
-        if session is None:
+        if session is None or await self.access.used.marked(f"session:{session.sid}"):
             return None
         request[SESSION] = session
         return await session_principal(session.tenant_id, session.subject, session.csrf, deps=self.access)
@@ -195,7 +195,7 @@ class Guard:
         now = self.clock.now()
         if principal.kind is PrincipalKind.SESSION and self.codec.needs_refresh(session, now):
             token, age = self.codec.issue(principal.tenant_id, subject_of(principal), now, auth_time=session.auth_time,
-                                          csrf=session.csrf)  # fmt: skip
+                                          csrf=session.csrf, sid=session.sid)  # fmt: skip
             if age > 0:
                 self.codec.set_cookie(response, SESSION_COOKIE, token, age)
 

@@ -4,6 +4,9 @@ CSRF value that state-changing requests must echo (form field or ``X-CSRF-Token`
 Keys are looked up by the token's ``kid``: the current key signs, older keys still verify, so
 a key is rotated by moving it to ``old_session_keys``. A session is re-issued when half its
 lifetime is gone, up to ``session_max_hours`` after sign-in; then the person signs in again.
+Each session has an id (``sid``), kept across renewals; signing out revokes it on the server
+(``UsedKeys``), so a copied cookie stops working too. ``typ`` tells a session from
+the pre-sign-in state.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ SESSION_COOKIE = "attendance_session"
 PRE_COOKIE = "attendance_pre"  # before sign-in: CSRF of the sign-in forms, OIDC state and nonce
 DEVICE_DAYS = 365
 _ALGORITHM = "HS256"
+SESSION_TYP, PRE_TYP = "session", "pre"  # a token of one kind is never taken for the other
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +37,7 @@ class Session:
     auth_time: int
     expires: int
     issued: int
+    sid: str  # the session's id: kept when the cookie is renewed, revoked at sign-out
 
 
 def session_keys(settings: Settings) -> tuple[str, dict[str, bytes]]:
@@ -54,7 +59,7 @@ class SessionCodec:
         self._s, self._kid, self._keys = settings, key_id, keys
 
     def issue(self, tenant_id: str, subject: str, now: datetime, *, auth_time: int | None = None,
-              csrf: str | None = None, device: bool = False) -> tuple[str, int]:  # fmt: skip
+              csrf: str | None = None, device: bool = False, sid: str | None = None) -> tuple[str, int]:  # fmt: skip
         """(token, max-age in seconds)."""
         iat = int(now.timestamp())
         life = timedelta(days=DEVICE_DAYS) if device else timedelta(minutes=self._s.session_minutes)
@@ -63,7 +68,7 @@ class SessionCodec:
         if not device:
             exp = min(exp, auth + self._s.session_max_hours * 3600)
         claims = {"tid": tenant_id, "sub": subject, "csrf": csrf or secrets.token_urlsafe(24), "iat": iat, "exp": exp,
-                  "auth": auth, "dev": device}  # fmt: skip
+                  "auth": auth, "dev": device, "sid": sid or secrets.token_urlsafe(18), "typ": SESSION_TYP}  # fmt: skip
         return jwt.encode(claims, self._keys[self._kid], algorithm=_ALGORITHM, headers={"kid": self._kid}), exp - iat
 
     def read(self, token: str, now: datetime) -> Session | None:
@@ -77,18 +82,20 @@ class SessionCodec:
                 "require": ["exp", "iat", "sub"], "verify_exp": False, "verify_iat": False})  # fmt: skip
         except jwt.PyJWTError:
             return None
+        if claims.get("typ") != SESSION_TYP or not isinstance(claims.get("sid"), str):  # not a pre-sign-in state
+            return None
         if not isinstance(claims.get("tid"), str) or not isinstance(claims.get("csrf"), str):
             return None
         if not isinstance(claims["exp"], int) or claims["exp"] <= now.timestamp():
             return None
         return Session(claims["tid"], str(claims["sub"]), claims["csrf"], int(claims.get("auth", claims["iat"])),
-                       int(claims["exp"]), int(claims["iat"]))  # fmt: skip
+                       int(claims["exp"]), int(claims["iat"]), claims["sid"])  # fmt: skip
 
     def needs_refresh(self, session: Session, now: datetime) -> bool:
         return session.expires - now.timestamp() < (session.expires - session.issued) / 2
 
     def sign_state(self, claims: dict[str, object], now: datetime, minutes: int = 10) -> str:
-        body = {**claims, "exp": int(now.timestamp()) + minutes * 60, "typ": "pre"}
+        body = {**claims, "exp": int(now.timestamp()) + minutes * 60, "typ": PRE_TYP}
         return jwt.encode(body, self._keys[self._kid], algorithm=_ALGORITHM, headers={"kid": self._kid})
 
     def read_state(self, token: str | None, now: datetime) -> dict[str, object] | None:
@@ -104,7 +111,7 @@ class SessionCodec:
         except jwt.PyJWTError:
             return None
         exp = claims.get("exp")
-        if claims.get("typ") != "pre" or not isinstance(exp, int) or exp <= now.timestamp():
+        if claims.get("typ") != PRE_TYP or not isinstance(exp, int) or exp <= now.timestamp():
             return None
         return claims
 

@@ -132,3 +132,18 @@ def test_a_rate_limit_allows_a_burst_then_says_how_long_to_wait_and_forgets_idle
     assert limit.take("device-1") > 0  # still limited: a flood of other keys did not reset it
     clock[0] = 2.0
     assert limit.take("device-1") == 0.0
+
+
+def test_a_token_of_another_type_or_without_a_session_id_is_not_a_session() -> None:
+    codec = SessionCodec(WebSettings(), "s1", {"s1": KEY})
+    token, _ = codec.issue("t", "employee:e", NOW)
+    session = codec.read(token, NOW)
+    assert session is not None and session.sid
+    renewed, _ = codec.issue("t", "employee:e", NOW, sid=session.sid)
+    assert codec.read(renewed, NOW).sid == session.sid  # type: ignore[union-attr]
+    claims = jwt.decode(token, KEY, algorithms=["HS256"], options={"verify_exp": False})
+    for changed in ({"typ": "pre"}, {"typ": None}, {"sid": None}):
+        forged = jwt.encode({**claims, **changed}, KEY, algorithm="HS256", headers={"kid": "s1"})
+        assert codec.read(forged, NOW) is None, changed
+    # and a session is never taken for the pre-sign-in state
+    assert codec.read_state(token, NOW) is None

@@ -248,3 +248,128 @@ async def test_password_guessing_is_stopped_after_five_failures(w: Web) -> None:
     r = await attempt(PASSWORD)
     assert r.status == 400 and "Too many wrong passwords" in await r.text()
     assert (await w.http.get(f"{w.url}/api/v1/me")).status == 401
+
+
+# ---------------------------------------------------------------- conformance with certified providers
+
+
+async def admin_claims(w: Web) -> dict[str, Any]:
+    return {**slack_claims(w, w.a.people["admin"]), "https://slack.com/team_id": await team_of(w)}
+
+
+async def test_pkce_is_always_sent_and_a_provider_that_requires_it_signs_people_in(
+    w: Web, providers: dict[str, FakeOidcProvider]) -> None:  # fmt: skip
+    import base64
+    import hashlib
+
+    slack = providers["slack"]
+    slack.require_pkce = True
+    slack.claims = await admin_claims(w)
+    r = await sign_in_with(w, "slack")
+    assert r.status == 200 and (await r.json())["employee_id"] == w.a.people["admin"].id
+    verifier = slack.token_requests[0]["code_verifier"]
+    assert 43 <= len(verifier) <= 128 and "client_secret" not in slack.token_requests[0]  # Basic by default
+    assert slack.auth_methods == ["client_secret_basic"]
+    assert base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
+
+
+async def test_the_client_secret_goes_in_the_body_when_the_provider_is_set_to_client_secret_post(
+    settings: Settings, mongo_server: EmbeddedMongo, engine: Any, providers: dict[str, FakeOidcProvider]
+) -> None:
+    slack = providers["slack"]
+    chosen = provider_settings(slack, "https://slack.com").model_copy(update={"token_auth": "client_secret_post"})
+    web_settings = WebSettings(cookie_secure=False, slack=chosen)
+    async with started(settings.model_copy(update={"web": web_settings}), mongo_server.uri, engine,
+                       jar=aiohttp.CookieJar(unsafe=True)) as w:  # fmt: skip
+        slack.claims = await admin_claims(w)
+        assert (await sign_in_with(w, "slack")).status == 200
+    assert slack.auth_methods == ["client_secret_post"] and slack.token_requests[0]["client_secret"]
+
+
+async def test_with_only_an_issuer_the_endpoints_come_from_discovery_and_email_from_userinfo(
+    settings: Settings, mongo_server: EmbeddedMongo, engine: Any, providers: dict[str, FakeOidcProvider]
+) -> None:
+    entra = providers["entra"]
+    entra.issuer = entra.base  # a standard provider whose issuer is its own address
+    discovered = OidcProvider(client_id=entra.client_id, client_secret=entra.client_secret,  # type: ignore[arg-type]
+                              issuer=entra.base)  # fmt: skip
+    web_settings = WebSettings(cookie_secure=False, entra=discovered)
+    async with started(settings.model_copy(update={"web": web_settings}), mongo_server.uri, engine,
+                       jar=aiohttp.CookieJar(unsafe=True)) as w:  # fmt: skip
+        tenant = await w.c.deps.tenants.get(w.a.id)
+        assert tenant is not None
+        tid, payroll = tenant.teams_tenant_ids[0], w.a.people["payroll"]
+        oid = str(uuid.uuid4())
+        # the ID token names the person but carries no email; userinfo has it
+        entra.claims = {"iss": entra.base, "tid": tid, "oid": oid, "sub": oid}
+        entra.userinfo_claims = {"email": payroll.email}
+        r = await sign_in_with(w, "entra")
+        assert r.status == 200, await r.text()
+        assert (await r.json())["employee_id"] == payroll.id
+        # a userinfo answer about another subject is ignored
+        w.http.cookie_jar.clear()
+        entra.claims = {"iss": entra.base, "tid": tid, "oid": str(uuid.uuid4()), "sub": "other"}
+        entra.userinfo_sub = "someone-else"
+        r = await sign_in_with(w, "entra")
+        assert r.status == 400
+
+
+async def test_the_state_is_single_use_and_a_providers_error_is_shown_and_logged(
+    w: Web, providers: dict[str, FakeOidcProvider], caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    slack = providers["slack"]
+    slack.claims = await admin_claims(w)
+    start = await w.http.get(f"{w.url}/signin/slack", allow_redirects=False)
+    pre = start.cookies["attendance_pre"].value
+    back = await w.http.get(start.headers["Location"], allow_redirects=False)
+    callback = back.headers["Location"]
+    first = await w.http.get(callback, allow_redirects=False, headers={"Cookie": f"attendance_pre={pre}"})
+    assert first.status == 303
+    # the same state again, with the same pre-sign-in cookie (a replayed or leaked callback)
+    again = await w.http.get(callback, allow_redirects=False, headers={"Cookie": f"attendance_pre={pre}"})
+    assert again.status == 400 and "used already" in await again.text()
+    assert len(slack.token_requests) == 1
+    # a provider's error is an error, not a cancel
+    slack.require_pkce = True
+    w.http.cookie_jar.clear()
+    caplog.set_level("WARNING", logger="bot.web.signin")
+    r = await w.http.get(
+        f"{w.url}/signin/slack/callback?error=server_error&error_description=down", allow_redirects=False
+    )
+    text = await r.text()
+    assert r.status == 400 and "refused the sign-in (server_error)" in text and "cancelled" not in text
+    assert any("error=server_error" in m for m in caplog.messages)
+    r = await w.http.get(f"{w.url}/signin/slack/callback?error=access_denied", allow_redirects=False)
+    assert "Sign-in was cancelled." in await r.text()
+
+
+async def test_signing_out_ends_the_session_on_the_server_so_a_copied_cookie_is_refused(w: Web) -> None:
+    email = await local_admin(w.c, w.a)
+    page = await w.http.get(f"{w.url}/signin")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', await page.text()).group(1)  # type: ignore[union-attr]
+    r = await w.http.post(f"{w.url}/signin", data={"email": email, "password": PASSWORD, "csrf": csrf},
+                          allow_redirects=False)  # fmt: skip
+    copied = r.cookies["attendance_session"].value
+    assert (await w.call("GET", "/api/v1/me", headers={"Cookie": f"attendance_session={copied}"})).status == 200
+    page = await w.http.get(f"{w.url}/settings")
+    token = re.search(r'name="csrf" value="([^"]+)"', await page.text()).group(1)  # type: ignore[union-attr]
+    assert (await w.http.post(f"{w.url}/signout", data={"csrf": token}, allow_redirects=False)).status == 303
+    assert (await w.call("GET", "/api/v1/me", headers={"Cookie": f"attendance_session={copied}"})).status == 401
+
+
+async def test_the_providers_keys_are_fetched_for_an_unknown_kid_and_expire_from_the_cache(
+    providers: dict[str, FakeOidcProvider]) -> None:  # fmt: skip
+    from bot.web.signin import JwksCache, OidcError
+
+    p = providers["slack"]
+    clock = [0.0]
+    async with aiohttp.ClientSession() as http:
+        cache = JwksCache(http, ttl_s=3600, now=lambda: clock[0])
+        assert (await cache.key(f"{p.base}/jwks", "k1")).key_id == "k1"
+        p.key, p.kid = rsa.generate_private_key(public_exponent=65537, key_size=2048), "k2"  # the provider rotates
+        clock[0] = 30
+        assert (await cache.key(f"{p.base}/jwks", "k1")).key_id == "k1"  # still within the cache's hour
+        clock[0] = 3601
+        with pytest.raises(OidcError):  # the hour is over: fetched again, and k1 was withdrawn
+            await cache.key(f"{p.base}/jwks", "k1")
+        clock[0] = 3700
+        assert (await cache.key(f"{p.base}/jwks", "k2")).key_id == "k2"
