@@ -183,7 +183,7 @@ async def build(
         if slack_tokens is not None:
             slack_http = HttpPhotoSource(http, max_bytes=settings.face.max_bytes,
                                          allowed_hosts=slack_file_hosts(settings.slack))  # fmt: skip
-            photo_sources["slack"] = SlackPhotoSource(slack_http, slack_tokens)
+            photo_sources["slack"] = SlackPhotoSource(slack_http, slack_tokens, settings.slack)
             repliers["slack"] = SlackReplier(settings.slack, slack_tokens)
         teams_tokens: TeamsTokens = (AnonymousTeamsTokens() if not settings.teams.has_credentials
                                      else EntraTeamsTokens(settings.teams, OAuthTokens(http)))  # fmt: skip
@@ -227,7 +227,9 @@ def slack_bot(c: Container) -> SlackBot | None:
 
     background = Background()
     photos = SlackPhotoSource(
-        HttpPhotoSource(c.http, max_bytes=c.settings.face.max_bytes, allowed_hosts=slack_file_hosts(s)), c.slack_tokens
+        HttpPhotoSource(c.http, max_bytes=c.settings.face.max_bytes, allowed_hosts=slack_file_hosts(s)),
+        c.slack_tokens,
+        s,
     )
     handlers = SlackHandlers(chat_deps=c.chat, checkin=c.checkin, tenants=c.deps.tenants, photos=photos,
                              notice_version=c.settings.consent_notice_version, clock=c.deps.clock,

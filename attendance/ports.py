@@ -159,6 +159,10 @@ class PhotoSource(Protocol):
         """The photo's bytes, or ``PhotoUnavailable``."""
         ...
 
+    async def discard(self, job: CheckInJob) -> None:
+        """The check-in is decided: delete the photo where this source can (best effort, never raises)."""
+        ...
+
 
 class Replier(Protocol):
     async def reply(self, job: CheckInJob, outcome: Outcome, text: str) -> None:

@@ -294,7 +294,7 @@ class Settings(BaseSettings):
     mongodb_uri: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("MONGODB_URI", "ATTENDANCE_MONGODB_URI")
     )
-    consent_notice_version: str = "2026-11"
+    consent_notice_version: str = "2026-12"  # the notice now says where selfies are and are not kept
     http: HttpSettings = Field(default_factory=HttpSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     face: FaceSettings = Field(default_factory=FaceSettings)

@@ -29,6 +29,9 @@ class BufferPhotoSource:
             raise PhotoUnavailable("the uploaded photo has expired; please send it again", transient=False)
         return data
 
+    async def discard(self, job: CheckInJob) -> None:
+        await self._buffer.delete(job.photo.ref)
+
 
 class HttpPhotoSource:
     """Photos at a URL. ``download`` follows up to 3 redirects itself, only to ``allowed_hosts`` and
@@ -45,6 +48,9 @@ class HttpPhotoSource:
 
     async def fetch(self, job: CheckInJob) -> bytes:
         return await self.download(job.photo.ref, size=job.photo.size)
+
+    async def discard(self, job: CheckInJob) -> None:
+        return None  # somebody else's URL: nothing of ours to delete
 
     def _check_host(self, url: str) -> None:
         """Each hop: a host of the list or a subdomain of one (``contoso.sharepoint.com``)."""
@@ -98,3 +104,8 @@ class PhotoSourceRouter:
         if source is None:
             raise PhotoUnavailable(f"no photo source for {job.photo.kind!r}", transient=False)
         return await source.fetch(job)
+
+    async def discard(self, job: CheckInJob) -> None:
+        source = self._sources.get(job.photo.kind)
+        if source is not None:
+            await source.discard(job)

@@ -113,14 +113,25 @@ class JobWorker:
                     return
                 log.error("giving up replying after %s attempts: %s", job.attempts, exc)
             try:
-                if job.photo.kind == "buffer":
-                    await self._buffer.delete(job.photo.ref)
                 await self._deps.jobs.finish(job.id, outcome, decided_at, self._deps.clock.now())
             except PyMongoError as exc:
                 log.warning("could not mark the job done (%s); it will be answered again", exc)
                 return
+            await self._discard(job)
             self.stats.done += 1
             log.info("job done outcome=%s ms=%.0f", outcome.kind.value, (time.perf_counter() - started) * 1000)
+
+    async def _discard(self, job: CheckInJob) -> None:
+        """The photo is deleted once the check-in is decided: an uploaded one always (the buffer's TTL
+        is the fallback), a chat platform's copy when the tenant keeps ``delete_chat_photos`` on."""
+        try:
+            if job.photo.kind != "buffer":
+                tenant = await self._deps.tenants.get(job.tenant_id)
+                if tenant is None or not tenant.policy.delete_chat_photos:
+                    return
+            await self._deps.photos.discard(job)
+        except Exception as exc:  # the check-in stands; the photo is the platform's to keep
+            log.warning("the photo could not be deleted after the check-in: %s", type(exc).__name__)
 
     async def _decide(self, job: CheckInJob) -> Outcome | None:
         if job.attempts > self._s.max_attempts:

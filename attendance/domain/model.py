@@ -106,6 +106,7 @@ class CheckInPolicy:
     replay_max_bits: int = 10  # of 64 in the perceptual hash (docs/recognition.md)
     replay_retention_days: int = 90
     freshness_minutes: int = 10  # 0: no check
+    delete_chat_photos: bool = True  # a selfie posted in Slack is deleted there once its check-in is decided
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

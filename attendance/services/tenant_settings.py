@@ -91,7 +91,7 @@ _THRESHOLD_FIELDS = {k: (float, 0.3, 0.8) for k in ("verify", "verify_retry", "a
     "verify_margin": (float, 0.0, 0.3), "margin": (float, 0.0, 0.3)}  # fmt: skip
 _POLICY_FIELDS = {"duplicate_window_minutes": (int, 0, 240), "replay_check": (bool, 0, 1),
                   "replay_max_bits": (int, 0, 20), "replay_retention_days": (int, 1, 3650),
-                  "freshness_minutes": (int, 0, 1440)}  # fmt: skip
+                  "freshness_minutes": (int, 0, 1440), "delete_chat_photos": (bool, 0, 1)}  # fmt: skip
 
 
 async def update_settings(

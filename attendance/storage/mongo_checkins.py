@@ -40,12 +40,14 @@ from attendance.ports import Fingerprint, SequenceTaken
 from attendance.storage.mongo import Database, Doc
 
 DUPLICATE_KEY = 11000
+JOB_KEPT = timedelta(days=2)  # far longer than Slack (minutes) or Teams redeliver an activity
 
 CHECKIN_INDEXES: dict[str, list[IndexModel]] = {
     "checkin_jobs": [
         IndexModel([("tenant_id", ASCENDING), ("idempotency_key", ASCENDING)], unique=True, name="idempotency"),
         IndexModel([("state", ASCENDING), ("next_attempt_at", ASCENDING)], name="due"),
         IndexModel([("state", ASCENDING), ("lease_until", ASCENDING)], name="leases"),
+        IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="ttl"),  # finished jobs only
     ],
     "attendance_events": [
         IndexModel([("tenant_id", ASCENDING), ("employee_id", ASCENDING), ("seq", ASCENDING)], unique=True,
@@ -223,10 +225,12 @@ class MongoJobQueue:
         await self._c.update_one({"_id": job_id}, update)
 
     async def finish(self, job_id: str, outcome: Outcome, decided_at: datetime, now: datetime) -> None:
+        """Done: the photo's address is dropped (a Teams download URL is pre-authorised), and the
+        job is kept ``JOB_KEPT`` for its idempotency key (the platforms' redeliveries), then expires."""
         await self._c.update_one(
             {"_id": job_id},
             {"$set": {"state": JobState.DONE.value, "outcome": outcome_doc(outcome), "decided_at": decided_at,
-                      "finished_at": now, "lease_until": None}},
+                      "finished_at": now, "lease_until": None, "photo.ref": "", "expires_at": now + JOB_KEPT}},
         )  # fmt: skip
 
     async def get(self, job_id: str) -> CheckInJob | None:

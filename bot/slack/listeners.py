@@ -163,7 +163,8 @@ class SlackHandlers:
             tenant_id=tenant.id, channel="slack", identity_kind="slack", identity=user_id,
             photo=_photo_ref(photo), idempotency_key=str(body.get("event_id") or f"{channel}:{event.get('ts')}"),
             requested=requested,
-            context={"team": team_id, "channel": channel, "user": user_id, "where": where},
+            context={"team": team_id, "channel": channel, "user": user_id, "where": where,
+                     "file": str(photo.get("id") or "")},
         ), jobs=self._checkin.jobs, clock=self._clock)  # fmt: skip
         log.info("slack selfie queued new=%s", fresh)
 
@@ -203,7 +204,7 @@ class SlackHandlers:
         meta = json.loads(view.get("private_metadata") or "{}")
         file = await self._full_file(files[0], client)
         ctx = {"team": who.team_id, "user": user_id, "where": str(meta.get("w", "modal")),
-               "channel": str(meta.get("c", ""))}  # fmt: skip
+               "channel": str(meta.get("c", "")), "file": str(file.get("id") or "")}  # fmt: skip
         await submit_check_in(RequestCheckIn(
             tenant_id=who.tenant.id, channel="slack", identity_kind="slack", identity=user_id,
             photo=_photo_ref(file), idempotency_key=f"view:{view['id']}", requested=Requested(meta.get("d", "auto")),

@@ -75,11 +75,24 @@ class SlackReplier:
 class SlackPhotoSource:
     """The file's ``url_private_download`` with the workspace's bot token, from Slack's hosts only."""
 
-    def __init__(self, http: HttpPhotoSource, tokens: SlackTokens) -> None:
-        self._http, self._tokens = http, tokens
+    def __init__(self, http: HttpPhotoSource, tokens: SlackTokens, settings: SlackSettings) -> None:
+        self._http, self._tokens, self._settings = http, tokens, settings
 
     async def fetch(self, job: CheckInJob) -> bytes:
         return await self.download(job.context.get("team", ""), job.photo.ref, job.photo.size)
+
+    async def discard(self, job: CheckInJob) -> None:
+        """``files.delete`` with the bot token (``files:write``). Slack lets an app delete a member's
+        file only where the workspace allows it; otherwise the file stays and this is logged."""
+        file_id, team_id = job.context.get("file", ""), job.context.get("team", "")
+        token = await self._tokens.bot_token(team_id) if file_id else None
+        if token is None:
+            return
+        try:
+            await web_client(self._settings, token).files_delete(file=file_id)
+            log.info("slack photo deleted after the check-in")
+        except SlackApiError as exc:
+            log.info("slack kept the photo: %s", exc.response.get("error", "error"))
 
     async def download(self, team_id: str, url: str, size: int | None) -> bytes:
         token = await self._tokens.bot_token(team_id)

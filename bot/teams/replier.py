@@ -83,6 +83,9 @@ class TeamsPhotoSource:
         return await self.download(job.photo.ref, job.context.get("fetch", ""), job.context.get("service_url", ""),
                                    job.photo.size)  # fmt: skip
 
+    async def discard(self, job: CheckInJob) -> None:
+        return None  # an uploaded file is in the sender's OneDrive, a pasted image in the chat: not the bot's to delete
+
     async def download(self, url: str, fetch: str, service_url: str, size: int | None) -> bytes:
         if not host_allowed(url, self._hosts):
             raise PhotoUnavailable("the photo link does not point at Microsoft's file hosts", transient=False)

@@ -91,7 +91,7 @@ SCHEMAS: dict[str, S] = {
                             "verify_margin": {"type": "number"}, "accept": {"type": "number"},
                             "retry": {"type": "number"}, "margin": {"type": "number"}}),
         "policy": _obj({"duplicate_window_minutes": INT, "replay_check": BOOL, "replay_max_bits": INT,
-                        "replay_retention_days": INT, "freshness_minutes": INT}),
+                        "replay_retention_days": INT, "freshness_minutes": INT, "delete_chat_photos": BOOL}),
     }),
     "SettingsPatch": {"type": "object", "additionalProperties": False, "properties": {
         "timezone": STR, "schedule": {"type": "object"}, "thresholds": {"type": ["object", "null"]},

@@ -190,7 +190,8 @@ class PageHandlers:
                 "policy": {"duplicate_window_minutes": int(f.get("duplicate_window_minutes", "x")),
                            "replay_check": "replay_check" in f,
                            "replay_retention_days": int(f.get("replay_retention_days", "x")),
-                           "freshness_minutes": int(f.get("freshness_minutes", "x"))},
+                           "freshness_minutes": int(f.get("freshness_minutes", "x")),
+                           "delete_chat_photos": "delete_chat_photos" in f},
                 "thresholds": None if "default_thresholds" in f else {
                     "verify": float(f.get("verify", "x")), "accept": float(f.get("accept", "x"))},
             }  # fmt: skip

@@ -3,6 +3,7 @@ worker and face engine, the real database, and a stand-in for Slack's Web API on
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -458,3 +459,34 @@ async def test_a_body_larger_than_any_slack_request_is_refused_before_the_signat
     async with h.http.post(f"{h.url}/slack/events", data=chunks(), headers={"Content-Type": "application/json"}) as r:
         assert r.status == 413
     assert await h.c.db["checkin_jobs"].count_documents({}) == 0
+
+
+async def test_a_decided_selfie_is_deleted_from_slack_and_the_job_keeps_no_link_to_it(h: Harness) -> None:
+    import dataclasses
+
+    await h.selfie("UCY", "Jesse_Jackson/2.jpg")
+    await h.answer_to("UCY")
+    [deleted] = await h.slack.wait_for(lambda: h.slack.called("files.delete"))
+    [job] = [d async for d in h.c.db["checkin_jobs"].find({"tenant_id": h.tenant_id})]
+    assert deleted.args["file"] == job["context"]["file"] and deleted.args["file"].startswith("F")
+    assert job["state"] == "done" and job["photo"]["ref"] == "" and job["expires_at"] > job["finished_at"]
+    # a tenant that turns the deletion off keeps its members' Slack files
+    tenant = await h.c.deps.tenants.get(h.tenant_id)
+    assert tenant is not None
+    await h.c.deps.tenants.set_policy(h.tenant_id, dataclasses.replace(tenant.policy, delete_chat_photos=False))
+    await h.selfie("UCY", "Jesse_Jackson/3.jpg", "out")
+    await h.answer_to("UCY", 2)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while await h.c.db["checkin_jobs"].count_documents({"tenant_id": h.tenant_id, "state": "done"}) < 2:
+        assert loop.time() < deadline, "the second job was not finished"
+        await asyncio.sleep(0.02)  # polling the worker's progress, with a deadline
+    assert len(h.slack.called("files.delete")) == 1
+
+
+def test_the_consent_notice_says_where_selfies_are_and_are_not_kept() -> None:
+    from bot.commands import consent_notice
+
+    notice = dict(consent_notice("/attendance forget-me"))
+    assert "keeps none" in notice["Your selfies"] and "OneDrive" in notice["Your selfies"]
+    assert "deleted from Slack" in notice["Your selfies"] and "not kept" not in str(notice)

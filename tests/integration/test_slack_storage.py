@@ -12,6 +12,7 @@ from slack_sdk.oauth.installation_store import Installation
 
 from attendance.domain.checkins import CheckInJob
 from attendance.ports import PhotoUnavailable
+from attendance.settings import SlackSettings
 from attendance.storage.cipher import AesGcmTemplateCipher
 from attendance.storage.mongo_slack import MongoSlackInstallationStore, MongoSlackOAuthStateStore
 from bot.slack.replier import SlackPhotoSource
@@ -87,7 +88,7 @@ async def test_slack_files_come_only_from_slack_hosts_with_the_token_kept_across
     base, seen = files_server
     async with aiohttp.ClientSession() as http:
         source = SlackPhotoSource(HttpPhotoSource(http, max_bytes=1000, allowed_hosts=frozenset({"127.0.0.1"})),
-                                  StaticSlackTokens("xoxb-t"))  # fmt: skip
+                                  StaticSlackTokens("xoxb-t"), SlackSettings())  # fmt: skip
         assert await source.fetch(job(f"{base}/hop?to={base}/photo")) == b"\xff\xd8\xff\xe0 a jpeg"
         assert seen == [("/hop", "Bearer xoxb-t"), ("/photo", "Bearer xoxb-t")]
         with pytest.raises(PhotoUnavailable, match="does not point at the chat platform") as refused:
