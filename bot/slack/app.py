@@ -141,24 +141,25 @@ class SlackBot:
         return AsyncBoltRequest(body=b"".join(chunks).decode("utf-8", errors="replace"), query=request.query_string,
                                 headers={k: v for k, v in request.headers.items()})  # fmt: skip
 
-    async def _events(self, request: web.Request) -> web.Response:
+    async def _via_bolt(
+        self, request: web.Request, handle: Callable[[AsyncBoltRequest], Awaitable[BoltResponse]]
+    ) -> web.Response:
         try:
             bolt_request = await self._bolt_request(request)
         except BodyTooLarge:
             return web.Response(status=413, text="A Slack request is never this large.")
-        bolt_response = await self.app.async_dispatch(bolt_request)
-        return await to_aiohttp_response(bolt_response)
+        return await to_aiohttp_response(await handle(bolt_request))
+
+    async def _events(self, request: web.Request) -> web.Response:
+        return await self._via_bolt(request, self.app.async_dispatch)
 
     async def _install(self, request: web.Request) -> web.Response:
         assert self.app.oauth_flow is not None
-        return await to_aiohttp_response(
-            await self.app.oauth_flow.handle_installation(await self._bolt_request(request))
-        )
+        return await self._via_bolt(request, self.app.oauth_flow.handle_installation)
 
     async def _redirect(self, request: web.Request) -> web.Response:
         assert self.app.oauth_flow is not None
-        bolt_request = await self._bolt_request(request)
-        return await to_aiohttp_response(await self.app.oauth_flow.handle_callback(bolt_request))
+        return await self._via_bolt(request, self.app.oauth_flow.handle_callback)
 
     async def _installed(self, args: AsyncSuccessArgs) -> BoltResponse:
         inst = args.installation

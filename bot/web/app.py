@@ -78,7 +78,7 @@ class Guard:
     codec: SessionCodec
     clock: Clock
     render_error: Callable[[web.Request, int, str], web.StreamResponse]
-    per_token: RateLimit = field(default_factory=lambda: RateLimit(rate=5.0, burst=120))  # API tokens
+    per_token: RateLimit = field(default_factory=lambda: RateLimit(rate=5.0, burst=120))  # API tokens (settings)
     per_kiosk: RateLimit = field(default_factory=lambda: RateLimit(rate=0.5, burst=30))  # photos of one device
 
     def limit(self, route: Route, principal: Principal) -> None:

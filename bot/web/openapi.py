@@ -124,7 +124,8 @@ for _name in ("Webhook", "Token"):
     SCHEMAS[f"{_name}Created"] = _obj({**SCHEMAS[_name]["properties"], "secret": STR})
 
 _ERRORS = {"400": "invalid input", "401": "not signed in, or an unknown token", "403": "your role does not allow it",
-           "404": "not found among what you can see"}  # fmt: skip
+           "404": "not found among what you can see",
+           "429": "too many requests for this token; wait the seconds Retry-After says"}  # fmt: skip
 
 
 def _operation(route: Route) -> S:

@@ -10,6 +10,7 @@ from bot.web.api import ApiHandlers
 from bot.web.app import Guard, mount_routes
 from bot.web.deps import WebDeps
 from bot.web.kiosk import Kiosk
+from bot.web.limits import RateLimit
 from bot.web.pages import PageHandlers
 from bot.web.render import Renderer
 from bot.web.sessions import SessionCodec, session_keys
@@ -22,7 +23,9 @@ class WebSite:
         self.codec = SessionCodec(deps.settings.web, kid, keys)
         self.renderer = Renderer()
         self.signin = SignIn(deps.settings, deps.access, self.codec, clock=clock, http=http, renderer=self.renderer)
-        self.guard = Guard(deps.access, self.codec, clock, self.renderer.error)
+        web = deps.settings.web
+        self.guard = Guard(deps.access, self.codec, clock, self.renderer.error,
+                           per_token=RateLimit(rate=web.token_rate_per_s, burst=web.token_burst))  # fmt: skip
         self.handlers = [ApiHandlers(deps), PageHandlers(deps, self.renderer), self.signin, Kiosk(deps, self.signin)]
 
     def mount(self, web_app: web.Application) -> None:
