@@ -2,18 +2,22 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.local/bin:$(PATH)
 VENV := .venv/bin
-FACES ?= ../shared/faces
+FACES ?= $(or $(ATTENDANCE_FACES_DIR),../shared/faces)
 
-.PHONY: setup run test lint typecheck pytest eval bench bench-web screenshots teams-package clean
+.PHONY: setup setup-tests run test lint typecheck pytest eval bench bench-web screenshots teams-package clean
 
 setup:
 	@bash scripts/setup.sh
+
+# what the tests need besides: Chromium for the browser tests
+setup-tests:
+	@bash scripts/setup.sh --tests
 
 # Local runs accept the Agents Playground's unsigned Teams messages (on loopback only; see README)
 run: setup
 	TEAMS_ALLOW_ANONYMOUS=$${TEAMS_ALLOW_ANONYMOUS:-1} $(VENV)/attendance run
 
-test: setup lint typecheck pytest
+test: setup-tests lint typecheck pytest
 
 lint:
 	$(VENV)/ruff check .
@@ -23,7 +27,8 @@ typecheck:
 	$(VENV)/mypy
 
 pytest:
-	$(VENV)/pytest
+	@[ -f "$(FACES)/MANIFEST.csv" ] || { echo "make test: the development face set is missing: the tests read real photos from $(FACES) (the shared/faces folder beside this repository, with its MANIFEST.csv); put it there or set ATTENDANCE_FACES_DIR to where it is." >&2; exit 1; }
+	ATTENDANCE_FACES_DIR="$(abspath $(FACES))" $(VENV)/pytest
 
 eval: setup
 	$(VENV)/attendance eval $(FACES) --json var/eval.json
@@ -38,7 +43,7 @@ bench-web: setup
 	$(VENV)/attendance bench web --people 1000 --days 30 --clients 20 --json var/bench-web.json
 
 # The README's screenshots, taken by the browser tests in headless Chromium
-screenshots: setup
+screenshots: setup-tests
 	ATTENDANCE_SCREENSHOTS=docs/screenshots $(VENV)/pytest tests/web/test_browser.py -q
 
 # The Teams app package: make teams-package BOT_ID=<the bot's app id> HOST=<public host of attendance serve>
