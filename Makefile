@@ -4,7 +4,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 VENV := .venv/bin
 FACES ?= $(or $(ATTENDANCE_FACES_DIR),../shared/faces)
 
-.PHONY: setup setup-tests run test lint typecheck pytest eval bench bench-web screenshots teams-package clean
+.PHONY: setup setup-tests run demo test lint typecheck pytest eval bench bench-web screenshots teams-package clean
 
 setup:
 	@bash scripts/setup.sh
@@ -29,6 +29,11 @@ typecheck:
 pytest:
 	@[ -f "$(FACES)/MANIFEST.csv" ] || { echo "make test: the development face set is missing: the tests read real photos from $(FACES) (the shared/faces folder beside this repository, with its MANIFEST.csv); put it there or set ATTENDANCE_FACES_DIR to where it is." >&2; exit 1; }
 	ATTENDANCE_FACES_DIR="$(abspath $(FACES))" $(VENV)/pytest
+
+# a demo company with a month of attendance and an admin account, then the service (Ctrl-C stops it)
+demo: setup
+	$(VENV)/attendance demo
+	TEAMS_ALLOW_ANONYMOUS=$${TEAMS_ALLOW_ANONYMOUS:-1} $(VENV)/attendance run
 
 eval: setup
 	$(VENV)/attendance eval $(FACES) --json var/eval.json

@@ -85,6 +85,9 @@ def add_commands(sub: Any) -> None:
                    help="read the password from a file (default: ATTENDANCE_PASSWORD, else asked for)")  # fmt: skip
     p.set_defaults(handler=admin_create_user)
 
+    p = sub.add_parser("demo", help="a demo company with a month of attendance and an admin account (safe to repeat)")
+    p.set_defaults(handler=demo)
+
     keys = sub.add_parser("keys", help="encryption keys").add_subparsers(dest="action", required=True, metavar="ACTION")
     keys.add_parser("generate", help="print a new template key for ATTENDANCE_CRYPTO__TEMPLATE_KEY").set_defaults(
         handler=keys_generate
@@ -117,6 +120,26 @@ async def admin_create_user(args: argparse.Namespace, settings: Settings) -> int
     roles = ", ".join(sorted(r.value for r in user.roles))
     linked = "linked to the employee with that email" if user.employee_id else "not an employee"
     print(f"created the account {user.email} ({roles}; {linked}); sign in at /signin")
+    return 0
+
+
+async def demo(args: argparse.Namespace, settings: Settings) -> int:
+    from attendance.bootstrap import access_deps
+    from attendance.services.demo import seed_demo
+
+    async with build(settings) as c:
+        made = await seed_demo(tenants=c.deps.tenants, employees=c.deps.employees, store=c.store,
+                               reviews=c.chat.reviews, access=access_deps(c))  # fmt: skip
+    added = f"{made.events} check-ins added" if made.events else "nothing new to add"
+    print(f"{made.tenant.name}: {made.people} people in two teams, a month of attendance ({added}).")
+    print(f"Start the service with `make run` (or `attendance run`), then open http://{settings.http.host}:"
+          f"{settings.http.port}/ and sign in as {made.admin_email}")  # fmt: skip
+    if made.admin_password:
+        print(f"  password: {made.admin_password}   (shown only now)")
+    else:
+        print("  with the password printed when the demo was first made (or make another account with "
+              "`attendance admin create-user --tenant 'Demo Company' --email you@example.com`).")  # fmt: skip
+    print("Nobody has face data: open /kiosk with a device token from the Access page to try a check-in.")
     return 0
 
 

@@ -1,0 +1,47 @@
+"""`attendance demo`: a company to look around in, the same after a second run, with what a real
+month has (late mornings, a forgotten check-out, a correction, a flagged check-in) and an admin who
+can sign in. Real database; the CLI itself in a subprocess."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from attendance.bootstrap import Container, access_deps
+from attendance.services.access import password_sign_in
+from attendance.services.demo import ADMIN_EMAIL, NAME, seed_demo
+from attendance.services.reports import summaries
+
+
+async def test_the_demo_has_a_realistic_month_and_a_second_run_adds_nothing(container: Container) -> None:
+    c = container
+    deps: dict[str, Any] = {"tenants": c.deps.tenants, "employees": c.deps.employees, "store": c.store,
+                            "reviews": c.chat.reviews, "access": access_deps(c)}  # fmt: skip
+    first = await seed_demo(**deps)
+    assert first.people == 12 and first.events > 300 and first.admin_password
+    counts = {name: await c.db[name].count_documents({}) for name in
+              ("employees", "attendance_events", "outbox", "review_queue", "local_users", "tenants")}  # fmt: skip
+    again = await seed_demo(**deps)
+    assert again.events == 0 and again.admin_password is None and again.tenant.id == first.tenant.id
+    assert counts == {name: await c.db[name].count_documents({}) for name in counts}
+
+    tenant = first.tenant
+    today = c.deps.clock.now().date()
+    days = [d for pd in await summaries(tenant, today - timedelta(days=30), today, store=c.store,
+                                        employees=c.deps.employees) for d in pd.days if d.events]  # fmt: skip
+    assert any(d.late_by for d in days) and any(d.missing_check_out for d in days)
+    assert await c.db["attendance_events"].count_documents({"tenant_id": tenant.id, "channel": "correction"}) == 1
+    [flagged] = [d async for d in c.db["review_queue"].find({"tenant_id": tenant.id})]
+    assert flagged["status"] == "open" and flagged["kind"] == "other_person"
+    staff = await c.deps.employees.list(tenant.id)
+    assert len([p for p in staff if p.manager_id]) == 8 and await c.db["face_templates"].count_documents({}) == 0
+    principal = await password_sign_in(ADMIN_EMAIL, first.admin_password, deps=access_deps(c))
+    assert principal.tenant_id == tenant.id and principal.is_admin and tenant.name == NAME
+
+
+def test_the_demo_command_prints_where_to_sign_in_and_the_password_once(cli: Any) -> None:
+    made = cli("demo")
+    assert made.returncode == 0, made.stderr
+    assert "Demo Company: 12 people" in made.stdout and "password: " in made.stdout
+    again = cli("demo")
+    assert again.returncode == 0 and "nothing new to add" in again.stdout and "password: " not in again.stdout
