@@ -274,6 +274,8 @@ class WebSettings(BaseModel):
     public_url: str | None = Field(default=None, description="how browsers reach this server (sign-in redirects)")
     cache_recent_s: float = Field(default=5.0, ge=0, description="the web re-reads today's events after this")
     cache_past_s: float = Field(default=60.0, ge=0, description="... and older days' events after this")
+    privacy_file: Path | None = Field(default=None, description="a text file shown on /privacy instead of ours")
+    terms_file: Path | None = Field(default=None, description="a text file shown on /terms instead of ours")
     token_rate_per_s: float = Field(default=5.0, gt=0, description="an API token's sustained requests a second")
     token_burst: int = Field(default=120, ge=1, description="... and how many it may send at once")
     slack: OidcProvider = Field(default_factory=_slack_oidc)

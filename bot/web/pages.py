@@ -3,7 +3,10 @@ Forms post back here (with the session's CSRF value) and redirect, so a reload n
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,12 +19,35 @@ from attendance.domain.model import Role
 from attendance.services import access, corrections, dashboard, tenant_settings, webhooks
 from attendance.services.chat import decide_review, describe_review
 from attendance.services.errors import ServiceError
+from bot.commands import consent_notice
 from bot.web.api import export_response
 from bot.web.app import principal_of
 from bot.web.deps import WebDeps, as_viewer
 from bot.web.openapi import document
 from bot.web.render import Renderer
 from bot.web.signin import redirect
+
+log = logging.getLogger(__name__)
+
+PRIVACY_MORE = (
+    ("What else is stored", "your name, work email, manager, roles and chat ids, from your employer's staff list; "
+                            "each check-in's time, direction, channel and how close the face matched; corrections "
+                            "and who made them; an audit log of who changed what."),
+    ("Your rights", "you can erase your face data at any time, at once; your employer's admins can show you what is "
+                    "stored about you. Attendance records are kept as long as wage and working-time law requires."),
+    ("Who runs this", "your employer runs this service for its staff; ask them (your admin or HR) about anything on "
+                      "this page."),
+)  # fmt: skip
+TERMS = (
+    ("What it is for", "recording your own working time: check in and out for yourself only, with a selfie of "
+                       "yourself."),
+    ("Not allowed", "checking in for someone else, sending photos of other people, or trying to get around the "
+                    "checks; such attempts are refused and shown to your admins."),
+    ("Your records", "they belong to your employer's time records; if one is wrong, ask for a correction (the "
+                     "dashboard's Corrections page, or your manager)."),
+    ("The service", "is provided by your employer as it is; it may be unavailable at times, and then you record your "
+                    "time as your employer says."),
+)  # fmt: skip
 
 
 def _period(request: web.Request, today: date) -> tuple[str, date, date, date]:
@@ -257,6 +283,27 @@ class PageHandlers:
         older = js.encode_cursor(entries[-1].at, entries[-1].id) if len(entries) == 100 else None
         return self.r.page(request, "audit.html", entries=entries, older=older, tz=(await self._today(request))[0]
                            .timezone)  # fmt: skip
+
+    async def privacy_page(self, request: web.Request) -> web.StreamResponse:
+        """What is stored, why, for how long, who sees it, how to erase it (the consent notice's facts)."""
+        sections = [*consent_notice("“forget me” in the chat with the bot (or by asking your admin)"), *PRIVACY_MORE]
+        return self._policy(request, "Privacy", sections, self.d.settings.web.privacy_file)
+
+    async def terms_page(self, request: web.Request) -> web.StreamResponse:
+        return self._policy(request, "Terms of use", TERMS, self.d.settings.web.terms_file)
+
+    def _policy(self, request: web.Request, title: str, sections: Sequence[tuple[str, str]],
+                replaced_by: Path | None) -> web.Response:  # fmt: skip
+        """The page as we wrote it, or the operator's text file instead (shown as text, paragraph by paragraph)."""
+        paragraphs = None
+        if replaced_by is not None:
+            try:
+                text = replaced_by.read_text(encoding="utf-8")[:100_000]
+            except OSError:
+                log.warning("the %s page file cannot be read; showing ours", title.lower())
+            else:
+                paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
+        return self.r.page(request, "policy.html", title=title, sections=sections, paragraphs=paragraphs)
 
     async def api_page(self, request: web.Request) -> web.StreamResponse:
         return self.r.page(request, "api.html", doc=document())

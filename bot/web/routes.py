@@ -166,6 +166,8 @@ PAGES: tuple[Route, ...] = (
           summary="Revoke a token"),
     Route(method="GET", path="/audit", name="audit_page", allow=READERS, summary="Audit log"),
     Route(method="GET", path="/api", name="api_page", allow=PUBLIC, summary="The API, readable"),
+    Route(method="GET", path="/privacy", name="privacy_page", allow=PUBLIC, summary="What is stored, and why"),
+    Route(method="GET", path="/terms", name="terms_page", allow=PUBLIC, summary="Terms of use"),
     Route(method="GET", path="/kiosk", name="kiosk_page", allow=PUBLIC, summary="The kiosk (or its pairing form)"),
     Route(method="POST", path="/kiosk/pair", name="kiosk_pair", allow=PUBLIC, summary="Pair a tablet"),
     Route(method="POST", path="/kiosk/check-ins", name="kiosk_check_in", allow=DEVICE, summary="A kiosk photo"),

@@ -44,6 +44,7 @@ WHO = {
     "review_decide": "A", "corrections_page": "EMAP", "correction_request": "EMAP", "correction_decide": "MA",
     "settings_page": "AP", "settings_save": "A", "integrations_page": "AP", "delivery_replay": "A",
     "access_page": "A", "token_create": "A", "token_revoke": "A", "audit_page": "AP", "api_page": "public",
+    "privacy_page": "public", "terms_page": "public",
     "kiosk_page": "public", "kiosk_pair": "public", "kiosk_check_in": "device", "kiosk_result": "device",
 }  # fmt: skip
 LETTER = {Role.EMPLOYEE: "E", Role.MANAGER: "M", Role.ADMIN: "A", Role.PAYROLL: "P"}
@@ -170,7 +171,8 @@ async def test_every_route_with_every_role_allows_only_what_it_should(web: Web) 
     markers = foreign_markers(w, theirs)
     unexpected, refused, checked = [], [], 0
     skip = {"signin_page", "signin_password", "signin_start", "signin_callback", "kiosk_pair", "api_openapi",
-            "api_page", "kiosk_page"}  # public: no principal is needed, nothing of a tenant is shown  # fmt: skip
+            "api_page", "kiosk_page", "privacy_page", "terms_page"}  # fmt: skip
+    # public: no principal is needed, nothing of a tenant is shown
     for route in ROUTES:
         if route.name in skip:
             assert route.allow == PUBLIC, route.name

@@ -139,3 +139,20 @@ async def test_the_chat_month_export_is_the_web_export_with_formulas_guarded(w: 
     names = {row[1] for row in chat_rows[1:]}
     assert '\'=HYPERLINK("https://evil.example","pay")' in names
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in chat_rows[1:] for cell in row[1:3])
+
+
+async def test_the_privacy_and_terms_pages_are_public_and_an_operator_can_replace_them(
+    settings: Settings, mongo_server: EmbeddedMongo, engine: Any, tmp_path: Any
+) -> None:
+    async with started(settings, mongo_server.uri, engine) as w:
+        privacy = await w.call("GET", "/privacy")
+        text = await privacy.text()
+        assert privacy.status == 200 and "What is stored" in text and "OneDrive" in text and "forget me" in text
+        terms = await w.call("GET", "/terms")
+        assert terms.status == 200 and "Terms of use" in await terms.text()
+    own = tmp_path / "privacy.txt"
+    own.write_text("Our own policy.\n\nContact <dpo@example.com>.", encoding="utf-8")
+    replaced = settings.model_copy(update={"web": settings.web.model_copy(update={"privacy_file": own})})
+    async with started(replaced, mongo_server.uri, engine) as w:
+        text = await (await w.call("GET", "/privacy")).text()
+        assert "<p>Our own policy.</p>" in text and "&lt;dpo@example.com&gt;" in text and "OneDrive" not in text
