@@ -35,9 +35,9 @@ from bot.slack.tokens import web_client
 
 log = logging.getLogger(__name__)
 
-BOT_SCOPES = [  # exactly infra/slack/manifest.yaml's (a test checks)
-    "channels:history", "chat:write", "commands", "files:read", "files:write", "groups:history", "im:history",
-    "im:write", "users:read", "users:read.email",
+BOT_SCOPES = [  # exactly infra/slack/manifest.yaml's (a test checks); no channel history: mentions only
+    "app_mentions:read", "chat:write", "commands", "files:read", "files:write", "im:history", "im:write",
+    "users:read", "users:read.email",
 ]  # fmt: skip
 COMMANDS = ["/checkin", "/checkout", "/attendance"]
 
@@ -107,6 +107,7 @@ class SlackBot:
     def _register(self, h: SlackHandlers) -> None:
         app = self.app
         app.event("message")(h.on_message)
+        app.event("app_mention")(h.on_mention)
         app.event("app_home_opened")(h.on_home_opened)
         app.command("/checkin")(h.on_checkin_command)
         app.command("/checkout")(h.on_checkin_command)

@@ -122,13 +122,24 @@ class SlackHandlers:
     async def on_message(
         self, event: dict[str, Any], body: dict[str, Any], context: Any, client: AsyncWebClient
     ) -> None:
+        """A message in the DM with the bot. (Channel posts come as ``app_mention``: the app does not
+        read channels; an install made with an older manifest still sends them, and they are ignored.)"""
+        if event.get("channel_type") != "im":
+            return
+        await self._selfie(event, body, context, client, "im")
+
+    async def on_mention(
+        self, event: dict[str, Any], body: dict[str, Any], context: Any, client: AsyncWebClient
+    ) -> None:
+        """``@attendance`` in a channel, with or without a selfie (the event carries its files)."""
+        await self._selfie(event, body, context, client, "channel")
+
+    async def _selfie(
+        self, event: dict[str, Any], body: dict[str, Any], context: Any, client: AsyncWebClient, where: str
+    ) -> None:
         if event.get("bot_id") or event.get("subtype") not in (None, "file_share"):
             return
-        where = "im" if event.get("channel_type") == "im" else "channel"
         text = str(event.get("text") or "")
-        bot_user = context.get("bot_user_id")
-        if where == "channel" and not (bot_user and f"<@{bot_user}>" in text):
-            return  # in channels, only what is addressed to the bot
         user_id, channel = str(event.get("user", "")), str(event.get("channel", ""))
         files = [f for f in event.get("files") or [] if str(f.get("mimetype", "")).startswith("image/")]
 
@@ -161,7 +172,7 @@ class SlackHandlers:
         photo = files[0]
         _, fresh = await submit_check_in(RequestCheckIn(
             tenant_id=tenant.id, channel="slack", identity_kind="slack", identity=user_id,
-            photo=_photo_ref(photo), idempotency_key=str(body.get("event_id") or f"{channel}:{event.get('ts')}"),
+            photo=_photo_ref(photo), idempotency_key=_selfie_key(where, body, event),
             requested=requested,
             context={"team": team_id, "channel": channel, "user": user_id, "where": where,
                      "file": str(photo.get("id") or "")},
@@ -492,6 +503,15 @@ class SlackHandlers:
         await client.views_publish(
             user_id=user_id, view=ui.home_view(_first(person.name), status, week, board, enrolled)
         )
+
+
+def _selfie_key(where: str, body: dict[str, Any], event: dict[str, Any]) -> str:
+    """One job per post: in a DM the event id (Slack's retries repeat it); in a channel the post's own
+    address, so that an install still subscribed to channel messages makes one job of the message and
+    its mention."""
+    if where == "channel" or not body.get("event_id"):
+        return f"{event.get('channel')}:{event.get('ts')}"
+    return str(body["event_id"])
 
 
 def _photo_ref(file: dict[str, Any]) -> PhotoRef:

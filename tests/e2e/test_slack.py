@@ -242,12 +242,15 @@ async def test_checkin_form_and_a_selfie_in_a_channel(h: Harness) -> None:
     [answer] = await h.answer_to("UBOB")
     assert text_of(answer).startswith("Checked out at ") and file["id"] == "FMODAL"
 
-    # in a channel: only what mentions the bot, answered so that only the sender sees it
+    # in a channel: only what mentions the bot (app_mention), answered so that only the sender sees it;
+    # an install still subscribed to channel messages sends the post twice: one job, and plain chatter is ignored
     await h.event({"type": "message", "user": "UCY", "channel": "CGENERAL", "channel_type": "channel",
                    "text": "lunch?", "ts": "2.0"})  # fmt: skip
     photo = h.slack.add_file("FCHAN", h.photo("Jesse_Jackson/2.jpg"))
     await h.event({"type": "message", "subtype": "file_share", "user": "UCY", "channel": "CGENERAL",
                    "channel_type": "channel", "text": "<@UBOT> in", "ts": "3.0", "files": [photo]})  # fmt: skip
+    await h.event({"type": "app_mention", "user": "UCY", "channel": "CGENERAL", "text": "<@UBOT> in", "ts": "3.0",
+                   "files": [photo]})  # fmt: skip
     [ephemeral] = await h.slack.wait_for(lambda: h.slack.called("chat.postEphemeral"))
     assert ephemeral.args["user"] == "UCY" and text_of(ephemeral.args).startswith("Checked in at ")
     assert await h.c.db["checkin_jobs"].count_documents({"tenant_id": h.tenant_id}) == 2

@@ -45,3 +45,14 @@ def test_the_demo_command_prints_where_to_sign_in_and_the_password_once(cli: Any
     assert "Demo Company: 12 people" in made.stdout and "password: " in made.stdout
     again = cli("demo")
     assert again.returncode == 0 and "nothing new to add" in again.stdout and "password: " not in again.stdout
+
+
+def test_the_readmes_example_staff_list_imports_without_a_problem(cli: Any) -> None:
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "people.csv"
+    assert cli("tenants", "create", "Acme", "--timezone", "Europe/Berlin").returncode == 0
+    done = cli("employees", "import", str(example), "--tenant", "Acme")
+    assert done.returncode == 0, done.stdout + done.stderr
+    listed = cli("employees", "list", "--tenant", "Acme", "--json")
+    assert listed.returncode == 0 and listed.stdout.count("@example.com") >= 5
