@@ -21,12 +21,21 @@ GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 HOST = re.compile(r"^[A-Za-z0-9.-]+(:\d+)?$")
 
 
+def project_version() -> str:
+    """``version`` of pyproject.toml's ``[project]`` (the same number the package of this release has)."""
+    import tomllib
+
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        return str(tomllib.load(f)["project"]["version"])
+
+
 def build(bot_id: str, host: str, out: Path) -> Path:
     if not GUID.match(bot_id):
         raise ValueError(f"the bot id must be the bot's Microsoft app id (a GUID), not {bot_id!r}")
     if not HOST.match(host):
         raise ValueError(f"the host must be a host name like attendance.example.com, not {host!r}")
     manifest = (SOURCE / "manifest.json").read_text().replace("${BOT_ID}", bot_id).replace("${HOST}", host)
+    manifest = manifest.replace("${VERSION}", project_version())  # Teams updates an app only to a higher version
     json.loads(manifest)  # still valid JSON
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:

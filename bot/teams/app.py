@@ -41,6 +41,15 @@ CONNECTION = "SERVICE_CONNECTION"
 
 
 TEAMS_CHANNEL = "msteams"
+QUIET_ACTIVITIES = ("installationUpdate", "messageReaction", "messageUpdate", "messageDelete", "typing", "event")
+APP_ID_WARNING_LOGGER = "microsoft_agents.hosting.core.connector.client.user_token_client"
+
+
+class _NoAppIdWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("App ID is not provided")
+
+
 MAX_ACTIVITY_BYTES = 1024 * 1024  # activities carry links to files, not the files
 
 
@@ -69,10 +78,16 @@ class TeamsBot:
         )  # fmt: skip
         self._agent.activity("message")(self._on_activity)
         self._agent.activity("conversationUpdate")(self._on_activity)
+        for kind in QUIET_ACTIVITIES:  # nothing to do; without a route the SDK logs each one, with its text
+            self._agent.activity(kind)(self._ignore)
 
     @property
     def anonymous(self) -> bool:
         return self._settings.anonymous
+
+    @staticmethod
+    async def _ignore(_: TurnContext, __: TurnState) -> None:
+        return None
 
     def mount(self, web_app: web.Application) -> None:
         # the SDK keeps its configuration and claims under plain string keys (aiohttp would warn per request)
@@ -90,6 +105,10 @@ class TeamsBot:
         if self.anonymous:
             log.warning("teams: TEAMS_ALLOW_ANONYMOUS=1 and no bot credentials; /api/messages accepts UNSIGNED "
                         "activities, for local tools only")  # fmt: skip
+            # said once here; the SDK would say it again on every turn
+            sdk_log = logging.getLogger(APP_ID_WARNING_LOGGER)
+            if not any(isinstance(f, _NoAppIdWarning) for f in sdk_log.filters):
+                sdk_log.addFilter(_NoAppIdWarning())
         elif self._settings.has_credentials:
             log.info("teams: /api/messages accepts Bot Framework tokens for app %s", self._settings.client_id)
         else:

@@ -7,6 +7,7 @@ Buttons are ``Action.Submit``: Teams sends their ``data`` back as a message acti
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,8 +21,17 @@ ADAPTIVE = "application/vnd.microsoft.card.adaptive"
 MAX_LINES = 40  # a long list is cut there, with a note to narrow it down
 
 
+_CODE = re.compile(r"`([^`\n]{1,80})`")
+
+
+def emphasis(text: str) -> str:
+    """The shared sentences mark words to type as `code`, which Teams and Adaptive Cards show as
+    plain backticks: there they are bold instead."""
+    return _CODE.sub(r"**\1**", text)
+
+
 def text_block(text: str, **style: Any) -> Card:
-    return {"type": "TextBlock", "text": text, "wrap": True, **style}
+    return {"type": "TextBlock", "text": emphasis(text), "wrap": True, **style}
 
 
 def submit(title: str, action: str, id_: str = "", *, style: str | None = None) -> Card:
@@ -55,8 +65,8 @@ def plain(text: str) -> Activity:
 def message(text: str, *attachments: Card) -> Activity:
     """A message: plain text, or cards with ``text`` as the notification's summary."""
     if not attachments:
-        return {"type": "message", "text": text, "textFormat": "markdown"}
-    return {"type": "message", "summary": text[:200], "attachments": list(attachments)}
+        return {"type": "message", "text": emphasis(text), "textFormat": "markdown"}
+    return {"type": "message", "summary": text[:200].replace("`", ""), "attachments": list(attachments)}
 
 
 def outcome_message(outcome: Outcome, text: str) -> Activity:
@@ -76,7 +86,7 @@ def outcome_message(outcome: Outcome, text: str) -> Activity:
 
 
 def consent_card() -> Card:
-    facts = [{"title": head, "value": text} for head, text in consent_notice("`forget me`")]
+    facts = [{"title": head, "value": emphasis(text)} for head, text in consent_notice("`forget me`")]
     agree = {"type": "Input.Toggle", "id": "agree", "title": CONSENT_AGREEMENT, "valueOn": "true",
              "valueOff": "false", "value": "false"}  # fmt: skip
     return card(

@@ -360,3 +360,22 @@ async def test_a_months_export_is_a_link_to_a_csv_that_works_for_an_hour(h: Harn
     assert [r["name"] for r in rows] == ["Jesse Jackson"] and rows[0]["first_in"]
     async with h.http.get(f"{h.url}/teams/downloads/{'x' * 43}") as resp:
         assert resp.status == 404 and "expired" in await resp.text()
+
+
+async def test_other_activity_types_are_answered_quietly_and_no_turn_logs_the_sdks_warnings(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("WARNING")
+    for kind in ("installationUpdate", "messageReaction", "typing"):
+        activity = h.activity("ada", "secret words")
+        activity["type"] = kind
+        assert await h.post(activity) in (200, 202)
+    assert await h.say("ada", "help")
+    noisy = [r.getMessage() for r in caplog.records if r.name.startswith("microsoft_agents")]
+    assert not [m for m in noisy if "No route found" in m or "App ID is not provided" in m], noisy
+    assert not any("secret words" in r.getMessage() for r in caplog.records)
+
+
+async def test_words_to_type_are_bold_in_teams_not_backticks(h: Harness) -> None:
+    reply = await h.say("cy", "week someone")  # not a manager: told to try `me`
+    assert "`" not in said(reply) and "**me**" in said(reply)

@@ -115,6 +115,10 @@ def test_the_app_package_holds_the_manifest_with_files_on_and_both_icons(tmp_pat
     assert manifest["id"] == bot["botId"] == bot_id and bot["supportsFiles"] is True and "personal" in bot["scopes"]
     assert manifest["validDomains"] == ["att.example.com"] and "${" not in json.dumps(manifest)
     assert sizes == {"color.png": (192, 192), "outline.png": (32, 32)}
+    import tomllib
+
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert manifest["version"] == version and "permissions" not in manifest  # legacy, and no longer used
 
 
 def test_anonymous_mode_is_asked_for_by_name_and_serve_refuses_it_off_loopback(
