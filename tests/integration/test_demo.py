@@ -47,12 +47,17 @@ def test_the_demo_command_prints_where_to_sign_in_and_the_password_once(cli: Any
     assert again.returncode == 0 and "nothing new to add" in again.stdout and "password: " not in again.stdout
 
 
-def test_the_readmes_example_staff_list_imports_without_a_problem(cli: Any) -> None:
+async def test_the_readmes_example_staff_list_imports_without_a_problem(container: Container) -> None:
     from pathlib import Path
 
+    from attendance.messages import CreateTenant
+    from attendance.services.employees import import_employees
+    from attendance.services.tenants import create_tenant
+
     example = Path(__file__).resolve().parents[2] / "examples" / "people.csv"
-    assert cli("tenants", "create", "Acme", "--timezone", "Europe/Berlin").returncode == 0
-    done = cli("employees", "import", str(example), "--tenant", "Acme")
-    assert done.returncode == 0, done.stdout + done.stderr
-    listed = cli("employees", "list", "--tenant", "Acme", "--json")
-    assert listed.returncode == 0 and listed.stdout.count("@example.com") >= 5
+    tenant = await create_tenant(CreateTenant(name="Acme", timezone="Europe/Berlin"), tenants=container.deps.tenants)
+    report = await import_employees(example.read_text(encoding="utf-8"), tenant=tenant, deps=container.deps,
+                                    photos=None, consent_recorded_by=None, notice_version="2026-12")  # fmt: skip
+    assert not report.failures and report.imported == 5, report.failures
+    staff = {p.email: p for p in await container.deps.employees.list(tenant.id)}
+    assert len(staff) == 5 and staff["alan@example.com"].manager_id == staff["grace@example.com"].id
