@@ -84,7 +84,7 @@ class ResolvingDestinationCheck:
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
         except OSError:
-            raise DestinationRefused(f"{host} could not be found (DNS); check the address") from None
+            raise DestinationRefused(f"{host} could not be found (DNS). Check the address and try again.") from None
         for info in infos:
             try:
                 check_address(str(info[4][0]), allow_private=False)

@@ -18,6 +18,8 @@ from attendance.domain.model import DomainError
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _LOCAL_NAMES = ("localhost", "localhost.localdomain")
 _LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".home.arpa")
+USE_PUBLIC = ("Use the receiver's public https address (for a receiver on a private network, whoever runs this "
+              "server sets ATTENDANCE_WEBHOOKS__ALLOW_PRIVATE_NETWORKS).")  # fmt: skip
 
 
 class DestinationRefused(DomainError):
@@ -38,10 +40,7 @@ def check_address(text: str, *, allow_private: bool) -> IpAddress:
     """The address, or ``DestinationRefused`` when it is not public (and private ones are not allowed)."""
     address = ipaddress.ip_address(text.split("%", 1)[0])
     if not allow_private and not is_public(address):
-        raise DestinationRefused(
-            f"{address} is not a public internet address; receivers on a private network need "
-            "ATTENDANCE_WEBHOOKS__ALLOW_PRIVATE_NETWORKS=true"
-        )
+        raise DestinationRefused(f"{address} is not a public internet address. {USE_PUBLIC}")
     return address
 
 
@@ -62,8 +61,8 @@ def check_destination(url: str, *, allow_private: bool) -> str:
         raise DestinationRefused(f"{url!r} is not an http(s) URL")
     if parts.scheme not in schemes:
         raise DestinationRefused(
-            "receivers must use https (http only for an on-premises receiver, with "
-            "ATTENDANCE_WEBHOOKS__ALLOW_PRIVATE_NETWORKS=true)"
+            "receivers must use https (plain http only for an on-premises receiver, which whoever runs this server "
+            "allows with ATTENDANCE_WEBHOOKS__ALLOW_PRIVATE_NETWORKS)"
         )
     if parts.username or parts.password:
         raise DestinationRefused("put credentials in the subscription's settings, not in its URL")
@@ -72,8 +71,5 @@ def check_destination(url: str, *, allow_private: bool) -> str:
     except ValueError:  # a name, not an address literal
         name = host.rstrip(".").lower()
         if not allow_private and (name in _LOCAL_NAMES or name.endswith(_LOCAL_SUFFIXES) or "." not in name):
-            raise DestinationRefused(
-                f"{host} is a local name, not a public internet host; receivers on a private network need "
-                "ATTENDANCE_WEBHOOKS__ALLOW_PRIVATE_NETWORKS=true"
-            ) from None
+            raise DestinationRefused(f"{host} is a local name, not a public internet host. {USE_PUBLIC}") from None
     return url
