@@ -286,7 +286,7 @@ class PageHandlers:
 
     async def privacy_page(self, request: web.Request) -> web.StreamResponse:
         """What is stored, why, for how long, who sees it, how to erase it (the consent notice's facts)."""
-        sections = [*consent_notice("“forget me” in the chat with the bot (or by asking your admin)"), *PRIVACY_MORE]
+        sections = [*consent_notice("“forget me” in the chat with the bot"), *PRIVACY_MORE]
         return self._policy(request, "Privacy", sections, self.d.settings.web.privacy_file)
 
     async def terms_page(self, request: web.Request) -> web.StreamResponse:
