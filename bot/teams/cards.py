@@ -63,10 +63,15 @@ def plain(text: str) -> Activity:
 
 
 def message(text: str, *attachments: Card) -> Activity:
-    """A message: plain text, or cards with ``text`` as the notification's summary."""
+    """A message: markdown text, or cards with ``text`` as their one-line summary. Teams shows a
+    card-only message as "Sent a card" in the chat list and its notification unless the activity
+    has a ``summary``; a client that cannot draw the card shows its ``fallbackText``."""
     if not attachments:
         return {"type": "message", "text": emphasis(text), "textFormat": "markdown"}
-    return {"type": "message", "summary": text[:200].replace("`", ""), "attachments": list(attachments)}
+    summary = text[:200].replace("`", "").strip() or "Attendance"
+    sent = [{**a, "content": {"fallbackText": summary, **a["content"]}} if a.get("contentType") == ADAPTIVE else a
+            for a in attachments]  # fmt: skip
+    return {"type": "message", "summary": summary, "attachments": sent}
 
 
 def outcome_message(outcome: Outcome, text: str) -> Activity:

@@ -21,6 +21,7 @@ from attendance.services.enrollment import enroll_photo, record_consent
 from attendance.services.tenants import create_tenant
 from attendance.settings import Settings, TeamsSettings
 from attendance.storage.embedded import EmbeddedMongo
+from bot.teams.cards import ADAPTIVE
 from tests.e2e.serving import serving
 from tests.fakes.teams import APP_ID, APP_SECRET, TEAMS_TENANT, FakeTeams, Sent
 
@@ -105,6 +106,15 @@ class Harness:
         return [d async for d in self.c.db["attendance_events"].find({"employee_id": self.people[user].id})]
 
 
+def preview(activity: dict[str, Any]) -> str | None:
+    """The line Teams shows for a message in the chat list and its notification: the text, or
+    for a card-only message the activity's summary (the card's fallbackText for other clients)."""
+    cards = [a["content"] for a in activity.get("attachments", []) if a.get("contentType") == ADAPTIVE]
+    if any(not c.get("fallbackText") for c in cards):
+        return None
+    return activity.get("text") or activity.get("summary") or None
+
+
 @pytest.fixture
 async def teams() -> AsyncIterator[FakeTeams]:
     t = FakeTeams()
@@ -154,6 +164,8 @@ async def h(settings: Settings, mongo_server: EmbeddedMongo, engine: Any, teams:
                 tenant_id, people = await _tenant(c, teams, photo)
                 try:
                     yield Harness(c, teams, url, http, tenant_id, people, photo)
+                    # what the chat list and the notification show: never Teams' "Sent a card"
+                    assert [s.activity for s in teams.sent if preview(s.activity) is None] == []
                 finally:
                     await bot.close()
         finally:

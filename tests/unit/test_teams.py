@@ -121,6 +121,31 @@ def test_the_app_package_holds_the_manifest_with_files_on_and_both_icons(tmp_pat
     assert manifest["version"] == version and "permissions" not in manifest  # legacy, and no longer used
 
 
+def test_the_app_manifest_validates_against_microsofts_schema_of_its_version(tmp_path: Path) -> None:
+    import jsonschema
+
+    out = tmp_path / "app.zip"
+    run = [sys.executable, str(ROOT / "scripts" / "teams_package.py"), "--host", "att.example.com", "--out", str(out)]
+    assert (
+        subprocess.run([*run, "--bot-id", "11111111-2222-4333-8444-555555555555"], capture_output=True).returncode == 0
+    )
+    with zipfile.ZipFile(out) as z:
+        manifest = json.loads(z.read("manifest.json"))
+    version = manifest["manifestVersion"]
+    assert manifest["$schema"].endswith(f"/teams/v{version}/MicrosoftTeams.schema.json")
+    schema = json.loads((ROOT / "infra" / "teams" / "schema" / f"MicrosoftTeams.schema.v{version}.json").read_text())
+    # The file says draft-04 but pins manifestVersion with draft-06's "const" (which a draft-04 validator
+    # ignores); it uses nothing that draft 7 reads differently, so draft 7 checks all of it.
+    validator = jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
+    assert [e.message for e in validator.iter_errors(manifest)] == []
+    # the schema has teeth: another version's number, an unknown field, a missing privacy link are refused
+    broken = json.loads(json.dumps(manifest))
+    broken["manifestVersion"] = "1.17"
+    broken["bots"][0]["colour"] = "green"
+    del broken["developer"]["privacyUrl"]
+    assert len(list(validator.iter_errors(broken))) == 3
+
+
 def test_anonymous_mode_is_asked_for_by_name_and_serve_refuses_it_off_loopback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
