@@ -4,7 +4,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 VENV := .venv/bin
 FACES ?= $(or $(ATTENDANCE_FACES_DIR),../shared/faces)
 
-.PHONY: setup setup-tests run demo test lint typecheck pytest eval bench bench-web screenshots teams-package clean
+.PHONY: setup setup-tests setup-playground playground test-playground run demo test lint typecheck pytest eval bench bench-web screenshots teams-package clean
 
 setup:
 	@bash scripts/setup.sh
@@ -12,6 +12,10 @@ setup:
 # what the tests need besides: Chromium for the browser tests
 setup-tests:
 	@bash scripts/setup.sh --tests
+
+# what Microsoft's Agents Playground needs besides: Node.js and npm
+setup-playground:
+	@bash scripts/setup.sh --playground
 
 # Local runs accept the Agents Playground's unsigned Teams messages (on loopback only; see README)
 run: setup
@@ -29,6 +33,16 @@ typecheck:
 pytest:
 	@[ -f "$(FACES)/MANIFEST.csv" ] || { echo "make test: the development face set is missing: the tests read real photos from $(FACES) (the shared/faces folder beside this repository, with its MANIFEST.csv); put it there or set ATTENDANCE_FACES_DIR to where it is." >&2; exit 1; }
 	ATTENDANCE_FACES_DIR="$(abspath $(FACES))" $(VENV)/pytest
+
+# Microsoft 365 Agents Playground (a local Teams client) talking to the bot, as the demo's Alex Wilber
+playground: setup-playground
+	@bash scripts/playground.sh
+
+# The bot driven through the Playground's own HTTP API (needs npm, so not part of `make test`; CI runs both)
+test-playground: setup-playground
+	@[ -f "$(FACES)/MANIFEST.csv" ] || { echo "make test-playground: the development face set is missing at $(FACES) (see make test)." >&2; exit 1; }
+	ATTENDANCE_PLAYGROUND_BIN="$$(bash scripts/playground.sh install)" ATTENDANCE_FACES_DIR="$(abspath $(FACES))" \
+		$(VENV)/pytest tests/playground
 
 # a demo company with a month of attendance and an admin account, then the service (Ctrl-C stops it)
 demo: setup

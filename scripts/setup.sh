@@ -6,15 +6,22 @@ cd "$(dirname "$0")/.."
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
-# `setup.sh --tests` also installs what only the tests need: Chromium for the browser tests.
+# `setup.sh --tests` also installs what only the tests need: Chromium for the browser tests;
+# `setup.sh --playground` Node.js and npm, for Microsoft's Agents Playground (scripts/playground.sh).
 for_tests=0
+for_playground=0
 [ "${1:-}" = "--tests" ] && for_tests=1
+[ "${1:-}" = "--playground" ] && for_playground=1
 
 # --- system packages: a C++ compiler, cmake and OpenBLAS headers, to compile dlib once; --------
 # --- Chromium for the browser tests of the dashboard and the kiosk (with --tests) ----------------
 missing=()
 if [ "$for_tests" = 1 ]; then
   command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
+fi
+if [ "$for_playground" = 1 ]; then
+  command -v node >/dev/null 2>&1 || missing+=(nodejs)
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
 fi
 command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)
@@ -38,6 +45,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     say "Fedora: dnf install gcc-c++ cmake openblas-devel; macOS: brew install cmake openblas)."
     say "Without OpenBLAS dlib still builds, but face encoding is 3-4x slower."
     say "Without chromium the browser tests fail with a message saying so; the service itself runs."
+    say "Without nodejs and npm the Agents Playground cannot be installed; nothing else needs them."
     if [[ " ${missing[*]} " == *" g++ "* ]]; then exit 1; fi
   fi
 fi

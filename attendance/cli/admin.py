@@ -86,6 +86,8 @@ def add_commands(sub: Any) -> None:
     p.set_defaults(handler=admin_create_user)
 
     p = sub.add_parser("demo", help="a demo company with a month of attendance and an admin account (safe to repeat)")
+    p.add_argument("--playground", action="store_true",
+                   help="also answer the Agents Playground (its Teams organisation, its user Alex Wilber)")  # fmt: skip
     p.set_defaults(handler=demo)
 
     keys = sub.add_parser("keys", help="encryption keys").add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -125,11 +127,11 @@ async def admin_create_user(args: argparse.Namespace, settings: Settings) -> int
 
 async def demo(args: argparse.Namespace, settings: Settings) -> int:
     from attendance.bootstrap import access_deps
-    from attendance.services.demo import seed_demo
+    from attendance.services.demo import PLAYGROUND_USER, seed_demo
 
     async with build(settings) as c:
         made = await seed_demo(tenants=c.deps.tenants, employees=c.deps.employees, store=c.store,
-                               reviews=c.chat.reviews, access=access_deps(c))  # fmt: skip
+                               reviews=c.chat.reviews, access=access_deps(c), playground=args.playground)  # fmt: skip
     added = f"{made.events} check-ins added" if made.events else "nothing new to add"
     print(f"{made.tenant.name}: {made.people} people in two teams, a month of attendance ({added}).")
     print(f"Start the service with `make run` (or `attendance run`), then open http://{settings.http.host}:"
@@ -140,6 +142,10 @@ async def demo(args: argparse.Namespace, settings: Settings) -> int:
         print("  with the password printed when the demo was first made (or make another account with "
               "`attendance admin create-user --tenant 'Demo Company' --email you@example.com`).")  # fmt: skip
     print("Nobody has face data: open /kiosk with a device token from the Access page to try a check-in.")
+    if args.playground:
+        name, email = PLAYGROUND_USER
+        print(f"Teams: the Agents Playground's user {name} ({email}) is a manager and admin here; "
+              "`make playground` starts both.")  # fmt: skip
     return 0
 
 

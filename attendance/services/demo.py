@@ -5,6 +5,10 @@ a correction, a check-in flagged for review), and a local admin account.
 Running it again adds nothing twice: people are matched by email, every event and item has an id
 derived from what it is, and the account is created once (its password is printed that time only).
 Nobody has face data: a person trying the demo enrolls at the kiosk and checks in there.
+
+With ``playground=True`` the demo company also answers the Microsoft 365 Agents Playground (a local
+Teams client): its Microsoft 365 organisation is linked to the company and its default user, Alex
+Wilber, is one of the people, a manager and admin, so every chat command can be tried.
 """
 
 from __future__ import annotations
@@ -53,6 +57,11 @@ PEOPLE: tuple[tuple[str, str, frozenset[Role], str | None], ...] = (
 )
 
 
+# The Agents Playground's default organisation and user (npm @microsoft/m365agentsplayground)
+PLAYGROUND_TENANT = "00000000-0000-0000-0000-0000000000001"
+PLAYGROUND_USER = ("Alex Wilber", "alexw@example.com")
+
+
 @dataclass(frozen=True, slots=True)
 class DemoResult:
     tenant: Tenant
@@ -83,7 +92,8 @@ def _day_plan(person: str, day: date) -> tuple[time, time | None]:
 
 
 async def seed_demo(*, tenants: TenantRepository, employees: EmployeeRepository, store: AttendanceStore,
-                    reviews: ReviewQueue, access: AccessDeps, today: date | None = None) -> DemoResult:  # fmt: skip
+                    reviews: ReviewQueue, access: AccessDeps, today: date | None = None,
+                    playground: bool = False) -> DemoResult:  # fmt: skip
     now = access.clock.now()
     zone = ZoneInfo(ZONE)
     today = today or now.astimezone(zone).date()
@@ -96,6 +106,8 @@ async def seed_demo(*, tenants: TenantRepository, employees: EmployeeRepository,
         people[local] = found or await employees.upsert(Employee(
             id=_id(tenant.id, email), tenant_id=tenant.id, name=name, email=email,
             roles=frozenset({Role.EMPLOYEE, *roles})))  # fmt: skip
+    if playground:
+        await _playground_user(tenant, employees=employees, tenants=tenants)
     for _, local, _, manager in PEOPLE:
         if manager and people[local].manager_id != people[manager].id:
             await employees.set_manager(tenant.id, people[local].id, people[manager].id)
@@ -125,6 +137,15 @@ async def seed_demo(*, tenants: TenantRepository, employees: EmployeeRepository,
         password = secrets.token_urlsafe(12)
         await create_local_user(NAME, ADMIN_EMAIL, password, [Role.ADMIN], deps=access)
     return DemoResult(tenant, len(people), written, ADMIN_EMAIL, password)
+
+
+async def _playground_user(tenant: Tenant, *, employees: EmployeeRepository, tenants: TenantRepository) -> None:
+    if PLAYGROUND_TENANT not in tenant.teams_tenant_ids:
+        await tenants.link_teams_tenant(tenant.id, PLAYGROUND_TENANT)
+    name, email = PLAYGROUND_USER
+    if await employees.by_email(tenant.id, email) is None:
+        await employees.upsert(Employee(id=_id(tenant.id, email), tenant_id=tenant.id, name=name, email=email,
+                                        roles=frozenset({Role.EMPLOYEE, Role.MANAGER, Role.ADMIN})))  # fmt: skip
 
 
 async def _append_once(store: AttendanceStore, event: AttendanceEvent, outbox: list[dict[str, object]]) -> int:

@@ -205,6 +205,12 @@ class MongoTenantRepository:
         doc = _tenant_doc(Tenant(id=tenant_id, name="-", schedule=schedule))
         await self._c.update_one({"_id": tenant_id}, {"$set": {"schedule": doc["schedule"]}})
 
+    async def link_teams_tenant(self, tenant_id: str, teams_tenant_id: str) -> None:
+        try:
+            await self._c.update_one({"_id": tenant_id}, {"$addToSet": {"teams_tenant_ids": teams_tenant_id}})
+        except DuplicateKeyError as exc:
+            raise AlreadyExists("that Microsoft 365 organisation belongs to another tenant") from exc
+
     async def set_thresholds(self, tenant_id: str, thresholds: MatchThresholds | None) -> None:
         doc = _tenant_doc(Tenant(id=tenant_id, name="-", thresholds=thresholds))
         await self._c.update_one({"_id": tenant_id}, {"$set": {"thresholds": doc["thresholds"]}})

@@ -8,8 +8,9 @@ from datetime import timedelta
 from typing import Any
 
 from attendance.bootstrap import Container, access_deps
+from attendance.domain.model import Role
 from attendance.services.access import password_sign_in
-from attendance.services.demo import ADMIN_EMAIL, NAME, seed_demo
+from attendance.services.demo import ADMIN_EMAIL, NAME, PLAYGROUND_TENANT, PLAYGROUND_USER, seed_demo
 from attendance.services.reports import summaries
 
 
@@ -37,6 +38,21 @@ async def test_the_demo_has_a_realistic_month_and_a_second_run_adds_nothing(cont
     assert len([p for p in staff if p.manager_id]) == 8 and await c.db["face_templates"].count_documents({}) == 0
     principal = await password_sign_in(ADMIN_EMAIL, first.admin_password, deps=access_deps(c))
     assert principal.tenant_id == tenant.id and principal.is_admin and tenant.name == NAME
+
+
+async def test_for_the_playground_the_demo_answers_its_organisation_and_its_user_once(container: Container) -> None:
+    c = container
+    deps: dict[str, Any] = {"tenants": c.deps.tenants, "employees": c.deps.employees, "store": c.store,
+                            "reviews": c.chat.reviews, "access": access_deps(c)}  # fmt: skip
+    plain = await seed_demo(**deps)
+    assert await c.deps.tenants.by_teams_tenant(PLAYGROUND_TENANT) is None  # only when asked for
+    await seed_demo(**deps, playground=True)
+    await seed_demo(**deps, playground=True)
+    linked = await c.deps.tenants.by_teams_tenant(PLAYGROUND_TENANT)
+    assert linked is not None and linked.id == plain.tenant.id and linked.teams_tenant_ids == (PLAYGROUND_TENANT,)
+    alex = await c.deps.employees.by_email(linked.id, PLAYGROUND_USER[1])
+    assert alex is not None and alex.name == PLAYGROUND_USER[0] and {Role.MANAGER, Role.ADMIN} <= alex.roles
+    assert len(await c.deps.employees.list(linked.id)) == 13
 
 
 def test_the_demo_command_prints_where_to_sign_in_and_the_password_once(cli: Any) -> None:
