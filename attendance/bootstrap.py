@@ -27,6 +27,7 @@ from attendance.ports import (
     Connector,
     DestinationCheck,
     EmployeeRepository,
+    EnrollmentCodes,
     FaceEngine,
     PhotoSource,
     Replier,
@@ -318,6 +319,13 @@ def access_deps(c: Container) -> AccessDeps:
                       used=MongoUsedKeys(c.db))  # fmt: skip
 
 
+def enrollment_codes(c: Container) -> EnrollmentCodes:
+    """Kiosk enrollment codes (``services/kiosk_enrollment.py``)."""
+    from attendance.storage.mongo_web import MongoEnrollmentCodes
+
+    return MongoEnrollmentCodes(c.db)
+
+
 def dashboard_deps(c: Container, *, cached: bool = False) -> DashboardDeps:
     """``cached``: reads through the in-process caches (the web server; see ``memory_cache``)."""
     from attendance.services.dashboard import DashboardDeps, SummaryMemo
@@ -344,7 +352,7 @@ def web_site(c: Container) -> WebSite:
     dash = dashboard_deps(c, cached=True)
     deps = WebDeps(settings=c.settings, access=access, dash=dash, chat=c.chat, subscriptions=c.subscriptions,
                    deliveries=c.deliveries, trail=MongoAuditLog(c.db), jobs=c.checkin.jobs,
-                   buffer=c.buffer, destinations=c.destinations)  # fmt: skip
+                   buffer=c.buffer, destinations=c.destinations, enrollment_codes=enrollment_codes(c))  # fmt: skip
     return WebSite(deps, c.http, c.deps.clock)
 
 

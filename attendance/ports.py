@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
-from attendance.domain.access import ApiToken, LocalUser
+from attendance.domain.access import ApiToken, EnrollmentCode, LocalUser
 from attendance.domain.checkins import AttendanceEvent, CheckInJob, Outcome, ReviewItem
 from attendance.domain.corrections import CorrectionRequest, RequestStatus
 from attendance.domain.deliveries import Attempt, Delivery, DeliveryResult, DeliveryState, DeliveryStats
@@ -387,6 +387,19 @@ class ApiTokenRepository(Protocol):
     async def list(self, tenant_id: str) -> builtins.list[ApiToken]: ...
     async def revoke(self, tenant_id: str, token_id: str, at: datetime) -> bool: ...
     async def touch(self, token_id: str, at: datetime) -> None: ...
+
+
+class EnrollmentCodes(Protocol):
+    """Kiosk enrollment codes, by the hash of the code; gone once used, replaced or expired."""
+
+    async def replace(self, code: EnrollmentCode) -> None:
+        """Store ``code``; any earlier code of the same person stops working."""
+        ...
+
+    async def valid(self, tenant_id: str, code_hash: str, now: datetime) -> EnrollmentCode | None: ...
+    async def use(self, tenant_id: str, code_hash: str) -> bool:
+        """Spend the code; False when it was spent already (by a concurrent enrollment)."""
+        ...
 
 
 class UsedKeys(Protocol):

@@ -73,6 +73,11 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--tenant", required=True)
     p.add_argument("--by", default="admin-cli", metavar="WHO", help="who asked for the erasure (audit log)")
     p.set_defaults(handler=employees_erase)
+    p = employees.add_parser("enrollment-code", help="a one-time code to enroll the person's face at a kiosk (24 h)")
+    p.add_argument("email")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--by", default="admin-cli", metavar="WHO", help="who issued the code (audit log)")
+    p.set_defaults(handler=employees_enrollment_code)
 
     admin = sub.add_parser("admin", help="dashboard accounts").add_subparsers(dest="action", required=True,
                                                                               metavar="ACTION")  # fmt: skip
@@ -126,12 +131,13 @@ async def admin_create_user(args: argparse.Namespace, settings: Settings) -> int
 
 
 async def demo(args: argparse.Namespace, settings: Settings) -> int:
-    from attendance.bootstrap import access_deps
-    from attendance.services.demo import PLAYGROUND_USER, seed_demo
+    from attendance.bootstrap import access_deps, enrollment_codes
+    from attendance.services.demo import PLAYGROUND_USER, demo_kiosk, seed_demo
 
     async with build(settings) as c:
         made = await seed_demo(tenants=c.deps.tenants, employees=c.deps.employees, store=c.store,
                                reviews=c.chat.reviews, access=access_deps(c), playground=args.playground)  # fmt: skip
+        kiosk = await demo_kiosk(made.tenant, access=access_deps(c), chat=c.chat, codes=enrollment_codes(c))
     added = f"{made.events} check-ins added" if made.events else "nothing new to add"
     print(f"{made.tenant.name}: {made.people} people in two teams, a month of attendance ({added}).")
     print(f"Start the service with `make run` (or `attendance run`), then open http://{settings.http.host}:"
@@ -141,7 +147,14 @@ async def demo(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print("  with the password printed when the demo was first made (or make another account with "
               "`attendance admin create-user --tenant 'Demo Company' --email you@example.com`).")  # fmt: skip
-    print("Nobody has face data: open /kiosk with a device token from the Access page to try a check-in.")
+    base = f"http://{settings.http.host}:{settings.http.port}"
+    if kiosk.device_secret:
+        print(f"Kiosk: open {base}/kiosk and pair it with {kiosk.device_secret}   (shown only now; "
+              "a new one: Access page)")  # fmt: skip
+    else:
+        print(f"Kiosk: open {base}/kiosk (paired before; a new device token: Access page)")
+    print(f"Nobody has face data. At the kiosk, tap *Enroll me* and type {kiosk.code.code} to enroll your face as "
+          f"{kiosk.code.employee.name} (works once, for 24 hours), then check in there.")  # fmt: skip
     if args.playground:
         name, email = PLAYGROUND_USER
         print(f"Teams: the Agents Playground's user {name} ({email}) is a manager and admin here; "
@@ -276,6 +289,18 @@ async def employees_show(args: argparse.Namespace, settings: Settings) -> int:
         }
     )
     print(json.dumps(row, indent=2))
+    return 0
+
+
+async def employees_enrollment_code(args: argparse.Namespace, settings: Settings) -> int:
+    from attendance.bootstrap import enrollment_codes
+    from attendance.services.kiosk_enrollment import issue_enrollment_code
+
+    async with build(settings) as c:
+        tenant, e = await _employee(c, args.tenant, args.email)
+        issued = await issue_enrollment_code(tenant, e.id, issued_by=args.by, deps=c.chat, codes=enrollment_codes(c))
+    print(f"kiosk enrollment code for {e.email}: {issued.code} (works once, until "
+          f"{issued.expires_at:%Y-%m-%d %H:%M} UTC; an earlier code of theirs no longer works)")  # fmt: skip
     return 0
 
 

@@ -100,3 +100,35 @@ class LocalUser:
     roles: frozenset[Role]
     created_at: datetime
     employee_id: str | None = None
+
+
+# ---------------------------------------------------------------- enrollment codes for the kiosk
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off a screen, typed on a tablet
+CODE_LENGTH = 8  # 40 bits, and the kiosk allows a few wrong tries an hour
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnrollmentCode:
+    """Lets one person enroll their face at a kiosk, once, before ``expires_at``. An admin issues it
+    for that person; only a SHA-256 of the code is stored."""
+
+    tenant_id: str
+    employee_id: str
+    code_hash: str
+    issued_by: str
+    issued_at: datetime
+    expires_at: datetime
+
+
+def format_code(raw: str) -> str:
+    """``ABCD2345`` as people read it: ``ABCD-2345``."""
+    return f"{raw[:4]}-{raw[4:]}"
+
+
+def normalise_code(typed: str) -> str | None:
+    """What a person typed (any case, spaces or dashes) as the code's characters; None if it cannot be one."""
+    raw = "".join(typed[:40].split()).replace("-", "").upper()
+    if len(raw) != CODE_LENGTH or any(c not in CODE_ALPHABET for c in raw):
+        return None
+    return raw

@@ -226,12 +226,13 @@ class EnrollReport:
 
 
 async def enroll_with_consent(
-    tenant: Tenant, person: Employee, photos: Sequence[bytes | str], *, notice_version: str, deps: ChatDeps
-) -> EnrollReport:
-    """Record the person's own consent (given in chat) if none is active, then enroll each photo.
-    A photo given as ``str`` could not be fetched; the string says why."""
+    tenant: Tenant, person: Employee, photos: Sequence[bytes | str], *, notice_version: str, deps: ChatDeps,
+    method: str = "chat",
+) -> EnrollReport:  # fmt: skip
+    """Record the person's own consent (given in chat, or at the kiosk) if none is active, then
+    enroll each photo. A photo given as ``str`` could not be fetched; the string says why."""
     d = deps.enrollment
-    await give_consent(tenant, person, notice_version=notice_version, deps=deps)
+    await give_consent(tenant, person, notice_version=notice_version, deps=deps, method=method)
     enrolled, templates_now, refused = 0, await d.templates.count(tenant.id, person.id), []
     for n, photo in enumerate(photos, start=1):
         if isinstance(photo, str):
@@ -246,12 +247,14 @@ async def enroll_with_consent(
     return EnrollReport(enrolled, templates_now, refused)
 
 
-async def give_consent(tenant: Tenant, person: Employee, *, notice_version: str, deps: ChatDeps) -> None:
-    """The person agreed in chat to the notice they were shown (once; agreeing again changes nothing)."""
+async def give_consent(tenant: Tenant, person: Employee, *, notice_version: str, deps: ChatDeps,
+                       method: str = "chat") -> None:  # fmt: skip
+    """The person agreed themselves (in chat, or at the kiosk) to the notice they were shown (once;
+    agreeing again changes nothing)."""
     d = deps.enrollment
     if await d.consents.active(tenant.id, person.id) is None:
         await record_consent(RecordConsent(tenant_id=tenant.id, employee_id=person.id, notice_version=notice_version,
-                                           recorded_by=person.id, method="chat"), deps=d)  # fmt: skip
+                                           recorded_by=person.id, method=method), deps=d)  # fmt: skip
 
 
 async def forget_me(tenant: Tenant, person: Employee, *, deps: ChatDeps) -> int:

@@ -4,7 +4,9 @@ a correction, a check-in flagged for review), and a local admin account.
 
 Running it again adds nothing twice: people are matched by email, every event and item has an id
 derived from what it is, and the account is created once (its password is printed that time only).
-Nobody has face data: a person trying the demo enrolls at the kiosk and checks in there.
+Nobody has face data: a person trying the demo enrolls at the kiosk and checks in there. The
+demo pairs a kiosk once (its device token printed that time only) and on every run issues a fresh
+one-time enrollment code for Amara Okafor, the demo's admin, whom the person trying it plays.
 
 With ``playground=True`` the demo company also answers the Microsoft 365 Agents Playground (a local
 Teams client): its Microsoft 365 organisation is linked to the company and its default user, Alex
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from attendance.domain.access import Principal, PrincipalKind, TokenKind
 from attendance.domain.checkins import (
     AttendanceEvent,
     CheckInJob,
@@ -30,9 +33,12 @@ from attendance.domain.checkins import (
 )
 from attendance.domain.model import Employee, Role, Tenant
 from attendance.messages import CreateTenant
-from attendance.ports import AttendanceStore, EmployeeRepository, ReviewQueue, TenantRepository
-from attendance.services.access import AccessDeps, create_local_user
+from attendance.ports import AttendanceStore, EmployeeRepository, EnrollmentCodes, ReviewQueue, TenantRepository
+from attendance.services.access import AccessDeps, create_local_user, create_token
+from attendance.services.chat import ChatDeps
 from attendance.services.checkin import outbox_rows
+from attendance.services.errors import NotFound
+from attendance.services.kiosk_enrollment import IssuedCode, issue_enrollment_code
 from attendance.services.reports import correct_event
 from attendance.services.tenants import create_tenant
 
@@ -137,6 +143,30 @@ async def seed_demo(*, tenants: TenantRepository, employees: EmployeeRepository,
         password = secrets.token_urlsafe(12)
         await create_local_user(NAME, ADMIN_EMAIL, password, [Role.ADMIN], deps=access)
     return DemoResult(tenant, len(people), written, ADMIN_EMAIL, password)
+
+
+KIOSK_NAME = "Demo kiosk"
+YOU = "amara@demo.example"  # whom the person trying the demo enrolls as
+
+
+@dataclass(frozen=True, slots=True)
+class DemoKiosk:
+    device_secret: str | None  # None: paired before
+    code: IssuedCode
+
+
+async def demo_kiosk(tenant: Tenant, *, access: AccessDeps, chat: ChatDeps, codes: EnrollmentCodes) -> DemoKiosk:
+    """A kiosk device token (once) and a fresh enrollment code for the demo's admin."""
+    admin = Principal(tenant_id=tenant.id, kind=PrincipalKind.SESSION, actor="demo", name="demo",
+                      roles=frozenset({Role.ADMIN}))  # fmt: skip
+    secret = None
+    if not any(t.name == KIOSK_NAME and t.active for t in await access.tokens.list(tenant.id)):
+        _, secret = await create_token(admin, name=KIOSK_NAME, kind=TokenKind.DEVICE, deps=access)
+    you = await access.employees.by_email(tenant.id, YOU)
+    if you is None:
+        raise NotFound(f"{YOU} is not in {tenant.name}: run seed_demo first")
+    code = await issue_enrollment_code(tenant, you.id, issued_by="demo", deps=chat, codes=codes)
+    return DemoKiosk(secret, code)
 
 
 async def _playground_user(tenant: Tenant, *, employees: EmployeeRepository, tenants: TenantRepository) -> None:

@@ -30,7 +30,7 @@ from attendance.services.errors import ConsentRequired, NotFound
 
 log = logging.getLogger(__name__)
 
-CONSENT_METHODS = ("chat", "signed-form")
+CONSENT_METHODS = ("chat", "kiosk", "signed-form")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

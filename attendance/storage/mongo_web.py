@@ -10,7 +10,7 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from attendance.domain.access import ApiToken, LocalUser, TokenKind
+from attendance.domain.access import ApiToken, EnrollmentCode, LocalUser, TokenKind
 from attendance.domain.checkins import Direction
 from attendance.domain.corrections import CorrectionRequest, RequestStatus
 from attendance.domain.model import Role
@@ -24,6 +24,10 @@ WEB_INDEXES: dict[str, list[IndexModel]] = {
     ],
     "local_users": [IndexModel([("email", ASCENDING)], unique=True, name="email_unique")],
     "used_keys": [IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="ttl")],
+    "enrollment_codes": [
+        IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="ttl"),
+        IndexModel([("tenant_id", ASCENDING), ("employee_id", ASCENDING)], name="by_employee"),
+    ],
     "correction_requests": [
         IndexModel([("tenant_id", ASCENDING), ("requested_at", ASCENDING)], name="by_time"),
         IndexModel([("tenant_id", ASCENDING), ("employee_id", ASCENDING)], name="by_employee"),
@@ -178,3 +182,28 @@ class MongoUsedKeys:
 
     async def marked(self, key: str) -> bool:
         return await self._c.find_one({"_id": key}, {"_id": 1}) is not None
+
+
+class MongoEnrollmentCodes:
+    """The ``EnrollmentCodes`` port: one document per code, ``_id`` the code's hash; a TTL index drops
+    expired ones (and ``valid`` checks the time itself, since the TTL monitor runs once a minute)."""
+
+    def __init__(self, db: Database) -> None:
+        self._c: AsyncCollection[Doc] = db["enrollment_codes"]
+
+    async def replace(self, code: EnrollmentCode) -> None:
+        await self._c.delete_many({"tenant_id": code.tenant_id, "employee_id": code.employee_id})
+        await self._c.insert_one({"_id": code.code_hash, "tenant_id": code.tenant_id, "employee_id": code.employee_id,
+                                  "issued_by": code.issued_by, "issued_at": code.issued_at,
+                                  "expires_at": code.expires_at})  # fmt: skip
+
+    async def valid(self, tenant_id: str, code_hash: str, now: datetime) -> EnrollmentCode | None:
+        d = await self._c.find_one({"_id": code_hash, "tenant_id": tenant_id, "expires_at": {"$gt": now}})
+        if d is None:
+            return None
+        return EnrollmentCode(tenant_id=d["tenant_id"], employee_id=d["employee_id"], code_hash=d["_id"],
+                              issued_by=d["issued_by"], issued_at=d["issued_at"],
+                              expires_at=d["expires_at"])  # fmt: skip
+
+    async def use(self, tenant_id: str, code_hash: str) -> bool:
+        return (await self._c.delete_one({"_id": code_hash, "tenant_id": tenant_id})).deleted_count == 1

@@ -10,6 +10,7 @@ from attendance.ports import (
     AuditTrail,
     DeliveryRepository,
     DestinationCheck,
+    EnrollmentCodes,
     JobQueue,
     PhotoBuffer,
     SubscriptionRepository,
@@ -32,6 +33,7 @@ class WebDeps:
     jobs: JobQueue
     buffer: PhotoBuffer
     destinations: DestinationCheck
+    enrollment_codes: EnrollmentCodes
 
 
 def as_viewer(principal: Principal) -> Employee:

@@ -1,20 +1,30 @@
 """The kiosk: a tablet at the door, paired once with a device token an admin created. It posts
 a camera frame; the worker **identifies** the person (no claimed identity, strict thresholds);
-the tablet asks for the result and greets the person by first name, or asks them to try again."""
+the tablet asks for the result and greets the person by first name, or asks them to try again.
+
+It also enrolls: a person types the one-time code an admin issued for them, reads the consent
+notice, agrees, and the camera takes up to three photos (``services/kiosk_enrollment.py``). Wrong
+codes count against the kiosk: after five in 15 minutes it takes no code for a while."""
 
 from __future__ import annotations
 
 import re
 from zoneinfo import ZoneInfo
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from attendance.domain.access import PrincipalKind
 from attendance.domain.checkins import JobState, OutcomeKind, PhotoRef, Requested
+from attendance.domain.model import Tenant
 from attendance.services.access import SignInRefused, pair_device
 from attendance.services.checkin import RequestCheckIn, submit_check_in
+from attendance.services.errors import ServiceError
+from attendance.services.kiosk_enrollment import MAX_KIOSK_PHOTOS, CodeRefused, enroll_at_kiosk, person_of_code
+from bot.commands import CONSENT_AGREEMENT, CONSENT_CHOICE, consent_notice
+from bot.lines import enrollment_result
 from bot.web.app import PRINCIPAL, ApiError, principal_of, read_capped
 from bot.web.deps import WebDeps
+from bot.web.limits import Throttle
 from bot.web.signin import SignIn
 
 MAX_PHOTO = 5 * 1024 * 1024
@@ -31,9 +41,18 @@ def greeting(kind: OutcomeKind, first: str, direction: str | None, when: str) ->
     return UNSURE
 
 
+GUESSING = "Too many wrong codes on this kiosk. Wait 15 minutes, or ask your admin for help."
+MAX_FIELD = 64
+
+
+def _first(name: str) -> str:
+    return name.split(maxsplit=1)[0] if name.split() else name
+
+
 class Kiosk:
     def __init__(self, deps: WebDeps, signin: SignIn) -> None:
         self.d, self.signin = deps, signin
+        self.guesses = Throttle()  # per kiosk: wrong enrollment codes
 
     async def kiosk_page(self, request: web.Request) -> web.StreamResponse:
         p = request.get(PRINCIPAL)
@@ -100,3 +119,80 @@ class Kiosk:
         return web.json_response({"state": "done", "result": o.kind.value, "ok": ok, "first_name": first if ok else "",
                                   "direction": direction if ok else None, "time": when if ok else "",
                                   "message": message})  # fmt: skip
+
+    async def _tenant(self, tenant_id: str) -> Tenant:
+        tenant = await self.d.dash.tenants.get(tenant_id)
+        if tenant is None:
+            raise ApiError(404, "not_found", "This kiosk's organisation no longer exists.")
+        return tenant
+
+    async def kiosk_enroll_code(self, request: web.Request) -> web.Response:
+        """Whose code it is, and the notice they read before agreeing."""
+        p = principal_of(request)
+        if self.guesses.blocked(p.actor):
+            raise ApiError(429, "too_many", GUESSING)
+        try:
+            body = await request.json()
+        except ValueError:
+            raise ApiError(400, "invalid", 'Send the code as JSON: {"code": "ABCD-2345"}.') from None
+        typed = body.get("code") if isinstance(body, dict) else None
+        if not isinstance(typed, str):
+            raise ApiError(400, "invalid", "Type the enrollment code your admin gave you.")
+        try:
+            person = await person_of_code(await self._tenant(p.tenant_id), typed, deps=self.d.chat,
+                                          codes=self.d.enrollment_codes)  # fmt: skip
+        except CodeRefused as exc:
+            self.guesses.failed(p.actor)
+            raise ApiError(400, "invalid_code", str(exc)) from None
+        notice = [{"title": t, "text": x} for t, x in consent_notice("the words forget me in chat, or your admin")]
+        return web.json_response({"first_name": _first(person.name), "notice": notice, "choice": CONSENT_CHOICE,
+                                  "agreement": CONSENT_AGREEMENT, "photos": MAX_KIOSK_PHOTOS})  # fmt: skip
+
+    async def kiosk_enroll(self, request: web.Request) -> web.Response:
+        """A multipart form: ``code``, ``agree`` (``true``) and 1-3 ``photo`` parts (image/jpeg)."""
+        p = principal_of(request)
+        if self.guesses.blocked(p.actor):
+            raise ApiError(429, "too_many", GUESSING)
+        if not request.content_type.startswith("multipart/form-data"):
+            raise ApiError(415, "unsupported", "Send the code, the agreement and the photos as multipart/form-data.")
+        fields: dict[str, str] = {}
+        photos: list[bytes] = []
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader) or part.name not in ("code", "agree", "photo"):
+                raise ApiError(400, "invalid", "Only code, agree and photo belong in the form.")
+            if part.name == "photo":
+                if len(photos) == MAX_KIOSK_PHOTOS:
+                    raise ApiError(400, "invalid", f"At most {MAX_KIOSK_PHOTOS} photos.")
+                if not (part.headers.get("Content-Type") or "").startswith("image/"):
+                    raise ApiError(415, "unsupported", "Each photo is sent as an image (image/jpeg).")
+                photos.append(await _capped(part, MAX_PHOTO, "A photo is larger than 5 MB."))
+            else:
+                fields[part.name] = (await _capped(part, MAX_FIELD, "That field is too long.")).decode(errors="replace")
+        tenant = await self._tenant(p.tenant_id)
+        try:
+            person, report = await enroll_at_kiosk(
+                tenant, fields.get("code", ""), [x for x in photos if x], agreed=fields.get("agree") == "true",
+                device=p.actor, notice_version=self.d.settings.consent_notice_version, deps=self.d.chat,
+                codes=self.d.enrollment_codes,
+            )  # fmt: skip
+        except CodeRefused as exc:
+            self.guesses.failed(p.actor)
+            raise ApiError(400, "invalid_code", str(exc)) from None
+        except ServiceError as exc:
+            raise ApiError(400, "invalid", str(exc)) from None
+        message = enrollment_result(report, person.name, "–", "Take new photos: just you, facing the camera.")
+        message = message.replace("Send me a selfie here to check in or out.", "Tap the button to check in or out.")
+        return web.json_response({"ok": report.enrolled > 0, "enrolled": report.enrolled,
+                                  "templates": report.templates_now, "first_name": _first(person.name),
+                                  "message": message})  # fmt: skip
+
+
+async def _capped(part: BodyPartReader, cap: int, too_large: str) -> bytes:
+    chunks, size = [], 0
+    while chunk := await part.read_chunk(64 * 1024):
+        size += len(chunk)
+        if size > cap:
+            raise ApiError(413, "too_large", too_large)
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -19,6 +19,7 @@ from attendance.domain.model import Role
 from attendance.services import access, corrections, dashboard, tenant_settings, webhooks
 from attendance.services.chat import decide_review, describe_review
 from attendance.services.errors import ServiceError
+from attendance.services.kiosk_enrollment import IssuedCode, issue_enrollment_code
 from bot.commands import consent_notice
 from bot.web.api import export_response
 from bot.web.app import principal_of
@@ -101,6 +102,19 @@ class PageHandlers:
         return self.r.fragment("board.html", board=board)
 
     async def person_page(self, request: web.Request) -> web.StreamResponse:
+        return await self._person(request)
+
+    async def enrollment_code(self, request: web.Request) -> web.StreamResponse:
+        """A one-time kiosk enrollment code for the person, shown on their page this once."""
+        p = principal_of(request)
+        tenant = await self.d.dash.tenants.get(p.tenant_id)
+        if tenant is None:
+            raise web.HTTPNotFound()
+        issued = await issue_enrollment_code(tenant, request.match_info["employee_id"], issued_by=p.actor,
+                                             deps=self.d.chat, codes=self.d.enrollment_codes)  # fmt: skip
+        return await self._person(request, issued=issued)
+
+    async def _person(self, request: web.Request, issued: IssuedCode | None = None) -> web.StreamResponse:
         p = principal_of(request)
         tenant, today = await self._today(request)
         period, day, first, last = _period(request, today)
@@ -114,7 +128,7 @@ class PageHandlers:
                      if p.is_admin else 0)  # fmt: skip
         return self.r.page(request, "person.html", view=view, tenant=tenant, period=period, first=first, last=last,
                            prev=_shift(period, day, -1), next=_shift(period, day, 1), own=own,
-                           requests=list(reversed(requests)), templates=templates,
+                           requests=list(reversed(requests)), templates=templates, issued=issued,
                            tz=view.employee.effective_timezone(tenant))  # fmt: skip
 
     async def face_erase(self, request: web.Request) -> web.StreamResponse:

@@ -173,6 +173,12 @@ PAGES: tuple[Route, ...] = (
     Route(method="POST", path="/kiosk/check-ins", name="kiosk_check_in", allow=DEVICE, summary="A kiosk photo"),
     Route(method="GET", path="/kiosk/check-ins/{job_id}", name="kiosk_result", allow=DEVICE,
           summary="A kiosk check-in's result"),
+    Route(method="POST", path="/kiosk/enroll/code", name="kiosk_enroll_code", allow=DEVICE,
+          summary="Whose enrollment code, and the notice"),
+    Route(method="POST", path="/kiosk/enroll", name="kiosk_enroll", allow=DEVICE,
+          summary="Consent and photos, with the code"),
+    Route(method="POST", path="/people/{employee_id}/enrollment-code", name="enrollment_code", allow=ADMIN,
+          summary="A kiosk enrollment code for a person"),
 )  # fmt: skip
 
 ROUTES: tuple[Route, ...] = API + PAGES

@@ -4,6 +4,7 @@ can sign in. Real database; the CLI itself in a subprocess."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -59,8 +60,13 @@ def test_the_demo_command_prints_where_to_sign_in_and_the_password_once(cli: Any
     made = cli("demo")
     assert made.returncode == 0, made.stderr
     assert "Demo Company: 12 people" in made.stdout and "password: " in made.stdout
+    assert re.search(r"/kiosk and pair it with attd_\S+ ", made.stdout)
+    first_code = re.search(r"type ([A-Z2-9]{4}-[A-Z2-9]{4}) to enroll your face as Amara Okafor", made.stdout)
     again = cli("demo")
     assert again.returncode == 0 and "nothing new to add" in again.stdout and "password: " not in again.stdout
+    assert "attd_" not in again.stdout and "(paired before" in again.stdout  # one kiosk, its token shown once
+    second_code = re.search(r"type ([A-Z2-9]{4}-[A-Z2-9]{4}) to enroll", again.stdout)
+    assert first_code and second_code and first_code[1] != second_code[1]  # a fresh code, the old one replaced
 
 
 async def test_the_readmes_example_staff_list_imports_without_a_problem(container: Container) -> None:

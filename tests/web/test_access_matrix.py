@@ -20,7 +20,7 @@ from tests.web.conftest import Web
 from tests.web.world import ROLES_OF, Things, make_things
 
 ROLES = list(ROLES_OF)
-PERSON_ROUTES = {"api_employee", "person_page", "api_face_erase", "face_erase"}
+PERSON_ROUTES = {"api_employee", "person_page", "api_face_erase", "face_erase", "enrollment_code"}
 DECIDE_ROUTES = {"api_correction_decide", "correction_decide"}
 EMPLOYEE_QUERY = {"api_events", "api_days", "api_timesheets", "api_timesheet_export"}
 THING_OF = {"item_id": "review_item", "subscription_id": "subscription", "delivery_id": "dead_delivery",
@@ -46,6 +46,7 @@ WHO = {
     "access_page": "A", "token_create": "A", "token_revoke": "A", "audit_page": "AP", "api_page": "public",
     "privacy_page": "public", "terms_page": "public",
     "kiosk_page": "public", "kiosk_pair": "public", "kiosk_check_in": "device", "kiosk_result": "device",
+    "kiosk_enroll_code": "device", "kiosk_enroll": "device", "enrollment_code": "A",
 }  # fmt: skip
 LETTER = {Role.EMPLOYEE: "E", Role.MANAGER: "M", Role.ADMIN: "A", Role.PAYROLL: "P"}
 

@@ -208,9 +208,12 @@ async def test_the_kiosk_checks_a_person_in_from_the_camera(browser: Browser, w:
                                                             photo: Callable[[str], bytes]) -> None:  # fmt: skip
     serena = await w.c.deps.employees.upsert(Employee(id=new_id(), tenant_id=w.a.id, name="Serena Williams",
                                                       email="serena@acme.example"))  # fmt: skip
-    await enroll(w.c, serena, photo("Serena_Williams/1.jpg"))
     await enroll(w.c, w.a.people["outsider"], photo("Queen_Rania/1.jpg"))
     admin = await sign_in(browser, w, "admin")
+    await admin.goto(f"{w.url}/people/{serena.id}")
+    await admin.get_by_role("button", name="Enroll at a kiosk: a one-time code").click()
+    code = await admin.locator("#enrollment-code .code").inner_text()
+    assert re.fullmatch(r"[A-Z2-9]{4}-[A-Z2-9]{4}", code)
     await admin.goto(f"{w.url}/access")
     await admin.get_by_label("Name").fill("Front door tablet")
     await admin.get_by_label("Kind").select_option("device")
@@ -227,6 +230,20 @@ async def test_the_kiosk_checks_a_person_in_from_the_camera(browser: Browser, w:
     await kiosk.get_by_role("button", name="Set up").click()
     tap = kiosk.get_by_role("button", name="Tap to check in or out")
     await expect(tap).to_be_enabled(timeout=20_000)
+    # Serena enrolls herself: the code, the notice, her agreement, the camera's photos
+    await kiosk.get_by_role("button", name="Enroll me (with a code from your admin)").click()
+    await kiosk.get_by_label("Your enrollment code").fill(code.lower().replace("-", " "))
+    await kiosk.get_by_role("button", name="Next").click()
+    await expect(kiosk.locator("#hello")).to_have_text("Hello Serena. Please read this first:")
+    take = kiosk.get_by_role("button", name="Take the photos")
+    await expect(take).to_be_disabled()
+    await kiosk.get_by_label(re.compile("^I agree")).check()
+    await take.click()
+    await expect(kiosk.get_by_role("status")).to_have_text(re.compile(r"^You're enrolled, Serena \(1 of 3"),
+                                                            timeout=60_000)  # fmt: skip
+    consent = await w.c.deps.consents.active(w.a.id, serena.id)
+    assert consent is not None and consent.method == "kiosk"  # (three frames of one still image: two duplicates)
+    await expect(tap).to_be_enabled(timeout=10_000)
     await tap.click()
     await expect(kiosk.get_by_role("status")).to_have_text(re.compile(r"^Welcome, Serena! Checked in at \d\d:\d\d\.$"),
                                                             timeout=60_000)  # fmt: skip

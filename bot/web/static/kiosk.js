@@ -74,6 +74,70 @@
     }
   }
 
+  // Enrolling: the code an admin issued names the person; they read the notice, agree, and the
+  // camera takes up to three photos a moment apart, sent together.
+  const panel = $("enroll-panel");
+  let code = "";
+  let photos = 3;
+  const closeEnroll = () => { panel.hidden = true; $("notice-step").hidden = true; $("code-form").hidden = false;
+    $("code").value = ""; $("agree").checked = false; $("take").disabled = true; enable(true); };
+  $("enroll").addEventListener("click", () => { panel.hidden = false; enable(false); $("code").focus(); });
+  $("enroll-cancel").addEventListener("click", () => { closeEnroll(); say("Look at the camera, then tap."); });
+  $("agree").addEventListener("change", () => { $("take").disabled = !$("agree").checked; });
+  $("code-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const r = await fetch("/kiosk/enroll/code", {
+        method: "POST", credentials: "same-origin", body: JSON.stringify({ code: $("code").value }),
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      });
+      const body = await r.json();
+      if (!r.ok) { say(body.error ? body.error.message : "That did not work. Please try again.", "bad"); return; }
+      code = $("code").value;
+      photos = body.photos;
+      $("hello").textContent = "Hello " + body.first_name + ". Please read this first:";
+      const notice = $("notice");
+      notice.replaceChildren();
+      for (const item of body.notice) {
+        const dt = document.createElement("dt"); dt.textContent = item.title;
+        const dd = document.createElement("dd"); dd.textContent = item.text;
+        notice.append(dt, dd);
+      }
+      $("choice").textContent = body.choice;
+      $("agreement").textContent = body.agreement;
+      $("code-form").hidden = true;
+      $("notice-step").hidden = false;
+      say("Tick the box to agree, then look at the camera.");
+    } catch (err) {
+      say("The connection failed. Please try again.", "bad");
+    }
+  });
+  $("take").addEventListener("click", async () => {
+    $("take").disabled = true;
+    const form = new FormData();
+    form.append("code", code);
+    form.append("agree", "true");
+    try {
+      for (let n = 1; n <= photos; n++) {
+        say("Photo " + n + " of " + photos + ": look at the camera…");
+        await new Promise((done) => setTimeout(done, 800));  // a moment between photos, for the person
+        form.append("photo", await snap(), "photo-" + n + ".jpg");
+      }
+      say("Checking your photos…");
+      const r = await fetch("/kiosk/enroll", {
+        method: "POST", credentials: "same-origin", body: form, headers: { "X-CSRF-Token": csrf },
+      });
+      const body = await r.json();
+      document.body.dataset.lastEnroll = r.ok && body.ok ? "enrolled" : "refused";
+      say(r.ok ? body.message : (body.error ? body.error.message : "That did not work. Please try again."),
+        r.ok && body.ok ? "good" : "bad");
+      if (r.ok && body.ok) closeEnroll(); else $("take").disabled = !$("agree").checked;
+    } catch (err) {
+      say("The connection failed. Please try again.", "bad");
+      $("take").disabled = false;
+    }
+  });
+
   $("go").addEventListener("click", () => send("auto"));
   $("go-in").addEventListener("click", () => send("in"));
   $("go-out").addEventListener("click", () => send("out"));
