@@ -105,4 +105,6 @@ async def test_the_database_restarting_while_jobs_flow(
             assert sorted(e["_id"] for e in events) == sorted(ids)  # one each: none lost, none doubled
             assert await jobs_settled(c, tid) == {"done"}
     finally:
+        for w in workers:  # while the database is still there: a worker stopping without one waits for it
+            w.stop()
         await server.stop()
