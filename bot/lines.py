@@ -19,14 +19,15 @@ def day_line(d: DaySummary, label: str) -> str:
     return f"{label}: {first}–{last}, worked {hours}h{minutes:02d}{late}"
 
 
-def enrollment_result(report: chat.EnrollReport, name: str, bullet: str, try_again: str) -> str:
-    """What the person reads after enrolling: how many photos were stored, why others were not."""
+def enrollment_result(report: chat.EnrollReport, name: str, bullet: str, try_again: str,
+                      then: str = "Send me a selfie here to check in or out.") -> str:  # fmt: skip
+    """What the person reads after enrolling: how many photos were stored, why others were not,
+    and ``then``, what to do next."""
     refused = "\n".join(f"{bullet} Photo {n}: {why}" for n, why in report.refused)
     if not report.enrolled:
         return f"None of your photos could be used, so nothing was stored:\n{refused}\n{try_again}"
     first = name.split(maxsplit=1)[0] if name.split() else name
-    text = (f"You're enrolled, {first} ({report.templates_now} of 3 photos stored). "
-            "Send me a selfie here to check in or out.")  # fmt: skip
+    text = f"You're enrolled, {first} ({report.templates_now} of 3 photos stored). {then}"
     return text + (f"\nSome photos could not be used:\n{refused}" if refused else "")
 
 

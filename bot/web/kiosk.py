@@ -181,8 +181,8 @@ class Kiosk:
             raise ApiError(400, "invalid_code", str(exc)) from None
         except ServiceError as exc:
             raise ApiError(400, "invalid", str(exc)) from None
-        message = enrollment_result(report, person.name, "–", "Take new photos: just you, facing the camera.")
-        message = message.replace("Send me a selfie here to check in or out.", "Tap the button to check in or out.")
+        message = enrollment_result(report, person.name, "–", "Take new photos: just you, facing the camera.",
+                                    then="Tap the button to check in or out.")  # fmt: skip
         return web.json_response({"ok": report.enrolled > 0, "enrolled": report.enrolled,
                                   "templates": report.templates_now, "first_name": _first(person.name),
                                   "message": message})  # fmt: skip
