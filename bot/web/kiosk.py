@@ -144,7 +144,7 @@ class Kiosk:
         except CodeRefused as exc:
             self.guesses.failed(p.actor)
             raise ApiError(400, "invalid_code", str(exc)) from None
-        notice = [{"title": t, "text": x} for t, x in consent_notice("the words forget me in chat, or your admin")]
+        notice = [{"title": t, "text": x} for t, x in consent_notice("the words “forget me” in chat")]
         return web.json_response({"first_name": _first(person.name), "notice": notice, "choice": CONSENT_CHOICE,
                                   "agreement": CONSENT_AGREEMENT, "photos": MAX_KIOSK_PHOTOS})  # fmt: skip
 

@@ -79,9 +79,12 @@
   const panel = $("enroll-panel");
   let code = "";
   let photos = 3;
-  const closeEnroll = () => { panel.hidden = true; $("notice-step").hidden = true; $("code-form").hidden = false;
+  const closeEnroll = () => { panel.hidden = true; $("enroll").hidden = false; $("notice-step").hidden = true;
+    $("code-form").hidden = false;
     $("code").value = ""; $("agree").checked = false; $("take").disabled = true; enable(true); };
-  $("enroll").addEventListener("click", () => { panel.hidden = false; enable(false); $("code").focus(); });
+  $("enroll").addEventListener("click", () => {
+    panel.hidden = false; $("enroll").hidden = true; enable(false); $("code").focus();
+  });
   $("enroll-cancel").addEventListener("click", () => { closeEnroll(); say("Look at the camera, then tap."); });
   $("agree").addEventListener("change", () => { $("take").disabled = !$("agree").checked; });
   $("code-form").addEventListener("submit", async (event) => {
