@@ -1,9 +1,13 @@
 """`attendance eval`: recognition accuracy on a labelled face set, through production code.
 
 Enrollment uses the enrollment path (the pipeline's enrollment gates and the duplicate /
-other-person check); every probe goes through the check-in pipeline and the production
-``identify`` and ``verify`` decisions. Embeddings are computed once; the threshold sweep
-replays the decisions on them.
+other-person check, which also holds each person's later photos to their earlier ones); every
+probe goes through the check-in pipeline and the production ``identify`` and ``verify``
+decisions. Embeddings are computed once; the threshold sweep replays the decisions on them.
+
+``enroll_photos`` (1 to 3, as chat enrollment takes): each person's first photos are enrolled, a
+refused one replaced by the next, and the rest are probes; a person with fewer than
+``enroll_photos + 1`` photos is skipped (neither enrolled nor probed) and counted.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from attendance.domain.faces import FaceAnalysis, PhotoRefused, Purpose
-from attendance.domain.model import MatchThresholds
+from attendance.domain.model import MAX_TEMPLATES_PER_PERSON, MatchThresholds
 from attendance.matching import Gallery, Outcome, check_enrollment, identify, verify
 from recognition_worker.faceset import FacePhoto, FaceSet
 
@@ -34,13 +38,23 @@ class Embedded:
     genuine: list[tuple[str, Vector | None, str]]  # identity, embedding (None: no usable face), label
     strangers: list[tuple[str, Vector | None, str]]
     refusals: list[tuple[str, str]]  # label, reason
+    enroll_photos: int = 1
+    skipped: list[str] = dataclasses.field(default_factory=list)  # too few photos for enroll_photos + 1
 
 
-def embed_face_set(faces: FaceSet, analyse: Analyse, thresholds: MatchThresholds) -> Embedded:
-    out = Embedded([], 0, [], [], [], [])
+def embed_face_set(faces: FaceSet, analyse: Analyse, thresholds: MatchThresholds, *,
+                   enroll_photos: int = 1) -> Embedded:  # fmt: skip
+    if not 1 <= enroll_photos <= MAX_TEMPLATES_PER_PERSON:
+        raise ValueError(f"enroll_photos is 1 to {MAX_TEMPLATES_PER_PERSON}, not {enroll_photos}")
+    out = Embedded([], 0, [], [], [], [], enroll_photos=enroll_photos)
     for identity, photos in faces.enrolled.items():
-        used: FacePhoto | None = None
+        if len(photos) < enroll_photos + 1:
+            out.skipped.append(identity)
+            continue
+        used: list[FacePhoto] = []
         for photo in photos:
+            if len(used) == enroll_photos:
+                break
             try:
                 analysis = analyse(photo.path.read_bytes(), Purpose.ENROLL)
             except PhotoRefused as exc:
@@ -54,12 +68,11 @@ def embed_face_set(faces: FaceSet, analyse: Analyse, thresholds: MatchThresholds
                 out.enroll_fallbacks += 1
                 continue
             out.templates.append((identity, vec))
-            used = photo
-            break
-        if used is None:
+            used.append(photo)
+        if not used:
             out.not_enrolled.append(identity)
         for photo in photos:
-            if photo is not used:
+            if photo not in used:
                 out.genuine.append((identity, _probe(photo, analyse, out.refusals), photo.label))
     for identity, photos in faces.strangers.items():
         for photo in photos:
@@ -141,6 +154,8 @@ def score(e: Embedded, t: MatchThresholds) -> dict[str, float | int]:
         "no_face": c["no_face"],
         "enroll_fallbacks": e.enroll_fallbacks,
         "not_enrolled": len(e.not_enrolled),
+        "enroll_photos": e.enroll_photos,
+        "skipped_identities": len(e.skipped),
         "strangers": strangers,
         "stranger_accepts": _rate(c["stranger_accepts"], strangers),
         "stranger_retries": _rate(c["stranger_retries"], strangers),

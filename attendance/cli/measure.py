@@ -15,6 +15,9 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("eval", help="recognition accuracy on a labelled face set")
     p.add_argument("dir", type=Path)
     p.add_argument("--json", type=Path, metavar="FILE", help="write every figure as JSON")
+    p.add_argument("--enroll-photos", type=int, default=1, choices=(1, 2, 3), metavar="N",
+                   help="enroll each person's first N photos (1-3), probe the rest; people with fewer than N+1 "
+                        "photos are skipped (default 1)")  # fmt: skip
     p.set_defaults(handler=run_eval)
 
     bench = sub.add_parser("bench", help="speed benchmarks").add_subparsers(
@@ -76,17 +79,21 @@ async def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     from recognition_worker.faceset import load_face_set
 
     engine = DlibFaceEngine(settings.face)
-    embedded = embed_face_set(load_face_set(args.dir), engine.analyse_sync, DEFAULT_THRESHOLDS)
+    embedded = embed_face_set(load_face_set(args.dir), engine.analyse_sync, DEFAULT_THRESHOLDS,
+                              enroll_photos=args.enroll_photos)  # fmt: skip
     figures = score(embedded, DEFAULT_THRESHOLDS)
     th = DEFAULT_THRESHOLDS
     print(
         f"thresholds: verify {th.verify} (retry to {th.verify_retry}), identify accept {th.accept} "
         f"(retry to {th.retry}), margin {th.margin}"
     )
+    n = args.enroll_photos
+    people = len({identity for identity, _ in embedded.templates})
+    skipped = f", {len(embedded.skipped)} people skipped (fewer than {n + 1} photos)" if embedded.skipped else ""
     print(
-        f"enrolled {figures['genuine'] and len(embedded.templates)} people "
-        f"({figures['enroll_fallbacks']} enrollment fallbacks); {figures['genuine']} genuine probes, "
-        f"{figures['strangers']} stranger photos\n"
+        f"enrolled {people} people with up to {n} photo{'s' if n > 1 else ''} each ({len(embedded.templates)} "
+        f"templates, {figures['enroll_fallbacks']} enrollment fallbacks{skipped}); "
+        f"{figures['genuine']} genuine probes, {figures['strangers']} stranger photos\n"
     )
     print(f"{'figure':34s}value")
     for key, value in figures.items():

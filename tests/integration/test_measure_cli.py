@@ -15,7 +15,7 @@ EVAL_KEYS = {
     "genuine", "rank1", "accept_correct", "accept_wrong", "retry", "unknown", "no_face", "enroll_fallbacks",
     "strangers", "stranger_accepts", "stranger_retries", "loo_trials", "loo_accepts", "verify_genuine",
     "verify_accept", "verify_retry", "verify_impostor_trials", "verify_impostor_accepts",
-    "verify_other_person_flags", "thresholds", "sweep",
+    "verify_other_person_flags", "thresholds", "sweep", "enroll_photos", "skipped_identities",
 }  # fmt: skip
 
 
@@ -42,6 +42,19 @@ def test_eval_meets_the_recognition_targets(faces_dir: Path, tmp_path: Path) -> 
     assert report["rank1"] >= 0.99
     assert len(report["sweep"]) >= 10 and {"threshold", "verify_accept"} <= set(report["sweep"][0])
     assert "verify_accept" in result.stdout  # the readable table
+
+
+def test_eval_enrolls_several_photos_per_person_and_skips_those_with_too_few(faces_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "eval3.json"
+    result = attendance("eval", str(faces_dir), "--enroll-photos", "3", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert report["enroll_photos"] == 3 and report["skipped_identities"] == 2  # the two people with 3 photos
+    assert report["genuine"] == 50 and "2 people skipped (fewer than 4 photos)" in result.stdout
+    assert report["accept_wrong"] == 0 and report["stranger_accepts"] == 0 and report["rank1"] >= 0.99
+    assert report["verify_accept"] >= 0.97 and report["accept_correct"] >= 0.95
+    refused = attendance("eval", str(faces_dir), "--enroll-photos", "4")
+    assert refused.returncode == 2 and "invalid choice" in refused.stderr
 
 
 def test_bench_match_reports_latency_and_memory(tmp_path: Path) -> None:
