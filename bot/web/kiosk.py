@@ -155,20 +155,10 @@ class Kiosk:
             raise ApiError(429, "too_many", GUESSING)
         if not request.content_type.startswith("multipart/form-data"):
             raise ApiError(415, "unsupported", "Send the code, the agreement and the photos as multipart/form-data.")
-        fields: dict[str, str] = {}
-        photos: list[bytes] = []
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if not isinstance(part, BodyPartReader) or part.name not in ("code", "agree", "photo"):
-                raise ApiError(400, "invalid", "Only code, agree and photo belong in the form.")
-            if part.name == "photo":
-                if len(photos) == MAX_KIOSK_PHOTOS:
-                    raise ApiError(400, "invalid", f"At most {MAX_KIOSK_PHOTOS} photos.")
-                if not (part.headers.get("Content-Type") or "").startswith("image/"):
-                    raise ApiError(415, "unsupported", "Each photo is sent as an image (image/jpeg).")
-                photos.append(await _capped(part, MAX_PHOTO, "A photo is larger than 5 MB."))
-            else:
-                fields[part.name] = (await _capped(part, MAX_FIELD, "That field is too long.")).decode(errors="replace")
+        try:
+            fields, photos = await _read_form(request)
+        except ValueError:  # no boundary, a broken part: nothing of it is used
+            raise ApiError(400, "invalid", "The form could not be read. Please try again.") from None
         tenant = await self._tenant(p.tenant_id)
         try:
             person, report = await enroll_at_kiosk(
@@ -196,3 +186,22 @@ async def _capped(part: BodyPartReader, cap: int, too_large: str) -> bytes:
             raise ApiError(413, "too_large", too_large)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def _read_form(request: web.Request) -> tuple[dict[str, str], list[bytes]]:
+    """The kiosk's enrollment form: its text fields and its photos, each bounded."""
+    fields: dict[str, str] = {}
+    photos: list[bytes] = []
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader) or part.name not in ("code", "agree", "photo"):
+            raise ApiError(400, "invalid", "Only code, agree and photo belong in the form.")
+        if part.name == "photo":
+            if len(photos) == MAX_KIOSK_PHOTOS:
+                raise ApiError(400, "invalid", f"At most {MAX_KIOSK_PHOTOS} photos.")
+            if not (part.headers.get("Content-Type") or "").startswith("image/"):
+                raise ApiError(415, "unsupported", "Each photo is sent as an image (image/jpeg).")
+            photos.append(await _capped(part, MAX_PHOTO, "A photo is larger than 5 MB."))
+        else:
+            fields[part.name] = (await _capped(part, MAX_FIELD, "That field is too long.")).decode(errors="replace")
+    return fields, photos
