@@ -8,6 +8,11 @@ from attendance.domain.checkins import DaySummary
 from attendance.services import chat
 
 
+def first_name(name: str) -> str:
+    """How the bot greets a person: the first word of their name."""
+    return name.split(maxsplit=1)[0] if name.split() else name
+
+
 def day_line(d: DaySummary, label: str) -> str:
     zone = ZoneInfo(d.timezone)
     if d.first_in is None:
@@ -26,7 +31,7 @@ def enrollment_result(report: chat.EnrollReport, name: str, bullet: str, try_aga
     refused = "\n".join(f"{bullet} Photo {n}: {why}" for n, why in report.refused)
     if not report.enrolled:
         return f"None of your photos could be used, so nothing was stored:\n{refused}\n{try_again}"
-    first = name.split(maxsplit=1)[0] if name.split() else name
+    first = first_name(name)
     text = f"You're enrolled, {first} ({report.templates_now} of 3 photos stored). {then}"
     return text + (f"\nSome photos could not be used:\n{refused}" if refused else "")
 

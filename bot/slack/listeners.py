@@ -28,7 +28,7 @@ from attendance.services.errors import ServiceError
 from attendance.services.replies import photo_problem
 from bot.background import Background
 from bot.commands import ChatCommand, help_lines, parse, parse_day, parse_month, slack_mention
-from bot.lines import board_line, day_line, enrollment_result
+from bot.lines import board_line, day_line, enrollment_result, first_name
 from bot.slack import blocks as ui
 from bot.slack.replier import SlackPhotoSource
 
@@ -56,10 +56,6 @@ def not_on_staff(tenant: Tenant) -> str:
         f"I can't find you on {tenant.name}'s staff list, so I can't record your time. "
         "Ask your admin to add you with the email address of your Slack profile."
     )
-
-
-def _first(name: str) -> str:
-    return name.split(maxsplit=1)[0] if name.split() else name
 
 
 class SlackHandlers:
@@ -501,7 +497,7 @@ class SlackHandlers:
             pass
         enrolled = await chat.is_enrolled(tenant, person, deps=self._chat)
         await client.views_publish(
-            user_id=user_id, view=ui.home_view(_first(person.name), status, week, board, enrolled)
+            user_id=user_id, view=ui.home_view(first_name(person.name), status, week, board, enrolled)
         )
 
 

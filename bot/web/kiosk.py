@@ -21,7 +21,7 @@ from attendance.services.checkin import RequestCheckIn, submit_check_in
 from attendance.services.errors import ServiceError
 from attendance.services.kiosk_enrollment import MAX_KIOSK_PHOTOS, CodeRefused, enroll_at_kiosk, person_of_code
 from bot.commands import CONSENT_AGREEMENT, CONSENT_CHOICE, consent_notice
-from bot.lines import enrollment_result
+from bot.lines import enrollment_result, first_name
 from bot.web.app import PRINCIPAL, ApiError, principal_of, read_capped
 from bot.web.deps import WebDeps
 from bot.web.limits import Throttle
@@ -43,10 +43,6 @@ def greeting(kind: OutcomeKind, first: str, direction: str | None, when: str) ->
 
 GUESSING = "Too many wrong codes on this kiosk. Wait 15 minutes, or ask your admin for help."
 MAX_FIELD = 64
-
-
-def _first(name: str) -> str:
-    return name.split(maxsplit=1)[0] if name.split() else name
 
 
 class Kiosk:
@@ -102,7 +98,7 @@ class Kiosk:
         if job.state is not JobState.DONE or job.outcome is None:
             return web.json_response({"state": "pending"})
         o = job.outcome
-        first = (o.name or "").split()[0] if o.name else ""
+        first = first_name(o.name or "")
         tenant = await self.d.dash.tenants.get(p.tenant_id)
         zone = ZoneInfo(o.timezone or (tenant.timezone if tenant else "UTC"))
         when = o.at.astimezone(zone).strftime("%H:%M") if o.at else ""
@@ -145,7 +141,7 @@ class Kiosk:
             self.guesses.failed(p.actor)
             raise ApiError(400, "invalid_code", str(exc)) from None
         notice = [{"title": t, "text": x} for t, x in consent_notice("the words “forget me” in chat")]
-        return web.json_response({"first_name": _first(person.name), "notice": notice, "choice": CONSENT_CHOICE,
+        return web.json_response({"first_name": first_name(person.name), "notice": notice, "choice": CONSENT_CHOICE,
                                   "agreement": CONSENT_AGREEMENT, "photos": MAX_KIOSK_PHOTOS})  # fmt: skip
 
     async def kiosk_enroll(self, request: web.Request) -> web.Response:
@@ -174,7 +170,7 @@ class Kiosk:
         message = enrollment_result(report, person.name, "–", "Take new photos: just you, facing the camera.",
                                     then="Tap the button to check in or out.")  # fmt: skip
         return web.json_response({"ok": report.enrolled > 0, "enrolled": report.enrolled,
-                                  "templates": report.templates_now, "first_name": _first(person.name),
+                                  "templates": report.templates_now, "first_name": first_name(person.name),
                                   "message": message})  # fmt: skip
 
 
