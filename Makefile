@@ -1,4 +1,5 @@
 # The two commands: `make run` and `make test`. Both set everything up first.
+# `make test` = ruff, the import contracts (docs/architecture.md), mypy --strict, pytest.
 SHELL := /bin/bash
 export PATH := $(HOME)/.local/bin:$(PATH)
 VENV := .venv/bin
@@ -26,6 +27,7 @@ test: setup-tests lint typecheck pytest
 lint:
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
+	$(VENV)/lint-imports
 
 typecheck:
 	$(VENV)/mypy

@@ -1,3 +1,3 @@
-from attendance.cli import main
+from attendance.entrypoints.cli import main
 
 raise SystemExit(main())

@@ -13,8 +13,8 @@ from typing import Literal
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from attendance.domain.deliveries import DEFAULT_RETRY_SCHEDULE, parse_schedule
-from attendance.domain.model import DomainError
+from attendance.core.domain.deliveries import DEFAULT_RETRY_SCHEDULE, parse_schedule
+from attendance.core.domain.model import DomainError
 
 
 class ConfigurationError(Exception):

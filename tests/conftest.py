@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from attendance.adapters.embedded.secantus import EmbeddedMongo
 from attendance.settings import CryptoSettings, Settings
-from attendance.storage.embedded import EmbeddedMongo
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,7 +56,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def engine():  # type: ignore[no-untyped-def]
-    from recognition_worker.engine import DlibFaceEngine
+    from attendance.adapters.faces.engine import DlibFaceEngine
 
     eng = DlibFaceEngine(Settings().face)
     eng.warm_up()
@@ -65,7 +65,7 @@ def engine():  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 async def container(settings: Settings, mongo_server: EmbeddedMongo, engine) -> AsyncIterator[object]:  # type: ignore[no-untyped-def]
-    from attendance.bootstrap import build
+    from attendance.entrypoints.bootstrap import build
 
     async with build(settings, uri=mongo_server.uri, engine=engine) as c:
         yield c

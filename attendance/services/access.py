@@ -18,9 +18,10 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from attendance.domain.access import ApiToken, LocalUser, Principal, PrincipalKind, TokenKind
-from attendance.domain.model import DomainError, Employee, Role, new_id, normalise_email
-from attendance.ports import (
+from attendance.core.domain.access import ApiToken, LocalUser, Principal, PrincipalKind, TokenKind
+from attendance.core.domain.model import DomainError, Employee, Role, new_id, normalise_email
+from attendance.core.errors import NotAllowed, NotFound, ServiceError
+from attendance.core.ports import (
     AlreadyExists,
     ApiTokenRepository,
     AuditLog,
@@ -31,7 +32,6 @@ from attendance.ports import (
     UsedKeys,
 )
 from attendance.services.chat import aware
-from attendance.services.errors import NotAllowed, NotFound, ServiceError
 
 log = logging.getLogger(__name__)
 

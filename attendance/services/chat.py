@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from attendance.domain.checkins import (
+from attendance.core.domain.checkins import (
     AttendanceEvent,
     DaySummary,
     Direction,
@@ -25,12 +25,12 @@ from attendance.domain.checkins import (
     current,
     decide_direction,
 )
-from attendance.domain.faces import PhotoRefused
-from attendance.domain.model import DomainError, Employee, Role, Tenant, WorkSchedule, check_timezone
-from attendance.messages import EnrollPhoto, EraseFaceData, RecordConsent
-from attendance.ports import AttendanceStore, ReviewQueue
+from attendance.core.domain.faces import PhotoRefused
+from attendance.core.domain.model import DomainError, Employee, Role, Tenant, WorkSchedule, check_timezone
+from attendance.core.errors import NotAllowed, NotFound, ServiceError
+from attendance.core.messages import EnrollPhoto, EraseFaceData, RecordConsent
+from attendance.core.ports import AttendanceStore, ReviewQueue
 from attendance.services.enrollment import EnrollmentDeps, enroll_photo, erase_face_data, record_consent
-from attendance.services.errors import NotAllowed, NotFound, ServiceError
 from attendance.services.reports import correct_event, events_in
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ class Row:
 
 
 async def day_rows(tenant: Tenant, people: Sequence[Employee], day: date, *, deps: ChatDeps) -> list[Row]:
-    from attendance.domain.checkins import summarise_day
+    from attendance.core.domain.checkins import summarise_day
 
     events = await events_in(tenant, day, day, store=deps.store)
     by_person: dict[str, list[AttendanceEvent]] = {}
@@ -128,7 +128,7 @@ async def day_rows(tenant: Tenant, people: Sequence[Employee], day: date, *, dep
 
 
 async def person_days(tenant: Tenant, person: Employee, first: date, last: date, *, deps: ChatDeps) -> list[DaySummary]:
-    from attendance.domain.checkins import summarise_day
+    from attendance.core.domain.checkins import summarise_day
 
     events = await events_in(tenant, first, last, store=deps.store, employee_id=person.id)
     out = []

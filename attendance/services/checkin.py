@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from attendance.domain.checkins import (
+from attendance.core.domain.checkins import (
     AttendanceEvent,
     CheckInJob,
     Direction,
@@ -32,11 +32,11 @@ from attendance.domain.checkins import (
     duplicate_of,
     is_stale,
 )
-from attendance.domain.faces import PhotoRefused, Purpose
-from attendance.domain.model import Employee, Tenant, new_id
-from attendance.matching import DEFAULT_THRESHOLDS, identify, verify
-from attendance.matching import Outcome as MatchOutcome
-from attendance.ports import (
+from attendance.core.domain.faces import PhotoRefused, Purpose
+from attendance.core.domain.model import Employee, Tenant, new_id
+from attendance.core.matching import DEFAULT_THRESHOLDS, identify, verify
+from attendance.core.matching import Outcome as MatchOutcome
+from attendance.core.ports import (
     AttendanceStore,
     Clock,
     EmployeeRepository,

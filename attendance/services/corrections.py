@@ -9,12 +9,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from attendance.domain.access import Principal
-from attendance.domain.checkins import Direction
-from attendance.domain.corrections import CorrectionRequest, RequestStatus
-from attendance.domain.model import Employee, Role, Tenant, new_id
+from attendance.core.domain.access import Principal
+from attendance.core.domain.checkins import Direction
+from attendance.core.domain.corrections import CorrectionRequest, RequestStatus
+from attendance.core.domain.model import Employee, Role, Tenant, new_id
+from attendance.core.errors import NotAllowed, NotFound, ServiceError
 from attendance.services.dashboard import DashboardDeps, person, tenant_of, visible
-from attendance.services.errors import NotAllowed, NotFound, ServiceError
 from attendance.services.reports import correct_event, correction_id
 
 log = logging.getLogger(__name__)

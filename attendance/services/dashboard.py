@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from attendance.domain.access import Principal
-from attendance.domain.checkins import AttendanceEvent, DaySummary, current, summarise_days
-from attendance.domain.model import Employee, Tenant
-from attendance.messages import EraseFaceData
-from attendance.ports import (
+from attendance.core.domain.access import Principal
+from attendance.core.domain.checkins import AttendanceEvent, DaySummary, current, summarise_days
+from attendance.core.domain.model import Employee, Tenant
+from attendance.core.errors import NotAllowed, NotFound, ServiceError
+from attendance.core.messages import EraseFaceData
+from attendance.core.ports import (
     AttendanceStore,
     AuditLog,
     ChatMessages,
@@ -26,7 +27,6 @@ from attendance.ports import (
     TenantRepository,
 )
 from attendance.services.enrollment import EnrollmentDeps, erase_face_data
-from attendance.services.errors import NotAllowed, NotFound, ServiceError
 from attendance.services.reports import days_of, events_in, local_range
 
 MAX_RANGE_DAYS = 93

@@ -14,9 +14,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from attendance.domain.checkins import DaySummary
-from attendance.domain.model import Employee, Tenant
-from attendance.ports import AttendanceStore, DeliveryRepository, EmployeeRepository, TenantRepository
+from attendance.core.domain.checkins import DaySummary
+from attendance.core.domain.model import Employee, Tenant
+from attendance.core.ports import AttendanceStore, DeliveryRepository, EmployeeRepository, TenantRepository
 from attendance.services.reports import summaries
 
 SUMMARY_TYPE = "attendance.day.summary"

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from attendance.domain.access import Principal, PrincipalKind, TokenKind
-from attendance.domain.checkins import (
+from attendance.core.domain.access import Principal, PrincipalKind, TokenKind
+from attendance.core.domain.checkins import (
     AttendanceEvent,
     CheckInJob,
     Direction,
@@ -31,13 +31,13 @@ from attendance.domain.checkins import (
     PhotoRef,
     Requested,
 )
-from attendance.domain.model import Employee, Role, Tenant
-from attendance.messages import CreateTenant
-from attendance.ports import AttendanceStore, EmployeeRepository, EnrollmentCodes, ReviewQueue, TenantRepository
+from attendance.core.domain.model import Employee, Role, Tenant
+from attendance.core.errors import NotFound
+from attendance.core.messages import CreateTenant
+from attendance.core.ports import AttendanceStore, EmployeeRepository, EnrollmentCodes, ReviewQueue, TenantRepository
 from attendance.services.access import AccessDeps, create_local_user, create_token
 from attendance.services.chat import ChatDeps
 from attendance.services.checkin import outbox_rows
-from attendance.services.errors import NotFound
 from attendance.services.kiosk_enrollment import IssuedCode, issue_enrollment_code
 from attendance.services.reports import correct_event
 from attendance.services.tenants import create_tenant

@@ -11,12 +11,12 @@ import csv
 import io
 from dataclasses import dataclass, field
 
-from attendance.domain.faces import PhotoRefused
-from attendance.domain.model import MAX_NAME, DomainError, Employee, Tenant, new_id, normalise_email, parse_roles
-from attendance.messages import EnrollPhoto, RecordConsent
-from attendance.ports import AlreadyExists, PhotoFiles
+from attendance.core.domain.faces import PhotoRefused
+from attendance.core.domain.model import MAX_NAME, DomainError, Employee, Tenant, new_id, normalise_email, parse_roles
+from attendance.core.errors import ServiceError
+from attendance.core.messages import EnrollPhoto, RecordConsent
+from attendance.core.ports import AlreadyExists, PhotoFiles
 from attendance.services.enrollment import EnrollmentDeps, enroll_photo, record_consent
-from attendance.services.errors import ServiceError
 
 COLUMNS = ("name", "email", "slack_user_id", "teams_user_id", "manager_email", "roles", "photo", "worker_id")
 REQUIRED = ("name", "email")

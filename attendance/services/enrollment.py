@@ -12,11 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from attendance.domain.faces import PhotoRefused, Purpose, RefusalReason
-from attendance.domain.model import MAX_TEMPLATES_PER_PERSON, Consent, Employee, FaceTemplate, Tenant, new_id
-from attendance.matching import DEFAULT_THRESHOLDS, check_enrollment
-from attendance.messages import EnrollPhoto, EraseFaceData, FaceDataErased, FaceEnrolled, RecordConsent
-from attendance.ports import (
+from attendance.core.domain.faces import PhotoRefused, Purpose, RefusalReason
+from attendance.core.domain.model import MAX_TEMPLATES_PER_PERSON, Consent, Employee, FaceTemplate, Tenant, new_id
+from attendance.core.errors import ConsentRequired, NotFound
+from attendance.core.matching import DEFAULT_THRESHOLDS, check_enrollment
+from attendance.core.messages import EnrollPhoto, EraseFaceData, FaceDataErased, FaceEnrolled, RecordConsent
+from attendance.core.ports import (
     AuditLog,
     Clock,
     ConsentRepository,
@@ -26,7 +27,6 @@ from attendance.ports import (
     TemplateRepository,
     TenantRepository,
 )
-from attendance.services.errors import ConsentRequired, NotFound
 
 log = logging.getLogger(__name__)
 

@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from attendance.domain.access import CODE_ALPHABET, CODE_LENGTH, EnrollmentCode, format_code, normalise_code
-from attendance.domain.model import Employee, Tenant
-from attendance.ports import EnrollmentCodes
+from attendance.core.domain.access import CODE_ALPHABET, CODE_LENGTH, EnrollmentCode, format_code, normalise_code
+from attendance.core.domain.model import Employee, Tenant
+from attendance.core.errors import NotFound, ServiceError
+from attendance.core.ports import EnrollmentCodes
 from attendance.services.access import hash_secret
 from attendance.services.chat import ChatDeps, EnrollReport, enroll_with_consent
-from attendance.services.errors import NotFound, ServiceError
 
 CODE_VALID = timedelta(hours=24)
 MAX_KIOSK_PHOTOS = 3

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from attendance.domain.checkins import Direction, Outcome, OutcomeKind
+from attendance.core.domain.checkins import Direction, Outcome, OutcomeKind
 
 
 def _when(outcome: Outcome) -> str:

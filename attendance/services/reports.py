@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from attendance.domain.checkins import AttendanceEvent, DaySummary, Direction, summarise_days
-from attendance.domain.model import Employee, Tenant, new_id
-from attendance.ports import AttendanceStore, Clock, EmployeeRepository, SequenceTaken
+from attendance.core.domain.checkins import AttendanceEvent, DaySummary, Direction, summarise_days
+from attendance.core.domain.model import Employee, Tenant, new_id
+from attendance.core.errors import NotFound, ServiceError
+from attendance.core.ports import AttendanceStore, Clock, EmployeeRepository, SequenceTaken
 from attendance.services.checkin import correction_rows
-from attendance.services.errors import NotFound, ServiceError
 
 
 def local_range(tenant: Tenant, first: date, last: date) -> tuple[datetime, datetime]:

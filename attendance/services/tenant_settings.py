@@ -7,12 +7,19 @@ import dataclasses
 from collections.abc import Mapping
 from datetime import time
 
-from attendance.domain.access import Principal
-from attendance.domain.model import CheckInPolicy, DomainError, MatchThresholds, Tenant, WorkSchedule, check_timezone
-from attendance.matching import DEFAULT_THRESHOLDS
+from attendance.core.domain.access import Principal
+from attendance.core.domain.model import (
+    CheckInPolicy,
+    DomainError,
+    MatchThresholds,
+    Tenant,
+    WorkSchedule,
+    check_timezone,
+)
+from attendance.core.errors import ServiceError
+from attendance.core.matching import DEFAULT_THRESHOLDS
 from attendance.services.access import require_admin
 from attendance.services.dashboard import DashboardDeps, tenant_of
-from attendance.services.errors import ServiceError
 
 # Measured on the development face set by `attendance eval` (docs/recognition.md): per shared
 # threshold T, the share of genuine probes accepted first try, and impostor trials accepted.

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from attendance.domain.model import DomainError, Tenant, check_timezone, new_id
-from attendance.messages import CreateTenant
-from attendance.ports import AlreadyExists, TenantRepository
-from attendance.services.errors import Conflict, NotFound, ServiceError
+from attendance.core.domain.model import DomainError, Tenant, check_timezone, new_id
+from attendance.core.errors import Conflict, NotFound, ServiceError
+from attendance.core.messages import CreateTenant
+from attendance.core.ports import AlreadyExists, TenantRepository
 
 
 async def create_tenant(cmd: CreateTenant, *, tenants: TenantRepository) -> Tenant:

@@ -11,17 +11,17 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from attendance.domain.deliveries import DeliveryState
-from attendance.domain.model import DomainError, Tenant, new_id
-from attendance.domain.webhooks import (
+from attendance.core.domain.deliveries import DeliveryState
+from attendance.core.domain.model import DomainError, Tenant, new_id
+from attendance.core.domain.webhooks import (
     CONNECTOR_KINDS,
     SigningSecret,
     Subscription,
     SubscriptionState,
     check_events,
 )
-from attendance.ports import AuditLog, Clock, DeliveryRepository, DestinationCheck, SubscriptionRepository
-from attendance.services.errors import NotFound, ServiceError
+from attendance.core.errors import NotFound, ServiceError
+from attendance.core.ports import AuditLog, Clock, DeliveryRepository, DestinationCheck, SubscriptionRepository
 
 SECRET_BYTES = 32
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 
-from attendance.domain.model import DomainError, Employee, Role, Tenant, new_id, normalise_email
-from attendance.messages import CreateTenant, WorkspaceInstalled
-from attendance.ports import AuditLog, Clock, EmployeeRepository, TenantRepository
-from attendance.services.errors import Conflict
+from attendance.core.domain.model import DomainError, Employee, Role, Tenant, new_id, normalise_email
+from attendance.core.errors import Conflict
+from attendance.core.messages import CreateTenant, WorkspaceInstalled
+from attendance.core.ports import AuditLog, Clock, EmployeeRepository, TenantRepository
 from attendance.services.tenants import create_tenant
 
 log = logging.getLogger(__name__)

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from attendance.bootstrap import Container
-from bot.app import Mount, create_app
-from recognition_worker.worker import JobWorker
+from attendance.adapters.web.server import Mount, create_app
+from attendance.entrypoints.bootstrap import Container
+from attendance.services.worker import JobWorker
 from tests.integration.checkin_helpers import FAST
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from attendance.storage.embedded import free_port
+from attendance.adapters.embedded.secantus import free_port
 from tests.integration.test_embedded import alive, wait_until_gone
 
 

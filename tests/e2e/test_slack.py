@@ -16,13 +16,13 @@ from typing import Any
 import aiohttp
 import pytest
 
-from attendance.bootstrap import Container, build, slack_bot
-from attendance.domain.model import Employee, Role, new_id
-from attendance.messages import CreateTenant, EnrollPhoto, RecordConsent
+from attendance.adapters.embedded.secantus import EmbeddedMongo
+from attendance.core.domain.model import Employee, Role, new_id
+from attendance.core.messages import CreateTenant, EnrollPhoto, RecordConsent
+from attendance.entrypoints.bootstrap import Container, build, slack_bot
 from attendance.services.enrollment import enroll_photo, record_consent
 from attendance.services.tenants import create_tenant
 from attendance.settings import Settings, SlackSettings
-from attendance.storage.embedded import EmbeddedMongo
 from tests.e2e.serving import serving
 from tests.fakes.slack import TEAM, FakeSlack
 
@@ -488,7 +488,7 @@ async def test_a_decided_selfie_is_deleted_from_slack_and_the_job_keeps_no_link_
 
 
 def test_the_consent_notice_says_where_selfies_are_and_are_not_kept() -> None:
-    from bot.commands import consent_notice
+    from attendance.services.conversation.commands import consent_notice
 
     notice = dict(consent_notice("/attendance forget-me"))
     assert "keeps none" in notice["Your selfies"] and "OneDrive" in notice["Your selfies"]

@@ -14,14 +14,14 @@ from typing import Any
 import aiohttp
 import pytest
 
-from attendance.bootstrap import Container, build, teams_bot
-from attendance.domain.model import Employee, Role, new_id
-from attendance.messages import CreateTenant, EnrollPhoto, RecordConsent
+from attendance.adapters.embedded.secantus import EmbeddedMongo
+from attendance.adapters.teams.cards import ADAPTIVE
+from attendance.core.domain.model import Employee, Role, new_id
+from attendance.core.messages import CreateTenant, EnrollPhoto, RecordConsent
+from attendance.entrypoints.bootstrap import Container, build, teams_bot
 from attendance.services.enrollment import enroll_photo, record_consent
 from attendance.services.tenants import create_tenant
 from attendance.settings import Settings, TeamsSettings
-from attendance.storage.embedded import EmbeddedMongo
-from bot.teams.cards import ADAPTIVE
 from tests.e2e.serving import serving
 from tests.fakes.teams import APP_ID, APP_SECRET, TEAMS_TENANT, FakeTeams, Sent
 

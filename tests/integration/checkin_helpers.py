@@ -6,15 +6,15 @@ import asyncio
 import dataclasses
 from collections.abc import Callable
 
-from attendance.bootstrap import Container
-from attendance.domain.checkins import CheckInJob, PhotoRef, Requested
-from attendance.domain.model import CheckInPolicy, Employee, new_id
-from attendance.messages import CreateTenant, EnrollPhoto, RecordConsent
+from attendance.core.domain.checkins import CheckInJob, PhotoRef, Requested
+from attendance.core.domain.model import CheckInPolicy, Employee, new_id
+from attendance.core.messages import CreateTenant, EnrollPhoto, RecordConsent
+from attendance.entrypoints.bootstrap import Container
 from attendance.services.checkin import RequestCheckIn, submit_check_in
 from attendance.services.enrollment import enroll_photo, record_consent
 from attendance.services.tenants import create_tenant
+from attendance.services.worker import JobWorker
 from attendance.settings import WorkerSettings
-from recognition_worker.worker import JobWorker
 from tests.fakes.chat import FakeChatPlatform
 
 PEOPLE = {"ada": "Serena_Williams", "bob": "Queen_Rania", "cy": "Jesse_Jackson"}  # LFW: no EXIF dates

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from attendance.storage.embedded import EmbeddedMongo
+from attendance.adapters.embedded.secantus import EmbeddedMongo
 from tests.fakes.chat import FakeChatPlatform
 
 

@@ -8,14 +8,14 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-from attendance.bootstrap import Container, dispatcher
-from attendance.domain.checkins import AttendanceEvent, Direction
-from attendance.domain.model import Employee, Tenant, new_id
-from attendance.messages import CreateTenant
+from attendance.core.domain.checkins import AttendanceEvent, Direction
+from attendance.core.domain.model import Employee, Tenant, new_id
+from attendance.core.messages import CreateTenant
+from attendance.entrypoints.bootstrap import Container, dispatcher
 from attendance.services import webhooks as svc
 from attendance.services.checkin import outbox_rows
+from attendance.services.dispatcher import Dispatcher
 from attendance.services.tenants import create_tenant
-from integrations.dispatcher import Dispatcher
 from tests.fakes.receivers import WebhookReceiver
 
 

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 
 from PIL import Image
 
-from attendance.bootstrap import Container
-from attendance.domain.checkins import Requested
+from attendance.core.domain.checkins import Requested
+from attendance.entrypoints.bootstrap import Container
 from tests.fakes.chat import FakeChatPlatform
 from tests.integration.checkin_helpers import drain, jobs_settled, submit, tenant_with_people
 
@@ -139,7 +139,7 @@ async def test_a_photo_that_never_arrives_fails_with_a_message(
 async def test_kiosk_identifies_without_a_claimed_identity(
     container: Container, platform: FakeChatPlatform, photo
 ) -> None:  # type: ignore[no-untyped-def]
-    from attendance.domain.checkins import PhotoRef
+    from attendance.core.domain.checkins import PhotoRef
     from attendance.services.checkin import RequestCheckIn, submit_check_in
 
     tid, people = await tenant_with_people(container, photo)

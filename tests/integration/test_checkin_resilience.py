@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from attendance.bootstrap import build
+from attendance.adapters.embedded.secantus import EmbeddedMongo, free_port
+from attendance.adapters.faces.engine import DlibFaceEngine
+from attendance.entrypoints.bootstrap import build
 from attendance.settings import CryptoSettings, DatabaseSettings, Settings
-from attendance.storage.embedded import EmbeddedMongo, free_port
-from recognition_worker.bench_pipeline import WorkerProcesses
-from recognition_worker.engine import DlibFaceEngine
 from tests.fakes.chat import FakeChatPlatform
 from tests.integration.checkin_helpers import jobs_settled, submit, tenant_with_people, with_policy
+from tools.bench.pipeline import WorkerProcesses
 
 
 def make_settings(tmp_path: Path) -> tuple[Settings, dict[str, str]]:

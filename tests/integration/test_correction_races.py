@@ -8,16 +8,16 @@ import asyncio
 from datetime import UTC, timedelta
 from typing import Any
 
-from attendance.bootstrap import Container, dashboard_deps
-from attendance.domain.access import PrincipalKind
-from attendance.domain.checkins import AttendanceEvent, Direction
-from attendance.domain.corrections import RequestStatus
-from attendance.domain.model import Employee, Role, new_id
-from attendance.messages import CreateTenant
+from attendance.core.domain.access import PrincipalKind
+from attendance.core.domain.checkins import AttendanceEvent, Direction
+from attendance.core.domain.corrections import RequestStatus
+from attendance.core.domain.model import Employee, Role, new_id
+from attendance.core.errors import ServiceError
+from attendance.core.messages import CreateTenant
+from attendance.entrypoints.bootstrap import Container, dashboard_deps
 from attendance.services.access import employee_principal
 from attendance.services.chat import undo
 from attendance.services.corrections import decide_correction, request_correction
-from attendance.services.errors import ServiceError
 from attendance.services.tenants import create_tenant
 
 

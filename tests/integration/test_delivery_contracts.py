@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from attendance.bootstrap import Container
+from attendance.entrypoints.bootstrap import Container
 from attendance.services import webhooks as svc
 from attendance.settings import DispatcherSettings, Settings
 from tests.fakes.receivers import AdpStandIn, WebhookReceiver, WorkdayStandIn

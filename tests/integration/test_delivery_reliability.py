@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from attendance.bootstrap import Container
-from attendance.domain.webhooks import SubscriptionState
+from attendance.adapters.embedded.secantus import EmbeddedMongo
+from attendance.core.domain.webhooks import SubscriptionState
+from attendance.entrypoints.bootstrap import Container
 from attendance.settings import Settings
-from attendance.storage.embedded import EmbeddedMongo
 from tests.fakes.receivers import WebhookReceiver, wait_until
 from tests.integration.dispatch_helpers import (
     alerted,

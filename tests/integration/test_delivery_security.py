@@ -16,13 +16,13 @@ import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from attendance.bootstrap import Container, build
-from attendance.domain.egress import DestinationRefused
+from attendance.adapters.embedded.secantus import EmbeddedMongo
+from attendance.adapters.http.egress import EgressRefused, ResolvingDestinationCheck, egress_session
+from attendance.core.domain.egress import DestinationRefused
+from attendance.core.errors import ServiceError
+from attendance.entrypoints.bootstrap import Container, build
 from attendance.services import webhooks as svc
-from attendance.services.errors import ServiceError
 from attendance.settings import Settings, WebhookSettings
-from attendance.storage.embedded import EmbeddedMongo
-from integrations.egress import EgressRefused, ResolvingDestinationCheck, egress_session
 from tests.integration.dispatch_helpers import (
     delivered,
     punches,

@@ -8,8 +8,8 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from attendance.bootstrap import Container, access_deps
-from attendance.domain.model import Role
+from attendance.core.domain.model import Role
+from attendance.entrypoints.bootstrap import Container, access_deps
 from attendance.services.access import password_sign_in
 from attendance.services.demo import ADMIN_EMAIL, NAME, PLAYGROUND_TENANT, PLAYGROUND_USER, seed_demo
 from attendance.services.reports import summaries
@@ -66,7 +66,7 @@ def test_the_demo_command_prints_where_to_sign_in_and_the_password_once(cli: Any
 async def test_the_readmes_example_staff_list_imports_without_a_problem(container: Container) -> None:
     from pathlib import Path
 
-    from attendance.messages import CreateTenant
+    from attendance.core.messages import CreateTenant
     from attendance.services.employees import import_employees
     from attendance.services.tenants import create_tenant
 

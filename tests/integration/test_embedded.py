@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from attendance.storage.embedded import EmbeddedMongo, database_for_home, ping
+from attendance.adapters.embedded.secantus import EmbeddedMongo, database_for_home, ping
 
 
 def alive(pid: int) -> bool:
@@ -66,7 +66,7 @@ def test_server_dies_with_a_killed_parent(tmp_path: Path) -> None:
         f"""
         import asyncio, sys
         from pathlib import Path
-        from attendance.storage.embedded import EmbeddedMongo
+        from attendance.adapters.embedded.secantus import EmbeddedMongo
         async def main():
             server = EmbeddedMongo(Path({str(tmp_path / "db")!r}))
             await server.start()
@@ -92,7 +92,7 @@ def test_server_dies_with_a_killed_parent(tmp_path: Path) -> None:
 
 
 async def test_missing_server_gives_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from attendance.storage import embedded
+    from attendance.adapters.embedded import secantus as embedded
 
     monkeypatch.setattr(embedded.sys, "executable", str(tmp_path / "python"))
     monkeypatch.setenv("PATH", str(tmp_path))

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from attendance.bootstrap import Container
-from attendance.domain.faces import PhotoRefused, RefusalReason
-from attendance.domain.model import Employee, new_id
-from attendance.messages import CreateTenant, EnrollPhoto, EraseFaceData, RecordConsent
+from attendance.core.domain.faces import PhotoRefused, RefusalReason
+from attendance.core.domain.model import Employee, new_id
+from attendance.core.errors import ConsentRequired
+from attendance.core.messages import CreateTenant, EnrollPhoto, EraseFaceData, RecordConsent
+from attendance.entrypoints.bootstrap import Container
 from attendance.services.enrollment import enroll_photo, erase_face_data, record_consent
-from attendance.services.errors import ConsentRequired
 from attendance.services.tenants import create_tenant
 
 

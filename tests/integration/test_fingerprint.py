@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from PIL import Image
 
-from attendance.domain.model import CheckInPolicy
-from recognition_worker.decode import decode
-from recognition_worker.fingerprint import hamming, phash
+from attendance.adapters.faces.decode import decode
+from attendance.adapters.faces.fingerprint import hamming, phash
+from attendance.core.domain.model import CheckInPolicy
 from tests.integration import images
 
 LIMIT = CheckInPolicy().replay_max_bits

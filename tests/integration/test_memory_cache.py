@@ -8,10 +8,10 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from attendance.bootstrap import Container
-from attendance.domain.checkins import AttendanceEvent, Direction
-from attendance.domain.model import Employee, new_id
-from attendance.storage.memory_cache import CachedAttendanceStore, CachedEmployeeRepository
+from attendance.adapters.memory.caches import CachedAttendanceStore, CachedEmployeeRepository
+from attendance.core.domain.checkins import AttendanceEvent, Direction
+from attendance.core.domain.model import Employee, new_id
+from attendance.entrypoints.bootstrap import Container
 from tests.fakes.clock import FixedClock
 
 NOW = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)

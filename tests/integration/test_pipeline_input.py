@@ -8,9 +8,9 @@ import io
 import pytest
 from PIL import Image
 
-from attendance.domain.faces import PhotoRefused, Purpose, RefusalReason
+from attendance.adapters.faces.engine import DlibFaceEngine
+from attendance.core.domain.faces import PhotoRefused, Purpose, RefusalReason
 from attendance.settings import FaceSettings
-from recognition_worker.engine import DlibFaceEngine
 from tests.integration import images
 
 PORTRAIT = "Guido_van_Rossum/1.jpg"  # a 1350 x 1080 portrait

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from attendance.domain.faces import PhotoRefused, Purpose, RefusalReason
+from attendance.adapters.faces.pool import ProcessPoolFaceEngine
+from attendance.core.domain.faces import PhotoRefused, Purpose, RefusalReason
 from attendance.settings import FaceSettings
-from recognition_worker.pool import ProcessPoolFaceEngine
 
 
 async def test_pool_analyses_in_parallel_and_refuses_clearly(photo) -> None:  # type: ignore[no-untyped-def]

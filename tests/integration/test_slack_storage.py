@@ -10,14 +10,14 @@ import pytest
 from aiohttp import web
 from slack_sdk.oauth.installation_store import Installation
 
-from attendance.domain.checkins import CheckInJob
-from attendance.ports import PhotoUnavailable
+from attendance.adapters.crypto.cipher import AesGcmTemplateCipher
+from attendance.adapters.http.photos import HttpPhotoSource
+from attendance.adapters.mongo.slack_installs import MongoSlackInstallationStore, MongoSlackOAuthStateStore
+from attendance.adapters.slack.replier import SlackPhotoSource
+from attendance.adapters.slack.tokens import StaticSlackTokens
+from attendance.core.domain.checkins import CheckInJob
+from attendance.core.ports import PhotoUnavailable
 from attendance.settings import SlackSettings
-from attendance.storage.cipher import AesGcmTemplateCipher
-from attendance.storage.mongo_slack import MongoSlackInstallationStore, MongoSlackOAuthStateStore
-from bot.slack.replier import SlackPhotoSource
-from bot.slack.tokens import StaticSlackTokens
-from recognition_worker.photos import HttpPhotoSource
 
 
 def cipher() -> AesGcmTemplateCipher:
@@ -77,7 +77,7 @@ async def files_server() -> Any:
 def job(url: str) -> CheckInJob:
     from datetime import UTC, datetime
 
-    from attendance.domain.checkins import PhotoRef, Requested
+    from attendance.core.domain.checkins import PhotoRef, Requested
 
     return CheckInJob(id="j", tenant_id="t", channel="slack", identity_kind="slack", identity="U1",
                       photo=PhotoRef(kind="slack", ref=url), requested=Requested.AUTO,

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from attendance.bootstrap import Container
-from attendance.domain.model import Employee, FaceQuality, FaceTemplate, Tenant, new_id
-from attendance.ports import AlreadyExists
-from attendance.storage.mongo import ensure_indexes
+from attendance.adapters.mongo.repositories import ensure_indexes
+from attendance.core.domain.model import Employee, FaceQuality, FaceTemplate, Tenant, new_id
+from attendance.core.ports import AlreadyExists
+from attendance.entrypoints.bootstrap import Container
 
 
 def tenant(name: str = "Acme", **kw: object) -> Tenant:
@@ -76,7 +76,7 @@ async def test_templates_are_encrypted_at_rest(container: Container) -> None:
     assert np.allclose(loaded.embedding, vector)
     # a ciphertext moved onto another person's record no longer decrypts
     await container.db["face_templates"].update_one({"_id": template.id}, {"$set": {"employee_id": "someone-else"}})
-    from attendance.storage.cipher import TemplateDecryptError
+    from attendance.adapters.crypto.cipher import TemplateDecryptError
 
     with pytest.raises(TemplateDecryptError):
         await container.deps.templates.for_employee(t.id, "someone-else")
@@ -97,8 +97,8 @@ async def test_template_version_moves(container: Container) -> None:
 
 
 async def test_append_is_serialised_per_employee_and_idempotent(container: Container) -> None:
-    from attendance.domain.checkins import AttendanceEvent, Direction
-    from attendance.ports import Fingerprint, SequenceTaken
+    from attendance.core.domain.checkins import AttendanceEvent, Direction
+    from attendance.core.ports import Fingerprint, SequenceTaken
 
     t = tenant()
     await container.deps.tenants.add(t)
@@ -130,9 +130,9 @@ async def test_append_is_serialised_per_employee_and_idempotent(container: Conta
 
 
 async def test_replay_lookups_see_what_other_workers_wrote_since(container: Container) -> None:
-    from attendance.domain.checkins import AttendanceEvent, Direction
-    from attendance.ports import Fingerprint
-    from attendance.storage.mongo_checkins import MongoFingerprints
+    from attendance.adapters.mongo.checkins import MongoFingerprints
+    from attendance.core.domain.checkins import AttendanceEvent, Direction
+    from attendance.core.ports import Fingerprint
 
     t = tenant()
     await container.deps.tenants.add(t)
@@ -157,7 +157,7 @@ async def test_replay_lookups_see_what_other_workers_wrote_since(container: Cont
 async def test_a_burst_of_submissions_is_stored_once_per_key_in_grouped_inserts(container: Container) -> None:
     import asyncio
 
-    from attendance.domain.checkins import CheckInJob, PhotoRef, Requested
+    from attendance.core.domain.checkins import CheckInJob, PhotoRef, Requested
 
     def job(key: str) -> CheckInJob:
         return CheckInJob(id=new_id(), tenant_id="t1", channel="slack", identity_kind="slack", identity="U1",

@@ -11,16 +11,16 @@ from typing import Any
 import aiohttp
 import pytest
 
-from attendance.bootstrap import Container, build
-from attendance.domain.checkins import PhotoRef
-from attendance.domain.model import new_id
-from attendance.ports import PhotoUnavailable
+from attendance.adapters.embedded.secantus import EmbeddedMongo
+from attendance.adapters.http.oauth import OAuthTokens
+from attendance.adapters.teams.connector import BotConnector, EntraTeamsTokens, TeamsUnavailable
+from attendance.core.domain.checkins import PhotoRef
+from attendance.core.domain.model import new_id
+from attendance.core.ports import PhotoUnavailable
+from attendance.entrypoints.bootstrap import Container, build
 from attendance.services.checkin import RequestCheckIn, submit_check_in
+from attendance.services.worker import JobWorker
 from attendance.settings import Settings, TeamsSettings
-from attendance.storage.embedded import EmbeddedMongo
-from bot.teams.connector import BotConnector, EntraTeamsTokens, TeamsUnavailable
-from integrations.oauth import OAuthTokens
-from recognition_worker.worker import JobWorker
 from tests.fakes.teams import APP_ID, APP_SECRET, FakeTeams
 from tests.integration.checkin_helpers import FAST, tenant_with_people
 
@@ -126,11 +126,12 @@ async def test_wrong_credentials_are_a_clear_permanent_error(teams: FakeTeams) -
 
 
 async def test_dispatcher_alerts_reach_admins_who_wrote_to_the_bot(c: Container, teams: FakeTeams) -> None:
-    from attendance.bootstrap import dispatcher
-    from attendance.domain.model import Employee, Role
-    from attendance.messages import CreateTenant
+    from attendance.adapters.mongo.teams_addresses import MongoTeamsAddresses
+    from attendance.core.domain.model import Employee, Role
+    from attendance.core.messages import CreateTenant
+    from attendance.core.ports import TeamsAddress
+    from attendance.entrypoints.bootstrap import dispatcher
     from attendance.services.tenants import create_tenant
-    from attendance.storage.mongo_teams import MongoTeamsAddresses, TeamsAddress
 
     tenant = await create_tenant(CreateTenant(name="Contoso", teams_tenant_ids=("T1",)), tenants=c.deps.tenants)
     admins = [await c.deps.employees.upsert(Employee(id=new_id(), tenant_id=tenant.id, name=n, email=f"{n}@c.example",

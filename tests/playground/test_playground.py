@@ -26,10 +26,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from attendance.bootstrap import access_deps, build, teams_bot
+from attendance.adapters.embedded.secantus import EmbeddedMongo
+from attendance.entrypoints.bootstrap import access_deps, build, teams_bot
 from attendance.services.demo import PLAYGROUND_USER, seed_demo
 from attendance.settings import Settings, TeamsSettings
-from attendance.storage.embedded import EmbeddedMongo
 from tests.e2e.serving import serving
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from attendance.domain.checkins import Direction, Outcome, OutcomeKind
-from attendance.domain.model import WorkSchedule
+from attendance.adapters.slack.app import BOT_SCOPES, COMMANDS
+from attendance.adapters.slack.blocks import SECTION_MAX, outcome_blocks, paged
+from attendance.core.domain.checkins import Direction, Outcome, OutcomeKind
+from attendance.core.domain.model import WorkSchedule
+from attendance.core.errors import ServiceError
 from attendance.services.chat import parse_schedule
-from attendance.services.errors import ServiceError
+from attendance.services.conversation.commands import parse, parse_day, parse_month, slack_mention
 from attendance.services.replies import reply_text
-from bot.commands import parse, parse_day, parse_month, slack_mention
-from bot.slack.app import BOT_SCOPES, COMMANDS
-from bot.slack.blocks import SECTION_MAX, outcome_blocks, paged
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from attendance.domain.checkins import (
+from attendance.core.domain.checkins import (
     AttendanceEvent,
     CheckInPolicy,
     Direction,
@@ -17,7 +17,7 @@ from attendance.domain.checkins import (
     on_local_day,
     summarise_day,
 )
-from attendance.domain.model import WorkSchedule
+from attendance.core.domain.model import WorkSchedule
 
 BERLIN = "Europe/Berlin"
 POLICY = CheckInPolicy()
@@ -144,8 +144,8 @@ def test_summarising_many_days_at_once_agrees_with_one_day_at_a_time() -> None:
     import random
     from datetime import UTC, date, datetime, timedelta
 
-    from attendance.domain.checkins import AttendanceEvent, Direction, summarise_day, summarise_days
-    from attendance.domain.model import WorkSchedule
+    from attendance.core.domain.checkins import AttendanceEvent, Direction, summarise_day, summarise_days
+    from attendance.core.domain.model import WorkSchedule
 
     rng = random.Random(7)
     events: list[AttendanceEvent] = []
@@ -170,8 +170,8 @@ def test_summarising_many_days_at_once_agrees_with_one_day_at_a_time() -> None:
 def test_a_memo_of_day_summaries_gives_the_same_days_and_is_used_again() -> None:
     from datetime import UTC, date, datetime, timedelta
 
-    from attendance.domain.checkins import AttendanceEvent, Direction, summarise_days
-    from attendance.domain.model import WorkSchedule
+    from attendance.core.domain.checkins import AttendanceEvent, Direction, summarise_days
+    from attendance.core.domain.model import WorkSchedule
 
     start = datetime(2026, 11, 2, 7, tzinfo=UTC)
     events = [AttendanceEvent(id=f"e{n}", tenant_id="t", employee_id="p", direction=Direction.IN if n % 2 == 0 else

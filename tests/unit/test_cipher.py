@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from attendance.storage.cipher import (
+from attendance.adapters.crypto.cipher import (
     AesGcmTemplateCipher,
     TemplateDecryptError,
     TemplateKeyError,

@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from xml.etree import ElementTree as ET
 
-from attendance.domain.checkins import DaySummary
-from attendance.domain.deliveries import Delivery
-from attendance.domain.model import Employee, Tenant
-from attendance.domain.webhooks import Subscription
+from attendance.adapters.payroll.adp import punch_body
+from attendance.adapters.payroll.workday import WD, WSSE, fault_of, time_clock_request
+from attendance.core.domain.checkins import DaySummary
+from attendance.core.domain.deliveries import Delivery
+from attendance.core.domain.model import Employee, Tenant
+from attendance.core.domain.webhooks import Subscription
 from attendance.services.day_summaries import last_finished_day, summary_row
-from integrations.adp import punch_body
-from integrations.workday import WD, WSSE, fault_of, time_clock_request
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 PAYLOAD: dict[str, object] = {

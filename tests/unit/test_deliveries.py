@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from attendance.domain.deliveries import (
+from attendance.adapters.http.status import classify, short
+from attendance.core.domain.deliveries import (
     DEFAULT_RETRY_SCHEDULE,
     Delivery,
     DeliveryResult,
@@ -19,8 +20,7 @@ from attendance.domain.deliveries import (
     parse_retry_after,
     parse_schedule,
 )
-from attendance.domain.model import DomainError
-from integrations.http import classify, short
+from attendance.core.domain.model import DomainError
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 

@@ -4,8 +4,8 @@ import pickle
 
 import pytest
 
-from attendance.domain.faces import MESSAGES, PhotoRefused, RefusalReason
-from attendance.domain.model import DomainError, Role, check_timezone, normalise_email, parse_roles
+from attendance.core.domain.faces import MESSAGES, PhotoRefused, RefusalReason
+from attendance.core.domain.model import DomainError, Role, check_timezone, normalise_email, parse_roles
 
 
 def test_roles_from_a_csv_cell() -> None:

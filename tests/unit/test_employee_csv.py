@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from attendance.domain.model import Role
+from attendance.core.domain.model import Role
+from attendance.core.errors import ServiceError
 from attendance.services.employees import ImportReport, parse_employee_csv
-from attendance.services.errors import ServiceError
 
 CSV = """name,email,slack_user_id,teams_user_id,manager_email,roles,photo
 Ada Lovelace,ADA@example.com,U1,,grace@example.com,manager,ada.jpg

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from attendance.domain.model import DomainError, MatchThresholds
-from attendance.matching import Gallery, Outcome, check_enrollment, identify, verify
+from attendance.core.domain.model import DomainError, MatchThresholds
+from attendance.core.matching import Gallery, Outcome, check_enrollment, identify, verify
 
 T = MatchThresholds(verify=0.5, verify_retry=0.6, verify_margin=0.0, accept=0.5, retry=0.6, margin=0.1)
 

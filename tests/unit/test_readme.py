@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from attendance.cli import _parser
+from attendance.entrypoints.cli import _parser
 
 ROOT = Path(__file__).resolve().parents[2]
 WORD = re.compile(r"[a-z][a-z-]*(?:\|[a-z][a-z-]*)*")

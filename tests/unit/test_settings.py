@@ -32,7 +32,7 @@ def test_key_rotation_is_configured_from_the_environment(monkeypatch: pytest.Mon
     import base64
     import os
 
-    from attendance.bootstrap import template_cipher
+    from attendance.entrypoints.bootstrap import template_cipher
 
     old, new = (base64.b64encode(os.urandom(32)).decode() for _ in range(2))
     monkeypatch.setenv("ATTENDANCE_CRYPTO__OLD_TEMPLATE_KEYS", f'{{"k1": "{old}"}}')
@@ -43,7 +43,7 @@ def test_key_rotation_is_configured_from_the_environment(monkeypatch: pytest.Mon
     assert old not in repr(s) and new not in repr(s)
     cipher = template_cipher(s)
     assert cipher.active_key_id == "k2"
-    from attendance.storage.cipher import AesGcmTemplateCipher
+    from attendance.adapters.crypto.cipher import AesGcmTemplateCipher
 
     legacy = AesGcmTemplateCipher("k1", {"k1": base64.b64decode(old)})
     kid, blob = legacy.encrypt(b"template", b"ctx")

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from attendance.domain.checkins import Direction, Outcome, OutcomeKind
+from attendance.adapters.teams.activities import turn_of
+from attendance.adapters.teams.cards import outcome_message
+from attendance.adapters.teams.connector import endpoint, host_allowed
+from attendance.adapters.teams.replier import FETCH_CONNECTOR, FETCH_DOWNLOAD
+from attendance.core.domain.checkins import Direction, Outcome, OutcomeKind
 from attendance.settings import Settings, TeamsSettings
-from bot.teams.activities import turn_of
-from bot.teams.cards import outcome_message
-from bot.teams.connector import endpoint, host_allowed
-from bot.teams.replier import FETCH_CONNECTOR, FETCH_DOWNLOAD
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -149,7 +149,7 @@ def test_the_app_manifest_validates_against_microsofts_schema_of_its_version(tmp
 def test_anonymous_mode_is_asked_for_by_name_and_serve_refuses_it_off_loopback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from attendance.cli import main
+    from attendance.entrypoints.cli import main
     from attendance.settings import ConfigurationError
 
     monkeypatch.setenv("TEAMS_ALLOW_ANONYMOUS", "1")
@@ -169,7 +169,7 @@ def test_anonymous_mode_is_asked_for_by_name_and_serve_refuses_it_off_loopback(
 
 
 def test_mentions_are_removed_in_one_pass_even_from_hostile_text() -> None:
-    from bot.teams.activities import clean_text, without_mentions
+    from attendance.adapters.teams.activities import clean_text, without_mentions
 
     assert without_mentions("<at>Attendance</at> week <AT>Bot</AT>") == "  week  "
     assert without_mentions("a <at>unclosed") == "a <at>unclosed"

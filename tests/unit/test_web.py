@@ -6,13 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 
-from attendance.domain.checkins import OutcomeKind
-from attendance.domain.model import DomainError, normalise_email
+from attendance.adapters.web.kiosk import UNSURE, greeting
+from attendance.adapters.web.limits import RateLimit, Throttle
+from attendance.adapters.web.sessions import SessionCodec
+from attendance.adapters.web.signin import _local_path, throttle_key
+from attendance.core.domain.checkins import OutcomeKind
+from attendance.core.domain.model import DomainError, normalise_email
 from attendance.settings import WebSettings
-from bot.web.kiosk import UNSURE, greeting
-from bot.web.limits import RateLimit, Throttle
-from bot.web.sessions import SessionCodec
-from bot.web.signin import _local_path, throttle_key
 
 NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 KEY = b"k" * 40

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from attendance.domain.checkins import AttendanceEvent, DaySummary, Direction
-from attendance.domain.model import Employee, Tenant
-from attendance.domain.webhooks import EVENT_TYPES
+from attendance.core.domain.checkins import AttendanceEvent, DaySummary, Direction
+from attendance.core.domain.model import Employee, Tenant
+from attendance.core.domain.webhooks import EVENT_TYPES
 from attendance.services.checkin import correction_rows, outbox_rows
 from attendance.services.day_summaries import summary_row
 

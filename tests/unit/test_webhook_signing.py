@@ -10,9 +10,9 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from attendance.domain.egress import check_destination, is_public
-from attendance.domain.model import DomainError
-from attendance.domain.webhooks import SigningSecret, Subscription, check_events, webhook_headers
+from attendance.core.domain.egress import check_destination, is_public
+from attendance.core.domain.model import DomainError
+from attendance.core.domain.webhooks import SigningSecret, Subscription, check_events, webhook_headers
 
 
 def secret() -> str:

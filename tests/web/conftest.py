@@ -10,10 +10,10 @@ import aiohttp
 import aiohttp.abc
 import pytest
 
-from attendance.bootstrap import Container, build
-from attendance.ports import Clock
+from attendance.adapters.embedded.secantus import EmbeddedMongo
+from attendance.core.ports import Clock
+from attendance.entrypoints.bootstrap import Container, build
 from attendance.settings import Settings
-from attendance.storage.embedded import EmbeddedMongo
 from tests.web.world import Org, make_org, web_server
 
 

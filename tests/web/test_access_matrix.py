@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from attendance.domain.model import Role
-from bot.web.routes import DEVICE, PUBLIC, ROUTES, Route
+from attendance.adapters.web.routes import DEVICE, PUBLIC, ROUTES, Route
+from attendance.core.domain.model import Role
 from tests.web.conftest import Web
 from tests.web.world import ROLES_OF, Things, make_things
 
@@ -221,8 +221,8 @@ async def test_a_kiosk_device_reaches_only_the_kiosk_and_nobody_reaches_anything
 async def test_the_server_has_no_web_route_outside_the_table(web: Web) -> None:
     from aiohttp import web as aioweb
 
-    from attendance.bootstrap import web_site
-    from bot.app import create_app
+    from attendance.adapters.web.server import create_app
+    from attendance.entrypoints.bootstrap import web_site
 
     async def ready() -> bool:
         return True

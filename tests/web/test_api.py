@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from attendance.domain.checkins import AttendanceEvent, Direction
-from attendance.domain.model import new_id
+from attendance.adapters.embedded.secantus import EmbeddedMongo
+from attendance.core.domain.checkins import AttendanceEvent, Direction
+from attendance.core.domain.model import new_id
 from attendance.services.access import hash_secret
 from attendance.settings import Settings, SlackSettings
-from attendance.storage.embedded import EmbeddedMongo
 from tests.fakes.clock import FixedClock
 from tests.fakes.slack import FakeSlack
 from tests.web.conftest import Web, started
@@ -235,7 +235,7 @@ async def test_the_kiosk_takes_a_whole_photo_once_per_key_and_refuses_bad_upload
 
 
 async def test_an_admin_erases_a_persons_face_data_and_it_is_audited(w: Web, photo: Any) -> None:
-    from attendance.messages import EnrollPhoto, RecordConsent
+    from attendance.core.messages import EnrollPhoto, RecordConsent
     from attendance.services.enrollment import enroll_photo, record_consent
 
     emp = w.a.people["employee"]

@@ -21,14 +21,14 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from attendance.bootstrap import Container, access_deps
-from attendance.domain.checkins import AttendanceEvent, Direction
-from attendance.domain.model import Employee, Role, new_id
-from attendance.messages import EnrollPhoto, RecordConsent
+from attendance.adapters.embedded.secantus import EmbeddedMongo
+from attendance.core.domain.checkins import AttendanceEvent, Direction
+from attendance.core.domain.model import Employee, Role, new_id
+from attendance.core.messages import EnrollPhoto, RecordConsent
+from attendance.entrypoints.bootstrap import Container, access_deps
 from attendance.services.access import create_local_user
 from attendance.services.enrollment import enroll_photo, record_consent
 from attendance.settings import Settings
-from attendance.storage.embedded import EmbeddedMongo
 from tests.web.camera import y4m_from_photo
 from tests.web.conftest import Web, started
 from tests.web.world import PASSWORD, make_things

@@ -14,8 +14,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from attendance.adapters.embedded.secantus import EmbeddedMongo
 from attendance.settings import Settings, SlackSettings
-from attendance.storage.embedded import EmbeddedMongo
 from tests.fakes.slack import FakeSlack
 from tests.web.conftest import Web, started
 from tests.web.world import PASSWORD, local_admin, today_in
@@ -86,9 +86,9 @@ async def test_api_tokens_are_rate_limited_per_token(w: Web) -> None:
 
 
 async def test_a_paired_kiosk_is_rate_limited(w: Web) -> None:
-    from attendance.bootstrap import access_deps
-    from attendance.domain.access import Principal, PrincipalKind, TokenKind
-    from attendance.domain.model import Role
+    from attendance.core.domain.access import Principal, PrincipalKind, TokenKind
+    from attendance.core.domain.model import Role
+    from attendance.entrypoints.bootstrap import access_deps
     from attendance.services.access import create_token
 
     admin = w.a.people["admin"]

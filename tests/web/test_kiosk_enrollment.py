@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 
-from attendance.bootstrap import enrollment_codes
+from attendance.entrypoints.bootstrap import enrollment_codes
 from attendance.services.kiosk_enrollment import issue_enrollment_code
 from tests.web.conftest import Web
 

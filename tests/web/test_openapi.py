@@ -12,9 +12,9 @@ import schemathesis
 import schemathesis.checks
 from hypothesis import HealthCheck, given
 
+from attendance.adapters.embedded.secantus import EmbeddedMongo
+from attendance.adapters.web.routes import API
 from attendance.settings import Settings
-from attendance.storage.embedded import EmbeddedMongo
-from bot.web.routes import API
 from tests.web.threaded import ThreadedSite
 
 # Schema-valid input that the API refuses with 400 on purpose: a cursor it did not make, a range

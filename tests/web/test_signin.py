@@ -13,9 +13,9 @@ import aiohttp
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from attendance.domain.model import Employee, Role, new_id
+from attendance.adapters.embedded.secantus import EmbeddedMongo
+from attendance.core.domain.model import Employee, Role, new_id
 from attendance.settings import OidcProvider, Settings, WebSettings
-from attendance.storage.embedded import EmbeddedMongo
 from tests.fakes.oidc import FakeOidcProvider
 from tests.web.conftest import Web, started
 from tests.web.world import PASSWORD, local_admin
@@ -193,7 +193,7 @@ async def test_the_session_cookie_is_httponly_secure_samesite_and_short_lived(we
 
 async def test_a_session_signed_with_a_retired_key_still_works_until_the_key_is_dropped(
     settings: Settings, mongo_server: EmbeddedMongo, engine: Any) -> None:  # fmt: skip
-    from bot.web.sessions import SessionCodec
+    from attendance.adapters.web.sessions import SessionCodec
 
     old, new = "o" * 40, "n" * 40
     codec = SessionCodec(WebSettings(), "old", {"old": old.encode()})
@@ -331,7 +331,7 @@ async def test_the_state_is_single_use_and_a_providers_error_is_shown_and_logged
     # a provider's error is an error, not a cancel
     slack.require_pkce = True
     w.http.cookie_jar.clear()
-    caplog.set_level("WARNING", logger="bot.web.signin")
+    caplog.set_level("WARNING", logger="attendance.adapters.web.signin")
     r = await w.http.get(
         f"{w.url}/signin/slack/callback?error=server_error&error_description=down", allow_redirects=False
     )
@@ -358,7 +358,7 @@ async def test_signing_out_ends_the_session_on_the_server_so_a_copied_cookie_is_
 
 async def test_the_providers_keys_are_fetched_for_an_unknown_kid_and_expire_from_the_cache(
     providers: dict[str, FakeOidcProvider]) -> None:  # fmt: skip
-    from bot.web.signin import JwksCache, OidcError
+    from attendance.adapters.web.signin import JwksCache, OidcError
 
     p = providers["slack"]
     clock = [0.0]

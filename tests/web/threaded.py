@@ -7,7 +7,7 @@ import asyncio
 import threading
 from typing import Any
 
-from attendance.bootstrap import build
+from attendance.entrypoints.bootstrap import build
 from attendance.settings import Settings
 from tests.web.world import Org, make_org, make_things, web_server
 

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from attendance.bootstrap import Container, access_deps, web_site
-from attendance.domain.access import Principal, PrincipalKind, TokenKind
-from attendance.domain.checkins import AttendanceEvent, Direction
-from attendance.domain.model import Employee, Role, new_id
-from attendance.messages import CreateTenant
+from attendance.core.domain.access import Principal, PrincipalKind, TokenKind
+from attendance.core.domain.checkins import AttendanceEvent, Direction
+from attendance.core.domain.model import Employee, Role, new_id
+from attendance.core.messages import CreateTenant
+from attendance.entrypoints.bootstrap import Container, access_deps, web_site
 from attendance.services.access import create_local_user, create_token
 from attendance.services.tenants import create_tenant
 from tests.e2e.serving import serving
@@ -108,9 +108,9 @@ class Things:
 
 
 async def make_things(c: Container, org: Org) -> Things:
-    from attendance.bootstrap import dashboard_deps
-    from attendance.domain.checkins import CheckInJob, Outcome, OutcomeKind, PhotoRef, Requested
-    from attendance.domain.deliveries import Attempt, DeliveryState, ResultKind
+    from attendance.core.domain.checkins import CheckInJob, Outcome, OutcomeKind, PhotoRef, Requested
+    from attendance.core.domain.deliveries import Attempt, DeliveryState, ResultKind
+    from attendance.entrypoints.bootstrap import dashboard_deps
     from attendance.services import webhooks
     from attendance.services.access import employee_principal
     from attendance.services.checkin import outbox_rows

@@ -1,0 +1,202 @@
+"""`attendance eval`: recognition accuracy on a labelled face set, through production code.
+
+Enrollment uses the enrollment path (the pipeline's enrollment gates and the duplicate /
+other-person check, which also holds each person's later photos to their earlier ones); every
+probe goes through the check-in pipeline and the production ``identify`` and ``verify``
+decisions. Embeddings are computed once; the threshold sweep replays the decisions on them.
+
+``enroll_photos`` (1 to 3, as chat enrollment takes): each person's first photos are enrolled, a
+refused one replaced by the next, and the rest are probes; a person with fewer than
+``enroll_photos + 1`` photos is skipped (neither enrolled nor probed) and counted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from attendance.adapters.faces.faceset import FacePhoto, FaceSet
+from attendance.core.domain.faces import FaceAnalysis, PhotoRefused, Purpose
+from attendance.core.domain.model import MAX_TEMPLATES_PER_PERSON, MatchThresholds
+from attendance.core.matching import Gallery, Outcome, check_enrollment, identify, verify
+
+Analyse = Callable[[bytes, Purpose], FaceAnalysis]
+Vector = npt.NDArray[np.float32]
+
+
+@dataclass(slots=True)
+class Embedded:
+    """The face set after the pipeline: who was enrolled with what, and each probe's vector."""
+
+    templates: list[tuple[str, Vector]]
+    enroll_fallbacks: int
+    not_enrolled: list[str]
+    genuine: list[tuple[str, Vector | None, str]]  # identity, embedding (None: no usable face), label
+    strangers: list[tuple[str, Vector | None, str]]
+    refusals: list[tuple[str, str]]  # label, reason
+    enroll_photos: int = 1
+    skipped: list[str] = dataclasses.field(default_factory=list)  # too few photos for enroll_photos + 1
+
+
+def embed_face_set(faces: FaceSet, analyse: Analyse, thresholds: MatchThresholds, *,
+                   enroll_photos: int = 1) -> Embedded:  # fmt: skip
+    if not 1 <= enroll_photos <= MAX_TEMPLATES_PER_PERSON:
+        raise ValueError(f"enroll_photos is 1 to {MAX_TEMPLATES_PER_PERSON}, not {enroll_photos}")
+    out = Embedded([], 0, [], [], [], [], enroll_photos=enroll_photos)
+    for identity, photos in faces.enrolled.items():
+        if len(photos) < enroll_photos + 1:
+            out.skipped.append(identity)
+            continue
+        used: list[FacePhoto] = []
+        for photo in photos:
+            if len(used) == enroll_photos:
+                break
+            try:
+                analysis = analyse(photo.path.read_bytes(), Purpose.ENROLL)
+            except PhotoRefused as exc:
+                out.refusals.append((photo.label + " (enroll)", exc.reason.value))
+                out.enroll_fallbacks += 1
+                continue
+            vec = np.asarray(analysis.embedding, dtype=np.float32)
+            gallery = Gallery.build(out.templates)
+            if check_enrollment(gallery, identity, vec, thresholds) is not None:
+                out.refusals.append((photo.label + " (enroll)", "duplicate_or_other_person"))
+                out.enroll_fallbacks += 1
+                continue
+            out.templates.append((identity, vec))
+            used.append(photo)
+        if not used:
+            out.not_enrolled.append(identity)
+        for photo in photos:
+            if photo not in used:
+                out.genuine.append((identity, _probe(photo, analyse, out.refusals), photo.label))
+    for identity, photos in faces.strangers.items():
+        for photo in photos:
+            out.strangers.append((identity, _probe(photo, analyse, out.refusals), photo.label))
+    return out
+
+
+def _probe(photo: FacePhoto, analyse: Analyse, refusals: list[tuple[str, str]]) -> Vector | None:
+    try:
+        return np.asarray(analyse(photo.path.read_bytes(), Purpose.CHECK_IN).embedding, dtype=np.float32)
+    except PhotoRefused as exc:
+        refusals.append((photo.label, exc.reason.value))
+        return None
+
+
+def _rate(n: int, d: int) -> float:
+    return round(n / d, 4) if d else 0.0
+
+
+def score(e: Embedded, t: MatchThresholds) -> dict[str, float | int]:
+    """Every figure of the report for one set of thresholds."""
+    gallery = Gallery.build(e.templates)
+    people = [gallery.person_id(i) for i in range(len(gallery))]
+    c: dict[str, int] = dict.fromkeys(
+        (
+            "rank1",
+            "accept_correct",
+            "accept_wrong",
+            "retry",
+            "unknown",
+            "no_face",
+            "loo_trials",
+            "loo_accepts",
+            "stranger_accepts",
+            "stranger_retries",
+            "verify_accept",
+            "verify_retry",
+            "verify_impostor_trials",
+            "verify_impostor_accepts",
+            "verify_other_person_flags",
+        ),
+        0,
+    )
+    for identity, vec, _ in e.genuine:
+        if vec is None:
+            c["no_face"] += 1
+            continue
+        first, _second = gallery.nearest_two(vec)
+        c["rank1"] += first.person >= 0 and gallery.person_id(first.person) == identity
+        d = identify(gallery, vec, t)
+        if d.outcome is Outcome.ACCEPTED:
+            c["accept_correct" if d.employee_id == identity else "accept_wrong"] += 1
+        elif d.outcome is Outcome.RETRY:
+            c["retry"] += 1
+        else:
+            c["unknown"] += 1
+        if gallery.index_of(identity) is not None:
+            c["loo_trials"] += 1
+            c["loo_accepts"] += identify(gallery, vec, t, exclude=identity).outcome is Outcome.ACCEPTED
+            v = verify(gallery, identity, vec, t)
+            c["verify_accept"] += v.outcome is Outcome.ACCEPTED
+            c["verify_retry"] += v.outcome is Outcome.RETRY
+        _impostor_trials(gallery=gallery, people=people, vec=vec, identity=identity, t=t, c=c)
+    for identity, vec, _ in e.strangers:
+        if vec is None:
+            continue
+        d = identify(gallery, vec, t)
+        c["stranger_accepts"] += d.outcome is Outcome.ACCEPTED
+        c["stranger_retries"] += d.outcome is Outcome.RETRY
+        _impostor_trials(gallery=gallery, people=people, vec=vec, identity=identity, t=t, c=c)
+    genuine, strangers = len(e.genuine), len(e.strangers)
+    return {
+        "genuine": genuine,
+        "rank1": _rate(c["rank1"], genuine),
+        "accept_correct": _rate(c["accept_correct"], genuine),
+        "accept_wrong": _rate(c["accept_wrong"], genuine),
+        "retry": _rate(c["retry"], genuine),
+        "unknown": _rate(c["unknown"], genuine),
+        "no_face": c["no_face"],
+        "enroll_fallbacks": e.enroll_fallbacks,
+        "not_enrolled": len(e.not_enrolled),
+        "enroll_photos": e.enroll_photos,
+        "skipped_identities": len(e.skipped),
+        "strangers": strangers,
+        "stranger_accepts": _rate(c["stranger_accepts"], strangers),
+        "stranger_retries": _rate(c["stranger_retries"], strangers),
+        "loo_trials": c["loo_trials"],
+        "loo_accepts": _rate(c["loo_accepts"], c["loo_trials"]),
+        "verify_genuine": genuine,
+        "verify_accept": _rate(c["verify_accept"], genuine),
+        "verify_retry": _rate(c["verify_retry"], genuine),
+        "verify_impostor_trials": c["verify_impostor_trials"],
+        "verify_impostor_accepts": _rate(c["verify_impostor_accepts"], c["verify_impostor_trials"]),
+        "verify_other_person_flags": _rate(c["verify_other_person_flags"], c["verify_impostor_trials"]),
+        "counts": c,  # type: ignore[dict-item]
+    }
+
+
+def _impostor_trials(
+    *, gallery: Gallery, people: Sequence[str], vec: Vector, identity: str, t: MatchThresholds, c: dict[str, int]
+) -> None:
+    for claimed in people:
+        if claimed == identity:
+            continue
+        v = verify(gallery, claimed, vec, t)
+        c["verify_impostor_trials"] += 1
+        c["verify_impostor_accepts"] += v.outcome is Outcome.ACCEPTED
+        c["verify_other_person_flags"] += v.outcome is Outcome.OTHER_PERSON
+
+
+def sweep(e: Embedded, base: MatchThresholds, values: Sequence[float]) -> list[dict[str, float | int]]:
+    """The same figures with T_accept = T_verify = x (retry bands and margins as in ``base``)."""
+    rows = []
+    for x in values:
+        t = dataclasses.replace(
+            base,
+            accept=x,
+            verify=x,
+            retry=x + (base.retry - base.accept),
+            verify_retry=x + (base.verify_retry - base.verify),
+        )
+        row = {k: v for k, v in score(e, t).items() if k != "counts"}
+        rows.append({"threshold": round(x, 3), **row})
+    return rows
+
+
+SWEEP_VALUES = [round(0.36 + 0.02 * i, 2) for i in range(14)]  # 0.36 .. 0.62

@@ -1,0 +1,472 @@
+"""MongoDB adapters of the check-in pipeline: job queue, attendance store, fingerprints,
+review queue and photo buffer.
+
+Attendance is appended without multi-document transactions, as an idempotent sequence: each
+event of an employee takes the next number under a unique index (two concurrent check-ins
+cannot both take it; the loser reads again), its id is the job's (a re-run finds it), and its
+outbox rows and fingerprint are written after it with ids derived from it (a re-run completes
+them). Nothing is ever left locked by a worker that dies halfway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import numpy.typing as npt
+from bson import Binary
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError, WriteError
+
+from attendance.adapters.mongo.repositories import Database, Doc, translated
+from attendance.core.domain.checkins import (
+    AttendanceEvent,
+    CheckInJob,
+    Direction,
+    JobState,
+    Outcome,
+    OutcomeKind,
+    PhotoRef,
+    Requested,
+    ReviewItem,
+    ReviewKind,
+)
+from attendance.core.domain.model import new_id
+from attendance.core.ports import Fingerprint, SequenceTaken
+
+DUPLICATE_KEY = 11000
+JOB_KEPT = timedelta(days=2)  # far longer than Slack (minutes) or Teams redeliver an activity
+
+CHECKIN_INDEXES: dict[str, list[IndexModel]] = {
+    "checkin_jobs": [
+        IndexModel([("tenant_id", ASCENDING), ("idempotency_key", ASCENDING)], unique=True, name="idempotency"),
+        IndexModel([("state", ASCENDING), ("next_attempt_at", ASCENDING)], name="due"),
+        IndexModel([("state", ASCENDING), ("lease_until", ASCENDING)], name="leases"),
+        IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="ttl"),  # finished jobs only
+    ],
+    "attendance_events": [
+        IndexModel([("tenant_id", ASCENDING), ("employee_id", ASCENDING), ("seq", ASCENDING)], unique=True,
+                   name="sequence"),
+        IndexModel([("tenant_id", ASCENDING), ("employee_id", ASCENDING), ("at", ASCENDING)], name="by_employee"),
+        IndexModel([("tenant_id", ASCENDING), ("at", ASCENDING)], name="by_time"),
+    ],
+    "outbox": [
+        IndexModel([("state", ASCENDING), ("created_at", ASCENDING)], name="pending"),
+        IndexModel([("tenant_id", ASCENDING), ("employee_id", ASCENDING), ("created_at", ASCENDING)],
+                   name="by_employee"),
+    ],
+    "photo_fingerprints": [
+        IndexModel([("tenant_id", ASCENDING), ("created_at", ASCENDING)], name="by_time"),
+        IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="ttl"),
+    ],
+    "review_queue": [IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING), ("at", ASCENDING)], name="open")],
+    "photo_buffer": [IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="ttl")],
+}  # fmt: skip
+
+
+# ---------------------------------------------------------------- (de)serialisation
+
+
+def outcome_doc(o: Outcome) -> Doc:
+    doc = dataclasses.asdict(o)
+    doc["kind"] = o.kind.value
+    doc["direction"] = o.direction.value if o.direction else None
+    return doc
+
+
+def outcome_from(doc: Doc | None) -> Outcome | None:
+    if not doc:
+        return None
+    known = {f.name for f in dataclasses.fields(Outcome)}
+    fields = {k: v for k, v in doc.items() if k in known} | {"kind": OutcomeKind(doc["kind"])}
+    fields["direction"] = Direction(doc["direction"]) if doc.get("direction") else None
+    return Outcome(**fields)
+
+
+def event_doc(e: AttendanceEvent) -> Doc:
+    local = e.local
+    return {
+        "_id": e.id, "tenant_id": e.tenant_id, "employee_id": e.employee_id, "direction": e.direction.value,
+        "at": e.at, "timezone": e.timezone, "local_date": local.date().isoformat(),
+        "local_time": local.strftime("%H:%M:%S"), "channel": e.channel, "job_id": e.job_id,
+        "decision": e.decision, "distance": e.distance, "margin": e.margin, "supersedes": e.supersedes,
+        "void": e.void, "reason": e.reason, "recorded_by": e.recorded_by,
+    }  # fmt: skip
+
+
+def _utc(at: datetime) -> datetime:
+    """As ``datetime.UTC`` (the driver's own UTC tzinfo is a Python class: slow to convert from)."""
+    if at.tzinfo is None or at.utcoffset() == timedelta(0):
+        return at.replace(tzinfo=UTC)  # naive times from the driver are UTC
+    return at.astimezone(UTC)
+
+
+def event_from(d: Doc) -> AttendanceEvent:
+    return AttendanceEvent(
+        id=d["_id"], tenant_id=d["tenant_id"], employee_id=d["employee_id"], direction=Direction(d["direction"]),
+        at=_utc(d["at"]), timezone=d["timezone"], channel=d["channel"], job_id=d.get("job_id"),
+        decision=d.get("decision", "accepted"), distance=d.get("distance"), margin=d.get("margin"),
+        supersedes=d.get("supersedes"), void=bool(d.get("void")), reason=d.get("reason"),
+        recorded_by=d.get("recorded_by"),
+    )  # fmt: skip
+
+
+def _job_doc(j: CheckInJob) -> Doc:
+    return {
+        "_id": j.id, "tenant_id": j.tenant_id, "channel": j.channel, "identity_kind": j.identity_kind,
+        "identity": j.identity, "photo": dataclasses.asdict(j.photo), "requested": j.requested.value,
+        "received_at": j.received_at, "idempotency_key": j.idempotency_key, "reply_to": j.reply_to,
+        "context": j.context, "state": j.state.value, "attempts": j.attempts, "next_attempt_at": j.received_at,
+        "lease_until": None,
+        "outcome": None, "decided_at": None, "finished_at": None, "last_error": None,
+    }  # fmt: skip
+
+
+def _job(d: Doc) -> CheckInJob:
+    return CheckInJob(
+        id=d["_id"], tenant_id=d["tenant_id"], channel=d["channel"], identity_kind=d["identity_kind"],
+        identity=d.get("identity"), photo=PhotoRef(**d["photo"]), requested=Requested(d["requested"]),
+        received_at=d["received_at"], idempotency_key=d["idempotency_key"], reply_to=d.get("reply_to"),
+        context=dict(d.get("context") or {}), state=JobState(d["state"]), attempts=int(d.get("attempts", 0)),
+        outcome=outcome_from(d.get("outcome")),
+    )  # fmt: skip
+
+
+def _signed64(value: int) -> int:
+    """BSON integers are signed 64-bit: store the hash's bit pattern as one."""
+    return value - (1 << 64) if value >= (1 << 63) else value
+
+
+# ---------------------------------------------------------------- job queue
+
+
+@translated
+class MongoJobQueue:
+    """Jobs in ``checkin_jobs``. ``submit`` commits in groups: requests that arrive while an insert
+    is in flight go together in the next ``insert_many`` (one round trip instead of one each), so
+    that a burst of check-ins is stored, and acknowledged, quickly. No request waits on purpose."""
+
+    BATCH_MAX = 200
+
+    def __init__(self, db: Database) -> None:
+        self._c: AsyncCollection[Doc] = db["checkin_jobs"]
+        self._workers: AsyncCollection[Doc] = db["workers"]
+        self._pending: list[tuple[CheckInJob, asyncio.Future[tuple[CheckInJob, bool]]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def submit(self, job: CheckInJob) -> tuple[CheckInJob, bool]:
+        future: asyncio.Future[tuple[CheckInJob, bool]] = asyncio.get_running_loop().create_future()
+        self._pending.append((job, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        return await asyncio.shield(future)  # a caller that gives up does not cancel the others' insert
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[: self.BATCH_MAX], self._pending[self.BATCH_MAX :]
+            try:
+                errors = await self._insert([job for job, _ in batch])
+            except PyMongoError as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for index, (job, future) in enumerate(batch):
+                try:
+                    result = (job, True) if index not in errors else await self._existing(job, errors[index])
+                except PyMongoError as exc:
+                    if not future.done():
+                        future.set_exception(exc)
+                    continue
+                if not future.done():
+                    future.set_result(result)
+
+    async def _insert(self, jobs: list[CheckInJob]) -> dict[int, Doc]:
+        """The write errors by position (the others are stored)."""
+        try:
+            await self._c.insert_many([_job_doc(j) for j in jobs], ordered=False)
+        except BulkWriteError as exc:
+            return {e["index"]: e for e in exc.details.get("writeErrors", [])}
+        return {}
+
+    async def _existing(self, job: CheckInJob, error: Doc) -> tuple[CheckInJob, bool]:
+        if error.get("code") != DUPLICATE_KEY:
+            raise WriteError(str(error.get("errmsg", "insert failed")), error.get("code"), error)
+        doc = await self._c.find_one({"tenant_id": job.tenant_id, "idempotency_key": job.idempotency_key})
+        if doc is None:
+            raise WriteError("a duplicate job vanished", error.get("code"), error)
+        return _job(doc), False
+
+    async def claim(self, worker: str, now: datetime, lease: timedelta) -> CheckInJob | None:
+        """The oldest due job, else one whose lease ended (its worker died): two indexed queries."""
+        take = {"$set": {"state": JobState.RUNNING.value, "lease_until": now + lease, "worker": worker},
+                "$inc": {"attempts": 1}}  # fmt: skip
+        for query, order in (
+            ({"state": JobState.QUEUED.value, "next_attempt_at": {"$lte": now}}, "next_attempt_at"),
+            ({"state": JobState.RUNNING.value, "lease_until": {"$lt": now}}, "lease_until"),
+        ):
+            doc = await self._c.find_one_and_update(
+                query, take, sort=[(order, ASCENDING)], return_document=ReturnDocument.AFTER
+            )
+            if doc is not None:
+                return _job(doc)
+        return None
+
+    async def retry_later(self, job_id: str, at: datetime, error: str, *, counts: bool = True) -> None:
+        update: Doc = {
+            "$set": {"state": JobState.QUEUED.value, "next_attempt_at": at, "lease_until": None, "last_error": error}
+        }
+        if not counts:  # waiting for a lock is not the job's fault: give the attempt back
+            update["$inc"] = {"attempts": -1}
+        await self._c.update_one({"_id": job_id}, update)
+
+    async def finish(self, job_id: str, outcome: Outcome, decided_at: datetime, now: datetime) -> None:
+        """Done: the photo's address is dropped (a Teams download URL is pre-authorised), and the
+        job is kept ``JOB_KEPT`` for its idempotency key (the platforms' redeliveries), then expires."""
+        await self._c.update_one(
+            {"_id": job_id},
+            {"$set": {"state": JobState.DONE.value, "outcome": outcome_doc(outcome), "decided_at": decided_at,
+                      "finished_at": now, "lease_until": None, "photo.ref": "", "expires_at": now + JOB_KEPT}},
+        )  # fmt: skip
+
+    async def get(self, job_id: str) -> CheckInJob | None:
+        doc = await self._c.find_one({"_id": job_id})
+        return _job(doc) if doc else None
+
+    async def heartbeat(self, worker: str, now: datetime, done: int) -> None:
+        await self._workers.update_one(
+            {"_id": worker}, {"$set": {"seen_at": now, "done": done}, "$setOnInsert": {"started_at": now}}, upsert=True
+        )
+
+
+# ---------------------------------------------------------------- attendance
+
+
+@translated
+class MongoAttendanceStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._events: AsyncCollection[Doc] = db["attendance_events"]
+
+    async def day(
+        self, tenant_id: str, employee_id: str, start: datetime, end: datetime
+    ) -> tuple[int, list[AttendanceEvent]]:
+        last = await self._events.find_one(
+            {"tenant_id": tenant_id, "employee_id": employee_id}, {"seq": 1}, sort=[("seq", DESCENDING)]
+        )
+        cursor = self._events.find(
+            {"tenant_id": tenant_id, "employee_id": employee_id, "at": {"$gte": start, "$lt": end}}
+        ).sort("at", ASCENDING)
+        return (int(last.get("seq", 0)) if last else 0), [event_from(d) async for d in cursor]
+
+    async def append(
+        self, event: AttendanceEvent, seq: int, outbox: Sequence[dict[str, object]], fingerprint: Fingerprint | None
+    ) -> None:
+        try:
+            await self._events.insert_one({**event_doc(event), "seq": seq})
+        except DuplicateKeyError as exc:
+            if await self._events.find_one({"_id": event.id}, {"_id": 1}) is None:
+                raise SequenceTaken(f"sequence {seq} of {event.employee_id} is taken") from exc
+            # else: this very event was stored by an earlier run; complete what may be missing
+        await self.complete(event, outbox, fingerprint)
+
+    async def complete(
+        self, event: AttendanceEvent, outbox: Sequence[dict[str, object]], fingerprint: Fingerprint | None
+    ) -> None:
+        for row in outbox:
+            await self._db["outbox"].update_one({"_id": row["_id"]}, {"$setOnInsert": dict(row)}, upsert=True)
+        if fingerprint is not None:
+            await self._db["photo_fingerprints"].update_one(
+                {"_id": event.id},
+                {"$setOnInsert": {"tenant_id": event.tenant_id, "fp": _signed64(fingerprint.value),
+                                  "created_at": fingerprint.at,
+                                  "expires_at": fingerprint.at + timedelta(days=fingerprint.retention_days)}},
+                upsert=True,
+            )  # fmt: skip
+
+    async def events(
+        self, tenant_id: str, start: datetime, end: datetime, employee_id: str | None = None
+    ) -> list[AttendanceEvent]:
+        query: Doc = {"tenant_id": tenant_id, "at": {"$gte": start, "$lt": end}}
+        if employee_id is not None:
+            query["employee_id"] = employee_id
+        return [event_from(d) async for d in self._events.find(query).sort("at", ASCENDING)]
+
+    async def events_for(
+        self, tenant_id: str, start: datetime, end: datetime, employee_ids: Sequence[str]
+    ) -> list[AttendanceEvent]:
+        query: Doc = {"tenant_id": tenant_id, "employee_id": {"$in": list(employee_ids)},
+                      "at": {"$gte": start, "$lt": end}}  # fmt: skip
+        return [event_from(d) async for d in self._events.find(query).sort("at", ASCENDING)]
+
+    async def event(self, tenant_id: str, event_id: str) -> AttendanceEvent | None:
+        doc = await self._events.find_one({"_id": event_id, "tenant_id": tenant_id})
+        return event_from(doc) if doc else None
+
+    async def is_superseded(self, tenant_id: str, event_id: str) -> bool:
+        found = await self._events.find_one({"tenant_id": tenant_id, "supersedes": event_id}, {"_id": 1})
+        return found is not None
+
+    async def page(
+        self, tenant_id: str, start: datetime, end: datetime, *, employee_ids: Sequence[str] | None,
+        after: tuple[datetime, str] | None, limit: int,
+    ) -> list[AttendanceEvent]:  # fmt: skip
+        query: Doc = {"tenant_id": tenant_id, "at": {"$gte": start, "$lt": end}}
+        if employee_ids is not None:
+            query["employee_id"] = {"$in": list(employee_ids)}
+        if after is not None:
+            query["$or"] = [{"at": {"$gt": after[0]}}, {"at": after[0], "_id": {"$gt": after[1]}}]
+        cursor = self._events.find(query).sort([("at", ASCENDING), ("_id", ASCENDING)]).limit(limit)
+        return [event_from(d) async for d in cursor]
+
+
+# ---------------------------------------------------------------- fraud defences, review, photos
+
+
+@dataclass(slots=True)
+class _TenantPrints:
+    ids: list[str] = field(default_factory=list)
+    values: npt.NDArray[np.uint64] = field(default_factory=lambda: np.empty(0, dtype=np.uint64))
+    created: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0, dtype=np.float64))
+    high_water: datetime | None = None
+
+
+@translated
+class MongoFingerprints:
+    """Replay look-ups against an in-memory copy per tenant, topped up on every call with the
+    rows written since the last one (with an overlap, since other workers' rows can land a
+    little late), so a check-in reads only what is new, not 90 days of hashes."""
+
+    OVERLAP = timedelta(minutes=5)
+
+    def __init__(self, db: Database) -> None:
+        self._c: AsyncCollection[Doc] = db["photo_fingerprints"]
+        self._tenants: dict[str, _TenantPrints] = {}
+
+    async def _refresh(self, tenant_id: str, since: datetime) -> _TenantPrints:
+        prints = self._tenants.setdefault(tenant_id, _TenantPrints())
+        start = since if prints.high_water is None else max(since, prints.high_water - self.OVERLAP)
+        known = set(prints.ids[-2000:]) if prints.high_water is not None else set()
+        cursor = self._c.find({"tenant_id": tenant_id, "created_at": {"$gte": start}}, {"fp": 1, "created_at": 1})
+        fresh = [d async for d in cursor if d["_id"] not in known]
+        if fresh:
+            prints.ids += [d["_id"] for d in fresh]
+            values = np.array([d["fp"] for d in fresh], dtype=np.int64).view(np.uint64)
+            prints.values = np.concatenate([prints.values, values])
+            prints.created = np.concatenate([prints.created, [d["created_at"].timestamp() for d in fresh]])
+            newest = max(d["created_at"] for d in fresh)
+            prints.high_water = max(prints.high_water or newest, newest)
+        elif prints.high_water is None:
+            prints.high_water = since
+        live = prints.created >= since.timestamp()
+        if live.size and live.sum() < live.size // 2:  # drop what the retention window left behind
+            prints.ids = [i for i, keep in zip(prints.ids, live, strict=True) if keep]
+            prints.values, prints.created = prints.values[live], prints.created[live]
+        return prints
+
+    async def seen(
+        self, tenant_id: str, fingerprint: int, max_bits: int, since: datetime, *, ignore: str | None = None
+    ) -> bool:
+        prints = await self._refresh(tenant_id, since)
+        if not prints.values.size:
+            return False
+        xor = prints.values ^ np.uint64(fingerprint & ((1 << 64) - 1))
+        bits = np.unpackbits(xor.view(np.uint8).reshape(-1, 8), axis=1).sum(axis=1)
+        close = (bits <= max_bits) & (prints.created >= since.timestamp())
+        if ignore is not None and close.any():
+            close &= np.array([i != ignore for i in prints.ids], dtype=bool)
+        return bool(close.any())
+
+
+def _review_item(d: Doc) -> ReviewItem:
+    return ReviewItem(
+        id=d["_id"], tenant_id=d["tenant_id"], kind=ReviewKind(d["kind"]), at=d["at"], channel=d.get("channel", ""),
+        employee_id=d.get("claimed_employee_id"), looks_like=d.get("looks_like"), event_id=d.get("event_id"),
+        job_id=d.get("job_id"), requested=Requested(d.get("requested", "auto")), attempted_at=d.get("attempted_at"),
+        status=d.get("status", "open"), reported_by=d.get("reported_by"),
+    )  # fmt: skip
+
+
+@translated
+class MongoReviewQueue:
+    def __init__(self, db: Database) -> None:
+        self._c: AsyncCollection[Doc] = db["review_queue"]
+
+    async def flag(self, job: CheckInJob, outcome: Outcome, now: datetime) -> None:
+        await self._c.update_one(
+            {"_id": job.id},
+            {"$setOnInsert": {"tenant_id": job.tenant_id, "kind": ReviewKind.OTHER_PERSON.value,
+                              "channel": job.channel, "claimed_employee_id": outcome.employee_id,
+                              "looks_like": outcome.looks_like, "distance": outcome.distance,
+                              "margin": outcome.margin, "job_id": job.id, "requested": job.requested.value,
+                              "attempted_at": job.received_at, "at": now, "status": "open"}},
+            upsert=True,
+        )  # fmt: skip
+
+    async def report(self, event: AttendanceEvent, reported_by: str, now: datetime) -> ReviewItem:
+        doc = await self._c.find_one_and_update(
+            {"_id": f"not-me:{event.id}"},
+            {"$setOnInsert": {"tenant_id": event.tenant_id, "kind": ReviewKind.NOT_ME.value, "channel": event.channel,
+                              "claimed_employee_id": event.employee_id, "event_id": event.id,
+                              "distance": event.distance, "attempted_at": event.at, "reported_by": reported_by,
+                              "at": now, "status": "open"}},
+            upsert=True, return_document=ReturnDocument.AFTER,
+        )  # fmt: skip
+        assert doc is not None, "an upsert returning the document after it always finds one"
+        return _review_item(doc)
+
+    async def open_items(self, tenant_id: str, limit: int) -> list[ReviewItem]:
+        cursor = self._c.find({"tenant_id": tenant_id, "status": "open"}).sort("at", ASCENDING).limit(limit)
+        return [_review_item(d) async for d in cursor]
+
+    async def page(
+        self, tenant_id: str, *, status: str | None, after: tuple[datetime, str] | None, limit: int
+    ) -> list[ReviewItem]:
+        query: Doc = {"tenant_id": tenant_id}
+        if status:
+            query["status"] = status
+        if after is not None:
+            query["$or"] = [{"at": {"$gt": after[0]}}, {"at": after[0], "_id": {"$gt": after[1]}}]
+        cursor = self._c.find(query).sort([("at", ASCENDING), ("_id", ASCENDING)]).limit(limit)
+        return [_review_item(d) async for d in cursor]
+
+    async def get(self, tenant_id: str, item_id: str) -> ReviewItem | None:
+        doc = await self._c.find_one({"_id": item_id, "tenant_id": tenant_id})
+        return _review_item(doc) if doc else None
+
+    async def resolve(self, tenant_id: str, item_id: str, status: str, by: str, now: datetime) -> bool:
+        result = await self._c.update_one(
+            {"_id": item_id, "tenant_id": tenant_id, "status": "open"},
+            {"$set": {"status": status, "resolved_by": by, "resolved_at": now}},
+        )
+        return result.modified_count == 1
+
+
+@translated
+class MongoPhotoBuffer:
+    """Uploaded photos wait here for their job; deleted when it ends, expired after a TTL anyway."""
+
+    def __init__(self, db: Database, ttl: timedelta = timedelta(hours=1)) -> None:
+        self._c: AsyncCollection[Doc] = db["photo_buffer"]
+        self._ttl = ttl
+
+    async def put(self, tenant_id: str, data: bytes, now: datetime | None = None) -> str:
+        from datetime import UTC
+
+        created = now or datetime.now(UTC)
+        buffer_id = new_id()
+        await self._c.insert_one({"_id": buffer_id, "tenant_id": tenant_id, "data": Binary(data),
+                                  "created_at": created, "expires_at": created + self._ttl})  # fmt: skip
+        return buffer_id
+
+    async def get(self, buffer_id: str) -> bytes | None:
+        doc = await self._c.find_one({"_id": buffer_id})
+        return bytes(doc["data"]) if doc else None
+
+    async def delete(self, buffer_id: str) -> None:
+        await self._c.delete_one({"_id": buffer_id})

@@ -1,0 +1,311 @@
+"""``MongoDeliveryRepository``: the outbox's rows fanned out into ``deliveries``, one per row and
+subscription, claimed with leases as check-in jobs are.
+
+Ordering per *stream* (one subscription, one employee): a delivery is claimed only when nothing
+earlier of its stream is waiting, neither a delivery (``pending``, ``in_flight``, ``held``) nor
+an outbox row not yet fanned out. A blocked delivery is *parked* until its blocker's next try
+(deliveries fanned out behind an earlier one of their stream start parked); finishing a delivery
+wakes the next one of its stream at once. Parking keeps the due set small: the claim query then
+looks at the heads of the streams only, not at the whole backlog.
+"""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError
+
+from attendance.adapters.mongo.repositories import Database, Doc, translated
+from attendance.core.domain.deliveries import Attempt, Delivery, DeliveryState, DeliveryStats, ResultKind
+from attendance.core.domain.webhooks import Subscription
+
+HISTORY = 10  # attempts kept per delivery
+WAITING = [DeliveryState.PENDING.value, DeliveryState.IN_FLIGHT.value, DeliveryState.HELD.value]
+OUTBOX_PENDING = "pending"
+OUTBOX_DISPATCHED = "dispatched"
+DUPLICATE_KEY = 11000
+PARK_S = 30  # a parked delivery is looked at again after this even if no wake-up came (a dispatcher died)
+CANDIDATE = {"stream": 1, "state": 1, "created_at": 1, "msg_id": 1, "tenant_id": 1, "employee_id": 1}
+
+DELIVERY_INDEXES: dict[str, list[IndexModel]] = {
+    "deliveries": [
+        IndexModel([("state", ASCENDING), ("next_attempt_at", ASCENDING)], name="due"),
+        IndexModel([("state", ASCENDING), ("lease_until", ASCENDING)], name="leases"),
+        IndexModel([("stream", ASCENDING), ("created_at", ASCENDING), ("msg_id", ASCENDING)], name="stream"),
+        IndexModel([("tenant_id", ASCENDING), ("created_at", DESCENDING)], name="by_tenant"),
+        IndexModel([("subscription_id", ASCENDING), ("state", ASCENDING)], name="by_subscription"),
+    ],
+    "admin_alerts": [IndexModel([("tenant_id", ASCENDING), ("at", DESCENDING)], name="by_tenant")],
+}
+
+
+def _stream(subscription_id: str, employee_id: str) -> str:
+    return f"{subscription_id}:{employee_id}"
+
+
+def _delivery(doc: Doc) -> Delivery:
+    return Delivery(
+        id=doc["_id"], tenant_id=doc["tenant_id"], subscription_id=doc["subscription_id"],
+        employee_id=doc["employee_id"], msg_id=doc["msg_id"], type=doc["type"], payload=doc["payload"],
+        created_at=doc["created_at"], state=DeliveryState(doc["state"]), attempts=doc.get("attempts", 0),
+        next_attempt_at=doc.get("next_attempt_at"), last_error=doc.get("last_error"),
+        delivered_at=doc.get("delivered_at"), followup=doc.get("followup"),
+        history=tuple(Attempt(at=a["at"], result=ResultKind(a["result"]), status=a.get("status"),
+                              detail=a.get("detail", ""), ms=a.get("ms", 0.0)) for a in doc.get("history", [])),
+    )  # fmt: skip
+
+
+def _new_delivery(row: Doc, sub_id: str, now: datetime) -> Doc:
+    return {
+        "_id": f"{row['_id']}:{sub_id}", "tenant_id": row["tenant_id"], "subscription_id": sub_id,
+        "employee_id": row["employee_id"], "stream": _stream(sub_id, str(row["employee_id"])), "msg_id": row["_id"],
+        "type": row["type"], "payload": row["payload"], "created_at": row["created_at"], "state": "pending",
+        "attempts": 0, "next_attempt_at": now, "history": [], "made_at": now, "parked": False,
+    }  # fmt: skip
+
+
+@translated
+class MongoDeliveryRepository:
+    def __init__(self, db: Database) -> None:
+        self._outbox: AsyncCollection[Doc] = db["outbox"]
+        self._c: AsyncCollection[Doc] = db["deliveries"]
+
+    # ------------------------------------------------------------ fan-out
+
+    async def pending_outbox(self, limit: int) -> list[dict[str, object]]:
+        cursor = self._outbox.find({"state": OUTBOX_PENDING}).sort([("state", 1), ("created_at", 1)]).limit(limit)
+        return [d async for d in cursor]
+
+    async def fan_out(self, rows: Sequence[tuple[dict[str, object], Sequence[Subscription]]], now: datetime) -> None:
+        docs = sorted((_new_delivery(row, sub.id, now) for row, subs in rows for sub in subs),
+                      key=lambda d: (d["created_at"], d["msg_id"]))  # fmt: skip
+        heads: set[str] = set()
+        for doc in docs:  # behind the first of its stream: parked, woken when the one before it finishes
+            if doc["stream"] in heads:
+                doc.update(next_attempt_at=now + timedelta(seconds=PARK_S), parked=True)
+            heads.add(doc["stream"])
+        if docs:
+            try:
+                await self._c.insert_many(docs, ordered=False)
+            except BulkWriteError as exc:  # another dispatcher fanned some of them out first: the same ids
+                if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                    raise
+        await self._outbox.update_many({"_id": {"$in": [row["_id"] for row, _ in rows]}},
+                                       {"$set": {"state": OUTBOX_DISPATCHED, "dispatched_at": now}})  # fmt: skip
+
+    # ------------------------------------------------------------ claiming, in order per stream
+
+    async def _heads(self, candidates: Sequence[Doc]) -> dict[str, Doc]:
+        """The earliest waiting delivery of each candidate's stream (one query for them all)."""
+        cursor = await self._c.aggregate([
+            {"$match": {"stream": {"$in": sorted({d["stream"] for d in candidates})}, "state": {"$in": WAITING}}},
+            {"$sort": {"created_at": 1, "msg_id": 1}},
+            {"$group": {"_id": "$stream", "head": {"$first": {"_id": "$_id", "state": "$state",
+                                                              "next_attempt_at": "$next_attempt_at",
+                                                              "lease_until": "$lease_until"}}}},
+        ])  # fmt: skip
+        return {str(d["_id"]): d["head"] async for d in cursor}
+
+    async def _unfanned(self, candidates: Sequence[Doc]) -> dict[tuple[str, str], tuple[datetime, str]]:
+        """The earliest outbox row not fanned out yet, per (tenant, employee) of the candidates."""
+        employees = sorted({str(d["employee_id"]) for d in candidates})
+        earliest: dict[tuple[str, str], tuple[datetime, str]] = {}
+        async for row in self._outbox.find({"state": OUTBOX_PENDING, "employee_id": {"$in": employees}},
+                                           {"tenant_id": 1, "employee_id": 1, "created_at": 1}):  # fmt: skip
+            key = (str(row["tenant_id"]), str(row["employee_id"]))
+            at = (row["created_at"], str(row["_id"]))
+            earliest[key] = min(earliest.get(key, at), at)
+        return earliest
+
+    @staticmethod
+    def _parked_until(blocker: Doc, now: datetime) -> datetime:
+        until = now + timedelta(seconds=1)  # an earlier row not fanned out yet: soon
+        if blocker["state"] == DeliveryState.PENDING.value and blocker.get("next_attempt_at"):
+            until = max(until, blocker["next_attempt_at"])
+        elif blocker["state"] == DeliveryState.IN_FLIGHT.value and blocker.get("lease_until"):
+            until = max(until, blocker["lease_until"])
+        elif blocker["state"] == DeliveryState.HELD.value:
+            until = now + timedelta(hours=1)
+        return until
+
+    async def claim(self, dispatcher: str, now: datetime, lease: timedelta, limit: int) -> list[Delivery]:
+        due = self._c.find({"state": "pending", "next_attempt_at": {"$lte": now}}, CANDIDATE).sort(
+            [("state", 1), ("next_attempt_at", 1)]).limit(limit * 2)  # fmt: skip
+        expired = self._c.find({"state": "in_flight", "lease_until": {"$lt": now}}, CANDIDATE).limit(limit)
+        candidates: list[Doc] = []
+        seen_streams: set[str] = set()
+        for doc in [d async for d in expired] + [d async for d in due]:
+            if doc["stream"] not in seen_streams:  # one per stream per claim: a later one waits for it anyway
+                seen_streams.add(doc["stream"])
+                candidates.append(doc)
+        if not candidates:
+            return []
+        heads = await self._heads(candidates)
+        unfanned = await self._unfanned(candidates)
+        claimed: list[Delivery] = []
+        parks: list[UpdateOne] = []
+        for doc in candidates:
+            head = heads.get(doc["stream"], {"_id": doc["_id"]})
+            blocker: Doc | None = head if head["_id"] != doc["_id"] else None
+            earlier_row = unfanned.get((str(doc["tenant_id"]), str(doc["employee_id"])))
+            if blocker is None and earlier_row is not None and earlier_row < (doc["created_at"], doc["msg_id"]):
+                blocker = {"state": "unfanned"}
+            if blocker is not None:
+                if doc["state"] == "pending":
+                    parks.append(UpdateOne({"_id": doc["_id"], "state": "pending"},
+                                           {"$set": {"next_attempt_at": self._parked_until(blocker, now),
+                                                     "parked": True}}))  # fmt: skip
+                continue
+            if len(claimed) >= limit:
+                continue
+            # update_one then find_one, not find_one_and_update: on the embedded server the latter scans
+            # the collection (measured: 50 ms at 2,000 deliveries against 7 ms for the pair)
+            won = await self._c.update_one(
+                {"_id": doc["_id"], "$or": [{"state": "pending", "next_attempt_at": {"$lte": now}},
+                                            {"state": "in_flight", "lease_until": {"$lt": now}}]},
+                {"$set": {"state": "in_flight", "lease_until": now + lease, "dispatcher": dispatcher,
+                          "parked": False}, "$inc": {"attempts": 1}},
+            )  # fmt: skip
+            if won.modified_count == 1:
+                took = await self._c.find_one({"_id": doc["_id"]}, {"history": 0})
+                if took is not None:
+                    claimed.append(_delivery(took))
+        if parks:
+            await self._c.bulk_write(parks, ordered=False)
+        return claimed
+
+    async def finish(
+        self, delivery: Delivery, *, state: DeliveryState, next_attempt_at: datetime | None, attempt: Attempt,
+        followup: str | None, now: datetime,
+    ) -> None:  # fmt: skip
+        record = dataclasses.asdict(attempt)
+        record["result"] = attempt.result.value
+        fields: Doc = {"state": state.value, "next_attempt_at": next_attempt_at, "followup": followup,
+                       "lease_until": None}  # fmt: skip
+        if state is DeliveryState.DELIVERED:
+            fields["delivered_at"] = now
+        if attempt.result is not ResultKind.DELIVERED:
+            fields["last_error"] = attempt.detail
+        update: Doc = {"$set": fields, "$push": {"history": {"$each": [record], "$slice": -HISTORY}}}
+        if state is DeliveryState.HELD:
+            update["$inc"] = {"attempts": -1}  # held, not tried: it does not use up the schedule
+        await self._c.update_one({"_id": delivery.id, "state": "in_flight", "attempts": delivery.attempts},  # ours
+                                 update)  # fmt: skip
+        if state in (DeliveryState.DELIVERED, DeliveryState.DEAD):  # the next of its stream goes now
+            nxt = await self._c.find_one(
+                {"stream": _stream(delivery.subscription_id, delivery.employee_id), "state": "pending",
+                 "parked": True},
+                {"_id": 1}, sort=[("created_at", 1), ("msg_id", 1)],
+            )  # fmt: skip
+            if nxt is not None:
+                await self._c.update_one({"_id": nxt["_id"], "state": "pending"},
+                                         {"$set": {"next_attempt_at": now, "parked": False}})  # fmt: skip
+
+    # ------------------------------------------------------------ subscriptions switched off and on
+
+    async def hold(self, tenant_id: str, subscription_id: str) -> int:
+        result = await self._c.update_many(
+            {"tenant_id": tenant_id, "subscription_id": subscription_id, "state": "pending"},
+            {"$set": {"state": DeliveryState.HELD.value}},
+        )
+        return result.modified_count
+
+    async def resume(self, tenant_id: str, subscription_id: str, now: datetime) -> int:
+        result = await self._c.update_many(
+            {"tenant_id": tenant_id, "subscription_id": subscription_id, "state": DeliveryState.HELD.value},
+            {"$set": {"state": "pending", "next_attempt_at": now, "parked": False}},
+        )
+        return result.modified_count
+
+    async def cancel(self, tenant_id: str, subscription_id: str) -> int:
+        result = await self._c.delete_many(
+            {"tenant_id": tenant_id, "subscription_id": subscription_id, "state": {"$in": WAITING}}
+        )
+        return result.deleted_count
+
+    # ------------------------------------------------------------ admin: look and replay
+
+    async def get(self, tenant_id: str, delivery_id: str) -> Delivery | None:
+        doc = await self._c.find_one({"_id": delivery_id, "tenant_id": tenant_id})
+        return _delivery(doc) if doc else None
+
+    async def list(
+        self, tenant_id: str, *, states: Sequence[DeliveryState] = (), subscription_id: str | None = None,
+        limit: int = 50,
+    ) -> list[Delivery]:  # fmt: skip
+        query: Doc = {"tenant_id": tenant_id}
+        if states:
+            query["state"] = {"$in": [s.value for s in states]}
+        if subscription_id:
+            query["subscription_id"] = subscription_id
+        cursor = self._c.find(query).sort([("tenant_id", 1), ("created_at", -1)]).limit(limit)
+        return [_delivery(d) async for d in cursor]
+
+    async def replay(self, tenant_id: str, delivery_id: str, now: datetime) -> bool:
+        result = await self._c.update_one(
+            {"_id": delivery_id, "tenant_id": tenant_id,
+             "state": {"$in": [DeliveryState.DEAD.value, DeliveryState.DELIVERED.value]}},
+            {"$set": {"state": "pending", "next_attempt_at": now, "attempts": 0, "parked": False, "followup": None,
+                      "replayed_at": now}},
+        )  # fmt: skip
+        return result.modified_count == 1
+
+    async def replay_since(
+        self, tenant_id: str, since: datetime, subscriptions: Sequence[Subscription], now: datetime
+    ) -> int:
+        made = 0
+        async for row in self._outbox.find({"tenant_id": tenant_id, "created_at": {"$gte": since},
+                                            "state": OUTBOX_DISPATCHED}):  # fmt: skip
+            for sub in subscriptions:
+                if sub.wants(str(row["type"])):
+                    doc = _new_delivery(row, sub.id, now)
+                    result = await self._c.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
+                    made += result.upserted_id is not None
+        again = await self._c.update_many(
+            {"tenant_id": tenant_id, "subscription_id": {"$in": [s.id for s in subscriptions]},
+             "created_at": {"$gte": since},
+             "state": {"$in": [DeliveryState.DEAD.value, DeliveryState.DELIVERED.value]}},
+            {"$set": {"state": "pending", "next_attempt_at": now, "attempts": 0, "parked": False, "followup": None,
+                      "replayed_at": now}},
+        )  # fmt: skip
+        return made + again.modified_count
+
+    async def stats(self, tenant_id: str | None, now: datetime) -> DeliveryStats:
+        match: Doc = {"tenant_id": tenant_id} if tenant_id else {}
+        by_state: dict[str, int] = {}
+        async for row in await self._c.aggregate([{"$match": match},
+                                                  {"$group": {"_id": "$state", "n": {"$sum": 1}}}]):  # fmt: skip
+            by_state[str(row["_id"])] = int(row["n"])
+        retried = await self._c.count_documents({**match, "attempts": {"$gt": 1}})
+        oldest = await self._c.find_one({**match, "state": {"$in": ["pending", "in_flight"]}}, {"created_at": 1},
+                                        sort=[("created_at", 1)])  # fmt: skip
+        unfanned = await self._outbox.count_documents({**match, "state": OUTBOX_PENDING})
+        lag = (now - oldest["created_at"]).total_seconds() if oldest else 0.0
+        return DeliveryStats(by_state=by_state, retried=retried, lag_s=lag, outbox_waiting=unfanned)
+
+    async def add_outbox(self, rows: Sequence[dict[str, object]]) -> None:
+        for row in rows:
+            await self._outbox.update_one({"_id": row["_id"]}, {"$setOnInsert": dict(row)}, upsert=True)
+
+    async def summary_mark(self, tenant_id: str) -> date | None:
+        doc = await self._c.database["summary_marks"].find_one({"_id": tenant_id})
+        return date.fromisoformat(doc["through"]) if doc else None
+
+    async def set_summary_mark(self, tenant_id: str, day: date) -> None:
+        await self._c.database["summary_marks"].update_one(
+            {"_id": tenant_id}, {"$max": {"through": day.isoformat()}}, upsert=True
+        )
+
+    async def record_alert(self, tenant_id: str, text: str, now: datetime) -> None:
+        doc: dict[str, Any] = {"tenant_id": tenant_id, "text": text, "at": now}
+        await self._c.database["admin_alerts"].insert_one(doc)
+
+    async def alerts(self, tenant_id: str, limit: int) -> builtins.list[tuple[datetime, str]]:
+        cursor = self._c.database["admin_alerts"].find({"tenant_id": tenant_id}).sort([("tenant_id", 1), ("at", -1)])
+        return [(d["at"], d["text"]) async for d in cursor.limit(limit)]

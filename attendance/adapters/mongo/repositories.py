@@ -1,0 +1,501 @@
+"""MongoDB adapters for the repository ports (PyMongo's async API), and the indexes.
+
+Face embeddings are encrypted here, at the storage boundary: the database only ever sees
+ciphertext bound (as associated data) to its tenant, employee and template id.
+
+Exception tree::
+
+    StorageError            the database did not hold what it should
+    core.errors.StoreUnavailable  any other PyMongo error of a public method (``@translated``)
+    (ports.AlreadyExists    a unique key is taken: tenant name, email, chat user id)
+"""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import functools
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, time
+from typing import Any, ParamSpec, TypeVar
+
+import numpy as np
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from attendance.core.domain.model import (
+    CheckInPolicy,
+    Consent,
+    Employee,
+    FaceQuality,
+    FaceTemplate,
+    MatchThresholds,
+    Role,
+    Tenant,
+    WorkSchedule,
+    new_id,
+)
+from attendance.core.errors import StoreUnavailable
+from attendance.core.ports import AlreadyExists, AuditEntry, TemplateCipher
+
+Doc = dict[str, Any]
+Database = AsyncDatabase[Doc]
+
+
+class StorageError(Exception):
+    pass
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+C = TypeVar("C", bound=type)
+
+
+def _translating(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    @functools.wraps(fn)
+    async def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"the database did not answer: {type(exc).__name__}") from exc
+
+    return call
+
+
+def translated(cls: C) -> C:
+    """Every public coroutine method of ``cls`` raises ``StoreUnavailable`` where PyMongo raised:
+    the driver's errors end at the storage boundary."""
+    for name, member in list(vars(cls).items()):
+        if not name.startswith("_") and inspect.iscoroutinefunction(member):
+            setattr(cls, name, _translating(member))
+    return cls
+
+
+def connect(
+    uri: str, *, server_selection_timeout_ms: int = 10_000, operation_timeout_ms: int = 30_000
+) -> AsyncMongoClient[Doc]:
+    """One client per event loop and process; created by the composition root only. Every
+    operation is bounded (``timeoutMS``): a stuck server is an error to retry, never a hang."""
+    return AsyncMongoClient(
+        uri, tz_aware=True, serverSelectionTimeoutMS=server_selection_timeout_ms, timeoutMS=operation_timeout_ms
+    )
+
+
+def _present(field: str) -> Doc:
+    return {"partialFilterExpression": {field: {"$type": "string"}}}
+
+
+INDEXES: dict[str, list[IndexModel]] = {
+    "tenants": [
+        IndexModel([("name_key", ASCENDING)], unique=True, name="name_unique"),
+        IndexModel([("slack_team_ids", ASCENDING)], unique=True, sparse=True, name="slack_team_unique"),
+        IndexModel([("teams_tenant_ids", ASCENDING)], unique=True, sparse=True, name="teams_tenant_unique"),
+    ],
+    "employees": [
+        IndexModel([("tenant_id", ASCENDING), ("email", ASCENDING)], unique=True, name="email_unique"),
+        IndexModel(
+            [("tenant_id", ASCENDING), ("slack_user_id", ASCENDING)],
+            unique=True,
+            name="slack_user_unique",
+            **_present("slack_user_id"),
+        ),
+        IndexModel(
+            [("tenant_id", ASCENDING), ("teams_user_id", ASCENDING)],
+            unique=True,
+            name="teams_user_unique",
+            **_present("teams_user_id"),
+        ),
+    ],
+    "face_templates": [IndexModel([("tenant_id", ASCENDING), ("employee_id", ASCENDING)], name="by_employee")],
+    "consents": [IndexModel([("tenant_id", ASCENDING), ("employee_id", ASCENDING)], name="by_employee")],
+    "audit_log": [IndexModel([("tenant_id", ASCENDING), ("at", ASCENDING)], name="by_time")],
+}
+
+
+async def ensure_indexes(db: Database) -> None:
+    """Idempotent: creating an index that exists with the same definition is a no-op."""
+    from attendance.adapters.mongo.checkins import CHECKIN_INDEXES
+    from attendance.adapters.mongo.deliveries import DELIVERY_INDEXES
+    from attendance.adapters.mongo.slack_installs import SLACK_INDEXES
+    from attendance.adapters.mongo.teams_addresses import TEAMS_INDEXES
+    from attendance.adapters.mongo.web import WEB_INDEXES
+    from attendance.adapters.mongo.webhooks import WEBHOOK_INDEXES
+
+    for collection, models in {
+        **INDEXES,
+        **CHECKIN_INDEXES,
+        **SLACK_INDEXES,
+        **TEAMS_INDEXES,
+        **WEBHOOK_INDEXES,
+        **DELIVERY_INDEXES,
+        **WEB_INDEXES,
+    }.items():
+        await db[collection].create_indexes(models)
+
+
+# ---------------------------------------------------------------- tenants
+
+
+def _tenant_doc(t: Tenant) -> Doc:
+    doc: Doc = {
+        "_id": t.id,
+        "name": t.name,
+        "name_key": t.name.strip().casefold(),
+        "timezone": t.timezone,
+        "schedule": {
+            "start": t.schedule.start.strftime("%H:%M"),
+            "end": t.schedule.end.strftime("%H:%M"),
+            "weekdays": sorted(t.schedule.weekdays),
+            "grace_minutes": t.schedule.grace_minutes,
+        },
+        "thresholds": None
+        if t.thresholds is None
+        else {
+            "verify": t.thresholds.verify,
+            "verify_retry": t.thresholds.verify_retry,
+            "verify_margin": t.thresholds.verify_margin,
+            "accept": t.thresholds.accept,
+            "retry": t.thresholds.retry,
+            "margin": t.thresholds.margin,
+        },
+        "template_version": t.template_version,
+        "policy": dataclasses.asdict(t.policy),
+    }
+    if t.slack_team_ids:  # absent rather than empty, so the sparse unique index skips it
+        doc["slack_team_ids"] = list(t.slack_team_ids)
+    if t.teams_tenant_ids:
+        doc["teams_tenant_ids"] = list(t.teams_tenant_ids)
+    return doc
+
+
+_POLICY_FIELDS = {f.name for f in dataclasses.fields(CheckInPolicy)}
+
+
+def _tenant(doc: Doc) -> Tenant:
+    sched = doc.get("schedule") or {}
+    th = doc.get("thresholds")
+    return Tenant(
+        id=doc["_id"],
+        name=doc["name"],
+        timezone=doc.get("timezone", "UTC"),
+        schedule=WorkSchedule(
+            start=time.fromisoformat(sched.get("start", "09:00")),
+            end=time.fromisoformat(sched.get("end", "17:00")),
+            weekdays=frozenset(sched.get("weekdays", [0, 1, 2, 3, 4])),
+            grace_minutes=int(sched.get("grace_minutes", 5)),
+        ),
+        thresholds=MatchThresholds(**th) if th else None,
+        slack_team_ids=tuple(doc.get("slack_team_ids", ())),
+        teams_tenant_ids=tuple(doc.get("teams_tenant_ids", ())),
+        template_version=int(doc.get("template_version", 0)),
+        policy=CheckInPolicy(**{k: v for k, v in (doc.get("policy") or {}).items() if k in _POLICY_FIELDS}),
+    )
+
+
+@translated
+class MongoTenantRepository:
+    def __init__(self, db: Database) -> None:
+        self._c: AsyncCollection[Doc] = db["tenants"]
+
+    async def add(self, tenant: Tenant) -> None:
+        try:
+            await self._c.insert_one(_tenant_doc(tenant))
+        except DuplicateKeyError as exc:
+            raise AlreadyExists("a tenant with that name or chat workspace already exists") from exc
+
+    async def get(self, tenant_id: str) -> Tenant | None:
+        doc = await self._c.find_one({"_id": tenant_id})
+        return _tenant(doc) if doc else None
+
+    async def by_name(self, name: str) -> Tenant | None:
+        doc = await self._c.find_one({"name_key": name.strip().casefold()})
+        return _tenant(doc) if doc else None
+
+    async def list(self) -> Sequence[Tenant]:
+        return [_tenant(d) async for d in self._c.find({}).sort("name_key", ASCENDING)]
+
+    async def set_policy(self, tenant_id: str, policy: CheckInPolicy) -> None:
+        await self._c.update_one({"_id": tenant_id}, {"$set": {"policy": dataclasses.asdict(policy)}})
+
+    async def by_slack_team(self, team_id: str) -> Tenant | None:
+        doc = await self._c.find_one({"slack_team_ids": team_id})
+        return _tenant(doc) if doc else None
+
+    async def by_teams_tenant(self, teams_tenant_id: str) -> Tenant | None:
+        doc = await self._c.find_one({"teams_tenant_ids": teams_tenant_id})
+        return _tenant(doc) if doc else None
+
+    async def set_timezone(self, tenant_id: str, timezone: str) -> None:
+        await self._c.update_one({"_id": tenant_id}, {"$set": {"timezone": timezone}})
+
+    async def set_schedule(self, tenant_id: str, schedule: WorkSchedule) -> None:
+        doc = _tenant_doc(Tenant(id=tenant_id, name="-", schedule=schedule))
+        await self._c.update_one({"_id": tenant_id}, {"$set": {"schedule": doc["schedule"]}})
+
+    async def link_teams_tenant(self, tenant_id: str, teams_tenant_id: str) -> None:
+        try:
+            await self._c.update_one({"_id": tenant_id}, {"$addToSet": {"teams_tenant_ids": teams_tenant_id}})
+        except DuplicateKeyError as exc:
+            raise AlreadyExists("that Microsoft 365 organisation belongs to another tenant") from exc
+
+    async def set_thresholds(self, tenant_id: str, thresholds: MatchThresholds | None) -> None:
+        doc = _tenant_doc(Tenant(id=tenant_id, name="-", thresholds=thresholds))
+        await self._c.update_one({"_id": tenant_id}, {"$set": {"thresholds": doc["thresholds"]}})
+
+    async def bump_template_version(self, tenant_id: str) -> int:
+        doc = await self._c.find_one_and_update(
+            {"_id": tenant_id}, {"$inc": {"template_version": 1}}, return_document=ReturnDocument.AFTER
+        )
+        if doc is None:
+            raise StorageError(f"no tenant {tenant_id}")
+        return int(doc["template_version"])
+
+
+# ---------------------------------------------------------------- employees
+
+
+def _employee_fields(e: Employee) -> Doc:
+    doc: Doc = {
+        "tenant_id": e.tenant_id,
+        "name": e.name,
+        "email": e.email,
+        "manager_id": e.manager_id,
+        "timezone": e.timezone,
+        "roles": sorted(r.value for r in e.roles),
+    }
+    if e.worker_id:  # kept when a later write (a chat install) does not know it
+        doc["worker_id"] = e.worker_id
+    for key in ("slack_user_id", "teams_user_id"):
+        value = getattr(e, key)
+        if value:
+            doc[key] = value
+    return doc
+
+
+def _employee(doc: Doc) -> Employee:
+    return Employee(
+        id=doc["_id"],
+        tenant_id=doc["tenant_id"],
+        name=doc["name"],
+        email=doc["email"],
+        slack_user_id=doc.get("slack_user_id"),
+        teams_user_id=doc.get("teams_user_id"),
+        worker_id=doc.get("worker_id"),
+        manager_id=doc.get("manager_id"),
+        timezone=doc.get("timezone"),
+        roles=frozenset(Role(r) for r in doc.get("roles", ["employee"])),
+    )
+
+
+@translated
+class MongoEmployeeRepository:
+    def __init__(self, db: Database) -> None:
+        self._c: AsyncCollection[Doc] = db["employees"]
+
+    async def upsert(self, employee: Employee) -> Employee:
+        fields = _employee_fields(employee)
+        unset = {k: "" for k in ("slack_user_id", "teams_user_id") if k not in fields}
+        update: Doc = {"$set": fields, "$setOnInsert": {"_id": employee.id or new_id()}}
+        if unset:
+            update["$unset"] = unset
+        try:
+            doc = await self._c.find_one_and_update(
+                {"tenant_id": employee.tenant_id, "email": employee.email},
+                update,
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+        except DuplicateKeyError as exc:
+            raise AlreadyExists("that Slack or Teams user id already belongs to another employee") from exc
+        assert doc is not None, "an upsert returning the document after it always finds one"
+        return _employee(doc)
+
+    async def get(self, tenant_id: str, employee_id: str) -> Employee | None:
+        doc = await self._c.find_one({"_id": employee_id, "tenant_id": tenant_id})
+        return _employee(doc) if doc else None
+
+    async def by_email(self, tenant_id: str, email: str) -> Employee | None:
+        doc = await self._c.find_one({"tenant_id": tenant_id, "email": email.strip().lower()})
+        return _employee(doc) if doc else None
+
+    async def list(self, tenant_id: str) -> Sequence[Employee]:
+        return [_employee(d) async for d in self._c.find({"tenant_id": tenant_id}).sort("email", ASCENDING)]
+
+    async def set_manager(self, tenant_id: str, employee_id: str, manager_id: str | None) -> None:
+        await self._c.update_one({"_id": employee_id, "tenant_id": tenant_id}, {"$set": {"manager_id": manager_id}})
+
+    async def by_chat_identity(self, tenant_id: str, kind: str, value: str) -> Employee | None:
+        field = {"slack": "slack_user_id", "teams": "teams_user_id", "employee": "_id", "email": "email"}.get(kind)
+        if field is None:
+            return None
+        doc = await self._c.find_one({"tenant_id": tenant_id, field: value})
+        return _employee(doc) if doc else None
+
+    async def link_chat_identity(self, tenant_id: str, employee_id: str, kind: str, value: str) -> bool:
+        field = {"slack": "slack_user_id", "teams": "teams_user_id"}[kind]
+        try:
+            result = await self._c.update_one(
+                {"_id": employee_id, "tenant_id": tenant_id, field: {"$exists": False}}, {"$set": {field: value}}
+            )
+        except DuplicateKeyError:
+            return False
+        return result.modified_count == 1
+
+    async def page(
+        self, tenant_id: str, *, after: str | None, limit: int, visible_to: str | None = None
+    ) -> builtins.list[Employee]:
+        query: Doc = {"tenant_id": tenant_id}
+        if after is not None:
+            query["_id"] = {"$gt": after}
+        if visible_to is not None:
+            query["$or"] = [{"_id": visible_to}, {"manager_id": visible_to}]
+        return [_employee(d) async for d in self._c.find(query).sort("_id", ASCENDING).limit(limit)]
+
+
+# ---------------------------------------------------------------- consents
+
+
+@translated
+class MongoConsentRepository:
+    def __init__(self, db: Database) -> None:
+        self._c: AsyncCollection[Doc] = db["consents"]
+
+    async def add(self, consent: Consent) -> None:
+        await self._c.insert_one(
+            {
+                "_id": consent.id,
+                "tenant_id": consent.tenant_id,
+                "employee_id": consent.employee_id,
+                "notice_version": consent.notice_version,
+                "given_at": consent.given_at,
+                "recorded_by": consent.recorded_by,
+                "method": consent.method,
+                "withdrawn_at": consent.withdrawn_at,
+            }
+        )
+
+    async def active(self, tenant_id: str, employee_id: str) -> Consent | None:
+        doc = await self._c.find_one(
+            {"tenant_id": tenant_id, "employee_id": employee_id, "withdrawn_at": None}, sort=[("given_at", -1)]
+        )
+        if doc is None:
+            return None
+        return Consent(
+            id=doc["_id"],
+            tenant_id=doc["tenant_id"],
+            employee_id=doc["employee_id"],
+            notice_version=doc["notice_version"],
+            given_at=doc["given_at"],
+            recorded_by=doc["recorded_by"],
+            method=doc["method"],
+            withdrawn_at=doc.get("withdrawn_at"),
+        )
+
+    async def withdraw_all(self, tenant_id: str, employee_id: str, at: datetime) -> int:
+        result = await self._c.update_many(
+            {"tenant_id": tenant_id, "employee_id": employee_id, "withdrawn_at": None}, {"$set": {"withdrawn_at": at}}
+        )
+        return int(result.modified_count)
+
+
+# ---------------------------------------------------------------- face templates
+
+
+def _context(tenant_id: str, employee_id: str, template_id: str) -> bytes:
+    return f"face-template:{tenant_id}:{employee_id}:{template_id}".encode()
+
+
+@translated
+class MongoTemplateRepository:
+    """Stores ``float32`` embeddings encrypted with the injected cipher (AES-256-GCM)."""
+
+    def __init__(self, db: Database, cipher: TemplateCipher) -> None:
+        self._c: AsyncCollection[Doc] = db["face_templates"]
+        self._cipher = cipher
+
+    async def add(self, template: FaceTemplate) -> None:
+        plain = np.asarray(template.embedding, dtype="<f4").tobytes()
+        key_id, blob = self._cipher.encrypt(plain, _context(template.tenant_id, template.employee_id, template.id))
+        q = template.quality
+        await self._c.insert_one(
+            {
+                "_id": template.id,
+                "tenant_id": template.tenant_id,
+                "employee_id": template.employee_id,
+                "key_id": key_id,
+                "ciphertext": blob,
+                "model_id": template.model_id,
+                "quality": {
+                    "face_px": q.face_px,
+                    "sharpness": q.sharpness,
+                    "brightness": q.brightness,
+                    "detector_score": q.detector_score,
+                },
+                "consent_id": template.consent_id,
+                "created_at": template.created_at,
+            }
+        )
+
+    def _template(self, doc: Doc) -> FaceTemplate:
+        plain = self._cipher.decrypt(
+            doc["key_id"], bytes(doc["ciphertext"]), _context(doc["tenant_id"], doc["employee_id"], doc["_id"])
+        )
+        q = doc["quality"]
+        return FaceTemplate(
+            id=doc["_id"],
+            tenant_id=doc["tenant_id"],
+            employee_id=doc["employee_id"],
+            embedding=tuple(float(x) for x in np.frombuffer(plain, dtype="<f4")),
+            model_id=doc["model_id"],
+            quality=FaceQuality(
+                face_px=int(q["face_px"]),
+                sharpness=float(q["sharpness"]),
+                brightness=float(q["brightness"]),
+                detector_score=float(q["detector_score"]),
+            ),
+            consent_id=doc["consent_id"],
+            created_at=doc["created_at"],
+        )
+
+    async def for_employee(self, tenant_id: str, employee_id: str) -> Sequence[FaceTemplate]:
+        cursor = self._c.find({"tenant_id": tenant_id, "employee_id": employee_id}).sort("created_at", ASCENDING)
+        return [self._template(d) async for d in cursor]
+
+    async def for_tenant(self, tenant_id: str) -> Sequence[FaceTemplate]:
+        return [self._template(d) async for d in self._c.find({"tenant_id": tenant_id})]
+
+    async def count(self, tenant_id: str, employee_id: str) -> int:
+        return int(await self._c.count_documents({"tenant_id": tenant_id, "employee_id": employee_id}))
+
+    async def delete_for_employee(self, tenant_id: str, employee_id: str) -> int:
+        result = await self._c.delete_many({"tenant_id": tenant_id, "employee_id": employee_id})
+        return int(result.deleted_count)
+
+
+# ---------------------------------------------------------------- audit
+
+
+@translated
+class MongoAuditLog:
+    def __init__(self, db: Database) -> None:
+        self._c: AsyncCollection[Doc] = db["audit_log"]
+
+    async def record(self, *, tenant_id: str, actor: str, action: str, subject: str, at: datetime) -> None:
+        await self._c.insert_one(
+            {"_id": new_id(), "tenant_id": tenant_id, "actor": actor, "action": action, "subject": subject, "at": at}
+        )
+
+    async def entries(
+        self, tenant_id: str, *, before: tuple[datetime, str] | None, limit: int, action: str | None = None
+    ) -> list[AuditEntry]:
+        query: Doc = {"tenant_id": tenant_id}
+        if before is not None:
+            query["$or"] = [{"at": {"$lt": before[0]}}, {"at": before[0], "_id": {"$lt": before[1]}}]
+        if action:
+            query["action"] = action
+        cursor = self._c.find(query).sort([("at", DESCENDING), ("_id", DESCENDING)]).limit(limit)
+        return [AuditEntry(id=d["_id"], at=d["at"], actor=d["actor"], action=d["action"], subject=d["subject"])
+                async for d in cursor]  # fmt: skip

@@ -1,0 +1,43 @@
+"""What the web handlers need, wired by ``attendance.entrypoints.bootstrap.web_app``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from attendance.core.domain.access import Principal
+from attendance.core.domain.model import Employee
+from attendance.core.ports import (
+    AuditTrail,
+    DeliveryRepository,
+    DestinationCheck,
+    EnrollmentCodes,
+    JobQueue,
+    PhotoBuffer,
+    SubscriptionRepository,
+)
+from attendance.services.access import AccessDeps
+from attendance.services.chat import ChatDeps
+from attendance.services.dashboard import DashboardDeps
+from attendance.settings import Settings
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebDeps:
+    settings: Settings
+    access: AccessDeps
+    dash: DashboardDeps
+    chat: ChatDeps
+    subscriptions: SubscriptionRepository
+    deliveries: DeliveryRepository
+    trail: AuditTrail
+    jobs: JobQueue
+    buffer: PhotoBuffer
+    destinations: DestinationCheck
+    enrollment_codes: EnrollmentCodes
+
+
+def as_viewer(principal: Principal) -> Employee:
+    """The chat services take the acting person as an ``Employee``; a local admin account or an
+    integration token is given one that carries its roles and its audit name."""
+    return Employee(id=principal.employee_id or principal.actor, tenant_id=principal.tenant_id, name=principal.name,
+                    email="", roles=principal.roles)  # fmt: skip

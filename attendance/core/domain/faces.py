@@ -1,0 +1,104 @@
+"""What the face engine tells the core: an analysis, or a refusal with a reason a person reads.
+
+Exception tree (this module)::
+
+    PhotoRefused            the photo cannot be used; ``reason`` says why, ``message`` says it
+                            in a sentence for the person who sent it
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from attendance.core.domain.model import FaceQuality
+
+
+class Purpose(enum.StrEnum):
+    ENROLL = "enroll"  # strict gates: exactly one clear, large, sharp, well-lit face
+    CHECK_IN = "check_in"  # lenient: the dominant face is used
+
+
+class RefusalReason(enum.StrEnum):
+    EMPTY = "empty"
+    UNSUPPORTED_TYPE = "unsupported_type"
+    TOO_MANY_BYTES = "too_many_bytes"
+    TOO_MANY_PIXELS = "too_many_pixels"
+    CORRUPT = "corrupt"
+    NO_FACE = "no_face"
+    MULTIPLE_FACES = "multiple_faces"
+    FACE_TOO_SMALL = "face_too_small"
+    BLURRED = "blurred"
+    TOO_DARK = "too_dark"
+    TOO_BRIGHT = "too_bright"
+    DUPLICATE = "duplicate"
+    OTHER_PERSONS_FACE = "other_persons_face"
+    NOT_SAME_PERSON = "not_same_person"
+    TOO_MANY_TEMPLATES = "too_many_templates"
+
+
+MESSAGES: dict[RefusalReason, str] = {
+    RefusalReason.EMPTY: "The file was empty. Please send the photo again.",
+    RefusalReason.UNSUPPORTED_TYPE: (
+        "That file is not a photo I can read. Please send a JPEG, PNG, WebP or HEIC picture."
+    ),
+    RefusalReason.TOO_MANY_BYTES: "That photo is too large. Please send one under {max_mb} MB.",
+    RefusalReason.TOO_MANY_PIXELS: (
+        "That picture has too many pixels. Please send a normal phone photo (at most {limit_mp} megapixels)."
+    ),
+    RefusalReason.CORRUPT: "That photo could not be opened; it looks damaged. Please take a new one.",
+    RefusalReason.NO_FACE: "No face found. Face the camera in good light and try again.",
+    RefusalReason.MULTIPLE_FACES: "There is more than one person in the photo. Please take one of just yourself.",
+    RefusalReason.FACE_TOO_SMALL: "Your face is too small in the photo. Hold the camera closer and try again.",
+    RefusalReason.BLURRED: "The photo is blurred. Hold the camera still and try again.",
+    RefusalReason.TOO_DARK: "The photo is too dark. Find more light and try again.",
+    RefusalReason.TOO_BRIGHT: "The photo is too bright. Move out of direct light and try again.",
+    RefusalReason.DUPLICATE: "This photo is already enrolled. Please take a different one.",
+    RefusalReason.OTHER_PERSONS_FACE: (
+        "This face is already enrolled for someone else. Please ask your admin for help."
+    ),
+    RefusalReason.NOT_SAME_PERSON: (
+        "This face does not match the photos already enrolled for you, so it was not added. "
+        "Please send a photo of yourself, or ask your admin to erase your face data and enroll again."
+    ),
+    RefusalReason.TOO_MANY_TEMPLATES: (
+        "You already have {limit} photos enrolled. Erase them first to enroll new ones."
+    ),
+}
+
+
+class PhotoRefused(Exception):
+    """The photo cannot be used. ``str()`` is the sentence for the person."""
+
+    def __init__(self, reason: RefusalReason, **details: object) -> None:
+        self.reason = reason
+        self.details = details
+        super().__init__(MESSAGES[reason].format(**details))
+
+    def __reduce__(self) -> tuple[object, ...]:  # survives the trip back from a worker process
+        return (_rebuild_refusal, (self.reason.value, self.details))
+
+
+def _rebuild_refusal(reason: str, details: dict[str, object]) -> PhotoRefused:
+    return PhotoRefused(RefusalReason(reason), **details)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StageTimes:
+    decode_ms: float
+    detect_ms: float
+    encode_ms: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FaceAnalysis:
+    """One face found in a photo: its 128-d descriptor and how good the photo was."""
+
+    embedding: tuple[float, ...]
+    quality: FaceQuality
+    box: tuple[int, int, int, int]  # left, top, right, bottom in the original photo's pixels
+    faces_found: int
+    model_id: str
+    times: StageTimes
+    fingerprint: int = 0  # 64-bit perceptual hash of the whole photo (replay check)
+    captured_at: str | None = None  # EXIF capture time, "YYYY:MM:DD HH:MM:SS[+HH:MM]"

@@ -1,0 +1,238 @@
+"""Match policy: a per-tenant gallery of face templates and the two decisions made on it.
+
+Pure core: imports only the standard library, numpy and the domain.
+
+* ``verify`` answers "is this the person who claims to be posting?" (chat check-ins).
+* ``identify`` answers "who, among the enrolled, is this?" (channels with no claimed identity).
+
+Distances are Euclidean in dlib's 128-d descriptor space. A gallery keeps every template of a
+person in one contiguous block of a float32 matrix, so the nearest person and the nearest
+*other* person come from one matrix-vector product and two reductions.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from attendance.core.domain.model import MatchThresholds
+
+EMBEDDING_DIM = 128
+
+# Calibrated on ../shared/faces with `attendance eval` (docs/recognition.md has the numbers).
+DEFAULT_THRESHOLDS = MatchThresholds(
+    verify=0.55,
+    verify_retry=0.60,
+    verify_margin=0.0,
+    accept=0.54,
+    retry=0.60,
+    margin=0.06,
+)
+
+FloatArray = npt.NDArray[np.float32]
+
+
+class Outcome(enum.StrEnum):
+    ACCEPTED = "accepted"
+    RETRY = "retry"
+    OTHER_PERSON = "other_person"  # verify only: clearly a colleague's face
+    NOT_RECOGNISED = "not_recognised"  # verify: not the claimed person; identify: unknown
+    NOT_ENROLLED = "not_enrolled"  # verify only: the claimed person has no templates
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Decision:
+    outcome: Outcome
+    employee_id: str | None  # accepted: who; other_person: the colleague it looks like
+    distance: float | None  # to the accepted / claimed person's nearest template
+    margin: float | None  # distance to the nearest other person minus ``distance``
+
+
+@dataclass(frozen=True, slots=True)
+class Nearest:
+    person: int  # index into the gallery's people, -1 when there is none
+    distance: float
+
+
+class Gallery:
+    """Templates of one tenant as a float32 matrix, one contiguous block of rows per person."""
+
+    __slots__ = ("_ids", "_index", "_matrix", "_norms", "_starts", "version")
+
+    def __init__(
+        self,
+        person_ids: npt.NDArray[np.bytes_],
+        matrix: FloatArray,
+        starts: npt.NDArray[np.int64],
+        *,
+        version: int = 0,
+    ) -> None:
+        if matrix.ndim != 2 or matrix.shape[1] != EMBEDDING_DIM:
+            raise ValueError(f"gallery matrix must be (n, {EMBEDDING_DIM})")
+        if len(starts) != len(person_ids) or (len(starts) and starts[0] != 0):
+            raise ValueError("one start row per person, the first at row 0")
+        self._ids = person_ids
+        self._matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+        self._starts = starts.astype(np.int64, copy=False)
+        self._norms = np.einsum("ij,ij->i", self._matrix, self._matrix)
+        self._index: dict[str, int] | None = None
+        self.version = version
+
+    @classmethod
+    def build(cls, templates: Iterable[tuple[str, Sequence[float] | FloatArray]], *, version: int = 0) -> Gallery:
+        by_person: dict[str, list[Sequence[float] | FloatArray]] = {}
+        for person_id, embedding in templates:
+            by_person.setdefault(person_id, []).append(embedding)
+        ids = list(by_person)
+        rows = [np.asarray(e, dtype=np.float32) for pid in ids for e in by_person[pid]]
+        matrix = np.vstack(rows) if rows else np.empty((0, EMBEDDING_DIM), dtype=np.float32)
+        counts = np.array([len(by_person[pid]) for pid in ids], dtype=np.int64)
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64) if ids else np.empty(0, np.int64)
+        return cls(np.array([pid.encode() for pid in ids], dtype="S"), matrix, starts, version=version)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self._matrix.nbytes + self._norms.nbytes + self._starts.nbytes + self._ids.nbytes)
+
+    def person_id(self, person: int) -> str:
+        return bytes(self._ids[person]).decode()
+
+    def index_of(self, person_id: str) -> int | None:
+        if self._index is None:
+            self._index = {bytes(pid).decode(): i for i, pid in enumerate(self._ids)}
+        return self._index.get(person_id)
+
+    def _block(self, person: int) -> tuple[int, int]:
+        start = int(self._starts[person])
+        end = int(self._starts[person + 1]) if person + 1 < len(self._starts) else len(self._matrix)
+        return start, end
+
+    def _squared(self, probe: FloatArray) -> FloatArray:
+        p = np.asarray(probe, dtype=np.float32).reshape(EMBEDDING_DIM)
+        sq: FloatArray = self._norms - 2.0 * (self._matrix @ p) + float(p @ p)
+        return sq
+
+    def _owner(self, row: int) -> int:
+        return int(np.searchsorted(self._starts, row, side="right")) - 1
+
+    @staticmethod
+    def _min_outside(sq: FloatArray, start: int, end: int) -> tuple[int, float]:
+        """Row and value of the minimum of ``sq`` outside ``[start, end)``; (-1, inf) if none."""
+        best_row, best = -1, float("inf")
+        if start > 0:
+            r = int(np.argmin(sq[:start]))
+            best_row, best = r, float(sq[r])
+        if end < len(sq):
+            r = end + int(np.argmin(sq[end:]))
+            if float(sq[r]) < best:
+                best_row, best = r, float(sq[r])
+        return best_row, best
+
+    @staticmethod
+    def _dist(sq: float) -> float:
+        return float(np.sqrt(max(sq, 0.0)))
+
+    def nearest_two(self, probe: FloatArray, *, exclude: str | None = None) -> tuple[Nearest, Nearest]:
+        """The nearest person and the nearest other person, skipping ``exclude``."""
+        none = Nearest(-1, float("inf"))
+        if not len(self):
+            return none, none
+        sq = self._squared(probe)
+        skip = self.index_of(exclude) if exclude is not None else None
+        if skip is not None:
+            s, e = self._block(skip)
+            row, val = self._min_outside(sq, s, e)
+            if row < 0:
+                return none, none
+            sq = sq.copy()
+            sq[s:e] = np.inf
+        else:
+            row = int(np.argmin(sq))
+            val = float(sq[row])
+        first = self._owner(row)
+        s, e = self._block(first)
+        row2, val2 = self._min_outside(sq, s, e)
+        second = Nearest(self._owner(row2), self._dist(val2)) if row2 >= 0 and np.isfinite(val2) else none
+        return Nearest(first, self._dist(val)), second
+
+    def distance_to(self, probe: FloatArray, person: int) -> tuple[float, Nearest]:
+        """Distance to ``person``'s nearest template, and the nearest other person."""
+        sq = self._squared(probe)
+        s, e = self._block(person)
+        own = float(np.min(sq[s:e]))
+        row, val = self._min_outside(sq, s, e)
+        other = Nearest(self._owner(row), self._dist(val)) if row >= 0 else Nearest(-1, float("inf"))
+        return self._dist(own), other
+
+
+def identify(gallery: Gallery, probe: FloatArray, t: MatchThresholds, *, exclude: str | None = None) -> Decision:
+    """Who is this? Accept the nearest person only when close and clearly closer than the next."""
+    first, second = gallery.nearest_two(probe, exclude=exclude)
+    if first.person < 0:
+        return Decision(outcome=Outcome.NOT_RECOGNISED, employee_id=None, distance=None, margin=None)
+    margin = second.distance - first.distance
+    if first.distance <= t.accept and margin >= t.margin:
+        return Decision(
+            outcome=Outcome.ACCEPTED,
+            employee_id=gallery.person_id(first.person),
+            distance=first.distance,
+            margin=margin,
+        )
+    outcome = Outcome.RETRY if first.distance <= t.retry else Outcome.NOT_RECOGNISED
+    return Decision(outcome=outcome, employee_id=None, distance=first.distance, margin=margin)
+
+
+def verify(gallery: Gallery, claimed_id: str, probe: FloatArray, t: MatchThresholds) -> Decision:
+    """Is this the claimed person? One comparison, and a check that no colleague is closer.
+
+    * accepted: within ``verify`` of the claimed person and nearer to them than to anyone else;
+    * other person: nearer to a colleague who is within ``accept`` of the probe and at least
+      ``margin`` nearer than the claimed person (someone checking in for a friend);
+    * retry: within ``verify_retry`` of the claimed person but not accepted;
+    * not recognised: otherwise.
+    """
+    person = gallery.index_of(claimed_id)
+    if person is None:
+        return Decision(outcome=Outcome.NOT_ENROLLED, employee_id=None, distance=None, margin=None)
+    own, other = gallery.distance_to(probe, person)
+    margin = other.distance - own
+    if other.person >= 0 and other.distance < own:
+        if other.distance <= t.accept and -margin >= t.margin:
+            return Decision(
+                outcome=Outcome.OTHER_PERSON,
+                employee_id=gallery.person_id(other.person),
+                distance=own,
+                margin=margin,
+            )
+    elif own <= t.verify and margin >= t.verify_margin:
+        return Decision(outcome=Outcome.ACCEPTED, employee_id=claimed_id, distance=own, margin=margin)
+    outcome = Outcome.RETRY if own <= t.verify_retry else Outcome.NOT_RECOGNISED
+    return Decision(outcome=outcome, employee_id=None, distance=own, margin=margin)
+
+
+DUPLICATE_DISTANCE = 0.12  # the same photo re-sent, recompressed or resized lands well below this
+
+
+def check_enrollment(gallery: Gallery, employee_id: str, probe: FloatArray, t: MatchThresholds) -> str | None:
+    """Why a new template must not be stored, or None: ``duplicate``, ``not_same_person`` (a further
+    photo must match the person's own templates within the verify threshold: otherwise anyone with
+    a moment at someone's phone could add their face to that record) or ``other_person``."""
+    person = gallery.index_of(employee_id)
+    if person is not None:
+        own, other = gallery.distance_to(probe, person)
+        if own < DUPLICATE_DISTANCE:
+            return "duplicate"
+        if own > t.verify:
+            return "not_same_person"
+    else:
+        other, _ = gallery.nearest_two(probe)
+    if other.person >= 0 and other.distance <= t.accept:
+        return "other_person"
+    return None

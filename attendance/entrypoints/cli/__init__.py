@@ -1,0 +1,81 @@
+"""`attendance`: the one command line of the service. Thin: parse, call, print.
+
+Errors a person can act on (ServiceError, PhotoRefused, a missing file...) are printed as one
+line on stderr with exit code 1; usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+for _key in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # before numpy/dlib load
+    os.environ.setdefault(_key, "1")
+
+from attendance.entrypoints.cli import admin, deliveries, measure, records, webhooks  # noqa: E402
+from attendance.logs import configure_logging  # noqa: E402
+from attendance.settings import Settings  # noqa: E402
+
+log = logging.getLogger("attendance")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="attendance", description="Selfie check-in for Slack and Teams.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    for name, text in (("serve", "the HTTP server"), ("run", "every role on the embedded database")):
+        p = sub.add_parser(name, help=f"start {text}")
+        p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+        p.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    p = sub.add_parser("worker", help="start a recognition worker")
+    p.add_argument("--processes", type=int, help="face-engine processes (default 2)")
+    sub.add_parser("dispatcher", help="start the outbound dispatcher")
+
+    admin.add_commands(sub)
+    records.add_commands(sub)
+    measure.add_commands(sub)
+    webhooks.add_commands(sub)
+    deliveries.add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except Exception as exc:  # pydantic's ValidationError: say which variable is wrong
+        print(f"attendance: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    if getattr(args, "host", None):
+        settings.http.host = args.host
+    if getattr(args, "port", None) is not None:
+        settings.http.port = args.port
+    configure_logging(settings.log, role=args.command if args.command in ("serve", "worker", "dispatcher") else None)
+    try:
+        return asyncio.run(_dispatch(args, settings))
+    except KeyboardInterrupt:
+        return 130
+    except admin.USER_ERRORS as exc:
+        print(f"attendance: {exc}", file=sys.stderr)
+        return 1
+
+
+async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from attendance.entrypoints import roles
+
+    match args.command:
+        case "serve":
+            await roles.serve(settings)
+        case "worker":
+            await roles.worker(settings, args.processes)
+        case "dispatcher":
+            await roles.dispatcher(settings)
+        case "run":
+            await roles.run_all(settings, host=settings.http.host, port=settings.http.port)
+        case _:
+            return int(await args.handler(args, settings))
+    return 0

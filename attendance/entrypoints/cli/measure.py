@@ -1,0 +1,213 @@
+"""`attendance eval` and `attendance bench`: measured, never assumed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from attendance.core.matching import DEFAULT_THRESHOLDS
+from attendance.settings import Settings
+
+
+def add_commands(sub: Any) -> None:
+    p = sub.add_parser("eval", help="recognition accuracy on a labelled face set")
+    p.add_argument("dir", type=Path)
+    p.add_argument("--json", type=Path, metavar="FILE", help="write every figure as JSON")
+    p.add_argument("--enroll-photos", type=int, default=1, choices=(1, 2, 3), metavar="N",
+                   help="enroll each person's first N photos (1-3), probe the rest; people with fewer than N+1 "
+                        "photos are skipped (default 1)")  # fmt: skip
+    p.set_defaults(handler=run_eval)
+
+    bench = sub.add_parser("bench", help="speed benchmarks").add_subparsers(
+        dest="action", required=True, metavar="WHAT"
+    )
+    p = bench.add_parser("recognition", help="pipeline stages and throughput vs the face_recognition library")
+    p.add_argument("dir", type=Path)
+    p.add_argument("--json", type=Path, metavar="FILE")
+    p.add_argument("--checkins", type=int, default=300, help="check-ins for the throughput runs (default 300)")
+    p.set_defaults(handler=run_bench_recognition)
+    p = bench.add_parser("pipeline", help="check-ins end to end through the job queue and real workers")
+    p.add_argument("--checkins", type=int, default=300)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--kill-every", type=int, metavar="K", help="SIGKILL a worker every K completions")
+    p.add_argument("--rate", type=float, metavar="PER_S", help="pace submissions (default: all at once)")
+    p.add_argument("--faces", type=Path, default=Path("../shared/faces"))
+    p.add_argument("--json", type=Path, metavar="FILE")
+    p.set_defaults(handler=run_bench_pipeline)
+    p = bench.add_parser("slack", help="the Slack app: acknowledgement and answer latency through real processes")
+    p.add_argument("--concurrency", type=int, default=50, help="signed requests at once (default 50)")
+    p.add_argument("--rounds", type=int, default=10, help="bursts of --concurrency requests (default 10)")
+    p.add_argument("--answers", type=int, default=40, help="selfies timed from event to answer (default 40)")
+    p.add_argument("--workers", type=int, default=1, help="0: acknowledgements only, no check-in is decided")
+    p.add_argument("--faces", type=Path, default=Path("../shared/faces"))
+    p.add_argument("--json", type=Path, metavar="FILE")
+    p.set_defaults(handler=run_bench_slack)
+    p = bench.add_parser("dispatch", help="webhook deliveries per second through real dispatcher processes")
+    p.add_argument("--events", type=int, default=3000)
+    p.add_argument("--dispatchers", type=int, default=1)
+    p.add_argument("--employees", type=int, default=200, help="events are ordered per employee (default 200)")
+    p.add_argument("--concurrency", type=int, default=16, help="deliveries in flight per dispatcher (default 16)")
+    p.add_argument("--receiver-ms", type=float, default=0.0, help="the receiver's time per request (default 0)")
+    p.add_argument("--json", type=Path, metavar="FILE")
+    p.set_defaults(handler=run_bench_dispatch)
+    p = bench.add_parser("web", help="the today board's server time and API latency at N concurrent clients")
+    p.add_argument("--people", type=int, default=1000)
+    p.add_argument("--days", type=int, default=30, help="days of attendance before today")
+    p.add_argument("--clients", type=int, default=20)
+    p.add_argument("--requests", type=int, default=25, help="requests per client per endpoint")
+    p.add_argument("--rounds", type=int, default=21, help="today board loads (the first is not counted)")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--json", type=Path)
+    p.set_defaults(handler=run_bench_web)
+    p = bench.add_parser("match", help="match latency and memory by gallery size")
+    p.add_argument("--gallery", default="1000,100000,1000000", help="comma-separated sizes")
+    p.add_argument("--json", type=Path, metavar="FILE")
+    p.set_defaults(handler=run_bench_match)
+
+
+def _write(path: Path | None, report: dict[str, Any]) -> None:
+    if path is not None:
+        path.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {path}")
+
+
+async def run_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from attendance.adapters.faces.engine import DlibFaceEngine
+    from attendance.adapters.faces.evaluate import SWEEP_VALUES, embed_face_set, score, sweep
+    from attendance.adapters.faces.faceset import load_face_set
+
+    engine = DlibFaceEngine(settings.face)
+    embedded = embed_face_set(load_face_set(args.dir), engine.analyse_sync, DEFAULT_THRESHOLDS,
+                              enroll_photos=args.enroll_photos)  # fmt: skip
+    figures = score(embedded, DEFAULT_THRESHOLDS)
+    th = DEFAULT_THRESHOLDS
+    print(
+        f"thresholds: verify {th.verify} (retry to {th.verify_retry}), identify accept {th.accept} "
+        f"(retry to {th.retry}), margin {th.margin}"
+    )
+    n = args.enroll_photos
+    people = len({identity for identity, _ in embedded.templates})
+    skipped = f", {len(embedded.skipped)} people skipped (fewer than {n + 1} photos)" if embedded.skipped else ""
+    print(
+        f"enrolled {people} people with up to {n} photo{'s' if n > 1 else ''} each ({len(embedded.templates)} "
+        f"templates, {figures['enroll_fallbacks']} enrollment fallbacks{skipped}); "
+        f"{figures['genuine']} genuine probes, {figures['strangers']} stranger photos\n"
+    )
+    print(f"{'figure':34s}value")
+    for key, value in figures.items():
+        if key != "counts":
+            print(f"  {key:32s}{value}")
+    print(f"\n{'T':>6s} {'id acc':>7s} {'wrong':>6s} {'str acc':>7s} {'loo':>6s} {'ver acc':>7s} {'imp acc':>7s}")
+    rows = sweep(embedded, DEFAULT_THRESHOLDS, SWEEP_VALUES)
+    for r in rows:
+        print(
+            f"{r['threshold']:6.2f} {r['accept_correct']:7.3f} {r['accept_wrong']:6.3f} {r['stranger_accepts']:7.3f} "
+            f"{r['loo_accepts']:6.3f} {r['verify_accept']:7.3f} {r['verify_impostor_accepts']:7.4f}"
+        )
+    if embedded.refusals:
+        print("\nphotos the pipeline refused:")
+        for label, reason in embedded.refusals:
+            print(f"  {label}: {reason}")
+    report: dict[str, Any] = dict(figures)
+    report["thresholds"] = {
+        "verify": th.verify,
+        "verify_retry": th.verify_retry,
+        "verify_margin": th.verify_margin,
+        "accept": th.accept,
+        "retry": th.retry,
+        "margin": th.margin,
+    }
+    report["sweep"] = rows
+    report["refusals"] = [{"photo": label, "reason": reason} for label, reason in embedded.refusals]
+    _write(args.json, report)
+    return 0
+
+
+async def run_bench_recognition(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from tools.bench.recognition import bench_recognition
+
+    report = await asyncio.to_thread(bench_recognition, args.dir, settings.face, throughput_checkins=args.checkins)
+    for key, value in report.items():
+        if key != "per_photo":
+            print(f"{key:32s}{value}")
+    _write(args.json, report)
+    return 0
+
+
+async def run_bench_match(args: argparse.Namespace, settings: Settings) -> int:
+    from tools.bench.recognition import bench_match
+
+    try:
+        sizes = [int(x) for x in args.gallery.split(",") if x.strip()]
+    except ValueError:
+        print("attendance: --gallery takes comma-separated whole numbers, e.g. 1000,100000")
+        return 2
+    report = bench_match(sizes)
+    for row in report.values():
+        print(
+            f"{row['people']:>9,d} people: p50 {row['match_ms_p50']} ms, p95 {row['match_ms_p95']} ms, "
+            f"gallery {row['gallery_mb']} MB (process grew {row['rss_growth_mb']} MB)"
+        )
+    _write(args.json, report)
+    return 0
+
+
+async def run_bench_pipeline(args: argparse.Namespace, settings: Settings) -> int:
+    from tools.bench.pipeline import bench_pipeline
+
+    report = await bench_pipeline(
+        args.faces, checkins=args.checkins, workers=args.workers, kill_every=args.kill_every, rate=args.rate
+    )
+    for key, value in report.items():
+        print(f"{key:40s}{value}")
+    _write(args.json, report)
+    return 0 if report["lost"] == 0 and report["duplicates"] == 0 else 5
+
+
+async def run_bench_slack(args: argparse.Namespace, settings: Settings) -> int:
+    from tools.bench.slack import bench_slack
+
+    report = await bench_slack(
+        args.faces, concurrency=args.concurrency, rounds=args.rounds, answers=args.answers, workers=args.workers
+    )
+    for key, value in report.items():
+        print(f"{key:32s}{value}")
+    _write(args.json, report)
+    if args.workers == 0:
+        return 0
+    return 0 if report["answer_lost"] == 0 and report["burst_jobs_all_answered"] else 5
+
+
+async def run_bench_dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from tools.bench.dispatch import bench_dispatch
+
+    report = await bench_dispatch(events=args.events, dispatchers=args.dispatchers, employees=args.employees,
+                                  receiver_ms=args.receiver_ms, concurrency=args.concurrency)  # fmt: skip
+    for key, value in report.items():
+        print(f"{key:32s}{value}")
+    _write(args.json, report)
+    return 0 if report["lost"] == 0 else 5
+
+
+async def run_bench_web(args: argparse.Namespace, settings: Settings) -> int:
+    from tools.bench.web import bench_web
+
+    report = await bench_web(people=args.people, days=args.days, clients=args.clients, each=args.requests,
+                             rounds=args.rounds, port=args.port)  # fmt: skip
+    board = report["today_board"]
+    print(f"{report['people']} people, {report['events']} events, {report['clients']} concurrent clients")
+    print(
+        f"today board: server p50 {board['server']['p50_ms']} ms, p95 {board['server']['p95_ms']} ms "
+        f"(client p95 {board['client']['p95_ms']} ms, {board['bytes']} bytes)"
+    )
+    for name, row in report["api"].items():
+        print(
+            f"  {name:22s} p50 {row['p50_ms']:7.1f} ms  p95 {row['p95_ms']:7.1f} ms  {row['per_s']:7.1f}/s"
+            f"  errors {row['errors']}  (first, uncached: {row['first_ms']} ms)"
+        )
+    _write(args.json, report)
+    return 0

@@ -1,0 +1,166 @@
+"""The long-running roles: ``serve``, ``worker``, ``dispatcher``, and ``run`` (all of them).
+
+``run`` is a small supervisor: it starts the embedded database once, then each role as a child
+process pointed at it, restarts a child that crashes (with back-off), and on Ctrl-C or SIGTERM
+stops the children and then the database. Children die with their parent (PDEATHSIG).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Awaitable
+
+from aiohttp import web
+from pymongo.errors import PyMongoError
+
+from attendance.adapters.embedded.secantus import die_with_parent
+from attendance.entrypoints.bootstrap import build, database_uri
+from attendance.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _stop_event() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def serve(settings: Settings) -> None:
+    """The HTTP server. Face work (chat enrollment) runs in one engine process, started on
+    first use, so that the event loop never waits for dlib."""
+    from attendance.adapters.faces.pool import ProcessPoolFaceEngine
+    from attendance.adapters.web.server import create_app
+    from attendance.entrypoints.bootstrap import slack_bot, teams_bot, web_site
+
+    settings.teams.check_bind(settings.http.host)
+    stop = _stop_event()
+    engine = ProcessPoolFaceEngine(settings.face, 1)
+    async with contextlib.AsyncExitStack() as stack:
+        stack.callback(engine.close)
+        container = await stack.enter_async_context(build(settings, engine=engine))
+        slack = slack_bot(container)
+        mounts = []
+        if slack is not None:
+            mounts.append(slack.mount)
+            stack.push_async_callback(slack.close)
+            log.info("slack app on /slack/events (%s)", "OAuth installs" if settings.slack.oauth else "one workspace")
+        else:
+            log.info("slack is not configured (set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN); /slack/events is off")
+        teams = teams_bot(container)
+        mounts.append(teams.mount)
+        stack.push_async_callback(teams.close)
+        mounts.append(web_site(container).mount)
+        log.info("dashboard on http://%s:%s/ and the API on /api/v1", settings.http.host, settings.http.port)
+
+        async def database_ready() -> bool:
+            try:
+                await container.client.admin.command("ping")
+                return True
+            except PyMongoError:
+                return False
+
+        runner = web.AppRunner(create_app(database_ready=database_ready, mounts=mounts), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, settings.http.host, settings.http.port)
+        await site.start()
+        log.info("serving on http://%s:%s", settings.http.host, settings.http.port)
+        try:
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+
+
+async def worker(settings: Settings, processes: int | None = None) -> None:
+    """Claims check-in jobs and decides them; face work runs in a pool of processes."""
+    from attendance.adapters.faces.pool import ProcessPoolFaceEngine
+    from attendance.services.worker import JobWorker
+
+    stop = _stop_event()
+    engine = ProcessPoolFaceEngine(settings.face, processes)
+    try:
+        await engine.warm_up()
+        async with build(settings, engine=engine) as c:
+            loop = JobWorker(deps=c.checkin, replier=c.replier, buffer=c.buffer, settings=settings.worker)
+            log.info("worker %s ready with %s face-engine processes", loop.name, processes or settings.face.processes)
+            await loop.run(stop)
+    finally:
+        engine.close()
+
+
+async def dispatcher(settings: Settings) -> None:
+    """Delivers the outbox to webhooks, Workday and ADP, and writes the day summaries."""
+    from attendance.entrypoints.bootstrap import dispatcher as make_dispatcher
+
+    stop = _stop_event()
+    async with build(settings) as c:
+        loop = make_dispatcher(c)
+        log.info("dispatcher %s ready: %s deliveries at a time, retries after %s s", loop.name,
+                 settings.dispatcher.concurrency, ",".join(f"{d:g}" for d in settings.retry_schedule))  # fmt: skip
+        await loop.run(stop)
+
+
+ROLES = ("serve", "worker", "dispatcher")
+
+
+async def run_all(settings: Settings, *, host: str, port: int) -> None:
+    stop = _stop_event()
+    async with database_uri(settings) as uri:
+        env = {**os.environ, "MONGODB_URI": uri, "ATTENDANCE_HOME": str(settings.home.resolve())}
+        commands = {
+            "serve": ["serve", "--host", host, "--port", str(port)],
+            "worker": ["worker"],
+            "dispatcher": ["dispatcher"],
+        }
+        tasks = [asyncio.create_task(_supervise(role, args, env, stop)) for role, args in commands.items()]
+        log.info("attendance running: http://%s:%s (Ctrl-C to stop)", host, port)
+        await stop.wait()
+        await asyncio.gather(*tasks)
+    log.info("attendance stopped")
+
+
+async def _supervise(role: str, args: list[str], env: dict[str, str], stop: asyncio.Event) -> None:
+    backoff = 1.0
+    while not stop.is_set():
+        started = time.monotonic()
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "attendance",
+            *args,
+            env=env,
+            preexec_fn=die_with_parent,
+        )
+        log.info("started %s pid=%s", role, proc.pid)
+        waiter = asyncio.create_task(proc.wait())
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if stop.is_set():
+            await _terminate(role, proc, waiter)
+            stopper.cancel()
+            return
+        stopper.cancel()
+        code = waiter.result()
+        backoff = 1.0 if time.monotonic() - started > 60 else min(backoff * 2, 30.0)
+        log.error("%s exited with code %s; restarting in %.0fs", role, code, backoff)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=backoff)
+
+
+async def _terminate(role: str, proc: asyncio.subprocess.Process, waiter: Awaitable[int]) -> None:
+    if proc.returncode is None:
+        proc.terminate()
+    try:
+        await asyncio.wait_for(waiter, timeout=20)
+    except TimeoutError:
+        log.warning("%s did not stop in 20 s; killing it", role)
+        proc.kill()
+        await proc.wait()

@@ -1,0 +1,51 @@
+"""One-line summaries of a day, the same in every chat app. Pure: no I/O."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from attendance.core.domain.checkins import DaySummary
+from attendance.services import chat
+
+
+def first_name(name: str) -> str:
+    """How the bot greets a person: the first word of their name."""
+    return name.split(maxsplit=1)[0] if name.split() else name
+
+
+def day_line(d: DaySummary, label: str) -> str:
+    zone = ZoneInfo(d.timezone)
+    if d.first_in is None:
+        return f"{label}: —"
+    first = d.first_in.astimezone(zone).strftime("%H:%M")
+    last = d.last_out.astimezone(zone).strftime("%H:%M") if d.last_out else "still in"
+    hours, minutes = divmod(d.worked_minutes, 60)
+    late = f", late {int(d.late_by.total_seconds() // 60)} min" if d.late_by else ""
+    return f"{label}: {first}–{last}, worked {hours}h{minutes:02d}{late}"
+
+
+def enrollment_result(report: chat.EnrollReport, name: str, bullet: str, try_again: str,
+                      then: str = "Send me a selfie here to check in or out.") -> str:  # fmt: skip
+    """What the person reads after enrolling: how many photos were stored, why others were not,
+    and ``then``, what to do next."""
+    refused = "\n".join(f"{bullet} Photo {n}: {why}" for n, why in report.refused)
+    if not report.enrolled:
+        return f"None of your photos could be used, so nothing was stored:\n{refused}\n{try_again}"
+    first = first_name(name)
+    text = f"You're enrolled, {first} ({report.templates_now} of 3 photos stored). {then}"
+    return text + (f"\nSome photos could not be used:\n{refused}" if refused else "")
+
+
+def board_line(row: chat.Row, marks: tuple[str, str, str]) -> str:
+    """A person on today's board; ``marks`` prefix the "not in", "in" and "out" states."""
+    d = row.day
+    zone = ZoneInfo(d.timezone)
+    not_in, is_in, out = marks
+    if d.first_in is None:
+        return f"{not_in} {row.employee.name}: not in"
+    first = d.first_in.astimezone(zone).strftime("%H:%M")
+    late = f" (late {int(d.late_by.total_seconds() // 60)} min)" if d.late_by else ""
+    if chat.status_of(row) == "in":
+        return f"{is_in} {row.employee.name}: in since {first}{late}"
+    last = d.last_out.astimezone(zone).strftime("%H:%M") if d.last_out else "?"
+    return f"{out} {row.employee.name}: {first}–{last}{late}"

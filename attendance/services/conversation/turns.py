@@ -1,0 +1,223 @@
+"""The conversation, decided once for every chat platform: a parsed command or a button press
+goes in, an ``Answer`` comes out. The Slack and Teams adapters only parse their requests and
+render the answer.
+
+Errors: ``ServiceError`` and ``ValueError`` carry a sentence for the person; the adapters say
+it as the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from attendance.core.domain.checkins import ReviewItem
+from attendance.core.domain.model import Employee, Tenant
+from attendance.core.errors import ServiceError
+from attendance.core.ports import Clock
+from attendance.services import chat
+from attendance.services.conversation.answers import Answer, Dialect, ExportMonth, ReviewShown, TellAdmins
+from attendance.services.conversation.commands import ChatCommand, parse_day, parse_month
+from attendance.services.conversation.lines import board_line, day_line
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+async def _no_mention(words: str) -> Employee | None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Asker:
+    """Who is asking, and how their platform names other people (a Slack ``<@U…>`` mention):
+    ``mentioned`` returns the person a platform-specific mention names, or ``None`` when the
+    words are not one (then they are looked up as a name or an email address)."""
+
+    tenant: Tenant
+    person: Employee
+    mentioned: Callable[[str], Awaitable[Employee | None]] = field(default=_no_mention)
+
+
+def help_table(d: Dialect) -> list[tuple[str, str]]:
+    """(usage, what it does) for every command."""
+    return [
+        ("me", "your attendance today and the last 7 days (also `status`)"),
+        ("enroll", "set up selfie check-in: read what is stored, agree, then add 1-3 selfies"),
+        (d.forget, "erase your face data now"),
+        ("today", "managers: who is in, out or not in yet in your team"),
+        (f"week [{d.person_hint}]", "managers: a person's week (yours without a name)"),
+        ("late [YYYY-MM-DD]", "managers: who was late (today without a date)"),
+        ("absent [YYYY-MM-DD]", "managers: who did not check in on a working day"),
+        ("export YYYY-MM", f"managers: the month as a CSV file, sent {d.export_to}"),
+        (f"admin manager {d.person_hint} {d.person_hint}", "admins: set who manages whom (`none` to clear)"),
+        ("admin timezone Area/City", "admins: the company's time zone"),
+        ("admin schedule 09:00-17:00 [mon-fri] [grace 5]", "admins: the working day"),
+        ("admin review", "admins: flagged check-ins, with approve and reject"),
+        ("help", "this list"),
+    ]
+
+
+def help_lines(d: Dialect, *, admin_only: bool = False) -> list[str]:
+    return [f"{d.cmd(usage)} — {what}" for usage, what in help_table(d) if not admin_only or usage.startswith("admin")]
+
+
+def not_connected(d: Dialect) -> str:
+    return f"This {d.workspace} is not connected to an attendance account yet. Ask your admin to set it up."
+
+
+def not_on_staff(d: Dialect, tenant: Tenant) -> str:
+    return (
+        f"I can't find you on {tenant.name}'s staff list, so I can't record your time. "
+        f"Ask your admin to add you with the email address of {d.account}."
+    )
+
+
+def unknown_command(d: Dialect, cmd: ChatCommand) -> str:
+    return f"I don't know {d.quote.format(cmd.raw[:40])}. {d.help_hint}"
+
+
+class Conversation:
+    """Answers commands and buttons for one platform's dialect."""
+
+    def __init__(self, *, chat_deps: chat.ChatDeps, clock: Clock, dialect: Dialect) -> None:
+        self._chat, self._clock, self.dialect = chat_deps, clock, dialect
+
+    # ------------------------------------------------------------ commands
+
+    async def command(self, asker: Asker, cmd: ChatCommand) -> Answer:
+        """The answer to a command. ``help`` and ``enroll`` need no database; the others read it."""
+        tenant, person, d, now = asker.tenant, asker.person, self.dialect, self._clock.now()
+        match cmd.name:
+            case "help":
+                return Answer(text="What I can do", lines=tuple(help_lines(d)))
+            case "enroll":
+                return Answer(text="Selfie check-in", enroll=True)
+            case "me":
+                days = await chat.own_week(tenant, person, now, deps=self._chat)
+                lines = [day_line(s, "Today" if i == 0 else s.day.strftime("%a %d %b")) for i, s in enumerate(days)]
+                return Answer(text="Your attendance", lines=tuple(lines))
+            case "forget-me":
+                deleted = await chat.forget_me(tenant, person, deps=self._chat)
+                return Answer(
+                    text=f"Done: I erased your face data ({deleted} photo template{'s' if deleted != 1 else ''}) "
+                    "and withdrew your consent. Your past check-in times stay on record for payroll. "
+                    f"To use selfie check-in again, type {d.cmd('enroll')}."
+                )
+            case "today":
+                today = chat.today_of(tenant, None, now)
+                rows = await chat.team_day(tenant, person, today, deps=self._chat)
+                return Answer(text=f"Today, {today:%a %d %b}", lines=tuple(board_line(r, d.marks) for r in rows))
+            case "week":
+                target = await self.person_named(asker, " ".join(cmd.args)) if cmd.args else None
+                someone, days = await chat.week_of(tenant, person, target, now, deps=self._chat)
+                lines = [day_line(s, s.day.strftime("%a %d %b")) for s in days]
+                total = sum(s.worked_minutes for s in days)
+                lines.append(d.strong(f"Total: {total // 60}h{total % 60:02d}"))
+                return Answer(text=f"{someone.name}, this week", lines=tuple(lines))
+            case "late" | "absent":
+                day = parse_day(cmd.args, chat.today_of(tenant, None, now))
+                rows = await chat.team_day(tenant, person, day, deps=self._chat)
+                if cmd.name == "late":
+                    lines = [
+                        f"{r.employee.name}: {int(r.day.late_by.total_seconds() // 60)} min late"
+                        for r in chat.late_rows(rows)
+                        if r.day.late_by
+                    ]
+                else:
+                    lines = [r.employee.name for r in chat.absent_rows(tenant, rows, day, now)]
+                title = f"{'Late' if cmd.name == 'late' else 'Absent'} on {day:%a %d %b}"
+                return Answer(text=title, lines=tuple(lines))
+            case "export":
+                year, month = parse_month(cmd.args)
+                await chat.visible_people(tenant, person, deps=self._chat)  # refuse at once if not allowed
+                return Answer(
+                    text=f"Preparing {year:04d}-{month:02d}; I'll send the CSV {d.export_to} in a moment.",
+                    follow_up=ExportMonth(year, month),
+                )
+            case "admin":
+                return await self._admin(asker, cmd)
+        return Answer(text=unknown_command(d, cmd))
+
+    async def _admin(self, asker: Asker, cmd: ChatCommand) -> Answer:
+        tenant, person, d = asker.tenant, asker.person, self._chat
+        sub, args = (cmd.args[0].lower(), cmd.args[1:]) if cmd.args else ("", ())
+        chat.require_admin(person)
+        if sub == "manager" and len(args) == 2:
+            target = await self.person_named(asker, args[0])
+            manager = None if args[1].lower() == "none" else await self.person_named(asker, args[1])
+            await chat.set_manager(tenant, person, target, manager, deps=d)
+            if manager is None:
+                return Answer(text=f"{target.name} has no manager now.")
+            return Answer(text=f"{target.name} now reports to {manager.name}.")
+        if sub == "timezone" and len(args) == 1:
+            name = await chat.set_timezone(tenant, person, args[0], deps=d)
+            return Answer(text=f"The company's time zone is now {name}.")
+        if sub == "schedule" and args:
+            s = await chat.set_schedule(tenant, person, " ".join(args), deps=d)
+            days = ", ".join(WEEKDAYS[i] for i in sorted(s.weekdays))
+            return Answer(
+                text=f"The working day is now {s.start:%H:%M}–{s.end:%H:%M} on {days}, "
+                f"with {s.grace_minutes} minutes' grace."
+            )
+        if sub == "review":
+            items = await chat.review_items(tenant, person, deps=d)
+            if not items:
+                return Answer(text=f"Nothing to review. {self.dialect.celebrate}")
+            shown = tuple([await self.review_shown(tenant, item) for item in items])
+            return Answer(text=f"{len(items)} item(s) to review", reviews=shown)
+        return Answer(text="Admin commands", lines=tuple(help_lines(self.dialect, admin_only=True)))
+
+    async def person_named(self, asker: Asker, words: str) -> Employee:
+        """Someone named in a command: a platform mention, an email address or (part of) a name of
+        someone the asker may see."""
+        mentioned = await asker.mentioned(words.strip())
+        if mentioned is not None:
+            return mentioned
+        wanted = words.strip().casefold()
+        people = [asker.person, *await chat.visible_people(asker.tenant, asker.person, deps=self._chat)]
+        exact = [p for p in people if wanted in (p.email.casefold(), p.name.casefold())]
+        found = exact or [p for p in people if wanted in p.name.casefold()]
+        if len({p.id for p in found}) == 1:
+            return found[0]
+        if not found:
+            raise ServiceError(f"I can't find {words!r} among the people you can see. Try their email address.")
+        names = ", ".join(sorted({p.name for p in found})[:5])
+        raise ServiceError(f"{words!r} could be {names}. Write more of the name, or the email address.")
+
+    # ------------------------------------------------------------ buttons
+
+    async def button(self, asker: Asker, action: str, value: str) -> Answer:
+        """The answer to a button on a check-in or a review item (``value``: the event or item id)."""
+        tenant, person, d = asker.tenant, asker.person, self._chat
+        if action == "undo":
+            undone = await chat.undo(tenant, person, value, deps=d)
+            local = undone.at.astimezone(ZoneInfo(undone.timezone))
+            return Answer(text=f"Undone: your check-{undone.direction.value} at {local:%H:%M} was removed.")
+        if action == "not_me":
+            item, admins = await chat.report_not_me(tenant, person, value, deps=d)
+            return Answer(
+                text="Thanks for telling me. Your admins will review this check-in; "
+                "until then it stays on record, marked as reported.",
+                follow_up=TellAdmins(await self.review_shown(tenant, item), tuple(admins)),
+            )
+        if action in ("review_approve", "review_reject"):
+            approve = action == "review_approve"
+            _, event = await chat.decide_review(tenant, person, value, approve, deps=d)
+            if not approve:
+                return Answer(text="Rejected: nothing was changed.")
+            if event is None:
+                return Answer(text="Approved; there was nothing left to change.")
+            done = "the check-in was removed" if event.void else f"check-{event.direction.value} recorded"
+            return Answer(text=f"Approved: {done}.")
+        return Answer(text="That button has expired. Try the command again.", replace=False)
+
+    # ------------------------------------------------------------ follow-ups
+
+    async def review_shown(self, tenant: Tenant, item: ReviewItem) -> ReviewShown:
+        return ReviewShown(item, *await chat.describe_review(tenant, item, deps=self._chat))
+
+    async def export(self, asker: Asker, job: ExportMonth) -> tuple[str, bytes, str]:
+        """The month's CSV: (file name, data, a sentence to go with it)."""
+        name, data, rows = await chat.month_csv(asker.tenant, asker.person, job.year, job.month, deps=self._chat)
+        return name, data, f"Attendance for {job.year:04d}-{job.month:02d}: {rows} person-days."

@@ -1,0 +1,272 @@
+"""``Dispatcher``: the ``attendance dispatcher`` role's loop.
+
+Three things run side by side:
+
+- **fan-out**: outbox rows not yet dispatched become one delivery per subscription (active or not) that
+  wants the row's type (idempotent; several dispatchers may do it at once);
+- **delivery**: up to ``concurrency`` deliveries in flight, each claimed with a lease, handed to
+  its subscription's connector, and finished with the connector's result under the retry
+  schedule (``attendance.core.domain.deliveries``); a 410 disables the subscription, holds what
+  waits for it and alerts the tenant's admins; a dead-lettered delivery alerts them too;
+- **day summaries**: every ``summary_every_s``, the finished local days' summary rows.
+
+Every database error is logged and waited out: a dispatcher outlives a database restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shlex
+import socket
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from attendance.core.domain.deliveries import (
+    Attempt,
+    Delivery,
+    DeliveryResult,
+    DeliveryState,
+    ResultKind,
+    after_attempt,
+)
+from attendance.core.domain.webhooks import Subscription, SubscriptionState
+from attendance.core.errors import StoreUnavailable
+from attendance.core.ports import (
+    AdminAlerts,
+    AuditLog,
+    Clock,
+    Connector,
+    DeliveryRepository,
+    SubscriptionRepository,
+    TenantRepository,
+)
+from attendance.settings import DispatcherSettings
+
+log = logging.getLogger(__name__)
+
+SUBSCRIPTION_TTL_S = 2.0  # a disabled subscription or a rotated secret is seen within this
+ALERT_EVERY = timedelta(hours=1)  # at most one dead-letter alert per subscription this often
+
+
+@dataclass(slots=True, kw_only=True)
+class DispatcherDeps:
+    deliveries: DeliveryRepository
+    subscriptions: SubscriptionRepository
+    connectors: Mapping[str, Connector]
+    alerts: AdminAlerts
+    tenants: TenantRepository
+    audit: AuditLog
+    clock: Clock
+    summaries: Callable[[datetime], Awaitable[int]] | None = None
+    counts: Counter[str] = field(default_factory=Counter)
+
+
+class Dispatcher:
+    def __init__(self, deps: DispatcherDeps, settings: DispatcherSettings, schedule: tuple[float, ...]) -> None:
+        self.deps, self.settings, self.schedule = deps, settings, schedule
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self._subs: dict[str, tuple[float, Subscription | None]] = {}
+        self._alerted: dict[str, datetime] = {}
+        self._slots = asyncio.Semaphore(settings.concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        loops = [self._fan_out_loop(stop), self._deliver_loop(stop)]
+        if self.deps.summaries is not None:
+            loops.append(self._summary_loop(stop))
+        await asyncio.gather(*loops)
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=self.settings.timeout_s + 5)
+
+    # ------------------------------------------------------------ loops
+
+    async def _idle(self, stop: asyncio.Event, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+    async def _fan_out_loop(self, stop: asyncio.Event) -> None:
+        pause = self.settings.poll_min_s
+        while not stop.is_set():
+            try:
+                busy = await self.fan_out_once() > 0
+            except StoreUnavailable as exc:
+                log.warning("fan-out: database unavailable (%s); waiting", type(exc).__name__)
+                busy = False
+            pause = self.settings.poll_min_s if busy else min(pause * 2, self.settings.poll_max_s)
+            if not busy:
+                await self._idle(stop, pause)
+
+    async def fan_out_once(self, limit: int = 200) -> int:
+        rows = await self.deps.deliveries.pending_outbox(limit)
+        by_tenant: dict[str, list[Subscription]] = {}
+        batch: list[tuple[dict[str, object], list[Subscription]]] = []
+        for row in rows:
+            tenant_id = str(row["tenant_id"])
+            if tenant_id not in by_tenant:  # disabled ones too: their deliveries wait, held, until enabled
+                by_tenant[tenant_id] = await self.deps.subscriptions.list(tenant_id)
+            batch.append((row, [s for s in by_tenant[tenant_id] if s.wants(str(row["type"]))]))
+        if batch:
+            await self.deps.deliveries.fan_out(batch, self.deps.clock.now())
+        return len(rows)
+
+    async def _deliver_loop(self, stop: asyncio.Event) -> None:
+        pause = self.settings.poll_min_s
+        lease = timedelta(seconds=self.settings.lease_s)
+        batch = max(1, self.settings.concurrency // 2)  # claim in batches: one claim's queries serve many
+        while not stop.is_set():
+            free = self.settings.concurrency - len(self._tasks)
+            if free < batch:  # busy: wait for deliveries to finish, not for a timer
+                await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED, timeout=self.settings.poll_max_s)
+                continue
+            claimed: list[Delivery] = []
+            try:
+                claimed = await self.deps.deliveries.claim(self.name, self.deps.clock.now(), lease, free)
+            except StoreUnavailable as exc:
+                log.warning("claim: database unavailable (%s); waiting", type(exc).__name__)
+            for delivery in claimed:
+                task = asyncio.create_task(self._one(delivery))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            if claimed:
+                pause = self.settings.poll_min_s
+                continue
+            pause = min(pause * 2, self.settings.poll_max_s)
+            await self._idle(stop, pause)
+
+    async def _summary_loop(self, stop: asyncio.Event) -> None:
+        assert self.deps.summaries is not None
+        while not stop.is_set():
+            try:
+                written = await self.deps.summaries(self.deps.clock.now())
+                if written:
+                    log.info("day summaries written: %s", written)
+            except StoreUnavailable as exc:
+                log.warning("day summaries: database unavailable (%s); later", type(exc).__name__)
+            await self._idle(stop, self.settings.summary_every_s)
+
+    # ------------------------------------------------------------ one delivery
+
+    async def _subscription(self, subscription_id: str) -> Subscription | None:
+        cached = self._subs.get(subscription_id)
+        if cached is not None and time.monotonic() - cached[0] < SUBSCRIPTION_TTL_S:
+            return cached[1]
+        sub = await self.deps.subscriptions.by_id(subscription_id)
+        self._subs[subscription_id] = (time.monotonic(), sub)
+        return sub
+
+    async def _one(self, delivery: Delivery) -> None:
+        async with self._slots:
+            for pause in (0.5, 1, 2, 4, 8, 15, 30):  # the database may be restarting; the lease covers a retry
+                try:
+                    await self._attempt(delivery)
+                    return
+                except StoreUnavailable as exc:
+                    log.warning("delivery %s: database unavailable (%s); again in %ss", delivery.id,
+                                type(exc).__name__, pause)  # fmt: skip
+                    await asyncio.sleep(pause)
+            log.error("delivery %s: gave up on the database; its lease will expire and it is retried", delivery.id)
+
+    async def _hold(self, delivery: Delivery, now: datetime) -> None:
+        """Held until the subscription is enabled. Read fresh (the cache may be behind an enable),
+        and read again after holding: an enable that ran in between has already resumed what was
+        held, so what this holds late is resumed here."""
+        fresh = await self.deps.subscriptions.by_id(delivery.subscription_id)
+        self._subs[delivery.subscription_id] = (time.monotonic(), fresh)
+        if fresh is not None and fresh.state is SubscriptionState.ACTIVE:
+            await self._attempt(delivery)
+            return
+        held = Attempt(at=now, result=ResultKind.RETRY, status=None, detail="subscription disabled; held", ms=0.0)
+        await self.deps.deliveries.finish(delivery, state=DeliveryState.HELD, next_attempt_at=None, attempt=held,
+                                          followup=None, now=now)  # fmt: skip
+        after = await self.deps.subscriptions.by_id(delivery.subscription_id)
+        if after is not None and after.state is SubscriptionState.ACTIVE:
+            await self.deps.deliveries.resume(after.tenant_id, after.id, self.deps.clock.now())
+
+    async def _attempt(self, delivery: Delivery) -> None:
+        sub = await self._subscription(delivery.subscription_id)
+        now = self.deps.clock.now()
+        if sub is None:
+            await self._finish(
+                delivery, DeliveryResult(kind=ResultKind.REJECTED, detail="the subscription was removed"), 0.0
+            )
+            return
+        if sub.state is not SubscriptionState.ACTIVE:
+            await self._hold(delivery, now)
+            return
+        connector = self.deps.connectors.get(sub.kind)
+        if connector is None:
+            result = DeliveryResult(kind=ResultKind.REJECTED, detail=f"no connector for {sub.kind!r} here")
+            await self._finish(delivery, result, 0.0)
+            return
+        started = time.perf_counter()
+        try:
+            result = await connector.deliver(sub, delivery)
+        except Exception as exc:  # a connector's bug must not strand the delivery until its lease ends
+            log.exception("delivery %s: the %s connector failed", delivery.id, sub.kind)
+            detail = f"internal error in the {sub.kind} connector ({type(exc).__name__}); see the dispatcher log"
+            result = DeliveryResult(kind=ResultKind.RETRY, detail=detail)
+        ms = (time.perf_counter() - started) * 1000
+        state = await self._finish(delivery, result, ms)
+        if result.kind is ResultKind.GONE:
+            await self._gone(sub, result)
+        elif state is DeliveryState.DEAD:
+            await self._dead(sub, delivery, result)
+
+    async def _finish(self, delivery: Delivery, result: DeliveryResult, ms: float) -> DeliveryState:
+        now = self.deps.clock.now()
+        state, when = after_attempt(delivery, result, self.schedule, now)
+        attempt = Attempt(at=now, result=result.kind, status=result.status, detail=result.detail, ms=round(ms, 1))
+        await self.deps.deliveries.finish(delivery, state=state, next_attempt_at=when, attempt=attempt,
+                                          followup=result.followup, now=now)  # fmt: skip
+        self.deps.counts[{DeliveryState.DELIVERED: "delivered", DeliveryState.DEAD: "dead_lettered",
+                          DeliveryState.PENDING: "retried"}.get(state, state.value)] += 1  # fmt: skip
+        level = logging.INFO if state is DeliveryState.DELIVERED else logging.WARNING
+        detail = f": {result.detail}" if result.detail else ""
+        log.log(level, "delivery %s to %s: %s (HTTP %s, %.0f ms, attempt %s)%s", delivery.id,
+                delivery.subscription_id, state.value, result.status, ms, delivery.attempts, detail)  # fmt: skip
+        return state
+
+    async def _tenant_flag(self, tenant_id: str) -> str:
+        """``--tenant NAME`` for the commands an alert suggests, ready to paste."""
+        tenant = await self.deps.tenants.get(tenant_id)
+        return f"--tenant {shlex.quote(tenant.name if tenant else tenant_id)}"
+
+    async def _gone(self, sub: Subscription, result: DeliveryResult) -> None:
+        now = self.deps.clock.now()
+        reason = f"the endpoint answered 410 Gone on {now:%Y-%m-%d %H:%M} UTC"
+        switched = await self.deps.subscriptions.disable_if_active(sub.tenant_id, sub.id, reason)
+        held = await self.deps.deliveries.hold(sub.tenant_id, sub.id)
+        self._subs.pop(sub.id, None)
+        if not switched:
+            return  # another delivery (or dispatcher) saw the 410 first and told the admins
+        await self.deps.audit.record(tenant_id=sub.tenant_id, actor="dispatcher", action="webhook.disabled",
+                                     subject=sub.id, at=now)  # fmt: skip
+        flag = await self._tenant_flag(sub.tenant_id)
+        await self.deps.alerts.alert(
+            sub.tenant_id,
+            f"The webhook {sub.id} ({sub.url}) was switched off: {reason}. {held + 1} event(s) wait for it. "
+            f"Fix the receiver, then `attendance webhooks enable {sub.id} {flag}` sends them.",
+            now,
+        )
+
+    async def _dead(self, sub: Subscription, delivery: Delivery, result: DeliveryResult) -> None:
+        now = self.deps.clock.now()
+        last = self._alerted.get(sub.id)
+        if last is not None and now - last < ALERT_EVERY:
+            return
+        self._alerted[sub.id] = now
+        why = "refused it" if result.kind is ResultKind.REJECTED else "kept failing"
+        flag = await self._tenant_flag(sub.tenant_id)
+        await self.deps.alerts.alert(
+            sub.tenant_id,
+            f"An {delivery.type} event could not be delivered to {sub.kind} {sub.id}: the receiver {why} "
+            f"({result.detail}). See `attendance deliveries list --failed {flag}`; after fixing it, "
+            f"`attendance deliveries replay --id {delivery.id} {flag}`.",
+            now,
+        )

@@ -1,0 +1,44 @@
+"""Per-tenant galleries in memory, rebuilt when the tenant's template version moves."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from attendance.core.matching import Gallery
+from attendance.core.ports import TemplateRepository, TenantRepository
+
+log = logging.getLogger(__name__)
+
+
+class TemplateGalleryCache:
+    """The ``GalleryProvider`` port: one gallery per tenant, checked against its version."""
+
+    def __init__(self, tenants: TenantRepository, templates: TemplateRepository) -> None:
+        self._tenants = tenants
+        self._templates = templates
+        self._cache: dict[str, Gallery] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def gallery(self, tenant_id: str, version: int | None = None) -> Gallery:
+        if version is None:
+            tenant = await self._tenants.get(tenant_id)
+            version = tenant.template_version if tenant else -1
+        cached = self._cache.get(tenant_id)
+        if cached is not None and cached.version == version:
+            return cached
+        async with self._locks.setdefault(tenant_id, asyncio.Lock()):
+            cached = self._cache.get(tenant_id)
+            if cached is not None and cached.version == version:
+                return cached
+            templates = await self._templates.for_tenant(tenant_id)
+            gallery = Gallery.build(((t.employee_id, t.embedding) for t in templates), version=version)
+            self._cache[tenant_id] = gallery
+            log.info(
+                "gallery loaded tenant=%s version=%s people=%s templates=%s",
+                tenant_id,
+                version,
+                len(gallery),
+                len(templates),
+            )
+            return gallery

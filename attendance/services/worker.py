@@ -1,0 +1,156 @@
+"""The check-in job loop of `attendance worker`.
+
+Each of ``concurrency`` slots claims a job with a lease, decides it (face work in the process
+pool), replies, and finishes it. Nothing is lost when a worker dies: its lease expires and the
+job is claimed again; the decision is written so that a second run cannot record it twice and
+gives the same answer, which it then sends (replies are at least once). Transient failures are
+retried with exponential back-off; after ``max_attempts`` the job fails and the person is told.
+A database outage is waited out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from attendance.core.domain.checkins import CheckInJob, Outcome, OutcomeKind
+from attendance.core.errors import StoreUnavailable
+from attendance.core.ports import PhotoBuffer, Replier
+from attendance.logs import log_context
+from attendance.services.checkin import CheckInDeps, TransientJobError, decide_job
+from attendance.services.replies import reply_text
+from attendance.settings import WorkerSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class WorkerStats:
+    done: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+class JobWorker:
+    def __init__(
+        self, *, deps: CheckInDeps, replier: Replier, buffer: PhotoBuffer, settings: WorkerSettings, name: str = ""
+    ) -> None:
+        self._deps, self._replier, self._buffer, self._s = deps, replier, buffer, settings
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.stats = WorkerStats()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await asyncio.gather(self._heartbeat(stop), *(self._slot(stop, n) for n in range(self._s.concurrency)))
+
+    async def _heartbeat(self, stop: asyncio.Event) -> None:
+        """``workers``: who is up and when it was last seen (for operators and the bench)."""
+        while not stop.is_set():
+            with contextlib.suppress(StoreUnavailable):
+                await self._deps.jobs.heartbeat(self.name, self._deps.clock.now(), self.stats.done)
+            await _wait(stop, 5.0)
+
+    async def _slot(self, stop: asyncio.Event, n: int) -> None:
+        idle = self._s.poll_min_s
+        outage_logged = False
+        while not stop.is_set():
+            try:
+                job = await self._deps.jobs.claim(
+                    f"{self.name}/{n}", self._deps.clock.now(), timedelta(seconds=self._s.lease_s)
+                )
+                if outage_logged:
+                    log.info("database reachable again")
+                    outage_logged = False
+            except StoreUnavailable as exc:
+                if not outage_logged:
+                    log.warning("cannot claim jobs, database unreachable (%s); retrying", type(exc).__name__)
+                    outage_logged = True
+                await _wait(stop, min(2.0, max(idle, 0.2)))
+                continue
+            if job is None:
+                await _wait(stop, idle)
+                idle = min(idle * 2, self._s.poll_max_s)
+                continue
+            idle = self._s.poll_min_s
+            await self.handle(job)
+
+    def _backoff(self, attempts: int) -> timedelta:
+        return timedelta(seconds=min(self._s.retry_max_s, self._s.retry_base_s * 2 ** max(0, attempts - 1)))
+
+    async def _retry(self, job: CheckInJob, why: str, *, counts: bool = True) -> None:
+        self.stats.retried += 1
+        delay = self._backoff(job.attempts) if counts else timedelta(seconds=self._s.retry_base_s)
+        with contextlib.suppress(StoreUnavailable):  # if this fails too, the lease brings it back
+            await self._deps.jobs.retry_later(job.id, self._deps.clock.now() + delay, why, counts=counts)
+        log.warning("job will be retried (attempt %s): %s", job.attempts, why)
+
+    async def handle(self, job: CheckInJob) -> None:
+        started = time.perf_counter()
+        with log_context(job_id=job.id):
+            try:
+                outcome = await self._decide(job)
+            except TransientJobError as exc:
+                await self._retry(job, str(exc), counts=exc.counts)
+                return
+            except StoreUnavailable as exc:
+                log.warning("database error while deciding (%s); the job returns when its lease ends", exc)
+                return
+            if outcome is None:
+                return
+            decided_at = self._deps.clock.now()
+            try:
+                text = reply_text(outcome)
+                await self._replier.reply(job, outcome, text)
+            except Exception as exc:  # the chat platform's trouble: retry the reply, not the decision
+                if job.attempts < self._s.max_attempts:
+                    await self._retry(job, f"reply failed: {exc}")
+                    return
+                log.error("giving up replying after %s attempts: %s", job.attempts, exc)
+            try:
+                await self._deps.jobs.finish(job.id, outcome, decided_at, self._deps.clock.now())
+            except StoreUnavailable as exc:
+                log.warning("could not mark the job done (%s); it will be answered again", exc)
+                return
+            await self._discard(job)
+            self.stats.done += 1
+            log.info("job done outcome=%s ms=%.0f", outcome.kind.value, (time.perf_counter() - started) * 1000)
+
+    async def _discard(self, job: CheckInJob) -> None:
+        """The photo is deleted once the check-in is decided: an uploaded one always (the buffer's TTL
+        is the fallback), a chat platform's copy when the tenant keeps ``delete_chat_photos`` on."""
+        try:
+            if job.photo.kind != "buffer":
+                tenant = await self._deps.tenants.get(job.tenant_id)
+                if tenant is None or not tenant.policy.delete_chat_photos:
+                    return
+            await self._deps.photos.discard(job)
+        except Exception as exc:  # the check-in stands; the photo is the platform's to keep
+            log.warning("the photo could not be deleted after the check-in: %s", type(exc).__name__)
+
+    async def _decide(self, job: CheckInJob) -> Outcome | None:
+        if job.attempts > self._s.max_attempts:
+            outcome = Outcome(kind=OutcomeKind.FAILED, detail="too many attempts")
+            self.stats.failed += 1
+        else:
+            try:
+                outcome = await decide_job(job, deps=self._deps)
+            except (TransientJobError, StoreUnavailable):
+                raise
+            except Exception:
+                log.exception("unexpected error deciding the job")
+                if job.attempts < self._s.max_attempts:
+                    await self._retry(job, "unexpected error")
+                    return None
+                outcome = Outcome(kind=OutcomeKind.FAILED, detail="unexpected error")
+                self.stats.failed += 1
+        return outcome
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)

@@ -1,0 +1,238 @@
+"""`attendance bench pipeline`: check-ins through the real job path, end to end.
+
+An in-memory embedded database, a bench tenant with the face set's people enrolled, photos
+served over HTTP on loopback (the path a chat platform's photos take), ``W`` real
+``attendance worker`` processes (one face-engine process each), replies posted back over HTTP.
+Photos are reused, so the bench tenant switches off the replay check and the duplicate window
+(the report says so). With ``--kill-every K`` a worker is SIGKILLed every K completions and a
+new one started; its jobs come back when their lease (shortened for the bench) ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from attendance.adapters.embedded.secantus import die_with_parent
+from attendance.adapters.faces.faceset import FaceSet, load_face_set
+from attendance.core.domain.checkins import PhotoRef
+from attendance.core.domain.model import CheckInPolicy, Employee, Tenant, new_id
+from attendance.core.messages import CreateTenant, EnrollPhoto, RecordConsent
+from attendance.entrypoints.bootstrap import Container, build
+from attendance.services.checkin import RequestCheckIn, submit_check_in
+from attendance.services.enrollment import enroll_photo, record_consent
+from attendance.services.tenants import create_tenant
+from tools.bench.scratch import scratch_database
+
+BENCH_LEASE_S = 5
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))], 1)
+
+
+class _Platform:
+    """Photos out, replies in, over HTTP on loopback."""
+
+    def __init__(self, photos: dict[str, bytes]) -> None:
+        self.photos = photos
+        self.replied: dict[str, float] = {}
+        self.reply_count = 0
+        self.changed = asyncio.Event()
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        async def photo(request: web.Request) -> web.Response:
+            return web.Response(body=self.photos[request.match_info["name"]], content_type="image/jpeg")
+
+        async def reply(request: web.Request) -> web.Response:
+            body = await request.json()
+            self.replied.setdefault(body["job_id"], time.monotonic())
+            self.reply_count += 1
+            self.changed.set()
+            return web.json_response({"ok": True})
+
+        app = web.Application()
+        app.router.add_get("/p/{name}", photo)
+        app.router.add_post("/reply", reply)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        assert site._server is not None
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+class WorkerProcesses:
+    """`attendance worker` child processes, each its own process group (its face-engine pool
+    goes with it) and each dying with its parent."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.kills = 0
+
+    def start(self) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "attendance", "worker", "--processes", "1"], env=self.env,
+            preexec_fn=die_with_parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,  # noqa: PLW1509
+        )  # fmt: skip
+        self.procs.append(proc)
+        return proc
+
+    def kill(self, proc: subprocess.Popen[bytes]) -> None:
+        """SIGKILL the worker and its pool, as a crash would."""
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        self.kills += 1
+
+    def kill_one_and_replace(self) -> None:
+        alive = [p for p in self.procs if p.poll() is None]
+        if alive:
+            self.kill(random.choice(alive))
+            self.start()
+
+    def stop(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+
+
+async def bench_tenant(
+    c: Container, faces: FaceSet, *, slack_team_ids: tuple[str, ...] = ()
+) -> tuple[Tenant, list[tuple[str, str]], dict[str, bytes]]:
+    """A tenant with the face set's people enrolled (first photo each; Slack users ``U<n>``), the
+    fraud rules that reused photos would trip switched off; returns the (user, photo) probes."""
+    tenant = await create_tenant(CreateTenant(name="Bench", timezone="UTC", slack_team_ids=slack_team_ids),
+                                 tenants=c.deps.tenants)  # fmt: skip
+    policy = dataclasses.replace(CheckInPolicy(), replay_check=False, duplicate_window_minutes=0, freshness_minutes=0)
+    await c.deps.tenants.set_policy(tenant.id, policy)
+    probes: list[tuple[str, str]] = []
+    photos: dict[str, bytes] = {}
+    for n, (identity, pics) in enumerate(faces.enrolled.items()):
+        e = await c.deps.employees.upsert(Employee(id=new_id(), tenant_id=tenant.id, name=identity,
+                                                   email=f"p{n}@bench.invalid", slack_user_id=f"U{n}"))  # fmt: skip
+        consent = RecordConsent(tenant_id=tenant.id, employee_id=e.id, notice_version="bench",
+                                recorded_by="bench", method="signed-form")  # fmt: skip
+        await record_consent(consent, deps=c.deps)
+        await enroll_photo(EnrollPhoto(tenant_id=tenant.id, employee_id=e.id, photo=pics[0].path.read_bytes()),
+                           deps=c.deps)  # fmt: skip
+        for pic in pics[1:]:
+            name = f"{n}-{pic.path.name}"
+            photos[name] = pic.path.read_bytes()
+            probes.append((f"U{n}", name))
+    return tenant, probes, photos
+
+
+async def bench_pipeline(
+    faces_dir: Path, *, checkins: int, workers: int, kill_every: int | None, rate: float | None,
+    timeout_s: float = 600.0,
+) -> dict[str, Any]:  # fmt: skip
+    faces = load_face_set(faces_dir)
+    async with scratch_database() as db:
+        server, settings = db.server, db.settings
+        env = {**db.env, "ATTENDANCE_WORKER__LEASE_S": str(BENCH_LEASE_S)}
+        pool = WorkerProcesses(env)
+        platform: _Platform | None = None
+        try:
+            async with build(settings, uri=server.uri) as c:
+                tenant, probes, photos = await bench_tenant(c, faces)
+                platform = _Platform(photos)
+                await platform.start()
+                begun = c.checkin.clock.now()
+                for _ in range(workers):
+                    pool.start()
+                while await c.db["workers"].count_documents({"started_at": {"$gte": begun}}) < workers:  # noqa: ASYNC110
+                    await asyncio.sleep(0.1)  # the workers load their models; the clock starts after
+                submitted: dict[str, float] = {}
+                started = time.monotonic()
+                next_kill = kill_every
+                interval = 1.0 / rate if rate else 0.0
+                for i in range(checkins):
+                    user, name = probes[i % len(probes)]
+                    job, _ = await submit_check_in(RequestCheckIn(
+                        tenant_id=tenant.id, channel="bench", identity_kind="slack", identity=user,
+                        photo=PhotoRef(kind="url", ref=f"http://127.0.0.1:{platform.port}/p/{name}"),
+                        idempotency_key=f"bench-{i}", reply_to=f"http://127.0.0.1:{platform.port}/reply",
+                    ), jobs=c.checkin.jobs, clock=c.checkin.clock)  # fmt: skip
+                    submitted[job.id] = time.monotonic()
+                    if next_kill and len(platform.replied) >= next_kill:
+                        pool.kill_one_and_replace()
+                        next_kill += kill_every or 0
+                    if interval:
+                        await asyncio.sleep(max(0.0, started + (i + 1) * interval - time.monotonic()))
+                deadline = time.monotonic() + timeout_s
+                while time.monotonic() < deadline:
+                    platform.changed.clear()
+                    if next_kill and len(platform.replied) >= next_kill:  # before the exit test: every due kill happens
+                        pool.kill_one_and_replace()
+                        next_kill += kill_every or 0
+                    if len(platform.replied.keys() & submitted.keys()) >= len(submitted):
+                        break
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(platform.changed.wait(), timeout=1.0)
+                while time.monotonic() < deadline and await c.db["checkin_jobs"].count_documents(  # noqa: ASYNC110
+                    {"tenant_id": tenant.id, "state": {"$ne": "done"}}
+                ):
+                    await asyncio.sleep(0.1)  # replies go out just before a job is marked done
+                finished = max(platform.replied.values(), default=time.monotonic())
+                jobs = [d async for d in c.db["checkin_jobs"].find({"tenant_id": tenant.id})]
+                latencies = [(d["decided_at"] - d["received_at"]).total_seconds() * 1000
+                             for d in jobs if d.get("decided_at") is not None]  # fmt: skip
+                events = [d async for d in c.db["attendance_events"].find({"tenant_id": tenant.id}, {"job_id": 1})]
+                per_job: dict[str, int] = {}
+                for ev in events:
+                    per_job[ev["job_id"]] = per_job.get(ev["job_id"], 0) + 1
+                outcomes: dict[str, int] = {}
+                for d in jobs:
+                    kind = (d.get("outcome") or {}).get("kind", "none")
+                    outcomes[kind] = outcomes.get(kind, 0) + 1
+                done = sum(1 for d in jobs if d["state"] == "done")
+                accepted = outcomes.get("accepted", 0)
+                return {
+                    "submitted": len(submitted),
+                    "completed": done,
+                    "events": len(events),
+                    "duplicates": sum(n - 1 for n in per_job.values() if n > 1) + max(0, len(events) - accepted),
+                    "lost": len(submitted) - done,
+                    "p50_ms": _pct(latencies, 0.5),
+                    "p95_ms": _pct(latencies, 0.95),
+                    "throughput_per_s": round(done / max(1e-9, finished - started), 1),
+                    "workers": workers,
+                    "kill_every": kill_every,
+                    "workers_killed": pool.kills,
+                    "rate_per_s": rate,
+                    "outcomes": outcomes,
+                    "replies_received": platform.reply_count,
+                    "lease_s": BENCH_LEASE_S,
+                    "rules_switched_off_for_the_bench_tenant": ["replay_check", "duplicate_window", "freshness"],
+                }
+        finally:
+            pool.stop()
+            if platform is not None:
+                await platform.stop()

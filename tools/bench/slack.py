@@ -1,0 +1,238 @@
+"""`attendance bench slack`: the Slack app's latency, measured through real processes.
+
+An in-memory embedded database, a bench tenant with the face set's people enrolled, a small
+stand-in for Slack on loopback (``auth.test``, ``chat.postMessage``, private file downloads),
+a real ``attendance serve`` with the Slack app and ``W`` real ``attendance worker`` processes.
+
+1. Acknowledgement: after a warm-up (each person's first selfie, which makes the server look
+   them up once, and one burst that opens the connections), ``rounds`` bursts of
+   ``concurrency`` signed selfie events at once; the time until each HTTP 200 (the check-in
+   job is stored before it). With ``workers=0`` nothing decides the jobs meanwhile.
+2. Answer: selfies sent one at a time once the queue is empty; the time from the event to the
+   answer arriving at Slack's ``chat.postMessage``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_sdk.signature import SignatureVerifier
+
+from attendance.adapters.embedded.secantus import die_with_parent, free_port
+from attendance.adapters.faces.faceset import load_face_set
+from attendance.entrypoints.bootstrap import build
+from tools.bench.pipeline import WorkerProcesses, _pct, bench_tenant
+from tools.bench.scratch import scratch_database
+
+TEAM, TOKEN, SECRET = "TBENCH", "xoxb-bench", "bench-signing-secret"
+
+
+class _Slack:
+    """Just enough of Slack for the bench: the bot token is checked as Slack would."""
+
+    def __init__(self, photos: dict[str, bytes]) -> None:
+        self.photos = photos
+        self.answered: dict[str, float] = {}  # DM channel -> when the answer arrived
+        self.changed = asyncio.Event()
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        async def api(request: web.Request) -> web.Response:
+            if request.headers.get("Authorization") != f"Bearer {TOKEN}":
+                return web.json_response({"ok": False, "error": "invalid_auth"})
+            method = request.match_info["method"]
+            if method == "auth.test":
+                return web.json_response({"ok": True, "team_id": TEAM, "user_id": "UBOT", "bot_id": "BBOT"})
+            if method == "chat.postMessage":
+                body = await request.json()
+                self.answered.setdefault(str(body["channel"]), time.monotonic())
+                self.changed.set()
+            return web.json_response({"ok": True})
+
+        async def file(request: web.Request) -> web.Response:
+            if request.headers.get("Authorization") != f"Bearer {TOKEN}":
+                return web.Response(text="<html>sign in</html>", content_type="text/html")
+            return web.Response(body=self.photos[request.match_info["name"]], content_type="image/jpeg")
+
+        app = web.Application()
+        app.router.add_post("/api/{method}", api)
+        app.router.add_get("/files/{name}", file)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        assert site._server is not None
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+def _event(n: int, user: str, url: str, size: int) -> bytes:
+    channel = f"D{user}-{n}"  # one DM per selfie, so that each answer can be timed
+    return json.dumps({
+        "team_id": TEAM, "api_app_id": "ABENCH", "type": "event_callback", "event_id": f"EvBench{n}",
+        "event_time": int(time.time()),
+        "event": {"type": "message", "subtype": "file_share", "user": user, "channel": channel, "channel_type": "im",
+                  "text": "", "ts": f"{time.time():.6f}",
+                  "files": [{"id": f"F{n}", "mimetype": "image/jpeg", "size": size, "url_private_download": url}]},
+    }).encode()  # fmt: skip
+
+
+def _cpu_s(pid: int | None) -> float:
+    """User plus system CPU seconds of a process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _start_serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "attendance", "serve", "--port", str(port)], env=env,
+        preexec_fn=die_with_parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,  # noqa: PLW1509
+    )  # fmt: skip
+
+
+async def _post(http: aiohttp.ClientSession, url: str, body: bytes) -> float:
+    ts = str(int(time.time()))
+    signature = SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body.decode()) or ""
+    headers = {"Content-Type": "application/json", "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
+    started = time.perf_counter()
+    async with http.post(url, data=body, headers=headers) as resp:
+        await resp.read()
+        if resp.status != 200:
+            raise RuntimeError(f"the app answered HTTP {resp.status}")
+    return (time.perf_counter() - started) * 1000
+
+
+async def _until(check: Any, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if await check():
+            return True
+        await asyncio.sleep(0.1)  # polling a condition with a deadline
+    return False
+
+
+async def bench_slack(
+    faces_dir: Path, *, concurrency: int, rounds: int, answers: int, workers: int, timeout_s: float = 600.0
+) -> dict[str, Any]:
+    faces = load_face_set(faces_dir)
+    async with scratch_database() as db:
+        server, settings = db.server, db.settings
+        slack: _Slack | None = None
+        serve: subprocess.Popen[bytes] | None = None
+        port = free_port()
+        env = {**db.env, "SLACK_SIGNING_SECRET": SECRET, "SLACK_BOT_TOKEN": TOKEN}
+        pool = WorkerProcesses(env)
+        try:
+            async with build(settings, uri=server.uri) as c, aiohttp.ClientSession() as http:
+                tenant, probes, photos = await bench_tenant(c, faces, slack_team_ids=(TEAM,))
+                slack = _Slack(photos)
+                await slack.start()
+                env["SLACK_API_URL"] = f"http://127.0.0.1:{slack.port}/api/"
+                serve = _start_serve(env, port)
+                begun = c.checkin.clock.now()
+                for _ in range(workers):
+                    pool.start()
+                url = f"http://127.0.0.1:{port}/slack/events"
+
+                async def up() -> bool:
+                    try:
+                        async with http.get(f"http://127.0.0.1:{port}/healthz") as r:
+                            return r.status == 200
+                    except aiohttp.ClientError:
+                        return False
+
+                async def workers_ready() -> bool:
+                    return await c.db["workers"].count_documents({"started_at": {"$gte": begun}}) >= workers
+
+                if not (await _until(up, 60) and await _until(workers_ready, 120)):
+                    raise RuntimeError("the server or the workers did not start")
+                n = 0
+
+                def next_event() -> bytes:
+                    nonlocal n
+                    n += 1
+                    user, name = probes[n % len(probes)]
+                    assert slack is not None
+                    file_url = f"http://127.0.0.1:{slack.port}/files/{name}"
+                    return _event(n, user, file_url, len(photos[name]))
+
+                # not measured: Bolt's first request asks auth.test; then each person's first selfie (the
+                # server looks them up once) and a burst that opens the connections
+                await _post(http, url, next_event())
+                first_of_each = {user: name for user, name in reversed(probes)}
+                for user, name in first_of_each.items():
+                    file_url = f"http://127.0.0.1:{slack.port}/files/{name}"
+                    n += 1
+                    await _post(http, url, _event(n, user, file_url, len(photos[name])))
+                await asyncio.gather(*(_post(http, url, next_event()) for _ in range(concurrency)))
+                acks: list[float] = []
+                burst_max: list[float] = []
+                cpu_before = _cpu_s(serve.pid), _cpu_s(server.pid)
+                for _ in range(rounds):
+                    burst = await asyncio.gather(*(_post(http, url, next_event()) for _ in range(concurrency)))
+                    acks += burst
+                    burst_max.append(round(max(burst), 1))
+                serve_cpu = (_cpu_s(serve.pid) - cpu_before[0]) * 1000 / max(1, len(acks))
+                db_cpu = (_cpu_s(server.pid) - cpu_before[1]) * 1000 / max(1, len(acks))
+
+                async def queue_empty() -> bool:
+                    return not await c.db["checkin_jobs"].count_documents({"state": {"$ne": "done"}})
+
+                drained = await _until(queue_empty, timeout_s) if workers else False
+                answer_ms: list[float] = []
+                for _ in range(answers if workers else 0):
+                    body = next_event()
+                    channel = json.loads(body)["event"]["channel"]
+                    sent = time.monotonic()
+                    await _post(http, url, body)
+                    slack.changed.clear()
+                    deadline = sent + 30
+                    while channel not in slack.answered and time.monotonic() < deadline:
+                        await asyncio.wait_for(slack.changed.wait(), timeout=max(0.01, deadline - time.monotonic()))
+                        slack.changed.clear()
+                    if channel in slack.answered:
+                        answer_ms.append((slack.answered[channel] - sent) * 1000)
+                jobs = await c.db["checkin_jobs"].count_documents({"tenant_id": tenant.id})
+                return {
+                    "ack_requests": len(acks),
+                    "ack_concurrency": concurrency,
+                    "ack_p50_ms": _pct(acks, 0.5),
+                    "ack_p99_ms": _pct(acks, 0.99),
+                    "ack_max_ms": round(max(acks), 1) if acks else None,
+                    "ack_burst_max_ms": burst_max,
+                    "serve_cpu_ms_per_ack": round(serve_cpu, 2),
+                    "database_cpu_ms_per_ack": round(db_cpu, 2),
+                    "burst_jobs_all_answered": drained,
+                    "answer_samples": len(answer_ms),
+                    "answer_lost": answers - len(answer_ms) if workers else None,
+                    "answer_p50_ms": _pct(answer_ms, 0.5),
+                    "answer_p95_ms": _pct(answer_ms, 0.95),
+                    "jobs_stored": jobs,
+                    "events_sent": n,
+                    "workers": workers,
+                    "cpus": os.cpu_count(),
+                }
+        finally:
+            pool.stop()
+            if serve is not None:
+                serve.terminate()
+                try:
+                    serve.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    serve.kill()
+                    serve.wait()
+            if slack is not None:
+                await slack.stop()
