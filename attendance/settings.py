@@ -243,18 +243,25 @@ class OidcProvider(BaseModel):
 
 
 def _slack_oidc() -> OidcProvider:
-    return OidcProvider(authorize_url="https://slack.com/openid/connect/authorize",
-                        token_url="https://slack.com/api/openid.connect.token",  # noqa: S106  (a URL)
-                        jwks_url="https://slack.com/openid/connect/keys",
-                        userinfo_url="https://slack.com/api/openid.connect.userInfo", issuer="https://slack.com",
-                        token_auth="client_secret_post")  # noqa: S106  # fmt: skip
+    return OidcProvider(
+        authorize_url="https://slack.com/openid/connect/authorize",
+        token_url="https://slack.com/api/openid.connect.token",  # noqa: S106  (a URL)
+        jwks_url="https://slack.com/openid/connect/keys",
+        userinfo_url="https://slack.com/api/openid.connect.userInfo",
+        issuer="https://slack.com",
+        token_auth="client_secret_post",  # noqa: S106  (a name, not a secret)
+    )
 
 
 def _entra_oidc() -> OidcProvider:
     base = "https://login.microsoftonline.com/organizations"
-    return OidcProvider(authorize_url=f"{base}/oauth2/v2.0/authorize", token_url=f"{base}/oauth2/v2.0/token",
-                        jwks_url=f"{base}/discovery/v2.0/keys", userinfo_url="https://graph.microsoft.com/oidc/userinfo",
-                        issuer="https://login.microsoftonline.com/{tid}/v2.0")  # fmt: skip
+    return OidcProvider(
+        authorize_url=f"{base}/oauth2/v2.0/authorize",
+        token_url=f"{base}/oauth2/v2.0/token",
+        jwks_url=f"{base}/discovery/v2.0/keys",
+        userinfo_url="https://graph.microsoft.com/oidc/userinfo",
+        issuer="https://login.microsoftonline.com/{tid}/v2.0",
+    )
 
 
 class WebSettings(BaseModel):

@@ -238,9 +238,15 @@ class AttendanceStore(Protocol):
     async def event(self, tenant_id: str, event_id: str) -> AttendanceEvent | None: ...
     async def is_superseded(self, tenant_id: str, event_id: str) -> bool: ...
     async def page(
-        self, tenant_id: str, start: datetime, end: datetime, *, employee_ids: Sequence[str] | None,
-        after: tuple[datetime, str] | None, limit: int,
-    ) -> list[AttendanceEvent]:  # fmt: skip
+        self,
+        tenant_id: str,
+        start: datetime,
+        end: datetime,
+        *,
+        employee_ids: Sequence[str] | None,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[AttendanceEvent]:
         """Stored events (corrections included) in ``[start, end)`` by (time, id), after ``after``."""
         ...
 
@@ -326,9 +332,15 @@ class DeliveryRepository(Protocol):
         ...
 
     async def finish(
-        self, delivery: Delivery, *, state: DeliveryState, next_attempt_at: datetime | None, attempt: Attempt,
-        followup: str | None, now: datetime,
-    ) -> None: ...  # fmt: skip
+        self,
+        delivery: Delivery,
+        *,
+        state: DeliveryState,
+        next_attempt_at: datetime | None,
+        attempt: Attempt,
+        followup: str | None,
+        now: datetime,
+    ) -> None: ...
 
     async def hold(self, tenant_id: str, subscription_id: str) -> int:
         """Keep a disabled subscription's waiting deliveries aside; returns how many."""
@@ -341,9 +353,13 @@ class DeliveryRepository(Protocol):
 
     async def get(self, tenant_id: str, delivery_id: str) -> Delivery | None: ...
     async def list(
-        self, tenant_id: str, *, states: Sequence[DeliveryState] = (), subscription_id: str | None = None,
+        self,
+        tenant_id: str,
+        *,
+        states: Sequence[DeliveryState] = (),
+        subscription_id: str | None = None,
         limit: int = 50,
-    ) -> list[Delivery]: ...  # fmt: skip
+    ) -> list[Delivery]: ...
 
     async def replay(self, tenant_id: str, delivery_id: str, now: datetime) -> bool:
         """Send a dead or delivered delivery again (same ``webhook-id``)."""
@@ -453,14 +469,26 @@ class CorrectionRequests(Protocol):
     async def add(self, request: CorrectionRequest) -> None: ...
     async def get(self, tenant_id: str, request_id: str) -> CorrectionRequest | None: ...
     async def page(
-        self, tenant_id: str, *, employee_ids: Sequence[str] | None, status: RequestStatus | None,
-        after: tuple[datetime, str] | None, limit: int,
-    ) -> builtins.list[CorrectionRequest]: ...  # fmt: skip
+        self,
+        tenant_id: str,
+        *,
+        employee_ids: Sequence[str] | None,
+        status: RequestStatus | None,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> builtins.list[CorrectionRequest]: ...
 
     async def decide(
-        self, tenant_id: str, request_id: str, *, status: RequestStatus, by: str, at: datetime, note: str | None,
+        self,
+        tenant_id: str,
+        request_id: str,
+        *,
+        status: RequestStatus,
+        by: str,
+        at: datetime,
+        note: str | None,
         event_id: str | None,
-    ) -> bool:  # fmt: skip
+    ) -> bool:
         """Close an open request; False if it was decided already."""
         ...
 

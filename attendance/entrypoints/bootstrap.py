@@ -171,8 +171,9 @@ async def build(
         store = MongoAttendanceStore(db)
         reviews = MongoReviewQueue(db)
         photo_sources: dict[str, PhotoSource] = {
-            "buffer": BufferPhotoSource(buffer), "url": HttpPhotoSource(http, max_bytes=settings.face.max_bytes)
-        }  # fmt: skip
+            "buffer": BufferPhotoSource(buffer),
+            "url": HttpPhotoSource(http, max_bytes=settings.face.max_bytes),
+        }
         repliers: dict[str, Replier] = {}
         slack_tokens: SlackTokens | None = None
         installations = None
@@ -182,15 +183,20 @@ async def build(
         elif settings.slack.bot_token is not None:
             slack_tokens = StaticSlackTokens(settings.slack.bot_token.get_secret_value())
         if slack_tokens is not None:
-            slack_http = HttpPhotoSource(http, max_bytes=settings.face.max_bytes,
-                                         allowed_hosts=slack_file_hosts(settings.slack))  # fmt: skip
+            slack_http = HttpPhotoSource(
+                http, max_bytes=settings.face.max_bytes, allowed_hosts=slack_file_hosts(settings.slack)
+            )
             photo_sources["slack"] = SlackPhotoSource(slack_http, slack_tokens, settings.slack)
             repliers["slack"] = SlackReplier(settings.slack, slack_tokens)
-        teams_tokens: TeamsTokens = (AnonymousTeamsTokens() if not settings.teams.has_credentials
-                                     else EntraTeamsTokens(settings.teams, OAuthTokens(http)))  # fmt: skip
+        teams_tokens: TeamsTokens = (
+            AnonymousTeamsTokens()
+            if not settings.teams.has_credentials
+            else EntraTeamsTokens(settings.teams, OAuthTokens(http))
+        )
         teams = BotConnector(http, teams_tokens, settings.teams.allowed_hosts)
-        teams_photos = TeamsPhotoSource(http, teams, max_bytes=settings.face.max_bytes,
-                                        hosts=settings.teams.download_hosts)  # fmt: skip
+        teams_photos = TeamsPhotoSource(
+            http, teams, max_bytes=settings.face.max_bytes, hosts=settings.teams.download_hosts
+        )
         photo_sources["teams"] = teams_photos
         repliers["teams"] = TeamsReplier(teams)
         checkin = CheckInDeps(
@@ -207,12 +213,25 @@ async def build(
         )
         replier = ReplierRouter(repliers, callback=HttpCallbackReplier(http), fallback=LogReplier())
         yield Container(
-            settings=settings, client=client, db=db, deps=deps, checkin=checkin, store=store, buffer=buffer,
-            replier=replier, http=http, chat=ChatDeps(enrollment=deps, store=store, reviews=reviews),
-            subscriptions=MongoSubscriptionRepository(db, cipher), deliveries=MongoDeliveryRepository(db),
-            teams=teams, teams_photos=teams_photos, slack_tokens=slack_tokens, slack_installations=installations,
-            egress=egress, destinations=ResolvingDestinationCheck(allow_private=allow_private),
-        )  # fmt: skip
+            settings=settings,
+            client=client,
+            db=db,
+            deps=deps,
+            checkin=checkin,
+            store=store,
+            buffer=buffer,
+            replier=replier,
+            http=http,
+            chat=ChatDeps(enrollment=deps, store=store, reviews=reviews),
+            subscriptions=MongoSubscriptionRepository(db, cipher),
+            deliveries=MongoDeliveryRepository(db),
+            teams=teams,
+            teams_photos=teams_photos,
+            slack_tokens=slack_tokens,
+            slack_installations=installations,
+            egress=egress,
+            destinations=ResolvingDestinationCheck(allow_private=allow_private),
+        )
 
 
 def slack_bot(c: Container) -> SlackBot | None:
@@ -232,17 +251,25 @@ def slack_bot(c: Container) -> SlackBot | None:
         c.slack_tokens,
         s,
     )
-    handlers = SlackHandlers(chat_deps=c.chat, checkin=c.checkin, tenants=c.deps.tenants, photos=photos,
-                             notice_version=c.settings.consent_notice_version, clock=c.deps.clock,
-                             background=background)  # fmt: skip
+    handlers = SlackHandlers(
+        chat_deps=c.chat,
+        checkin=c.checkin,
+        tenants=c.deps.tenants,
+        photos=photos,
+        notice_version=c.settings.consent_notice_version,
+        clock=c.deps.clock,
+        background=background,
+    )
 
     async def installed(msg: WorkspaceInstalled) -> None:
-        await on_workspace_installed(msg, tenants=c.deps.tenants, employees=c.deps.employees, audit=c.deps.audit,
-                                     clock=c.deps.clock)  # fmt: skip
+        await on_workspace_installed(
+            msg, tenants=c.deps.tenants, employees=c.deps.employees, audit=c.deps.audit, clock=c.deps.clock
+        )
 
     states = MongoSlackOAuthStateStore(c.db) if s.oauth else None
-    return SlackBot(s, handlers, background, installation_store=c.slack_installations, state_store=states,
-                    on_installed=installed)  # fmt: skip
+    return SlackBot(
+        s, handlers, background, installation_store=c.slack_installations, state_store=states, on_installed=installed
+    )
 
 
 def teams_bot(c: Container) -> TeamsBot:
@@ -256,11 +283,20 @@ def teams_bot(c: Container) -> TeamsBot:
     links = MongoDownloadLinks(c.db)
     public_url = s.teams.public_url or f"http://{s.http.host}:{s.http.port}"
     addresses = MongoTeamsAddresses(c.db)
-    handlers = TeamsHandlers(chat_deps=c.chat, checkin=c.checkin, tenants=c.deps.tenants, connector=c.teams,
-                             photos=c.teams_photos, addresses=addresses, admins=TeamsAdminMessages(c.teams, addresses),
-                             links=links,
-                             notice_version=s.consent_notice_version, clock=c.deps.clock, background=background,
-                             public_url=public_url)  # fmt: skip
+    handlers = TeamsHandlers(
+        chat_deps=c.chat,
+        checkin=c.checkin,
+        tenants=c.deps.tenants,
+        connector=c.teams,
+        photos=c.teams_photos,
+        addresses=addresses,
+        admins=TeamsAdminMessages(c.teams, addresses),
+        links=links,
+        notice_version=s.consent_notice_version,
+        clock=c.deps.clock,
+        background=background,
+        public_url=public_url,
+    )
     return TeamsBot(s.teams, handlers, background, links, c.deps.clock)
 
 
@@ -289,12 +325,20 @@ def dispatcher(c: Container) -> Dispatcher:
     alerts = ChatAdminAlerts(c.deliveries, c.deps.tenants, c.deps.employees, send)
 
     async def summaries(now: datetime) -> int:
-        return await emit_day_summaries(now, tenants=c.deps.tenants, employees=c.deps.employees, store=c.store,
-                                        outbox=c.deliveries)  # fmt: skip
+        return await emit_day_summaries(
+            now, tenants=c.deps.tenants, employees=c.deps.employees, store=c.store, outbox=c.deliveries
+        )
 
-    deps = DispatcherDeps(deliveries=c.deliveries, subscriptions=c.subscriptions, connectors=connectors,
-                          alerts=alerts, tenants=c.deps.tenants, audit=c.deps.audit, clock=clock,
-                          summaries=summaries)  # fmt: skip
+    deps = DispatcherDeps(
+        deliveries=c.deliveries,
+        subscriptions=c.subscriptions,
+        connectors=connectors,
+        alerts=alerts,
+        tenants=c.deps.tenants,
+        audit=c.deps.audit,
+        clock=clock,
+        summaries=summaries,
+    )
     return Dispatcher(deps, s, c.settings.retry_schedule)
 
 
@@ -314,9 +358,15 @@ def access_deps(c: Container) -> AccessDeps:
     from attendance.adapters.mongo.web import MongoApiTokens, MongoLocalUsers, MongoUsedKeys
     from attendance.services.access import AccessDeps
 
-    return AccessDeps(tenants=c.deps.tenants, employees=c.deps.employees, tokens=MongoApiTokens(c.db),
-                      users=MongoLocalUsers(c.db), audit=c.deps.audit, clock=c.deps.clock,
-                      used=MongoUsedKeys(c.db))  # fmt: skip
+    return AccessDeps(
+        tenants=c.deps.tenants,
+        employees=c.deps.employees,
+        tokens=MongoApiTokens(c.db),
+        users=MongoLocalUsers(c.db),
+        audit=c.deps.audit,
+        clock=c.deps.clock,
+        used=MongoUsedKeys(c.db),
+    )
 
 
 def enrollment_codes(c: Container) -> EnrollmentCodes:
@@ -338,9 +388,17 @@ def dashboard_deps(c: Container, *, cached: bool = False) -> DashboardDeps:
     if cached:
         store = CachedAttendanceStore(c.store, clock, recent_ttl_s=w.cache_recent_s, past_ttl_s=w.cache_past_s)
         employees = CachedEmployeeRepository(c.deps.employees, clock, ttl_s=w.cache_recent_s)
-    return DashboardDeps(tenants=c.deps.tenants, employees=employees, store=store, reviews=c.chat.reviews,
-                         corrections=MongoCorrectionRequests(c.db), audit=c.deps.audit, messages=chat_messages(c),
-                         clock=clock, memo=SummaryMemo() if cached else None)  # fmt: skip
+    return DashboardDeps(
+        tenants=c.deps.tenants,
+        employees=employees,
+        store=store,
+        reviews=c.chat.reviews,
+        corrections=MongoCorrectionRequests(c.db),
+        audit=c.deps.audit,
+        messages=chat_messages(c),
+        clock=clock,
+        memo=SummaryMemo() if cached else None,
+    )
 
 
 def web_site(c: Container) -> WebSite:
@@ -350,9 +408,19 @@ def web_site(c: Container) -> WebSite:
 
     access = access_deps(c)
     dash = dashboard_deps(c, cached=True)
-    deps = WebDeps(settings=c.settings, access=access, dash=dash, chat=c.chat, subscriptions=c.subscriptions,
-                   deliveries=c.deliveries, trail=MongoAuditLog(c.db), jobs=c.checkin.jobs,
-                   buffer=c.buffer, destinations=c.destinations, enrollment_codes=enrollment_codes(c))  # fmt: skip
+    deps = WebDeps(
+        settings=c.settings,
+        access=access,
+        dash=dash,
+        chat=c.chat,
+        subscriptions=c.subscriptions,
+        deliveries=c.deliveries,
+        trail=MongoAuditLog(c.db),
+        jobs=c.checkin.jobs,
+        buffer=c.buffer,
+        destinations=c.destinations,
+        enrollment_codes=enrollment_codes(c),
+    )
     return WebSite(deps, c.http, c.deps.clock, session_keys(c.settings))
 
 

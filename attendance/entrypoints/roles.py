@@ -103,8 +103,12 @@ async def dispatcher(settings: Settings) -> None:
     stop = _stop_event()
     async with build(settings) as c:
         loop = make_dispatcher(c)
-        log.info("dispatcher %s ready: %s deliveries at a time, retries after %s s", loop.name,
-                 settings.dispatcher.concurrency, ",".join(f"{d:g}" for d in settings.retry_schedule))  # fmt: skip
+        log.info(
+            "dispatcher %s ready: %s deliveries at a time, retries after %s s",
+            loop.name,
+            settings.dispatcher.concurrency,
+            ",".join(f"{d:g}" for d in settings.retry_schedule),
+        )
         await loop.run(stop)
 
 

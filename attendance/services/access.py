@@ -77,8 +77,15 @@ def check_password(password: str, stored: str) -> bool:
         if scheme != "scrypt":
             return False
         expected = base64.b64decode(digest)
-        got = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
-                             maxmem=2**27, dklen=len(expected))  # fmt: skip
+        got = hashlib.scrypt(
+            password.encode(),
+            salt=base64.b64decode(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            maxmem=2**27,
+            dklen=len(expected),
+        )
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(got, expected)
@@ -87,10 +94,18 @@ def check_password(password: str, stored: str) -> bool:
 # ---------------------------------------------------------------- principals
 
 
-def employee_principal(person: Employee, *, kind: PrincipalKind, actor: str | None = None,
-                       csrf: str | None = None) -> Principal:  # fmt: skip
-    return Principal(tenant_id=person.tenant_id, kind=kind, actor=actor or person.id, name=person.name,
-                     roles=person.roles, employee_id=person.id, csrf=csrf)  # fmt: skip
+def employee_principal(
+    person: Employee, *, kind: PrincipalKind, actor: str | None = None, csrf: str | None = None
+) -> Principal:
+    return Principal(
+        tenant_id=person.tenant_id,
+        kind=kind,
+        actor=actor or person.id,
+        name=person.name,
+        roles=person.roles,
+        employee_id=person.id,
+        csrf=csrf,
+    )
 
 
 async def session_principal(tenant_id: str, subject: str, csrf: str, *, deps: AccessDeps) -> Principal | None:
@@ -103,17 +118,29 @@ async def session_principal(tenant_id: str, subject: str, csrf: str, *, deps: Ac
         token = await deps.tokens.get(tenant_id, ident)
         if token is None or not token.active or token.kind is not TokenKind.DEVICE:
             return None
-        return Principal(tenant_id=tenant_id, kind=PrincipalKind.DEVICE, actor=f"device:{token.id}", name=token.name,
-                         roles=frozenset(), csrf=csrf)  # fmt: skip
+        return Principal(
+            tenant_id=tenant_id,
+            kind=PrincipalKind.DEVICE,
+            actor=f"device:{token.id}",
+            name=token.name,
+            roles=frozenset(),
+            csrf=csrf,
+        )
     if kind == "user":
         user = await deps.users.get(tenant_id, ident)
         if user is None:
             return None
         person = await deps.employees.get(tenant_id, user.employee_id) if user.employee_id else None
         roles = user.roles | (person.roles if person else frozenset())
-        return Principal(tenant_id=tenant_id, kind=PrincipalKind.SESSION, actor=f"user:{user.id}",
-                         name=person.name if person else user.email, roles=roles,
-                         employee_id=person.id if person else None, csrf=csrf)  # fmt: skip
+        return Principal(
+            tenant_id=tenant_id,
+            kind=PrincipalKind.SESSION,
+            actor=f"user:{user.id}",
+            name=person.name if person else user.email,
+            roles=roles,
+            employee_id=person.id if person else None,
+            csrf=csrf,
+        )
     return None
 
 
@@ -164,8 +191,13 @@ async def external_sign_in(identity: ExternalIdentity, *, deps: AccessDeps) -> P
             await deps.employees.link_chat_identity(tenant.id, person.id, kind, identity.user_id)
     if person is None:
         raise SignInRefused(f"You are not on the staff list of {tenant.name}. Ask your admin to add you.")
-    await deps.audit.record(tenant_id=tenant.id, actor=person.id, action=f"signin.{identity.provider}",
-                            subject=person.id, at=deps.clock.now())  # fmt: skip
+    await deps.audit.record(
+        tenant_id=tenant.id,
+        actor=person.id,
+        action=f"signin.{identity.provider}",
+        subject=person.id,
+        at=deps.clock.now(),
+    )
     return employee_principal(person, kind=PrincipalKind.SESSION)
 
 
@@ -174,10 +206,20 @@ async def pair_device(secret: str, *, deps: AccessDeps) -> Principal:
     token = await deps.tokens.by_hash(hash_secret(secret.strip()))
     if token is None or not token.active or token.kind is not TokenKind.DEVICE:
         raise SignInRefused("That is not an active device token. An admin creates one on the Access page.")
-    await deps.audit.record(tenant_id=token.tenant_id, actor=f"device:{token.id}", action="signin.device",
-                            subject=token.name, at=deps.clock.now())  # fmt: skip
-    return Principal(tenant_id=token.tenant_id, kind=PrincipalKind.DEVICE, actor=f"device:{token.id}",
-                     name=token.name, roles=frozenset())  # fmt: skip
+    await deps.audit.record(
+        tenant_id=token.tenant_id,
+        actor=f"device:{token.id}",
+        action="signin.device",
+        subject=token.name,
+        at=deps.clock.now(),
+    )
+    return Principal(
+        tenant_id=token.tenant_id,
+        kind=PrincipalKind.DEVICE,
+        actor=f"device:{token.id}",
+        name=token.name,
+        roles=frozenset(),
+    )
 
 
 async def password_sign_in(email: str, password: str, *, deps: AccessDeps) -> Principal:
@@ -190,11 +232,21 @@ async def password_sign_in(email: str, password: str, *, deps: AccessDeps) -> Pr
         await asyncio.to_thread(check_password, password, _DUMMY_HASH)  # the same work either way
         raise refused
     if not await asyncio.to_thread(check_password, password, user.password_hash):
-        await deps.audit.record(tenant_id=user.tenant_id, actor=f"user:{user.id}", action="signin.failed",
-                                subject=user.email, at=deps.clock.now())  # fmt: skip
+        await deps.audit.record(
+            tenant_id=user.tenant_id,
+            actor=f"user:{user.id}",
+            action="signin.failed",
+            subject=user.email,
+            at=deps.clock.now(),
+        )
         raise refused
-    await deps.audit.record(tenant_id=user.tenant_id, actor=f"user:{user.id}", action="signin.password",
-                            subject=user.email, at=deps.clock.now())  # fmt: skip
+    await deps.audit.record(
+        tenant_id=user.tenant_id,
+        actor=f"user:{user.id}",
+        action="signin.password",
+        subject=user.email,
+        at=deps.clock.now(),
+    )
     principal = await session_principal(user.tenant_id, f"user:{user.id}", "", deps=deps)
     if principal is None:
         raise refused
@@ -223,15 +275,22 @@ async def create_local_user(
         raise ServiceError(str(exc)) from exc
     person = await deps.employees.by_email(tenant.id, address)
     hashed = await asyncio.to_thread(hash_password, password)  # scrypt: 0.1 s of CPU, off the event loop
-    user = LocalUser(id=new_id(), tenant_id=tenant.id, email=address, password_hash=hashed,
-                     roles=frozenset(roles) | {Role.EMPLOYEE}, created_at=deps.clock.now(),
-                     employee_id=person.id if person else None)  # fmt: skip
+    user = LocalUser(
+        id=new_id(),
+        tenant_id=tenant.id,
+        email=address,
+        password_hash=hashed,
+        roles=frozenset(roles) | {Role.EMPLOYEE},
+        created_at=deps.clock.now(),
+        employee_id=person.id if person else None,
+    )
     try:
         await deps.users.add(user)
     except AlreadyExists as exc:
         raise ServiceError(str(exc)) from exc
-    await deps.audit.record(tenant_id=tenant.id, actor="cli", action="user.created", subject=address,
-                            at=user.created_at)  # fmt: skip
+    await deps.audit.record(
+        tenant_id=tenant.id, actor="cli", action="user.created", subject=address, at=user.created_at
+    )
     return user
 
 
@@ -244,9 +303,14 @@ def require_admin(principal: Principal) -> None:
 
 
 async def create_token(
-    principal: Principal, *, name: str, kind: TokenKind, roles: Iterable[Role] = (), employee_id: str | None = None,
+    principal: Principal,
+    *,
+    name: str,
+    kind: TokenKind,
+    roles: Iterable[Role] = (),
+    employee_id: str | None = None,
     deps: AccessDeps,
-) -> tuple[ApiToken, str]:  # fmt: skip
+) -> tuple[ApiToken, str]:
     """(the token, its secret). The secret is not stored and cannot be shown again."""
     require_admin(principal)
     name = name.strip()
@@ -266,12 +330,25 @@ async def create_token(
         role_set, employee_id = frozenset(), None
     prefix = {"personal": "attp", "integration": "atti", "device": "attd"}[kind.value]
     secret = f"{prefix}_{secrets.token_urlsafe(32)}"
-    token = ApiToken(id=new_id(), tenant_id=principal.tenant_id, name=name, kind=kind, secret_hash=hash_secret(secret),
-                     created_by=principal.actor, created_at=deps.clock.now(), roles=role_set,
-                     employee_id=employee_id)  # fmt: skip
+    token = ApiToken(
+        id=new_id(),
+        tenant_id=principal.tenant_id,
+        name=name,
+        kind=kind,
+        secret_hash=hash_secret(secret),
+        created_by=principal.actor,
+        created_at=deps.clock.now(),
+        roles=role_set,
+        employee_id=employee_id,
+    )
     await deps.tokens.add(token)
-    await deps.audit.record(tenant_id=principal.tenant_id, actor=principal.actor, action=f"token.created.{kind.value}",
-                            subject=token.id, at=token.created_at)  # fmt: skip
+    await deps.audit.record(
+        tenant_id=principal.tenant_id,
+        actor=principal.actor,
+        action=f"token.created.{kind.value}",
+        subject=token.id,
+        at=token.created_at,
+    )
     return token, secret
 
 
@@ -284,5 +361,10 @@ async def revoke_token(principal: Principal, token_id: str, *, deps: AccessDeps)
     require_admin(principal)
     if not await deps.tokens.revoke(principal.tenant_id, token_id, deps.clock.now()):
         raise NotFound("No active token with that id; it may have been revoked already.")
-    await deps.audit.record(tenant_id=principal.tenant_id, actor=principal.actor, action="token.revoked",
-                            subject=token_id, at=deps.clock.now())  # fmt: skip
+    await deps.audit.record(
+        tenant_id=principal.tenant_id,
+        actor=principal.actor,
+        action="token.revoked",
+        subject=token_id,
+        at=deps.clock.now(),
+    )

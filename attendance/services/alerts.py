@@ -19,9 +19,12 @@ SendToAdmins = Callable[[Tenant, list[Employee], str], Awaitable[None]]
 
 class ChatAdminAlerts:
     def __init__(
-        self, store: DeliveryRepository, tenants: TenantRepository, employees: EmployeeRepository,
+        self,
+        store: DeliveryRepository,
+        tenants: TenantRepository,
+        employees: EmployeeRepository,
         send: SendToAdmins | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._store, self._tenants, self._employees, self._send = store, tenants, employees, send
 
     async def alert(self, tenant_id: str, text: str, now: datetime) -> None:

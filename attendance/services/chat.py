@@ -208,10 +208,16 @@ async def month_csv(
 
     by_id = {p.id for p in people}
     found = await summaries(tenant, first, last, store=deps.store, employees=deps.enrollment.employees)
-    data, rows = to_csv([SheetRow(pd.employee, pd.days, totals(tenant, pd.days)) for pd in found
-                         if pd.employee.id in by_id])  # fmt: skip
-    await deps.enrollment.audit.record(tenant_id=tenant.id, actor=viewer.id, action="export.month",
-                                       subject=f"{year:04d}-{month:02d}", at=deps.enrollment.clock.now())  # fmt: skip
+    data, rows = to_csv(
+        [SheetRow(pd.employee, pd.days, totals(tenant, pd.days)) for pd in found if pd.employee.id in by_id]
+    )
+    await deps.enrollment.audit.record(
+        tenant_id=tenant.id,
+        actor=viewer.id,
+        action="export.month",
+        subject=f"{year:04d}-{month:02d}",
+        at=deps.enrollment.clock.now(),
+    )
     return filename(first, last, "csv"), data, rows
 
 
@@ -226,9 +232,14 @@ class EnrollReport:
 
 
 async def enroll_with_consent(
-    tenant: Tenant, person: Employee, photos: Sequence[bytes | str], *, notice_version: str, deps: ChatDeps,
+    tenant: Tenant,
+    person: Employee,
+    photos: Sequence[bytes | str],
+    *,
+    notice_version: str,
+    deps: ChatDeps,
     method: str = "chat",
-) -> EnrollReport:  # fmt: skip
+) -> EnrollReport:
     """Record the person's own consent (given in chat, or at the kiosk) if none is active, then
     enroll each photo. A photo given as ``str`` could not be fetched; the string says why."""
     d = deps.enrollment
@@ -247,14 +258,23 @@ async def enroll_with_consent(
     return EnrollReport(enrolled, templates_now, refused)
 
 
-async def give_consent(tenant: Tenant, person: Employee, *, notice_version: str, deps: ChatDeps,
-                       method: str = "chat") -> None:  # fmt: skip
+async def give_consent(
+    tenant: Tenant, person: Employee, *, notice_version: str, deps: ChatDeps, method: str = "chat"
+) -> None:
     """The person agreed themselves (in chat, or at the kiosk) to the notice they were shown (once;
     agreeing again changes nothing)."""
     d = deps.enrollment
     if await d.consents.active(tenant.id, person.id) is None:
-        await record_consent(RecordConsent(tenant_id=tenant.id, employee_id=person.id, notice_version=notice_version,
-                                           recorded_by=person.id, method=method), deps=d)  # fmt: skip
+        await record_consent(
+            RecordConsent(
+                tenant_id=tenant.id,
+                employee_id=person.id,
+                notice_version=notice_version,
+                recorded_by=person.id,
+                method=method,
+            ),
+            deps=d,
+        )
 
 
 async def forget_me(tenant: Tenant, person: Employee, *, deps: ChatDeps) -> int:
@@ -287,9 +307,18 @@ async def undo(tenant: Tenant, person: Employee, event_id: str, *, deps: ChatDep
     if now - event.at > UNDO_WINDOW:
         minutes = int(UNDO_WINDOW.total_seconds() // 60)
         raise ServiceError(f"Undo works for {minutes} minutes after a check-in. Ask your manager to correct it.")
-    return await correct_event(tenant=tenant, employee=person, direction=None, at=None, supersedes=event.id,
-                               void=True, reason="undone by the employee", recorded_by=person.id,
-                               store=deps.store, clock=deps.enrollment.clock)  # fmt: skip
+    return await correct_event(
+        tenant=tenant,
+        employee=person,
+        direction=None,
+        at=None,
+        supersedes=event.id,
+        void=True,
+        reason="undone by the employee",
+        recorded_by=person.id,
+        store=deps.store,
+        clock=deps.enrollment.clock,
+    )
 
 
 async def report_not_me(
@@ -299,8 +328,9 @@ async def report_not_me(
     event = await _own_event(tenant, person, event_id, deps=deps)
     now = deps.enrollment.clock.now()
     item = await deps.reviews.report(event, person.id, now)
-    await deps.enrollment.audit.record(tenant_id=tenant.id, actor=person.id, action="checkin.reported_not_me",
-                                       subject=event.id, at=now)  # fmt: skip
+    await deps.enrollment.audit.record(
+        tenant_id=tenant.id, actor=person.id, action="checkin.reported_not_me", subject=event.id, at=now
+    )
     admins = [p for p in await deps.enrollment.employees.list(tenant.id) if is_admin(p)]
     return item, admins
 
@@ -308,8 +338,9 @@ async def report_not_me(
 # ---------------------------------------------------------------- admin
 
 
-async def set_manager(tenant: Tenant, viewer: Employee, person: Employee, manager: Employee | None, *,
-                      deps: ChatDeps) -> None:  # fmt: skip
+async def set_manager(
+    tenant: Tenant, viewer: Employee, person: Employee, manager: Employee | None, *, deps: ChatDeps
+) -> None:
     require_admin(viewer)
     if manager is not None and manager.id == person.id:
         raise ServiceError("A person cannot be their own manager.")
@@ -318,8 +349,13 @@ async def set_manager(tenant: Tenant, viewer: Employee, person: Employee, manage
         from dataclasses import replace
 
         await deps.enrollment.employees.upsert(replace(manager, roles=manager.roles | {Role.MANAGER}))
-    await deps.enrollment.audit.record(tenant_id=tenant.id, actor=viewer.id, action="employee.manager_set",
-                                       subject=person.id, at=deps.enrollment.clock.now())  # fmt: skip
+    await deps.enrollment.audit.record(
+        tenant_id=tenant.id,
+        actor=viewer.id,
+        action="employee.manager_set",
+        subject=person.id,
+        at=deps.enrollment.clock.now(),
+    )
 
 
 async def set_timezone(tenant: Tenant, viewer: Employee, timezone: str, *, deps: ChatDeps) -> str:
@@ -329,8 +365,9 @@ async def set_timezone(tenant: Tenant, viewer: Employee, timezone: str, *, deps:
     except DomainError as exc:
         raise ServiceError(str(exc)) from exc
     await deps.enrollment.tenants.set_timezone(tenant.id, name)
-    await deps.enrollment.audit.record(tenant_id=tenant.id, actor=viewer.id, action="tenant.timezone_set",
-                                       subject=name, at=deps.enrollment.clock.now())  # fmt: skip
+    await deps.enrollment.audit.record(
+        tenant_id=tenant.id, actor=viewer.id, action="tenant.timezone_set", subject=name, at=deps.enrollment.clock.now()
+    )
     return name
 
 
@@ -373,8 +410,13 @@ async def set_schedule(tenant: Tenant, viewer: Employee, text: str, *, deps: Cha
     require_admin(viewer)
     schedule = parse_schedule(text, tenant.schedule)
     await deps.enrollment.tenants.set_schedule(tenant.id, schedule)
-    await deps.enrollment.audit.record(tenant_id=tenant.id, actor=viewer.id, action="tenant.schedule_set",
-                                       subject=text.strip()[:80], at=deps.enrollment.clock.now())  # fmt: skip
+    await deps.enrollment.audit.record(
+        tenant_id=tenant.id,
+        actor=viewer.id,
+        action="tenant.schedule_set",
+        subject=text.strip()[:80],
+        at=deps.enrollment.clock.now(),
+    )
     return schedule
 
 
@@ -412,21 +454,45 @@ async def decide_review(
     if approve and person is not None:
         if item.kind is ReviewKind.NOT_ME and item.event_id:
             if not await deps.store.is_superseded(tenant.id, item.event_id):
-                event = await correct_event(tenant=tenant, employee=person, direction=None, at=None,
-                                            supersedes=item.event_id, void=True,
-                                            reason="reported as not them; removed by an admin", recorded_by=viewer.id,
-                                            store=deps.store, clock=deps.enrollment.clock)  # fmt: skip
+                event = await correct_event(
+                    tenant=tenant,
+                    employee=person,
+                    direction=None,
+                    at=None,
+                    supersedes=item.event_id,
+                    void=True,
+                    reason="reported as not them; removed by an admin",
+                    recorded_by=viewer.id,
+                    store=deps.store,
+                    clock=deps.enrollment.clock,
+                )
         elif item.kind is ReviewKind.OTHER_PERSON:
             at = aware(item.attempted_at or item.at)
             day = at.astimezone(ZoneInfo(person.effective_timezone(tenant))).date()
-            before = [e for e in current(await events_in(tenant, day, day, store=deps.store, employee_id=person.id))
-                      if e.at <= at]  # fmt: skip
+            before = [
+                e
+                for e in current(await events_in(tenant, day, day, store=deps.store, employee_id=person.id))
+                if e.at <= at
+            ]
             direction: Direction = decide_direction(item.requested, before)
-            event = await correct_event(tenant=tenant, employee=person, direction=direction, at=at, supersedes=None,
-                                        void=False, reason="flagged attempt approved by an admin",
-                                        recorded_by=viewer.id, store=deps.store, clock=deps.enrollment.clock,
-                                        answers=f"review:{item.id}")  # fmt: skip
-    await deps.enrollment.audit.record(tenant_id=tenant.id, actor=viewer.id,
-                                       action=f"review.{'approved' if approve else 'rejected'}", subject=item.id,
-                                       at=now)  # fmt: skip
+            event = await correct_event(
+                tenant=tenant,
+                employee=person,
+                direction=direction,
+                at=at,
+                supersedes=None,
+                void=False,
+                reason="flagged attempt approved by an admin",
+                recorded_by=viewer.id,
+                store=deps.store,
+                clock=deps.enrollment.clock,
+                answers=f"review:{item.id}",
+            )
+    await deps.enrollment.audit.record(
+        tenant_id=tenant.id,
+        actor=viewer.id,
+        action=f"review.{'approved' if approve else 'rejected'}",
+        subject=item.id,
+        at=now,
+    )
     return item, event

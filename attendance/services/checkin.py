@@ -94,10 +94,18 @@ class RequestCheckIn:
 async def submit_check_in(cmd: RequestCheckIn, *, jobs: JobQueue, clock: Clock) -> tuple[CheckInJob, bool]:
     """Store the request as a job. The same idempotency key again yields the first job."""
     job = CheckInJob(
-        id=new_id(), tenant_id=cmd.tenant_id, channel=cmd.channel, identity_kind=cmd.identity_kind,
-        identity=cmd.identity, photo=cmd.photo, requested=cmd.requested, received_at=clock.now(),
-        idempotency_key=cmd.idempotency_key, reply_to=cmd.reply_to, context=cmd.context,
-    )  # fmt: skip
+        id=new_id(),
+        tenant_id=cmd.tenant_id,
+        channel=cmd.channel,
+        identity_kind=cmd.identity_kind,
+        identity=cmd.identity,
+        photo=cmd.photo,
+        requested=cmd.requested,
+        received_at=clock.now(),
+        idempotency_key=cmd.idempotency_key,
+        reply_to=cmd.reply_to,
+        context=cmd.context,
+    )
     return await jobs.submit(job)
 
 
@@ -127,11 +135,19 @@ def outbox_rows(event: AttendanceEvent, employee: Employee, created_at: datetime
         "channel": event.channel,
         "supersedes": event.supersedes,
     }
-    return [{
-        "_id": f"{event.id}:{kind}", "tenant_id": event.tenant_id, "employee_id": event.employee_id,
-        "event_id": event.id, "type": kind, "occurred_at": event.at, "payload": payload,
-        "created_at": created_at, "state": "pending",
-    }]  # fmt: skip
+    return [
+        {
+            "_id": f"{event.id}:{kind}",
+            "tenant_id": event.tenant_id,
+            "employee_id": event.employee_id,
+            "event_id": event.id,
+            "type": kind,
+            "occurred_at": event.at,
+            "payload": payload,
+            "created_at": created_at,
+            "state": "pending",
+        }
+    ]
 
 
 CORRECTED = "attendance.event.corrected"
@@ -206,8 +222,13 @@ async def decide_job(job: CheckInJob, *, deps: CheckInDeps) -> Outcome:
     if decision.outcome in refused:
         return Outcome(kind=refused[decision.outcome], distance=d, margin=m)
     if decision.outcome is MatchOutcome.OTHER_PERSON:
-        flagged = Outcome(kind=OutcomeKind.OTHER_PERSON, employee_id=claimed.id if claimed else None,
-                          looks_like=decision.employee_id, distance=d, margin=m)  # fmt: skip
+        flagged = Outcome(
+            kind=OutcomeKind.OTHER_PERSON,
+            employee_id=claimed.id if claimed else None,
+            looks_like=decision.employee_id,
+            distance=d,
+            margin=m,
+        )
         await deps.reviews.flag(job, flagged, now)
         return flagged
     person = claimed or await deps.employees.get(tenant.id, decision.employee_id or "")
@@ -222,9 +243,15 @@ APPEND_TRIES = 5
 
 
 async def _record(
-    *, job: CheckInJob, tenant: Tenant, person: Employee, fingerprint: int,
-    distance: float | None, margin: float | None, deps: CheckInDeps,
-) -> Outcome:  # fmt: skip
+    *,
+    job: CheckInJob,
+    tenant: Tenant,
+    person: Employee,
+    fingerprint: int,
+    distance: float | None,
+    margin: float | None,
+    deps: CheckInDeps,
+) -> Outcome:
     """Read the person's day, decide, append; if a concurrent check-in took the sequence number
     first, read again (it may make this one a duplicate)."""
     timezone = person.effective_timezone(tenant)
@@ -238,9 +265,17 @@ async def _record(
     )
 
     def accepted(e: AttendanceEvent) -> Outcome:
-        return Outcome(kind=OutcomeKind.ACCEPTED, direction=e.direction, at=e.at, timezone=e.timezone,
-                       employee_id=person.id, event_id=e.id, distance=distance, margin=margin,
-                       name=person.name)  # fmt: skip
+        return Outcome(
+            kind=OutcomeKind.ACCEPTED,
+            direction=e.direction,
+            at=e.at,
+            timezone=e.timezone,
+            employee_id=person.id,
+            event_id=e.id,
+            distance=distance,
+            margin=margin,
+            name=person.name,
+        )
 
     for _ in range(APPEND_TRIES):
         last_seq, stored = await deps.store.day(
@@ -254,13 +289,29 @@ async def _record(
         direction = decide_direction(job.requested, today)
         earlier = duplicate_of(direction, when, today, tenant.policy)
         if earlier is not None:
-            return Outcome(kind=OutcomeKind.DUPLICATE, direction=direction, at=earlier.at, timezone=timezone,
-                           employee_id=person.id, event_id=earlier.id, distance=distance, margin=margin,
-                           name=person.name)  # fmt: skip
+            return Outcome(
+                kind=OutcomeKind.DUPLICATE,
+                direction=direction,
+                at=earlier.at,
+                timezone=timezone,
+                employee_id=person.id,
+                event_id=earlier.id,
+                distance=distance,
+                margin=margin,
+                name=person.name,
+            )
         event = AttendanceEvent(
-            id=job.id, tenant_id=tenant.id, employee_id=person.id, direction=direction, at=when, timezone=timezone,
-            channel=job.channel, job_id=job.id, distance=distance, margin=margin,
-        )  # fmt: skip
+            id=job.id,
+            tenant_id=tenant.id,
+            employee_id=person.id,
+            direction=direction,
+            at=when,
+            timezone=timezone,
+            channel=job.channel,
+            job_id=job.id,
+            distance=distance,
+            margin=margin,
+        )
         try:
             await deps.store.append(event, last_seq + 1, outbox_rows(event, person, deps.clock.now()), keep_print)
         except SequenceTaken:

@@ -33,9 +33,15 @@ def parse_local(text: str, timezone: str) -> datetime:
 
 
 async def request_correction(
-    principal: Principal, *, direction: str | None, at: str | None, supersedes: str | None, void: bool, reason: str,
+    principal: Principal,
+    *,
+    direction: str | None,
+    at: str | None,
+    supersedes: str | None,
+    void: bool,
+    reason: str,
     deps: DashboardDeps,
-) -> CorrectionRequest:  # fmt: skip
+) -> CorrectionRequest:
     """One's own missed punch (direction and time), wrong punch (``supersedes`` and the right
     time or direction), or a punch to remove (``supersedes`` and ``void``)."""
     if principal.employee_id is None:
@@ -66,15 +72,30 @@ async def request_correction(
             raise ServiceError("Choose the check-in to remove.")
         if way is None or when is None:
             raise ServiceError("A missed check-in needs a direction (in or out) and a time.")
-    request = CorrectionRequest(id=new_id(), tenant_id=tenant.id, employee_id=me.id, reason=reason,
-                                requested_by=principal.actor, requested_at=now, direction=way, at=when,
-                                supersedes=supersedes or None, void=void)  # fmt: skip
+    request = CorrectionRequest(
+        id=new_id(),
+        tenant_id=tenant.id,
+        employee_id=me.id,
+        reason=reason,
+        requested_by=principal.actor,
+        requested_at=now,
+        direction=way,
+        at=when,
+        supersedes=supersedes or None,
+        void=void,
+    )
     await deps.corrections.add(request)
-    await deps.audit.record(tenant_id=tenant.id, actor=principal.actor, action="correction.requested",
-                            subject=request.id, at=now)  # fmt: skip
+    await deps.audit.record(
+        tenant_id=tenant.id, actor=principal.actor, action="correction.requested", subject=request.id, at=now
+    )
     deciders = await _deciders(tenant, me, deps=deps)
-    await _tell(deps, tenant, deciders, f"{me.name} asks for a correction: {describe(request, tenant, me)}. "
-                                        f"Reason: {reason}. Decide on the dashboard's Corrections page.")  # fmt: skip
+    await _tell(
+        deps,
+        tenant,
+        deciders,
+        f"{me.name} asks for a correction: {describe(request, tenant, me)}. "
+        f"Reason: {reason}. Decide on the dashboard's Corrections page.",
+    )
     return request
 
 
@@ -85,7 +106,8 @@ def describe(r: CorrectionRequest, tenant: Tenant, who: Employee) -> str:
         return "remove a check-in"
     if r.supersedes:
         return f"change a check-in to {r.direction.value if r.direction else 'the same direction'}" + (
-            f" at {when}" if when else "")  # fmt: skip
+            f" at {when}" if when else ""
+        )
     return f"add a missed check-{r.direction.value if r.direction else 'in'} at {when}"
 
 
@@ -105,9 +127,13 @@ async def _tell(deps: DashboardDeps, tenant: Tenant, people: Sequence[Employee],
 
 
 async def corrections(
-    principal: Principal, *, status: RequestStatus | None, after: tuple[datetime, str] | None, limit: int,
+    principal: Principal,
+    *,
+    status: RequestStatus | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
     deps: DashboardDeps,
-) -> list[CorrectionRequest]:  # fmt: skip
+) -> list[CorrectionRequest]:
     ids = None if principal.reads_all else [p.id for p in await visible(principal, deps=deps)]
     return await deps.corrections.page(principal.tenant_id, employee_ids=ids, status=status, after=after, limit=limit)
 
@@ -129,22 +155,40 @@ async def decide_correction(
     note = (note or "").strip()[:500] or None
     # Decided first, atomically (a conditional update): of two approvals at once only one goes on
     # to write the event, whose id comes from the request (so a retry writes no second one).
-    planned = (correction_id(tenant.id, f"supersedes:{request.supersedes}") if request.supersedes
-               else correction_id(tenant.id, f"request:{request.id}")) if approve else None  # fmt: skip
-    if not await deps.corrections.decide(tenant.id, request.id, status=status, by=principal.actor, at=now, note=note,
-                                         event_id=planned):  # fmt: skip
+    planned = (
+        (
+            correction_id(tenant.id, f"supersedes:{request.supersedes}")
+            if request.supersedes
+            else correction_id(tenant.id, f"request:{request.id}")
+        )
+        if approve
+        else None
+    )
+    if not await deps.corrections.decide(
+        tenant.id, request.id, status=status, by=principal.actor, at=now, note=note, event_id=planned
+    ):
         raise ServiceError("Someone else decided that request a moment ago. Reload the page to see it.")
     if approve:
         try:
-            await correct_event(tenant=tenant, employee=who, direction=request.direction, at=request.at,
-                                supersedes=request.supersedes, void=request.void,
-                                reason=f"correction request: {request.reason}", recorded_by=principal.actor,
-                                store=deps.store, clock=deps.clock, answers=f"request:{request.id}")  # fmt: skip
+            await correct_event(
+                tenant=tenant,
+                employee=who,
+                direction=request.direction,
+                at=request.at,
+                supersedes=request.supersedes,
+                void=request.void,
+                reason=f"correction request: {request.reason}",
+                recorded_by=principal.actor,
+                store=deps.store,
+                clock=deps.clock,
+                answers=f"request:{request.id}",
+            )
         except (ServiceError, NotFound):
             await deps.corrections.reopen(tenant.id, request.id)  # nothing was written: it can be decided again
             raise
-    await deps.audit.record(tenant_id=tenant.id, actor=principal.actor, action=f"correction.{status.value}",
-                            subject=request.id, at=now)  # fmt: skip
+    await deps.audit.record(
+        tenant_id=tenant.id, actor=principal.actor, action=f"correction.{status.value}", subject=request.id, at=now
+    )
     decided = await deps.corrections.get(tenant.id, request.id)
     assert decided is not None
     text = f"Your correction request ({describe(request, tenant, who)}) was {status.value} by {principal.name}."

@@ -124,15 +124,19 @@ async def today_board(principal: Principal, *, deps: DashboardDeps, team: str | 
     people = await visible(principal, deps=deps)
     if team:
         people = [p for p in people if p.manager_id == team]
-    names = {p.id: p.name for p in await deps.employees.list(tenant.id)} if principal.reads_all else {
-        p.id: p.name for p in people}  # fmt: skip
+    names = (
+        {p.id: p.name for p in await deps.employees.list(tenant.id)}
+        if principal.reads_all
+        else {p.id: p.name for p in people}
+    )
     yesterday = today - timedelta(days=1)
     events = await events_in(tenant, yesterday, today, store=deps.store)
     by_person: dict[str, list[AttendanceEvent]] = {}
     for e in events:
         by_person.setdefault(e.employee_id, []).append(e)
     started = datetime.combine(today, tenant.schedule.start, tzinfo=zone) + timedelta(
-        minutes=tenant.schedule.grace_minutes)  # fmt: skip
+        minutes=tenant.schedule.grace_minutes
+    )
     working = today.weekday() in tenant.schedule.weekdays
     board = Board(day=today, generated_at=now)
     groups: dict[str, list[BoardRow]] = {}
@@ -189,11 +193,14 @@ def totals(tenant: Tenant, days: Sequence[DaySummary]) -> Totals:
             overtime += extra
     late = [d.late_by for d in days if d.late_by]
     return Totals(
-        worked=sum((d.worked for d in days), timedelta()), breaks=sum((b for d in days for b in d.breaks), timedelta()),
-        late_days=len(late), late_minutes=int(sum((x for x in late), timedelta()).total_seconds() // 60),
-        overtime=overtime, missing_check_outs=sum(1 for d in days if d.missing_check_out),
+        worked=sum((d.worked for d in days), timedelta()),
+        breaks=sum((b for d in days for b in d.breaks), timedelta()),
+        late_days=len(late),
+        late_minutes=int(sum((x for x in late), timedelta()).total_seconds() // 60),
+        overtime=overtime,
+        missing_check_outs=sum(1 for d in days if d.missing_check_out),
         days_present=sum(1 for d in days if d.first_in is not None),
-    )  # fmt: skip
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,9 +232,14 @@ class SheetRow:
 
 
 async def timesheet(
-    principal: Principal, first: date, last: date, *, deps: DashboardDeps, team: str | None = None,
+    principal: Principal,
+    first: date,
+    last: date,
+    *,
+    deps: DashboardDeps,
+    team: str | None = None,
     employee_ids: Sequence[str] | None = None,
-) -> tuple[Tenant, list[SheetRow]]:  # fmt: skip
+) -> tuple[Tenant, list[SheetRow]]:
     """Each visible person's days in the range with totals; ``team``: reports of that manager."""
     check_range(first, last)
     tenant = await tenant_of(principal, deps=deps)
@@ -242,24 +254,33 @@ async def timesheet(
     start, end = local_range(tenant, first, last)
     ids = [p.id for p in people]
     events = await deps.store.events_for(tenant.id, start, end, ids) if ids else []
-    return tenant, [SheetRow(pd.employee, pd.days, totals(tenant, pd.days))
-                    for pd in days_of(tenant, people, first, last, events, memo=deps.memo)]  # fmt: skip
+    return tenant, [
+        SheetRow(pd.employee, pd.days, totals(tenant, pd.days))
+        for pd in days_of(tenant, people, first, last, events, memo=deps.memo)
+    ]
 
 
-async def erase_face_data_of(principal: Principal, employee_id: str, *, deps: DashboardDeps,
-                             enrollment: EnrollmentDeps) -> int:  # fmt: skip
+async def erase_face_data_of(
+    principal: Principal, employee_id: str, *, deps: DashboardDeps, enrollment: EnrollmentDeps
+) -> int:
     """An admin erases a person's face templates (and their consent) on their request; audited."""
     if not principal.is_admin:
         raise NotAllowed("Only an admin can erase face data.")
     who = await person(principal, employee_id, deps=deps)
-    erased = await erase_face_data(EraseFaceData(tenant_id=principal.tenant_id, employee_id=who.id,
-                                                 requested_by=principal.actor), deps=enrollment)  # fmt: skip
+    erased = await erase_face_data(
+        EraseFaceData(tenant_id=principal.tenant_id, employee_id=who.id, requested_by=principal.actor), deps=enrollment
+    )
     return erased.templates_deleted
 
 
 async def record_export(principal: Principal, what: str, *, deps: DashboardDeps) -> None:
-    await deps.audit.record(tenant_id=principal.tenant_id, actor=principal.actor, action="export.timesheet",
-                            subject=what, at=deps.clock.now())  # fmt: skip
+    await deps.audit.record(
+        tenant_id=principal.tenant_id,
+        actor=principal.actor,
+        action="export.timesheet",
+        subject=what,
+        at=deps.clock.now(),
+    )
 
 
 # ---------------------------------------------------------------- charts
@@ -294,11 +315,14 @@ async def charts(principal: Principal, *, deps: DashboardDeps, weeks: int = 8) -
     hi = max([*arrivals, tenant.schedule.start.hour + 3])
     return Charts(
         arrivals_per_hour=[(f"{h:02d}:00", arrivals[h]) for h in range(max(lo, 0), min(hi, 23) + 1)],
-        hours_per_week=[(w.strftime("%d %b"), round(hours.get(w, 0.0), 1))
-                        for w in (first + timedelta(weeks=i) for i in range(weeks))],
-        late_per_day=[((today - timedelta(days=i)).strftime("%d %b"), late[today - timedelta(days=i)])
-                      for i in range(29, -1, -1)],
-    )  # fmt: skip
+        hours_per_week=[
+            (w.strftime("%d %b"), round(hours.get(w, 0.0), 1))
+            for w in (first + timedelta(weeks=i) for i in range(weeks))
+        ],
+        late_per_day=[
+            ((today - timedelta(days=i)).strftime("%d %b"), late[today - timedelta(days=i)]) for i in range(29, -1, -1)
+        ],
+    )
 
 
 def parse_day(text: str | None, default: date) -> date:

@@ -58,16 +58,26 @@ def summary_row(tenant: Tenant, person: Employee, day: DaySummary, created_at: d
         "events": day.events,
     }
     return {
-        "_id": f"{summary_id}:{SUMMARY_TYPE}", "tenant_id": tenant.id, "employee_id": person.id,
-        "event_id": summary_id, "type": SUMMARY_TYPE, "occurred_at": end_of_day, "payload": payload,
-        "created_at": created_at, "state": "pending",
-    }  # fmt: skip
+        "_id": f"{summary_id}:{SUMMARY_TYPE}",
+        "tenant_id": tenant.id,
+        "employee_id": person.id,
+        "event_id": summary_id,
+        "type": SUMMARY_TYPE,
+        "occurred_at": end_of_day,
+        "payload": payload,
+        "created_at": created_at,
+        "state": "pending",
+    }
 
 
 async def emit_day_summaries(
-    now: datetime, *, tenants: TenantRepository, employees: EmployeeRepository, store: AttendanceStore,
+    now: datetime,
+    *,
+    tenants: TenantRepository,
+    employees: EmployeeRepository,
+    store: AttendanceStore,
     outbox: DeliveryRepository,
-) -> int:  # fmt: skip
+) -> int:
     """Write the summary rows of every tenant's finished days not done yet; returns how many."""
     written = 0
     for tenant in await tenants.list():

@@ -97,21 +97,33 @@ def _day_plan(person: str, day: date) -> tuple[time, time | None]:
     return start.time(), None if _minutes(key + ":forgot", 24) == 0 else end.time()
 
 
-async def seed_demo(*, tenants: TenantRepository, employees: EmployeeRepository, store: AttendanceStore,
-                    reviews: ReviewQueue, access: AccessDeps, today: date | None = None,
-                    playground: bool = False) -> DemoResult:  # fmt: skip
+async def seed_demo(
+    *,
+    tenants: TenantRepository,
+    employees: EmployeeRepository,
+    store: AttendanceStore,
+    reviews: ReviewQueue,
+    access: AccessDeps,
+    today: date | None = None,
+    playground: bool = False,
+) -> DemoResult:
     now = access.clock.now()
     zone = ZoneInfo(ZONE)
     today = today or now.astimezone(zone).date()
-    tenant = await tenants.by_name(NAME) or await create_tenant(CreateTenant(name=NAME, timezone=ZONE),
-                                                                tenants=tenants)  # fmt: skip
+    tenant = await tenants.by_name(NAME) or await create_tenant(CreateTenant(name=NAME, timezone=ZONE), tenants=tenants)
     people: dict[str, Employee] = {}
     for name, local, roles, _ in PEOPLE:
         email = f"{local}@demo.example"
         found = await employees.by_email(tenant.id, email)
-        people[local] = found or await employees.upsert(Employee(
-            id=_id(tenant.id, email), tenant_id=tenant.id, name=name, email=email,
-            roles=frozenset({Role.EMPLOYEE, *roles})))  # fmt: skip
+        people[local] = found or await employees.upsert(
+            Employee(
+                id=_id(tenant.id, email),
+                tenant_id=tenant.id,
+                name=name,
+                email=email,
+                roles=frozenset({Role.EMPLOYEE, *roles}),
+            )
+        )
     if playground:
         await _playground_user(tenant, employees=employees, tenants=tenants)
     for _, local, _, manager in PEOPLE:
@@ -131,11 +143,16 @@ async def seed_demo(*, tenants: TenantRepository, employees: EmployeeRepository,
                 if at is None:
                     continue
                 event = AttendanceEvent(
-                    id=_id(tenant.id, f"{local}:{day}:{direction.value}"), tenant_id=tenant.id, employee_id=person.id,
-                    direction=direction, at=datetime.combine(day, at, tzinfo=zone).astimezone(UTC), timezone=ZONE,
-                    channel="slack" if back % 3 else "teams", job_id=None,
+                    id=_id(tenant.id, f"{local}:{day}:{direction.value}"),
+                    tenant_id=tenant.id,
+                    employee_id=person.id,
+                    direction=direction,
+                    at=datetime.combine(day, at, tzinfo=zone).astimezone(UTC),
+                    timezone=ZONE,
+                    channel="slack" if back % 3 else "teams",
+                    job_id=None,
                     distance=0.35 + _minutes(f"{local}:{day}:distance", 15) / 100,
-                )  # fmt: skip
+                )
                 written += await _append_once(store, event, outbox_rows(event, person, now))
     await _correction_and_flag(tenant, people, forgotten, today, store=store, reviews=reviews, access=access)
     password = None
@@ -157,8 +174,9 @@ class DemoKiosk:
 
 async def demo_kiosk(tenant: Tenant, *, access: AccessDeps, chat: ChatDeps, codes: EnrollmentCodes) -> DemoKiosk:
     """A kiosk device token (once) and a fresh enrollment code for the demo's admin."""
-    admin = Principal(tenant_id=tenant.id, kind=PrincipalKind.SESSION, actor="demo", name="demo",
-                      roles=frozenset({Role.ADMIN}))  # fmt: skip
+    admin = Principal(
+        tenant_id=tenant.id, kind=PrincipalKind.SESSION, actor="demo", name="demo", roles=frozenset({Role.ADMIN})
+    )
     secret = None
     if not any(t.name == KIOSK_NAME and t.active for t in await access.tokens.list(tenant.id)):
         _, secret = await create_token(admin, name=KIOSK_NAME, kind=TokenKind.DEVICE, deps=access)
@@ -174,8 +192,15 @@ async def _playground_user(tenant: Tenant, *, employees: EmployeeRepository, ten
         await tenants.link_teams_tenant(tenant.id, PLAYGROUND_TENANT)
     name, email = PLAYGROUND_USER
     if await employees.by_email(tenant.id, email) is None:
-        await employees.upsert(Employee(id=_id(tenant.id, email), tenant_id=tenant.id, name=name, email=email,
-                                        roles=frozenset({Role.EMPLOYEE, Role.MANAGER, Role.ADMIN})))  # fmt: skip
+        await employees.upsert(
+            Employee(
+                id=_id(tenant.id, email),
+                tenant_id=tenant.id,
+                name=name,
+                email=email,
+                roles=frozenset({Role.EMPLOYEE, Role.MANAGER, Role.ADMIN}),
+            )
+        )
 
 
 async def _append_once(store: AttendanceStore, event: AttendanceEvent, outbox: list[dict[str, object]]) -> int:
@@ -187,9 +212,16 @@ async def _append_once(store: AttendanceStore, event: AttendanceEvent, outbox: l
     return 1
 
 
-async def _correction_and_flag(tenant: Tenant, people: dict[str, Employee], forgotten: list[tuple[str, date, time]],
-                               today: date, *, store: AttendanceStore, reviews: ReviewQueue,
-                               access: AccessDeps) -> None:  # fmt: skip
+async def _correction_and_flag(
+    tenant: Tenant,
+    people: dict[str, Employee],
+    forgotten: list[tuple[str, date, time]],
+    today: date,
+    *,
+    store: AttendanceStore,
+    reviews: ReviewQueue,
+    access: AccessDeps,
+) -> None:
     """The earliest forgotten check-out was added by the person's manager; a selfie from Erik's
     account showed someone else's face and waits in the review queue."""
     zone = ZoneInfo(ZONE)
@@ -198,13 +230,35 @@ async def _correction_and_flag(tenant: Tenant, people: dict[str, Employee], forg
         person = people[local]
         manager = next((p for p in people.values() if p.id == person.manager_id), people["amara"])
         left = datetime.combine(day, came, tzinfo=zone) + timedelta(hours=8, minutes=30)
-        await correct_event(tenant=tenant, employee=person, direction=Direction.OUT, at=left, supersedes=None,
-                            void=False, reason=f"forgot to check out; confirmed by {manager.name}",
-                            recorded_by=manager.id, store=store, clock=access.clock,
-                            answers=f"demo:forgotten:{local}:{day}")  # fmt: skip
+        await correct_event(
+            tenant=tenant,
+            employee=person,
+            direction=Direction.OUT,
+            at=left,
+            supersedes=None,
+            void=False,
+            reason=f"forgot to check out; confirmed by {manager.name}",
+            recorded_by=manager.id,
+            store=store,
+            clock=access.clock,
+            answers=f"demo:forgotten:{local}:{day}",
+        )
     attempt = datetime.combine(today, time(8, 52), tzinfo=zone).astimezone(UTC)
-    job = CheckInJob(id=_id(tenant.id, "flagged"), tenant_id=tenant.id, channel="slack", identity_kind="slack",
-                     identity=None, photo=PhotoRef(kind="url", ref=""), requested=Requested.AUTO,
-                     received_at=attempt, idempotency_key=_id(tenant.id, "flagged"))  # fmt: skip
-    await reviews.flag(job, Outcome(kind=OutcomeKind.OTHER_PERSON, employee_id=people["erik"].id,
-                                    looks_like=people["lucas"].id, distance=0.48), access.clock.now())  # fmt: skip
+    job = CheckInJob(
+        id=_id(tenant.id, "flagged"),
+        tenant_id=tenant.id,
+        channel="slack",
+        identity_kind="slack",
+        identity=None,
+        photo=PhotoRef(kind="url", ref=""),
+        requested=Requested.AUTO,
+        received_at=attempt,
+        idempotency_key=_id(tenant.id, "flagged"),
+    )
+    await reviews.flag(
+        job,
+        Outcome(
+            kind=OutcomeKind.OTHER_PERSON, employee_id=people["erik"].id, looks_like=people["lucas"].id, distance=0.48
+        ),
+        access.clock.now(),
+    )

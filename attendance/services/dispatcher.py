@@ -167,8 +167,9 @@ class Dispatcher:
                     await self._attempt(delivery)
                     return
                 except StoreUnavailable as exc:
-                    log.warning("delivery %s: database unavailable (%s); again in %ss", delivery.id,
-                                type(exc).__name__, pause)  # fmt: skip
+                    log.warning(
+                        "delivery %s: database unavailable (%s); again in %ss", delivery.id, type(exc).__name__, pause
+                    )
                     await asyncio.sleep(pause)
             log.error("delivery %s: gave up on the database; its lease will expire and it is retried", delivery.id)
 
@@ -182,8 +183,9 @@ class Dispatcher:
             await self._attempt(delivery)
             return
         held = Attempt(at=now, result=ResultKind.RETRY, status=None, detail="subscription disabled; held", ms=0.0)
-        await self.deps.deliveries.finish(delivery, state=DeliveryState.HELD, next_attempt_at=None, attempt=held,
-                                          followup=None, now=now)  # fmt: skip
+        await self.deps.deliveries.finish(
+            delivery, state=DeliveryState.HELD, next_attempt_at=None, attempt=held, followup=None, now=now
+        )
         after = await self.deps.subscriptions.by_id(delivery.subscription_id)
         if after is not None and after.state is SubscriptionState.ACTIVE:
             await self.deps.deliveries.resume(after.tenant_id, after.id, self.deps.clock.now())
@@ -222,14 +224,29 @@ class Dispatcher:
         now = self.deps.clock.now()
         state, when = after_attempt(delivery, result, self.schedule, now)
         attempt = Attempt(at=now, result=result.kind, status=result.status, detail=result.detail, ms=round(ms, 1))
-        await self.deps.deliveries.finish(delivery, state=state, next_attempt_at=when, attempt=attempt,
-                                          followup=result.followup, now=now)  # fmt: skip
-        self.deps.counts[{DeliveryState.DELIVERED: "delivered", DeliveryState.DEAD: "dead_lettered",
-                          DeliveryState.PENDING: "retried"}.get(state, state.value)] += 1  # fmt: skip
+        await self.deps.deliveries.finish(
+            delivery, state=state, next_attempt_at=when, attempt=attempt, followup=result.followup, now=now
+        )
+        self.deps.counts[
+            {
+                DeliveryState.DELIVERED: "delivered",
+                DeliveryState.DEAD: "dead_lettered",
+                DeliveryState.PENDING: "retried",
+            }.get(state, state.value)
+        ] += 1
         level = logging.INFO if state is DeliveryState.DELIVERED else logging.WARNING
         detail = f": {result.detail}" if result.detail else ""
-        log.log(level, "delivery %s to %s: %s (HTTP %s, %.0f ms, attempt %s)%s", delivery.id,
-                delivery.subscription_id, state.value, result.status, ms, delivery.attempts, detail)  # fmt: skip
+        log.log(
+            level,
+            "delivery %s to %s: %s (HTTP %s, %.0f ms, attempt %s)%s",
+            delivery.id,
+            delivery.subscription_id,
+            state.value,
+            result.status,
+            ms,
+            delivery.attempts,
+            detail,
+        )
         return state
 
     async def _tenant_flag(self, tenant_id: str) -> str:
@@ -245,8 +262,9 @@ class Dispatcher:
         self._subs.pop(sub.id, None)
         if not switched:
             return  # another delivery (or dispatcher) saw the 410 first and told the admins
-        await self.deps.audit.record(tenant_id=sub.tenant_id, actor="dispatcher", action="webhook.disabled",
-                                     subject=sub.id, at=now)  # fmt: skip
+        await self.deps.audit.record(
+            tenant_id=sub.tenant_id, actor="dispatcher", action="webhook.disabled", subject=sub.id, at=now
+        )
         flag = await self._tenant_flag(sub.tenant_id)
         await self.deps.alerts.alert(
             sub.tenant_id,

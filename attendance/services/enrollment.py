@@ -94,8 +94,13 @@ async def enroll_photo(cmd: EnrollPhoto, *, deps: EnrollmentDeps) -> FaceEnrolle
     if problem == "duplicate":
         raise PhotoRefused(RefusalReason.DUPLICATE)
     if problem == "not_same_person":  # in the audit log, for the admins to look into
-        await deps.audit.record(tenant_id=tenant.id, actor=employee.id, action="enroll.refused_not_same_person",
-                                subject=employee.id, at=deps.clock.now())  # fmt: skip
+        await deps.audit.record(
+            tenant_id=tenant.id,
+            actor=employee.id,
+            action="enroll.refused_not_same_person",
+            subject=employee.id,
+            at=deps.clock.now(),
+        )
         raise PhotoRefused(RefusalReason.NOT_SAME_PERSON)
     if problem == "other_person":
         await deps.audit.record(

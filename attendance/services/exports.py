@@ -14,8 +14,19 @@ import xlsxwriter  # type: ignore[import-untyped]
 
 from attendance.services.dashboard import SheetRow
 
-HEADER = ["date", "name", "email", "first_in", "last_out", "worked_minutes", "break_minutes", "breaks",
-          "late_minutes", "missing_check_out", "timezone"]  # fmt: skip
+HEADER = [
+    "date",
+    "name",
+    "email",
+    "first_in",
+    "last_out",
+    "worked_minutes",
+    "break_minutes",
+    "breaks",
+    "late_minutes",
+    "missing_check_out",
+    "timezone",
+]
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "|")
 
 
@@ -38,10 +49,21 @@ def rows(people: Sequence[SheetRow]) -> list[list[object]]:
         for d in person.days:
             if d.events == 0:
                 continue
-            out.append([d.day.isoformat(), safe_cell(person.employee.name), safe_cell(person.employee.email),
-                        _local(d.first_in, d.timezone), _local(d.last_out, d.timezone), d.worked_minutes,
-                        sum(_minutes(b) for b in d.breaks), len(d.breaks), _minutes(d.late_by) if d.late_by else 0,
-                        "yes" if d.missing_check_out else "no", safe_cell(d.timezone)])  # fmt: skip
+            out.append(
+                [
+                    d.day.isoformat(),
+                    safe_cell(person.employee.name),
+                    safe_cell(person.employee.email),
+                    _local(d.first_in, d.timezone),
+                    _local(d.last_out, d.timezone),
+                    d.worked_minutes,
+                    sum(_minutes(b) for b in d.breaks),
+                    len(d.breaks),
+                    _minutes(d.late_by) if d.late_by else 0,
+                    "yes" if d.missing_check_out else "no",
+                    safe_cell(d.timezone),
+                ]
+            )
     return sorted(out, key=lambda r: (str(r[0]), str(r[1]).casefold()))
 
 
@@ -72,9 +94,19 @@ def to_xlsx(people: Sequence[SheetRow]) -> bytes:
     totals.write_row(0, 0, head, bold)
     for n, p in enumerate(people, start=1):
         t = p.totals
-        totals.write_row(n, 0, [safe_cell(p.employee.name), safe_cell(p.employee.email),
-                                round(t.worked.total_seconds() / 3600, 2), t.days_present, t.late_days,
-                                round(t.overtime.total_seconds() / 3600, 2), t.missing_check_outs])  # fmt: skip
+        totals.write_row(
+            n,
+            0,
+            [
+                safe_cell(p.employee.name),
+                safe_cell(p.employee.email),
+                round(t.worked.total_seconds() / 3600, 2),
+                t.days_present,
+                t.late_days,
+                round(t.overtime.total_seconds() / 3600, 2),
+                t.missing_check_outs,
+            ],
+        )
     sheet.freeze_panes(1, 0)
     book.close()
     return out.getvalue()

@@ -41,8 +41,9 @@ def _hash(tenant_id: str, raw: str) -> str:
     return hash_secret(f"enroll:{tenant_id}:{raw}")
 
 
-async def issue_enrollment_code(tenant: Tenant, employee_id: str, *, issued_by: str, deps: ChatDeps,
-                                codes: EnrollmentCodes) -> IssuedCode:  # fmt: skip
+async def issue_enrollment_code(
+    tenant: Tenant, employee_id: str, *, issued_by: str, deps: ChatDeps, codes: EnrollmentCodes
+) -> IssuedCode:
     """A new code for the person (the caller has checked that ``issued_by`` is an admin)."""
     d = deps.enrollment
     person = await d.employees.get(tenant.id, employee_id)
@@ -50,8 +51,16 @@ async def issue_enrollment_code(tenant: Tenant, employee_id: str, *, issued_by: 
         raise NotFound("No such person in your organisation.")
     raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
     now = d.clock.now()
-    await codes.replace(EnrollmentCode(tenant_id=tenant.id, employee_id=person.id, code_hash=_hash(tenant.id, raw),
-                                       issued_by=issued_by, issued_at=now, expires_at=now + CODE_VALID))  # fmt: skip
+    await codes.replace(
+        EnrollmentCode(
+            tenant_id=tenant.id,
+            employee_id=person.id,
+            code_hash=_hash(tenant.id, raw),
+            issued_by=issued_by,
+            issued_at=now,
+            expires_at=now + CODE_VALID,
+        )
+    )
     await d.audit.record(tenant_id=tenant.id, actor=issued_by, action="enroll_code.issued", subject=person.id, at=now)
     return IssuedCode(format_code(raw), person, now + CODE_VALID)
 
@@ -66,9 +75,17 @@ async def person_of_code(tenant: Tenant, typed: str, *, deps: ChatDeps, codes: E
     return person
 
 
-async def enroll_at_kiosk(tenant: Tenant, typed: str, photos: Sequence[bytes], *, agreed: bool, device: str,
-                          notice_version: str, deps: ChatDeps,
-                          codes: EnrollmentCodes) -> tuple[Employee, EnrollReport]:  # fmt: skip
+async def enroll_at_kiosk(
+    tenant: Tenant,
+    typed: str,
+    photos: Sequence[bytes],
+    *,
+    agreed: bool,
+    device: str,
+    notice_version: str,
+    deps: ChatDeps,
+    codes: EnrollmentCodes,
+) -> tuple[Employee, EnrollReport]:
     """The person's consent (given at the kiosk) and their photos; the code is spent when at least
     one photo was enrolled, so a blurred first try can be taken again."""
     person = await person_of_code(tenant, typed, deps=deps, codes=codes)
@@ -76,11 +93,17 @@ async def enroll_at_kiosk(tenant: Tenant, typed: str, photos: Sequence[bytes], *
         raise ServiceError("Please read what is stored and tick the box to agree first.")
     if not photos or len(photos) > MAX_KIOSK_PHOTOS:
         raise ServiceError(f"Take 1 to {MAX_KIOSK_PHOTOS} photos.")
-    report = await enroll_with_consent(tenant, person, list(photos), notice_version=notice_version, deps=deps,
-                                       method="kiosk")  # fmt: skip
+    report = await enroll_with_consent(
+        tenant, person, list(photos), notice_version=notice_version, deps=deps, method="kiosk"
+    )
     if report.enrolled:
         raw = normalise_code(typed) or ""
         await codes.use(tenant.id, _hash(tenant.id, raw))
-        await deps.enrollment.audit.record(tenant_id=tenant.id, actor=device, action="enroll_code.used",
-                                           subject=person.id, at=deps.enrollment.clock.now())  # fmt: skip
+        await deps.enrollment.audit.record(
+            tenant_id=tenant.id,
+            actor=device,
+            action="enroll_code.used",
+            subject=person.id,
+            at=deps.enrollment.clock.now(),
+        )
     return person, report

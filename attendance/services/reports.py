@@ -39,15 +39,33 @@ class PersonDays:
 
 
 def days_of(
-    tenant: Tenant, people: Sequence[Employee], first: date, last: date, events: Iterable[AttendanceEvent], *,
+    tenant: Tenant,
+    people: Sequence[Employee],
+    first: date,
+    last: date,
+    events: Iterable[AttendanceEvent],
+    *,
     memo: MutableMapping[Hashable, DaySummary] | None = None,
-) -> list[PersonDays]:  # fmt: skip
+) -> list[PersonDays]:
     """Each person's local days ``first``..``last`` from the events read for them."""
     by_person: dict[str, list[AttendanceEvent]] = {}
     for e in events:
         by_person.setdefault(e.employee_id, []).append(e)
-    return [PersonDays(p, summarise_days(p.id, first, last, p.effective_timezone(tenant), by_person.get(p.id, []),
-                                         schedule=tenant.schedule, memo=memo)) for p in people]  # fmt: skip
+    return [
+        PersonDays(
+            p,
+            summarise_days(
+                p.id,
+                first,
+                last,
+                p.effective_timezone(tenant),
+                by_person.get(p.id, []),
+                schedule=tenant.schedule,
+                memo=memo,
+            ),
+        )
+        for p in people
+    ]
 
 
 async def summaries(
@@ -66,10 +84,19 @@ def correction_id(tenant_id: str, what: str) -> str:
 
 
 async def correct_event(
-    *, tenant: Tenant, employee: Employee, direction: Direction | None, at: datetime | None,
-    supersedes: str | None, void: bool, reason: str, recorded_by: str,
-    store: AttendanceStore, clock: Clock, answers: str | None = None,
-) -> AttendanceEvent:  # fmt: skip
+    *,
+    tenant: Tenant,
+    employee: Employee,
+    direction: Direction | None,
+    at: datetime | None,
+    supersedes: str | None,
+    void: bool,
+    reason: str,
+    recorded_by: str,
+    store: AttendanceStore,
+    clock: Clock,
+    answers: str | None = None,
+) -> AttendanceEvent:
     """A correction is a new event: it adds a missing one, or replaces (or voids) an earlier one.
 
     An event is superseded at most once, so a superseding correction's id comes from the event it
@@ -96,10 +123,20 @@ async def correct_event(
     else:
         event_id = correction_id(tenant.id, answers) if answers else new_id()
     event = AttendanceEvent(
-        id=event_id, tenant_id=tenant.id, employee_id=employee.id, direction=direction, at=at.astimezone(UTC),
-        timezone=employee.effective_timezone(tenant), channel="correction", job_id=None, decision="correction",
-        supersedes=supersedes, void=void, reason=reason.strip(), recorded_by=recorded_by,
-    )  # fmt: skip
+        id=event_id,
+        tenant_id=tenant.id,
+        employee_id=employee.id,
+        direction=direction,
+        at=at.astimezone(UTC),
+        timezone=employee.effective_timezone(tenant),
+        channel="correction",
+        job_id=None,
+        decision="correction",
+        supersedes=supersedes,
+        void=void,
+        reason=reason.strip(),
+        recorded_by=recorded_by,
+    )
     rows = correction_rows(event, employee, clock.now())
     for _ in range(5):
         last_seq, _ = await store.day(tenant.id, employee.id, event.at, event.at)
@@ -109,8 +146,11 @@ async def correct_event(
             continue
         stored = await store.event(tenant.id, event.id)
         if stored is None or (stored.recorded_by, stored.void, stored.reason, stored.supersedes) != (
-            event.recorded_by, event.void, event.reason, event.supersedes
-        ):  # fmt: skip
+            event.recorded_by,
+            event.void,
+            event.reason,
+            event.supersedes,
+        ):
             raise ServiceError("That check-in was corrected by someone else a moment ago. Reload to see it.")
         return stored
     raise ServiceError("the employee's attendance is changing right now; try the correction again")

@@ -42,11 +42,15 @@ def as_json(tenant: Tenant) -> dict[str, object]:
     return {
         "name": tenant.name,
         "timezone": tenant.timezone,
-        "schedule": {"start": s.start.strftime("%H:%M"), "end": s.end.strftime("%H:%M"),
-                     "weekdays": [DAYS[d] for d in sorted(s.weekdays)], "grace_minutes": s.grace_minutes},
+        "schedule": {
+            "start": s.start.strftime("%H:%M"),
+            "end": s.end.strftime("%H:%M"),
+            "weekdays": [DAYS[d] for d in sorted(s.weekdays)],
+            "grace_minutes": s.grace_minutes,
+        },
         "thresholds": {"custom": tenant.thresholds is not None, **dataclasses.asdict(th)},
         "policy": dataclasses.asdict(tenant.policy),
-    }  # fmt: skip
+    }
 
 
 async def read_settings(principal: Principal, *, deps: DashboardDeps) -> dict[str, object]:
@@ -95,10 +99,17 @@ def _numbers(given: Mapping[str, object], fields: Mapping[str, tuple[type, float
 
 
 _THRESHOLD_FIELDS = {k: (float, 0.3, 0.8) for k in ("verify", "verify_retry", "accept", "retry")} | {
-    "verify_margin": (float, 0.0, 0.3), "margin": (float, 0.0, 0.3)}  # fmt: skip
-_POLICY_FIELDS = {"duplicate_window_minutes": (int, 0, 240), "replay_check": (bool, 0, 1),
-                  "replay_max_bits": (int, 0, 20), "replay_retention_days": (int, 1, 3650),
-                  "freshness_minutes": (int, 0, 1440), "delete_chat_photos": (bool, 0, 1)}  # fmt: skip
+    "verify_margin": (float, 0.0, 0.3),
+    "margin": (float, 0.0, 0.3),
+}
+_POLICY_FIELDS = {
+    "duplicate_window_minutes": (int, 0, 240),
+    "replay_check": (bool, 0, 1),
+    "replay_max_bits": (int, 0, 20),
+    "replay_retention_days": (int, 1, 3650),
+    "freshness_minutes": (int, 0, 1440),
+    "delete_chat_photos": (bool, 0, 1),
+}
 
 
 async def update_settings(
@@ -144,8 +155,13 @@ async def update_settings(
         await deps.tenants.set_thresholds(tenant.id, thresholds if isinstance(thresholds, MatchThresholds) else None)
     if policy is not None:
         await deps.tenants.set_policy(tenant.id, policy)
-    await deps.audit.record(tenant_id=tenant.id, actor=principal.actor, action="settings.changed",
-                            subject=",".join(sorted(patch)), at=deps.clock.now())  # fmt: skip
+    await deps.audit.record(
+        tenant_id=tenant.id,
+        actor=principal.actor,
+        action="settings.changed",
+        subject=",".join(sorted(patch)),
+        at=deps.clock.now(),
+    )
     return await read_settings(principal, deps=deps)
 
 

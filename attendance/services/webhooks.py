@@ -31,9 +31,16 @@ def new_secret() -> str:
 
 
 async def add_subscription(
-    tenant: Tenant, url: str, events: list[str], *, by: str, subscriptions: SubscriptionRepository, audit: AuditLog,
-    clock: Clock, destinations: DestinationCheck,
-) -> tuple[Subscription, str]:  # fmt: skip
+    tenant: Tenant,
+    url: str,
+    events: list[str],
+    *,
+    by: str,
+    subscriptions: SubscriptionRepository,
+    audit: AuditLog,
+    clock: Clock,
+    destinations: DestinationCheck,
+) -> tuple[Subscription, str]:
     """The new subscription and its secret (shown to the admin once, then only stored encrypted)."""
     try:
         checked_url, chosen = await destinations.check(url), check_events(events)
@@ -41,8 +48,14 @@ async def add_subscription(
         raise ServiceError(str(exc)) from exc
     secret = new_secret()
     now = clock.now()
-    sub = Subscription(id=new_id(), tenant_id=tenant.id, url=checked_url, events=chosen,
-                       secrets=(SigningSecret(value=secret),), created_at=now)  # fmt: skip
+    sub = Subscription(
+        id=new_id(),
+        tenant_id=tenant.id,
+        url=checked_url,
+        events=chosen,
+        secrets=(SigningSecret(value=secret),),
+        created_at=now,
+    )
     await subscriptions.add(sub)
     await audit.record(tenant_id=tenant.id, actor=by, action="webhook.added", subject=sub.id, at=now)
     return sub, secret
@@ -56,9 +69,15 @@ async def _get(tenant: Tenant, subscription_id: str, subscriptions: Subscription
 
 
 async def rotate_secret(
-    tenant: Tenant, subscription_id: str, grace: timedelta, *, by: str, subscriptions: SubscriptionRepository,
-    audit: AuditLog, clock: Clock,
-) -> str:  # fmt: skip
+    tenant: Tenant,
+    subscription_id: str,
+    grace: timedelta,
+    *,
+    by: str,
+    subscriptions: SubscriptionRepository,
+    audit: AuditLog,
+    clock: Clock,
+) -> str:
     """A new current secret; the previous one signs too until ``grace`` has passed."""
     if grace < timedelta(0) or grace > timedelta(days=30):
         raise ServiceError("the grace period is between 0 and 30 days")
@@ -79,10 +98,19 @@ REQUIRED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # kind: (confi
 
 
 async def add_connector(
-    tenant: Tenant, kind: str, url: str, events: list[str], *, config: Mapping[str, str],
-    credentials: Mapping[str, str], by: str, subscriptions: SubscriptionRepository, audit: AuditLog, clock: Clock,
+    tenant: Tenant,
+    kind: str,
+    url: str,
+    events: list[str],
+    *,
+    config: Mapping[str, str],
+    credentials: Mapping[str, str],
+    by: str,
+    subscriptions: SubscriptionRepository,
+    audit: AuditLog,
+    clock: Clock,
     destinations: DestinationCheck,
-) -> Subscription:  # fmt: skip
+) -> Subscription:
     """A Workday or ADP connector: a subscription with its settings and (sealed) credentials."""
     if kind not in CONNECTOR_KINDS or kind == "webhook":
         raise ServiceError(f"unknown connector type {kind!r}: use workday or adp (or `attendance webhooks add`)")
@@ -103,18 +131,34 @@ async def add_connector(
     except DomainError as exc:
         raise ServiceError(str(exc)) from exc
     now = clock.now()
-    sub = Subscription(id=new_id(), tenant_id=tenant.id, url=checked_url, events=chosen, secrets=(),
-                       created_at=now, kind=kind, config={str(k): str(v) for k, v in config.items()},
-                       credentials={str(k): str(v) for k, v in credentials.items()})  # fmt: skip
+    sub = Subscription(
+        id=new_id(),
+        tenant_id=tenant.id,
+        url=checked_url,
+        events=chosen,
+        secrets=(),
+        created_at=now,
+        kind=kind,
+        config={str(k): str(v) for k, v in config.items()},
+        credentials={str(k): str(v) for k, v in credentials.items()},
+    )
     await subscriptions.add(sub)
     await audit.record(tenant_id=tenant.id, actor=by, action=f"connector.{kind}.added", subject=sub.id, at=now)
     return sub
 
 
 async def set_enabled(
-    tenant: Tenant, subscription_id: str, enabled: bool, *, by: str, reason: str | None,
-    subscriptions: SubscriptionRepository, deliveries: DeliveryRepository, audit: AuditLog, clock: Clock,
-) -> int:  # fmt: skip
+    tenant: Tenant,
+    subscription_id: str,
+    enabled: bool,
+    *,
+    by: str,
+    reason: str | None,
+    subscriptions: SubscriptionRepository,
+    deliveries: DeliveryRepository,
+    audit: AuditLog,
+    clock: Clock,
+) -> int:
     """Disabling holds what waits for the subscription; enabling sends it. Returns how many."""
     await _get(tenant, subscription_id, subscriptions)
     state = SubscriptionState.ACTIVE if enabled else SubscriptionState.DISABLED
@@ -124,28 +168,40 @@ async def set_enabled(
         moved = await deliveries.resume(tenant.id, subscription_id, now)
     else:
         moved = await deliveries.hold(tenant.id, subscription_id)
-    await audit.record(tenant_id=tenant.id, actor=by, action=f"webhook.{state.value}", subject=subscription_id,
-                       at=now)  # fmt: skip
+    await audit.record(tenant_id=tenant.id, actor=by, action=f"webhook.{state.value}", subject=subscription_id, at=now)
     return moved
 
 
 async def remove_subscription(
-    tenant: Tenant, subscription_id: str, *, by: str, subscriptions: SubscriptionRepository,
-    deliveries: DeliveryRepository, audit: AuditLog, clock: Clock,
-) -> int:  # fmt: skip
+    tenant: Tenant,
+    subscription_id: str,
+    *,
+    by: str,
+    subscriptions: SubscriptionRepository,
+    deliveries: DeliveryRepository,
+    audit: AuditLog,
+    clock: Clock,
+) -> int:
     """Returns how many undelivered events were dropped with it."""
     if not await subscriptions.remove(tenant.id, subscription_id):
         raise NotFound(f"no webhook {subscription_id} in {tenant.name} (see `attendance webhooks list`)")
     dropped = await deliveries.cancel(tenant.id, subscription_id)
-    await audit.record(tenant_id=tenant.id, actor=by, action="webhook.removed", subject=subscription_id,
-                       at=clock.now())  # fmt: skip
+    await audit.record(tenant_id=tenant.id, actor=by, action="webhook.removed", subject=subscription_id, at=clock.now())
     return dropped
 
 
 async def replay(
-    tenant: Tenant, *, delivery_id: str | None, since: datetime | None, subscription_id: str | None, by: str,
-    subscriptions: SubscriptionRepository, deliveries: DeliveryRepository, audit: AuditLog, clock: Clock,
-) -> int:  # fmt: skip
+    tenant: Tenant,
+    *,
+    delivery_id: str | None,
+    since: datetime | None,
+    subscription_id: str | None,
+    by: str,
+    subscriptions: SubscriptionRepository,
+    deliveries: DeliveryRepository,
+    audit: AuditLog,
+    clock: Clock,
+) -> int:
     """Send again, with the same ``webhook-id``: one delivery, or every event since a time (to one
     subscription, or to every active one). Returns how many deliveries were queued."""
     now = clock.now()

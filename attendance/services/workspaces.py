@@ -28,8 +28,9 @@ async def on_workspace_installed(
         try:
             tenant = await create_tenant(CreateTenant(name=name, slack_team_ids=(msg.team_id,)), tenants=tenants)
         except Conflict:  # another company has that name: keep both apart
-            tenant = await create_tenant(CreateTenant(name=f"{name} ({msg.team_id})", slack_team_ids=(msg.team_id,)),
-                                         tenants=tenants)  # fmt: skip
+            tenant = await create_tenant(
+                CreateTenant(name=f"{name} ({msg.team_id})", slack_team_ids=(msg.team_id,)), tenants=tenants
+            )
         log.info("tenant created for slack team=%s tenant=%s", msg.team_id, tenant.id)
     if created and msg.installer_email and msg.installer_user_id:
         try:
@@ -38,11 +39,21 @@ async def on_workspace_installed(
             return tenant
         existing = await employees.by_email(tenant.id, email)
         if existing is None:
-            await employees.upsert(Employee(
-                id=new_id(), tenant_id=tenant.id, name=msg.installer_name or email.split("@")[0], email=email,
-                slack_user_id=msg.installer_user_id, roles=frozenset({Role.EMPLOYEE, Role.ADMIN}),
-            ))  # fmt: skip
-    await audit.record(tenant_id=tenant.id, actor=msg.installer_user_id or "slack",
-                       action="slack.installed" if created else "slack.reinstalled",
-                       subject=msg.team_id, at=clock.now())  # fmt: skip
+            await employees.upsert(
+                Employee(
+                    id=new_id(),
+                    tenant_id=tenant.id,
+                    name=msg.installer_name or email.split("@")[0],
+                    email=email,
+                    slack_user_id=msg.installer_user_id,
+                    roles=frozenset({Role.EMPLOYEE, Role.ADMIN}),
+                )
+            )
+    await audit.record(
+        tenant_id=tenant.id,
+        actor=msg.installer_user_id or "slack",
+        action="slack.installed" if created else "slack.reinstalled",
+        subject=msg.team_id,
+        at=clock.now(),
+    )
     return tenant

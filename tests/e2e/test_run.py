@@ -80,8 +80,13 @@ async def test_run_serves_health_restarts_a_crashed_role_and_stops_cleanly(runni
 
     # an admin works against the running service: the CLI attaches to its embedded database
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "attendance", *args], env=run_env(home.parent),
-                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "attendance", *args],
+            env=run_env(home.parent),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     faces = Path(
         os.environ.get("ATTENDANCE_FACES_DIR", Path(__file__).resolve().parents[2].parent / "shared" / "faces")
@@ -91,32 +96,77 @@ async def test_run_serves_health_restarts_a_crashed_role_and_stops_cleanly(runni
     (photos / "ada.jpg").symlink_to(faces / "Serena_Williams" / "1.jpg")
     (home.parent / "people.csv").write_text("name,email,photo\nAda,ada@example.com,ada.jpg\n")
     assert cli("tenants", "create", "Acme", "--timezone", "Europe/Berlin").returncode == 0
-    imported = cli("employees", "import", str(home.parent / "people.csv"), "--tenant", "Acme",
-                   "--photos", str(photos), "--consent-recorded-by", "hr@example.com")  # fmt: skip
+    imported = cli(
+        "employees",
+        "import",
+        str(home.parent / "people.csv"),
+        "--tenant",
+        "Acme",
+        "--photos",
+        str(photos),
+        "--consent-recorded-by",
+        "hr@example.com",
+    )
     assert imported.returncode == 0, imported.stdout + imported.stderr
-    checked = cli("checkin", "submit", str(faces / "Serena_Williams" / "2.jpg"), "--tenant", "Acme",
-                  "--employee", "ada@example.com")  # fmt: skip
+    checked = cli(
+        "checkin",
+        "submit",
+        str(faces / "Serena_Williams" / "2.jpg"),
+        "--tenant",
+        "Acme",
+        "--employee",
+        "ada@example.com",
+    )
     assert checked.returncode == 0 and "Checked in at" in checked.stdout, checked.stdout + checked.stderr
     assert json.loads((home / "db" / "server.json").read_text())["pid"] == state["pid"]  # one server
 
     # a local dashboard account made with the CLI signs in to the running dashboard
-    made = subprocess.run([sys.executable, "-m", "attendance", "admin", "create-user", "--tenant", "Acme",  # noqa: ASYNC221
-                           "--email", "boss@example.com"], env={**run_env(home.parent),
-                          "ATTENDANCE_PASSWORD": "a long enough password"}, capture_output=True, text=True,
-                          timeout=120)  # fmt: skip
+    made = subprocess.run(  # noqa: ASYNC221
+        [
+            sys.executable,
+            "-m",
+            "attendance",
+            "admin",
+            "create-user",
+            "--tenant",
+            "Acme",
+            "--email",
+            "boss@example.com",
+        ],
+        env={**run_env(home.parent), "ATTENDANCE_PASSWORD": "a long enough password"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert made.returncode == 0 and "created the account boss@example.com (admin" in made.stdout, made.stderr
-    weak = subprocess.run([sys.executable, "-m", "attendance", "admin", "create-user", "--tenant", "Acme",  # noqa: ASYNC221
-                           "--email", "weak@example.com"],
-                          env={**run_env(home.parent), "ATTENDANCE_PASSWORD": "short"},
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    weak = subprocess.run(  # noqa: ASYNC221
+        [
+            sys.executable,
+            "-m",
+            "attendance",
+            "admin",
+            "create-user",
+            "--tenant",
+            "Acme",
+            "--email",
+            "weak@example.com",
+        ],
+        env={**run_env(home.parent), "ATTENDANCE_PASSWORD": "short"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert weak.returncode != 0 and "at least 12 characters" in weak.stderr
     async with aiohttp.ClientSession() as web:
         page = await web.get(f"http://127.0.0.1:{port}/signin")
         csrf = re.search(r'name="csrf" value="([^"]+)"', await page.text()).group(1)  # type: ignore[union-attr]
         pre = page.cookies["attendance_pre"].value
-        signed = await web.post(f"http://127.0.0.1:{port}/signin", allow_redirects=False,
-                                data={"email": "boss@example.com", "password": "a long enough password", "csrf": csrf},
-                                headers={"Cookie": f"attendance_pre={pre}"})  # fmt: skip
+        signed = await web.post(
+            f"http://127.0.0.1:{port}/signin",
+            allow_redirects=False,
+            data={"email": "boss@example.com", "password": "a long enough password", "csrf": csrf},
+            headers={"Cookie": f"attendance_pre={pre}"},
+        )
         session = signed.cookies["attendance_session"].value
         me = await web.get(f"http://127.0.0.1:{port}/api/v1/me", headers={"Cookie": f"attendance_session={session}"})
         assert me.status == 200 and "admin" in (await me.json())["roles"]

@@ -48,12 +48,24 @@ class Harness:
         body = self.slack.event_body(event, event_id or f"Ev{uuid.uuid4().hex[:10]}")
         return await self.slack.post(self.http, f"{self.url}/slack/events", body, "application/json", headers)
 
-    async def selfie(self, user: str, photo_name: str, text: str = "", event_id: str | None = None,
-                     **headers: str) -> tuple[int, str]:  # fmt: skip
+    async def selfie(
+        self, user: str, photo_name: str, text: str = "", event_id: str | None = None, **headers: str
+    ) -> tuple[int, str]:
         file = self.slack.add_file(f"F{uuid.uuid4().hex[:8]}", self.photo(photo_name))
-        return await self.event({"type": "message", "subtype": "file_share", "user": user, "channel": f"D{user}",
-                                 "channel_type": "im", "text": text, "ts": f"{time.time():.6f}", "files": [file]},
-                                event_id, **headers)  # fmt: skip
+        return await self.event(
+            {
+                "type": "message",
+                "subtype": "file_share",
+                "user": user,
+                "channel": f"D{user}",
+                "channel_type": "im",
+                "text": text,
+                "ts": f"{time.time():.6f}",
+                "files": [file],
+            },
+            event_id,
+            **headers,
+        )
 
     async def command(self, text: str, user: str, command: str = "/attendance") -> tuple[int, str]:
         body = self.slack.command_body(command, text, user)
@@ -65,17 +77,27 @@ class Harness:
         return await self.slack.post(self.http, f"{self.url}/slack/events", body, "application/x-www-form-urlencoded")
 
     async def click(self, user: str, action_id: str, value: str = "") -> tuple[int, str]:
-        return await self.interact({"type": "block_actions", "user": {"id": user, "team_id": TEAM},
-                                    "trigger_id": "trig.2", "response_url": self.slack.response_url,
-                                    "actions": [{"action_id": action_id, "value": value, "type": "button",
-                                                 "block_id": "b", "action_ts": "1"}]})  # fmt: skip
+        return await self.interact(
+            {
+                "type": "block_actions",
+                "user": {"id": user, "team_id": TEAM},
+                "trigger_id": "trig.2",
+                "response_url": self.slack.response_url,
+                "actions": [
+                    {"action_id": action_id, "value": value, "type": "button", "block_id": "b", "action_ts": "1"}
+                ],
+            }
+        )
 
     async def answer_to(self, user: str, count: int = 1) -> list[dict[str, Any]]:
         """Messages to the person: in the DM, or to their user id (which Slack delivers to the DM)."""
 
         def messages() -> list[dict[str, Any]]:
-            return [m for m in self.slack.calls_args("chat.postMessage", "chat.postEphemeral")
-                    if m.get("channel") in (f"D{user}", user)]  # fmt: skip
+            return [
+                m
+                for m in self.slack.calls_args("chat.postMessage", "chat.postEphemeral")
+                if m.get("channel") in (f"D{user}", user)
+            ]
 
         return list(await self.slack.wait_for(lambda: len(messages()) >= count and messages()))
 
@@ -84,35 +106,53 @@ class Harness:
 
 
 async def _tenant(c: Container, slack: FakeSlack, photo: Callable[[str], bytes]) -> tuple[str, dict[str, Employee]]:
-    tenant = await create_tenant(CreateTenant(name=f"Acme {new_id()[:6]}", timezone="Europe/Berlin",
-                                              slack_team_ids=(TEAM,)), tenants=c.deps.tenants)  # fmt: skip
+    tenant = await create_tenant(
+        CreateTenant(name=f"Acme {new_id()[:6]}", timezone="Europe/Berlin", slack_team_ids=(TEAM,)),
+        tenants=c.deps.tenants,
+    )
     people: dict[str, Employee] = {}
     for user, (name, identity, roles, enrolled) in PEOPLE.items():
         email = f"{identity.lower()}@acme.example"
         slack.add_user(user, email, name)
-        e = await c.deps.employees.upsert(Employee(id=new_id(), tenant_id=tenant.id, name=name, email=email,
-                                                   roles=frozenset({Role.EMPLOYEE, *roles})))  # fmt: skip
+        e = await c.deps.employees.upsert(
+            Employee(id=new_id(), tenant_id=tenant.id, name=name, email=email, roles=frozenset({Role.EMPLOYEE, *roles}))
+        )
         if enrolled:
-            await record_consent(RecordConsent(tenant_id=tenant.id, employee_id=e.id, notice_version="2026-11",
-                                               recorded_by=e.email, method="chat"), deps=c.deps)  # fmt: skip
-            await enroll_photo(EnrollPhoto(tenant_id=tenant.id, employee_id=e.id, photo=photo(f"{identity}/1.jpg")),
-                               deps=c.deps)  # fmt: skip
+            await record_consent(
+                RecordConsent(
+                    tenant_id=tenant.id, employee_id=e.id, notice_version="2026-11", recorded_by=e.email, method="chat"
+                ),
+                deps=c.deps,
+            )
+            await enroll_photo(
+                EnrollPhoto(tenant_id=tenant.id, employee_id=e.id, photo=photo(f"{identity}/1.jpg")), deps=c.deps
+            )
         people[user] = e
     await c.deps.employees.set_manager(tenant.id, people["UCY"].id, people["UBOB"].id)
     return tenant.id, people
 
 
 @pytest.fixture
-async def h(settings: Settings, mongo_server: EmbeddedMongo, engine: Any, slack: FakeSlack, photo: Any,
-            request: pytest.FixtureRequest) -> AsyncIterator[Harness]:  # fmt: skip
+async def h(
+    settings: Settings,
+    mongo_server: EmbeddedMongo,
+    engine: Any,
+    slack: FakeSlack,
+    photo: Any,
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[Harness]:
     param = getattr(request, "param", False)  # True: OAuth installs; a dict: OAuth with these settings too
     oauth = bool(param)
     slack_settings = SlackSettings(
-        signing_secret=slack.signing_secret, api_url=slack.api_url,  # type: ignore[arg-type]
-        **({"client_id": slack.client_id, "client_secret": slack.client_secret} if oauth else
-           {"bot_token": slack.bot_token}),
+        signing_secret=slack.signing_secret,
+        api_url=slack.api_url,  # type: ignore[arg-type]
+        **(
+            {"client_id": slack.client_id, "client_secret": slack.client_secret}
+            if oauth
+            else {"bot_token": slack.bot_token}
+        ),
         **(param if isinstance(param, dict) else {}),
-    )  # fmt: skip
+    )
     settings = settings.model_copy(update={"slack": slack_settings})
     async with build(settings, uri=mongo_server.uri, engine=engine) as c, aiohttp.ClientSession() as http:
         bot = slack_bot(c)
@@ -184,8 +224,18 @@ async def test_a_person_who_is_not_enrolled_is_invited_to_enroll(h: Harness) -> 
 
 async def test_a_tampered_or_stale_signature_gets_401_and_nothing_is_recorded(h: Harness) -> None:
     file = h.slack.add_file("FBAD", h.photo("Serena_Williams/2.jpg"))
-    body = h.slack.event_body({"type": "message", "subtype": "file_share", "user": "UADA", "channel": "DUADA",
-                               "channel_type": "im", "ts": "1.0", "files": [file]}, "EvTampered")  # fmt: skip
+    body = h.slack.event_body(
+        {
+            "type": "message",
+            "subtype": "file_share",
+            "user": "UADA",
+            "channel": "DUADA",
+            "channel_type": "im",
+            "ts": "1.0",
+            "files": [file],
+        },
+        "EvTampered",
+    )
     headers = {"Content-Type": "application/json", **h.slack.sign(body)}
     async with h.http.post(f"{h.url}/slack/events", data=body.replace("UADA", "UBOB").encode(), headers=headers) as r:
         assert r.status == 401
@@ -197,8 +247,12 @@ async def test_a_tampered_or_stale_signature_gets_401_and_nothing_is_recorded(h:
 
 async def test_the_same_event_delivered_twice_yields_one_attendance_event(h: Harness) -> None:
     await h.selfie("UADA", "Serena_Williams/3.jpg", event_id="EvTwice")
-    await h.selfie("UADA", "Serena_Williams/3.jpg", event_id="EvTwice",
-                   **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})  # fmt: skip
+    await h.selfie(
+        "UADA",
+        "Serena_Williams/3.jpg",
+        event_id="EvTwice",
+        **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"},
+    )
     await h.answer_to("UADA")
     assert await h.c.db["checkin_jobs"].count_documents({"tenant_id": h.tenant_id}) == 1
     assert len(await h.events_of("UADA")) == 1
@@ -231,9 +285,17 @@ async def test_checkin_form_and_a_selfie_in_a_channel(h: Harness) -> None:
     assert view["callback_id"] == "checkin_modal" and view["title"]["text"] == "Check out"
     file = h.slack.add_file("FMODAL", h.photo("Queen_Rania/2.jpg"))
     files = {"photo": {"file": {"type": "file_input", "files": [{"id": "FMODAL"}]}}}  # Slack may send ids only
-    submission = {"type": "view_submission", "user": {"id": "UBOB", "team_id": TEAM},
-                  "view": {"id": "VCHK1", "type": "modal", "callback_id": "checkin_modal",
-                           "private_metadata": view["private_metadata"], "state": {"values": files}}}  # fmt: skip
+    submission = {
+        "type": "view_submission",
+        "user": {"id": "UBOB", "team_id": TEAM},
+        "view": {
+            "id": "VCHK1",
+            "type": "modal",
+            "callback_id": "checkin_modal",
+            "private_metadata": view["private_metadata"],
+            "state": {"values": files},
+        },
+    }
     empty = {**submission, "view": {**submission["view"], "state": {"values": {}}}}
     status, body = await h.interact(empty)
     assert json.loads(body) == {"response_action": "errors", "errors": {"photo": "Please add a selfie."}}
@@ -244,13 +306,39 @@ async def test_checkin_form_and_a_selfie_in_a_channel(h: Harness) -> None:
 
     # in a channel: only what mentions the bot (app_mention), answered so that only the sender sees it;
     # an install still subscribed to channel messages sends the post twice: one job, and plain chatter is ignored
-    await h.event({"type": "message", "user": "UCY", "channel": "CGENERAL", "channel_type": "channel",
-                   "text": "lunch?", "ts": "2.0"})  # fmt: skip
+    await h.event(
+        {
+            "type": "message",
+            "user": "UCY",
+            "channel": "CGENERAL",
+            "channel_type": "channel",
+            "text": "lunch?",
+            "ts": "2.0",
+        }
+    )
     photo = h.slack.add_file("FCHAN", h.photo("Jesse_Jackson/2.jpg"))
-    await h.event({"type": "message", "subtype": "file_share", "user": "UCY", "channel": "CGENERAL",
-                   "channel_type": "channel", "text": "<@UBOT> in", "ts": "3.0", "files": [photo]})  # fmt: skip
-    await h.event({"type": "app_mention", "user": "UCY", "channel": "CGENERAL", "text": "<@UBOT> in", "ts": "3.0",
-                   "files": [photo]})  # fmt: skip
+    await h.event(
+        {
+            "type": "message",
+            "subtype": "file_share",
+            "user": "UCY",
+            "channel": "CGENERAL",
+            "channel_type": "channel",
+            "text": "<@UBOT> in",
+            "ts": "3.0",
+            "files": [photo],
+        }
+    )
+    await h.event(
+        {
+            "type": "app_mention",
+            "user": "UCY",
+            "channel": "CGENERAL",
+            "text": "<@UBOT> in",
+            "ts": "3.0",
+            "files": [photo],
+        }
+    )
     [ephemeral] = await h.slack.wait_for(lambda: h.slack.called("chat.postEphemeral"))
     assert ephemeral.args["user"] == "UCY" and text_of(ephemeral.args).startswith("Checked in at ")
     assert await h.c.db["checkin_jobs"].count_documents({"tenant_id": h.tenant_id}) == 2
@@ -267,10 +355,22 @@ async def test_enrollment_through_the_modal_then_a_check_in(h: Harness) -> None:
 
     def submission(agree: bool, files: list[dict[str, Any]]) -> dict[str, Any]:
         options = [{"value": "agree"}] if agree else []
-        return {"type": "view_submission", "user": {"id": "UDAN", "team_id": TEAM}, "view": {
-            "id": f"V{uuid.uuid4().hex[:8]}", "type": "modal", "callback_id": "enroll_modal", "private_metadata": "",
-            "state": {"values": {"consent": {"agree": {"type": "checkboxes", "selected_options": options}},
-                                 "photos": {"files": {"type": "file_input", "files": files}}}}}}  # fmt: skip
+        return {
+            "type": "view_submission",
+            "user": {"id": "UDAN", "team_id": TEAM},
+            "view": {
+                "id": f"V{uuid.uuid4().hex[:8]}",
+                "type": "modal",
+                "callback_id": "enroll_modal",
+                "private_metadata": "",
+                "state": {
+                    "values": {
+                        "consent": {"agree": {"type": "checkboxes", "selected_options": options}},
+                        "photos": {"files": {"type": "file_input", "files": files}},
+                    }
+                },
+            },
+        }
 
     good = [h.slack.add_file(f"FEN{n}", h.photo(f"John_McCain/{n}.jpg")) for n in (1, 2)]
     status, body = await h.interact(submission(False, good))
@@ -354,8 +454,13 @@ async def test_admin_settings_and_the_review_queue(h: Harness) -> None:
     await h.answer_to("UCY")
     _, body = await h.command("admin review", "UADA")
     blocks = json.loads(body)["blocks"]
-    item_id = next(e["value"] for b in blocks if b["type"] == "actions" for e in b["elements"]
-                   if e["action_id"] == "review_approve")  # fmt: skip
+    item_id = next(
+        e["value"]
+        for b in blocks
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == "review_approve"
+    )
     await h.click("UADA", "review_approve", item_id)
     await h.slack.wait_for(lambda: h.slack.responses)
     assert h.slack.responses[-1]["text"] == "Approved: check-in recorded."
@@ -389,14 +494,14 @@ async def test_oauth_install_creates_the_tenant_and_stores_the_token_encrypted_a
         assert r.status in (200, 302)
         cookie = r.headers["Set-Cookie"].split(";")[0]
         state = cookie.split("=", 1)[1]
-    async with h.http.get(f"{h.url}/slack/oauth_redirect?code=bad-code&state={state}",
-                          headers={"Cookie": cookie}) as r:  # fmt: skip
+    async with h.http.get(f"{h.url}/slack/oauth_redirect?code=bad-code&state={state}", headers={"Cookie": cookie}) as r:
         assert r.status >= 400  # the exchange failed: nothing installed
     async with h.http.get(f"{h.url}/slack/install", allow_redirects=False) as r:
         cookie = r.headers["Set-Cookie"].split(";")[0]
         state = cookie.split("=", 1)[1]
-    async with h.http.get(f"{h.url}/slack/oauth_redirect?code=good-code&state={state}",
-                          headers={"Cookie": cookie}) as r:  # fmt: skip
+    async with h.http.get(
+        f"{h.url}/slack/oauth_redirect?code=good-code&state={state}", headers={"Cookie": cookie}
+    ) as r:
         assert r.status == 200, await r.text()
     tenant = await h.c.deps.tenants.by_slack_team("T0NEW")
     assert tenant is not None and tenant.name == "Newco"
@@ -451,8 +556,9 @@ async def test_reinstalling_into_a_workspace_with_a_tenant_makes_nobody_an_admin
 
 async def test_a_body_larger_than_any_slack_request_is_refused_before_the_signature_is_checked(h: Harness) -> None:
     big = b'{"type": "event_callback", "x": "' + b"x" * (2 * 1024 * 1024) + b'"}'
-    async with h.http.post(f"{h.url}/slack/events", data=io.BytesIO(big),
-                           headers={"Content-Type": "application/json"}) as r:  # fmt: skip
+    async with h.http.post(
+        f"{h.url}/slack/events", data=io.BytesIO(big), headers={"Content-Type": "application/json"}
+    ) as r:
         assert r.status == 413
 
     async def chunks() -> Any:  # no Content-Length: counted while it is read

@@ -60,17 +60,31 @@ class Harness:
     people: dict[str, Employee]
     photo: Callable[[str], bytes]
 
-    def activity(self, user: str, text: str = "", attachments: list[dict[str, Any]] | None = None, *,
-                 value: dict[str, Any] | None = None, conversation_type: str = "personal",
-                 activity_id: str | None = None, tenant: str = TEAMS_TENANT) -> dict[str, Any]:  # fmt: skip
+    def activity(
+        self,
+        user: str,
+        text: str = "",
+        attachments: list[dict[str, Any]] | None = None,
+        *,
+        value: dict[str, Any] | None = None,
+        conversation_type: str = "personal",
+        activity_id: str | None = None,
+        tenant: str = TEAMS_TENANT,
+    ) -> dict[str, Any]:
         a: dict[str, Any] = {
-            "type": "message", "id": activity_id or f"1{uuid.uuid4().int % 10**12:012d}", "channelId": "msteams",
-            "serviceUrl": self.teams.service_url, "timestamp": "2026-12-03T09:00:00.000Z", "locale": "en-US",
+            "type": "message",
+            "id": activity_id or f"1{uuid.uuid4().int % 10**12:012d}",
+            "channelId": "msteams",
+            "serviceUrl": self.teams.service_url,
+            "timestamp": "2026-12-03T09:00:00.000Z",
+            "locale": "en-US",
             "from": {"id": f"29:{user}", "aadObjectId": aad(user), "name": user},
             "recipient": {"id": "28:attendance-bot", "name": "attendance"},
             "conversation": {"id": f"a:{user}", "conversationType": conversation_type, "tenantId": tenant},
-            "channelData": {"tenant": {"id": tenant}}, "text": text, "attachments": attachments or [],
-        }  # fmt: skip
+            "channelData": {"tenant": {"id": tenant}},
+            "text": text,
+            "attachments": attachments or [],
+        }
         if value is not None:
             a["value"] = value
         return a
@@ -80,8 +94,9 @@ class Harness:
             await resp.read()
             return resp.status
 
-    async def selfie(self, user: str, photo_name: str, text: str = "", *, pasted: bool = False,
-                     activity_id: str | None = None) -> int:  # fmt: skip
+    async def selfie(
+        self, user: str, photo_name: str, text: str = "", *, pasted: bool = False, activity_id: str | None = None
+    ) -> int:
         data = self.photo(photo_name)
         attachment = self.teams.paste(data) if pasted else self.teams.upload(data)
         return await self.post(self.activity(user, text, [attachment], activity_id=activity_id))
@@ -124,27 +139,41 @@ async def teams() -> AsyncIterator[FakeTeams]:
 
 
 async def _tenant(c: Container, teams: FakeTeams, photo: Callable[[str], bytes]) -> tuple[str, dict[str, Employee]]:
-    tenant = await create_tenant(CreateTenant(name=f"Contoso {new_id()[:6]}", timezone="Europe/Berlin",
-                                              teams_tenant_ids=(TEAMS_TENANT,)), tenants=c.deps.tenants)  # fmt: skip
+    tenant = await create_tenant(
+        CreateTenant(name=f"Contoso {new_id()[:6]}", timezone="Europe/Berlin", teams_tenant_ids=(TEAMS_TENANT,)),
+        tenants=c.deps.tenants,
+    )
     people: dict[str, Employee] = {}
     for user, (name, identity, roles, enrolled) in PEOPLE.items():
         email = f"{identity.lower()}@contoso.example"
         teams.add_member(f"29:{user}", aad(user), email, name)
-        e = await c.deps.employees.upsert(Employee(id=new_id(), tenant_id=tenant.id, name=name, email=email,
-                                                   roles=frozenset({Role.EMPLOYEE, *roles})))  # fmt: skip
+        e = await c.deps.employees.upsert(
+            Employee(id=new_id(), tenant_id=tenant.id, name=name, email=email, roles=frozenset({Role.EMPLOYEE, *roles}))
+        )
         if enrolled:
-            await record_consent(RecordConsent(tenant_id=tenant.id, employee_id=e.id, notice_version="2026-11",
-                                               recorded_by=e.email, method="chat"), deps=c.deps)  # fmt: skip
-            await enroll_photo(EnrollPhoto(tenant_id=tenant.id, employee_id=e.id, photo=photo(f"{identity}/1.jpg")),
-                               deps=c.deps)  # fmt: skip
+            await record_consent(
+                RecordConsent(
+                    tenant_id=tenant.id, employee_id=e.id, notice_version="2026-11", recorded_by=e.email, method="chat"
+                ),
+                deps=c.deps,
+            )
+            await enroll_photo(
+                EnrollPhoto(tenant_id=tenant.id, employee_id=e.id, photo=photo(f"{identity}/1.jpg")), deps=c.deps
+            )
         people[user] = e
     await c.deps.employees.set_manager(tenant.id, people["cy"].id, people["bob"].id)
     return tenant.id, people
 
 
 @pytest.fixture
-async def h(settings: Settings, mongo_server: EmbeddedMongo, engine: Any, teams: FakeTeams, photo: Any,
-            request: pytest.FixtureRequest) -> AsyncIterator[Harness]:  # fmt: skip
+async def h(
+    settings: Settings,
+    mongo_server: EmbeddedMongo,
+    engine: Any,
+    teams: FakeTeams,
+    photo: Any,
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[Harness]:
     credentials = bool(getattr(request, "param", False))
     teams_settings = TeamsSettings(
         service_hosts=["127.0.0.1"],
@@ -294,8 +323,9 @@ async def test_without_credentials_and_without_anonymous_mode_every_activity_is_
 async def test_enrollment_asks_for_consent_then_enrolls_the_photos_sent(h: Harness) -> None:
     card = await h.say("dan", "enroll")
     assert "What is stored" in str(card.activity) and [b["data"]["action"] for b in buttons(card)] == [
-        "consent", "consent_declined"
-    ]  # fmt: skip
+        "consent",
+        "consent_declined",
+    ]
     unticked = await h.say("dan", value={"action": "consent", "agree": "false"})
     assert "tick the box" in said(unticked)
     assert await h.c.deps.consents.active(h.tenant_id, h.people["dan"].id) is None
@@ -303,10 +333,12 @@ async def test_enrollment_asks_for_consent_then_enrolls_the_photos_sent(h: Harne
     assert "send me 1 to 3 selfies" in said(agreed)
     consent = await h.c.deps.consents.active(h.tenant_id, h.people["dan"].id)
     assert consent is not None and consent.method == "chat"
-    await h.post(h.activity("dan", "", [h.teams.upload(h.photo("John_McCain/2.jpg")),
-                                        h.teams.upload(b"this is not a photo")]))  # fmt: skip
-    done = await h.teams.wait_for(lambda: [s for s in h.teams.to("a:dan") if "enrolled" in said(s)
-                                           or "could be used" in said(s)])  # fmt: skip
+    await h.post(
+        h.activity("dan", "", [h.teams.upload(h.photo("John_McCain/2.jpg")), h.teams.upload(b"this is not a photo")])
+    )
+    done = await h.teams.wait_for(
+        lambda: [s for s in h.teams.to("a:dan") if "enrolled" in said(s) or "could be used" in said(s)]
+    )
     assert "You're enrolled, John (1 of 3 photos stored)" in said(done[-1]) and "Photo 2:" in said(done[-1])
     assert await h.c.deps.templates.count(h.tenant_id, h.people["dan"].id) == 1
     await h.selfie("dan", "John_McCain/3.jpg")

@@ -46,8 +46,11 @@ class FakeOidcProvider(Server):
 
     async def authorize(self, request: web.Request) -> web.Response:
         q = request.query
-        if q.get("client_id") != self.client_id or q.get("response_type") != "code" or "openid" not in q.get(
-                "scope", ""):  # fmt: skip
+        if (
+            q.get("client_id") != self.client_id
+            or q.get("response_type") != "code"
+            or "openid" not in q.get("scope", "")
+        ):
             return web.Response(status=400, text="bad authorization request")
         back = q["redirect_uri"]
         if self.require_pkce and (not q.get("code_challenge") or q.get("code_challenge_method") != "S256"):
@@ -55,8 +58,9 @@ class FakeOidcProvider(Server):
             return web.Response(status=302, headers={"Location": f"{back}?{urlencode(error)}"})
         code = secrets.token_urlsafe(16)
         self._codes[code] = (q.get("nonce", ""), q.get("code_challenge", ""))
-        return web.Response(status=302, headers={
-            "Location": f"{back}?{urlencode({'code': code, 'state': q.get('state', '')})}"})  # fmt: skip
+        return web.Response(
+            status=302, headers={"Location": f"{back}?{urlencode({'code': code, 'state': q.get('state', '')})}"}
+        )
 
     def _client(self, request: web.Request, form: dict[str, str]) -> tuple[str, str]:
         header = request.headers.get("Authorization", "")
@@ -81,8 +85,15 @@ class FakeOidcProvider(Server):
         if (challenge or self.require_pkce) and expected != challenge:
             return web.json_response({"error": "invalid_grant", "error_description": "PKCE mismatch"}, status=400)
         now = int(time.time())
-        claims = {"sub": "someone", "aud": self.client_id, "iat": now, "exp": now + 300, "nonce": nonce,
-                  **self.claims, **self.tamper}  # fmt: skip
+        claims = {
+            "sub": "someone",
+            "aud": self.client_id,
+            "iat": now,
+            "exp": now + 300,
+            "nonce": nonce,
+            **self.claims,
+            **self.tamper,
+        }
         token = jwt.encode(claims, self.sign_with or self.key, algorithm="RS256", headers={"kid": self.kid})
         return web.json_response({"ok": True, "access_token": "at", "id_token": token})
 
@@ -93,12 +104,17 @@ class FakeOidcProvider(Server):
         return web.json_response({"sub": sub, **self.userinfo_claims})
 
     async def discovery(self, _: web.Request) -> web.Response:
-        return web.json_response({
-            "issuer": self.issuer, "authorization_endpoint": f"{self.base}/authorize",
-            "token_endpoint": f"{self.base}/token", "jwks_uri": f"{self.base}/jwks",
-            "userinfo_endpoint": f"{self.base}/userinfo", "code_challenge_methods_supported": ["S256"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        })  # fmt: skip
+        return web.json_response(
+            {
+                "issuer": self.issuer,
+                "authorization_endpoint": f"{self.base}/authorize",
+                "token_endpoint": f"{self.base}/token",
+                "jwks_uri": f"{self.base}/jwks",
+                "userinfo_endpoint": f"{self.base}/userinfo",
+                "code_challenge_methods_supported": ["S256"],
+                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            }
+        )
 
     async def jwks(self, _: web.Request) -> web.Response:
         public = jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)

@@ -131,11 +131,13 @@ class WorkdayStandIn(Server):
 
     @staticmethod
     def fault(code: str, message: str, status: int = 500) -> web.Response:
-        xml = (f'<env:Envelope xmlns:env="{SOAP}" xmlns:wd="{WD}"><env:Body><env:Fault>'
-               f"<faultcode>{code}</faultcode><faultstring>{message}</faultstring><detail>"
-               f"<wd:Validation_Fault><wd:Validation_Error><wd:Message>{message}</wd:Message>"
-               "</wd:Validation_Error></wd:Validation_Fault></detail></env:Fault></env:Body>"
-               "</env:Envelope>")  # fmt: skip
+        xml = (
+            f'<env:Envelope xmlns:env="{SOAP}" xmlns:wd="{WD}"><env:Body><env:Fault>'
+            f"<faultcode>{code}</faultcode><faultstring>{message}</faultstring><detail>"
+            f"<wd:Validation_Fault><wd:Validation_Error><wd:Message>{message}</wd:Message>"
+            "</wd:Validation_Error></wd:Validation_Fault></detail></env:Fault></env:Body>"
+            "</env:Envelope>"
+        )
         return web.Response(status=status, text=xml, content_type="text/xml")
 
     async def _soap(self, request: web.Request) -> web.Response:
@@ -145,8 +147,9 @@ class WorkdayStandIn(Server):
         password = root.findtext(f".//{{{WSSE}}}Password")
         if bearer not in self.tokens and (user, password) != (self.user, self.password):
             return self.fault("SOAP-ENV:Client.authenticationError", "invalid username or password", 401)
-        data = root.find(f".//{{{WD}}}Put_Time_Clock_Events_Request/{{{WD}}}Time_Clock_Event/"
-                         f"{{{WD}}}Time_Clock_Event_Data")  # fmt: skip
+        data = root.find(
+            f".//{{{WD}}}Put_Time_Clock_Events_Request/{{{WD}}}Time_Clock_Event/{{{WD}}}Time_Clock_Event_Data"
+        )
         if data is None:
             return self.fault("SOAP-ENV:Client.validationError", "Time_Clock_Event_Data is required")
         fields = {
@@ -166,8 +169,10 @@ class WorkdayStandIn(Server):
         if fields["type"] not in self.event_types:
             return self.fault("SOAP-ENV:Client.validationError", f"unknown time clock event type {fields['type']}")
         self.events.setdefault(fields["id"], fields)
-        ok = (f'<env:Envelope xmlns:env="{SOAP}"><env:Body><wd:Put_Time_Clock_Events_Response xmlns:wd="{WD}"/>'
-              "</env:Body></env:Envelope>")  # fmt: skip
+        ok = (
+            f'<env:Envelope xmlns:env="{SOAP}"><env:Body><wd:Put_Time_Clock_Events_Response xmlns:wd="{WD}"/>'
+            "</env:Body></env:Envelope>"
+        )
         return web.Response(text=ok, content_type="text/xml")
 
 
@@ -203,8 +208,10 @@ class AdpStandIn(Server):
         self._peer(request)
         form = await request.post()
         if (form.get("grant_type"), form.get("client_id"), form.get("client_secret")) != (
-            "client_credentials", self.client_id, self.client_secret
-        ):  # fmt: skip
+            "client_credentials",
+            self.client_id,
+            self.client_secret,
+        ):
             return web.json_response({"error": "invalid_client"}, status=401)
         self.tokens_issued += 1
         token = f"adp-{self.tokens_issued}"
@@ -222,13 +229,25 @@ class AdpStandIn(Server):
         data = body["events"][0]["data"]
         entry = data["transform"]["dataCollectionEntry"]
         if not all(entry.get(k) for k in ("entryID", "entryCode", "entryDateTime", "timeZone")):
-            return web.json_response({"confirmMessage": {"processMessages": [
-                {"userMessage": {"messageTxt": "entryID, entryCode, entryDateTime and timeZone are required"}}]}},
-                status=400)  # fmt: skip
+            return web.json_response(
+                {
+                    "confirmMessage": {
+                        "processMessages": [
+                            {
+                                "userMessage": {
+                                    "messageTxt": "entryID, entryCode, entryDateTime and timeZone are required"
+                                }
+                            }
+                        ]
+                    }
+                },
+                status=400,
+            )
         event_id = f"ev-{entry['entryID']}"
         self.punches.setdefault(event_id, {"associate": data["eventContext"]["associateOID"], **entry})
-        return web.json_response({"events": [{"eventID": event_id, "eventStatusCode": {"codeValue": "inProgress"}}]},
-                                 status=202)  # fmt: skip
+        return web.json_response(
+            {"events": [{"eventID": event_id, "eventStatusCode": {"codeValue": "inProgress"}}]}, status=202
+        )
 
     async def _status(self, request: web.Request) -> web.Response:
         self._peer(request)
@@ -244,6 +263,15 @@ class AdpStandIn(Server):
             code, messages = "complete", []
         else:
             code, messages = "failed", [{"userMessage": {"messageTxt": "Associate is not valid for time entry"}}]
-        return web.json_response({"events": [{"eventID": event_id, "eventStatusCode": {"codeValue": code},
-                                              "confirmMessage": {"processMessages": messages}}]},
-                                 headers={"Retry-After": "0"})  # fmt: skip
+        return web.json_response(
+            {
+                "events": [
+                    {
+                        "eventID": event_id,
+                        "eventStatusCode": {"codeValue": code},
+                        "confirmMessage": {"processMessages": messages},
+                    }
+                ]
+            },
+            headers={"Retry-After": "0"},
+        )

@@ -107,14 +107,26 @@ class FakeSlack:
     def _answer(self, method: str, args: dict[str, Any], token: str) -> dict[str, Any]:
         match method:
             case "auth.test":
-                return {"ok": True, "team_id": TEAM, "team": "Acme", "user_id": BOT_USER, "bot_id": "BBOT",
-                        "url": "https://acme.slack.com/"}  # fmt: skip
+                return {
+                    "ok": True,
+                    "team_id": TEAM,
+                    "team": "Acme",
+                    "user_id": BOT_USER,
+                    "bot_id": "BBOT",
+                    "url": "https://acme.slack.com/",
+                }
             case "users.info":
                 user = self.users.get(str(args.get("user")))
                 if user is None:
                     return {"ok": False, "error": "user_not_found"}
-                return {"ok": True, "user": {"id": user.id, "real_name": user.name,
-                                             "profile": {"email": user.email, "real_name": user.name}}}  # fmt: skip
+                return {
+                    "ok": True,
+                    "user": {
+                        "id": user.id,
+                        "real_name": user.name,
+                        "profile": {"email": user.email, "real_name": user.name},
+                    },
+                }
             case "users.lookupByEmail":
                 found = next((u for u in self.users.values() if u.email == args.get("email")), None)
                 return {"ok": True, "user": {"id": found.id}} if found else {"ok": False, "error": "users_not_found"}
@@ -136,12 +148,20 @@ class FakeSlack:
         expected = "Basic " + base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
         if auth != expected or args.get("code") != "good-code":
             return web.json_response({"ok": False, "error": "invalid_code"})
-        return web.json_response({
-            "ok": True, "app_id": "A0APP", "access_token": self.oauth_bot_token, "token_type": "bot",
-            "scope": "chat:write,commands,files:read", "bot_user_id": BOT_USER,
-            "team": {"id": "T0NEW", "name": "Newco"}, "enterprise": None, "is_enterprise_install": False,
-            "authed_user": {"id": "UINSTALLER"},
-        })  # fmt: skip
+        return web.json_response(
+            {
+                "ok": True,
+                "app_id": "A0APP",
+                "access_token": self.oauth_bot_token,
+                "token_type": "bot",
+                "scope": "chat:write,commands,files:read",
+                "bot_user_id": BOT_USER,
+                "team": {"id": "T0NEW", "name": "Newco"},
+                "enterprise": None,
+                "is_enterprise_install": False,
+                "authed_user": {"id": "UINSTALLER"},
+            }
+        )
 
     async def _file(self, request: web.Request) -> web.Response:
         file_id = request.match_info["file_id"]
@@ -184,8 +204,11 @@ class FakeSlack:
         return [c.args for c in self.calls if c.method in methods]
 
     def messages_to(self, channel: str) -> list[dict[str, Any]]:
-        return [c.args for c in self.calls if c.method in ("chat.postMessage", "chat.postEphemeral")
-                and c.args.get("channel") == channel]  # fmt: skip
+        return [
+            c.args
+            for c in self.calls
+            if c.method in ("chat.postMessage", "chat.postEphemeral") and c.args.get("channel") == channel
+        ]
 
     # ------------------------------------------------------------ requests to the app, signed
 
@@ -194,26 +217,50 @@ class FakeSlack:
         signature = SignatureVerifier(self.signing_secret).generate_signature(timestamp=ts, body=body)
         return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
 
-    async def post(self, session: aiohttp.ClientSession, url: str, body: str, content_type: str,
-                   headers: dict[str, str] | None = None) -> tuple[int, str]:  # fmt: skip
+    async def post(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        body: str,
+        content_type: str,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, str]:
         all_headers = {"Content-Type": content_type, **self.sign(body), **(headers or {})}
         async with session.post(url, data=body.encode(), headers=all_headers) as resp:
             return resp.status, await resp.text()
 
     @staticmethod
     def event_body(event: dict[str, Any], event_id: str, team: str = TEAM) -> str:
-        return json.dumps({"token": "x", "team_id": team, "api_app_id": "A0APP", "type": "event_callback",
-                           "event_id": event_id, "event_time": int(time.time()), "event": event,
-                           "authorizations": [{"team_id": team, "user_id": BOT_USER, "is_bot": True}]})  # fmt: skip
+        return json.dumps(
+            {
+                "token": "x",
+                "team_id": team,
+                "api_app_id": "A0APP",
+                "type": "event_callback",
+                "event_id": event_id,
+                "event_time": int(time.time()),
+                "event": event,
+                "authorizations": [{"team_id": team, "user_id": BOT_USER, "is_bot": True}],
+            }
+        )
 
     def command_body(
         self, command: str, text: str, user: str, team: str = TEAM, channel_name: str = "directmessage"
     ) -> str:
-        return urllib.parse.urlencode({
-            "token": "x", "team_id": team, "user_id": user, "channel_id": f"D{user}", "channel_name": channel_name,
-            "command": command, "text": text, "response_url": self.response_url, "trigger_id": "trig.1",
-            "api_app_id": "A0APP",
-        })  # fmt: skip
+        return urllib.parse.urlencode(
+            {
+                "token": "x",
+                "team_id": team,
+                "user_id": user,
+                "channel_id": f"D{user}",
+                "channel_name": channel_name,
+                "command": command,
+                "text": text,
+                "response_url": self.response_url,
+                "trigger_id": "trig.1",
+                "api_app_id": "A0APP",
+            }
+        )
 
     @staticmethod
     def interaction_body(payload: dict[str, Any]) -> str:

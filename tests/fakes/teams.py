@@ -69,9 +69,15 @@ class FakeTeams(Server):
         """An uploaded file's attachment: a pre-authorised, short-lived download URL."""
         blob = uuid.uuid4().hex
         self.blobs[blob] = (data, "application/octet-stream")
-        return {"contentType": "application/vnd.microsoft.teams.file.download.info", "name": f"selfie.{file_type}",
-                "content": {"downloadUrl": f"{self.base}/files/{blob}?tempauth=pre-authorised",
-                            "uniqueId": blob, "fileType": file_type}}  # fmt: skip
+        return {
+            "contentType": "application/vnd.microsoft.teams.file.download.info",
+            "name": f"selfie.{file_type}",
+            "content": {
+                "downloadUrl": f"{self.base}/files/{blob}?tempauth=pre-authorised",
+                "uniqueId": blob,
+                "fileType": file_type,
+            },
+        }
 
     def paste(self, data: bytes) -> dict[str, Any]:
         """A pasted image's attachment: on the connector, fetched with the bot's token."""
@@ -135,8 +141,14 @@ class FakeTeams(Server):
         if not self._authorised(request):
             return web.json_response({"error": {"code": "Unauthorized"}}, status=401)
         activity = await request.json()
-        self.sent.append(Sent(request.match_info["conv"], request.match_info.get("reply"), activity,
-                              request.headers.get("Authorization")))  # fmt: skip
+        self.sent.append(
+            Sent(
+                request.match_info["conv"],
+                request.match_info.get("reply"),
+                activity,
+                request.headers.get("Authorization"),
+            )
+        )
         return web.json_response({"id": uuid.uuid4().hex})
 
     async def _member(self, request: web.Request) -> web.Response:
@@ -145,8 +157,9 @@ class FakeTeams(Server):
         m = self.members.get(request.match_info["user"])
         if m is None:
             return web.json_response({"error": {"code": "MemberNotFoundInConversation"}}, status=404)
-        return web.json_response({"id": m.id, "aadObjectId": m.aad, "email": m.email, "userPrincipalName": m.email,
-                                  "name": m.name})  # fmt: skip
+        return web.json_response(
+            {"id": m.id, "aadObjectId": m.aad, "email": m.email, "userPrincipalName": m.email, "name": m.name}
+        )
 
     async def _attachment(self, request: web.Request) -> web.Response:
         blob = request.match_info["blob"]

@@ -23,34 +23,59 @@ PEOPLE = {"ada": "Serena_Williams", "bob": "Queen_Rania", "cy": "Jesse_Jackson"}
 async def tenant_with_people(
     c: Container, photo: Callable[[str], bytes], policy: CheckInPolicy | None = None
 ) -> tuple[str, dict[str, Employee]]:
-    tenant = await create_tenant(CreateTenant(name=f"Acme {new_id()[:6]}", timezone="Europe/Berlin"),
-                                 tenants=c.deps.tenants)  # fmt: skip
+    tenant = await create_tenant(
+        CreateTenant(name=f"Acme {new_id()[:6]}", timezone="Europe/Berlin"), tenants=c.deps.tenants
+    )
     if policy is not None:
         await c.deps.tenants.set_policy(tenant.id, policy)
     people = {}
     for slack_id, identity in PEOPLE.items():
-        e = await c.deps.employees.upsert(Employee(
-            id=new_id(), tenant_id=tenant.id, name=identity.replace("_", " "), email=f"{slack_id}@example.com",
-            slack_user_id=slack_id.upper(),
-        ))  # fmt: skip
-        await record_consent(RecordConsent(tenant_id=tenant.id, employee_id=e.id, notice_version="2026-11",
-                                           recorded_by=e.email, method="chat"), deps=c.deps)  # fmt: skip
-        await enroll_photo(EnrollPhoto(tenant_id=tenant.id, employee_id=e.id, photo=photo(f"{identity}/1.jpg")),
-                           deps=c.deps)  # fmt: skip
+        e = await c.deps.employees.upsert(
+            Employee(
+                id=new_id(),
+                tenant_id=tenant.id,
+                name=identity.replace("_", " "),
+                email=f"{slack_id}@example.com",
+                slack_user_id=slack_id.upper(),
+            )
+        )
+        await record_consent(
+            RecordConsent(
+                tenant_id=tenant.id, employee_id=e.id, notice_version="2026-11", recorded_by=e.email, method="chat"
+            ),
+            deps=c.deps,
+        )
+        await enroll_photo(
+            EnrollPhoto(tenant_id=tenant.id, employee_id=e.id, photo=photo(f"{identity}/1.jpg")), deps=c.deps
+        )
         people[slack_id] = e
     return tenant.id, people
 
 
 async def submit(
-    c: Container, tenant_id: str, slack_user: str, url: str, *, key: str | None = None,
-    requested: Requested = Requested.AUTO, reply_to: str | None = None,
-) -> tuple[CheckInJob, bool]:  # fmt: skip
+    c: Container,
+    tenant_id: str,
+    slack_user: str,
+    url: str,
+    *,
+    key: str | None = None,
+    requested: Requested = Requested.AUTO,
+    reply_to: str | None = None,
+) -> tuple[CheckInJob, bool]:
     return await submit_check_in(
-        RequestCheckIn(tenant_id=tenant_id, channel="slack", identity_kind="slack", identity=slack_user,
-                       photo=PhotoRef(kind="url", ref=url), idempotency_key=key or new_id(), requested=requested,
-                       reply_to=reply_to),
-        jobs=c.checkin.jobs, clock=c.checkin.clock,
-    )  # fmt: skip
+        RequestCheckIn(
+            tenant_id=tenant_id,
+            channel="slack",
+            identity_kind="slack",
+            identity=slack_user,
+            photo=PhotoRef(kind="url", ref=url),
+            idempotency_key=key or new_id(),
+            requested=requested,
+            reply_to=reply_to,
+        ),
+        jobs=c.checkin.jobs,
+        clock=c.checkin.clock,
+    )
 
 
 FAST = WorkerSettings(concurrency=2, lease_s=30, poll_min_s=0.01, poll_max_s=0.05, retry_base_s=0.05, max_attempts=4)

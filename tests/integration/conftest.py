@@ -54,8 +54,11 @@ def worker_process(cli_env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]
     """A real `attendance worker` on the test's database."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "attendance", "worker", "--processes", "1"],
-        env=cli_env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        env=cli_env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     yield proc
     os.killpg(proc.pid, 15)
     proc.wait(timeout=30)

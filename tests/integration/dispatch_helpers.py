@@ -20,13 +20,22 @@ from tests.fakes.receivers import WebhookReceiver
 
 
 async def tenant_with_staff(c: Container, count: int = 3) -> tuple[str, list[Employee]]:
-    tenant = await create_tenant(CreateTenant(name=f"Acme {new_id()[:6]}", timezone="Europe/Berlin"),
-                                 tenants=c.deps.tenants)  # fmt: skip
+    tenant = await create_tenant(
+        CreateTenant(name=f"Acme {new_id()[:6]}", timezone="Europe/Berlin"), tenants=c.deps.tenants
+    )
     people = []
     for i in range(count):
-        people.append(await c.deps.employees.upsert(Employee(
-            id=new_id(), tenant_id=tenant.id, name=f"Person {i}", email=f"p{i}@example.com", worker_id=f"W{100 + i}",
-        )))  # fmt: skip
+        people.append(
+            await c.deps.employees.upsert(
+                Employee(
+                    id=new_id(),
+                    tenant_id=tenant.id,
+                    name=f"Person {i}",
+                    email=f"p{i}@example.com",
+                    worker_id=f"W{100 + i}",
+                )
+            )
+        )
     return tenant.id, people
 
 
@@ -40,9 +49,16 @@ async def webhook_to(
     c: Container, tenant_id: str, receiver: WebhookReceiver, path: str, events: list[str] | None = None
 ) -> tuple[str, str]:
     """A subscription to ``receiver``'s ``path``; the receiver is told its secret. (id, secret)."""
-    sub, secret = await svc.add_subscription(await tenant_of(c, tenant_id), receiver.url(path), events or [],
-                                             by="test", subscriptions=c.subscriptions, audit=c.deps.audit,
-                                             clock=c.deps.clock, destinations=c.destinations)  # fmt: skip
+    sub, secret = await svc.add_subscription(
+        await tenant_of(c, tenant_id),
+        receiver.url(path),
+        events or [],
+        by="test",
+        subscriptions=c.subscriptions,
+        audit=c.deps.audit,
+        clock=c.deps.clock,
+        destinations=c.destinations,
+    )
     receiver.secrets[path] = secret
     return sub.id, secret
 
@@ -67,10 +83,15 @@ async def punches(c: Container, tenant_id: str, people: list[Employee], rounds: 
     for r in range(rounds):
         for i, person in enumerate(people):
             event = AttendanceEvent(
-                id=new_id(), tenant_id=tenant_id, employee_id=person.id,
+                id=new_id(),
+                tenant_id=tenant_id,
+                employee_id=person.id,
                 direction=Direction.IN if r % 2 == 0 else Direction.OUT,
-                at=start + timedelta(hours=r * 4, minutes=i), timezone="Europe/Berlin", channel="slack", job_id=None,
-            )  # fmt: skip
+                at=start + timedelta(hours=r * 4, minutes=i),
+                timezone="Europe/Berlin",
+                channel="slack",
+                job_id=None,
+            )
             created += timedelta(milliseconds=1)
             rows += outbox_rows(event, person, created)
     await c.deliveries.add_outbox(rows)
@@ -89,8 +110,9 @@ async def running(c: Container) -> AsyncIterator[Dispatcher]:
         await task
 
 
-async def delivered(c: Container, tenant_id: str, count: int, timeout: float = 30.0,
-                    states: tuple[str, ...] = ("delivered",)) -> None:  # fmt: skip
+async def delivered(
+    c: Container, tenant_id: str, count: int, timeout: float = 30.0, states: tuple[str, ...] = ("delivered",)
+) -> None:
     async def n() -> int:
         return await c.db["deliveries"].count_documents({"tenant_id": tenant_id, "state": {"$in": list(states)}})
 

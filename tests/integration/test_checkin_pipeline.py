@@ -76,8 +76,12 @@ async def test_direction_duplicate_window_and_replay(container: Container, platf
     original = photo("Serena_Williams/2.jpg")
     recompressed = io.BytesIO()
     Image.open(io.BytesIO(original)).resize((200, 200)).save(recompressed, "JPEG", quality=70)
-    platform.photos |= {"a.jpg": original, "b.jpg": photo("Serena_Williams/3.jpg"),
-                        "c.jpg": photo("Serena_Williams/4.jpg"), "again.jpg": recompressed.getvalue()}  # fmt: skip
+    platform.photos |= {
+        "a.jpg": original,
+        "b.jpg": photo("Serena_Williams/3.jpg"),
+        "c.jpg": photo("Serena_Williams/4.jpg"),
+        "again.jpg": recompressed.getvalue(),
+    }
     url = platform.photo_url
     j1, _ = await submit(container, tid, "ADA", url("a.jpg"), reply_to=platform.reply_url)
     await drain(container, platform, 1)
@@ -145,11 +149,18 @@ async def test_kiosk_identifies_without_a_claimed_identity(
     tid, people = await tenant_with_people(container, photo)
     buffered = await container.buffer.put(tid, photo("Queen_Rania/3.jpg"))
     _job, _ = await submit_check_in(
-        RequestCheckIn(tenant_id=tid, channel="kiosk", identity_kind="none", identity=None,
-                       photo=PhotoRef(kind="buffer", ref=buffered), idempotency_key="kiosk-1",
-                       reply_to=platform.reply_url),
-        jobs=container.checkin.jobs, clock=container.checkin.clock,
-    )  # fmt: skip
+        RequestCheckIn(
+            tenant_id=tid,
+            channel="kiosk",
+            identity_kind="none",
+            identity=None,
+            photo=PhotoRef(kind="buffer", ref=buffered),
+            idempotency_key="kiosk-1",
+            reply_to=platform.reply_url,
+        ),
+        jobs=container.checkin.jobs,
+        clock=container.checkin.clock,
+    )
     await drain(container, platform, 1)
     assert platform.replies[0]["outcome"] == "accepted"
     assert platform.replies[0]["employee_id"] == people["bob"].id

@@ -24,14 +24,22 @@ from tools.bench.pipeline import WorkerProcesses
 def make_settings(tmp_path: Path) -> tuple[Settings, dict[str, str]]:
     key = base64.b64encode(os.urandom(32)).decode()
     name = f"res_{uuid.uuid4().hex[:10]}"
-    settings = Settings(home=tmp_path / "home", database=DatabaseSettings(name=name, server_selection_timeout_ms=3000),
-                        crypto=CryptoSettings(template_key=key))  # type: ignore[arg-type]  # fmt: skip
+    settings = Settings(
+        home=tmp_path / "home",
+        database=DatabaseSettings(name=name, server_selection_timeout_ms=3000),
+        crypto=CryptoSettings(template_key=key),
+    )  # type: ignore[arg-type]
     env = {
-        **os.environ, "ATTENDANCE_DATABASE__NAME": name, "ATTENDANCE_CRYPTO__TEMPLATE_KEY": key,
-        "ATTENDANCE_HOME": str(tmp_path / "home"), "ATTENDANCE_WORKER__LEASE_S": "3",
-        "ATTENDANCE_WORKER__RETRY_BASE_S": "0.2", "ATTENDANCE_WORKER__POLL_MAX_S": "0.1",
-        "ATTENDANCE_DATABASE__SERVER_SELECTION_TIMEOUT_MS": "3000", "ATTENDANCE_LOG__LEVEL": "WARNING",
-    }  # fmt: skip
+        **os.environ,
+        "ATTENDANCE_DATABASE__NAME": name,
+        "ATTENDANCE_CRYPTO__TEMPLATE_KEY": key,
+        "ATTENDANCE_HOME": str(tmp_path / "home"),
+        "ATTENDANCE_WORKER__LEASE_S": "3",
+        "ATTENDANCE_WORKER__RETRY_BASE_S": "0.2",
+        "ATTENDANCE_WORKER__POLL_MAX_S": "0.1",
+        "ATTENDANCE_DATABASE__SERVER_SELECTION_TIMEOUT_MS": "3000",
+        "ATTENDANCE_LOG__LEVEL": "WARNING",
+    }
     return settings, env
 
 
@@ -44,9 +52,13 @@ def workers() -> Iterator[list[WorkerProcesses]]:
 
 
 async def test_a_worker_killed_mid_job_loses_nothing(
-    mongo_server: EmbeddedMongo, platform: FakeChatPlatform, workers: list[WorkerProcesses], engine: DlibFaceEngine,
-    photo, tmp_path: Path,  # type: ignore[no-untyped-def]
-) -> None:  # fmt: skip
+    mongo_server: EmbeddedMongo,
+    platform: FakeChatPlatform,
+    workers: list[WorkerProcesses],
+    engine: DlibFaceEngine,
+    photo,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
     settings, env = make_settings(tmp_path)
     env["MONGODB_URI"] = mongo_server.uri
     pool = WorkerProcesses(env)
@@ -71,8 +83,12 @@ async def test_a_worker_killed_mid_job_loses_nothing(
 
 
 async def test_the_database_restarting_while_jobs_flow(
-    platform: FakeChatPlatform, workers: list[WorkerProcesses], engine: DlibFaceEngine, photo, tmp_path: Path,  # type: ignore[no-untyped-def]
-) -> None:  # fmt: skip
+    platform: FakeChatPlatform,
+    workers: list[WorkerProcesses],
+    engine: DlibFaceEngine,
+    photo,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
     port = free_port()
     server = EmbeddedMongo(tmp_path / "db", port=port)
     await server.start()
@@ -81,8 +97,14 @@ async def test_the_database_restarting_while_jobs_flow(
         env["MONGODB_URI"] = server.uri
         pool = WorkerProcesses(env)
         workers.append(pool)
-        names = ["Serena_Williams/2.jpg", "Serena_Williams/3.jpg", "Queen_Rania/2.jpg", "Queen_Rania/3.jpg",
-                 "Jesse_Jackson/2.jpg", "Jesse_Jackson/3.jpg"]  # fmt: skip
+        names = [
+            "Serena_Williams/2.jpg",
+            "Serena_Williams/3.jpg",
+            "Queen_Rania/2.jpg",
+            "Queen_Rania/3.jpg",
+            "Jesse_Jackson/2.jpg",
+            "Jesse_Jackson/3.jpg",
+        ]
         who = {"Serena_Williams": "ADA", "Queen_Rania": "BOB", "Jesse_Jackson": "CY"}
         async with build(settings, uri=server.uri, engine=engine) as c:
             tid, _ = await tenant_with_people(c, photo, with_policy(duplicate_window_minutes=0, replay_check=False))
@@ -90,14 +112,22 @@ async def test_the_database_restarting_while_jobs_flow(
                 platform.photos[f"{n}.jpg"] = photo(name)
             pool.start()
             pool.start()
-            jobs = [await submit(c, tid, who[name.split("/")[0]], platform.photo_url(f"{n}.jpg"),
-                                 reply_to=platform.reply_url) for n, name in enumerate(names[:3])]  # fmt: skip
+            jobs = [
+                await submit(
+                    c, tid, who[name.split("/")[0]], platform.photo_url(f"{n}.jpg"), reply_to=platform.reply_url
+                )
+                for n, name in enumerate(names[:3])
+            ]
             await platform.wait_for_replies(1, timeout=90)
         await server.stop()  # the database goes away while jobs are queued or running
         await server.start()
         async with build(settings, uri=server.uri, engine=engine) as c:
-            jobs += [await submit(c, tid, who[name.split("/")[0]], platform.photo_url(f"{n + 3}.jpg"),
-                                  reply_to=platform.reply_url) for n, name in enumerate(names[3:])]  # fmt: skip
+            jobs += [
+                await submit(
+                    c, tid, who[name.split("/")[0]], platform.photo_url(f"{n + 3}.jpg"), reply_to=platform.reply_url
+                )
+                for n, name in enumerate(names[3:])
+            ]
             ids = [job.id for job, _ in jobs]
             replies = await platform.wait_for_jobs(set(ids), timeout=120)
             assert {r["outcome"] for r in replies} == {"accepted"}

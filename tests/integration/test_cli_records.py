@@ -9,15 +9,28 @@ from pathlib import Path
 CSV = "name,email,slack_user_id,teams_user_id,manager_email,roles,photo\nAda,ada@example.com,U1,,,,ada.jpg\n"
 
 
-def test_check_in_list_correct_and_report(cli, worker_process: subprocess.Popen[bytes], faces_dir: Path,  # type: ignore[no-untyped-def]
-                                          tmp_path: Path) -> None:  # fmt: skip
+def test_check_in_list_correct_and_report(
+    cli,
+    worker_process: subprocess.Popen[bytes],
+    faces_dir: Path,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
     photos = tmp_path / "photos"
     photos.mkdir()
     (photos / "ada.jpg").symlink_to(faces_dir / "Serena_Williams" / "1.jpg")
     (tmp_path / "people.csv").write_text(CSV)
     assert cli("tenants", "create", "Acme", "--timezone", "Europe/Berlin").returncode == 0
-    imported = cli("employees", "import", str(tmp_path / "people.csv"), "--tenant", "Acme", "--photos", str(photos),
-                   "--consent-recorded-by", "hr@example.com")  # fmt: skip
+    imported = cli(
+        "employees",
+        "import",
+        str(tmp_path / "people.csv"),
+        "--tenant",
+        "Acme",
+        "--photos",
+        str(photos),
+        "--consent-recorded-by",
+        "hr@example.com",
+    )
     assert imported.returncode == 0, imported.stdout + imported.stderr
 
     policy = json.loads(cli("tenants", "policy", "Acme", "--duplicate-window", "2").stdout)
@@ -41,14 +54,50 @@ def test_check_in_list_correct_and_report(cli, worker_process: subprocess.Popen[
     event_id = listed[0]["id"]
     local_day = listed[0]["local"][:10]
 
-    fixed = cli("events", "correct", "--tenant", "Acme", "--employee", "ada@example.com", "--supersedes", event_id,
-                "--at", f"{local_day} 08:00", "--reason", "badge reader queue", "--by", "boss@example.com")  # fmt: skip
+    fixed = cli(
+        "events",
+        "correct",
+        "--tenant",
+        "Acme",
+        "--employee",
+        "ada@example.com",
+        "--supersedes",
+        event_id,
+        "--at",
+        f"{local_day} 08:00",
+        "--reason",
+        "badge reader queue",
+        "--by",
+        "boss@example.com",
+    )
     assert fixed.returncode == 0, fixed.stderr
-    out = cli("events", "correct", "--tenant", "Acme", "--employee", "ada@example.com", "--direction", "out",
-              "--at", f"{local_day} 16:30", "--reason", "forgot to check out")  # fmt: skip
+    out = cli(
+        "events",
+        "correct",
+        "--tenant",
+        "Acme",
+        "--employee",
+        "ada@example.com",
+        "--direction",
+        "out",
+        "--at",
+        f"{local_day} 16:30",
+        "--reason",
+        "forgot to check out",
+    )
     assert out.returncode == 0, out.stderr
-    twice = cli("events", "correct", "--tenant", "Acme", "--employee", "ada@example.com", "--supersedes", event_id,
-                "--reason", "again")  # fmt: skip
+    twice = cli(
+        "events",
+        "correct",
+        "--tenant",
+        "Acme",
+        "--employee",
+        "ada@example.com",
+        "--supersedes",
+        event_id,
+        "--reason",
+        "again",
+    )
     assert twice.returncode == 1 and "already corrected" in twice.stderr
 
     report = json.loads(cli("report", "day", "--tenant", "Acme", "--date", local_day, "--json").stdout)

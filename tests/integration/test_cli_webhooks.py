@@ -12,8 +12,17 @@ from pymongo import MongoClient
 
 def test_webhook_subscriptions_from_the_command_line(cli: Any, cli_env: dict[str, str]) -> None:
     assert cli("tenants", "create", "Acme").returncode == 0
-    added = cli("webhooks", "add", "--tenant", "Acme", "--url", "https://hr.example/hooks",
-                "--events", "attendance.check_in.accepted", "attendance.check_out.accepted")  # fmt: skip
+    added = cli(
+        "webhooks",
+        "add",
+        "--tenant",
+        "Acme",
+        "--url",
+        "https://hr.example/hooks",
+        "--events",
+        "attendance.check_in.accepted",
+        "attendance.check_out.accepted",
+    )
     assert added.returncode == 0, added.stderr
     secret = re.search(r"(whsec_[A-Za-z0-9+/=]+)", added.stdout)
     sub_id = re.search(r"webhook (\w+) sends", added.stdout)
@@ -49,8 +58,9 @@ def test_a_connector_from_the_command_line_keeps_its_credentials_encrypted(
     (tmp_path / "isu-password").write_text("s3cret-isu-pw")
     config = tmp_path / "workday.json"
     credentials = {"username": "ISU_Attendance", "password": "@isu-password"}
-    config.write_text(json.dumps({"config": {"check_in_type": "CLOCK_IN", "check_out_type": "CLOCK_OUT"},
-                                  "credentials": credentials}))  # fmt: skip
+    config.write_text(
+        json.dumps({"config": {"check_in_type": "CLOCK_IN", "check_out_type": "CLOCK_OUT"}, "credentials": credentials})
+    )
     url = "https://wd2-impl-services1.workday.com/ccx/service/acme/Time_Tracking/v42.0"
     added = cli("connectors", "add", "--tenant", "Acme", "--type", "workday", "--url", url, "--config", str(config))
     assert added.returncode == 0, added.stderr
@@ -61,11 +71,18 @@ def test_a_connector_from_the_command_line_keeps_its_credentials_encrypted(
     assert doc is not None and doc["config"]["check_in_type"] == "CLOCK_IN"
     assert b"s3cret-isu-pw" not in repr(doc).encode()  # the password read from the file is sealed
 
-    config.write_text(json.dumps({"config": {"check_in_type": "IN", "check_out_type": "OUT"},
-                                  "credentials": {"username": "u", "password": "@no-such-file"}}))  # fmt: skip
+    config.write_text(
+        json.dumps(
+            {
+                "config": {"check_in_type": "IN", "check_out_type": "OUT"},
+                "credentials": {"username": "u", "password": "@no-such-file"},
+            }
+        )
+    )
     missing = cli("connectors", "add", "--tenant", "Acme", "--type", "workday", "--url", url, "--config", str(config))
     assert missing.returncode == 1 and "no-such-file" in missing.stderr and "Traceback" not in missing.stderr
     config.write_text(json.dumps({"config": {"check_in_type": "IN"}, "credentials": {}}))
-    incomplete = cli("connectors", "add", "--tenant", "Acme", "--type", "workday", "--url", url,
-                     "--config", str(config))  # fmt: skip
+    incomplete = cli(
+        "connectors", "add", "--tenant", "Acme", "--type", "workday", "--url", url, "--config", str(config)
+    )
     assert incomplete.returncode == 1 and "needs check_out_type" in incomplete.stderr

@@ -22,13 +22,20 @@ from attendance.services.tenants import create_tenant
 
 
 async def _staff(c: Container) -> tuple[Any, dict[str, Employee]]:
-    tenant = await create_tenant(CreateTenant(name=f"Acme {new_id()[:6]}", timezone="Europe/Berlin"),
-                                 tenants=c.deps.tenants)  # fmt: skip
+    tenant = await create_tenant(
+        CreateTenant(name=f"Acme {new_id()[:6]}", timezone="Europe/Berlin"), tenants=c.deps.tenants
+    )
     people = {}
     for role, roles in (("admin", {Role.ADMIN}), ("manager", {Role.MANAGER}), ("employee", set())):
-        people[role] = await c.deps.employees.upsert(Employee(
-            id=new_id(), tenant_id=tenant.id, name=role.title(), email=f"{role}@acme.example",
-            roles=frozenset({Role.EMPLOYEE, *roles})))  # fmt: skip
+        people[role] = await c.deps.employees.upsert(
+            Employee(
+                id=new_id(),
+                tenant_id=tenant.id,
+                name=role.title(),
+                email=f"{role}@acme.example",
+                roles=frozenset({Role.EMPLOYEE, *roles}),
+            )
+        )
     await c.deps.employees.set_manager(tenant.id, people["employee"].id, people["manager"].id)
     people["employee"] = await c.deps.employees.get(tenant.id, people["employee"].id)  # type: ignore[assignment]
     return tenant, people
@@ -44,12 +51,20 @@ async def test_two_approvals_of_one_request_at_once_write_one_event(container: C
     dash = dashboard_deps(c)
     at = (c.deps.clock.now() - timedelta(days=1)).strftime("%Y-%m-%dT08:30")
     for attempt in range(3):  # a race is a race: several rounds
-        request = await request_correction(employee_principal(people["employee"], kind=PrincipalKind.SESSION),
-                                           direction="in", at=at, supersedes=None, void=False,
-                                           reason=f"forgot my phone {attempt}", deps=dash)  # fmt: skip
+        request = await request_correction(
+            employee_principal(people["employee"], kind=PrincipalKind.SESSION),
+            direction="in",
+            at=at,
+            supersedes=None,
+            void=False,
+            reason=f"forgot my phone {attempt}",
+            deps=dash,
+        )
         deciders = [employee_principal(people[r], kind=PrincipalKind.SESSION) for r in ("manager", "admin", "admin")]
-        results = await asyncio.gather(*(decide_correction(p, request.id, approve=True, note=None, deps=dash)
-                                         for p in deciders), return_exceptions=True)  # fmt: skip
+        results = await asyncio.gather(
+            *(decide_correction(p, request.id, approve=True, note=None, deps=dash) for p in deciders),
+            return_exceptions=True,
+        )
         won = [r for r in results if not isinstance(r, BaseException)]
         lost = [r for r in results if isinstance(r, BaseException)]
         assert len(won) == 1 and all(isinstance(e, ServiceError) for e in lost), results
@@ -65,13 +80,21 @@ async def test_a_double_undo_voids_the_check_in_once(container: Container) -> No
     tenant, people = await _staff(c)
     person = people["employee"]
     for n in range(3):
-        event = AttendanceEvent(id=new_id(), tenant_id=tenant.id, employee_id=person.id, direction=Direction.IN,
-                                at=c.deps.clock.now().astimezone(UTC) - timedelta(minutes=1) + timedelta(seconds=n),
-                                timezone="Europe/Berlin", channel="slack", job_id=None)  # fmt: skip
+        event = AttendanceEvent(
+            id=new_id(),
+            tenant_id=tenant.id,
+            employee_id=person.id,
+            direction=Direction.IN,
+            at=c.deps.clock.now().astimezone(UTC) - timedelta(minutes=1) + timedelta(seconds=n),
+            timezone="Europe/Berlin",
+            channel="slack",
+            job_id=None,
+        )
         last, _ = await c.store.day(tenant.id, person.id, event.at, event.at)
         await c.store.append(event, last + 1, [], None)
-        results = await asyncio.gather(*(undo(tenant, person, event.id, deps=c.chat) for _ in range(3)),
-                                       return_exceptions=True)  # fmt: skip
+        results = await asyncio.gather(
+            *(undo(tenant, person, event.id, deps=c.chat) for _ in range(3)), return_exceptions=True
+        )
         assert any(not isinstance(r, BaseException) for r in results), results
         assert all(isinstance(r, ServiceError) for r in results if isinstance(r, BaseException)), results
         voids = [d async for d in c.db["attendance_events"].find({"supersedes": event.id})]

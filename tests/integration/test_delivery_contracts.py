@@ -34,10 +34,12 @@ SCHEDULE = "0.05,0.05,0.05"
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={
-        "webhook_retry_schedule": SCHEDULE,
-        "dispatcher": DispatcherSettings(poll_max_s=0.05, lease_s=10, timeout_s=5, summary_every_s=3600),
-    })  # fmt: skip
+    return settings.model_copy(
+        update={
+            "webhook_retry_schedule": SCHEDULE,
+            "dispatcher": DispatcherSettings(poll_max_s=0.05, lease_s=10, timeout_s=5, summary_every_s=3600),
+        }
+    )
 
 
 @pytest.fixture
@@ -46,12 +48,23 @@ async def receiver() -> AsyncIterator[WebhookReceiver]:
         yield r
 
 
-async def _connector(c: Container, tenant_id: str, kind: str, url: str, config: dict[str, str],
-                     credentials: dict[str, str]) -> str:  # fmt: skip
+async def _connector(
+    c: Container, tenant_id: str, kind: str, url: str, config: dict[str, str], credentials: dict[str, str]
+) -> str:
     tenant = await tenant_of(c, tenant_id)
-    sub = await svc.add_connector(tenant, kind, url, [], config=config, credentials=credentials, by="test",
-                                  subscriptions=c.subscriptions, audit=c.deps.audit, clock=c.deps.clock,
-                                  destinations=c.destinations)  # fmt: skip
+    sub = await svc.add_connector(
+        tenant,
+        kind,
+        url,
+        [],
+        config=config,
+        credentials=credentials,
+        by="test",
+        subscriptions=c.subscriptions,
+        audit=c.deps.audit,
+        clock=c.deps.clock,
+        destinations=c.destinations,
+    )
     return sub.id
 
 
@@ -103,8 +116,15 @@ async def test_a_rotated_secret_signs_with_both_and_the_old_one_still_verifies(
     tenant_id, people = await tenant_with_staff(c, 1)
     sub_id, old = await webhook_to(c, tenant_id, receiver, "rot")
     tenant = await tenant_of(c, tenant_id)
-    new = await svc.rotate_secret(tenant, sub_id, timedelta(hours=24), by="test", subscriptions=c.subscriptions,
-                                  audit=c.deps.audit, clock=c.deps.clock)  # fmt: skip
+    new = await svc.rotate_secret(
+        tenant,
+        sub_id,
+        timedelta(hours=24),
+        by="test",
+        subscriptions=c.subscriptions,
+        audit=c.deps.audit,
+        clock=c.deps.clock,
+    )
     assert new != old
     receiver.secrets["rot"] = old  # a receiver that has not switched yet
     async with running(c):
@@ -140,9 +160,17 @@ async def test_failures_are_retried_on_the_schedule_then_dead_lettered_and_repla
 
         del receiver.status["flaky"]
         tenant = await tenant_of(c, tenant_id)
-        queued = await svc.replay(tenant, delivery_id=dead["_id"], since=None, subscription_id=None, by="test",
-                                  subscriptions=c.subscriptions, deliveries=c.deliveries, audit=c.deps.audit,
-                                  clock=c.deps.clock)  # fmt: skip
+        queued = await svc.replay(
+            tenant,
+            delivery_id=dead["_id"],
+            since=None,
+            subscription_id=None,
+            by="test",
+            subscriptions=c.subscriptions,
+            deliveries=c.deliveries,
+            audit=c.deps.audit,
+            clock=c.deps.clock,
+        )
         assert queued == 1
         await delivered(c, tenant_id, 1)
     assert receiver.accepted == [first]  # the same webhook-id as every earlier try
@@ -158,8 +186,14 @@ async def test_workday_gets_time_clock_events_and_its_validation_errors_reach_th
     await workday.start()
     try:
         url = f"{workday.base}/ccx/service/acme/Time_Tracking/v42.0"
-        await _connector(c, tenant_id, "workday", url, {"check_in_type": "IN", "check_out_type": "OUT"},
-                         {"username": "isu_attendance@acme", "password": "s3cret"})  # fmt: skip
+        await _connector(
+            c,
+            tenant_id,
+            "workday",
+            url,
+            {"check_in_type": "IN", "check_out_type": "OUT"},
+            {"username": "isu_attendance@acme", "password": "s3cret"},
+        )
         rows = await punches(c, tenant_id, people, rounds=2)
         async with running(c):
             await delivered(c, tenant_id, 4)
@@ -183,8 +217,14 @@ async def test_workday_with_wrong_credentials_is_retried_not_dead_lettered(conta
     await workday.start()
     try:
         url = f"{workday.base}/ccx/service/acme/Time_Tracking/v42.0"
-        await _connector(c, tenant_id, "workday", url, {"check_in_type": "IN", "check_out_type": "OUT"},
-                         {"username": "isu", "password": "wrong"})  # fmt: skip
+        await _connector(
+            c,
+            tenant_id,
+            "workday",
+            url,
+            {"check_in_type": "IN", "check_out_type": "OUT"},
+            {"username": "isu", "password": "wrong"},
+        )
         await punches(c, tenant_id, people, rounds=1)
         async with running(c):
             await delivered(c, tenant_id, 1, states=("dead",))
@@ -203,9 +243,19 @@ async def test_workday_over_oauth_uses_one_token_for_many_events(container: Cont
     await workday.start()
     try:
         url = f"{workday.base}/ccx/service/acme/Time_Tracking/v42.0"
-        await _connector(c, tenant_id, "workday", url, {"check_in_type": "IN", "check_out_type": "OUT"},
-                         {"client_id": "cid", "client_secret": "cs", "refresh_token": workday.refresh_token,
-                          "token_url": f"{workday.base}/ccx/oauth2/acme/token"})  # fmt: skip
+        await _connector(
+            c,
+            tenant_id,
+            "workday",
+            url,
+            {"check_in_type": "IN", "check_out_type": "OUT"},
+            {
+                "client_id": "cid",
+                "client_secret": "cs",
+                "refresh_token": workday.refresh_token,
+                "token_url": f"{workday.base}/ccx/oauth2/acme/token",
+            },
+        )
         rows = await punches(c, tenant_id, people, rounds=3)
         async with running(c):
             await delivered(c, tenant_id, len(rows))
@@ -227,10 +277,20 @@ async def test_adp_over_mutual_tls_follows_the_202_and_reports_rejections(contai
     await adp.start(ca.server_context())
     client = ca.issue("attendance-acme", server=False)
     try:
-        await _connector(c, tenant_id, "adp", adp.base,
-                         {"token_url": f"{adp.base}/auth/oauth/v2/token", "poll_s": "5"},
-                         {"client_id": "adp-client", "client_secret": "adp-secret", "cert_pem": client.cert_pem,
-                          "key_pem": client.key_pem, "ca_pem": ca.cert_pem})  # fmt: skip
+        await _connector(
+            c,
+            tenant_id,
+            "adp",
+            adp.base,
+            {"token_url": f"{adp.base}/auth/oauth/v2/token", "poll_s": "5"},
+            {
+                "client_id": "adp-client",
+                "client_secret": "adp-secret",
+                "cert_pem": client.cert_pem,
+                "key_pem": client.key_pem,
+                "ca_pem": ca.cert_pem,
+            },
+        )
         rows = await punches(c, tenant_id, people, rounds=2)
         async with running(c):
             await delivered(c, tenant_id, 4)

@@ -70,9 +70,12 @@ def dispatchers(env: dict[str, str]) -> Iterator[list[subprocess.Popen[bytes]]]:
 
 def start_dispatcher(env: dict[str, str], started: list[subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "attendance", "dispatcher"], env=env, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [sys.executable, "-m", "attendance", "dispatcher"],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     started.append(proc)
     return proc
 
@@ -87,8 +90,9 @@ class Ran:
 async def cli(env: dict[str, str], *args: str) -> Ran:
     """The command line as an admin runs it, without blocking this loop (the receiver lives on it)."""
     pipe = asyncio.subprocess.PIPE
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "attendance", *args, env=env, stdout=pipe,
-                                                stderr=pipe)  # fmt: skip
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "attendance", *args, env=env, stdout=pipe, stderr=pipe
+    )
     out, err = await asyncio.wait_for(proc.communicate(), 120)
     assert proc.returncode is not None
     return Ran(proc.returncode, out.decode(), err.decode())

@@ -35,12 +35,27 @@ from tests.integration.dispatch_helpers import (
 )
 
 REFUSED = [
-    "https://127.0.0.1/hook", "https://10.1.2.3/hook", "https://172.16.0.9/", "https://192.168.1.1/",
-    "https://169.254.169.254/latest/meta-data/", "https://[fd00::1]/", "https://[fe80::1]/", "https://[::1]/",
-    "https://[::ffff:127.0.0.1]/", "https://0.0.0.0/", "https://100.64.0.1/", "https://localhost/hook",
-    "https://metadata.google.internal/", "https://printer.local/", "https://intranet/", "https://2130706433/",
-    "https://0177.0.0.1/", "http://hr.example/hook", "ftp://hr.example/", "https://user:pw@hr.example/",
-]  # fmt: skip
+    "https://127.0.0.1/hook",
+    "https://10.1.2.3/hook",
+    "https://172.16.0.9/",
+    "https://192.168.1.1/",
+    "https://169.254.169.254/latest/meta-data/",
+    "https://[fd00::1]/",
+    "https://[fe80::1]/",
+    "https://[::1]/",
+    "https://[::ffff:127.0.0.1]/",
+    "https://0.0.0.0/",
+    "https://100.64.0.1/",
+    "https://localhost/hook",
+    "https://metadata.google.internal/",
+    "https://printer.local/",
+    "https://intranet/",
+    "https://2130706433/",
+    "https://0177.0.0.1/",
+    "http://hr.example/hook",
+    "ftp://hr.example/",
+    "https://user:pw@hr.example/",
+]
 
 
 @pytest.fixture
@@ -58,9 +73,16 @@ async def test_a_receiver_on_a_private_metadata_or_local_address_is_refused_when
 ) -> None:
     tenant_id, _ = await tenant_with_staff(strict, 1)
     with pytest.raises(ServiceError) as refused:
-        await svc.add_subscription(await tenant_of(strict, tenant_id), url, [], by="test",
-                                   subscriptions=strict.subscriptions, audit=strict.deps.audit,
-                                   clock=strict.deps.clock, destinations=strict.destinations)  # fmt: skip
+        await svc.add_subscription(
+            await tenant_of(strict, tenant_id),
+            url,
+            [],
+            by="test",
+            subscriptions=strict.subscriptions,
+            audit=strict.deps.audit,
+            clock=strict.deps.clock,
+            destinations=strict.destinations,
+        )
     assert any(word in str(refused.value) for word in ("public", "https", "local name", "URL", "credentials"))
     assert await strict.db["subscriptions"].count_documents({}) == 0
 
@@ -68,12 +90,24 @@ async def test_a_receiver_on_a_private_metadata_or_local_address_is_refused_when
 async def test_a_connectors_token_url_is_checked_too(strict: Container) -> None:
     tenant = await tenant_of(strict, (await tenant_with_staff(strict, 1))[0])
     with pytest.raises(ServiceError, match="public"):
-        await svc.add_connector(tenant, "workday", "https://wd2-impl.example/ccx/service/acme/Time_Tracking",
-                                [], config={"check_in_type": "IN", "check_out_type": "OUT"},
-                                credentials={"client_id": "c", "client_secret": "s", "refresh_token": "r",
-                                             "token_url": "https://169.254.169.254/token"}, by="test",
-                                subscriptions=strict.subscriptions, audit=strict.deps.audit, clock=strict.deps.clock,
-                                destinations=strict.destinations)  # fmt: skip
+        await svc.add_connector(
+            tenant,
+            "workday",
+            "https://wd2-impl.example/ccx/service/acme/Time_Tracking",
+            [],
+            config={"check_in_type": "IN", "check_out_type": "OUT"},
+            credentials={
+                "client_id": "c",
+                "client_secret": "s",
+                "refresh_token": "r",
+                "token_url": "https://169.254.169.254/token",
+            },
+            by="test",
+            subscriptions=strict.subscriptions,
+            audit=strict.deps.audit,
+            clock=strict.deps.clock,
+            destinations=strict.destinations,
+        )
 
 
 async def test_private_networks_can_be_allowed_by_the_operator() -> None:
@@ -93,8 +127,16 @@ class Rebinding(AbstractResolver):
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         self.asked += 1
-        return [ResolveResult(hostname=host, host="127.0.0.1", port=self.port, family=socket.AF_INET, proto=0,
-                              flags=socket.AI_NUMERICHOST)]  # fmt: skip
+        return [
+            ResolveResult(
+                hostname=host,
+                host="127.0.0.1",
+                port=self.port,
+                family=socket.AF_INET,
+                proto=0,
+                flags=socket.AI_NUMERICHOST,
+            )
+        ]
 
     async def close(self) -> None:
         return None
@@ -170,8 +212,17 @@ async def test_events_recorded_while_a_subscription_is_disabled_are_held_and_sen
     tenant = await tenant_of(c, tenant_id)
     async with webhook_receiver() as receiver:
         sub_id, _ = await webhook_to(c, tenant_id, receiver, "payroll")
-        await svc.set_enabled(tenant, sub_id, False, by="test", reason="maintenance", subscriptions=c.subscriptions,
-                              deliveries=c.deliveries, audit=c.deps.audit, clock=c.deps.clock)  # fmt: skip
+        await svc.set_enabled(
+            tenant,
+            sub_id,
+            False,
+            by="test",
+            reason="maintenance",
+            subscriptions=c.subscriptions,
+            deliveries=c.deliveries,
+            audit=c.deps.audit,
+            clock=c.deps.clock,
+        )
         rows = await punches(c, tenant_id, people, 3)
         async with running(c):
             # each person's first event is held; the later ones wait behind it (in order)
@@ -179,8 +230,17 @@ async def test_events_recorded_while_a_subscription_is_disabled_are_held_and_sen
             assert await c.db["deliveries"].count_documents({"subscription_id": sub_id}) == len(rows)
             assert receiver.received == []
             assert await c.db["outbox"].count_documents({"state": "pending"}) == 0  # fanned out, not dropped
-            await svc.set_enabled(tenant, sub_id, True, by="test", reason=None, subscriptions=c.subscriptions,
-                                  deliveries=c.deliveries, audit=c.deps.audit, clock=c.deps.clock)  # fmt: skip
+            await svc.set_enabled(
+                tenant,
+                sub_id,
+                True,
+                by="test",
+                reason=None,
+                subscriptions=c.subscriptions,
+                deliveries=c.deliveries,
+                audit=c.deps.audit,
+                clock=c.deps.clock,
+            )
             await delivered(c, tenant_id, len(rows))
     from tests.integration.dispatch_helpers import in_order_per_employee
 

@@ -17,20 +17,31 @@ from attendance.services.reports import summaries
 
 async def test_the_demo_has_a_realistic_month_and_a_second_run_adds_nothing(container: Container) -> None:
     c = container
-    deps: dict[str, Any] = {"tenants": c.deps.tenants, "employees": c.deps.employees, "store": c.store,
-                            "reviews": c.chat.reviews, "access": access_deps(c)}  # fmt: skip
+    deps: dict[str, Any] = {
+        "tenants": c.deps.tenants,
+        "employees": c.deps.employees,
+        "store": c.store,
+        "reviews": c.chat.reviews,
+        "access": access_deps(c),
+    }
     first = await seed_demo(**deps)
     assert first.people == 12 and first.events > 300 and first.admin_password
-    counts = {name: await c.db[name].count_documents({}) for name in
-              ("employees", "attendance_events", "outbox", "review_queue", "local_users", "tenants")}  # fmt: skip
+    counts = {
+        name: await c.db[name].count_documents({})
+        for name in ("employees", "attendance_events", "outbox", "review_queue", "local_users", "tenants")
+    }
     again = await seed_demo(**deps)
     assert again.events == 0 and again.admin_password is None and again.tenant.id == first.tenant.id
     assert counts == {name: await c.db[name].count_documents({}) for name in counts}
 
     tenant = first.tenant
     today = c.deps.clock.now().date()
-    days = [d for pd in await summaries(tenant, today - timedelta(days=30), today, store=c.store,
-                                        employees=c.deps.employees) for d in pd.days if d.events]  # fmt: skip
+    days = [
+        d
+        for pd in await summaries(tenant, today - timedelta(days=30), today, store=c.store, employees=c.deps.employees)
+        for d in pd.days
+        if d.events
+    ]
     assert any(d.late_by for d in days) and any(d.missing_check_out for d in days)
     assert await c.db["attendance_events"].count_documents({"tenant_id": tenant.id, "channel": "correction"}) == 1
     [flagged] = [d async for d in c.db["review_queue"].find({"tenant_id": tenant.id})]
@@ -72,8 +83,14 @@ async def test_the_readmes_example_staff_list_imports_without_a_problem(containe
 
     example = Path(__file__).resolve().parents[2] / "examples" / "people.csv"
     tenant = await create_tenant(CreateTenant(name="Acme", timezone="Europe/Berlin"), tenants=container.deps.tenants)
-    report = await import_employees(example.read_text(encoding="utf-8"), tenant=tenant, deps=container.deps,
-                                    photos=None, consent_recorded_by=None, notice_version="2026-12")  # fmt: skip
+    report = await import_employees(
+        example.read_text(encoding="utf-8"),
+        tenant=tenant,
+        deps=container.deps,
+        photos=None,
+        consent_recorded_by=None,
+        notice_version="2026-12",
+    )
     assert not report.failures and report.imported == 5, report.failures
     staff = {p.email: p for p in await container.deps.employees.list(tenant.id)}
     assert len(staff) == 5 and staff["alan@example.com"].manager_id == staff["grace@example.com"].id

@@ -124,18 +124,21 @@ async def test_erasure_removes_every_template_at_once(container: Container, phot
 async def test_a_further_photo_must_match_the_persons_own_templates(container: Container, photo) -> None:  # type: ignore[no-untyped-def]
     tid, (ada,) = await setup_people(container, "ada@example.com")
     await consent(container, tid, ada)
-    await enroll_photo(EnrollPhoto(tenant_id=tid, employee_id=ada.id, photo=photo("Serena_Williams/1.jpg")),
-                       deps=container.deps)  # fmt: skip
+    await enroll_photo(
+        EnrollPhoto(tenant_id=tid, employee_id=ada.id, photo=photo("Serena_Williams/1.jpg")), deps=container.deps
+    )
     # someone with Ada's phone adds their own face (nobody else enrolled, so no "other person" match)
     with pytest.raises(PhotoRefused) as refused:
-        await enroll_photo(EnrollPhoto(tenant_id=tid, employee_id=ada.id, photo=photo("Queen_Rania/1.jpg")),
-                           deps=container.deps)  # fmt: skip
+        await enroll_photo(
+            EnrollPhoto(tenant_id=tid, employee_id=ada.id, photo=photo("Queen_Rania/1.jpg")), deps=container.deps
+        )
     assert refused.value.reason is RefusalReason.NOT_SAME_PERSON
     assert "does not match the photos already enrolled for you" in str(refused.value)
     assert await container.deps.templates.count(tid, ada.id) == 1
     flagged = await container.db["audit_log"].count_documents({"action": "enroll.refused_not_same_person"})
     assert flagged == 1
     # another photo of Ada herself is still added
-    added = await enroll_photo(EnrollPhoto(tenant_id=tid, employee_id=ada.id, photo=photo("Serena_Williams/3.jpg")),
-                               deps=container.deps)  # fmt: skip
+    added = await enroll_photo(
+        EnrollPhoto(tenant_id=tid, employee_id=ada.id, photo=photo("Serena_Williams/3.jpg")), deps=container.deps
+    )
     assert added.templates_now == 2

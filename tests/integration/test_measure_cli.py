@@ -12,11 +12,30 @@ import sys
 from pathlib import Path
 
 EVAL_KEYS = {
-    "genuine", "rank1", "accept_correct", "accept_wrong", "retry", "unknown", "no_face", "enroll_fallbacks",
-    "strangers", "stranger_accepts", "stranger_retries", "loo_trials", "loo_accepts", "verify_genuine",
-    "verify_accept", "verify_retry", "verify_impostor_trials", "verify_impostor_accepts",
-    "verify_other_person_flags", "thresholds", "sweep", "enroll_photos", "skipped_identities",
-}  # fmt: skip
+    "genuine",
+    "rank1",
+    "accept_correct",
+    "accept_wrong",
+    "retry",
+    "unknown",
+    "no_face",
+    "enroll_fallbacks",
+    "strangers",
+    "stranger_accepts",
+    "stranger_retries",
+    "loo_trials",
+    "loo_accepts",
+    "verify_genuine",
+    "verify_accept",
+    "verify_retry",
+    "verify_impostor_trials",
+    "verify_impostor_accepts",
+    "verify_other_person_flags",
+    "thresholds",
+    "sweep",
+    "enroll_photos",
+    "skipped_identities",
+}
 
 
 def attendance(*args: str) -> subprocess.CompletedProcess[str]:
@@ -77,8 +96,16 @@ def test_bench_recognition_on_a_small_set(faces_dir: Path, tmp_path: Path) -> No
     result = attendance("bench", "recognition", str(small), "--checkins", "8", "--json", str(out))
     assert result.returncode == 0, result.stderr
     report = json.loads(out.read_text())
-    for key in ("ours_ms_p50_large", "ours_ms_p50_small", "baseline_ms_p50_large", "baseline_ms_p50_small",
-                "speedup_large", "speedup_small", "throughput_1", "throughput_2"):  # fmt: skip
+    for key in (
+        "ours_ms_p50_large",
+        "ours_ms_p50_small",
+        "baseline_ms_p50_large",
+        "baseline_ms_p50_small",
+        "speedup_large",
+        "speedup_small",
+        "throughput_1",
+        "throughput_2",
+    ):
         assert key in report
     assert report["photos"] == 4 and len(report["per_photo"]) == 4
     assert report["throughput_1"] > 0 and report["throughput_2"] > 0
@@ -91,8 +118,20 @@ def test_bench_pipeline_with_a_killed_worker(faces_dir: Path, tmp_path: Path) ->
         for n in (1, 2, 3):
             (small / person / f"{n}.jpg").symlink_to(faces_dir / person / f"{n}.jpg")
     out = tmp_path / "pipeline.json"
-    result = attendance("bench", "pipeline", "--faces", str(small), "--checkins", "16", "--workers", "2",
-                        "--kill-every", "6", "--json", str(out))  # fmt: skip
+    result = attendance(
+        "bench",
+        "pipeline",
+        "--faces",
+        str(small),
+        "--checkins",
+        "16",
+        "--workers",
+        "2",
+        "--kill-every",
+        "6",
+        "--json",
+        str(out),
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(out.read_text())
     assert report["submitted"] == report["completed"] == 16

@@ -37,8 +37,16 @@ async def seed(c: Container, tenant: str, people: list[str], days: int) -> list[
     for p_n, person in enumerate(people):
         for d in range(days):
             at = NOW - timedelta(days=d, hours=2, minutes=p_n)
-            e = AttendanceEvent(id=new_id(), tenant_id=tenant, employee_id=person, direction=Direction.IN, at=at,
-                                timezone="UTC", channel="test", job_id=None)  # fmt: skip
+            e = AttendanceEvent(
+                id=new_id(),
+                tenant_id=tenant,
+                employee_id=person,
+                direction=Direction.IN,
+                at=at,
+                timezone="UTC",
+                channel="test",
+                job_id=None,
+            )
             await c.store.append(e, d + 1 + 100 * p_n, [], None)
             made.append(e)
     return made
@@ -67,20 +75,36 @@ async def test_cached_events_and_pages_match_the_database_and_refresh_after_thei
     assert len(walked) == 15 and len({e.id for e in walked}) == 15
     some = people[1:3]
     assert [e.id for e in await cache.events_for(tenant, start, end, some)] == [
-        e.id for e in await c.store.events_for(tenant, start, end, some)]  # fmt: skip
+        e.id for e in await c.store.events_for(tenant, start, end, some)
+    ]
     assert len(await cache.events_for(tenant, start, end, some)) == 10
     reads = counting.reads
     await cache.events(tenant, start, end)
     assert counting.reads == reads  # all from memory
-    late = AttendanceEvent(id=new_id(), tenant_id=tenant, employee_id=people[0], direction=Direction.OUT,
-                           at=NOW - timedelta(minutes=5), timezone="UTC", channel="test", job_id=None)  # fmt: skip
+    late = AttendanceEvent(
+        id=new_id(),
+        tenant_id=tenant,
+        employee_id=people[0],
+        direction=Direction.OUT,
+        at=NOW - timedelta(minutes=5),
+        timezone="UTC",
+        channel="test",
+        job_id=None,
+    )
     await c.store.append(late, 50, [], None)  # behind the cache's back (the worker is another process)
     assert late.id not in {e.id for e in await cache.events(tenant, start, end)}
     clock.advance(timedelta(seconds=6))
     assert late.id in {e.id for e in await cache.events(tenant, start, end)}
-    through = AttendanceEvent(id=new_id(), tenant_id=tenant, employee_id=people[1], direction=Direction.OUT,
-                              at=NOW - timedelta(days=4), timezone="UTC", channel="correction",
-                              job_id=None)  # fmt: skip
+    through = AttendanceEvent(
+        id=new_id(),
+        tenant_id=tenant,
+        employee_id=people[1],
+        direction=Direction.OUT,
+        at=NOW - timedelta(days=4),
+        timezone="UTC",
+        channel="correction",
+        job_id=None,
+    )
     await cache.append(through, 60, [], None)  # an old day, written through the cache: seen at once
     assert through.id in {e.id for e in await cache.events(tenant, start, end)}
 
@@ -101,12 +125,20 @@ async def test_the_staff_list_is_cached_and_dropped_by_writes_through_it(contain
     tenant = new_id()
     boss = await c.deps.employees.upsert(Employee(id=new_id(), tenant_id=tenant, name="Boss", email="b@x.example"))
     for i in range(5):
-        await c.deps.employees.upsert(Employee(id=new_id(), tenant_id=tenant, name=f"P{i}", email=f"p{i}@x.example",
-                                               manager_id=boss.id if i < 2 else None))  # fmt: skip
+        await c.deps.employees.upsert(
+            Employee(
+                id=new_id(),
+                tenant_id=tenant,
+                name=f"P{i}",
+                email=f"p{i}@x.example",
+                manager_id=boss.id if i < 2 else None,
+            )
+        )
     clock = FixedClock(NOW)
     cache = CachedEmployeeRepository(c.deps.employees, clock, ttl_s=5)
     assert [e.id for e in await cache.page(tenant, after=None, limit=10)] == [
-        e.id for e in await c.deps.employees.page(tenant, after=None, limit=10)]  # fmt: skip
+        e.id for e in await c.deps.employees.page(tenant, after=None, limit=10)
+    ]
     team = await cache.page(tenant, after=None, limit=10, visible_to=boss.id)
     assert {e.name for e in team} == {"Boss", "P0", "P1"}
     await c.deps.employees.upsert(Employee(id=new_id(), tenant_id=tenant, name="Late", email="l@x.example"))

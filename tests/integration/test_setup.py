@@ -28,8 +28,12 @@ SYSTEM_PYTHON = Path("/usr/bin/python3")
 def externally_managed(python: Path) -> bool:
     if not python.exists():
         return False
-    stdlib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('stdlib'))"],
-                            capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    stdlib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_path('stdlib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     return (Path(stdlib) / "EXTERNALLY-MANAGED").exists()
 
 
@@ -93,15 +97,23 @@ def test_setup_installs_uv_into_its_own_environment_on_an_externally_managed_pyt
     home.mkdir()
     bin_dir.mkdir()
     (bin_dir / "python3").symlink_to(SYSTEM_PYTHON)
-    refused = subprocess.run([SYSTEM_PYTHON, "-m", "pip", "install", "--user", "--dry-run", "uv"],
-                             capture_output=True, text=True)  # fmt: skip
+    refused = subprocess.run(
+        [SYSTEM_PYTHON, "-m", "pip", "install", "--user", "--dry-run", "uv"], capture_output=True, text=True
+    )
     assert refused.returncode != 0 and "externally-managed-environment" in refused.stderr  # what setup meets
     with package_index(tmp_path / "index") as index:
-        env = {"HOME": str(home), "PATH": f"{bin_dir}:/usr/bin:/bin", "PIP_INDEX_URL": index,
-               "PIP_CONFIG_FILE": os.devnull, "PIP_NO_CACHE_DIR": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-               "LANG": "C.UTF-8"}  # fmt: skip
-        done = subprocess.run(["bash", str(ROOT / "scripts" / "install-uv.sh")], env=env, capture_output=True,
-                              text=True, timeout=300)  # fmt: skip
+        env = {
+            "HOME": str(home),
+            "PATH": f"{bin_dir}:/usr/bin:/bin",
+            "PIP_INDEX_URL": index,
+            "PIP_CONFIG_FILE": os.devnull,
+            "PIP_NO_CACHE_DIR": "1",
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "LANG": "C.UTF-8",
+        }
+        done = subprocess.run(
+            ["bash", str(ROOT / "scripts" / "install-uv.sh")], env=env, capture_output=True, text=True, timeout=300
+        )
     assert done.returncode == 0, done.stderr
     assert "externally managed (PEP 668): uv was installed into" in done.stderr
     uv = home / ".local" / "bin" / "uv"

@@ -26,8 +26,16 @@ def cipher() -> AesGcmTemplateCipher:
 
 async def test_installations_round_trip_with_the_token_encrypted(container: Any) -> None:
     store = MongoSlackInstallationStore(container.db, cipher())
-    inst = Installation(app_id="A1", team_id="T1", team_name="Acme", bot_token="xoxb-secret-1", bot_id="B1",
-                        bot_user_id="U0", bot_scopes="chat:write", user_id="U1")  # fmt: skip
+    inst = Installation(
+        app_id="A1",
+        team_id="T1",
+        team_name="Acme",
+        bot_token="xoxb-secret-1",
+        bot_id="B1",
+        bot_user_id="U0",
+        bot_scopes="chat:write",
+        user_id="U1",
+    )
     await store.async_save(inst)
     raw = await container.db["installations"].find_one({"team_id": "T1"})
     assert b"xoxb-secret-1" not in repr(raw).encode()
@@ -79,16 +87,28 @@ def job(url: str) -> CheckInJob:
 
     from attendance.core.domain.checkins import PhotoRef, Requested
 
-    return CheckInJob(id="j", tenant_id="t", channel="slack", identity_kind="slack", identity="U1",
-                      photo=PhotoRef(kind="slack", ref=url), requested=Requested.AUTO,
-                      received_at=datetime.now(UTC), idempotency_key="k", context={"team": "T1"})  # fmt: skip
+    return CheckInJob(
+        id="j",
+        tenant_id="t",
+        channel="slack",
+        identity_kind="slack",
+        identity="U1",
+        photo=PhotoRef(kind="slack", ref=url),
+        requested=Requested.AUTO,
+        received_at=datetime.now(UTC),
+        idempotency_key="k",
+        context={"team": "T1"},
+    )
 
 
 async def test_slack_files_come_only_from_slack_hosts_with_the_token_kept_across_redirects(files_server: Any) -> None:
     base, seen = files_server
     async with aiohttp.ClientSession() as http:
-        source = SlackPhotoSource(HttpPhotoSource(http, max_bytes=1000, allowed_hosts=frozenset({"127.0.0.1"})),
-                                  StaticSlackTokens("xoxb-t"), SlackSettings())  # fmt: skip
+        source = SlackPhotoSource(
+            HttpPhotoSource(http, max_bytes=1000, allowed_hosts=frozenset({"127.0.0.1"})),
+            StaticSlackTokens("xoxb-t"),
+            SlackSettings(),
+        )
         assert await source.fetch(job(f"{base}/hop?to={base}/photo")) == b"\xff\xd8\xff\xe0 a jpeg"
         assert seen == [("/hop", "Bearer xoxb-t"), ("/photo", "Bearer xoxb-t")]
         with pytest.raises(PhotoUnavailable, match="does not point at the chat platform") as refused:

@@ -107,8 +107,16 @@ async def test_append_is_serialised_per_employee_and_idempotent(container: Conta
     now = datetime.now(UTC)
 
     def event(event_id: str, direction: Direction) -> AttendanceEvent:
-        return AttendanceEvent(id=event_id, tenant_id=t.id, employee_id=e.id, direction=direction, at=now,
-                               timezone="UTC", channel="test", job_id=event_id)  # fmt: skip
+        return AttendanceEvent(
+            id=event_id,
+            tenant_id=t.id,
+            employee_id=e.id,
+            direction=direction,
+            at=now,
+            timezone="UTC",
+            channel="test",
+            job_id=event_id,
+        )
 
     def outbox(event_id: str) -> list[dict[str, object]]:
         return [{"_id": f"{event_id}:x", "tenant_id": t.id, "event_id": event_id, "state": "pending"}]
@@ -142,8 +150,16 @@ async def test_replay_lookups_see_what_other_workers_wrote_since(container: Cont
     assert not await mine.seen(t.id, 0xFFFF, 3, since)
 
     async def stored_by_another_worker(event_id: str, value: int, at: datetime) -> None:
-        event = AttendanceEvent(id=event_id, tenant_id=t.id, employee_id="e", direction=Direction.IN, at=at,
-                                timezone="UTC", channel="test", job_id=event_id)  # fmt: skip
+        event = AttendanceEvent(
+            id=event_id,
+            tenant_id=t.id,
+            employee_id="e",
+            direction=Direction.IN,
+            at=at,
+            timezone="UTC",
+            channel="test",
+            job_id=event_id,
+        )
         await container.store.complete(event, [], Fingerprint(value, at, 90))
 
     await stored_by_another_worker("a", 0xFFFF, now)
@@ -160,9 +176,17 @@ async def test_a_burst_of_submissions_is_stored_once_per_key_in_grouped_inserts(
     from attendance.core.domain.checkins import CheckInJob, PhotoRef, Requested
 
     def job(key: str) -> CheckInJob:
-        return CheckInJob(id=new_id(), tenant_id="t1", channel="slack", identity_kind="slack", identity="U1",
-                          photo=PhotoRef(kind="url", ref="http://x/p"), requested=Requested.AUTO,
-                          received_at=datetime.now(UTC), idempotency_key=key)  # fmt: skip
+        return CheckInJob(
+            id=new_id(),
+            tenant_id="t1",
+            channel="slack",
+            identity_kind="slack",
+            identity="U1",
+            photo=PhotoRef(kind="url", ref="http://x/p"),
+            requested=Requested.AUTO,
+            received_at=datetime.now(UTC),
+            idempotency_key=key,
+        )
 
     first = await container.checkin.jobs.submit(job("k0"))  # an insert in flight while the burst arrives
     burst = [job(f"k{n % 12}") for n in range(60)]  # 12 keys, each 5 times (k0 once more)

@@ -34,28 +34,43 @@ async def teams() -> AsyncIterator[FakeTeams]:
 
 
 def credentials(teams: FakeTeams, **more: Any) -> TeamsSettings:
-    fields: dict[str, Any] = {"client_id": APP_ID, "client_secret": APP_SECRET, "token_url": teams.token_url,
-                              "service_hosts": ["127.0.0.1"], **more}  # fmt: skip
+    fields: dict[str, Any] = {
+        "client_id": APP_ID,
+        "client_secret": APP_SECRET,
+        "token_url": teams.token_url,
+        "service_hosts": ["127.0.0.1"],
+        **more,
+    }
     return TeamsSettings(**fields)
 
 
 @pytest.fixture
 async def c(settings: Settings, mongo_server: EmbeddedMongo, engine: Any, teams: FakeTeams) -> AsyncIterator[Container]:
-    async with build(settings.model_copy(update={"teams": credentials(teams)}), uri=mongo_server.uri,
-                     engine=engine) as c:  # fmt: skip
+    async with build(
+        settings.model_copy(update={"teams": credentials(teams)}), uri=mongo_server.uri, engine=engine
+    ) as c:
         yield c
         await c.client.drop_database(settings.database.name)
 
 
-async def _check_in(c: Container, teams: FakeTeams, tenant_id: str, employee_id: str, attachment: dict[str, Any],
-                    fetch: str) -> None:  # fmt: skip
+async def _check_in(
+    c: Container, teams: FakeTeams, tenant_id: str, employee_id: str, attachment: dict[str, Any], fetch: str
+) -> None:
     await c.deps.employees.link_chat_identity(tenant_id, employee_id, "teams", f"aad-{employee_id}")
     url = attachment.get("contentUrl") or attachment["content"]["downloadUrl"]
-    await submit_check_in(RequestCheckIn(
-        tenant_id=tenant_id, channel="teams", identity_kind="teams", identity=f"aad-{employee_id}",
-        photo=PhotoRef(kind="teams", ref=url), idempotency_key=new_id(),
-        context={"service_url": teams.service_url, "conversation": f"a:{employee_id}", "fetch": fetch},
-    ), jobs=c.checkin.jobs, clock=c.checkin.clock)  # fmt: skip
+    await submit_check_in(
+        RequestCheckIn(
+            tenant_id=tenant_id,
+            channel="teams",
+            identity_kind="teams",
+            identity=f"aad-{employee_id}",
+            photo=PhotoRef(kind="teams", ref=url),
+            idempotency_key=new_id(),
+            context={"service_url": teams.service_url, "conversation": f"a:{employee_id}", "fetch": fetch},
+        ),
+        jobs=c.checkin.jobs,
+        clock=c.checkin.clock,
+    )
 
 
 async def test_with_credentials_the_answer_and_pasted_image_carry_the_token_and_the_download_url_never(
@@ -134,9 +149,18 @@ async def test_dispatcher_alerts_reach_admins_who_wrote_to_the_bot(c: Container,
     from attendance.services.tenants import create_tenant
 
     tenant = await create_tenant(CreateTenant(name="Contoso", teams_tenant_ids=("T1",)), tenants=c.deps.tenants)
-    admins = [await c.deps.employees.upsert(Employee(id=new_id(), tenant_id=tenant.id, name=n, email=f"{n}@c.example",
-                                                     roles=frozenset({Role.EMPLOYEE, Role.ADMIN})))
-              for n in ("ada", "bea")]  # fmt: skip
+    admins = [
+        await c.deps.employees.upsert(
+            Employee(
+                id=new_id(),
+                tenant_id=tenant.id,
+                name=n,
+                email=f"{n}@c.example",
+                roles=frozenset({Role.EMPLOYEE, Role.ADMIN}),
+            )
+        )
+        for n in ("ada", "bea")
+    ]
     now = c.deps.clock.now()
     await MongoTeamsAddresses(c.db).remember(
         tenant.id, admins[0].id, TeamsAddress(teams.service_url, "a:ada", "u"), now

@@ -63,8 +63,11 @@ def text_of(message: dict[str, Any]) -> str:
 
 
 def buttons_of(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {b["title"]: b.get("data", {}) for a in message.get("attachments") or []
-            for b in a.get("content", {}).get("actions", [])}  # fmt: skip
+    return {
+        b["title"]: b.get("data", {})
+        for a in message.get("attachments") or []
+        for b in a.get("content", {}).get("actions", [])
+    }
 
 
 @dataclass
@@ -92,19 +95,29 @@ class Playground:
     async def press(self, card: dict[str, Any], title: str, **inputs: str) -> None:
         """What the Playground's page does when a card's button is pressed."""
         value = {**buttons_of(card)[title], **inputs}
-        body = {"conversation": {"id": self.chat}, "from": {"id": self.user}, "replyToId": card["messageId"],
-                "value": value}  # fmt: skip
+        body = {
+            "conversation": {"id": self.chat},
+            "from": {"id": self.user},
+            "replyToId": card["messageId"],
+            "value": value,
+        }
         async with self.http.post(f"{self.base}/_conversation/v1/submit", json=body) as r:
             assert r.status == 200, await r.text()
 
     async def send_photos(self, *names: str, text: str = "") -> None:
         """A message with Teams file attachments, through the Playground's custom-activity route."""
-        async with self.http.get(f"{self.base}/_internal/v1/customActivities/template",
-                                 params={"conversationId": self.chat}) as r:  # fmt: skip
+        async with self.http.get(
+            f"{self.base}/_internal/v1/customActivities/template", params={"conversationId": self.chat}
+        ) as r:
             activity = await r.json()
-        files = [{"contentType": FILE_INFO, "name": f"selfie-{i}.jpg",
-                  "content": {"downloadUrl": f"{self.photos}/{name}", "uniqueId": f"f{i}", "fileType": "jpg"}}
-                 for i, name in enumerate(names)]  # fmt: skip
+        files = [
+            {
+                "contentType": FILE_INFO,
+                "name": f"selfie-{i}.jpg",
+                "content": {"downloadUrl": f"{self.photos}/{name}", "uniqueId": f"f{i}", "fileType": "jpg"},
+            }
+            for i, name in enumerate(names)
+        ]
         activity.update(type="message", text=text, attachments=files)
         async with self.http.post(f"{self.base}/_internal/v1/customActivities", json=activity) as r:
             assert r.status < 300, await r.text()
@@ -159,8 +172,9 @@ async def playground_process(bot_url: str, workdir: Path) -> AsyncIterator[str]:
     log = workdir / "playground.log"
     args = ["-e", f"{bot_url}/api/messages", "-c", "msteams", "-p", str(port), "--dt"]
     with log.open("wb") as out:
-        proc = await asyncio.create_subprocess_exec(str(playground_bin()), *args, cwd=workdir, env=env, stdout=out,
-                                                    stderr=asyncio.subprocess.STDOUT)  # fmt: skip
+        proc = await asyncio.create_subprocess_exec(
+            str(playground_bin()), *args, cwd=workdir, env=env, stdout=out, stderr=asyncio.subprocess.STDOUT
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as http, asyncio.timeout(60):
@@ -178,17 +192,28 @@ async def playground_process(bot_url: str, workdir: Path) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def pg(settings: Settings, mongo_server: EmbeddedMongo, engine: Any, faces_dir: Path,
-             tmp_path: Path) -> AsyncIterator[Playground]:  # fmt: skip
+async def pg(
+    settings: Settings, mongo_server: EmbeddedMongo, engine: Any, faces_dir: Path, tmp_path: Path
+) -> AsyncIterator[Playground]:
     settings = settings.model_copy(update={"teams": TeamsSettings(allow_anonymous=True)})  # type: ignore[call-arg]
     async with build(settings, uri=mongo_server.uri, engine=engine) as c:
         c_access = access_deps(c)
-        await seed_demo(tenants=c.deps.tenants, employees=c.deps.employees, store=c.store, reviews=c.chat.reviews,
-                        access=c_access, playground=True)  # fmt: skip
+        await seed_demo(
+            tenants=c.deps.tenants,
+            employees=c.deps.employees,
+            store=c.store,
+            reviews=c.chat.reviews,
+            access=c_access,
+            playground=True,
+        )
         bot = teams_bot(c)
         try:
-            async with (serving(c, bot.mount) as url, photo_server(faces_dir) as photos,
-                        playground_process(url, tmp_path) as base, aiohttp.ClientSession() as http):  # fmt: skip
+            async with (
+                serving(c, bot.mount) as url,
+                photo_server(faces_dir) as photos,
+                playground_process(url, tmp_path) as base,
+                aiohttp.ClientSession() as http,
+            ):
                 async with http.get(f"{base}/_internal/v1/config") as r:
                     config = (await r.json())["config"]
                 assert config["currentUser"]["email"] == PLAYGROUND_USER[1]

@@ -57,8 +57,13 @@ def test_schedules_are_parsed_with_clear_refusals() -> None:
     s = parse_schedule("08:30-16:30 mon-thu grace 10", WorkSchedule())
     assert (s.start, s.end, s.weekdays, s.grace_minutes) == (time(8, 30), time(16, 30), frozenset({0, 1, 2, 3}), 10)
     assert parse_schedule("07:00-15:00 sat,sun", WorkSchedule()).weekdays == frozenset({5, 6})
-    for bad, why in [("17:00-09:00", "end after"), ("9-5", "not a time range"), ("09:00-17:00 fri-mon", "backwards"),
-                     ("09:00-17:00 weekdays", "don't understand"), ("", "HH:MM-HH:MM")]:  # fmt: skip
+    for bad, why in [
+        ("17:00-09:00", "end after"),
+        ("9-5", "not a time range"),
+        ("09:00-17:00 fri-mon", "backwards"),
+        ("09:00-17:00 weekdays", "don't understand"),
+        ("", "HH:MM-HH:MM"),
+    ]:
         with pytest.raises(ServiceError, match=why):
             parse_schedule(bad, WorkSchedule())
 
@@ -79,8 +84,14 @@ def test_long_answers_are_paged_within_block_kit_limits() -> None:
 def test_answers_carry_the_name_and_what_to_do_next() -> None:
     from datetime import UTC, datetime
 
-    accepted = Outcome(kind=OutcomeKind.ACCEPTED, direction=Direction.IN, at=datetime(2026, 11, 25, 8, 2, tzinfo=UTC),
-                       timezone="Europe/Berlin", event_id="e1", name="Jane Doe")  # fmt: skip
+    accepted = Outcome(
+        kind=OutcomeKind.ACCEPTED,
+        direction=Direction.IN,
+        at=datetime(2026, 11, 25, 8, 2, tzinfo=UTC),
+        timezone="Europe/Berlin",
+        event_id="e1",
+        name="Jane Doe",
+    )
     assert reply_text(accepted) == "Checked in at 09:02 (Europe/Berlin), Jane."
     ids = [e["action_id"] for b in outcome_blocks(accepted, "x") if b["type"] == "actions" for e in b["elements"]]
     assert ids == ["not_me", "undo"]

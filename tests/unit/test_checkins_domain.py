@@ -30,9 +30,16 @@ def at(day: date, hh: int, mm: int, tz: str = BERLIN) -> datetime:
 
 def ev(n: int, direction: Direction, when: datetime, tz: str = BERLIN, **kw: object) -> AttendanceEvent:
     return AttendanceEvent(
-        id=f"e{n}", tenant_id="t", employee_id="ada", direction=direction, at=when, timezone=tz,
-        channel="slack", job_id=f"j{n}", **kw,  # type: ignore[arg-type]
-    )  # fmt: skip
+        id=f"e{n}",
+        tenant_id="t",
+        employee_id="ada",
+        direction=direction,
+        at=when,
+        timezone=tz,
+        channel="slack",
+        job_id=f"j{n}",
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 MONDAY = date(2026, 11, 23)
@@ -153,16 +160,27 @@ def test_summarising_many_days_at_once_agrees_with_one_day_at_a_time() -> None:
     for n in range(300):
         at += timedelta(minutes=rng.randint(20, 600))
         supersedes = rng.choice(events).id if events and rng.random() < 0.1 else None
-        events.append(AttendanceEvent(
-            id=f"e{n}", tenant_id="t", employee_id="p", direction=rng.choice(list(Direction)), at=at,
-            timezone="America/New_York", channel="test", job_id=None, supersedes=supersedes,
-            void=bool(supersedes) and rng.random() < 0.5,
-        ))  # fmt: skip
+        events.append(
+            AttendanceEvent(
+                id=f"e{n}",
+                tenant_id="t",
+                employee_id="p",
+                direction=rng.choice(list(Direction)),
+                at=at,
+                timezone="America/New_York",
+                channel="test",
+                job_id=None,
+                supersedes=supersedes,
+                void=bool(supersedes) and rng.random() < 0.5,
+            )
+        )
     schedule = WorkSchedule()
     first, last = date(2026, 11, 1), date(2026, 12, 31)
     many = summarise_days("p", first, last, "America/New_York", events, schedule=schedule)
-    one = [summarise_day("p", first + timedelta(days=i), "America/New_York", events, schedule)
-           for i in range((last - first).days + 1)]  # fmt: skip
+    one = [
+        summarise_day("p", first + timedelta(days=i), "America/New_York", events, schedule)
+        for i in range((last - first).days + 1)
+    ]
     assert many == one
     assert sum(d.events for d in many) > 100
 
@@ -174,17 +192,38 @@ def test_a_memo_of_day_summaries_gives_the_same_days_and_is_used_again() -> None
     from attendance.core.domain.model import WorkSchedule
 
     start = datetime(2026, 11, 2, 7, tzinfo=UTC)
-    events = [AttendanceEvent(id=f"e{n}", tenant_id="t", employee_id="p", direction=Direction.IN if n % 2 == 0 else
-                              Direction.OUT, at=start + timedelta(days=n // 2, hours=9 * (n % 2)), timezone="UTC",
-                              channel="test", job_id=None) for n in range(20)]  # fmt: skip
+    events = [
+        AttendanceEvent(
+            id=f"e{n}",
+            tenant_id="t",
+            employee_id="p",
+            direction=Direction.IN if n % 2 == 0 else Direction.OUT,
+            at=start + timedelta(days=n // 2, hours=9 * (n % 2)),
+            timezone="UTC",
+            channel="test",
+            job_id=None,
+        )
+        for n in range(20)
+    ]
     memo: dict[object, object] = {}
     first, last = date(2026, 11, 1), date(2026, 11, 30)
     plain = summarise_days("p", first, last, "UTC", events, schedule=WorkSchedule())
     assert summarise_days("p", first, last, "UTC", events, schedule=WorkSchedule(), memo=memo) == plain  # type: ignore[arg-type]
     assert len(memo) == 30
-    corrected = [*events, AttendanceEvent(id="fix", tenant_id="t", employee_id="p", direction=Direction.OUT,
-                                          at=start + timedelta(hours=10), timezone="UTC", channel="correction",
-                                          job_id=None, supersedes="e1")]  # fmt: skip
+    corrected = [
+        *events,
+        AttendanceEvent(
+            id="fix",
+            tenant_id="t",
+            employee_id="p",
+            direction=Direction.OUT,
+            at=start + timedelta(hours=10),
+            timezone="UTC",
+            channel="correction",
+            job_id=None,
+            supersedes="e1",
+        ),
+    ]
     again = summarise_days("p", first, last, "UTC", corrected, schedule=WorkSchedule(), memo=memo)  # type: ignore[arg-type]
     assert len(memo) == 31  # only the corrected day was summarised again
     assert again[1].worked == timedelta(hours=10) and plain[1].worked == timedelta(hours=9)

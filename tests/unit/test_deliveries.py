@@ -26,8 +26,17 @@ NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 
 
 def _delivery(attempts: int) -> Delivery:
-    return Delivery(id="m:s", tenant_id="t", subscription_id="s", employee_id="e", msg_id="m",
-                    type="attendance.check_in.accepted", payload={}, created_at=NOW, attempts=attempts)  # fmt: skip
+    return Delivery(
+        id="m:s",
+        tenant_id="t",
+        subscription_id="s",
+        employee_id="e",
+        msg_id="m",
+        type="attendance.check_in.accepted",
+        payload={},
+        created_at=NOW,
+        attempts=attempts,
+    )
 
 
 def test_the_default_schedule_is_the_standard_webhooks_one() -> None:
@@ -95,9 +104,16 @@ def test_the_state_after_an_attempt(kind: ResultKind, attempts: int, state: Deli
 
 @pytest.mark.parametrize(
     ("status", "kind"),
-    [(200, ResultKind.DELIVERED), (204, ResultKind.DELIVERED), (410, ResultKind.GONE), (500, ResultKind.RETRY),
-     (429, ResultKind.RETRY), (404, ResultKind.RETRY), (301, ResultKind.RETRY)],
-)  # fmt: skip
+    [
+        (200, ResultKind.DELIVERED),
+        (204, ResultKind.DELIVERED),
+        (410, ResultKind.GONE),
+        (500, ResultKind.RETRY),
+        (429, ResultKind.RETRY),
+        (404, ResultKind.RETRY),
+        (301, ResultKind.RETRY),
+    ],
+)
 def test_what_an_http_answer_means(status: int, kind: ResultKind) -> None:
     result = classify(status, "30", NOW)
     assert result.kind is kind

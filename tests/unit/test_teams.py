@@ -24,27 +24,44 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def activity(**over: object) -> dict[str, object]:
     a: dict[str, object] = {
-        "type": "message", "id": "1733", "serviceUrl": "https://smba.trafficmanager.net/emea/",
-        "from": {"id": "29:abc", "aadObjectId": "aad-1"}, "recipient": {"id": "28:bot"},
-        "conversation": {"id": "a:conv", "conversationType": "personal", "tenantId": "T1"}, "text": "",
-    }  # fmt: skip
+        "type": "message",
+        "id": "1733",
+        "serviceUrl": "https://smba.trafficmanager.net/emea/",
+        "from": {"id": "29:abc", "aadObjectId": "aad-1"},
+        "recipient": {"id": "28:bot"},
+        "conversation": {"id": "a:conv", "conversationType": "personal", "tenantId": "T1"},
+        "text": "",
+    }
     a.update(over)
     return a
 
 
 def test_both_photo_shapes_are_read_and_the_html_rendering_and_other_files_are_not() -> None:
-    turn = turn_of(activity(attachments=[
-        {"contentType": "application/vnd.microsoft.teams.file.download.info", "name": "me.HEIC",
-         "content": {"downloadUrl": "https://contoso.sharepoint.com/x?tempauth=1", "fileType": "heic"}},
-        {"contentType": "image/*", "contentUrl": "https://smba.trafficmanager.net/emea/v3/attachments/9/views/original"},
-        {"contentType": "text/html", "content": "<div><img src=...></div>"},
-        {"contentType": "application/vnd.microsoft.teams.file.download.info",
-         "content": {"downloadUrl": "https://contoso.sharepoint.com/y", "fileType": "pdf"}},
-        {"contentType": "image/png", "contentUrl": "javascript:alert(1)"},
-    ]))  # fmt: skip
+    turn = turn_of(
+        activity(
+            attachments=[
+                {
+                    "contentType": "application/vnd.microsoft.teams.file.download.info",
+                    "name": "me.HEIC",
+                    "content": {"downloadUrl": "https://contoso.sharepoint.com/x?tempauth=1", "fileType": "heic"},
+                },
+                {
+                    "contentType": "image/*",
+                    "contentUrl": "https://smba.trafficmanager.net/emea/v3/attachments/9/views/original",
+                },
+                {"contentType": "text/html", "content": "<div><img src=...></div>"},
+                {
+                    "contentType": "application/vnd.microsoft.teams.file.download.info",
+                    "content": {"downloadUrl": "https://contoso.sharepoint.com/y", "fileType": "pdf"},
+                },
+                {"contentType": "image/png", "contentUrl": "javascript:alert(1)"},
+            ]
+        )
+    )
     assert [(p.fetch, p.url.split("/")[2]) for p in turn.photos] == [
-        (FETCH_DOWNLOAD, "contoso.sharepoint.com"), (FETCH_CONNECTOR, "smba.trafficmanager.net")
-    ]  # fmt: skip
+        (FETCH_DOWNLOAD, "contoso.sharepoint.com"),
+        (FETCH_CONNECTOR, "smba.trafficmanager.net"),
+    ]
     assert turn.other_files == 1
 
 
@@ -52,8 +69,16 @@ def test_who_and_where_come_from_the_activity_with_fallbacks() -> None:
     turn = turn_of(activity(text="<at>Attendance</at>&nbsp; Week  <b>Jane</b> ", value={"action": "undo", "id": "e1"}))
     assert (turn.user_id, turn.from_id, turn.teams_tenant, turn.personal) == ("aad-1", "29:abc", "T1", True)
     assert turn.text == "Week Jane" and turn.value == {"action": "undo", "id": "e1"}
-    bare = turn_of(activity(**{"from": {"id": "29:abc"}, "conversation": {"id": "c", "conversationType": "channel"},
-                               "channelData": {"tenant": {"id": "T2"}}, "value": {"no": "action"}}))  # fmt: skip
+    bare = turn_of(
+        activity(
+            **{
+                "from": {"id": "29:abc"},
+                "conversation": {"id": "c", "conversationType": "channel"},
+                "channelData": {"tenant": {"id": "T2"}},
+                "value": {"no": "action"},
+            }
+        )
+    )
     assert (bare.user_id, bare.teams_tenant, bare.personal, bare.value) == ("29:abc", "T2", False, None)
     hostile = turn_of({"type": "message", "from": ["x"], "conversation": 5, "attachments": {"a": 1}, "text": 7})
     assert (hostile.user_id, hostile.conversation_id, hostile.photos, hostile.text) == ("", "", (), "")
@@ -91,14 +116,22 @@ def test_only_microsoft_hosts_and_their_subdomains_are_allowed_and_urls_join_eit
 
 
 def test_an_accepted_check_in_card_offers_not_me_and_undo_for_that_event() -> None:
-    outcome = Outcome(kind=OutcomeKind.ACCEPTED, direction=Direction.IN, at=datetime(2026, 12, 3, 8, tzinfo=UTC),
-                      timezone="Europe/Berlin", employee_id="e", event_id="ev1", name="Jane Doe")  # fmt: skip
+    outcome = Outcome(
+        kind=OutcomeKind.ACCEPTED,
+        direction=Direction.IN,
+        at=datetime(2026, 12, 3, 8, tzinfo=UTC),
+        timezone="Europe/Berlin",
+        employee_id="e",
+        event_id="ev1",
+        name="Jane Doe",
+    )
     msg = outcome_message(outcome, "Checked in at 09:00 (Europe/Berlin), Jane.")
     content = msg["attachments"][0]["content"]
     assert msg["summary"].startswith("Checked in") and content["body"][0]["text"].endswith("Jane.")
     assert [(a["title"], a["data"]) for a in content["actions"]] == [
-        ("Not me", {"action": "not_me", "id": "ev1"}), ("Undo", {"action": "undo", "id": "ev1"})
-    ]  # fmt: skip
+        ("Not me", {"action": "not_me", "id": "ev1"}),
+        ("Undo", {"action": "undo", "id": "ev1"}),
+    ]
 
 
 def test_the_app_package_holds_the_manifest_with_files_on_and_both_icons(tmp_path: Path) -> None:

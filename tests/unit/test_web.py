@@ -25,8 +25,12 @@ def test_a_session_token_is_read_back_and_refused_when_expired_forged_or_signed_
     assert session is not None and (session.tenant_id, session.subject) == ("tenant", "employee:e1")
     assert max_age == 3600 and session.csrf
     assert codec.read(token, NOW + timedelta(minutes=61)) is None
-    forged = jwt.encode({"tid": "other", "sub": "employee:e1", "csrf": "x", "iat": 0, "exp": 2**40}, b"z" * 40,
-                        algorithm="HS256", headers={"kid": "s1"})  # fmt: skip
+    forged = jwt.encode(
+        {"tid": "other", "sub": "employee:e1", "csrf": "x", "iat": 0, "exp": 2**40},
+        b"z" * 40,
+        algorithm="HS256",
+        headers={"kid": "s1"},
+    )
     assert codec.read(forged, NOW) is None
     unsigned = jwt.encode({"tid": "t", "sub": "s", "csrf": "x", "iat": 0, "exp": 2**40}, None, algorithm="none")
     assert codec.read(unsigned, NOW) is None

@@ -41,8 +41,17 @@ def _employee(worker_id: str | None = "21004") -> Employee:
 
 
 def _event(direction: Direction, **kw: Any) -> AttendanceEvent:
-    return AttendanceEvent(id="ev1", tenant_id="t1", employee_id="e1", direction=direction, at=AT,
-                           timezone="Europe/Berlin", channel="slack", job_id="j1", **kw)  # fmt: skip
+    return AttendanceEvent(
+        id="ev1",
+        tenant_id="t1",
+        employee_id="e1",
+        direction=direction,
+        at=AT,
+        timezone="Europe/Berlin",
+        channel="slack",
+        job_id="j1",
+        **kw,
+    )
 
 
 def test_there_is_a_schema_for_every_event_type() -> None:
@@ -68,9 +77,18 @@ def test_a_correction_payload_matches_its_schema() -> None:
 def test_a_day_summary_matches_its_schema_with_and_without_a_check_out() -> None:
     tenant = Tenant(id="t1", name="Acme", timezone="Europe/Berlin")
     for last_out in (AT + timedelta(hours=8), None):
-        day = DaySummary(employee_id="e1", day=date(2026, 12, 2), timezone="Europe/Berlin", first_in=AT,
-                         last_out=last_out, worked=timedelta(hours=7, minutes=40), breaks=(timedelta(minutes=20),),
-                         late_by=timedelta(minutes=2), missing_check_out=last_out is None, events=3)  # fmt: skip
+        day = DaySummary(
+            employee_id="e1",
+            day=date(2026, 12, 2),
+            timezone="Europe/Berlin",
+            first_in=AT,
+            last_out=last_out,
+            worked=timedelta(hours=7, minutes=40),
+            breaks=(timedelta(minutes=20),),
+            late_by=timedelta(minutes=2),
+            missing_check_out=last_out is None,
+            events=3,
+        )
         _check(summary_row(tenant, _employee(), day, AT)["payload"])  # type: ignore[arg-type]
 
 

@@ -33,14 +33,21 @@ class Web:
 
 
 @contextlib.asynccontextmanager
-async def started(settings: Settings, uri: str, engine: object, jar: aiohttp.abc.AbstractCookieJar | None = None,
-                  clock: Clock | None = None, worker: bool = False) -> AsyncIterator[Web]:  # fmt: skip
+async def started(
+    settings: Settings,
+    uri: str,
+    engine: object,
+    jar: aiohttp.abc.AbstractCookieJar | None = None,
+    clock: Clock | None = None,
+    worker: bool = False,
+) -> AsyncIterator[Web]:
     """The server and two organisations; ``jar``: keep cookies like a browser (else none are kept);
     ``worker``: a check-in worker beside the server.
     The web's read caches are off (the tests write to the database behind the server's back);
     tests/integration/test_memory_cache.py tests them."""
-    settings = settings.model_copy(update={"web": settings.web.model_copy(update={"cache_recent_s": 0,
-                                                                                  "cache_past_s": 0})})  # fmt: skip
+    settings = settings.model_copy(
+        update={"web": settings.web.model_copy(update={"cache_recent_s": 0, "cache_past_s": 0})}
+    )
     async with build(settings, uri=uri, engine=engine, clock=clock) as c:  # type: ignore[arg-type]
         a, b = await make_org(c, "Acme"), await make_org(c, "Globex", days=3)
         async with (

@@ -23,31 +23,80 @@ ROLES = list(ROLES_OF)
 PERSON_ROUTES = {"api_employee", "person_page", "api_face_erase", "face_erase", "enrollment_code"}
 DECIDE_ROUTES = {"api_correction_decide", "correction_decide"}
 EMPLOYEE_QUERY = {"api_events", "api_days", "api_timesheets", "api_timesheet_export"}
-THING_OF = {"item_id": "review_item", "subscription_id": "subscription", "delivery_id": "dead_delivery",
-            "token_id": "spare_token"}  # fmt: skip
+THING_OF = {
+    "item_id": "review_item",
+    "subscription_id": "subscription",
+    "delivery_id": "dead_delivery",
+    "token_id": "spare_token",
+}
 
 
 # Who may call each route at all, written out again here (not read from the table), so that a
 # widened permission in routes.py fails this test. Roles: E employee, M manager, A admin, P payroll.
 WHO = {
-    "api_me": "signed-in", "api_employees": "EMAP", "api_employee": "EMAP", "api_events": "EMAP", "api_days": "EMAP",
-    "api_face_erase": "A", "face_erase": "A",
-    "api_timesheets": "EMAP", "api_timesheet_export": "EMAP", "api_today": "EMAP", "api_review": "AP",
-    "api_review_decide": "A", "api_corrections": "EMAP", "api_correction_request": "EMAP",
-    "api_correction_decide": "MA", "api_settings": "AP", "api_settings_update": "A", "api_webhooks": "AP",
-    "api_webhook_add": "A", "api_webhook_remove": "A", "api_deliveries": "AP", "api_delivery_replay": "A",
-    "api_audit": "AP", "api_tokens": "A", "api_token_create": "A", "api_token_revoke": "A", "api_openapi": "public",
-    "home": "signed-in", "signin_page": "public", "signin_password": "public", "signin_start": "public",
-    "signin_callback": "public", "signout": "signed-in", "today_page": "MAP", "today_fragment": "MAP",
+    "api_me": "signed-in",
+    "api_employees": "EMAP",
+    "api_employee": "EMAP",
+    "api_events": "EMAP",
+    "api_days": "EMAP",
+    "api_face_erase": "A",
+    "face_erase": "A",
+    "api_timesheets": "EMAP",
+    "api_timesheet_export": "EMAP",
+    "api_today": "EMAP",
+    "api_review": "AP",
+    "api_review_decide": "A",
+    "api_corrections": "EMAP",
+    "api_correction_request": "EMAP",
+    "api_correction_decide": "MA",
+    "api_settings": "AP",
+    "api_settings_update": "A",
+    "api_webhooks": "AP",
+    "api_webhook_add": "A",
+    "api_webhook_remove": "A",
+    "api_deliveries": "AP",
+    "api_delivery_replay": "A",
+    "api_audit": "AP",
+    "api_tokens": "A",
+    "api_token_create": "A",
+    "api_token_revoke": "A",
+    "api_openapi": "public",
+    "home": "signed-in",
+    "signin_page": "public",
+    "signin_password": "public",
+    "signin_start": "public",
+    "signin_callback": "public",
+    "signout": "signed-in",
+    "today_page": "MAP",
+    "today_fragment": "MAP",
     "today_charts": "MAP",
-    "person_page": "EMAP", "timesheets_page": "MAP", "timesheets_export": "MAP", "review_page": "AP",
-    "review_decide": "A", "corrections_page": "EMAP", "correction_request": "EMAP", "correction_decide": "MA",
-    "settings_page": "AP", "settings_save": "A", "integrations_page": "AP", "delivery_replay": "A",
-    "access_page": "A", "token_create": "A", "token_revoke": "A", "audit_page": "AP", "api_page": "public",
-    "privacy_page": "public", "terms_page": "public",
-    "kiosk_page": "public", "kiosk_pair": "public", "kiosk_check_in": "device", "kiosk_result": "device",
-    "kiosk_enroll_code": "device", "kiosk_enroll": "device", "enrollment_code": "A",
-}  # fmt: skip
+    "person_page": "EMAP",
+    "timesheets_page": "MAP",
+    "timesheets_export": "MAP",
+    "review_page": "AP",
+    "review_decide": "A",
+    "corrections_page": "EMAP",
+    "correction_request": "EMAP",
+    "correction_decide": "MA",
+    "settings_page": "AP",
+    "settings_save": "A",
+    "integrations_page": "AP",
+    "delivery_replay": "A",
+    "access_page": "A",
+    "token_create": "A",
+    "token_revoke": "A",
+    "audit_page": "AP",
+    "api_page": "public",
+    "privacy_page": "public",
+    "terms_page": "public",
+    "kiosk_page": "public",
+    "kiosk_pair": "public",
+    "kiosk_check_in": "device",
+    "kiosk_result": "device",
+    "kiosk_enroll_code": "device",
+    "kiosk_enroll": "device",
+    "enrollment_code": "A",
+}
 LETTER = {Role.EMPLOYEE: "E", Role.MANAGER: "M", Role.ADMIN: "A", Role.PAYROLL: "P"}
 
 
@@ -67,10 +116,12 @@ def table_allows(route: Route, role: str) -> bool:
 def test_the_route_table_says_what_this_test_expects() -> None:
     assert set(WHO) == {r.name for r in ROUTES}, "a route was added or removed: add it to WHO with its roles"
     for route in ROUTES:
-        declared = route.allow if isinstance(route.allow, str) else "".join(
-            LETTER[r] for r in Role if r in route.allow)  # fmt: skip
-        expected = WHO[route.name] if WHO[route.name] in ("public", "signed-in", "device") else "".join(
-            LETTER[r] for r in Role if LETTER[r] in WHO[route.name])  # fmt: skip
+        declared = route.allow if isinstance(route.allow, str) else "".join(LETTER[r] for r in Role if r in route.allow)
+        expected = (
+            WHO[route.name]
+            if WHO[route.name] in ("public", "signed-in", "device")
+            else "".join(LETTER[r] for r in Role if LETTER[r] in WHO[route.name])
+        )
         assert declared == expected, f"{route.name}: the table allows {declared}, this test expects {expected}"
 
 
@@ -101,22 +152,34 @@ def body_for(route: Route, w: Web) -> dict[str, Any]:
         return {}
     if route.path.startswith("/api/"):
         bodies: dict[str, Any] = {
-            "api_review_decide": {"decision": "reject"}, "api_correction_decide": {"decision": "reject"},
+            "api_review_decide": {"decision": "reject"},
+            "api_correction_decide": {"decision": "reject"},
             "api_correction_request": {"direction": "in", "at": f"{yesterday}T08:30", "reason": "forgot"},
             "api_settings_update": {"timezone": "Europe/Berlin"},
             "api_webhook_add": {"url": "https://hooks.example.com/x"},
             "api_token_create": {"name": "matrix", "kind": "device"},
-        }  # fmt: skip
+        }
         return {"json": bodies.get(route.name, {})}
     forms: dict[str, dict[str, str]] = {
-        "review_decide": {"decision": "reject"}, "correction_decide": {"decision": "reject"},
+        "review_decide": {"decision": "reject"},
+        "correction_decide": {"decision": "reject"},
         "correction_request": {"direction": "in", "at": f"{yesterday}T08:30", "reason": "forgot"},
-        "settings_save": {"timezone": "Europe/Berlin", "start": "09:00", "end": "17:00", "day_mon": "on",
-                          "grace_minutes": "5", "duplicate_window_minutes": "5", "replay_check": "on",
-                          "replay_retention_days": "90", "freshness_minutes": "10", "default_thresholds": "on",
-                          "verify": "0.55", "accept": "0.54"},
+        "settings_save": {
+            "timezone": "Europe/Berlin",
+            "start": "09:00",
+            "end": "17:00",
+            "day_mon": "on",
+            "grace_minutes": "5",
+            "duplicate_window_minutes": "5",
+            "replay_check": "on",
+            "replay_retention_days": "90",
+            "freshness_minutes": "10",
+            "default_thresholds": "on",
+            "verify": "0.55",
+            "accept": "0.54",
+        },
         "token_create": {"name": "matrix", "kind": "device"},
-    }  # fmt: skip
+    }
     return {"data": forms.get(route.name, {"x": "y"})}
 
 
@@ -131,9 +194,14 @@ def cases(route: Route, w: Web, mine: Things, theirs: Things, role: str) -> list
             out.append((target, route.path.replace("{employee_id}", person.id), allowed and sees(role, target)))
         return out
     if route.name in DECIDE_ROUTES:
-        return [(t, route.path.replace("{request_id}", rid), allowed and decides(role, t)) for t, rid in (
-            ("employee", mine.correction_of_employee), ("outsider", mine.correction_of_outsider),
-            ("foreign", theirs.correction_of_employee))]  # fmt: skip
+        return [
+            (t, route.path.replace("{request_id}", rid), allowed and decides(role, t))
+            for t, rid in (
+                ("employee", mine.correction_of_employee),
+                ("outsider", mine.correction_of_outsider),
+                ("foreign", theirs.correction_of_employee),
+            )
+        ]
     if params and params[0] in THING_OF:
         attr = THING_OF[params[0]]
         return [
@@ -171,8 +239,18 @@ async def test_every_route_with_every_role_allows_only_what_it_should(web: Web) 
     mine, theirs = await make_things(w.c, w.a), await make_things(w.c, w.b)
     markers = foreign_markers(w, theirs)
     unexpected, refused, checked = [], [], 0
-    skip = {"signin_page", "signin_password", "signin_start", "signin_callback", "kiosk_pair", "api_openapi",
-            "api_page", "kiosk_page", "privacy_page", "terms_page"}  # fmt: skip
+    skip = {
+        "signin_page",
+        "signin_password",
+        "signin_start",
+        "signin_callback",
+        "kiosk_pair",
+        "api_openapi",
+        "api_page",
+        "kiosk_page",
+        "privacy_page",
+        "terms_page",
+    }
     # public: no principal is needed, nothing of a tenant is shown
     for route in ROUTES:
         if route.name in skip:
@@ -213,8 +291,13 @@ async def test_a_kiosk_device_reaches_only_the_kiosk_and_nobody_reaches_anything
         if route.allow == DEVICE:
             for role in ROLES:
                 path = re.sub(r"{\w+}", "x" * 32, route.path)
-                r = await w.call(route.method, path, w.a.tokens[role], data=b"\xff\xd8", headers={
-                    "Content-Type": "image/jpeg", "Idempotency-Key": "k" * 16})  # fmt: skip
+                r = await w.call(
+                    route.method,
+                    path,
+                    w.a.tokens[role],
+                    data=b"\xff\xd8",
+                    headers={"Content-Type": "image/jpeg", "Idempotency-Key": "k" * 16},
+                )
                 assert r.status == 403, f"{route.method} {path} as {role}: {r.status}"
 
 

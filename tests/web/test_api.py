@@ -70,15 +70,20 @@ async def test_errors_have_one_shape_and_say_what_is_wrong(w: Web) -> None:
         ("GET", "/api/v1/events?from=2026-01-01&to=2026-12-01", {}, 400, "invalid"),
         ("GET", "/api/v1/events?cursor=bm9wZQ", {}, 400, "invalid"),
         ("GET", "/api/v1/employees?limit=5000", {}, 400, "invalid"),
-        ("PATCH", "/api/v1/settings", {"data": b"{not json", "headers": {"Content-Type": "application/json"}}, 400,
-         "invalid"),
+        (
+            "PATCH",
+            "/api/v1/settings",
+            {"data": b"{not json", "headers": {"Content-Type": "application/json"}},
+            400,
+            "invalid",
+        ),
         ("PATCH", "/api/v1/settings", {"json": ["a list"]}, 400, "invalid"),
         ("PATCH", "/api/v1/settings", {"data": b"{" + b" " * 70_000 + b"}"}, 413, "too_large"),
         ("PATCH", "/api/v1/settings", {"json": {"timezone": "Mars/Olympus"}}, 400, "invalid"),
         ("PATCH", "/api/v1/settings", {"json": {"thresholds": {"verify": 2}}}, 400, "invalid"),
         ("PATCH", "/api/v1/settings", {"json": {"colour": "red"}}, 400, "invalid"),
         ("GET", "/api/v1/me", {"headers": {"Authorization": "Basic YTpi"}}, 401, "unauthenticated"),
-    ]  # fmt: skip
+    ]
     for method, path, kw, status, code in cases:
         r = await w.call(method, path, None if "Authorization" in kw.get("headers", {}) else admin, **kw)
         body = await r.json()
@@ -90,8 +95,9 @@ async def test_errors_have_one_shape_and_say_what_is_wrong(w: Web) -> None:
 
 async def test_a_token_is_shown_once_stored_hashed_listed_and_revoked(w: Web) -> None:
     admin = w.a.tokens["admin"]
-    r = await w.call("POST", "/api/v1/tokens", admin, json={"name": "Payroll export", "kind": "integration",
-                                                             "roles": ["payroll"]})  # fmt: skip
+    r = await w.call(
+        "POST", "/api/v1/tokens", admin, json={"name": "Payroll export", "kind": "integration", "roles": ["payroll"]}
+    )
     assert r.status == 201
     made = await r.json()
     secret = made["secret"]
@@ -113,7 +119,8 @@ async def test_a_token_is_shown_once_stored_hashed_listed_and_revoked(w: Web) ->
 
 
 async def test_a_correction_is_requested_approved_as_a_new_event_and_both_are_told_in_chat(
-    w: Web, slack: FakeSlack) -> None:  # fmt: skip
+    w: Web, slack: FakeSlack
+) -> None:
     emp, manager = w.a.people["employee"], w.a.people["manager"]
     yesterday = today_in(w.c) - timedelta(days=1)
     fix = {"direction": "out", "at": f"{yesterday}T18:05", "reason": "I left late, forgot to check out"}
@@ -124,11 +131,16 @@ async def test_a_correction_is_requested_approved_as_a_new_event_and_both_are_to
     await slack.wait_for(lambda: slack.messages_to(manager.slack_user_id or ""))
     assert "forgot to check out" in slack.messages_to(manager.slack_user_id or "")[0]["text"]
     # the employee cannot decide their own request; an outsider cannot see it
-    r = await w.call("POST", f"/api/v1/corrections/{request['id']}/decision", w.a.tokens["employee"],
-                     json={"decision": "approve"})  # fmt: skip
+    r = await w.call(
+        "POST", f"/api/v1/corrections/{request['id']}/decision", w.a.tokens["employee"], json={"decision": "approve"}
+    )
     assert r.status == 403
-    r = await w.call("POST", f"/api/v1/corrections/{request['id']}/decision", w.a.tokens["manager"],
-                     json={"decision": "approve", "note": "ok"})  # fmt: skip
+    r = await w.call(
+        "POST",
+        f"/api/v1/corrections/{request['id']}/decision",
+        w.a.tokens["manager"],
+        json={"decision": "approve", "note": "ok"},
+    )
     decided = await r.json()
     assert r.status == 200 and decided["status"] == "approved" and decided["event_id"]
     event = await w.c.store.event(w.a.id, decided["event_id"])
@@ -136,8 +148,9 @@ async def test_a_correction_is_requested_approved_as_a_new_event_and_both_are_to
     assert event.at.astimezone(ZoneInfo("Europe/Berlin")).strftime("%H:%M") == "18:05"
     await slack.wait_for(lambda: slack.messages_to(emp.slack_user_id or ""))
     assert "approved" in slack.messages_to(emp.slack_user_id or "")[0]["text"]
-    r = await w.call("POST", f"/api/v1/corrections/{request['id']}/decision", w.a.tokens["admin"],
-                     json={"decision": "reject"})  # fmt: skip
+    r = await w.call(
+        "POST", f"/api/v1/corrections/{request['id']}/decision", w.a.tokens["admin"], json={"decision": "reject"}
+    )
     assert r.status == 400 and "already approved" in (await r.json())["error"]["message"]
     audit = [e["action"] for e in (await (await w.call("GET", "/api/v1/audit", w.a.tokens["admin"])).json())["items"]]
     assert {"correction.requested", "correction.approved"} <= set(audit)
@@ -148,8 +161,9 @@ async def test_approving_a_flagged_check_in_records_it_for_the_person_who_sent_i
     before = await w.c.store.events(w.a.id, datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC) + timedelta(1))
     r = await w.call("GET", "/api/v1/review", w.a.tokens["payroll"])
     assert [i["id"] for i in (await r.json())["items"]] == [things.review_item]
-    r = await w.call("POST", f"/api/v1/review/{things.review_item}/decision", w.a.tokens["admin"],
-                     json={"decision": "approve"})  # fmt: skip
+    r = await w.call(
+        "POST", f"/api/v1/review/{things.review_item}/decision", w.a.tokens["admin"], json={"decision": "approve"}
+    )
     assert r.status == 200 and (await r.json())["status"] == "approved"
     after = await w.c.store.events(w.a.id, datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC) + timedelta(1))
     added = [e for e in after if e.id not in {b.id for b in before}]
@@ -173,26 +187,49 @@ async def test_exports_parse_as_csv_and_xlsx_with_every_day_of_the_people_seen(w
 
 
 async def test_the_today_board_says_who_is_in_late_absent_and_not_checked_out(
-    settings: Settings, mongo_server: EmbeddedMongo, engine: Any) -> None:  # fmt: skip
+    settings: Settings, mongo_server: EmbeddedMongo, engine: Any
+) -> None:
     zone = ZoneInfo("Europe/Berlin")
     wednesday = datetime(2026, 12, 2, 11, 0, tzinfo=zone)  # the working day began at 09:00 (grace 5 min)
     async with started(settings, mongo_server.uri, engine, clock=FixedClock(wednesday.astimezone(UTC))) as w:
         emp, outsider, payroll = w.a.people["employee"], w.a.people["outsider"], w.a.people["payroll"]
-        todays = [(emp, "08:58", Direction.IN), (outsider, "09:40", Direction.IN), (outsider, "10:30", Direction.OUT),
-                  (payroll, "08:30", Direction.IN)]  # fmt: skip
+        todays = [
+            (emp, "08:58", Direction.IN),
+            (outsider, "09:40", Direction.IN),
+            (outsider, "10:30", Direction.OUT),
+            (payroll, "08:30", Direction.IN),
+        ]
         for seq, (who, hhmm, direction) in enumerate(todays, start=100):
             at = datetime.combine(wednesday.date(), datetime.strptime(hhmm, "%H:%M").time(), tzinfo=zone)
-            await w.c.store.append(AttendanceEvent(id=new_id(), tenant_id=w.a.id, employee_id=who.id,
-                                                   direction=direction, at=at.astimezone(UTC),
-                                                   timezone="Europe/Berlin", channel="kiosk", job_id=None),
-                                   seq, [], None)  # fmt: skip
+            await w.c.store.append(
+                AttendanceEvent(
+                    id=new_id(),
+                    tenant_id=w.a.id,
+                    employee_id=who.id,
+                    direction=direction,
+                    at=at.astimezone(UTC),
+                    timezone="Europe/Berlin",
+                    channel="kiosk",
+                    job_id=None,
+                ),
+                seq,
+                [],
+                None,
+            )
         board = await (await w.call("GET", "/api/v1/today", w.a.tokens["admin"])).json()
         rows = {p["name"]: p for team in board["teams"] for p in team["people"]}
         assert rows["Acme Employee"]["status"] == "in" and rows["Acme Employee"]["late_minutes"] == 0
         assert rows["Acme Outsider"]["status"] == "out" and rows["Acme Outsider"]["late_minutes"] == 40
         assert rows["Acme Manager"]["status"] == "absent" and rows["Acme Admin"]["status"] == "absent"
-        assert board["counts"] == {"in": 2, "out": 1, "absent": 2, "not yet": 0, "off": 0, "late": 1,
-                                   "open_yesterday": 0}  # fmt: skip
+        assert board["counts"] == {
+            "in": 2,
+            "out": 1,
+            "absent": 2,
+            "not yet": 0,
+            "off": 0,
+            "late": 1,
+            "open_yesterday": 0,
+        }
         managed = await (await w.call("GET", "/api/v1/today", w.a.tokens["manager"])).json()
         assert {p["name"] for t in managed["teams"] for p in t["people"]} == {"Acme Manager", "Acme Employee"}
         page = await (await w.call("GET", "/today", w.a.tokens["manager"])).text()
@@ -239,10 +276,15 @@ async def test_an_admin_erases_a_persons_face_data_and_it_is_audited(w: Web, pho
     from attendance.services.enrollment import enroll_photo, record_consent
 
     emp = w.a.people["employee"]
-    await record_consent(RecordConsent(tenant_id=w.a.id, employee_id=emp.id, notice_version="2026-11",
-                                       recorded_by=emp.email, method="chat"), deps=w.c.deps)  # fmt: skip
-    await enroll_photo(EnrollPhoto(tenant_id=w.a.id, employee_id=emp.id, photo=photo("Queen_Rania/1.jpg")),
-                       deps=w.c.deps)  # fmt: skip
+    await record_consent(
+        RecordConsent(
+            tenant_id=w.a.id, employee_id=emp.id, notice_version="2026-11", recorded_by=emp.email, method="chat"
+        ),
+        deps=w.c.deps,
+    )
+    await enroll_photo(
+        EnrollPhoto(tenant_id=w.a.id, employee_id=emp.id, photo=photo("Queen_Rania/1.jpg")), deps=w.c.deps
+    )
     page = await (await w.call("GET", f"/people/{emp.id}", w.a.tokens["admin"])).text()
     assert "1 face template enrolled" in page
     assert (await w.call("DELETE", f"/api/v1/employees/{emp.id}/face-data", w.a.tokens["manager"])).status == 403

@@ -34,18 +34,45 @@ from tests.web.conftest import Web, started
 from tests.web.world import PASSWORD, make_things
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage"]  # fmt: skip
+FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 SHOTS = os.environ.get("ATTENDANCE_SCREENSHOTS")
 NAV = {  # what each role's menu offers, and nothing more
-    "admin": {"Today", "My attendance", "Timesheets", "Review", "Corrections", "Settings", "Integrations", "Access",
-              "Audit log", "API"},
+    "admin": {
+        "Today",
+        "My attendance",
+        "Timesheets",
+        "Review",
+        "Corrections",
+        "Settings",
+        "Integrations",
+        "Access",
+        "Audit log",
+        "API",
+    },
     "manager": {"Today", "My attendance", "Timesheets", "Corrections", "API"},
-    "payroll": {"Today", "My attendance", "Timesheets", "Review", "Corrections", "Settings", "Integrations",
-                "Audit log", "API"},
+    "payroll": {
+        "Today",
+        "My attendance",
+        "Timesheets",
+        "Review",
+        "Corrections",
+        "Settings",
+        "Integrations",
+        "Audit log",
+        "API",
+    },
     "employee": {"My attendance", "Corrections", "API"},
-}  # fmt: skip
+}
 FORBIDDEN = {
     "manager": ["/review", "/settings", "/access", "/audit", "/integrations"],
     "payroll": ["/access"],
@@ -63,16 +90,23 @@ async def browser(tmp_path: Path, photo: Callable[[str], bytes]) -> AsyncIterato
         pytest.fail(chromium_missing())
     camera = y4m_from_photo(photo("Serena_Williams/2.jpg"), tmp_path / "camera.y4m")
     async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, args=[
-            *FLAGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={camera}"])  # fmt: skip
+        b = await p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                *FLAGS,
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-video-capture={camera}",
+            ],
+        )
         yield b
         await b.close()
 
 
 @pytest.fixture
-async def w(settings: Settings, mongo_server: EmbeddedMongo, engine: Any, photo: Callable[[str], bytes]
-            ) -> AsyncIterator[Web]:  # fmt: skip
+async def w(
+    settings: Settings, mongo_server: EmbeddedMongo, engine: Any, photo: Callable[[str], bytes]
+) -> AsyncIterator[Web]:
     async with started(settings, mongo_server.uri, engine, worker=True) as site:
         for person in site.a.people.values():  # local accounts, linked to the employees by email
             await create_local_user(site.a.name, person.email, PASSWORD, [], deps=access_deps(site.c))
@@ -129,9 +163,21 @@ async def test_the_today_board_shows_the_team_and_refreshes_in_place(browser: Br
     await expect(employee.locator(".pill")).not_to_have_text("in")
     emp = w.a.people["employee"]
     seq, _ = await w.c.store.day(w.a.id, emp.id, datetime.now(UTC), datetime.now(UTC))
-    await w.c.store.append(AttendanceEvent(id=new_id(), tenant_id=w.a.id, employee_id=emp.id, direction=Direction.IN,
-                                           at=datetime.now(UTC) - timedelta(seconds=5), timezone="Europe/Berlin",
-                                           channel="slack", job_id=None), seq + 1, [], None)  # fmt: skip
+    await w.c.store.append(
+        AttendanceEvent(
+            id=new_id(),
+            tenant_id=w.a.id,
+            employee_id=emp.id,
+            direction=Direction.IN,
+            at=datetime.now(UTC) - timedelta(seconds=5),
+            timezone="Europe/Berlin",
+            channel="slack",
+            job_id=None,
+        ),
+        seq + 1,
+        [],
+        None,
+    )
     await page.evaluate("document.getElementById('board').refreshNow()")
     await expect(employee.locator(".pill")).to_have_text("in")
     assert await page.evaluate("document.getElementById('board').dataset.refreshed") == "1"
@@ -156,7 +202,8 @@ async def test_an_admin_approves_a_flagged_check_in(browser: Browser, w: Web) ->
 
 
 async def test_a_correction_is_requested_by_the_employee_and_approved_by_their_manager(
-    browser: Browser, w: Web) -> None:  # fmt: skip
+    browser: Browser, w: Web
+) -> None:
     emp = w.a.people["employee"]
     page = await sign_in(browser, w, "employee")
     await page.goto(f"{w.url}/people/{emp.id}")
@@ -199,15 +246,25 @@ async def test_a_manager_downloads_the_timesheet_as_csv(browser: Browser, w: Web
 
 
 async def enroll(c: Container, person: Employee, photo: bytes) -> None:
-    await record_consent(RecordConsent(tenant_id=person.tenant_id, employee_id=person.id, notice_version="2026-11",
-                                       recorded_by=person.email, method="chat"), deps=c.deps)  # fmt: skip
+    await record_consent(
+        RecordConsent(
+            tenant_id=person.tenant_id,
+            employee_id=person.id,
+            notice_version="2026-11",
+            recorded_by=person.email,
+            method="chat",
+        ),
+        deps=c.deps,
+    )
     await enroll_photo(EnrollPhoto(tenant_id=person.tenant_id, employee_id=person.id, photo=photo), deps=c.deps)
 
 
-async def test_the_kiosk_checks_a_person_in_from_the_camera(browser: Browser, w: Web,
-                                                            photo: Callable[[str], bytes]) -> None:  # fmt: skip
-    serena = await w.c.deps.employees.upsert(Employee(id=new_id(), tenant_id=w.a.id, name="Serena Williams",
-                                                      email="serena@acme.example"))  # fmt: skip
+async def test_the_kiosk_checks_a_person_in_from_the_camera(
+    browser: Browser, w: Web, photo: Callable[[str], bytes]
+) -> None:
+    serena = await w.c.deps.employees.upsert(
+        Employee(id=new_id(), tenant_id=w.a.id, name="Serena Williams", email="serena@acme.example")
+    )
     await enroll(w.c, w.a.people["outsider"], photo("Queen_Rania/1.jpg"))
     admin = await sign_in(browser, w, "admin")
     await admin.goto(f"{w.url}/people/{serena.id}")
@@ -242,14 +299,16 @@ async def test_the_kiosk_checks_a_person_in_from_the_camera(browser: Browser, w:
     await shot(kiosk, "kiosk-enroll")
     await kiosk.evaluate("document.querySelector('video').style.filter = ''")
     await take.click()
-    await expect(kiosk.get_by_role("status")).to_have_text(re.compile(r"^You're enrolled, Serena \(1 of 3"),
-                                                            timeout=60_000)  # fmt: skip
+    await expect(kiosk.get_by_role("status")).to_have_text(
+        re.compile(r"^You're enrolled, Serena \(1 of 3"), timeout=60_000
+    )
     consent = await w.c.deps.consents.active(w.a.id, serena.id)
     assert consent is not None and consent.method == "kiosk"  # (three frames of one still image: two duplicates)
     await expect(tap).to_be_enabled(timeout=10_000)
     await tap.click()
-    await expect(kiosk.get_by_role("status")).to_have_text(re.compile(r"^Welcome, Serena! Checked in at \d\d:\d\d\.$"),
-                                                            timeout=60_000)  # fmt: skip
+    await expect(kiosk.get_by_role("status")).to_have_text(
+        re.compile(r"^Welcome, Serena! Checked in at \d\d:\d\d\.$"), timeout=60_000
+    )
     await kiosk.evaluate("document.querySelector('video').style.filter = 'blur(28px)'")  # no face set photo in docs
     await shot(kiosk, "kiosk")
     events = await w.c.store.events(w.a.id, datetime.now(UTC) - timedelta(minutes=5), datetime.now(UTC), serena.id)
@@ -268,8 +327,14 @@ UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), s
 async def test_pages_fit_a_phone_are_keyboard_reachable_and_labelled(browser: Browser, w: Web) -> None:
     page = await sign_in(browser, w, "admin")
     await page.set_viewport_size({"width": 390, "height": 844})
-    for path in ("/today", f"/people/{w.a.people['employee'].id}", "/timesheets", "/settings", "/access",
-                 "/corrections"):  # fmt: skip
+    for path in (
+        "/today",
+        f"/people/{w.a.people['employee'].id}",
+        "/timesheets",
+        "/settings",
+        "/access",
+        "/corrections",
+    ):
         await page.goto(f"{w.url}{path}")
         overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} is {overflow}px wider than a phone"

@@ -26,8 +26,12 @@ async def w(settings: Settings, mongo_server: EmbeddedMongo, engine: Any, slack:
     chat = SlackSettings(signing_secret=slack.signing_secret, api_url=slack.api_url, bot_token=slack.bot_token)  # type: ignore[arg-type]
     # aiohttp's jar keeps cookies from a plain-http test server only when they are not Secure
     web_settings = settings.web.model_copy(update={"cookie_secure": False})
-    async with started(settings.model_copy(update={"slack": chat, "web": web_settings}), mongo_server.uri, engine,
-                       jar=aiohttp.CookieJar(unsafe=True)) as site:  # fmt: skip
+    async with started(
+        settings.model_copy(update={"slack": chat, "web": web_settings}),
+        mongo_server.uri,
+        engine,
+        jar=aiohttp.CookieJar(unsafe=True),
+    ) as site:
         yield site
 
 
@@ -38,8 +42,17 @@ async def csrf_of(w: Web, path: str = "/signin") -> str:
     return found.group(1)
 
 
-@pytest.mark.parametrize("target", ["/\t/evil.example/", "/%09/evil.example", "/\\evil.example", "//evil.example",
-                                    "https://evil.example/", "/\r\n/evil.example"])  # fmt: skip
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/\t/evil.example/",
+        "/%09/evil.example",
+        "/\\evil.example",
+        "//evil.example",
+        "https://evil.example/",
+        "/\r\n/evil.example",
+    ],
+)
 async def test_no_next_address_leads_off_site_after_signing_in(w: Web, target: str) -> None:
     email = await local_admin(w.c, w.a)
     from urllib.parse import unquote
@@ -59,8 +72,13 @@ async def test_a_public_form_larger_than_a_few_kb_is_refused_before_its_csrf_che
 
 
 async def test_a_deeply_nested_json_body_is_a_400_not_a_500(w: Web) -> None:
-    r = await w.call("POST", "/api/v1/corrections", w.a.tokens["employee"], data="[" * 50_000,
-                     headers={"Content-Type": "application/json"})  # fmt: skip
+    r = await w.call(
+        "POST",
+        "/api/v1/corrections",
+        w.a.tokens["employee"],
+        data="[" * 50_000,
+        headers={"Content-Type": "application/json"},
+    )
     assert r.status == 400 and "nested" in (await r.json())["error"]["message"]
 
 
@@ -68,8 +86,11 @@ async def test_a_spray_of_password_sign_ins_from_one_address_gets_429_with_retry
     csrf = await csrf_of(w)
     statuses = []
     for n in range(30):
-        r = await w.http.post(f"{w.url}/signin", data={"email": f"random{n}@spray.example", "password": "guess",
-                                                        "csrf": csrf}, allow_redirects=False)  # fmt: skip
+        r = await w.http.post(
+            f"{w.url}/signin",
+            data={"email": f"random{n}@spray.example", "password": "guess", "csrf": csrf},
+            allow_redirects=False,
+        )
         statuses.append(r.status)
         if r.status == 429:
             assert int(r.headers["Retry-After"]) >= 1 and "Too many sign-in attempts" in await r.text()
@@ -92,13 +113,24 @@ async def test_a_paired_kiosk_is_rate_limited(w: Web) -> None:
     from attendance.services.access import create_token
 
     admin = w.a.people["admin"]
-    boss = Principal(tenant_id=w.a.id, kind=PrincipalKind.SESSION, actor=admin.id, name="Admin",
-                     roles=frozenset({Role.ADMIN}), employee_id=admin.id)  # fmt: skip
+    boss = Principal(
+        tenant_id=w.a.id,
+        kind=PrincipalKind.SESSION,
+        actor=admin.id,
+        name="Admin",
+        roles=frozenset({Role.ADMIN}),
+        employee_id=admin.id,
+    )
     _, device = await create_token(boss, name="door", kind=TokenKind.DEVICE, deps=access_deps(w.c))
     statuses = []
     for n in range(40):
-        r = await w.call("POST", "/kiosk/check-ins", device, data=io.BytesIO(b"\xff\xd8 not really a photo"),
-                         headers={"Content-Type": "image/jpeg", "Idempotency-Key": f"key-{n:08d}"})  # fmt: skip
+        r = await w.call(
+            "POST",
+            "/kiosk/check-ins",
+            device,
+            data=io.BytesIO(b"\xff\xd8 not really a photo"),
+            headers={"Content-Type": "image/jpeg", "Idempotency-Key": f"key-{n:08d}"},
+        )
         statuses.append(r.status)
         if r.status == 429:
             assert int(r.headers["Retry-After"]) >= 1
@@ -109,8 +141,12 @@ async def test_a_correction_reason_is_shown_in_chat_as_text_not_as_a_link(w: Web
     manager = w.a.people["manager"]
     yesterday = today_in(w.c) - timedelta(days=1)
     hostile = "<https://evil.example/approve|Approve> and <!channel>"
-    r = await w.call("POST", "/api/v1/corrections", w.a.tokens["employee"],
-                     json={"direction": "out", "at": f"{yesterday}T18:05", "reason": hostile})  # fmt: skip
+    r = await w.call(
+        "POST",
+        "/api/v1/corrections",
+        w.a.tokens["employee"],
+        json={"direction": "out", "at": f"{yesterday}T18:05", "reason": hostile},
+    )
     assert r.status == 201
     await slack.wait_for(lambda: slack.messages_to(manager.slack_user_id or ""))
     text = slack.messages_to(manager.slack_user_id or "")[0]["text"]
@@ -132,8 +168,9 @@ async def test_the_chat_month_export_is_the_web_export_with_formulas_guarded(w: 
     admin = w.a.people["admin"]
     _, chat_bytes, count = await month_csv(tenant, admin, yesterday.year, yesterday.month, deps=w.c.chat)
     chat_rows = list(csv.reader(io.StringIO(chat_bytes.decode())))
-    r = await w.call("GET", f"/api/v1/timesheets/export?from={yesterday.replace(day=1)}&to={yesterday}",
-                     w.a.tokens["admin"])  # fmt: skip
+    r = await w.call(
+        "GET", f"/api/v1/timesheets/export?from={yesterday.replace(day=1)}&to={yesterday}", w.a.tokens["admin"]
+    )
     web_rows = list(csv.reader(io.StringIO(await r.text())))
     assert chat_rows[0] == web_rows[0] == HEADER and count == len(chat_rows) - 1 > 0
     names = {row[1] for row in chat_rows[1:]}

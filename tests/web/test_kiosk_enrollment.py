@@ -110,8 +110,13 @@ async def test_bad_forms_are_refused_clearly_and_wrong_codes_are_throttled_per_k
     r = await w.call("POST", "/kiosk/enroll", kiosk, json={"code": code})
     assert r.status == 415 and "multipart" in (await r.json())["error"]["message"]
     for broken in ("multipart/form-data", "multipart/form-data; boundary=xyz"):  # no boundary; parts cut off
-        r = await w.call("POST", "/kiosk/enroll", kiosk, data=b"--xyz\r\nContent-Disposition: form-da",
-                         headers={"Content-Type": broken})  # fmt: skip
+        r = await w.call(
+            "POST",
+            "/kiosk/enroll",
+            kiosk,
+            data=b"--xyz\r\nContent-Disposition: form-da",
+            headers={"Content-Type": broken},
+        )
         assert r.status == 400 and (await r.json())["error"]["code"] == "invalid", await r.text()
     r = await w.call(
         "POST", "/kiosk/enroll/code", kiosk, data=b"not json", headers={"Content-Type": "application/json"}

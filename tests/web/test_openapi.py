@@ -24,8 +24,9 @@ SEMANTIC = [schemathesis.checks.positive_data_acceptance]
 
 def exercise(operation: Any, url: str, headers: dict[str, str]) -> None:
     @given(case=operation.as_strategy())
-    @hypothesis.settings(max_examples=15, deadline=None, database=None, derandomize=True,
-                         suppress_health_check=list(HealthCheck))  # fmt: skip
+    @hypothesis.settings(
+        max_examples=15, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
+    )
     def check(case: schemathesis.Case) -> None:
         case.call_and_validate(base_url=url, headers=headers, excluded_checks=SEMANTIC)
 
@@ -33,8 +34,9 @@ def exercise(operation: Any, url: str, headers: dict[str, str]) -> None:
 
 
 @pytest.mark.timeout(900)
-def test_every_operation_answers_as_the_document_says(settings: Settings, mongo_server: EmbeddedMongo,
-                                                      engine: Any) -> None:  # fmt: skip
+def test_every_operation_answers_as_the_document_says(
+    settings: Settings, mongo_server: EmbeddedMongo, engine: Any
+) -> None:
     # thousands of generated requests per token: the per-token rate limit (tests/web/test_hardening.py) is raised
     generous = settings.model_copy(update={"web": settings.web.model_copy(update={"token_burst": 1_000_000})})
     with ThreadedSite(generous, mongo_server.uri, engine) as site:

@@ -32,21 +32,31 @@ async def providers() -> AsyncIterator[dict[str, FakeOidcProvider]]:
 
 
 def provider_settings(p: FakeOidcProvider, issuer: str) -> OidcProvider:
-    return OidcProvider(client_id=p.client_id, client_secret=p.client_secret, authorize_url=f"{p.base}/authorize",  # type: ignore[arg-type]
-                        token_url=f"{p.base}/token", jwks_url=f"{p.base}/jwks", issuer=issuer)  # fmt: skip
+    return OidcProvider(
+        client_id=p.client_id,
+        client_secret=p.client_secret,
+        authorize_url=f"{p.base}/authorize",  # type: ignore[arg-type]
+        token_url=f"{p.base}/token",
+        jwks_url=f"{p.base}/jwks",
+        issuer=issuer,
+    )
 
 
 @pytest.fixture
-async def w(settings: Settings, mongo_server: EmbeddedMongo, engine: Any,
-            providers: dict[str, FakeOidcProvider]) -> AsyncIterator[Web]:  # fmt: skip
+async def w(
+    settings: Settings, mongo_server: EmbeddedMongo, engine: Any, providers: dict[str, FakeOidcProvider]
+) -> AsyncIterator[Web]:
     # aiohttp's cookie jar keeps Secure cookies from plain-http test servers only when told
     # they are not Secure; the browser tests run with Secure cookies.
     entra_issuer = "https://login.microsoftonline.com/{tid}/v2.0"
-    web_settings = WebSettings(cookie_secure=False,
-                               slack=provider_settings(providers["slack"], "https://slack.com"),
-                               entra=provider_settings(providers["entra"], entra_issuer))  # fmt: skip
-    async with started(settings.model_copy(update={"web": web_settings}), mongo_server.uri, engine,
-                       jar=aiohttp.CookieJar(unsafe=True)) as site:  # fmt: skip
+    web_settings = WebSettings(
+        cookie_secure=False,
+        slack=provider_settings(providers["slack"], "https://slack.com"),
+        entra=provider_settings(providers["entra"], entra_issuer),
+    )
+    async with started(
+        settings.model_copy(update={"web": web_settings}), mongo_server.uri, engine, jar=aiohttp.CookieJar(unsafe=True)
+    ) as site:
         yield site
 
 
@@ -73,7 +83,8 @@ async def team_of(w: Web) -> str:
 
 
 async def test_sign_in_with_slack_finds_the_person_by_their_slack_id_and_audits_it(
-    w: Web, providers: dict[str, FakeOidcProvider]) -> None:  # fmt: skip
+    w: Web, providers: dict[str, FakeOidcProvider]
+) -> None:
     manager = w.a.people["manager"]
     providers["slack"].claims = {**slack_claims(w, manager), "https://slack.com/team_id": await team_of(w)}
     r = await sign_in_with(w, "slack")
@@ -86,13 +97,19 @@ async def test_sign_in_with_slack_finds_the_person_by_their_slack_id_and_audits_
 
 
 async def test_a_first_sign_in_links_the_person_by_verified_email_and_an_unverified_one_is_refused(
-    w: Web, providers: dict[str, FakeOidcProvider]) -> None:  # fmt: skip
+    w: Web, providers: dict[str, FakeOidcProvider]
+) -> None:
     team = await team_of(w)
-    newcomer = await w.c.deps.employees.upsert(Employee(id=new_id(), tenant_id=w.a.id, name="New Person",
-                                                        email="new@acme.example"))  # fmt: skip
-    providers["slack"].claims = {"iss": "https://slack.com", "https://slack.com/user_id": "UNEW1",
-                                 "https://slack.com/team_id": team, "email": "new@acme.example",
-                                 "email_verified": False}  # fmt: skip
+    newcomer = await w.c.deps.employees.upsert(
+        Employee(id=new_id(), tenant_id=w.a.id, name="New Person", email="new@acme.example")
+    )
+    providers["slack"].claims = {
+        "iss": "https://slack.com",
+        "https://slack.com/user_id": "UNEW1",
+        "https://slack.com/team_id": team,
+        "email": "new@acme.example",
+        "email_verified": False,
+    }
     r = await sign_in_with(w, "slack")
     assert r.status == 400 and "not on the staff list" in await r.text()
     providers["slack"].claims["email_verified"] = True
@@ -103,13 +120,18 @@ async def test_a_first_sign_in_links_the_person_by_verified_email_and_an_unverif
 
 
 async def test_sign_in_with_microsoft_maps_the_entra_user_and_refuses_other_directories(
-    w: Web, providers: dict[str, FakeOidcProvider]) -> None:  # fmt: skip
+    w: Web, providers: dict[str, FakeOidcProvider]
+) -> None:
     tenant = await w.c.deps.tenants.get(w.a.id)
     assert tenant is not None
     tid = tenant.teams_tenant_ids[0]
     payroll = w.a.people["payroll"]
-    providers["entra"].claims = {"iss": f"https://login.microsoftonline.com/{tid}/v2.0", "tid": tid,
-                                 "oid": str(uuid.uuid4()), "preferred_username": payroll.email}  # fmt: skip
+    providers["entra"].claims = {
+        "iss": f"https://login.microsoftonline.com/{tid}/v2.0",
+        "tid": tid,
+        "oid": str(uuid.uuid4()),
+        "preferred_username": payroll.email,
+    }
     r = await sign_in_with(w, "entra")
     me = await r.json()
     assert me["employee_id"] == payroll.id and me["roles"] == ["employee", "payroll"]
@@ -122,7 +144,8 @@ async def test_sign_in_with_microsoft_maps_the_entra_user_and_refuses_other_dire
 
 @pytest.mark.parametrize("forgery", ["audience", "nonce", "issuer", "key", "expired"])
 async def test_an_id_token_that_does_not_check_out_signs_nobody_in(
-    w: Web, providers: dict[str, FakeOidcProvider], forgery: str) -> None:  # fmt: skip
+    w: Web, providers: dict[str, FakeOidcProvider], forgery: str
+) -> None:
     slack = providers["slack"]
     slack.claims = {**slack_claims(w, w.a.people["admin"]), "https://slack.com/team_id": await team_of(w)}
     slack.tamper = {
@@ -159,8 +182,11 @@ async def test_password_sign_in_csrf_and_sign_out(w: Web) -> None:
     assert r.status == 400 and "expired" in await r.text()
     page = await w.http.get(f"{w.url}/signin")
     csrf = re.search(r'name="csrf" value="([^"]+)"', await page.text()).group(1)  # type: ignore[union-attr]
-    r = await w.http.post(f"{w.url}/signin", data={"email": email, "password": PASSWORD, "csrf": csrf,
-                                                  "next": "//evil.example/"}, allow_redirects=False)  # fmt: skip
+    r = await w.http.post(
+        f"{w.url}/signin",
+        data={"email": email, "password": PASSWORD, "csrf": csrf, "next": "//evil.example/"},
+        allow_redirects=False,
+    )
     assert r.status == 303 and r.headers["Location"] == "/"
     me = await (await w.http.get(f"{w.url}/api/v1/me")).json()
     assert me["roles"] == ["admin", "employee"] and me["kind"] == "session"
@@ -169,8 +195,9 @@ async def test_password_sign_in_csrf_and_sign_out(w: Web) -> None:
     assert r.status == 403 and (await r.json())["error"]["code"] == "csrf"
     page = await w.http.get(f"{w.url}/settings")
     token = re.search(r'name="csrf" value="([^"]+)"', await page.text()).group(1)  # type: ignore[union-attr]
-    r = await w.http.patch(f"{w.url}/api/v1/settings", json={"timezone": "Europe/Paris"},
-                           headers={"X-CSRF-Token": token})  # fmt: skip
+    r = await w.http.patch(
+        f"{w.url}/api/v1/settings", json={"timezone": "Europe/Paris"}, headers={"X-CSRF-Token": token}
+    )
     assert r.status == 200 and (await r.json())["timezone"] == "Europe/Paris"
     r = await w.http.post(f"{w.url}/signout", data={"csrf": token}, allow_redirects=False)
     assert r.status == 303
@@ -184,15 +211,20 @@ async def test_the_session_cookie_is_httponly_secure_samesite_and_short_lived(we
     page = await web.http.get(f"{web.url}/signin")
     csrf = re.search(r'name="csrf" value="([^"]+)"', await page.text()).group(1)  # type: ignore[union-attr]
     pre = page.cookies["attendance_pre"].value
-    r = await web.http.post(f"{web.url}/signin", data={"email": email, "password": PASSWORD, "csrf": csrf},
-                            headers={"Cookie": f"attendance_pre={pre}"}, allow_redirects=False)  # fmt: skip
+    r = await web.http.post(
+        f"{web.url}/signin",
+        data={"email": email, "password": PASSWORD, "csrf": csrf},
+        headers={"Cookie": f"attendance_pre={pre}"},
+        allow_redirects=False,
+    )
     morsel = r.cookies["attendance_session"]
     assert morsel["httponly"] and morsel["secure"] and morsel["samesite"] == "Lax"
     assert int(morsel["max-age"]) == 3600
 
 
 async def test_a_session_signed_with_a_retired_key_still_works_until_the_key_is_dropped(
-    settings: Settings, mongo_server: EmbeddedMongo, engine: Any) -> None:  # fmt: skip
+    settings: Settings, mongo_server: EmbeddedMongo, engine: Any
+) -> None:
     from attendance.adapters.web.sessions import SessionCodec
 
     old, new = "o" * 40, "n" * 40
@@ -239,8 +271,9 @@ async def test_password_guessing_is_stopped_after_five_failures(w: Web) -> None:
     async def attempt(password: str) -> aiohttp.ClientResponse:
         page = await w.http.get(f"{w.url}/signin")
         csrf = re.search(r'name="csrf" value="([^"]+)"', await page.text()).group(1)  # type: ignore[union-attr]
-        return await w.http.post(f"{w.url}/signin", data={"email": email, "password": password, "csrf": csrf},
-                                 allow_redirects=False)  # fmt: skip
+        return await w.http.post(
+            f"{w.url}/signin", data={"email": email, "password": password, "csrf": csrf}, allow_redirects=False
+        )
 
     for n in range(5):
         r = await attempt(f"guess number {n}")
@@ -258,7 +291,8 @@ async def admin_claims(w: Web) -> dict[str, Any]:
 
 
 async def test_pkce_is_always_sent_and_a_provider_that_requires_it_signs_people_in(
-    w: Web, providers: dict[str, FakeOidcProvider]) -> None:  # fmt: skip
+    w: Web, providers: dict[str, FakeOidcProvider]
+) -> None:
     import base64
     import hashlib
 
@@ -279,8 +313,9 @@ async def test_the_client_secret_goes_in_the_body_when_the_provider_is_set_to_cl
     slack = providers["slack"]
     chosen = provider_settings(slack, "https://slack.com").model_copy(update={"token_auth": "client_secret_post"})
     web_settings = WebSettings(cookie_secure=False, slack=chosen)
-    async with started(settings.model_copy(update={"web": web_settings}), mongo_server.uri, engine,
-                       jar=aiohttp.CookieJar(unsafe=True)) as w:  # fmt: skip
+    async with started(
+        settings.model_copy(update={"web": web_settings}), mongo_server.uri, engine, jar=aiohttp.CookieJar(unsafe=True)
+    ) as w:
         slack.claims = await admin_claims(w)
         assert (await sign_in_with(w, "slack")).status == 200
     assert slack.auth_methods == ["client_secret_post"] and slack.token_requests[0]["client_secret"]
@@ -291,11 +326,15 @@ async def test_with_only_an_issuer_the_endpoints_come_from_discovery_and_email_f
 ) -> None:
     entra = providers["entra"]
     entra.issuer = entra.base  # a standard provider whose issuer is its own address
-    discovered = OidcProvider(client_id=entra.client_id, client_secret=entra.client_secret,  # type: ignore[arg-type]
-                              issuer=entra.base)  # fmt: skip
+    discovered = OidcProvider(
+        client_id=entra.client_id,
+        client_secret=entra.client_secret,  # type: ignore[arg-type]
+        issuer=entra.base,
+    )
     web_settings = WebSettings(cookie_secure=False, entra=discovered)
-    async with started(settings.model_copy(update={"web": web_settings}), mongo_server.uri, engine,
-                       jar=aiohttp.CookieJar(unsafe=True)) as w:  # fmt: skip
+    async with started(
+        settings.model_copy(update={"web": web_settings}), mongo_server.uri, engine, jar=aiohttp.CookieJar(unsafe=True)
+    ) as w:
         tenant = await w.c.deps.tenants.get(w.a.id)
         assert tenant is not None
         tid, payroll = tenant.teams_tenant_ids[0], w.a.people["payroll"]
@@ -315,7 +354,8 @@ async def test_with_only_an_issuer_the_endpoints_come_from_discovery_and_email_f
 
 
 async def test_the_state_is_single_use_and_a_providers_error_is_shown_and_logged(
-    w: Web, providers: dict[str, FakeOidcProvider], caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    w: Web, providers: dict[str, FakeOidcProvider], caplog: pytest.LogCaptureFixture
+) -> None:
     slack = providers["slack"]
     slack.claims = await admin_claims(w)
     start = await w.http.get(f"{w.url}/signin/slack", allow_redirects=False)
@@ -346,8 +386,9 @@ async def test_signing_out_ends_the_session_on_the_server_so_a_copied_cookie_is_
     email = await local_admin(w.c, w.a)
     page = await w.http.get(f"{w.url}/signin")
     csrf = re.search(r'name="csrf" value="([^"]+)"', await page.text()).group(1)  # type: ignore[union-attr]
-    r = await w.http.post(f"{w.url}/signin", data={"email": email, "password": PASSWORD, "csrf": csrf},
-                          allow_redirects=False)  # fmt: skip
+    r = await w.http.post(
+        f"{w.url}/signin", data={"email": email, "password": PASSWORD, "csrf": csrf}, allow_redirects=False
+    )
     copied = r.cookies["attendance_session"].value
     assert (await w.call("GET", "/api/v1/me", headers={"Cookie": f"attendance_session={copied}"})).status == 200
     page = await w.http.get(f"{w.url}/settings")
@@ -357,7 +398,8 @@ async def test_signing_out_ends_the_session_on_the_server_so_a_copied_cookie_is_
 
 
 async def test_the_providers_keys_are_fetched_for_an_unknown_kid_and_expire_from_the_cache(
-    providers: dict[str, FakeOidcProvider]) -> None:  # fmt: skip
+    providers: dict[str, FakeOidcProvider],
+) -> None:
     from attendance.adapters.web.signin import JwksCache, OidcError
 
     p = providers["slack"]

@@ -37,24 +37,42 @@ class Org:
 
 
 async def make_org(c: Container, label: str, *, days: int = 10) -> Org:
-    tenant = await create_tenant(CreateTenant(name=f"{label} {new_id()[:6]}", timezone="Europe/Berlin",
-                                              slack_team_ids=(f"T{new_id()[:8].upper()}",),
-                                              teams_tenant_ids=(str(__import__("uuid").uuid4()),)),
-                                 tenants=c.deps.tenants)  # fmt: skip
+    tenant = await create_tenant(
+        CreateTenant(
+            name=f"{label} {new_id()[:6]}",
+            timezone="Europe/Berlin",
+            slack_team_ids=(f"T{new_id()[:8].upper()}",),
+            teams_tenant_ids=(str(__import__("uuid").uuid4()),),
+        ),
+        tenants=c.deps.tenants,
+    )
     people: dict[str, Employee] = {}
     for role, extra in ROLES_OF.items():
-        people[role] = await c.deps.employees.upsert(Employee(
-            id=new_id(), tenant_id=tenant.id, name=f"{label} {role.title()}", email=f"{role}@{label.lower()}.example",
-            roles=frozenset({Role.EMPLOYEE, *extra}), slack_user_id=f"U{role.upper()}{label.upper()}",
-        ))  # fmt: skip
+        people[role] = await c.deps.employees.upsert(
+            Employee(
+                id=new_id(),
+                tenant_id=tenant.id,
+                name=f"{label} {role.title()}",
+                email=f"{role}@{label.lower()}.example",
+                roles=frozenset({Role.EMPLOYEE, *extra}),
+                slack_user_id=f"U{role.upper()}{label.upper()}",
+            )
+        )
     await c.deps.employees.set_manager(tenant.id, people["employee"].id, people["manager"].id)
     people["employee"] = await c.deps.employees.get(tenant.id, people["employee"].id)  # type: ignore[assignment]
     org = Org(tenant.id, tenant.name, people)
-    admin = Principal(tenant_id=tenant.id, kind=PrincipalKind.SESSION, actor=people["admin"].id, name="setup",
-                      roles=frozenset({Role.ADMIN}), employee_id=people["admin"].id)  # fmt: skip
+    admin = Principal(
+        tenant_id=tenant.id,
+        kind=PrincipalKind.SESSION,
+        actor=people["admin"].id,
+        name="setup",
+        roles=frozenset({Role.ADMIN}),
+        employee_id=people["admin"].id,
+    )
     for role, person in people.items():
-        _, secret = await create_token(admin, name=f"{role} token", kind=TokenKind.PERSONAL, employee_id=person.id,
-                                       deps=access_deps(c))  # fmt: skip
+        _, secret = await create_token(
+            admin, name=f"{role} token", kind=TokenKind.PERSONAL, employee_id=person.id, deps=access_deps(c)
+        )
         org.tokens[role] = secret
     await seed_days(c, org, days)
     return org
@@ -73,9 +91,17 @@ async def seed_days(c: Container, org: Org, days: int) -> None:
             start = datetime.combine(day, time(8, 50), tzinfo=zone) + timedelta(minutes=(n * 7 + back) % 30)
             for direction, at in ((Direction.IN, start), (Direction.OUT, start + timedelta(hours=8, minutes=10))):
                 seq += 1
-                event = AttendanceEvent(id=new_id(), tenant_id=org.id, employee_id=person.id, direction=direction,
-                                        at=at.astimezone(UTC), timezone="Europe/Berlin", channel="slack",
-                                        job_id=None, distance=0.4)  # fmt: skip
+                event = AttendanceEvent(
+                    id=new_id(),
+                    tenant_id=org.id,
+                    employee_id=person.id,
+                    direction=direction,
+                    at=at.astimezone(UTC),
+                    timezone="Europe/Berlin",
+                    channel="slack",
+                    job_id=None,
+                    distance=0.4,
+                )
                 await c.store.append(event, seq, [], None)
 
 
@@ -118,41 +144,80 @@ async def make_things(c: Container, org: Org) -> Things:
 
     now = c.deps.clock.now()
     emp, outsider = org.people["employee"], org.people["outsider"]
-    job = CheckInJob(id=new_id(), tenant_id=org.id, channel="slack", identity_kind="slack",
-                     identity=emp.slack_user_id, photo=PhotoRef(kind="url", ref="http://x/y"), requested=Requested.AUTO,
-                     received_at=now, idempotency_key=new_id())  # fmt: skip
-    await c.chat.reviews.flag(job, Outcome(kind=OutcomeKind.OTHER_PERSON, employee_id=emp.id,
-                                           looks_like=outsider.id, distance=0.5), now)  # fmt: skip
+    job = CheckInJob(
+        id=new_id(),
+        tenant_id=org.id,
+        channel="slack",
+        identity_kind="slack",
+        identity=emp.slack_user_id,
+        photo=PhotoRef(kind="url", ref="http://x/y"),
+        requested=Requested.AUTO,
+        received_at=now,
+        idempotency_key=new_id(),
+    )
+    await c.chat.reviews.flag(
+        job, Outcome(kind=OutcomeKind.OTHER_PERSON, employee_id=emp.id, looks_like=outsider.id, distance=0.5), now
+    )
     dash = dashboard_deps(c)
     corrections = []
     for who in (emp, outsider):
-        made = await request_correction(employee_principal(who, kind=PrincipalKind.SESSION), direction="in",
-                                        at=(now - timedelta(days=1)).astimezone(ZoneInfo("Europe/Berlin"))
-                                        .strftime("%Y-%m-%dT08:30"), supersedes=None, void=False,
-                                        reason="forgot my phone", deps=dash)  # fmt: skip
+        made = await request_correction(
+            employee_principal(who, kind=PrincipalKind.SESSION),
+            direction="in",
+            at=(now - timedelta(days=1)).astimezone(ZoneInfo("Europe/Berlin")).strftime("%Y-%m-%dT08:30"),
+            supersedes=None,
+            void=False,
+            reason="forgot my phone",
+            deps=dash,
+        )
         corrections.append(made.id)
     tenant = await c.deps.tenants.get(org.id)
     assert tenant is not None
-    sub, _ = await webhooks.add_subscription(tenant, "http://127.0.0.1:9/hook", [], by="test",
-                                             subscriptions=c.subscriptions, audit=c.deps.audit,
-                                             clock=c.deps.clock, destinations=c.destinations)  # fmt: skip
-    event = AttendanceEvent(id=new_id(), tenant_id=org.id, employee_id=emp.id, direction=Direction.IN,
-                            at=now - timedelta(days=20), timezone="Europe/Berlin", channel="slack",
-                            job_id=None)  # fmt: skip
+    sub, _ = await webhooks.add_subscription(
+        tenant,
+        "http://127.0.0.1:9/hook",
+        [],
+        by="test",
+        subscriptions=c.subscriptions,
+        audit=c.deps.audit,
+        clock=c.deps.clock,
+        destinations=c.destinations,
+    )
+    event = AttendanceEvent(
+        id=new_id(),
+        tenant_id=org.id,
+        employee_id=emp.id,
+        direction=Direction.IN,
+        at=now - timedelta(days=20),
+        timezone="Europe/Berlin",
+        channel="slack",
+        job_id=None,
+    )
     await c.deliveries.add_outbox(outbox_rows(event, emp, now))
     rows = await c.deliveries.pending_outbox(100)
     mine = [r for r in rows if r.get("tenant_id") == org.id]
     await c.deliveries.fan_out([(r, [sub]) for r in mine], now)
-    claimed = [d for d in await c.deliveries.claim("test", now + timedelta(seconds=1), timedelta(seconds=30), 50)
-               if d.tenant_id == org.id]  # fmt: skip
+    claimed = [
+        d
+        for d in await c.deliveries.claim("test", now + timedelta(seconds=1), timedelta(seconds=30), 50)
+        if d.tenant_id == org.id
+    ]
     assert claimed, "the test delivery was not claimable"
     failed = Attempt(at=now, result=ResultKind.REJECTED, status=None, detail="refused", ms=1.0)
-    await c.deliveries.finish(claimed[0], state=DeliveryState.DEAD, next_attempt_at=None, attempt=failed,
-                              followup=None, now=now)  # fmt: skip
-    admin = Principal(tenant_id=org.id, kind=PrincipalKind.SESSION, actor=org.people["admin"].id, name="setup",
-                      roles=frozenset({Role.ADMIN}), employee_id=org.people["admin"].id)  # fmt: skip
-    spare, _ = await create_token(admin, name="spare", kind=TokenKind.INTEGRATION, roles=[Role.PAYROLL],
-                                  deps=access_deps(c))  # fmt: skip
+    await c.deliveries.finish(
+        claimed[0], state=DeliveryState.DEAD, next_attempt_at=None, attempt=failed, followup=None, now=now
+    )
+    admin = Principal(
+        tenant_id=org.id,
+        kind=PrincipalKind.SESSION,
+        actor=org.people["admin"].id,
+        name="setup",
+        roles=frozenset({Role.ADMIN}),
+        employee_id=org.people["admin"].id,
+    )
+    spare, _ = await create_token(
+        admin, name="spare", kind=TokenKind.INTEGRATION, roles=[Role.PAYROLL], deps=access_deps(c)
+    )
     return Things(
         review_item=job.id,
         correction_of_employee=corrections[0],

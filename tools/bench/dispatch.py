@@ -69,9 +69,15 @@ Running = tuple[asyncio.subprocess.Process, asyncio.Event, asyncio.Task[None]]
 
 async def _start_dispatcher(env: dict[str, str]) -> Running:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "attendance", "dispatcher", env=env, stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE, preexec_fn=die_with_parent,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "attendance",
+        "dispatcher",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        preexec_fn=die_with_parent,
+    )
     ready = asyncio.Event()
 
     async def drain() -> None:  # read the log to the end (a full pipe would stop the process)
@@ -89,21 +95,41 @@ async def bench_dispatch(
     async with scratch_database(log_level="INFO") as db:  # INFO: the dispatchers' "ready" line
         server = db.server  # the receiver is on loopback
         settings = db.settings.model_copy(update={"webhooks": WebhookSettings(allow_private_networks=True)})
-        env = {**db.env, "ATTENDANCE_DISPATCHER__CONCURRENCY": str(concurrency),
-               "ATTENDANCE_WEBHOOKS__ALLOW_PRIVATE_NETWORKS": "true"}  # fmt: skip
+        env = {
+            **db.env,
+            "ATTENDANCE_DISPATCHER__CONCURRENCY": str(concurrency),
+            "ATTENDANCE_WEBHOOKS__ALLOW_PRIVATE_NETWORKS": "true",
+        }
         receiver = _Receiver(receiver_ms / 1000)
         procs: list[Running] = []
         try:
             await receiver.start()
             async with build(settings, uri=server.uri) as c:
-                tenant = await create_tenant(CreateTenant(name="Bench", timezone="Europe/Berlin"),
-                                             tenants=c.deps.tenants)  # fmt: skip
-                await webhooks.add_subscription(tenant, f"http://127.0.0.1:{receiver.port}/hook", [], by="bench",
-                                                subscriptions=c.subscriptions, audit=c.deps.audit,
-                                                clock=c.deps.clock, destinations=c.destinations)  # fmt: skip
-                people = [await c.deps.employees.upsert(Employee(
-                    id=new_id(), tenant_id=tenant.id, name=f"Person {i}", email=f"p{i}@bench.invalid",
-                    worker_id=f"W{i}")) for i in range(employees)]  # fmt: skip
+                tenant = await create_tenant(
+                    CreateTenant(name="Bench", timezone="Europe/Berlin"), tenants=c.deps.tenants
+                )
+                await webhooks.add_subscription(
+                    tenant,
+                    f"http://127.0.0.1:{receiver.port}/hook",
+                    [],
+                    by="bench",
+                    subscriptions=c.subscriptions,
+                    audit=c.deps.audit,
+                    clock=c.deps.clock,
+                    destinations=c.destinations,
+                )
+                people = [
+                    await c.deps.employees.upsert(
+                        Employee(
+                            id=new_id(),
+                            tenant_id=tenant.id,
+                            name=f"Person {i}",
+                            email=f"p{i}@bench.invalid",
+                            worker_id=f"W{i}",
+                        )
+                    )
+                    for i in range(employees)
+                ]
                 rows: list[dict[str, object]] = []
                 start = datetime(2026, 12, 1, 7, tzinfo=UTC)
                 created = datetime.now(UTC)
@@ -111,10 +137,15 @@ async def bench_dispatch(
                     person = people[n % employees]
                     r = n // employees
                     event = AttendanceEvent(
-                        id=new_id(), tenant_id=tenant.id, employee_id=person.id,
-                        direction=Direction.IN if r % 2 == 0 else Direction.OUT, at=start + timedelta(minutes=n),
-                        timezone="Europe/Berlin", channel="bench", job_id=None,
-                    )  # fmt: skip
+                        id=new_id(),
+                        tenant_id=tenant.id,
+                        employee_id=person.id,
+                        direction=Direction.IN if r % 2 == 0 else Direction.OUT,
+                        at=start + timedelta(minutes=n),
+                        timezone="Europe/Berlin",
+                        channel="bench",
+                        job_id=None,
+                    )
                     created += timedelta(microseconds=10)
                     rows += outbox_rows(event, person, created)
                 for _ in range(dispatchers):

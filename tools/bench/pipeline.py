@@ -93,9 +93,12 @@ class WorkerProcesses:
 
     def start(self) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "attendance", "worker", "--processes", "1"], env=self.env,
-            preexec_fn=die_with_parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,  # noqa: PLW1509
-        )  # fmt: skip
+            [sys.executable, "-m", "attendance", "worker", "--processes", "1"],
+            env=self.env,
+            preexec_fn=die_with_parent,  # noqa: PLW1509
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self.procs.append(proc)
         return proc
 
@@ -128,20 +131,26 @@ async def bench_tenant(
 ) -> tuple[Tenant, list[tuple[str, str]], dict[str, bytes]]:
     """A tenant with the face set's people enrolled (first photo each; Slack users ``U<n>``), the
     fraud rules that reused photos would trip switched off; returns the (user, photo) probes."""
-    tenant = await create_tenant(CreateTenant(name="Bench", timezone="UTC", slack_team_ids=slack_team_ids),
-                                 tenants=c.deps.tenants)  # fmt: skip
+    tenant = await create_tenant(
+        CreateTenant(name="Bench", timezone="UTC", slack_team_ids=slack_team_ids), tenants=c.deps.tenants
+    )
     policy = dataclasses.replace(CheckInPolicy(), replay_check=False, duplicate_window_minutes=0, freshness_minutes=0)
     await c.deps.tenants.set_policy(tenant.id, policy)
     probes: list[tuple[str, str]] = []
     photos: dict[str, bytes] = {}
     for n, (identity, pics) in enumerate(faces.enrolled.items()):
-        e = await c.deps.employees.upsert(Employee(id=new_id(), tenant_id=tenant.id, name=identity,
-                                                   email=f"p{n}@bench.invalid", slack_user_id=f"U{n}"))  # fmt: skip
-        consent = RecordConsent(tenant_id=tenant.id, employee_id=e.id, notice_version="bench",
-                                recorded_by="bench", method="signed-form")  # fmt: skip
+        e = await c.deps.employees.upsert(
+            Employee(
+                id=new_id(), tenant_id=tenant.id, name=identity, email=f"p{n}@bench.invalid", slack_user_id=f"U{n}"
+            )
+        )
+        consent = RecordConsent(
+            tenant_id=tenant.id, employee_id=e.id, notice_version="bench", recorded_by="bench", method="signed-form"
+        )
         await record_consent(consent, deps=c.deps)
-        await enroll_photo(EnrollPhoto(tenant_id=tenant.id, employee_id=e.id, photo=pics[0].path.read_bytes()),
-                           deps=c.deps)  # fmt: skip
+        await enroll_photo(
+            EnrollPhoto(tenant_id=tenant.id, employee_id=e.id, photo=pics[0].path.read_bytes()), deps=c.deps
+        )
         for pic in pics[1:]:
             name = f"{n}-{pic.path.name}"
             photos[name] = pic.path.read_bytes()
@@ -150,9 +159,14 @@ async def bench_tenant(
 
 
 async def bench_pipeline(
-    faces_dir: Path, *, checkins: int, workers: int, kill_every: int | None, rate: float | None,
+    faces_dir: Path,
+    *,
+    checkins: int,
+    workers: int,
+    kill_every: int | None,
+    rate: float | None,
     timeout_s: float = 600.0,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     faces = load_face_set(faces_dir)
     async with scratch_database() as db:
         server, settings = db.server, db.settings
@@ -175,11 +189,19 @@ async def bench_pipeline(
                 interval = 1.0 / rate if rate else 0.0
                 for i in range(checkins):
                     user, name = probes[i % len(probes)]
-                    job, _ = await submit_check_in(RequestCheckIn(
-                        tenant_id=tenant.id, channel="bench", identity_kind="slack", identity=user,
-                        photo=PhotoRef(kind="url", ref=f"http://127.0.0.1:{platform.port}/p/{name}"),
-                        idempotency_key=f"bench-{i}", reply_to=f"http://127.0.0.1:{platform.port}/reply",
-                    ), jobs=c.checkin.jobs, clock=c.checkin.clock)  # fmt: skip
+                    job, _ = await submit_check_in(
+                        RequestCheckIn(
+                            tenant_id=tenant.id,
+                            channel="bench",
+                            identity_kind="slack",
+                            identity=user,
+                            photo=PhotoRef(kind="url", ref=f"http://127.0.0.1:{platform.port}/p/{name}"),
+                            idempotency_key=f"bench-{i}",
+                            reply_to=f"http://127.0.0.1:{platform.port}/reply",
+                        ),
+                        jobs=c.checkin.jobs,
+                        clock=c.checkin.clock,
+                    )
                     submitted[job.id] = time.monotonic()
                     if next_kill and len(platform.replied) >= next_kill:
                         pool.kill_one_and_replace()
@@ -202,8 +224,11 @@ async def bench_pipeline(
                     await asyncio.sleep(0.1)  # replies go out just before a job is marked done
                 finished = max(platform.replied.values(), default=time.monotonic())
                 jobs = [d async for d in c.db["checkin_jobs"].find({"tenant_id": tenant.id})]
-                latencies = [(d["decided_at"] - d["received_at"]).total_seconds() * 1000
-                             for d in jobs if d.get("decided_at") is not None]  # fmt: skip
+                latencies = [
+                    (d["decided_at"] - d["received_at"]).total_seconds() * 1000
+                    for d in jobs
+                    if d.get("decided_at") is not None
+                ]
                 events = [d async for d in c.db["attendance_events"].find({"tenant_id": tenant.id}, {"job_id": 1})]
                 per_job: dict[str, int] = {}
                 for ev in events:

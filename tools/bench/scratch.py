@@ -33,11 +33,17 @@ async def scratch_database(*, log_level: str = "WARNING") -> AsyncIterator[Scrat
         await server.start()
         try:
             key = base64.b64encode(os.urandom(32)).decode()
-            settings = Settings(home=Path(home), database=DatabaseSettings(name=NAME),
-                                crypto=CryptoSettings(template_key=key))  # fmt: skip
-            env = {**os.environ, "MONGODB_URI": server.uri, "ATTENDANCE_DATABASE__NAME": NAME,
-                   "ATTENDANCE_HOME": home, "ATTENDANCE_CRYPTO__TEMPLATE_KEY": key,
-                   "ATTENDANCE_LOG__LEVEL": log_level}  # fmt: skip
+            settings = Settings(
+                home=Path(home), database=DatabaseSettings(name=NAME), crypto=CryptoSettings(template_key=key)
+            )
+            env = {
+                **os.environ,
+                "MONGODB_URI": server.uri,
+                "ATTENDANCE_DATABASE__NAME": NAME,
+                "ATTENDANCE_HOME": home,
+                "ATTENDANCE_CRYPTO__TEMPLATE_KEY": key,
+                "ATTENDANCE_LOG__LEVEL": log_level,
+            }
             yield ScratchDatabase(server, settings, env)
         finally:
             await server.stop()

@@ -81,13 +81,25 @@ class _Slack:
 
 def _event(n: int, user: str, url: str, size: int) -> bytes:
     channel = f"D{user}-{n}"  # one DM per selfie, so that each answer can be timed
-    return json.dumps({
-        "team_id": TEAM, "api_app_id": "ABENCH", "type": "event_callback", "event_id": f"EvBench{n}",
-        "event_time": int(time.time()),
-        "event": {"type": "message", "subtype": "file_share", "user": user, "channel": channel, "channel_type": "im",
-                  "text": "", "ts": f"{time.time():.6f}",
-                  "files": [{"id": f"F{n}", "mimetype": "image/jpeg", "size": size, "url_private_download": url}]},
-    }).encode()  # fmt: skip
+    return json.dumps(
+        {
+            "team_id": TEAM,
+            "api_app_id": "ABENCH",
+            "type": "event_callback",
+            "event_id": f"EvBench{n}",
+            "event_time": int(time.time()),
+            "event": {
+                "type": "message",
+                "subtype": "file_share",
+                "user": user,
+                "channel": channel,
+                "channel_type": "im",
+                "text": "",
+                "ts": f"{time.time():.6f}",
+                "files": [{"id": f"F{n}", "mimetype": "image/jpeg", "size": size, "url_private_download": url}],
+            },
+        }
+    ).encode()
 
 
 def _cpu_s(pid: int | None) -> float:
@@ -98,9 +110,12 @@ def _cpu_s(pid: int | None) -> float:
 
 def _start_serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "attendance", "serve", "--port", str(port)], env=env,
-        preexec_fn=die_with_parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,  # noqa: PLW1509
-    )  # fmt: skip
+        [sys.executable, "-m", "attendance", "serve", "--port", str(port)],
+        env=env,
+        preexec_fn=die_with_parent,  # noqa: PLW1509
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 async def _post(http: aiohttp.ClientSession, url: str, body: bytes) -> float:

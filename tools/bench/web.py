@@ -47,8 +47,13 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def _summary(values: list[float]) -> dict[str, float]:
-    return {"p50_ms": _pct(values, 0.5), "p95_ms": _pct(values, 0.95), "max_ms": round(max(values), 1),
-            "mean_ms": round(statistics.fmean(values), 1), "n": len(values)}  # fmt: skip
+    return {
+        "p50_ms": _pct(values, 0.5),
+        "p95_ms": _pct(values, 0.95),
+        "max_ms": round(max(values), 1),
+        "mean_ms": round(statistics.fmean(values), 1),
+        "n": len(values),
+    }
 
 
 async def _seed(c: Any, people: int, days: int) -> tuple[str, str, int]:
@@ -60,10 +65,27 @@ async def _seed(c: Any, people: int, days: int) -> tuple[str, str, int]:
         roles = {Role.EMPLOYEE, Role.MANAGER} if i % 10 == 0 else {Role.EMPLOYEE}
         if i == 0:
             roles.add(Role.ADMIN)
-        staff.append(Employee(id=new_id(), tenant_id=tenant.id, name=f"Person {i:04d}", email=f"p{i}@bench.invalid",
-                              manager_id=manager, roles=frozenset(roles)))  # fmt: skip
-    docs = [{"_id": e.id, "tenant_id": e.tenant_id, "name": e.name, "email": e.email, "manager_id": e.manager_id,
-             "roles": sorted(r.value for r in e.roles)} for e in staff]  # fmt: skip
+        staff.append(
+            Employee(
+                id=new_id(),
+                tenant_id=tenant.id,
+                name=f"Person {i:04d}",
+                email=f"p{i}@bench.invalid",
+                manager_id=manager,
+                roles=frozenset(roles),
+            )
+        )
+    docs = [
+        {
+            "_id": e.id,
+            "tenant_id": e.tenant_id,
+            "name": e.name,
+            "email": e.email,
+            "manager_id": e.manager_id,
+            "roles": sorted(r.value for r in e.roles),
+        }
+        for e in staff
+    ]
     await c.db["employees"].insert_many(docs)
     zone = ZoneInfo(ZONE)
     now = datetime.now(UTC)
@@ -76,31 +98,57 @@ async def _seed(c: Any, people: int, days: int) -> tuple[str, str, int]:
             if day.weekday() >= 5:
                 continue
             arrive = datetime.combine(day, datetime.min.time(), tzinfo=zone) + timedelta(
-                hours=8, minutes=(n * 7 + back * 13) % 75)  # fmt: skip
+                hours=8, minutes=(n * 7 + back * 13) % 75
+            )
             leave = arrive + timedelta(hours=8, minutes=(n + back) % 50)
             for direction, at in ((Direction.IN, arrive), (Direction.OUT, leave)):
                 if at >= now:
                     continue
                 seq += 1
-                e = AttendanceEvent(id=new_id(), tenant_id=tenant.id, employee_id=person.id, direction=direction,
-                                    at=at.astimezone(UTC), timezone=ZONE, channel="bench", job_id=None,
-                                    distance=0.4)  # fmt: skip
+                e = AttendanceEvent(
+                    id=new_id(),
+                    tenant_id=tenant.id,
+                    employee_id=person.id,
+                    direction=direction,
+                    at=at.astimezone(UTC),
+                    timezone=ZONE,
+                    channel="bench",
+                    job_id=None,
+                    distance=0.4,
+                )
                 events.append({**event_doc(e), "seq": seq})
     for start in range(0, len(events), 5000):
         await c.db["attendance_events"].insert_many(events[start : start + 5000])
-    admin = Principal(tenant_id=tenant.id, kind=PrincipalKind.SESSION, actor=staff[0].id, name="bench",
-                      roles=staff[0].roles, employee_id=staff[0].id)  # fmt: skip
-    _, secret = await create_token(admin, name="bench", kind=TokenKind.PERSONAL, employee_id=staff[0].id,
-                                   deps=access_deps(c))  # fmt: skip
+    admin = Principal(
+        tenant_id=tenant.id,
+        kind=PrincipalKind.SESSION,
+        actor=staff[0].id,
+        name="bench",
+        roles=staff[0].roles,
+        employee_id=staff[0].id,
+    )
+    _, secret = await create_token(
+        admin, name="bench", kind=TokenKind.PERSONAL, employee_id=staff[0].id, deps=access_deps(c)
+    )
     return tenant.id, secret, len(events)
 
 
 @contextlib.asynccontextmanager
 async def _serve(env: dict[str, str], port: int) -> AsyncIterator[str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "attendance", "serve", "--host", "127.0.0.1", "--port", str(port), env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, preexec_fn=die_with_parent,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "attendance",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        preexec_fn=die_with_parent,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as http:
@@ -134,8 +182,9 @@ async def _today(http: aiohttp.ClientSession, url: str, headers: dict[str, str],
     return {"server": _summary(server[1:]), "client": _summary(client[1:]), "bytes": len(body)}
 
 
-async def _load(http: aiohttp.ClientSession, url: str, headers: dict[str, str], path: str, *, clients: int,
-                each: int) -> dict[str, Any]:  # fmt: skip
+async def _load(
+    http: aiohttp.ClientSession, url: str, headers: dict[str, str], path: str, *, clients: int, each: int
+) -> dict[str, Any]:
     times: list[float] = []
     errors = 0
 
@@ -184,5 +233,12 @@ async def bench_web(*, people: int, days: int, clients: int, each: int, rounds: 
             api = {
                 name: await _load(http, url, headers, path, clients=clients, each=each) for name, path in lists.items()
             }
-    return {"people": people, "days": days, "events": written, "clients": clients, "today_board": board,
-            "api": api, "targets": {"today_board_server_ms": 300, "api_p95_ms": 100}}  # fmt: skip
+    return {
+        "people": people,
+        "days": days,
+        "events": written,
+        "clients": clients,
+        "today_board": board,
+        "api": api,
+        "targets": {"today_board_server_ms": 300, "api_p95_ms": 100},
+    }

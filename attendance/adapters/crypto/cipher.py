@@ -43,8 +43,9 @@ def parse_key(text: str) -> bytes:
     return key
 
 
-def load_or_create_local_key(home: Path, name: str = "template.key",
-                             setting: str = "ATTENDANCE_CRYPTO__TEMPLATE_KEY") -> bytes:  # fmt: skip
+def load_or_create_local_key(
+    home: Path, name: str = "template.key", setting: str = "ATTENDANCE_CRYPTO__TEMPLATE_KEY"
+) -> bytes:
     """The key for local use when none is configured: made once, kept with mode 0600. Several
     processes may start at once: the key is written aside and linked into place atomically, and
     whoever loses the race reads the winner's key."""

@@ -42,8 +42,9 @@ class Embedded:
     skipped: list[str] = dataclasses.field(default_factory=list)  # too few photos for enroll_photos + 1
 
 
-def embed_face_set(faces: FaceSet, analyse: Analyse, thresholds: MatchThresholds, *,
-                   enroll_photos: int = 1) -> Embedded:  # fmt: skip
+def embed_face_set(
+    faces: FaceSet, analyse: Analyse, thresholds: MatchThresholds, *, enroll_photos: int = 1
+) -> Embedded:
     if not 1 <= enroll_photos <= MAX_TEMPLATES_PER_PERSON:
         raise ValueError(f"enroll_photos is 1 to {MAX_TEMPLATES_PER_PERSON}, not {enroll_photos}")
     out = Embedded([], 0, [], [], [], [], enroll_photos=enroll_photos)

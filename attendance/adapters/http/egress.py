@@ -53,10 +53,12 @@ class PublicOnlyResolver(AbstractResolver):
         await self._inner.close()
 
 
-def egress_session(*, allow_private: bool, timeout_s: float = 15.0,
-                   resolver: AbstractResolver | None = None) -> aiohttp.ClientSession:  # fmt: skip
-    async def on_request_start(_: aiohttp.ClientSession, __: SimpleNamespace,
-                               params: aiohttp.TraceRequestStartParams) -> None:  # fmt: skip
+def egress_session(
+    *, allow_private: bool, timeout_s: float = 15.0, resolver: AbstractResolver | None = None
+) -> aiohttp.ClientSession:
+    async def on_request_start(
+        _: aiohttp.ClientSession, __: SimpleNamespace, params: aiohttp.TraceRequestStartParams
+    ) -> None:
         try:
             check_destination(str(params.url), allow_private=allow_private)
         except DestinationRefused as exc:
@@ -65,8 +67,9 @@ def egress_session(*, allow_private: bool, timeout_s: float = 15.0,
     trace = aiohttp.TraceConfig()
     trace.on_request_start.append(on_request_start)
     connector = aiohttp.TCPConnector(resolver=PublicOnlyResolver(allow_private=allow_private, inner=resolver))
-    return aiohttp.ClientSession(connector=connector, trace_configs=[trace],
-                                 timeout=aiohttp.ClientTimeout(total=timeout_s))  # fmt: skip
+    return aiohttp.ClientSession(
+        connector=connector, trace_configs=[trace], timeout=aiohttp.ClientTimeout(total=timeout_s)
+    )
 
 
 class ResolvingDestinationCheck:

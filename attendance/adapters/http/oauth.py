@@ -56,9 +56,14 @@ class OAuthTokens:
         self._tokens.pop(key, None)
 
     async def token(
-        self, key: str, url: str, form: dict[str, str], *, basic: tuple[str, str] | None = None,
+        self,
+        key: str,
+        url: str,
+        form: dict[str, str],
+        *,
+        basic: tuple[str, str] | None = None,
         ssl_context: ssl.SSLContext | None = None,
-    ) -> str:  # fmt: skip
+    ) -> str:
         cached = self._tokens.get(key)
         if cached is not None and cached.expires > time.monotonic():
             return cached.value
@@ -69,18 +74,28 @@ class OAuthTokens:
             headers = {"Authorization": aiohttp.BasicAuth(*basic).encode()} if basic else {}
             try:
                 # never redirected: the body carries the client secret
-                async with self._http.post(url, data=form, headers=headers, ssl=ssl_context if ssl_context else True,
-                                           timeout=self._timeout, allow_redirects=False) as resp:  # fmt: skip
+                async with self._http.post(
+                    url,
+                    data=form,
+                    headers=headers,
+                    ssl=ssl_context if ssl_context else True,
+                    timeout=self._timeout,
+                    allow_redirects=False,
+                ) as resp:
                     if resp.status in (400, 401, 403):
                         code = oauth_error_code(await read_some(resp, 2000))
-                        raise TokenError(f"the token endpoint refused the credentials (HTTP {resp.status}"
-                                         f"{': ' + code if code else ''})", permanent=True)  # fmt: skip
+                        raise TokenError(
+                            f"the token endpoint refused the credentials (HTTP {resp.status}"
+                            f"{': ' + code if code else ''})",
+                            permanent=True,
+                        )
                     if resp.status != 200:
                         raise TokenError(f"the token endpoint answered HTTP {resp.status}", permanent=False)
                     body = await resp.json(content_type=None)
             except NETWORK_ERRORS as exc:
-                raise TokenError(f"the token endpoint could not be reached ({type(exc).__name__})",
-                                 permanent=False) from exc  # fmt: skip
+                raise TokenError(
+                    f"the token endpoint could not be reached ({type(exc).__name__})", permanent=False
+                ) from exc
             except ValueError as exc:
                 raise TokenError("the token endpoint's answer is not JSON", permanent=False) from exc
             value = body.get("access_token") if isinstance(body, dict) else None

@@ -38,9 +38,13 @@ class HttpPhotoSource:
     their subdomains (when given), keeping the headers (a chat platform's token) on each hop."""
 
     def __init__(
-        self, session: aiohttp.ClientSession, *, max_bytes: int, timeout_s: float = 10.0,
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        max_bytes: int,
+        timeout_s: float = 10.0,
         allowed_hosts: frozenset[str] | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._session = session
         self._max = max_bytes
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)

@@ -46,8 +46,12 @@ def classify(status: int, retry_after: str | None, now: datetime) -> DeliveryRes
         return DeliveryResult(kind=ResultKind.DELIVERED, status=status)
     if status == 410:
         return DeliveryResult(kind=ResultKind.GONE, status=status, detail=status_text(status))
-    return DeliveryResult(kind=ResultKind.RETRY, status=status, detail=status_text(status),
-                          retry_after=parse_retry_after(retry_after, now))  # fmt: skip
+    return DeliveryResult(
+        kind=ResultKind.RETRY,
+        status=status,
+        detail=status_text(status),
+        retry_after=parse_retry_after(retry_after, now),
+    )
 
 
 def refusal_in(exc: BaseException) -> EgressRefused | None:

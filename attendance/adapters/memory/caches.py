@@ -98,8 +98,15 @@ class _Bucket:
 
 
 class CachedAttendanceStore:
-    def __init__(self, inner: AttendanceStore, clock: Clock, *, recent_ttl_s: float = 5.0, past_ttl_s: float = 60.0,
-                 max_events: int = 500_000) -> None:  # fmt: skip
+    def __init__(
+        self,
+        inner: AttendanceStore,
+        clock: Clock,
+        *,
+        recent_ttl_s: float = 5.0,
+        past_ttl_s: float = 60.0,
+        max_events: int = 500_000,
+    ) -> None:
         self._inner, self._clock = inner, clock
         self._recent, self._past = recent_ttl_s, past_ttl_s
         self._days: _Entries[tuple[str, date], _Bucket] = _Entries(clock, len, max_events)
@@ -132,8 +139,13 @@ class CachedAttendanceStore:
     ) -> list[AttendanceEvent]:
         if end <= start:
             return []
-        out = [e for b in await self._buckets(tenant_id, start, end) for i in set(employee_ids)
-               for e in b.by_employee.get(i, ()) if start <= e.at < end]  # fmt: skip
+        out = [
+            e
+            for b in await self._buckets(tenant_id, start, end)
+            for i in set(employee_ids)
+            for e in b.by_employee.get(i, ())
+            if start <= e.at < end
+        ]
         return sorted(out, key=lambda e: (e.at, e.id))
 
     async def events(
@@ -144,9 +156,15 @@ class CachedAttendanceStore:
         return [e for e in await self._span(tenant_id, start, end) if start <= e.at < end]
 
     async def page(
-        self, tenant_id: str, start: datetime, end: datetime, *, employee_ids: Sequence[str] | None,
-        after: tuple[datetime, str] | None, limit: int,
-    ) -> list[AttendanceEvent]:  # fmt: skip
+        self,
+        tenant_id: str,
+        start: datetime,
+        end: datetime,
+        *,
+        employee_ids: Sequence[str] | None,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[AttendanceEvent]:
         if end <= start:
             return []
         wanted = set(employee_ids) if employee_ids is not None else None
@@ -168,17 +186,20 @@ class CachedAttendanceStore:
 
     # ------------------------------------------------------------ straight through
 
-    async def day(self, tenant_id: str, employee_id: str, start: datetime, end: datetime
-                  ) -> tuple[int, list[AttendanceEvent]]:  # fmt: skip
+    async def day(
+        self, tenant_id: str, employee_id: str, start: datetime, end: datetime
+    ) -> tuple[int, list[AttendanceEvent]]:
         return await self._inner.day(tenant_id, employee_id, start, end)
 
-    async def append(self, event: AttendanceEvent, seq: int, outbox: Sequence[dict[str, object]],
-                     fingerprint: Fingerprint | None) -> None:  # fmt: skip
+    async def append(
+        self, event: AttendanceEvent, seq: int, outbox: Sequence[dict[str, object]], fingerprint: Fingerprint | None
+    ) -> None:
         await self._inner.append(event, seq, outbox, fingerprint)
         self._days.drop((event.tenant_id, _utc_day(event.at)))
 
-    async def complete(self, event: AttendanceEvent, outbox: Sequence[dict[str, object]],
-                       fingerprint: Fingerprint | None) -> None:  # fmt: skip
+    async def complete(
+        self, event: AttendanceEvent, outbox: Sequence[dict[str, object]], fingerprint: Fingerprint | None
+    ) -> None:
         await self._inner.complete(event, outbox, fingerprint)
 
     async def event(self, tenant_id: str, event_id: str) -> AttendanceEvent | None:
@@ -199,8 +220,9 @@ class CachedEmployeeRepository:
 
         return await self._lists.get(tenant_id, self._ttl, load)
 
-    async def page(self, tenant_id: str, *, after: str | None, limit: int, visible_to: str | None = None
-                   ) -> builtins.list[Employee]:  # fmt: skip
+    async def page(
+        self, tenant_id: str, *, after: str | None, limit: int, visible_to: str | None = None
+    ) -> builtins.list[Employee]:
         people = await self.list(tenant_id)
         i = bisect.bisect_right(people, after, key=lambda e: e.id) if after is not None else 0
         if visible_to is not None:

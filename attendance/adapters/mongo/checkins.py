@@ -50,15 +50,17 @@ CHECKIN_INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="ttl"),  # finished jobs only
     ],
     "attendance_events": [
-        IndexModel([("tenant_id", ASCENDING), ("employee_id", ASCENDING), ("seq", ASCENDING)], unique=True,
-                   name="sequence"),
+        IndexModel(
+            [("tenant_id", ASCENDING), ("employee_id", ASCENDING), ("seq", ASCENDING)], unique=True, name="sequence"
+        ),
         IndexModel([("tenant_id", ASCENDING), ("employee_id", ASCENDING), ("at", ASCENDING)], name="by_employee"),
         IndexModel([("tenant_id", ASCENDING), ("at", ASCENDING)], name="by_time"),
     ],
     "outbox": [
         IndexModel([("state", ASCENDING), ("created_at", ASCENDING)], name="pending"),
-        IndexModel([("tenant_id", ASCENDING), ("employee_id", ASCENDING), ("created_at", ASCENDING)],
-                   name="by_employee"),
+        IndexModel(
+            [("tenant_id", ASCENDING), ("employee_id", ASCENDING), ("created_at", ASCENDING)], name="by_employee"
+        ),
     ],
     "photo_fingerprints": [
         IndexModel([("tenant_id", ASCENDING), ("created_at", ASCENDING)], name="by_time"),
@@ -66,7 +68,7 @@ CHECKIN_INDEXES: dict[str, list[IndexModel]] = {
     ],
     "review_queue": [IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING), ("at", ASCENDING)], name="open")],
     "photo_buffer": [IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="ttl")],
-}  # fmt: skip
+}
 
 
 # ---------------------------------------------------------------- (de)serialisation
@@ -91,12 +93,24 @@ def outcome_from(doc: Doc | None) -> Outcome | None:
 def event_doc(e: AttendanceEvent) -> Doc:
     local = e.local
     return {
-        "_id": e.id, "tenant_id": e.tenant_id, "employee_id": e.employee_id, "direction": e.direction.value,
-        "at": e.at, "timezone": e.timezone, "local_date": local.date().isoformat(),
-        "local_time": local.strftime("%H:%M:%S"), "channel": e.channel, "job_id": e.job_id,
-        "decision": e.decision, "distance": e.distance, "margin": e.margin, "supersedes": e.supersedes,
-        "void": e.void, "reason": e.reason, "recorded_by": e.recorded_by,
-    }  # fmt: skip
+        "_id": e.id,
+        "tenant_id": e.tenant_id,
+        "employee_id": e.employee_id,
+        "direction": e.direction.value,
+        "at": e.at,
+        "timezone": e.timezone,
+        "local_date": local.date().isoformat(),
+        "local_time": local.strftime("%H:%M:%S"),
+        "channel": e.channel,
+        "job_id": e.job_id,
+        "decision": e.decision,
+        "distance": e.distance,
+        "margin": e.margin,
+        "supersedes": e.supersedes,
+        "void": e.void,
+        "reason": e.reason,
+        "recorded_by": e.recorded_by,
+    }
 
 
 def _utc(at: datetime) -> datetime:
@@ -108,33 +122,65 @@ def _utc(at: datetime) -> datetime:
 
 def event_from(d: Doc) -> AttendanceEvent:
     return AttendanceEvent(
-        id=d["_id"], tenant_id=d["tenant_id"], employee_id=d["employee_id"], direction=Direction(d["direction"]),
-        at=_utc(d["at"]), timezone=d["timezone"], channel=d["channel"], job_id=d.get("job_id"),
-        decision=d.get("decision", "accepted"), distance=d.get("distance"), margin=d.get("margin"),
-        supersedes=d.get("supersedes"), void=bool(d.get("void")), reason=d.get("reason"),
+        id=d["_id"],
+        tenant_id=d["tenant_id"],
+        employee_id=d["employee_id"],
+        direction=Direction(d["direction"]),
+        at=_utc(d["at"]),
+        timezone=d["timezone"],
+        channel=d["channel"],
+        job_id=d.get("job_id"),
+        decision=d.get("decision", "accepted"),
+        distance=d.get("distance"),
+        margin=d.get("margin"),
+        supersedes=d.get("supersedes"),
+        void=bool(d.get("void")),
+        reason=d.get("reason"),
         recorded_by=d.get("recorded_by"),
-    )  # fmt: skip
+    )
 
 
 def _job_doc(j: CheckInJob) -> Doc:
     return {
-        "_id": j.id, "tenant_id": j.tenant_id, "channel": j.channel, "identity_kind": j.identity_kind,
-        "identity": j.identity, "photo": dataclasses.asdict(j.photo), "requested": j.requested.value,
-        "received_at": j.received_at, "idempotency_key": j.idempotency_key, "reply_to": j.reply_to,
-        "context": j.context, "state": j.state.value, "attempts": j.attempts, "next_attempt_at": j.received_at,
+        "_id": j.id,
+        "tenant_id": j.tenant_id,
+        "channel": j.channel,
+        "identity_kind": j.identity_kind,
+        "identity": j.identity,
+        "photo": dataclasses.asdict(j.photo),
+        "requested": j.requested.value,
+        "received_at": j.received_at,
+        "idempotency_key": j.idempotency_key,
+        "reply_to": j.reply_to,
+        "context": j.context,
+        "state": j.state.value,
+        "attempts": j.attempts,
+        "next_attempt_at": j.received_at,
         "lease_until": None,
-        "outcome": None, "decided_at": None, "finished_at": None, "last_error": None,
-    }  # fmt: skip
+        "outcome": None,
+        "decided_at": None,
+        "finished_at": None,
+        "last_error": None,
+    }
 
 
 def _job(d: Doc) -> CheckInJob:
     return CheckInJob(
-        id=d["_id"], tenant_id=d["tenant_id"], channel=d["channel"], identity_kind=d["identity_kind"],
-        identity=d.get("identity"), photo=PhotoRef(**d["photo"]), requested=Requested(d["requested"]),
-        received_at=d["received_at"], idempotency_key=d["idempotency_key"], reply_to=d.get("reply_to"),
-        context=dict(d.get("context") or {}), state=JobState(d["state"]), attempts=int(d.get("attempts", 0)),
+        id=d["_id"],
+        tenant_id=d["tenant_id"],
+        channel=d["channel"],
+        identity_kind=d["identity_kind"],
+        identity=d.get("identity"),
+        photo=PhotoRef(**d["photo"]),
+        requested=Requested(d["requested"]),
+        received_at=d["received_at"],
+        idempotency_key=d["idempotency_key"],
+        reply_to=d.get("reply_to"),
+        context=dict(d.get("context") or {}),
+        state=JobState(d["state"]),
+        attempts=int(d.get("attempts", 0)),
         outcome=outcome_from(d.get("outcome")),
-    )  # fmt: skip
+    )
 
 
 def _signed64(value: int) -> int:
@@ -204,8 +250,10 @@ class MongoJobQueue:
 
     async def claim(self, worker: str, now: datetime, lease: timedelta) -> CheckInJob | None:
         """The oldest due job, else one whose lease ended (its worker died): two indexed queries."""
-        take = {"$set": {"state": JobState.RUNNING.value, "lease_until": now + lease, "worker": worker},
-                "$inc": {"attempts": 1}}  # fmt: skip
+        take = {
+            "$set": {"state": JobState.RUNNING.value, "lease_until": now + lease, "worker": worker},
+            "$inc": {"attempts": 1},
+        }
         for query, order in (
             ({"state": JobState.QUEUED.value, "next_attempt_at": {"$lte": now}}, "next_attempt_at"),
             ({"state": JobState.RUNNING.value, "lease_until": {"$lt": now}}, "lease_until"),
@@ -230,9 +278,18 @@ class MongoJobQueue:
         job is kept ``JOB_KEPT`` for its idempotency key (the platforms' redeliveries), then expires."""
         await self._c.update_one(
             {"_id": job_id},
-            {"$set": {"state": JobState.DONE.value, "outcome": outcome_doc(outcome), "decided_at": decided_at,
-                      "finished_at": now, "lease_until": None, "photo.ref": "", "expires_at": now + JOB_KEPT}},
-        )  # fmt: skip
+            {
+                "$set": {
+                    "state": JobState.DONE.value,
+                    "outcome": outcome_doc(outcome),
+                    "decided_at": decided_at,
+                    "finished_at": now,
+                    "lease_until": None,
+                    "photo.ref": "",
+                    "expires_at": now + JOB_KEPT,
+                }
+            },
+        )
 
     async def get(self, job_id: str) -> CheckInJob | None:
         doc = await self._c.find_one({"_id": job_id})
@@ -283,11 +340,16 @@ class MongoAttendanceStore:
         if fingerprint is not None:
             await self._db["photo_fingerprints"].update_one(
                 {"_id": event.id},
-                {"$setOnInsert": {"tenant_id": event.tenant_id, "fp": _signed64(fingerprint.value),
-                                  "created_at": fingerprint.at,
-                                  "expires_at": fingerprint.at + timedelta(days=fingerprint.retention_days)}},
+                {
+                    "$setOnInsert": {
+                        "tenant_id": event.tenant_id,
+                        "fp": _signed64(fingerprint.value),
+                        "created_at": fingerprint.at,
+                        "expires_at": fingerprint.at + timedelta(days=fingerprint.retention_days),
+                    }
+                },
                 upsert=True,
-            )  # fmt: skip
+            )
 
     async def events(
         self, tenant_id: str, start: datetime, end: datetime, employee_id: str | None = None
@@ -300,8 +362,11 @@ class MongoAttendanceStore:
     async def events_for(
         self, tenant_id: str, start: datetime, end: datetime, employee_ids: Sequence[str]
     ) -> list[AttendanceEvent]:
-        query: Doc = {"tenant_id": tenant_id, "employee_id": {"$in": list(employee_ids)},
-                      "at": {"$gte": start, "$lt": end}}  # fmt: skip
+        query: Doc = {
+            "tenant_id": tenant_id,
+            "employee_id": {"$in": list(employee_ids)},
+            "at": {"$gte": start, "$lt": end},
+        }
         return [event_from(d) async for d in self._events.find(query).sort("at", ASCENDING)]
 
     async def event(self, tenant_id: str, event_id: str) -> AttendanceEvent | None:
@@ -313,9 +378,15 @@ class MongoAttendanceStore:
         return found is not None
 
     async def page(
-        self, tenant_id: str, start: datetime, end: datetime, *, employee_ids: Sequence[str] | None,
-        after: tuple[datetime, str] | None, limit: int,
-    ) -> list[AttendanceEvent]:  # fmt: skip
+        self,
+        tenant_id: str,
+        start: datetime,
+        end: datetime,
+        *,
+        employee_ids: Sequence[str] | None,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[AttendanceEvent]:
         query: Doc = {"tenant_id": tenant_id, "at": {"$gte": start, "$lt": end}}
         if employee_ids is not None:
             query["employee_id"] = {"$in": list(employee_ids)}
@@ -385,11 +456,20 @@ class MongoFingerprints:
 
 def _review_item(d: Doc) -> ReviewItem:
     return ReviewItem(
-        id=d["_id"], tenant_id=d["tenant_id"], kind=ReviewKind(d["kind"]), at=d["at"], channel=d.get("channel", ""),
-        employee_id=d.get("claimed_employee_id"), looks_like=d.get("looks_like"), event_id=d.get("event_id"),
-        job_id=d.get("job_id"), requested=Requested(d.get("requested", "auto")), attempted_at=d.get("attempted_at"),
-        status=d.get("status", "open"), reported_by=d.get("reported_by"),
-    )  # fmt: skip
+        id=d["_id"],
+        tenant_id=d["tenant_id"],
+        kind=ReviewKind(d["kind"]),
+        at=d["at"],
+        channel=d.get("channel", ""),
+        employee_id=d.get("claimed_employee_id"),
+        looks_like=d.get("looks_like"),
+        event_id=d.get("event_id"),
+        job_id=d.get("job_id"),
+        requested=Requested(d.get("requested", "auto")),
+        attempted_at=d.get("attempted_at"),
+        status=d.get("status", "open"),
+        reported_by=d.get("reported_by"),
+    )
 
 
 @translated
@@ -400,23 +480,45 @@ class MongoReviewQueue:
     async def flag(self, job: CheckInJob, outcome: Outcome, now: datetime) -> None:
         await self._c.update_one(
             {"_id": job.id},
-            {"$setOnInsert": {"tenant_id": job.tenant_id, "kind": ReviewKind.OTHER_PERSON.value,
-                              "channel": job.channel, "claimed_employee_id": outcome.employee_id,
-                              "looks_like": outcome.looks_like, "distance": outcome.distance,
-                              "margin": outcome.margin, "job_id": job.id, "requested": job.requested.value,
-                              "attempted_at": job.received_at, "at": now, "status": "open"}},
+            {
+                "$setOnInsert": {
+                    "tenant_id": job.tenant_id,
+                    "kind": ReviewKind.OTHER_PERSON.value,
+                    "channel": job.channel,
+                    "claimed_employee_id": outcome.employee_id,
+                    "looks_like": outcome.looks_like,
+                    "distance": outcome.distance,
+                    "margin": outcome.margin,
+                    "job_id": job.id,
+                    "requested": job.requested.value,
+                    "attempted_at": job.received_at,
+                    "at": now,
+                    "status": "open",
+                }
+            },
             upsert=True,
-        )  # fmt: skip
+        )
 
     async def report(self, event: AttendanceEvent, reported_by: str, now: datetime) -> ReviewItem:
         doc = await self._c.find_one_and_update(
             {"_id": f"not-me:{event.id}"},
-            {"$setOnInsert": {"tenant_id": event.tenant_id, "kind": ReviewKind.NOT_ME.value, "channel": event.channel,
-                              "claimed_employee_id": event.employee_id, "event_id": event.id,
-                              "distance": event.distance, "attempted_at": event.at, "reported_by": reported_by,
-                              "at": now, "status": "open"}},
-            upsert=True, return_document=ReturnDocument.AFTER,
-        )  # fmt: skip
+            {
+                "$setOnInsert": {
+                    "tenant_id": event.tenant_id,
+                    "kind": ReviewKind.NOT_ME.value,
+                    "channel": event.channel,
+                    "claimed_employee_id": event.employee_id,
+                    "event_id": event.id,
+                    "distance": event.distance,
+                    "attempted_at": event.at,
+                    "reported_by": reported_by,
+                    "at": now,
+                    "status": "open",
+                }
+            },
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
         assert doc is not None, "an upsert returning the document after it always finds one"
         return _review_item(doc)
 
@@ -460,8 +562,15 @@ class MongoPhotoBuffer:
 
         created = now or datetime.now(UTC)
         buffer_id = new_id()
-        await self._c.insert_one({"_id": buffer_id, "tenant_id": tenant_id, "data": Binary(data),
-                                  "created_at": created, "expires_at": created + self._ttl})  # fmt: skip
+        await self._c.insert_one(
+            {
+                "_id": buffer_id,
+                "tenant_id": tenant_id,
+                "data": Binary(data),
+                "created_at": created,
+                "expires_at": created + self._ttl,
+            }
+        )
         return buffer_id
 
     async def get(self, buffer_id: str) -> bytes | None:

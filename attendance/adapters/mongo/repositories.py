@@ -497,5 +497,7 @@ class MongoAuditLog:
         if action:
             query["action"] = action
         cursor = self._c.find(query).sort([("at", DESCENDING), ("_id", DESCENDING)]).limit(limit)
-        return [AuditEntry(id=d["_id"], at=d["at"], actor=d["actor"], action=d["action"], subject=d["subject"])
-                async for d in cursor]  # fmt: skip
+        return [
+            AuditEntry(id=d["_id"], at=d["at"], actor=d["actor"], action=d["action"], subject=d["subject"])
+            async for d in cursor
+        ]

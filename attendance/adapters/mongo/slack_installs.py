@@ -63,10 +63,15 @@ class MongoSlackInstallationStore(AsyncInstallationStore):
             fields.pop(name, None)
         await self._c.replace_one(
             {"_id": doc_id},
-            {"platform": "slack", "team_id": installation.team_id, "fields": fields, "secrets": sealed,
-             "saved_at": datetime.now(UTC)},
+            {
+                "platform": "slack",
+                "team_id": installation.team_id,
+                "fields": fields,
+                "secrets": sealed,
+                "saved_at": datetime.now(UTC),
+            },
             upsert=True,
-        )  # fmt: skip
+        )
         log.info("slack installation saved team=%s", installation.team_id)
 
     async def async_save_bot(self, bot: Bot) -> None:
@@ -88,9 +93,13 @@ class MongoSlackInstallationStore(AsyncInstallationStore):
         return installation.to_bot() if installation and installation.bot_token else None
 
     async def async_find_installation(
-        self, *, enterprise_id: str | None, team_id: str | None, user_id: str | None = None,
+        self,
+        *,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None = None,
         is_enterprise_install: bool | None = False,
-    ) -> Installation | None:  # fmt: skip
+    ) -> Installation | None:
         return await self._installation(_key(enterprise_id, team_id, is_enterprise_install))
 
     async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
@@ -103,8 +112,9 @@ class MongoSlackInstallationStore(AsyncInstallationStore):
             await self.async_delete_all(enterprise_id=enterprise_id, team_id=team_id)
 
     async def async_delete_all(self, *, enterprise_id: str | None, team_id: str | None) -> None:
-        result = await self._c.delete_many({"_id": {"$in": [_key(enterprise_id, team_id, False),
-                                                            _key(enterprise_id, team_id, True)]}})  # fmt: skip
+        result = await self._c.delete_many(
+            {"_id": {"$in": [_key(enterprise_id, team_id, False), _key(enterprise_id, team_id, True)]}}
+        )
         log.info("slack installation removed team=%s deleted=%s", team_id, result.deleted_count)
 
 

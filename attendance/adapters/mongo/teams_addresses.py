@@ -38,10 +38,16 @@ class MongoTeamsAddresses:
     async def remember(self, tenant_id: str, employee_id: str, address: TeamsAddress, now: datetime) -> None:
         await self._c.update_one(
             {"tenant_id": tenant_id, "employee_id": employee_id},
-            {"$set": {"service_url": address.service_url, "conversation_id": address.conversation_id,
-                      "user_id": address.user_id, "seen_at": now}},
+            {
+                "$set": {
+                    "service_url": address.service_url,
+                    "conversation_id": address.conversation_id,
+                    "user_id": address.user_id,
+                    "seen_at": now,
+                }
+            },
             upsert=True,
-        )  # fmt: skip
+        )
 
     async def of(self, tenant_id: str, employee_id: str) -> TeamsAddress | None:
         doc = await self._c.find_one({"tenant_id": tenant_id, "employee_id": employee_id})
@@ -62,9 +68,17 @@ class MongoDownloadLinks:
     async def put(self, tenant_id: str, created_by: str, name: str, data: bytes, now: datetime) -> str:
         """Store the file; returns the secret token for its link."""
         token = secrets.token_urlsafe(32)
-        await self._c.insert_one({"_id": _digest(token), "tenant_id": tenant_id, "created_by": created_by,
-                                  "name": name, "data": Binary(data), "created_at": now,
-                                  "expires_at": now + LINK_LIFETIME})  # fmt: skip
+        await self._c.insert_one(
+            {
+                "_id": _digest(token),
+                "tenant_id": tenant_id,
+                "created_by": created_by,
+                "name": name,
+                "data": Binary(data),
+                "created_at": now,
+                "expires_at": now + LINK_LIFETIME,
+            }
+        )
         return token
 
     async def get(self, token: str, now: datetime) -> tuple[str, bytes] | None:

@@ -37,11 +37,18 @@ WEB_INDEXES: dict[str, list[IndexModel]] = {
 
 def _token(d: Doc) -> ApiToken:
     return ApiToken(
-        id=d["_id"], tenant_id=d["tenant_id"], name=d["name"], kind=TokenKind(d["kind"]),
-        secret_hash=d["secret_hash"], created_by=d["created_by"], created_at=d["created_at"],
-        roles=frozenset(Role(r) for r in d.get("roles", [])), employee_id=d.get("employee_id"),
-        last_used_at=d.get("last_used_at"), revoked_at=d.get("revoked_at"),
-    )  # fmt: skip
+        id=d["_id"],
+        tenant_id=d["tenant_id"],
+        name=d["name"],
+        kind=TokenKind(d["kind"]),
+        secret_hash=d["secret_hash"],
+        created_by=d["created_by"],
+        created_at=d["created_at"],
+        roles=frozenset(Role(r) for r in d.get("roles", [])),
+        employee_id=d.get("employee_id"),
+        last_used_at=d.get("last_used_at"),
+        revoked_at=d.get("revoked_at"),
+    )
 
 
 @translated
@@ -50,12 +57,21 @@ class MongoApiTokens:
         self._c: AsyncCollection[Doc] = db["api_tokens"]
 
     async def add(self, token: ApiToken) -> None:
-        await self._c.insert_one({
-            "_id": token.id, "tenant_id": token.tenant_id, "name": token.name, "kind": token.kind.value,
-            "secret_hash": token.secret_hash, "created_by": token.created_by, "created_at": token.created_at,
-            "roles": sorted(r.value for r in token.roles), "employee_id": token.employee_id,
-            "last_used_at": None, "revoked_at": None,
-        })  # fmt: skip
+        await self._c.insert_one(
+            {
+                "_id": token.id,
+                "tenant_id": token.tenant_id,
+                "name": token.name,
+                "kind": token.kind.value,
+                "secret_hash": token.secret_hash,
+                "created_by": token.created_by,
+                "created_at": token.created_at,
+                "roles": sorted(r.value for r in token.roles),
+                "employee_id": token.employee_id,
+                "last_used_at": None,
+                "revoked_at": None,
+            }
+        )
 
     async def by_hash(self, secret_hash: str) -> ApiToken | None:
         doc = await self._c.find_one({"secret_hash": secret_hash})
@@ -80,10 +96,14 @@ class MongoApiTokens:
 
 def _user(d: Doc) -> LocalUser:
     return LocalUser(
-        id=d["_id"], tenant_id=d["tenant_id"], email=d["email"], password_hash=d["password_hash"],
-        roles=frozenset(Role(r) for r in d.get("roles", [])), created_at=d["created_at"],
+        id=d["_id"],
+        tenant_id=d["tenant_id"],
+        email=d["email"],
+        password_hash=d["password_hash"],
+        roles=frozenset(Role(r) for r in d.get("roles", [])),
+        created_at=d["created_at"],
         employee_id=d.get("employee_id"),
-    )  # fmt: skip
+    )
 
 
 @translated
@@ -93,11 +113,17 @@ class MongoLocalUsers:
 
     async def add(self, user: LocalUser) -> None:
         try:
-            await self._c.insert_one({
-                "_id": user.id, "tenant_id": user.tenant_id, "email": user.email, "password_hash": user.password_hash,
-                "roles": sorted(r.value for r in user.roles), "created_at": user.created_at,
-                "employee_id": user.employee_id,
-            })  # fmt: skip
+            await self._c.insert_one(
+                {
+                    "_id": user.id,
+                    "tenant_id": user.tenant_id,
+                    "email": user.email,
+                    "password_hash": user.password_hash,
+                    "roles": sorted(r.value for r in user.roles),
+                    "created_at": user.created_at,
+                    "employee_id": user.employee_id,
+                }
+            )
         except DuplicateKeyError as exc:
             raise AlreadyExists(f"{user.email} already has an account") from exc
 
@@ -112,13 +138,22 @@ class MongoLocalUsers:
 
 def _request(d: Doc) -> CorrectionRequest:
     return CorrectionRequest(
-        id=d["_id"], tenant_id=d["tenant_id"], employee_id=d["employee_id"], reason=d["reason"],
-        requested_by=d["requested_by"], requested_at=d["requested_at"],
-        direction=Direction(d["direction"]) if d.get("direction") else None, at=d.get("at"),
-        supersedes=d.get("supersedes"), void=bool(d.get("void")), status=RequestStatus(d.get("status", "open")),
-        decided_by=d.get("decided_by"), decided_at=d.get("decided_at"), note=d.get("note"),
+        id=d["_id"],
+        tenant_id=d["tenant_id"],
+        employee_id=d["employee_id"],
+        reason=d["reason"],
+        requested_by=d["requested_by"],
+        requested_at=d["requested_at"],
+        direction=Direction(d["direction"]) if d.get("direction") else None,
+        at=d.get("at"),
+        supersedes=d.get("supersedes"),
+        void=bool(d.get("void")),
+        status=RequestStatus(d.get("status", "open")),
+        decided_by=d.get("decided_by"),
+        decided_at=d.get("decided_at"),
+        note=d.get("note"),
         event_id=d.get("event_id"),
-    )  # fmt: skip
+    )
 
 
 @translated
@@ -128,21 +163,35 @@ class MongoCorrectionRequests:
 
     async def add(self, request: CorrectionRequest) -> None:
         r = request
-        await self._c.insert_one({
-            "_id": r.id, "tenant_id": r.tenant_id, "employee_id": r.employee_id, "reason": r.reason,
-            "requested_by": r.requested_by, "requested_at": r.requested_at,
-            "direction": r.direction.value if r.direction else None, "at": r.at, "supersedes": r.supersedes,
-            "void": r.void, "status": r.status.value,
-        })  # fmt: skip
+        await self._c.insert_one(
+            {
+                "_id": r.id,
+                "tenant_id": r.tenant_id,
+                "employee_id": r.employee_id,
+                "reason": r.reason,
+                "requested_by": r.requested_by,
+                "requested_at": r.requested_at,
+                "direction": r.direction.value if r.direction else None,
+                "at": r.at,
+                "supersedes": r.supersedes,
+                "void": r.void,
+                "status": r.status.value,
+            }
+        )
 
     async def get(self, tenant_id: str, request_id: str) -> CorrectionRequest | None:
         doc = await self._c.find_one({"_id": request_id, "tenant_id": tenant_id})
         return _request(doc) if doc else None
 
     async def page(
-        self, tenant_id: str, *, employee_ids: Sequence[str] | None, status: RequestStatus | None,
-        after: tuple[datetime, str] | None, limit: int,
-    ) -> list[CorrectionRequest]:  # fmt: skip
+        self,
+        tenant_id: str,
+        *,
+        employee_ids: Sequence[str] | None,
+        status: RequestStatus | None,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[CorrectionRequest]:
         query: Doc = {"tenant_id": tenant_id}
         if employee_ids is not None:
             query["employee_id"] = {"$in": list(employee_ids)}
@@ -154,9 +203,16 @@ class MongoCorrectionRequests:
         return [_request(d) async for d in cursor]
 
     async def decide(
-        self, tenant_id: str, request_id: str, *, status: RequestStatus, by: str, at: datetime, note: str | None,
+        self,
+        tenant_id: str,
+        request_id: str,
+        *,
+        status: RequestStatus,
+        by: str,
+        at: datetime,
+        note: str | None,
         event_id: str | None,
-    ) -> bool:  # fmt: skip
+    ) -> bool:
         result = await self._c.update_one(
             {"_id": request_id, "tenant_id": tenant_id, "status": RequestStatus.OPEN.value},
             {"$set": {"status": status.value, "decided_by": by, "decided_at": at, "note": note, "event_id": event_id}},
@@ -198,17 +254,29 @@ class MongoEnrollmentCodes:
 
     async def replace(self, code: EnrollmentCode) -> None:
         await self._c.delete_many({"tenant_id": code.tenant_id, "employee_id": code.employee_id})
-        await self._c.insert_one({"_id": code.code_hash, "tenant_id": code.tenant_id, "employee_id": code.employee_id,
-                                  "issued_by": code.issued_by, "issued_at": code.issued_at,
-                                  "expires_at": code.expires_at})  # fmt: skip
+        await self._c.insert_one(
+            {
+                "_id": code.code_hash,
+                "tenant_id": code.tenant_id,
+                "employee_id": code.employee_id,
+                "issued_by": code.issued_by,
+                "issued_at": code.issued_at,
+                "expires_at": code.expires_at,
+            }
+        )
 
     async def valid(self, tenant_id: str, code_hash: str, now: datetime) -> EnrollmentCode | None:
         d = await self._c.find_one({"_id": code_hash, "tenant_id": tenant_id, "expires_at": {"$gt": now}})
         if d is None:
             return None
-        return EnrollmentCode(tenant_id=d["tenant_id"], employee_id=d["employee_id"], code_hash=d["_id"],
-                              issued_by=d["issued_by"], issued_at=d["issued_at"],
-                              expires_at=d["expires_at"])  # fmt: skip
+        return EnrollmentCode(
+            tenant_id=d["tenant_id"],
+            employee_id=d["employee_id"],
+            code_hash=d["_id"],
+            issued_by=d["issued_by"],
+            issued_at=d["issued_at"],
+            expires_at=d["expires_at"],
+        )
 
     async def use(self, tenant_id: str, code_hash: str) -> bool:
         return (await self._c.delete_one({"_id": code_hash, "tenant_id": tenant_id})).deleted_count == 1

@@ -57,20 +57,36 @@ class MongoSubscriptionRepository:
             for s in doc.get("secrets", [])
         )
         return Subscription(
-            id=doc["_id"], tenant_id=doc["tenant_id"], url=doc["url"], events=frozenset(doc.get("events", [])),
-            secrets=secrets, created_at=doc["created_at"], kind=doc.get("kind", "webhook"),
-            state=SubscriptionState(doc.get("state", "active")), disabled_reason=doc.get("disabled_reason"),
-            config=dict(doc.get("config") or {}), credentials=self._credentials(doc),
-        )  # fmt: skip
+            id=doc["_id"],
+            tenant_id=doc["tenant_id"],
+            url=doc["url"],
+            events=frozenset(doc.get("events", [])),
+            secrets=secrets,
+            created_at=doc["created_at"],
+            kind=doc.get("kind", "webhook"),
+            state=SubscriptionState(doc.get("state", "active")),
+            disabled_reason=doc.get("disabled_reason"),
+            config=dict(doc.get("config") or {}),
+            credentials=self._credentials(doc),
+        )
 
     async def add(self, subscription: Subscription) -> None:
         s = subscription
-        await self._c.insert_one({
-            "_id": s.id, "tenant_id": s.tenant_id, "url": s.url, "events": sorted(s.events), "kind": s.kind,
-            "secrets": self._seal(s.id, s.secrets), "created_at": s.created_at, "state": s.state.value,
-            "disabled_reason": s.disabled_reason, "config": dict(s.config),
-            "credentials": self._seal_credentials(s.id, s.credentials),
-        })  # fmt: skip
+        await self._c.insert_one(
+            {
+                "_id": s.id,
+                "tenant_id": s.tenant_id,
+                "url": s.url,
+                "events": sorted(s.events),
+                "kind": s.kind,
+                "secrets": self._seal(s.id, s.secrets),
+                "created_at": s.created_at,
+                "state": s.state.value,
+                "disabled_reason": s.disabled_reason,
+                "config": dict(s.config),
+                "credentials": self._seal_credentials(s.id, s.credentials),
+            }
+        )
 
     async def get(self, tenant_id: str, subscription_id: str) -> Subscription | None:
         doc = await self._c.find_one({"_id": subscription_id, "tenant_id": tenant_id})

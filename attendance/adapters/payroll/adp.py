@@ -69,13 +69,23 @@ def punch_body(sub: Subscription, delivery: Delivery) -> dict[str, Any]:
     p = delivery.payload
     worker_id = worker_id_of(delivery)
     code = sub.config.get("in_code", "IN") if p.get("direction") == "in" else sub.config.get("out_code", "OUT")
-    return {"events": [{"data": {
-        "eventContext": {"associateOID": worker_id},
-        "transform": {"dataCollectionEntry": {
-            "entryID": p.get("event_id"), "entryCode": code, "entryDateTime": p.get("at_local"),
-            "timeZone": p.get("timezone"),
-        }},
-    }}]}  # fmt: skip
+    return {
+        "events": [
+            {
+                "data": {
+                    "eventContext": {"associateOID": worker_id},
+                    "transform": {
+                        "dataCollectionEntry": {
+                            "entryID": p.get("event_id"),
+                            "entryCode": code,
+                            "entryDateTime": p.get("at_local"),
+                            "timeZone": p.get("timezone"),
+                        }
+                    },
+                }
+            }
+        ]
+    }
 
 
 def _status_of(body: Any) -> tuple[str, str]:
@@ -92,8 +102,9 @@ def _status_of(body: Any) -> tuple[str, str]:
 
 
 class AdpConnector:
-    def __init__(self, http: aiohttp.ClientSession, tokens: OAuthTokens, clock: Clock, *,
-                 timeout_s: float = 15.0) -> None:  # fmt: skip
+    def __init__(
+        self, http: aiohttp.ClientSession, tokens: OAuthTokens, clock: Clock, *, timeout_s: float = 15.0
+    ) -> None:
         self._http, self._tokens, self._clock = http, tokens, clock
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._tls: dict[str, tuple[str, ssl.SSLContext]] = {}
@@ -109,8 +120,11 @@ class AdpConnector:
 
     async def _token(self, sub: Subscription, tls: ssl.SSLContext) -> str:
         creds = sub.credentials
-        form = {"grant_type": "client_credentials", "client_id": creds["client_id"],
-                "client_secret": creds["client_secret"]}  # fmt: skip
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": creds["client_id"],
+            "client_secret": creds["client_secret"],
+        }
         return await self._tokens.token(sub.id, sub.config.get("token_url", DEFAULT_TOKEN_URL), form, ssl_context=tls)
 
     async def deliver(self, subscription: Subscription, delivery: Delivery) -> DeliveryResult:
@@ -135,8 +149,14 @@ class AdpConnector:
             return await self._follow(subscription, delivery.followup, headers, tls)
         url = subscription.url.rstrip("/") + PUNCH_PATH
         try:
-            async with self._http.post(url, json=punch_body(subscription, delivery), headers=headers, ssl=tls,
-                                       timeout=self._timeout, allow_redirects=False) as resp:  # fmt: skip
+            async with self._http.post(
+                url,
+                json=punch_body(subscription, delivery),
+                headers=headers,
+                ssl=tls,
+                timeout=self._timeout,
+                allow_redirects=False,
+            ) as resp:
                 status, location, text = resp.status, resp.headers.get("Location"), await read_some(resp)
                 body = await _json(resp, text)
         except NETWORK_ERRORS as exc:
@@ -146,9 +166,11 @@ class AdpConnector:
             return DeliveryResult(kind=ResultKind.RETRY, status=401, detail="ADP refused the token; signing in again")
         if status == 400:
             _, message = _status_of(body)
-            return DeliveryResult(kind=ResultKind.REJECTED, status=400,
-                                  detail=f"ADP refused the punch: {short(message) if message else status_text(status)}",
-                                  )  # fmt: skip
+            return DeliveryResult(
+                kind=ResultKind.REJECTED,
+                status=400,
+                detail=f"ADP refused the punch: {short(message) if message else status_text(status)}",
+            )
         if status == 202:
             event = body.get("events", [{}])[0] if isinstance(body, dict) and body.get("events") else {}
             event_id = event.get("eventID") if isinstance(event, dict) else None
@@ -169,8 +191,9 @@ class AdpConnector:
         deadline = loop.time() + float(sub.config.get("poll_s", "5"))
         while True:
             try:
-                async with self._http.get(url, headers=headers, ssl=tls, timeout=self._timeout,
-                                          allow_redirects=False) as resp:  # fmt: skip
+                async with self._http.get(
+                    url, headers=headers, ssl=tls, timeout=self._timeout, allow_redirects=False
+                ) as resp:
                     status, text = resp.status, await read_some(resp)
                     body = await _json(resp, text)
                     retry_after = parse_retry_after(resp.headers.get("Retry-After"), self._clock.now())
@@ -184,13 +207,15 @@ class AdpConnector:
                 why = short(message) if message else status_text(status)
                 return DeliveryResult(kind=ResultKind.REJECTED, status=status, detail=f"ADP rejected the punch: {why}")
             if status >= 400 and status != 404:
-                return DeliveryResult(kind=ResultKind.RETRY, status=status, detail=f"ADP status: HTTP {status}",
-                                      followup=url)  # fmt: skip
+                return DeliveryResult(
+                    kind=ResultKind.RETRY, status=status, detail=f"ADP status: HTTP {status}", followup=url
+                )
             wait = min(retry_after.total_seconds() if retry_after else 0.5, 1.0)
             if loop.time() + wait > deadline:
                 detail = "ADP is still processing the punch; asking again later"
-                return DeliveryResult(kind=ResultKind.RETRY, status=status, retry_after=retry_after, detail=detail,
-                                      followup=url)  # fmt: skip
+                return DeliveryResult(
+                    kind=ResultKind.RETRY, status=status, retry_after=retry_after, detail=detail, followup=url
+                )
             await asyncio.sleep(wait)  # the far side's pace, not synchronisation: ADP processes it meanwhile
 
 

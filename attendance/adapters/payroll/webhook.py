@@ -36,8 +36,9 @@ class StandardWebhookConnector:
         headers = webhook_headers(subscription.signing_secrets(now), delivery.msg_id, int(now.timestamp()), body)
         headers["user-agent"] = USER_AGENT
         try:
-            async with self._http.post(subscription.url, data=body, headers=headers, timeout=self._timeout,
-                                       allow_redirects=False) as resp:  # fmt: skip
+            async with self._http.post(
+                subscription.url, data=body, headers=headers, timeout=self._timeout, allow_redirects=False
+            ) as resp:
                 return classify(resp.status, resp.headers.get("Retry-After"), self._clock.now())
         except NETWORK_ERRORS as exc:
             return unreachable(exc)

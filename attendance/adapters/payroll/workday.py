@@ -63,8 +63,9 @@ def time_clock_request(sub: Subscription, delivery: Delivery, username: str | No
         ET.SubElement(token, f"{{{WSSE}}}Username").text = username
         ET.SubElement(token, f"{{{WSSE}}}Password", {"Type": PASSWORD_TEXT}).text = password
     body = ET.SubElement(env, f"{{{SOAP}}}Body")
-    req = ET.SubElement(body, f"{{{WD}}}Put_Time_Clock_Events_Request",
-                        {f"{{{WD}}}version": sub.config.get("version", DEFAULT_VERSION)})  # fmt: skip
+    req = ET.SubElement(
+        body, f"{{{WD}}}Put_Time_Clock_Events_Request", {f"{{{WD}}}version": sub.config.get("version", DEFAULT_VERSION)}
+    )
     data = ET.SubElement(ET.SubElement(req, f"{{{WD}}}Time_Clock_Event"), f"{{{WD}}}Time_Clock_Event_Data")
     ET.SubElement(data, f"{{{WD}}}Time_Clock_Event_ID").text = str(p.get("event_id"))
     _id(data, "Worker_Reference", "Employee_ID", str(worker_id))
@@ -90,8 +91,9 @@ def fault_of(text: str) -> tuple[str, str] | None:
 
 
 class WorkdayConnector:
-    def __init__(self, http: aiohttp.ClientSession, tokens: OAuthTokens, clock: Clock, *,
-                 timeout_s: float = 15.0) -> None:  # fmt: skip
+    def __init__(
+        self, http: aiohttp.ClientSession, tokens: OAuthTokens, clock: Clock, *, timeout_s: float = 15.0
+    ) -> None:
         self._http, self._tokens, self._clock = http, tokens, clock
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
 
@@ -116,10 +118,11 @@ class WorkdayConnector:
         if "refresh_token" in creds:
             try:
                 token = await self._tokens.token(
-                    subscription.id, creds["token_url"],
+                    subscription.id,
+                    creds["token_url"],
                     {"grant_type": "refresh_token", "refresh_token": creds["refresh_token"]},
                     basic=(creds["client_id"], creds["client_secret"]),
-                )  # fmt: skip
+                )
             except TokenError as exc:
                 return DeliveryResult(kind=ResultKind.RETRY, detail=f"Workday sign-in failed: {exc}")
             headers["Authorization"] = f"Bearer {token}"
@@ -127,21 +130,24 @@ class WorkdayConnector:
             username, password = creds.get("username"), creds.get("password")
         body = time_clock_request(subscription, delivery, username, password)
         try:
-            async with self._http.post(subscription.url, data=body, headers=headers, timeout=self._timeout,
-                                       allow_redirects=False) as resp:  # fmt: skip
+            async with self._http.post(
+                subscription.url, data=body, headers=headers, timeout=self._timeout, allow_redirects=False
+            ) as resp:
                 text = await read_some(resp)
                 status, retry_after = resp.status, resp.headers.get("Retry-After")
         except NETWORK_ERRORS as exc:
             return unreachable(exc)
         if status == 401:
             self._tokens.forget(subscription.id)
-            return DeliveryResult(kind=ResultKind.RETRY, status=401,
-                                  detail="Workday refused the credentials; check the integration user")  # fmt: skip
+            return DeliveryResult(
+                kind=ResultKind.RETRY, status=401, detail="Workday refused the credentials; check the integration user"
+            )
         fault = fault_of(text) if status >= 400 else None
         if fault is not None:
             code, message = fault
             if "validationError" in code or code.endswith("Client"):
-                return DeliveryResult(kind=ResultKind.REJECTED, status=status,
-                                      detail=f"Workday refused the event: {short(message)}")  # fmt: skip
+                return DeliveryResult(
+                    kind=ResultKind.REJECTED, status=status, detail=f"Workday refused the event: {short(message)}"
+                )
             return DeliveryResult(kind=ResultKind.RETRY, status=status, detail=f"Workday fault: {short(message)}")
         return classify(status, retry_after, self._clock.now())

@@ -36,9 +36,16 @@ from attendance.settings import SlackSettings
 log = logging.getLogger(__name__)
 
 BOT_SCOPES = [  # exactly infra/slack/manifest.yaml's (a test checks); no channel history: mentions only
-    "app_mentions:read", "chat:write", "commands", "files:read", "files:write", "im:history", "im:write",
-    "users:read", "users:read.email",
-]  # fmt: skip
+    "app_mentions:read",
+    "chat:write",
+    "commands",
+    "files:read",
+    "files:write",
+    "im:history",
+    "im:write",
+    "users:read",
+    "users:read.email",
+]
 COMMANDS = ["/checkin", "/checkout", "/attendance"]
 
 
@@ -69,10 +76,15 @@ class AllowListOAuthFlow(AsyncOAuthFlow):
 
 class SlackBot:
     def __init__(
-        self, settings: SlackSettings, handlers: SlackHandlers, background: Background, *,
-        installation_store: AsyncInstallationStore | None = None, state_store: AsyncOAuthStateStore | None = None,
+        self,
+        settings: SlackSettings,
+        handlers: SlackHandlers,
+        background: Background,
+        *,
+        installation_store: AsyncInstallationStore | None = None,
+        state_store: AsyncOAuthStateStore | None = None,
         on_installed: Callable[[WorkspaceInstalled], Awaitable[None]] | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         assert settings.signing_secret is not None
         self._bg = background
         self._on_installed = on_installed
@@ -81,27 +93,42 @@ class SlackBot:
             assert installation_store is not None and state_store is not None
             assert settings.client_secret is not None
             oauth = AsyncOAuthSettings(
-                client_id=settings.client_id, client_secret=settings.client_secret.get_secret_value(),
-                scopes=BOT_SCOPES, redirect_uri=settings.redirect_uri, installation_store=installation_store,
-                installation_store_bot_only=True, state_store=state_store,
+                client_id=settings.client_id,
+                client_secret=settings.client_secret.get_secret_value(),
+                scopes=BOT_SCOPES,
+                redirect_uri=settings.redirect_uri,
+                installation_store=installation_store,
+                installation_store_bot_only=True,
+                state_store=state_store,
                 callback_options=AsyncCallbackOptions(success=self._installed, failure=self._install_failed),
-            )  # fmt: skip
+            )
             authorize = AsyncInstallationStoreAuthorize(
-                logger=log, installation_store=installation_store, client_id=settings.client_id,
-                client_secret=oauth.client_secret, bot_only=True, cache_enabled=True, client=client,
-            )  # fmt: skip
+                logger=log,
+                installation_store=installation_store,
+                client_id=settings.client_id,
+                client_secret=oauth.client_secret,
+                bot_only=True,
+                cache_enabled=True,
+                client=client,
+            )
             self.app = AsyncApp(  # an AsyncAuthorize instance is accepted beside OAuth settings
-                signing_secret=settings.signing_secret.get_secret_value(), client=client,
-                oauth_flow=AllowListOAuthFlow(slack=settings, settings=oauth, client=client), authorize=authorize,  # type: ignore[arg-type]
-                process_before_response=True, logger=log,
-            )  # fmt: skip
+                signing_secret=settings.signing_secret.get_secret_value(),
+                client=client,
+                oauth_flow=AllowListOAuthFlow(slack=settings, settings=oauth, client=client),
+                authorize=authorize,  # type: ignore[arg-type]
+                process_before_response=True,
+                logger=log,
+            )
             self.app.enable_token_revocation_listeners()
         else:
             assert settings.bot_token is not None
             token = settings.bot_token.get_secret_value()
-            self.app = AsyncApp(signing_secret=settings.signing_secret.get_secret_value(),
-                                client=web_client(settings, token), process_before_response=True,
-                                logger=log)  # fmt: skip
+            self.app = AsyncApp(
+                signing_secret=settings.signing_secret.get_secret_value(),
+                client=web_client(settings, token),
+                process_before_response=True,
+                logger=log,
+            )
         self._register(handlers)
 
     def _register(self, h: SlackHandlers) -> None:
@@ -139,8 +166,11 @@ class SlackBot:
             if size > MAX_EVENT_BYTES:
                 raise BodyTooLarge
             chunks.append(chunk)
-        return AsyncBoltRequest(body=b"".join(chunks).decode("utf-8", errors="replace"), query=request.query_string,
-                                headers={k: v for k, v in request.headers.items()})  # fmt: skip
+        return AsyncBoltRequest(
+            body=b"".join(chunks).decode("utf-8", errors="replace"),
+            query=request.query_string,
+            headers={k: v for k, v in request.headers.items()},
+        )
 
     async def _via_bolt(
         self, request: web.Request, handle: Callable[[AsyncBoltRequest], Awaitable[BoltResponse]]
@@ -173,18 +203,25 @@ class SlackBot:
             except Exception as exc:  # the install worked; the installer can be added later
                 log.warning("could not read the installer's profile: %s", type(exc).__name__)
         if self._on_installed is not None:
-            await self._on_installed(WorkspaceInstalled(
-                team_id=inst.team_id or "", team_name=inst.team_name or inst.team_id or "Slack workspace",
-                installer_user_id=inst.user_id, installer_email=email,
-                installer_name=name,
-            ))  # fmt: skip
+            await self._on_installed(
+                WorkspaceInstalled(
+                    team_id=inst.team_id or "",
+                    team_name=inst.team_name or inst.team_id or "Slack workspace",
+                    installer_user_id=inst.user_id,
+                    installer_email=email,
+                    installer_name=name,
+                )
+            )
         return await args.default.success(args)
 
     async def _install_failed(self, args: AsyncFailureArgs) -> BoltResponse:
         if isinstance(args.error, TeamNotAllowed):
-            return BoltResponse(status=403, headers={"Content-Type": "text/plain; charset=utf-8"},
-                                body="This attendance server does not take installs from your Slack workspace. "
-                                     "Ask the people who run it to add your workspace's team id "
-                                     f"({args.error}) to SLACK_ALLOWED_TEAMS.")  # fmt: skip
+            return BoltResponse(
+                status=403,
+                headers={"Content-Type": "text/plain; charset=utf-8"},
+                body="This attendance server does not take installs from your Slack workspace. "
+                "Ask the people who run it to add your workspace's team id "
+                f"({args.error}) to SLACK_ALLOWED_TEAMS.",
+            )
         log.warning("slack install failed: %s", args.reason)
         return await args.default.failure(args)

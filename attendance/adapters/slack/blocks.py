@@ -60,10 +60,12 @@ def outcome_blocks(outcome: Outcome, text: str) -> list[Block]:
     """The answer to a check-in: the sentence, and what the person can do next."""
     blocks = [section(text)]
     if outcome.kind is OutcomeKind.ACCEPTED and outcome.event_id:
-        blocks.append(actions(
-            button("Not me", "not_me", outcome.event_id, style="danger"),
-            button("Undo", "undo", outcome.event_id),
-        ))  # fmt: skip
+        blocks.append(
+            actions(
+                button("Not me", "not_me", outcome.event_id, style="danger"),
+                button("Undo", "undo", outcome.event_id),
+            )
+        )
         blocks.append(context("Undo works for 5 minutes. *Not me* tells your admins."))
     elif outcome.kind is OutcomeKind.NOT_ENROLLED:
         blocks.append(actions(button("Enroll now", "enroll_open", style="primary")))
@@ -100,11 +102,15 @@ def checkin_modal(direction: str, metadata: str) -> dict[str, Any]:
         "submit": {"type": "plain_text", "text": f"Check {verb}"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": [
-            {"type": "input", "block_id": "photo", "label": {"type": "plain_text", "text": "Your selfie"},
-             "element": {"type": "file_input", "action_id": "file", "filetypes": PHOTO_TYPES, "max_files": 1}},
+            {
+                "type": "input",
+                "block_id": "photo",
+                "label": {"type": "plain_text", "text": "Your selfie"},
+                "element": {"type": "file_input", "action_id": "file", "filetypes": PHOTO_TYPES, "max_files": 1},
+            },
             context("Take it now, facing the camera in good light. I'll answer in our DM within seconds."),
         ],
-    }  # fmt: skip
+    }
 
 
 def enroll_modal() -> dict[str, Any]:
@@ -117,21 +123,35 @@ def enroll_modal() -> dict[str, Any]:
         "blocks": [
             section("To check in with a selfie, I need to know your face. Please read this first:"),
             section(CONSENT_NOTICE),
-            {"type": "input", "block_id": "consent", "label": {"type": "plain_text", "text": "Your consent"},
-             "element": {"type": "checkboxes", "action_id": "agree", "options": [{
-                 "text": {"type": "mrkdwn", "text": CONSENT_AGREEMENT},
-                 "value": "agree"}]}},
-            {"type": "input", "block_id": "photos", "label": {"type": "plain_text", "text": "1 to 3 selfies"},
-             "element": {"type": "file_input", "action_id": "files", "filetypes": PHOTO_TYPES, "max_files": 3}},
+            {
+                "type": "input",
+                "block_id": "consent",
+                "label": {"type": "plain_text", "text": "Your consent"},
+                "element": {
+                    "type": "checkboxes",
+                    "action_id": "agree",
+                    "options": [{"text": {"type": "mrkdwn", "text": CONSENT_AGREEMENT}, "value": "agree"}],
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "photos",
+                "label": {"type": "plain_text", "text": "1 to 3 selfies"},
+                "element": {"type": "file_input", "action_id": "files", "filetypes": PHOTO_TYPES, "max_files": 3},
+            },
             context("Just you, facing the camera, in good light; no sunglasses. Different days or light help."),
         ],
-    }  # fmt: skip
+    }
 
 
 def notice_view(title: str, text: str) -> dict[str, Any]:
     """What a modal turns into after it was submitted."""
-    return {"type": "modal", "title": {"type": "plain_text", "text": title[:24]},
-            "close": {"type": "plain_text", "text": "Close"}, "blocks": [section(text)]}  # fmt: skip
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": title[:24]},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": [section(text)],
+    }
 
 
 def answer_blocks(answer: Answer, *, command: str, page: int) -> list[Block]:
@@ -151,17 +171,20 @@ def review_blocks(shown: ReviewShown) -> list[Block]:
     item, when = shown.item, shown.when
     who, looks_like = escape(shown.who), escape(shown.looks_like) if shown.looks_like else None
     if item.kind is ReviewKind.NOT_ME:
-        text = (f":warning: *{who}* says the check-in at {when} was not them. "
-                "*Approve* removes it; *Reject* keeps it.")  # fmt: skip
+        text = f":warning: *{who}* says the check-in at {when} was not them. *Approve* removes it; *Reject* keeps it."
     else:
         other = f", but it looked like *{looks_like}*" if looks_like else ""
-        text = (f":mag: A selfie from *{who}*'s account at {when} was refused{other}. "
-                "*Approve* records the check-in for them; *Reject* leaves it refused.")  # fmt: skip
+        text = (
+            f":mag: A selfie from *{who}*'s account at {when} was refused{other}. "
+            "*Approve* records the check-in for them; *Reject* leaves it refused."
+        )
     return [
         section(text),
-        actions(button("Approve", "review_approve", item.id, style="primary"),
-                button("Reject", "review_reject", item.id, style="danger")),
-    ]  # fmt: skip
+        actions(
+            button("Approve", "review_approve", item.id, style="primary"),
+            button("Reject", "review_reject", item.id, style="danger"),
+        ),
+    ]
 
 
 def home_view(

@@ -77,9 +77,16 @@ def refusal(who: Who | None) -> str:
 
 class SlackHandlers:
     def __init__(
-        self, *, chat_deps: chat.ChatDeps, checkin: CheckInDeps, tenants: TenantRepository, photos: SlackPhotoSource,
-        notice_version: str, clock: Clock, background: Background,
-    ) -> None:  # fmt: skip
+        self,
+        *,
+        chat_deps: chat.ChatDeps,
+        checkin: CheckInDeps,
+        tenants: TenantRepository,
+        photos: SlackPhotoSource,
+        notice_version: str,
+        clock: Clock,
+        background: Background,
+    ) -> None:
         self._chat, self._checkin, self._tenants, self._photos = chat_deps, checkin, tenants, photos
         self._notice, self._clock, self._bg = notice_version, clock, background
         self._talk = talk.Conversation(chat_deps=chat_deps, clock=clock, dialect=SLACK)
@@ -173,8 +180,10 @@ class SlackHandlers:
             if event.get("files"):
                 await say("That file isn't a photo. Send a selfie (JPEG, PNG, HEIC or WebP) to check in or out.")
             elif where == "im":
-                await say("Send me a selfie to check in or out (add `in` or `out` if you like). "
-                          "Type `/attendance help` for everything else.")  # fmt: skip
+                await say(
+                    "Send me a selfie to check in or out (add `in` or `out` if you like). "
+                    "Type `/attendance help` for everything else."
+                )
             return
         team_id = str(context.get("team_id") or "")
         tenant = await self.tenant(team_id, cached=True)
@@ -190,13 +199,26 @@ class SlackHandlers:
         words = {w.strip(".,!").lower() for w in text.split()}
         requested = Requested.OUT if "out" in words else Requested.IN if "in" in words else Requested.AUTO
         photo = files[0]
-        _, fresh = await submit_check_in(RequestCheckIn(
-            tenant_id=tenant.id, channel="slack", identity_kind="slack", identity=user_id,
-            photo=_photo_ref(photo), idempotency_key=_selfie_key(where, body, event),
-            requested=requested,
-            context={"team": team_id, "channel": channel, "user": user_id, "where": where,
-                     "file": str(photo.get("id") or "")},
-        ), jobs=self._checkin.jobs, clock=self._clock)  # fmt: skip
+        _, fresh = await submit_check_in(
+            RequestCheckIn(
+                tenant_id=tenant.id,
+                channel="slack",
+                identity_kind="slack",
+                identity=user_id,
+                photo=_photo_ref(photo),
+                idempotency_key=_selfie_key(where, body, event),
+                requested=requested,
+                context={
+                    "team": team_id,
+                    "channel": channel,
+                    "user": user_id,
+                    "where": where,
+                    "file": str(photo.get("id") or ""),
+                },
+            ),
+            jobs=self._checkin.jobs,
+            clock=self._clock,
+        )
         log.info("slack selfie queued new=%s", fresh)
 
     # ------------------------------------------------------------ /checkin, /checkout
@@ -231,13 +253,27 @@ class SlackHandlers:
             return
         meta = json.loads(view.get("private_metadata") or "{}")
         file = await self._full_file(files[0], client)
-        ctx = {"team": who.team_id, "user": user_id, "where": str(meta.get("w", "modal")),
-               "channel": str(meta.get("c", "")), "file": str(file.get("id") or "")}  # fmt: skip
-        await submit_check_in(RequestCheckIn(
-            tenant_id=who.tenant.id, channel="slack", identity_kind="slack", identity=user_id,
-            photo=_photo_ref(file), idempotency_key=f"view:{view['id']}", requested=Requested(meta.get("d", "auto")),
-            context=ctx,
-        ), jobs=self._checkin.jobs, clock=self._clock)  # fmt: skip
+        ctx = {
+            "team": who.team_id,
+            "user": user_id,
+            "where": str(meta.get("w", "modal")),
+            "channel": str(meta.get("c", "")),
+            "file": str(file.get("id") or ""),
+        }
+        await submit_check_in(
+            RequestCheckIn(
+                tenant_id=who.tenant.id,
+                channel="slack",
+                identity_kind="slack",
+                identity=user_id,
+                photo=_photo_ref(file),
+                idempotency_key=f"view:{view['id']}",
+                requested=Requested(meta.get("d", "auto")),
+                context=ctx,
+            ),
+            jobs=self._checkin.jobs,
+            clock=self._clock,
+        )
         await ack()
 
     async def _full_file(self, file: dict[str, Any], client: AsyncWebClient) -> dict[str, Any]:
@@ -270,9 +306,13 @@ class SlackHandlers:
         if who is None or who.person is None:
             await ack(response_action="update", view=ui.notice_view("Enrollment", refusal(who)))
             return
-        await ack(response_action="update", view=ui.notice_view(
-            "Enrollment", "Thanks! I'm checking your photos now; I'll tell you the result in our DM in a few seconds."
-        ))  # fmt: skip
+        await ack(
+            response_action="update",
+            view=ui.notice_view(
+                "Enrollment",
+                "Thanks! I'm checking your photos now; I'll tell you the result in our DM in a few seconds.",
+            ),
+        )
         self._bg.spawn(self._enroll(who, files, client), "slack-enroll")
 
     async def _enroll(self, who: Who, files: list[dict[str, Any]], client: AsyncWebClient) -> None:
@@ -284,8 +324,9 @@ class SlackHandlers:
                 photos.append(await self._photos.download(who.team_id, ref.ref, ref.size))
             except PhotoUnavailable as exc:
                 photos.append(photo_problem(str(exc)))
-        report = await chat.enroll_with_consent(who.tenant, who.person, photos, notice_version=self._notice,
-                                                deps=self._chat)  # fmt: skip
+        report = await chat.enroll_with_consent(
+            who.tenant, who.person, photos, notice_version=self._notice, deps=self._chat
+        )
         text = enrollment_result(report, who.person.name, "•", "Try again with `/attendance enroll`.")
         await client.chat_postMessage(channel=who.user_id, text=text)
 
@@ -369,8 +410,9 @@ class SlackHandlers:
         if text:
             await respond(text=text, replace_original=replace)
 
-    async def _button(self, action_id: str, value: str, who: Who, client: AsyncWebClient,
-                      respond: Any) -> tuple[str, bool]:  # fmt: skip
+    async def _button(
+        self, action_id: str, value: str, who: Who, client: AsyncWebClient, respond: Any
+    ) -> tuple[str, bool]:
         if action_id == "page":
             spec = json.loads(value)
             blocks, text = await self.run_command(parse(str(spec["c"])), who, client, page=int(spec["p"]))
@@ -443,8 +485,11 @@ def _selfie_key(where: str, body: dict[str, Any], event: dict[str, Any]) -> str:
 def _photo_ref(file: dict[str, Any]) -> PhotoRef:
     """A Slack file object as the job's photo: its private download URL and announced size."""
     size = file.get("size")
-    return PhotoRef(kind="slack", ref=str(file.get("url_private_download") or file.get("url_private") or ""),
-                    size=int(size) if size is not None else None)  # fmt: skip
+    return PhotoRef(
+        kind="slack",
+        ref=str(file.get("url_private_download") or file.get("url_private") or ""),
+        size=int(size) if size is not None else None,
+    )
 
 
 def _files(view: dict[str, Any], block: str, action: str) -> list[dict[str, Any]]:

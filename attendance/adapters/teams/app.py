@@ -56,15 +56,22 @@ def auth_configuration(settings: TeamsSettings) -> AgentAuthConfiguration:
     if not settings.has_credentials:
         return AgentAuthConfiguration(anonymous_allowed=settings.anonymous)
     assert settings.client_secret is not None
-    return AgentAuthConfiguration(client_id=settings.client_id, tenant_id=settings.tenant_id,
-                                  client_secret=settings.client_secret.get_secret_value())  # fmt: skip
+    return AgentAuthConfiguration(
+        client_id=settings.client_id,
+        tenant_id=settings.tenant_id,
+        client_secret=settings.client_secret.get_secret_value(),
+    )
 
 
 class TeamsBot:
     def __init__(
-        self, settings: TeamsSettings, handlers: TeamsHandlers, background: Background, links: DownloadLinks,
+        self,
+        settings: TeamsSettings,
+        handlers: TeamsHandlers,
+        background: Background,
+        links: DownloadLinks,
         clock: Clock,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._settings, self._handlers, self._bg = settings, handlers, background
         self._links, self._clock = links, clock
         self._auth = auth_configuration(settings)
@@ -72,9 +79,11 @@ class TeamsBot:
         self._adapter = CloudAdapter(connection_manager=connections)
         self._adapter.on_turn_error = None  # a failed turn answers 500, so Teams sends the activity again
         self._agent: AgentApplication[TurnState] = AgentApplication[TurnState](
-            storage=MemoryStorage(), connection_manager=connections, start_typing_timer=False,
+            storage=MemoryStorage(),
+            connection_manager=connections,
+            start_typing_timer=False,
             remove_recipient_mention=False,
-        )  # fmt: skip
+        )
         self._agent.activity("message")(self._on_activity)
         self._agent.activity("conversationUpdate")(self._on_activity)
         for kind in QUIET_ACTIVITIES:  # nothing to do; without a route the SDK logs each one, with its text
@@ -102,8 +111,10 @@ class TeamsBot:
         web_app.add_subapp("/api/messages", sub)
         web_app.router.add_get("/teams/downloads/{token}", self._download)
         if self.anonymous:
-            log.warning("teams: TEAMS_ALLOW_ANONYMOUS=1 and no bot credentials; /api/messages accepts UNSIGNED "
-                        "activities, for local tools only")  # fmt: skip
+            log.warning(
+                "teams: TEAMS_ALLOW_ANONYMOUS=1 and no bot credentials; /api/messages accepts UNSIGNED "
+                "activities, for local tools only"
+            )
             # said once here; the SDK would say it again on every turn
             sdk_log = logging.getLogger(APP_ID_WARNING_LOGGER)
             if not any(isinstance(f, _NoAppIdWarning) for f in sdk_log.filters):
@@ -111,8 +122,10 @@ class TeamsBot:
         elif self._settings.has_credentials:
             log.info("teams: /api/messages accepts Bot Framework tokens for app %s", self._settings.client_id)
         else:
-            log.info("teams is not configured (set CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID and "
-                     "__CLIENTSECRET); /api/messages refuses every request")  # fmt: skip
+            log.info(
+                "teams is not configured (set CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID and "
+                "__CLIENTSECRET); /api/messages refuses every request"
+            )
 
     @staticmethod
     async def _closed(_: web.Request) -> web.Response:
@@ -142,8 +155,7 @@ class TeamsBot:
             return web.json_response({"error": "That is not a Bot Framework activity."}, status=400)
         except Exception as exc:  # nothing was acknowledged: the person's message is not lost
             log.error("teams turn failed: %s", type(exc).__name__, exc_info=exc)
-            return web.json_response({"error": "The message could not be handled; please send it again."},
-                                     status=500)  # fmt: skip
+            return web.json_response({"error": "The message could not be handled; please send it again."}, status=500)
         return response if response is not None else web.Response(status=202)
 
     async def _on_activity(self, context: TurnContext, _: TurnState) -> None:
@@ -153,9 +165,13 @@ class TeamsBot:
     async def _download(self, request: web.Request) -> web.Response:
         found = await self._links.get(request.match_info["token"], self._clock.now())
         if found is None:
-            return web.Response(status=404, text="This download link has expired or never existed. "
-                                                 "Ask the bot for the export again.")  # fmt: skip
+            return web.Response(
+                status=404, text="This download link has expired or never existed. Ask the bot for the export again."
+            )
         name, data = found
-        return web.Response(body=data, content_type="text/csv", charset="utf-8",
-                            headers={"Content-Disposition": f'attachment; filename="{name}"',
-                                     "Cache-Control": "no-store"})  # fmt: skip
+        return web.Response(
+            body=data,
+            content_type="text/csv",
+            charset="utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+        )

@@ -42,8 +42,12 @@ def submit(title: str, action: str, id_: str = "", *, style: str | None = None) 
 
 
 def card(body: Sequence[Card], actions: Sequence[Card] = ()) -> Card:
-    content: Card = {"type": "AdaptiveCard", "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-                     "version": "1.4", "body": list(body)}  # fmt: skip
+    content: Card = {
+        "type": "AdaptiveCard",
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "version": "1.4",
+        "body": list(body),
+    }
     if actions:
         content["actions"] = list(actions)
     return {"contentType": ADAPTIVE, "content": content}
@@ -71,22 +75,30 @@ def message(text: str, *attachments: Card) -> Activity:
     if not attachments:
         return {"type": "message", "text": emphasis(text), "textFormat": "markdown"}
     summary = text[:200].replace("`", "").strip() or "Attendance"
-    sent = [{**a, "content": {"fallbackText": summary, **a["content"]}} if a.get("contentType") == ADAPTIVE else a
-            for a in attachments]  # fmt: skip
+    sent = [
+        {**a, "content": {"fallbackText": summary, **a["content"]}} if a.get("contentType") == ADAPTIVE else a
+        for a in attachments
+    ]
     return {"type": "message", "summary": summary, "attachments": sent}
 
 
 def outcome_message(outcome: Outcome, text: str) -> Activity:
     """The answer to a check-in: the sentence, and what the person can do next."""
-    style = "good" if outcome.kind is OutcomeKind.ACCEPTED else "attention" if outcome.kind in (
-        OutcomeKind.OTHER_PERSON, OutcomeKind.FAILED) else "default"  # fmt: skip
+    style = (
+        "good"
+        if outcome.kind is OutcomeKind.ACCEPTED
+        else "attention"
+        if outcome.kind in (OutcomeKind.OTHER_PERSON, OutcomeKind.FAILED)
+        else "default"
+    )
     body = [text_block(text, weight="bolder", color=style)]
     actions: list[Card] = []
     if outcome.kind is OutcomeKind.ACCEPTED and outcome.event_id:
-        actions = [submit("Not me", "not_me", outcome.event_id, style="destructive"),
-                   submit("Undo", "undo", outcome.event_id)]  # fmt: skip
-        body.append(text_block("Undo works for 5 minutes. **Not me** tells your admins.", size="small",
-                               isSubtle=True))  # fmt: skip
+        actions = [
+            submit("Not me", "not_me", outcome.event_id, style="destructive"),
+            submit("Undo", "undo", outcome.event_id),
+        ]
+        body.append(text_block("Undo works for 5 minutes. **Not me** tells your admins.", size="small", isSubtle=True))
     elif outcome.kind is OutcomeKind.NOT_ENROLLED:
         actions = [submit("Enroll now", "enroll", style="positive")]
     return message(text, card(body, actions))
@@ -94,8 +106,14 @@ def outcome_message(outcome: Outcome, text: str) -> Activity:
 
 def consent_card() -> Card:
     facts = [{"title": head, "value": emphasis(text)} for head, text in consent_notice("`forget me`")]
-    agree = {"type": "Input.Toggle", "id": "agree", "title": CONSENT_AGREEMENT, "valueOn": "true",
-             "valueOff": "false", "value": "false"}  # fmt: skip
+    agree = {
+        "type": "Input.Toggle",
+        "id": "agree",
+        "title": CONSENT_AGREEMENT,
+        "valueOn": "true",
+        "valueOff": "false",
+        "value": "false",
+    }
     return card(
         [
             text_block("Selfie check-in", size="large", weight="bolder"),
@@ -113,8 +131,9 @@ def list_card(title: str, lines: Sequence[str], empty: str = "Nobody.") -> Card:
     body = [text_block(title, size="medium", weight="bolder")]
     body += [text_block(line, spacing="none") for line in shown] or [text_block(empty, isSubtle=True)]
     if len(lines) > MAX_LINES:
-        body.append(text_block(f"…and {len(lines) - MAX_LINES} more. The dashboard or `export` has them all.",
-                               isSubtle=True))  # fmt: skip
+        body.append(
+            text_block(f"…and {len(lines) - MAX_LINES} more. The dashboard or `export` has them all.", isSubtle=True)
+        )
     return card(body)
 
 
@@ -125,12 +144,21 @@ def review_card(shown: ReviewShown) -> Card:
         text = f"⚠️ **{who}** says the check-in at {when} was not them. **Approve** removes it; **Reject** keeps it."
     else:
         other = f", but it looked like **{looks_like}**" if looks_like else ""
-        text = (f"🔍 A selfie from **{who}**'s account at {when} was refused{other}. "
-                "**Approve** records the check-in for them; **Reject** leaves it refused.")  # fmt: skip
-    return card([text_block(text)], [submit("Approve", "review_approve", item.id, style="positive"),
-                                     submit("Reject", "review_reject", item.id, style="destructive")])  # fmt: skip
+        text = (
+            f"🔍 A selfie from **{who}**'s account at {when} was refused{other}. "
+            "**Approve** records the check-in for them; **Reject** leaves it refused."
+        )
+    return card(
+        [text_block(text)],
+        [
+            submit("Approve", "review_approve", item.id, style="positive"),
+            submit("Reject", "review_reject", item.id, style="destructive"),
+        ],
+    )
 
 
 def file_card(name: str, url: str, comment: str) -> Card:
-    return card([text_block(comment), text_block(f"The link works for one hour: {name}", isSubtle=True)],
-                [{"type": "Action.OpenUrl", "title": f"Download {name}", "url": url}])  # fmt: skip
+    return card(
+        [text_block(comment), text_block(f"The link works for one hour: {name}", isSubtle=True)],
+        [{"type": "Action.OpenUrl", "title": f"Download {name}", "url": url}],
+    )

@@ -62,8 +62,12 @@ class EntraTeamsTokens:
     async def token(self) -> str | None:
         s = self._settings
         assert s.client_secret is not None
-        form = {"grant_type": "client_credentials", "client_id": s.client_id or "",
-                "client_secret": s.client_secret.get_secret_value(), "scope": s.scope}  # fmt: skip
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": s.client_id or "",
+            "client_secret": s.client_secret.get_secret_value(),
+            "scope": s.scope,
+        }
         try:
             return await self._oauth.token(self._key, s.token_endpoint, form)
         except TokenError as exc:
@@ -86,7 +90,7 @@ def endpoint(service_url: str, path: str) -> str:
 class BotConnector:
     def __init__(
         self, http: aiohttp.ClientSession, tokens: TeamsTokens, hosts: tuple[str, ...], *, timeout_s: float = 10.0
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._http, self._tokens, self._hosts = http, tokens, hosts
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
 
@@ -97,8 +101,9 @@ class BotConnector:
     def allowed(self, url: str) -> bool:
         return host_allowed(url, self._hosts)
 
-    async def send(self, service_url: str, conversation_id: str, activity: Activity,
-                   reply_to: str | None = None) -> str:  # fmt: skip
+    async def send(
+        self, service_url: str, conversation_id: str, activity: Activity, reply_to: str | None = None
+    ) -> str:
         """Post a message into the conversation (as a reply to ``reply_to`` when given); its id."""
         path = f"v3/conversations/{quote(conversation_id, safe='')}/activities"
         if reply_to:
@@ -123,8 +128,9 @@ class BotConnector:
             token = await self._tokens.token()
             headers = {"Authorization": f"Bearer {token}"} if token else {}
             try:
-                async with self._http.request(method, url, json=body, headers=headers, timeout=self._timeout,
-                                              allow_redirects=False) as resp:  # fmt: skip
+                async with self._http.request(
+                    method, url, json=body, headers=headers, timeout=self._timeout, allow_redirects=False
+                ) as resp:
                     if resp.status == 401 and token and attempt == 1:
                         self._tokens.forget()  # revoked or rotated: one more try with a fresh token
                         continue

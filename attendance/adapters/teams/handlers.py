@@ -61,11 +61,21 @@ def not_on_staff(tenant: Tenant) -> str:
 
 class TeamsHandlers:
     def __init__(
-        self, *, chat_deps: chat.ChatDeps, checkin: CheckInDeps, tenants: TenantRepository, connector: BotConnector,
-        photos: TeamsPhotoSource, addresses: TeamsAddresses, admins: TeamsAdminMessages,
-        links: DownloadLinks, notice_version: str,
-        clock: Clock, background: Background, public_url: str,
-    ) -> None:  # fmt: skip
+        self,
+        *,
+        chat_deps: chat.ChatDeps,
+        checkin: CheckInDeps,
+        tenants: TenantRepository,
+        connector: BotConnector,
+        photos: TeamsPhotoSource,
+        addresses: TeamsAddresses,
+        admins: TeamsAdminMessages,
+        links: DownloadLinks,
+        notice_version: str,
+        clock: Clock,
+        background: Background,
+        public_url: str,
+    ) -> None:
         self._chat, self._checkin, self._tenants, self._connector = chat_deps, checkin, tenants, connector
         self._photos, self._addresses, self._admins, self._links = photos, addresses, admins, links
         self._notice, self._clock, self._bg, self._public = notice_version, clock, background, public_url.rstrip("/")
@@ -91,8 +101,7 @@ class TeamsHandlers:
         if tenant is None:
             await self.say(turn, NOT_CONNECTED)
             return
-        person = await chat.resolve_person(tenant, "teams", turn.user_id, lambda: self._email_of(turn),
-                                           deps=self._chat)  # fmt: skip
+        person = await chat.resolve_person(tenant, "teams", turn.user_id, lambda: self._email_of(turn), deps=self._chat)
         if person is None:
             await self.say(turn, not_on_staff(tenant))
             return
@@ -110,8 +119,9 @@ class TeamsHandlers:
             await self.say(turn, str(exc))
 
     async def say(self, turn: Turn, text: str, *attachments: cards.Card) -> None:
-        await self._connector.send(turn.service_url, turn.conversation_id, cards.message(text, *attachments),
-                                   reply_to=turn.activity_id or None)  # fmt: skip
+        await self._connector.send(
+            turn.service_url, turn.conversation_id, cards.message(text, *attachments), reply_to=turn.activity_id or None
+        )
 
     async def _email_of(self, turn: Turn) -> str | None:
         member = await self._connector.member(turn.service_url, turn.conversation_id, turn.from_id)
@@ -132,8 +142,9 @@ class TeamsHandlers:
         enrolled = await chat.is_enrolled(tenant, person, deps=self._chat)
         if "enroll" in turn.words or (consented and not enrolled):
             if not consented:
-                await self.say(turn, "First read what is stored and agree; then send your selfies again.",
-                               cards.consent_card())  # fmt: skip
+                await self.say(
+                    turn, "First read what is stored and agree; then send your selfies again.", cards.consent_card()
+                )
                 return
             await self.say(turn, "Thanks! I'm checking your photos now; I'll tell you the result here in a moment.")
             self._bg.spawn(self._enroll(turn, tenant, person, turn.photos[:MAX_ENROLL_PHOTOS]), "teams-enroll")
@@ -141,12 +152,20 @@ class TeamsHandlers:
         words = turn.words
         requested = Requested.OUT if "out" in words else Requested.IN if "in" in words else Requested.AUTO
         photo = turn.photos[0]
-        _, fresh = await submit_check_in(RequestCheckIn(
-            tenant_id=tenant.id, channel="teams", identity_kind="teams", identity=turn.user_id,
-            photo=PhotoRef(kind="teams", ref=photo.url), requested=requested,
-            idempotency_key=f"teams:{turn.conversation_id}:{turn.activity_id}",
-            context={"service_url": turn.service_url, "conversation": turn.conversation_id, "fetch": photo.fetch},
-        ), jobs=self._checkin.jobs, clock=self._clock)  # fmt: skip
+        _, fresh = await submit_check_in(
+            RequestCheckIn(
+                tenant_id=tenant.id,
+                channel="teams",
+                identity_kind="teams",
+                identity=turn.user_id,
+                photo=PhotoRef(kind="teams", ref=photo.url),
+                requested=requested,
+                idempotency_key=f"teams:{turn.conversation_id}:{turn.activity_id}",
+                context={"service_url": turn.service_url, "conversation": turn.conversation_id, "fetch": photo.fetch},
+            ),
+            jobs=self._checkin.jobs,
+            clock=self._clock,
+        )
         log.info("teams selfie queued new=%s", fresh)
 
     async def _enroll(self, turn: Turn, tenant: Tenant, person: Employee, photos: tuple[IncomingPhoto, ...]) -> None:
@@ -156,8 +175,7 @@ class TeamsHandlers:
                 fetched.append(await self._photos.download(p.url, p.fetch, turn.service_url, None))
             except PhotoUnavailable as exc:
                 fetched.append(photo_problem(str(exc)))
-        report = await chat.enroll_with_consent(tenant, person, fetched, notice_version=self._notice,
-                                                deps=self._chat)  # fmt: skip
+        report = await chat.enroll_with_consent(tenant, person, fetched, notice_version=self._notice, deps=self._chat)
         text = enrollment_result(report, person.name, "-", "Send 1-3 new selfies.")
         await self.say(turn, text)
 
@@ -171,8 +189,11 @@ class TeamsHandlers:
                 await self._command(turn, tenant, person, parse("enroll"))
             case "consent" if str(value.get("agree")).lower() == "true":
                 await chat.give_consent(tenant, person, notice_version=self._notice, deps=d)
-                await self.say(turn, "Thank you. Now send me 1 to 3 selfies in one message: just you, facing the "
-                                     "camera, in good light; different days or light help.")  # fmt: skip
+                await self.say(
+                    turn,
+                    "Thank you. Now send me 1 to 3 selfies in one message: just you, facing the "
+                    "camera, in good light; different days or light help.",
+                )
             case "consent":
                 await self.say(turn, "Please tick the box to agree, or choose *No, thanks*.")
             case "consent_declined":
@@ -204,8 +225,11 @@ class TeamsHandlers:
     async def _command(self, turn: Turn, tenant: Tenant, person: Employee, cmd: ChatCommand) -> None:
         if cmd.name == "enroll":
             if await self._chat.enrollment.consents.active(tenant.id, person.id) is not None:
-                await self.say(turn, "Send me 1 to 3 selfies in one message, with the word *enroll*. "
-                                     "Just you, facing the camera, in good light.")  # fmt: skip
+                await self.say(
+                    turn,
+                    "Send me 1 to 3 selfies in one message, with the word *enroll*. "
+                    "Just you, facing the camera, in good light.",
+                )
             else:
                 await self.say(turn, "Selfie check-in", cards.consent_card())
             return

@@ -73,14 +73,16 @@ class TeamsAdminMessages:
 class TeamsPhotoSource:
     """Redirects: a download only to Microsoft's hosts; a token-bearing fetch only within its connector host."""
 
-    def __init__(self, session: aiohttp.ClientSession, connector: BotConnector, *, max_bytes: int,
-                 hosts: tuple[str, ...]) -> None:  # fmt: skip
+    def __init__(
+        self, session: aiohttp.ClientSession, connector: BotConnector, *, max_bytes: int, hosts: tuple[str, ...]
+    ) -> None:
         self._session, self._connector, self._max, self._hosts = session, connector, max_bytes, hosts
         self._files = HttpPhotoSource(session, max_bytes=max_bytes, allowed_hosts=frozenset(hosts))
 
     async def fetch(self, job: CheckInJob) -> bytes:
-        return await self.download(job.photo.ref, job.context.get("fetch", ""), job.context.get("service_url", ""),
-                                   job.photo.size)  # fmt: skip
+        return await self.download(
+            job.photo.ref, job.context.get("fetch", ""), job.context.get("service_url", ""), job.photo.size
+        )
 
     async def discard(self, job: CheckInJob) -> None:
         return None  # an uploaded file is in the sender's OneDrive, a pasted image in the chat: not the bot's to delete
@@ -100,5 +102,6 @@ class TeamsPhotoSource:
         except TeamsUnavailable as exc:
             raise PhotoUnavailable(str(exc), transient=exc.transient) from exc
         connector_only = HttpPhotoSource(self._session, max_bytes=self._max, allowed_hosts=frozenset({host}))
-        return await connector_only.download(url, headers={"Authorization": f"Bearer {token}"} if token else None,
-                                             size=size)  # fmt: skip
+        return await connector_only.download(
+            url, headers={"Authorization": f"Bearer {token}"} if token else None, size=size
+        )

@@ -116,8 +116,15 @@ class ApiHandlers:
 
     async def api_me(self, request: web.Request) -> web.Response:
         p = principal_of(request)
-        return web.json_response({"tenant_id": p.tenant_id, "name": p.name, "kind": p.kind.value,
-                                  "roles": sorted(r.value for r in p.roles), "employee_id": p.employee_id})  # fmt: skip
+        return web.json_response(
+            {
+                "tenant_id": p.tenant_id,
+                "name": p.name,
+                "kind": p.kind.value,
+                "roles": sorted(r.value for r in p.roles),
+                "employee_id": p.employee_id,
+            }
+        )
 
     async def api_employees(self, request: web.Request) -> web.Response:
         p = principal_of(request)
@@ -129,19 +136,25 @@ class ApiHandlers:
                 raise bad_cursor() from None
         if not p.reads_all and p.employee_id is None:
             return page([], None)
-        people = await self.d.dash.employees.page(p.tenant_id, after=after, limit=limit,
-                                                  visible_to=None if p.reads_all else p.employee_id)  # fmt: skip
+        people = await self.d.dash.employees.page(
+            p.tenant_id, after=after, limit=limit, visible_to=None if p.reads_all else p.employee_id
+        )
         nxt = js.encode_cursor(people[-1].id) if len(people) == limit else None
         return page([js.employee(e) for e in people if p.may_see(e)], nxt)
 
     async def api_employee(self, request: web.Request) -> web.Response:
         p = principal_of(request)
-        return web.json_response(js.employee(await dashboard.person(p, request.match_info["employee_id"],
-                                                                    deps=self.d.dash)))  # fmt: skip
+        return web.json_response(
+            js.employee(await dashboard.person(p, request.match_info["employee_id"], deps=self.d.dash))
+        )
 
     async def api_face_erase(self, request: web.Request) -> web.Response:
-        deleted = await dashboard.erase_face_data_of(principal_of(request), request.match_info["employee_id"],
-                                                     deps=self.d.dash, enrollment=self.d.chat.enrollment)  # fmt: skip
+        deleted = await dashboard.erase_face_data_of(
+            principal_of(request),
+            request.match_info["employee_id"],
+            deps=self.d.dash,
+            enrollment=self.d.chat.enrollment,
+        )
         return web.json_response({"templates_deleted": deleted})
 
     async def api_events(self, request: web.Request) -> web.Response:
@@ -215,8 +228,9 @@ class ApiHandlers:
             after = js.time_cursor(text) if text else None
         except ValueError:
             raise bad_cursor() from None
-        items = await self.d.chat.reviews.page(p.tenant_id, status=None if status == "all" else status, after=after,
-                                               limit=limit)  # fmt: skip
+        items = await self.d.chat.reviews.page(
+            p.tenant_id, status=None if status == "all" else status, after=after, limit=limit
+        )
         nxt = js.encode_cursor(items[-1].at, items[-1].id) if len(items) == limit else None
         return page([js.review(i) for i in items], nxt)
 
@@ -253,17 +267,26 @@ class ApiHandlers:
         if not isinstance(void, bool):
             raise ApiError(400, "invalid", "'void' is true or false.")
         made = await corrections.request_correction(
-            p, direction=text_field(body, "direction"), at=text_field(body, "at"),
-            supersedes=text_field(body, "supersedes"), void=void,
-            reason=text_field(body, "reason", required=True) or "", deps=self.d.dash,
-        )  # fmt: skip
+            p,
+            direction=text_field(body, "direction"),
+            at=text_field(body, "at"),
+            supersedes=text_field(body, "supersedes"),
+            void=void,
+            reason=text_field(body, "reason", required=True) or "",
+            deps=self.d.dash,
+        )
         return web.json_response(js.correction(made), status=201)
 
     async def api_correction_decide(self, request: web.Request) -> web.Response:
         p = principal_of(request)
         body = await json_body(request)
-        decided = await corrections.decide_correction(p, request.match_info["request_id"], approve=decision_of(body),
-                                                      note=text_field(body, "note"), deps=self.d.dash)  # fmt: skip
+        decided = await corrections.decide_correction(
+            p,
+            request.match_info["request_id"],
+            approve=decision_of(body),
+            note=text_field(body, "note"),
+            deps=self.d.dash,
+        )
         return web.json_response(js.correction(decided))
 
     # ------------------------------------------------------------ settings and integrations
@@ -288,19 +311,29 @@ class ApiHandlers:
             raise ApiError(400, "invalid", "'events' is a list of event type names (empty: all).")
         tenant = await dashboard.tenant_of(p, deps=self.d.dash)
         sub, secret = await webhooks.add_subscription(
-            tenant, text_field(body, "url", required=True) or "", events, by=p.actor,
-            subscriptions=self.d.subscriptions, audit=self.d.dash.audit, clock=self.d.dash.clock,
+            tenant,
+            text_field(body, "url", required=True) or "",
+            events,
+            by=p.actor,
+            subscriptions=self.d.subscriptions,
+            audit=self.d.dash.audit,
+            clock=self.d.dash.clock,
             destinations=self.d.destinations,
-        )  # fmt: skip
+        )
         return web.json_response({**js.subscription(sub), "secret": secret}, status=201)
 
     async def api_webhook_remove(self, request: web.Request) -> web.Response:
         p = principal_of(request)
         tenant = await dashboard.tenant_of(p, deps=self.d.dash)
         dropped = await webhooks.remove_subscription(
-            tenant, request.match_info["subscription_id"], by=p.actor, subscriptions=self.d.subscriptions,
-            deliveries=self.d.deliveries, audit=self.d.dash.audit, clock=self.d.dash.clock,
-        )  # fmt: skip
+            tenant,
+            request.match_info["subscription_id"],
+            by=p.actor,
+            subscriptions=self.d.subscriptions,
+            deliveries=self.d.deliveries,
+            audit=self.d.dash.audit,
+            clock=self.d.dash.clock,
+        )
         return web.json_response({"removed": True, "dropped": dropped})
 
     async def api_deliveries(self, request: web.Request) -> web.Response:
@@ -318,10 +351,16 @@ class ApiHandlers:
         p = principal_of(request)
         tenant = await dashboard.tenant_of(p, deps=self.d.dash)
         queued = await webhooks.replay(
-            tenant, delivery_id=request.match_info["delivery_id"], since=None, subscription_id=None, by=p.actor,
-            subscriptions=self.d.subscriptions, deliveries=self.d.deliveries, audit=self.d.dash.audit,
+            tenant,
+            delivery_id=request.match_info["delivery_id"],
+            since=None,
+            subscription_id=None,
+            by=p.actor,
+            subscriptions=self.d.subscriptions,
+            deliveries=self.d.deliveries,
+            audit=self.d.dash.audit,
             clock=self.d.dash.clock,
-        )  # fmt: skip
+        )
         return web.json_response({"queued": queued})
 
     # ------------------------------------------------------------ access
@@ -349,9 +388,14 @@ class ApiHandlers:
             roles = [Role(r) for r in body.get("roles", []) or []]
         except (ValueError, TypeError):
             raise ApiError(400, "invalid", "kind is personal, integration or device; roles are role names.") from None
-        token, secret = await access.create_token(p, name=text_field(body, "name", required=True) or "", kind=kind,
-                                                  roles=roles, employee_id=text_field(body, "employee_id"),
-                                                  deps=self.d.access)  # fmt: skip
+        token, secret = await access.create_token(
+            p,
+            name=text_field(body, "name", required=True) or "",
+            kind=kind,
+            roles=roles,
+            employee_id=text_field(body, "employee_id"),
+            deps=self.d.access,
+        )
         return web.json_response({**js.token(token), "secret": secret}, status=201)
 
     async def api_token_revoke(self, request: web.Request) -> web.Response:
@@ -371,5 +415,6 @@ async def export_response(
         body, ctype = to_csv(rows)[0], "text/csv"
     else:
         body, ctype = to_xlsx(rows), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return web.Response(body=body, content_type=ctype,
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
+    return web.Response(
+        body=body, content_type=ctype, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )

@@ -194,8 +194,14 @@ class Guard:
             return
         now = self.clock.now()
         if principal.kind is PrincipalKind.SESSION and self.codec.needs_refresh(session, now):
-            token, age = self.codec.issue(principal.tenant_id, subject_of(principal), now, auth_time=session.auth_time,
-                                          csrf=session.csrf, sid=session.sid)  # fmt: skip
+            token, age = self.codec.issue(
+                principal.tenant_id,
+                subject_of(principal),
+                now,
+                auth_time=session.auth_time,
+                csrf=session.csrf,
+                sid=session.sid,
+            )
             if age > 0:
                 self.codec.set_cookie(response, SESSION_COOKIE, token, age)
 

@@ -39,5 +39,10 @@ class WebDeps:
 def as_viewer(principal: Principal) -> Employee:
     """The chat services take the acting person as an ``Employee``; a local admin account or an
     integration token is given one that carries its roles and its audit name."""
-    return Employee(id=principal.employee_id or principal.actor, tenant_id=principal.tenant_id, name=principal.name,
-                    email="", roles=principal.roles)  # fmt: skip
+    return Employee(
+        id=principal.employee_id or principal.actor,
+        tenant_id=principal.tenant_id,
+        name=principal.name,
+        email="",
+        roles=principal.roles,
+    )

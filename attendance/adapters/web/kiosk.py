@@ -34,8 +34,11 @@ UNSURE = "I'm not sure it's you. Please look at the camera and try again, or che
 
 def greeting(kind: OutcomeKind, first: str, direction: str | None, when: str) -> str:
     if kind is OutcomeKind.ACCEPTED:
-        return f"Welcome, {first}! Checked in at {when}." if direction == "in" else (
-            f"Goodbye, {first}! Checked out at {when}.")  # fmt: skip
+        return (
+            f"Welcome, {first}! Checked in at {when}."
+            if direction == "in"
+            else (f"Goodbye, {first}! Checked out at {when}.")
+        )
     if kind is OutcomeKind.DUPLICATE:
         return f"{first}, you were already checked {direction} at {when}."
     return UNSURE
@@ -80,12 +83,19 @@ class Kiosk:
             raise ApiError(400, "invalid", "direction is in, out or auto.") from None
         buffered = await self.d.buffer.put(p.tenant_id, data)
         job, created = await submit_check_in(
-            RequestCheckIn(tenant_id=p.tenant_id, channel="kiosk", identity_kind="none", identity=None,
-                           photo=PhotoRef(kind="buffer", ref=buffered, size=len(data)),
-                           idempotency_key=f"kiosk:{p.actor}:{key}", requested=requested,
-                           context={"device": p.actor}),
-            jobs=self.d.jobs, clock=self.d.dash.clock,
-        )  # fmt: skip
+            RequestCheckIn(
+                tenant_id=p.tenant_id,
+                channel="kiosk",
+                identity_kind="none",
+                identity=None,
+                photo=PhotoRef(kind="buffer", ref=buffered, size=len(data)),
+                idempotency_key=f"kiosk:{p.actor}:{key}",
+                requested=requested,
+                context={"device": p.actor},
+            ),
+            jobs=self.d.jobs,
+            clock=self.d.dash.clock,
+        )
         if not created:
             await self.d.buffer.delete(buffered)
         return web.json_response({"job_id": job.id}, status=202)
@@ -112,9 +122,17 @@ class Kiosk:
         else:
             message = greeting(o.kind, first, direction, when)
         ok = o.kind in (OutcomeKind.ACCEPTED, OutcomeKind.DUPLICATE)
-        return web.json_response({"state": "done", "result": o.kind.value, "ok": ok, "first_name": first if ok else "",
-                                  "direction": direction if ok else None, "time": when if ok else "",
-                                  "message": message})  # fmt: skip
+        return web.json_response(
+            {
+                "state": "done",
+                "result": o.kind.value,
+                "ok": ok,
+                "first_name": first if ok else "",
+                "direction": direction if ok else None,
+                "time": when if ok else "",
+                "message": message,
+            }
+        )
 
     async def _tenant(self, tenant_id: str) -> Tenant:
         tenant = await self.d.dash.tenants.get(tenant_id)
@@ -135,14 +153,22 @@ class Kiosk:
         if not isinstance(typed, str):
             raise ApiError(400, "invalid", "Type the enrollment code your admin gave you.")
         try:
-            person = await person_of_code(await self._tenant(p.tenant_id), typed, deps=self.d.chat,
-                                          codes=self.d.enrollment_codes)  # fmt: skip
+            person = await person_of_code(
+                await self._tenant(p.tenant_id), typed, deps=self.d.chat, codes=self.d.enrollment_codes
+            )
         except CodeRefused as exc:
             self.guesses.failed(p.actor)
             raise ApiError(400, "invalid_code", str(exc)) from None
         notice = [{"title": t, "text": x} for t, x in consent_notice("the words “forget me” in chat")]
-        return web.json_response({"first_name": first_name(person.name), "notice": notice, "choice": CONSENT_CHOICE,
-                                  "agreement": CONSENT_AGREEMENT, "photos": MAX_KIOSK_PHOTOS})  # fmt: skip
+        return web.json_response(
+            {
+                "first_name": first_name(person.name),
+                "notice": notice,
+                "choice": CONSENT_CHOICE,
+                "agreement": CONSENT_AGREEMENT,
+                "photos": MAX_KIOSK_PHOTOS,
+            }
+        )
 
     async def kiosk_enroll(self, request: web.Request) -> web.Response:
         """A multipart form: ``code``, ``agree`` (``true``) and 1-3 ``photo`` parts (image/jpeg)."""
@@ -158,20 +184,36 @@ class Kiosk:
         tenant = await self._tenant(p.tenant_id)
         try:
             person, report = await enroll_at_kiosk(
-                tenant, fields.get("code", ""), [x for x in photos if x], agreed=fields.get("agree") == "true",
-                device=p.actor, notice_version=self.d.settings.consent_notice_version, deps=self.d.chat,
+                tenant,
+                fields.get("code", ""),
+                [x for x in photos if x],
+                agreed=fields.get("agree") == "true",
+                device=p.actor,
+                notice_version=self.d.settings.consent_notice_version,
+                deps=self.d.chat,
                 codes=self.d.enrollment_codes,
-            )  # fmt: skip
+            )
         except CodeRefused as exc:
             self.guesses.failed(p.actor)
             raise ApiError(400, "invalid_code", str(exc)) from None
         except ServiceError as exc:
             raise ApiError(400, "invalid", str(exc)) from None
-        message = enrollment_result(report, person.name, "–", "Take new photos: just you, facing the camera.",
-                                    then="Tap the button to check in or out.")  # fmt: skip
-        return web.json_response({"ok": report.enrolled > 0, "enrolled": report.enrolled,
-                                  "templates": report.templates_now, "first_name": first_name(person.name),
-                                  "message": message})  # fmt: skip
+        message = enrollment_result(
+            report,
+            person.name,
+            "–",
+            "Take new photos: just you, facing the camera.",
+            then="Tap the button to check in or out.",
+        )
+        return web.json_response(
+            {
+                "ok": report.enrolled > 0,
+                "enrolled": report.enrolled,
+                "templates": report.templates_now,
+                "first_name": first_name(person.name),
+                "message": message,
+            }
+        )
 
 
 async def _capped(part: BodyPartReader, cap: int, too_large: str) -> bytes:

@@ -67,8 +67,9 @@ class Throttle:
     until the window has passed. Keys are bounded, normalised emails. At most ``max_keys`` keys are
     remembered; when full, the oldest keys that are not blocked are forgotten first."""
 
-    def __init__(self, limit: int = 5, window_s: float = 900.0, *, max_keys: int = 100_000,
-                 now: Now = time.monotonic) -> None:  # fmt: skip
+    def __init__(
+        self, limit: int = 5, window_s: float = 900.0, *, max_keys: int = 100_000, now: Now = time.monotonic
+    ) -> None:
         self.limit, self.window_s, self.max_keys, self._now = limit, window_s, max_keys, now
         self._failures: OrderedDict[str, list[float]] = OrderedDict()
 

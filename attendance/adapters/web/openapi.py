@@ -16,8 +16,12 @@ def _n(kind: str) -> S:
 
 
 def _obj(props: S, required: list[str] | None = None) -> S:
-    return {"type": "object", "properties": props, "required": required if required is not None else list(props),
-            "additionalProperties": False}  # fmt: skip
+    return {
+        "type": "object",
+        "properties": props,
+        "required": required if required is not None else list(props),
+        "additionalProperties": False,
+    }
 
 
 def _ref(name: str) -> S:
@@ -39,107 +43,285 @@ ROLES = {"type": "array", "items": {"type": "string", "enum": ["employee", "mana
 
 SCHEMAS: dict[str, S] = {
     "Error": _obj({"error": _obj({"code": STR, "message": STR})}),
-    "Me": _obj({"tenant_id": STR, "name": STR, "kind": {"type": "string", "enum": ["session", "token", "device"]},
-                "roles": ROLES, "employee_id": _n("string")}),
-    "Employee": _obj({"id": STR, "name": STR, "email": STR, "manager_id": _n("string"), "timezone": _n("string"),
-                      "worker_id": _n("string"), "roles": ROLES}),
+    "Me": _obj(
+        {
+            "tenant_id": STR,
+            "name": STR,
+            "kind": {"type": "string", "enum": ["session", "token", "device"]},
+            "roles": ROLES,
+            "employee_id": _n("string"),
+        }
+    ),
+    "Employee": _obj(
+        {
+            "id": STR,
+            "name": STR,
+            "email": STR,
+            "manager_id": _n("string"),
+            "timezone": _n("string"),
+            "worker_id": _n("string"),
+            "roles": ROLES,
+        }
+    ),
     "EmployeePage": _page("Employee"),
-    "Event": _obj({"id": STR, "employee_id": STR, "direction": {"type": "string", "enum": ["in", "out"]},
-                   "at": TIME, "local_time": STR, "timezone": STR, "channel": STR, "decision": STR,
-                   "supersedes": _n("string"), "void": BOOL, "reason": _n("string"), "recorded_by": _n("string"),
-                   "distance": _n("number")}),
+    "Event": _obj(
+        {
+            "id": STR,
+            "employee_id": STR,
+            "direction": {"type": "string", "enum": ["in", "out"]},
+            "at": TIME,
+            "local_time": STR,
+            "timezone": STR,
+            "channel": STR,
+            "decision": STR,
+            "supersedes": _n("string"),
+            "void": BOOL,
+            "reason": _n("string"),
+            "recorded_by": _n("string"),
+            "distance": _n("number"),
+        }
+    ),
     "EventPage": _page("Event"),
-    "Day": _obj({"employee_id": STR, "date": {"type": "string", "format": "date"}, "first_in": _n("string"),
-                 "last_out": _n("string"), "worked_minutes": INT, "break_minutes": INT, "breaks": INT,
-                 "late_minutes": INT, "missing_check_out": BOOL, "events": INT, "timezone": STR}),
+    "Day": _obj(
+        {
+            "employee_id": STR,
+            "date": {"type": "string", "format": "date"},
+            "first_in": _n("string"),
+            "last_out": _n("string"),
+            "worked_minutes": INT,
+            "break_minutes": INT,
+            "breaks": INT,
+            "late_minutes": INT,
+            "missing_check_out": BOOL,
+            "events": INT,
+            "timezone": STR,
+        }
+    ),
     "DayPage": _page("Day"),
-    "TimesheetRow": _obj({"employee_id": STR, "name": STR, "worked_minutes": INT, "break_minutes": INT,
-                          "late_days": INT, "late_minutes": INT, "overtime_minutes": INT, "missing_check_outs": INT,
-                          "days_present": INT}),
+    "TimesheetRow": _obj(
+        {
+            "employee_id": STR,
+            "name": STR,
+            "worked_minutes": INT,
+            "break_minutes": INT,
+            "late_days": INT,
+            "late_minutes": INT,
+            "overtime_minutes": INT,
+            "missing_check_outs": INT,
+            "days_present": INT,
+        }
+    ),
     "TimesheetPage": _page("TimesheetRow"),
-    "Today": _obj({
-        "date": {"type": "string", "format": "date"},
-        "counts": {"type": "object", "additionalProperties": INT},
-        "teams": {"type": "array", "items": _obj({"name": STR, "people": {"type": "array", "items": _obj({
-            "employee_id": STR, "name": STR,
-            "status": {"type": "string", "enum": ["in", "out", "absent", "not yet", "off"]},
-            "first_in": _n("string"), "last_out": _n("string"), "late_minutes": INT, "open_yesterday": BOOL})}})},
-    }),
-    "ReviewItem": _obj({"id": STR, "kind": {"type": "string", "enum": ["other_person", "not_me"]}, "status": STR,
-                        "at": TIME, "channel": STR, "employee_id": _n("string"), "looks_like": _n("string"),
-                        "event_id": _n("string"), "attempted_at": NTIME, "reported_by": _n("string")}),
+    "Today": _obj(
+        {
+            "date": {"type": "string", "format": "date"},
+            "counts": {"type": "object", "additionalProperties": INT},
+            "teams": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "name": STR,
+                        "people": {
+                            "type": "array",
+                            "items": _obj(
+                                {
+                                    "employee_id": STR,
+                                    "name": STR,
+                                    "status": {"type": "string", "enum": ["in", "out", "absent", "not yet", "off"]},
+                                    "first_in": _n("string"),
+                                    "last_out": _n("string"),
+                                    "late_minutes": INT,
+                                    "open_yesterday": BOOL,
+                                }
+                            ),
+                        },
+                    }
+                ),
+            },
+        }
+    ),
+    "ReviewItem": _obj(
+        {
+            "id": STR,
+            "kind": {"type": "string", "enum": ["other_person", "not_me"]},
+            "status": STR,
+            "at": TIME,
+            "channel": STR,
+            "employee_id": _n("string"),
+            "looks_like": _n("string"),
+            "event_id": _n("string"),
+            "attempted_at": NTIME,
+            "reported_by": _n("string"),
+        }
+    ),
     "ReviewPage": _page("ReviewItem"),
-    "Decision": _obj({"decision": {"type": "string", "enum": ["approve", "reject"]},
-                      "note": {"type": "string", "maxLength": 500}}, ["decision"]),
-    "Correction": _obj({"id": STR, "employee_id": STR,
-                        "status": {"type": "string", "enum": ["open", "approved", "rejected"]}, "reason": STR,
-                        "direction": {"type": ["string", "null"], "enum": ["in", "out", None]}, "at": NTIME,
-                        "supersedes": _n("string"), "void": BOOL, "requested_by": STR, "requested_at": TIME,
-                        "decided_by": _n("string"), "decided_at": NTIME, "note": _n("string"),
-                        "event_id": _n("string")}),
+    "Decision": _obj(
+        {"decision": {"type": "string", "enum": ["approve", "reject"]}, "note": {"type": "string", "maxLength": 500}},
+        ["decision"],
+    ),
+    "Correction": _obj(
+        {
+            "id": STR,
+            "employee_id": STR,
+            "status": {"type": "string", "enum": ["open", "approved", "rejected"]},
+            "reason": STR,
+            "direction": {"type": ["string", "null"], "enum": ["in", "out", None]},
+            "at": NTIME,
+            "supersedes": _n("string"),
+            "void": BOOL,
+            "requested_by": STR,
+            "requested_at": TIME,
+            "decided_by": _n("string"),
+            "decided_at": NTIME,
+            "note": _n("string"),
+            "event_id": _n("string"),
+        }
+    ),
     "CorrectionPage": _page("Correction"),
-    "CorrectionInput": _obj({"direction": {"type": "string", "enum": ["in", "out"]},
-                             "at": {"type": "string", "description": "local date and time, 2026-12-03T08:55"},
-                             "supersedes": {"type": "string", "description": "the event to replace or remove"},
-                             "void": BOOL, "reason": {"type": "string", "minLength": 3, "maxLength": 500}},
-                            ["reason"]),
-    "Settings": _obj({
-        "name": STR, "timezone": STR,
-        "schedule": _obj({"start": STR, "end": STR, "weekdays": {"type": "array", "items": STR},
-                          "grace_minutes": INT}),
-        "thresholds": _obj({"custom": BOOL, "verify": {"type": "number"}, "verify_retry": {"type": "number"},
-                            "verify_margin": {"type": "number"}, "accept": {"type": "number"},
-                            "retry": {"type": "number"}, "margin": {"type": "number"}}),
-        "policy": _obj({"duplicate_window_minutes": INT, "replay_check": BOOL, "replay_max_bits": INT,
-                        "replay_retention_days": INT, "freshness_minutes": INT, "delete_chat_photos": BOOL}),
-    }),
-    "SettingsPatch": {"type": "object", "additionalProperties": False, "properties": {
-        "timezone": STR, "schedule": {"type": "object"}, "thresholds": {"type": ["object", "null"]},
-        "policy": {"type": "object"}}},
-    "Webhook": _obj({"id": STR, "kind": STR, "url": STR, "events": {"type": "array", "items": STR}, "state": STR,
-                     "disabled_reason": _n("string"), "created_at": TIME}),
+    "CorrectionInput": _obj(
+        {
+            "direction": {"type": "string", "enum": ["in", "out"]},
+            "at": {"type": "string", "description": "local date and time, 2026-12-03T08:55"},
+            "supersedes": {"type": "string", "description": "the event to replace or remove"},
+            "void": BOOL,
+            "reason": {"type": "string", "minLength": 3, "maxLength": 500},
+        },
+        ["reason"],
+    ),
+    "Settings": _obj(
+        {
+            "name": STR,
+            "timezone": STR,
+            "schedule": _obj(
+                {"start": STR, "end": STR, "weekdays": {"type": "array", "items": STR}, "grace_minutes": INT}
+            ),
+            "thresholds": _obj(
+                {
+                    "custom": BOOL,
+                    "verify": {"type": "number"},
+                    "verify_retry": {"type": "number"},
+                    "verify_margin": {"type": "number"},
+                    "accept": {"type": "number"},
+                    "retry": {"type": "number"},
+                    "margin": {"type": "number"},
+                }
+            ),
+            "policy": _obj(
+                {
+                    "duplicate_window_minutes": INT,
+                    "replay_check": BOOL,
+                    "replay_max_bits": INT,
+                    "replay_retention_days": INT,
+                    "freshness_minutes": INT,
+                    "delete_chat_photos": BOOL,
+                }
+            ),
+        }
+    ),
+    "SettingsPatch": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "timezone": STR,
+            "schedule": {"type": "object"},
+            "thresholds": {"type": ["object", "null"]},
+            "policy": {"type": "object"},
+        },
+    },
+    "Webhook": _obj(
+        {
+            "id": STR,
+            "kind": STR,
+            "url": STR,
+            "events": {"type": "array", "items": STR},
+            "state": STR,
+            "disabled_reason": _n("string"),
+            "created_at": TIME,
+        }
+    ),
     "WebhookList": _list("Webhook"),
-    "WebhookInput": _obj({"url": {"type": "string", "format": "uri"}, "events": {"type": "array", "items": STR}},
-                         ["url"]),
+    "WebhookInput": _obj(
+        {"url": {"type": "string", "format": "uri"}, "events": {"type": "array", "items": STR}}, ["url"]
+    ),
     "WebhookCreated": {},  # below: a Webhook and its secret
-    "Delivery": _obj({"id": STR, "subscription_id": STR, "employee_id": STR, "type": STR, "state": STR,
-                      "attempts": INT, "last_error": _n("string"), "created_at": TIME, "next_attempt_at": NTIME,
-                      "delivered_at": NTIME}),
+    "Delivery": _obj(
+        {
+            "id": STR,
+            "subscription_id": STR,
+            "employee_id": STR,
+            "type": STR,
+            "state": STR,
+            "attempts": INT,
+            "last_error": _n("string"),
+            "created_at": TIME,
+            "next_attempt_at": NTIME,
+            "delivered_at": NTIME,
+        }
+    ),
     "DeliveryList": _list("Delivery"),
     "Replayed": _obj({"queued": INT}),
     "Removed": _obj({"removed": BOOL, "dropped": INT}),
     "Erased": _obj({"templates_deleted": INT}),
     "AuditEntry": _obj({"id": STR, "at": TIME, "actor": STR, "action": STR, "subject": STR}),
     "AuditPage": _page("AuditEntry"),
-    "Token": _obj({"id": STR, "name": STR, "kind": {"type": "string", "enum": ["personal", "integration", "device"]},
-                   "roles": ROLES, "employee_id": _n("string"), "created_by": STR, "created_at": TIME,
-                   "last_used_at": NTIME, "revoked_at": NTIME}),
+    "Token": _obj(
+        {
+            "id": STR,
+            "name": STR,
+            "kind": {"type": "string", "enum": ["personal", "integration", "device"]},
+            "roles": ROLES,
+            "employee_id": _n("string"),
+            "created_by": STR,
+            "created_at": TIME,
+            "last_used_at": NTIME,
+            "revoked_at": NTIME,
+        }
+    ),
     "TokenList": _list("Token"),
-    "TokenInput": _obj({"name": {"type": "string", "minLength": 1, "maxLength": 80},
-                        "kind": {"type": "string", "enum": ["personal", "integration", "device"]}, "roles": ROLES,
-                        "employee_id": STR}, ["name", "kind"]),
+    "TokenInput": _obj(
+        {
+            "name": {"type": "string", "minLength": 1, "maxLength": 80},
+            "kind": {"type": "string", "enum": ["personal", "integration", "device"]},
+            "roles": ROLES,
+            "employee_id": STR,
+        },
+        ["name", "kind"],
+    ),
     "TokenCreated": {},  # below: a Token and its secret
-}  # fmt: skip
+}
 for _name in ("Webhook", "Token"):
     SCHEMAS[f"{_name}Created"] = _obj({**SCHEMAS[_name]["properties"], "secret": STR})
 
-_ERRORS = {"400": "invalid input", "401": "not signed in, or an unknown token", "403": "your role does not allow it",
-           "404": "not found among what you can see",
-           "429": "too many requests for this token; wait the seconds Retry-After says"}  # fmt: skip
+_ERRORS = {
+    "400": "invalid input",
+    "401": "not signed in, or an unknown token",
+    "403": "your role does not allow it",
+    "404": "not found among what you can see",
+    "429": "too many requests for this token; wait the seconds Retry-After says",
+}
 
 
 def _operation(route: Route) -> S:
-    params = [{"name": m, "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}
-              for m in re.findall(r"{(\w+)}", route.path)]  # fmt: skip
-    params += [{"name": q.name, "in": "query", "required": q.required, "description": q.description,
-                "schema": dict(q.schema)} for q in route.query]  # fmt: skip
+    params = [
+        {"name": m, "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}
+        for m in re.findall(r"{(\w+)}", route.path)
+    ]
+    params += [
+        {"name": q.name, "in": "query", "required": q.required, "description": q.description, "schema": dict(q.schema)}
+        for q in route.query
+    ]
     if route.response:
         ok: S = {"description": "OK", "content": {"application/json": {"schema": _ref(route.response)}}}
     else:
-        ok = {"description": "a file", "content": {
-            "text/csv": {"schema": {"type": "string"}},
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
-                "schema": {"type": "string", "contentEncoding": "binary"}}}}  # fmt: skip
+        ok = {
+            "description": "a file",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                    "schema": {"type": "string", "contentEncoding": "binary"}
+                },
+            },
+        }
     responses: S = {str(route.status): ok}
     for code, text in _ERRORS.items():
         responses[code] = {"description": text, "content": {"application/json": {"schema": _ref("Error")}}}
@@ -151,8 +333,11 @@ def _operation(route: Route) -> S:
     if route.allow == PUBLIC:
         op["security"] = []
     else:
-        roles = "any signed-in person or token" if isinstance(route.allow, str) else ", ".join(
-            sorted(r.value for r in route.allow))  # fmt: skip
+        roles = (
+            "any signed-in person or token"
+            if isinstance(route.allow, str)
+            else ", ".join(sorted(r.value for r in route.allow))
+        )
         op["description"] = f"Allowed: {roles}."
     return op
 
@@ -165,18 +350,25 @@ def document(server_url: str = "/") -> S:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "attendance API", "version": "1.0.0",
-                 "description": "Attendance of the signed-in person's organisation. Lists are paginated: pass "
-                                "`next_cursor` back as `cursor`. Errors are `{\"error\": {\"code\", \"message\"}}`."},
+        "info": {
+            "title": "attendance API",
+            "version": "1.0.0",
+            "description": "Attendance of the signed-in person's organisation. Lists are paginated: pass "
+            '`next_cursor` back as `cursor`. Errors are `{"error": {"code", "message"}}`.',
+        },
         "servers": [{"url": server_url}],
         "security": [{"bearer": []}, {"session": []}],
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "an API token an admin created"},
-                "session": {"type": "apiKey", "in": "cookie", "name": "attendance_session",
-                            "description": "the dashboard's session; writes also need the X-CSRF-Token header"},
+                "session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "attendance_session",
+                    "description": "the dashboard's session; writes also need the X-CSRF-Token header",
+                },
             },
         },
         "paths": paths,
-    }  # fmt: skip
+    }

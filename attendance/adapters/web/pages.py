@@ -31,24 +31,43 @@ from attendance.services.kiosk_enrollment import IssuedCode, issue_enrollment_co
 log = logging.getLogger(__name__)
 
 PRIVACY_MORE = (
-    ("What else is stored", "your name, work email, manager, roles and chat ids, from your employer's staff list; "
-                            "each check-in's time, direction, channel and how close the face matched; corrections "
-                            "and who made them; an audit log of who changed what."),
-    ("Your rights", "you can erase your face data at any time, at once; your employer's admins can show you what is "
-                    "stored about you. Attendance records are kept as long as wage and working-time law requires."),
-    ("Who runs this", "your employer runs this service for its staff; ask them (your admin or HR) about anything on "
-                      "this page."),
-)  # fmt: skip
+    (
+        "What else is stored",
+        "your name, work email, manager, roles and chat ids, from your employer's staff list; "
+        "each check-in's time, direction, channel and how close the face matched; corrections "
+        "and who made them; an audit log of who changed what.",
+    ),
+    (
+        "Your rights",
+        "you can erase your face data at any time, at once; your employer's admins can show you what is "
+        "stored about you. Attendance records are kept as long as wage and working-time law requires.",
+    ),
+    (
+        "Who runs this",
+        "your employer runs this service for its staff; ask them (your admin or HR) about anything on this page.",
+    ),
+)
 TERMS = (
-    ("What it is for", "recording your own working time: check in and out for yourself only, with a selfie of "
-                       "yourself."),
-    ("Not allowed", "checking in for someone else, sending photos of other people, or trying to get around the "
-                    "checks; such attempts are refused and shown to your admins."),
-    ("Your records", "they belong to your employer's time records; if one is wrong, ask for a correction (the "
-                     "dashboard's Corrections page, or your manager)."),
-    ("The service", "is provided by your employer as it is; it may be unavailable at times, and then you record your "
-                    "time as your employer says."),
-)  # fmt: skip
+    (
+        "What it is for",
+        "recording your own working time: check in and out for yourself only, with a selfie of yourself.",
+    ),
+    (
+        "Not allowed",
+        "checking in for someone else, sending photos of other people, or trying to get around the "
+        "checks; such attempts are refused and shown to your admins.",
+    ),
+    (
+        "Your records",
+        "they belong to your employer's time records; if one is wrong, ask for a correction (the "
+        "dashboard's Corrections page, or your manager).",
+    ),
+    (
+        "The service",
+        "is provided by your employer as it is; it may be unavailable at times, and then you record your "
+        "time as your employer says.",
+    ),
+)
 
 
 def _period(request: web.Request, today: date) -> tuple[str, date, date, date]:
@@ -110,8 +129,13 @@ class PageHandlers:
         tenant = await self.d.dash.tenants.get(p.tenant_id)
         if tenant is None:
             raise web.HTTPNotFound()
-        issued = await issue_enrollment_code(tenant, request.match_info["employee_id"], issued_by=p.actor,
-                                             deps=self.d.chat, codes=self.d.enrollment_codes)  # fmt: skip
+        issued = await issue_enrollment_code(
+            tenant,
+            request.match_info["employee_id"],
+            issued_by=p.actor,
+            deps=self.d.chat,
+            codes=self.d.enrollment_codes,
+        )
         return await self._person(request, issued=issued)
 
     async def _person(self, request: web.Request, issued: IssuedCode | None = None) -> web.StreamResponse:
@@ -121,20 +145,33 @@ class PageHandlers:
         view = await dashboard.person_view(p, request.match_info["employee_id"], first, last, deps=self.d.dash)
         own = view.employee.id == p.employee_id
         recent = (self.d.dash.clock.now() - timedelta(days=62), "")  # seen by person(): theirs, recent ones
-        mine = await self.d.dash.corrections.page(p.tenant_id, employee_ids=[view.employee.id], status=None,
-                                                  after=recent, limit=500)  # fmt: skip
+        mine = await self.d.dash.corrections.page(
+            p.tenant_id, employee_ids=[view.employee.id], status=None, after=recent, limit=500
+        )
         requests = mine[-10:]
-        templates = (await self.d.chat.enrollment.templates.count(tenant.id, view.employee.id)
-                     if p.is_admin else 0)  # fmt: skip
-        return self.r.page(request, "person.html", view=view, tenant=tenant, period=period, first=first, last=last,
-                           prev=_shift(period, day, -1), next=_shift(period, day, 1), own=own,
-                           requests=list(reversed(requests)), templates=templates, issued=issued,
-                           tz=view.employee.effective_timezone(tenant))  # fmt: skip
+        templates = await self.d.chat.enrollment.templates.count(tenant.id, view.employee.id) if p.is_admin else 0
+        return self.r.page(
+            request,
+            "person.html",
+            view=view,
+            tenant=tenant,
+            period=period,
+            first=first,
+            last=last,
+            prev=_shift(period, day, -1),
+            next=_shift(period, day, 1),
+            own=own,
+            requests=list(reversed(requests)),
+            templates=templates,
+            issued=issued,
+            tz=view.employee.effective_timezone(tenant),
+        )
 
     async def face_erase(self, request: web.Request) -> web.StreamResponse:
         employee_id = request.match_info["employee_id"]
-        await dashboard.erase_face_data_of(principal_of(request), employee_id, deps=self.d.dash,
-                                           enrollment=self.d.chat.enrollment)  # fmt: skip
+        await dashboard.erase_face_data_of(
+            principal_of(request), employee_id, deps=self.d.dash, enrollment=self.d.chat.enrollment
+        )
         return redirect(f"/people/{employee_id}?notice=erased")
 
     async def timesheets_page(self, request: web.Request) -> web.StreamResponse:
@@ -146,9 +183,21 @@ class PageHandlers:
         managers = [x for x in await dashboard.visible(p, deps=self.d.dash) if Role.MANAGER in x.roles]
         hours = [(r.employee.name[:16], round(r.totals.worked.total_seconds() / 3600, 1)) for r in rows[:30]]
         query = f"from={first}&to={last}" + (f"&team={team}" if team else "")
-        return self.r.page(request, "timesheets.html", rows=rows, period=period, first=first, last=last,
-                           prev=_shift(period, day, -1), next=_shift(period, day, 1), team=team, managers=managers,
-                           hours=hours, query=query, tenant=tenant)  # fmt: skip
+        return self.r.page(
+            request,
+            "timesheets.html",
+            rows=rows,
+            period=period,
+            first=first,
+            last=last,
+            prev=_shift(period, day, -1),
+            next=_shift(period, day, 1),
+            team=team,
+            managers=managers,
+            hours=hours,
+            query=query,
+            tenant=tenant,
+        )
 
     async def timesheets_export(self, request: web.Request) -> web.StreamResponse:
         p = principal_of(request)
@@ -177,8 +226,7 @@ class PageHandlers:
     async def corrections_page(self, request: web.Request) -> web.StreamResponse:
         p = principal_of(request)
         tenant = await dashboard.tenant_of(p, deps=self.d.dash)
-        waiting = await corrections.corrections(p, status=RequestStatus.OPEN, after=None, limit=200,
-                                                deps=self.d.dash)  # fmt: skip
+        waiting = await corrections.corrections(p, status=RequestStatus.OPEN, after=None, limit=200, deps=self.d.dash)
         month = (self.d.dash.clock.now() - timedelta(days=31), "")
         lately = await corrections.corrections(p, status=None, after=month, limit=1000, deps=self.d.dash)
         people = {x.id: x for x in await dashboard.visible(p, deps=self.d.dash)}
@@ -197,25 +245,36 @@ class PageHandlers:
         form = await request.post()
         text = {k: str(v) for k, v in form.items() if isinstance(v, str)}
         await corrections.request_correction(
-            p, direction=text.get("direction") or None, at=text.get("at") or None,
-            supersedes=text.get("supersedes") or None, void=text.get("void") == "yes", reason=text.get("reason", ""),
+            p,
+            direction=text.get("direction") or None,
+            at=text.get("at") or None,
+            supersedes=text.get("supersedes") or None,
+            void=text.get("void") == "yes",
+            reason=text.get("reason", ""),
             deps=self.d.dash,
-        )  # fmt: skip
+        )
         return redirect(f"/people/{p.employee_id}?notice=requested")
 
     async def correction_decide(self, request: web.Request) -> web.StreamResponse:
         p = principal_of(request)
         form = await request.post()
         approve = form.get("decision") == "approve"
-        await corrections.decide_correction(p, request.match_info["request_id"], approve=approve,
-                                            note=str(form.get("note", "")), deps=self.d.dash)  # fmt: skip
+        await corrections.decide_correction(
+            p, request.match_info["request_id"], approve=approve, note=str(form.get("note", "")), deps=self.d.dash
+        )
         return redirect(f"/corrections?notice={'approved' if approve else 'rejected'}")
 
     async def settings_page(self, request: web.Request) -> web.StreamResponse:
         p = principal_of(request)
         current = await tenant_settings.read_settings(p, deps=self.d.dash)
-        return self.r.page(request, "settings.html", s=current, sweep=tenant_settings.MEASURED_SWEEP,
-                           days=tenant_settings.DAYS, error=None)  # fmt: skip
+        return self.r.page(
+            request,
+            "settings.html",
+            s=current,
+            sweep=tenant_settings.MEASURED_SWEEP,
+            days=tenant_settings.DAYS,
+            error=None,
+        )
 
     async def settings_save(self, request: web.Request) -> web.StreamResponse:
         p = principal_of(request)
@@ -224,23 +283,36 @@ class PageHandlers:
         try:
             patch = {
                 "timezone": f.get("timezone", ""),
-                "schedule": {"start": f.get("start", ""), "end": f.get("end", ""),
-                             "weekdays": [d for d in tenant_settings.DAYS if f"day_{d}" in f],
-                             "grace_minutes": int(f.get("grace_minutes", "x"))},
-                "policy": {"duplicate_window_minutes": int(f.get("duplicate_window_minutes", "x")),
-                           "replay_check": "replay_check" in f,
-                           "replay_retention_days": int(f.get("replay_retention_days", "x")),
-                           "freshness_minutes": int(f.get("freshness_minutes", "x")),
-                           "delete_chat_photos": "delete_chat_photos" in f},
-                "thresholds": None if "default_thresholds" in f else {
-                    "verify": float(f.get("verify", "x")), "accept": float(f.get("accept", "x"))},
-            }  # fmt: skip
+                "schedule": {
+                    "start": f.get("start", ""),
+                    "end": f.get("end", ""),
+                    "weekdays": [d for d in tenant_settings.DAYS if f"day_{d}" in f],
+                    "grace_minutes": int(f.get("grace_minutes", "x")),
+                },
+                "policy": {
+                    "duplicate_window_minutes": int(f.get("duplicate_window_minutes", "x")),
+                    "replay_check": "replay_check" in f,
+                    "replay_retention_days": int(f.get("replay_retention_days", "x")),
+                    "freshness_minutes": int(f.get("freshness_minutes", "x")),
+                    "delete_chat_photos": "delete_chat_photos" in f,
+                },
+                "thresholds": None
+                if "default_thresholds" in f
+                else {"verify": float(f.get("verify", "x")), "accept": float(f.get("accept", "x"))},
+            }
             await tenant_settings.update_settings(p, patch, deps=self.d.dash)
         except (ValueError, ServiceError) as exc:
             message = str(exc) if isinstance(exc, ServiceError) else "Numbers only in the number fields."
             current = await tenant_settings.read_settings(p, deps=self.d.dash)
-            return self.r.page(request, "settings.html", status=400, s=current, sweep=tenant_settings.MEASURED_SWEEP,
-                               days=tenant_settings.DAYS, error=message)  # fmt: skip
+            return self.r.page(
+                request,
+                "settings.html",
+                status=400,
+                s=current,
+                sweep=tenant_settings.MEASURED_SWEEP,
+                days=tenant_settings.DAYS,
+                error=message,
+            )
         return redirect("/settings?notice=saved")
 
     async def integrations_page(self, request: web.Request) -> web.StreamResponse:
@@ -254,17 +326,26 @@ class PageHandlers:
     async def delivery_replay(self, request: web.Request) -> web.StreamResponse:
         p = principal_of(request)
         tenant = await dashboard.tenant_of(p, deps=self.d.dash)
-        await webhooks.replay(tenant, delivery_id=request.match_info["delivery_id"], since=None, subscription_id=None,
-                              by=p.actor, subscriptions=self.d.subscriptions, deliveries=self.d.deliveries,
-                              audit=self.d.dash.audit, clock=self.d.dash.clock)  # fmt: skip
+        await webhooks.replay(
+            tenant,
+            delivery_id=request.match_info["delivery_id"],
+            since=None,
+            subscription_id=None,
+            by=p.actor,
+            subscriptions=self.d.subscriptions,
+            deliveries=self.d.deliveries,
+            audit=self.d.dash.audit,
+            clock=self.d.dash.clock,
+        )
         return redirect("/integrations?notice=replayed")
 
     async def access_page(self, request: web.Request, created: tuple[Any, str] | None = None) -> web.Response:
         p = principal_of(request)
         tokens = await access.list_tokens(p, deps=self.d.access)
         people = await dashboard.visible(p, deps=self.d.dash)
-        return self.r.page(request, "access.html", tokens=tokens, people=people, created=created,
-                           roles=[r.value for r in Role])  # fmt: skip
+        return self.r.page(
+            request, "access.html", tokens=tokens, people=people, created=created, roles=[r.value for r in Role]
+        )
 
     async def token_create(self, request: web.Request) -> web.StreamResponse:
         p = principal_of(request)
@@ -275,8 +356,14 @@ class PageHandlers:
             roles = [Role(f["role"])] if f.get("role") else []
         except ValueError as exc:
             raise ServiceError("Choose a kind of token and, for an integration, its role.") from exc
-        created = await access.create_token(p, name=f.get("name", ""), kind=kind, roles=roles,
-                                            employee_id=f.get("employee_id") or None, deps=self.d.access)  # fmt: skip
+        created = await access.create_token(
+            p,
+            name=f.get("name", ""),
+            kind=kind,
+            roles=roles,
+            employee_id=f.get("employee_id") or None,
+            deps=self.d.access,
+        )
         return await self.access_page(request, created)
 
     async def token_revoke(self, request: web.Request) -> web.StreamResponse:
@@ -292,11 +379,13 @@ class PageHandlers:
             before = js.time_cursor(text) if text else None
         except ValueError as exc:
             raise ServiceError("That link is broken. Open the audit log again from the menu.") from exc
-        entries = await self.d.trail.entries(p.tenant_id, before=before, limit=100,
-                                             action=request.query.get("action") or None)  # fmt: skip
+        entries = await self.d.trail.entries(
+            p.tenant_id, before=before, limit=100, action=request.query.get("action") or None
+        )
         older = js.encode_cursor(entries[-1].at, entries[-1].id) if len(entries) == 100 else None
-        return self.r.page(request, "audit.html", entries=entries, older=older, tz=(await self._today(request))[0]
-                           .timezone)  # fmt: skip
+        return self.r.page(
+            request, "audit.html", entries=entries, older=older, tz=(await self._today(request))[0].timezone
+        )
 
     async def privacy_page(self, request: web.Request) -> web.StreamResponse:
         """What is stored, why, for how long, who sees it, how to erase it (the consent notice's facts)."""
@@ -306,8 +395,9 @@ class PageHandlers:
     async def terms_page(self, request: web.Request) -> web.StreamResponse:
         return self._policy(request, "Terms of use", TERMS, self.d.settings.web.terms_file)
 
-    def _policy(self, request: web.Request, title: str, sections: Sequence[tuple[str, str]],
-                replaced_by: Path | None) -> web.Response:  # fmt: skip
+    def _policy(
+        self, request: web.Request, title: str, sections: Sequence[tuple[str, str]], replaced_by: Path | None
+    ) -> web.Response:
         """The page as we wrote it, or the operator's text file instead (shown as text, paragraph by paragraph)."""
         paragraphs = None
         if replaced_by is not None:

@@ -57,20 +57,25 @@ def bar_chart(title: str, points: Sequence[tuple[str, float]], unit: str, *, cha
     for i, (label, value) in enumerate(points):
         h = (height - 2 * pad) * value / top
         x, y = pad + i * step + step * 0.15, height - pad - h
-        bars.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{step * 0.7:.1f}" height="{h:.1f}" class="bar">'
-                    f"<title>{escape(label)}: {value:g} {escape(unit)}</title></rect>")  # fmt: skip
+        bars.append(
+            f'<rect x="{x:.1f}" y="{y:.1f}" width="{step * 0.7:.1f}" height="{h:.1f}" class="bar">'
+            f"<title>{escape(label)}: {value:g} {escape(unit)}</title></rect>"
+        )
         if n <= 16 or i % max(n // 10, 1) == 0:
-            bars.append(f'<text x="{pad + i * step + step / 2:.1f}" y="{height - 8}" class="tick">'
-                        f"{escape(label)}</text>")  # fmt: skip
+            bars.append(
+                f'<text x="{pad + i * step + step / 2:.1f}" y="{height - 8}" class="tick">{escape(label)}</text>'
+            )
     rows = "".join(f"<tr><th scope='row'>{escape(label)}</th><td>{value:g}</td></tr>" for label, value in points)
-    svg = (f'<figure class="chart" id="{chart_id}"><figcaption>{escape(title)}</figcaption>'
-           f'<svg viewBox="0 0 {width} {height}" role="img" aria-labelledby="{chart_id}-t">'
-           f'<title id="{chart_id}-t">{escape(title)} (max {top:g} {escape(unit)})</title>'
-           f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" class="axis"/>'
-           f'{"".join(bars)}</svg>'
-           f'<details><summary>Numbers</summary><table><thead><tr><th scope="col">When</th>'
-           f'<th scope="col">{escape(unit)}</th></tr></thead><tbody>{rows}</tbody></table></details>'
-           "</figure>")  # fmt: skip
+    svg = (
+        f'<figure class="chart" id="{chart_id}"><figcaption>{escape(title)}</figcaption>'
+        f'<svg viewBox="0 0 {width} {height}" role="img" aria-labelledby="{chart_id}-t">'
+        f'<title id="{chart_id}-t">{escape(title)} (max {top:g} {escape(unit)})</title>'
+        f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" class="axis"/>'
+        f"{''.join(bars)}</svg>"
+        f'<details><summary>Numbers</summary><table><thead><tr><th scope="col">When</th>'
+        f'<th scope="col">{escape(unit)}</th></tr></thead><tbody>{rows}</tbody></table></details>'
+        "</figure>"
+    )
     return Markup(svg)  # noqa: S704  (every value above is escaped or a number we formatted)
 
 
@@ -101,9 +106,12 @@ def nav(principal: Principal | None) -> list[tuple[str, str]]:
 class Renderer:
     def __init__(self) -> None:
         self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined,
-            trim_blocks=True, lstrip_blocks=True,
-        )  # fmt: skip
+            loader=jinja2.FileSystemLoader(TEMPLATES),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
         self.env.globals.update(hm=hm, local=local, bar_chart=bar_chart, Role=Role, minutes_text=minutes_text)
 
     def page(self, request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
@@ -114,10 +122,14 @@ class Renderer:
         static = request.app.router["static"]
         given_csrf = context.pop("csrf", "")
         html = self.env.get_template(template).render(
-            principal=principal, nav=nav(principal), path=request.path, notice=notice,
+            principal=principal,
+            nav=nav(principal),
+            path=request.path,
+            notice=notice,
             csrf=principal.csrf if principal and principal.csrf else given_csrf,
-            static=lambda name: static.url_for(filename=name), **context,
-        )  # fmt: skip
+            static=lambda name: static.url_for(filename=name),
+            **context,
+        )
         return web.Response(text=html, content_type="text/html", status=status)
 
     def fragment(self, template: str, **context: Any) -> web.Response:

@@ -55,15 +55,33 @@ def time_cursor(text: str) -> tuple[datetime, str]:
 
 
 def employee(e: Employee) -> Json:
-    return {"id": e.id, "name": e.name, "email": e.email, "manager_id": e.manager_id, "timezone": e.timezone,
-            "worker_id": e.worker_id, "roles": sorted(r.value for r in e.roles)}  # fmt: skip
+    return {
+        "id": e.id,
+        "name": e.name,
+        "email": e.email,
+        "manager_id": e.manager_id,
+        "timezone": e.timezone,
+        "worker_id": e.worker_id,
+        "roles": sorted(r.value for r in e.roles),
+    }
 
 
 def event(e: AttendanceEvent, in_force: bool | None = None) -> Json:
-    out = {"id": e.id, "employee_id": e.employee_id, "direction": e.direction.value, "at": ts(e.at),
-           "local_time": e.local.isoformat(), "timezone": e.timezone, "channel": e.channel, "decision": e.decision,
-           "supersedes": e.supersedes, "void": e.void, "reason": e.reason, "recorded_by": e.recorded_by,
-           "distance": e.distance}  # fmt: skip
+    out = {
+        "id": e.id,
+        "employee_id": e.employee_id,
+        "direction": e.direction.value,
+        "at": ts(e.at),
+        "local_time": e.local.isoformat(),
+        "timezone": e.timezone,
+        "channel": e.channel,
+        "decision": e.decision,
+        "supersedes": e.supersedes,
+        "void": e.void,
+        "reason": e.reason,
+        "recorded_by": e.recorded_by,
+        "distance": e.distance,
+    }
     if in_force is not None:
         out["in_force"] = in_force
     return out
@@ -74,56 +92,119 @@ def _local(at: datetime | None, tz: str) -> str | None:
 
 
 def day(d: DaySummary) -> Json:
-    return {"employee_id": d.employee_id, "date": d.day.isoformat(), "first_in": _local(d.first_in, d.timezone),
-            "last_out": _local(d.last_out, d.timezone), "worked_minutes": d.worked_minutes,
-            "break_minutes": sum(minutes(b) for b in d.breaks), "breaks": len(d.breaks),
-            "late_minutes": minutes(d.late_by) if d.late_by else 0, "missing_check_out": d.missing_check_out,
-            "events": d.events, "timezone": d.timezone}  # fmt: skip
+    return {
+        "employee_id": d.employee_id,
+        "date": d.day.isoformat(),
+        "first_in": _local(d.first_in, d.timezone),
+        "last_out": _local(d.last_out, d.timezone),
+        "worked_minutes": d.worked_minutes,
+        "break_minutes": sum(minutes(b) for b in d.breaks),
+        "breaks": len(d.breaks),
+        "late_minutes": minutes(d.late_by) if d.late_by else 0,
+        "missing_check_out": d.missing_check_out,
+        "events": d.events,
+        "timezone": d.timezone,
+    }
 
 
 def totals(e: Employee, t: Totals) -> Json:
-    return {"employee_id": e.id, "name": e.name, "worked_minutes": minutes(t.worked),
-            "break_minutes": minutes(t.breaks), "late_days": t.late_days, "late_minutes": t.late_minutes,
-            "overtime_minutes": minutes(t.overtime), "missing_check_outs": t.missing_check_outs,
-            "days_present": t.days_present}  # fmt: skip
+    return {
+        "employee_id": e.id,
+        "name": e.name,
+        "worked_minutes": minutes(t.worked),
+        "break_minutes": minutes(t.breaks),
+        "late_days": t.late_days,
+        "late_minutes": t.late_minutes,
+        "overtime_minutes": minutes(t.overtime),
+        "missing_check_outs": t.missing_check_outs,
+        "days_present": t.days_present,
+    }
 
 
 def board(b: Board) -> Json:
     return {
         "date": b.day.isoformat(),
         "counts": {k: b.counts.get(k, 0) for k in ("in", "out", "absent", "not yet", "off", "late", "open_yesterday")},
-        "teams": [{"name": name, "people": [
-            {"employee_id": r.employee.id, "name": r.employee.name, "status": r.status,
-             "first_in": _local(r.day.first_in, r.day.timezone), "last_out": _local(r.day.last_out, r.day.timezone),
-             "late_minutes": r.late_minutes, "open_yesterday": r.open_yesterday} for r in rows]}
-            for name, rows in b.teams],
-    }  # fmt: skip
+        "teams": [
+            {
+                "name": name,
+                "people": [
+                    {
+                        "employee_id": r.employee.id,
+                        "name": r.employee.name,
+                        "status": r.status,
+                        "first_in": _local(r.day.first_in, r.day.timezone),
+                        "last_out": _local(r.day.last_out, r.day.timezone),
+                        "late_minutes": r.late_minutes,
+                        "open_yesterday": r.open_yesterday,
+                    }
+                    for r in rows
+                ],
+            }
+            for name, rows in b.teams
+        ],
+    }
 
 
 def review(item: ReviewItem) -> Json:
-    return {"id": item.id, "kind": item.kind.value, "status": item.status, "at": ts(item.at), "channel": item.channel,
-            "employee_id": item.employee_id, "looks_like": item.looks_like, "event_id": item.event_id,
-            "attempted_at": ts(item.attempted_at), "reported_by": item.reported_by}  # fmt: skip
+    return {
+        "id": item.id,
+        "kind": item.kind.value,
+        "status": item.status,
+        "at": ts(item.at),
+        "channel": item.channel,
+        "employee_id": item.employee_id,
+        "looks_like": item.looks_like,
+        "event_id": item.event_id,
+        "attempted_at": ts(item.attempted_at),
+        "reported_by": item.reported_by,
+    }
 
 
 def correction(r: CorrectionRequest) -> Json:
-    return {"id": r.id, "employee_id": r.employee_id, "status": r.status.value, "reason": r.reason,
-            "direction": r.direction.value if r.direction else None, "at": ts(r.at), "supersedes": r.supersedes,
-            "void": r.void, "requested_by": r.requested_by, "requested_at": ts(r.requested_at),
-            "decided_by": r.decided_by, "decided_at": ts(r.decided_at), "note": r.note,
-            "event_id": r.event_id}  # fmt: skip
+    return {
+        "id": r.id,
+        "employee_id": r.employee_id,
+        "status": r.status.value,
+        "reason": r.reason,
+        "direction": r.direction.value if r.direction else None,
+        "at": ts(r.at),
+        "supersedes": r.supersedes,
+        "void": r.void,
+        "requested_by": r.requested_by,
+        "requested_at": ts(r.requested_at),
+        "decided_by": r.decided_by,
+        "decided_at": ts(r.decided_at),
+        "note": r.note,
+        "event_id": r.event_id,
+    }
 
 
 def subscription(s: Subscription) -> Json:
-    return {"id": s.id, "kind": s.kind, "url": s.url, "events": sorted(s.events), "state": s.state.value,
-            "disabled_reason": s.disabled_reason, "created_at": ts(s.created_at)}  # fmt: skip
+    return {
+        "id": s.id,
+        "kind": s.kind,
+        "url": s.url,
+        "events": sorted(s.events),
+        "state": s.state.value,
+        "disabled_reason": s.disabled_reason,
+        "created_at": ts(s.created_at),
+    }
 
 
 def delivery(d: Delivery) -> Json:
-    return {"id": d.id, "subscription_id": d.subscription_id, "employee_id": d.employee_id, "type": d.type,
-            "state": d.state.value, "attempts": d.attempts, "last_error": d.last_error,
-            "created_at": ts(d.created_at), "next_attempt_at": ts(d.next_attempt_at),
-            "delivered_at": ts(d.delivered_at)}  # fmt: skip
+    return {
+        "id": d.id,
+        "subscription_id": d.subscription_id,
+        "employee_id": d.employee_id,
+        "type": d.type,
+        "state": d.state.value,
+        "attempts": d.attempts,
+        "last_error": d.last_error,
+        "created_at": ts(d.created_at),
+        "next_attempt_at": ts(d.next_attempt_at),
+        "delivered_at": ts(d.delivered_at),
+    }
 
 
 def audit(a: AuditEntry) -> Json:
@@ -131,9 +212,17 @@ def audit(a: AuditEntry) -> Json:
 
 
 def token(t: ApiToken) -> Json:
-    return {"id": t.id, "name": t.name, "kind": t.kind.value, "roles": sorted(r.value for r in t.roles),
-            "employee_id": t.employee_id, "created_by": t.created_by, "created_at": ts(t.created_at),
-            "last_used_at": ts(t.last_used_at), "revoked_at": ts(t.revoked_at)}  # fmt: skip
+    return {
+        "id": t.id,
+        "name": t.name,
+        "kind": t.kind.value,
+        "roles": sorted(r.value for r in t.roles),
+        "employee_id": t.employee_id,
+        "created_by": t.created_by,
+        "created_at": ts(t.created_at),
+        "last_used_at": ts(t.last_used_at),
+        "revoked_at": ts(t.revoked_at),
+    }
 
 
 def iso_day(d: date) -> str:

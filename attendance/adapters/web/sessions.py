@@ -44,8 +44,17 @@ class SessionCodec:
             raise ValueError("the session key must be at least 32 characters long")
         self._s, self._kid, self._keys = settings, key_id, keys
 
-    def issue(self, tenant_id: str, subject: str, now: datetime, *, auth_time: int | None = None,
-              csrf: str | None = None, device: bool = False, sid: str | None = None) -> tuple[str, int]:  # fmt: skip
+    def issue(
+        self,
+        tenant_id: str,
+        subject: str,
+        now: datetime,
+        *,
+        auth_time: int | None = None,
+        csrf: str | None = None,
+        device: bool = False,
+        sid: str | None = None,
+    ) -> tuple[str, int]:
         """(token, max-age in seconds)."""
         iat = int(now.timestamp())
         life = timedelta(days=DEVICE_DAYS) if device else timedelta(minutes=self._s.session_minutes)
@@ -53,8 +62,17 @@ class SessionCodec:
         auth = auth_time or iat
         if not device:
             exp = min(exp, auth + self._s.session_max_hours * 3600)
-        claims = {"tid": tenant_id, "sub": subject, "csrf": csrf or secrets.token_urlsafe(24), "iat": iat, "exp": exp,
-                  "auth": auth, "dev": device, "sid": sid or secrets.token_urlsafe(18), "typ": SESSION_TYP}  # fmt: skip
+        claims = {
+            "tid": tenant_id,
+            "sub": subject,
+            "csrf": csrf or secrets.token_urlsafe(24),
+            "iat": iat,
+            "exp": exp,
+            "auth": auth,
+            "dev": device,
+            "sid": sid or secrets.token_urlsafe(18),
+            "typ": SESSION_TYP,
+        }
         return jwt.encode(claims, self._keys[self._kid], algorithm=_ALGORITHM, headers={"kid": self._kid}), exp - iat
 
     def read(self, token: str, now: datetime) -> Session | None:
@@ -64,8 +82,12 @@ class SessionCodec:
             if key is None:
                 return None
             # expiry is checked below against the service's clock (the one that issued it)
-            claims = jwt.decode(token, key, algorithms=[_ALGORITHM], options={
-                "require": ["exp", "iat", "sub"], "verify_exp": False, "verify_iat": False})  # fmt: skip
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[_ALGORITHM],
+                options={"require": ["exp", "iat", "sub"], "verify_exp": False, "verify_iat": False},
+            )
         except jwt.PyJWTError:
             return None
         if claims.get("typ") != SESSION_TYP or not isinstance(claims.get("sid"), str):  # not a pre-sign-in state
@@ -74,8 +96,15 @@ class SessionCodec:
             return None
         if not isinstance(claims["exp"], int) or claims["exp"] <= now.timestamp():
             return None
-        return Session(claims["tid"], str(claims["sub"]), claims["csrf"], int(claims.get("auth", claims["iat"])),
-                       int(claims["exp"]), int(claims["iat"]), claims["sid"])  # fmt: skip
+        return Session(
+            claims["tid"],
+            str(claims["sub"]),
+            claims["csrf"],
+            int(claims.get("auth", claims["iat"])),
+            int(claims["exp"]),
+            int(claims["iat"]),
+            claims["sid"],
+        )
 
     def needs_refresh(self, session: Session, now: datetime) -> bool:
         return session.expires - now.timestamp() < (session.expires - session.issued) / 2
@@ -92,8 +121,9 @@ class SessionCodec:
             key = self._keys.get(str(kid))
             if key is None:
                 return None
-            claims: dict[str, object] = jwt.decode(token, key, algorithms=[_ALGORITHM], options={
-                "require": ["exp"], "verify_exp": False})  # fmt: skip
+            claims: dict[str, object] = jwt.decode(
+                token, key, algorithms=[_ALGORITHM], options={"require": ["exp"], "verify_exp": False}
+            )
         except jwt.PyJWTError:
             return None
         exp = claims.get("exp")
@@ -101,10 +131,12 @@ class SessionCodec:
             return None
         return claims
 
-    def set_cookie(self, response: web.StreamResponse, name: str, value: str, max_age: int, *,
-                   same_site: str = "Lax") -> None:  # fmt: skip
-        response.set_cookie(name, value, max_age=max_age, httponly=True, secure=self._s.cookie_secure,
-                            samesite=same_site, path="/")  # fmt: skip
+    def set_cookie(
+        self, response: web.StreamResponse, name: str, value: str, max_age: int, *, same_site: str = "Lax"
+    ) -> None:
+        response.set_cookie(
+            name, value, max_age=max_age, httponly=True, secure=self._s.cookie_secure, samesite=same_site, path="/"
+        )
 
     def clear(self, response: web.StreamResponse, name: str) -> None:
         response.del_cookie(name, path="/")

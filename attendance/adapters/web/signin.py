@@ -105,8 +105,9 @@ class JwksCache:
             if self._fresh(url, kid) is None and (expired or self._now() - self._tried.get(url, -1e18) > 60):
                 self._tried[url] = self._now()
                 try:
-                    async with self._http.get(url, timeout=aiohttp.ClientTimeout(total=10),
-                                              allow_redirects=False) as response:  # fmt: skip
+                    async with self._http.get(
+                        url, timeout=aiohttp.ClientTimeout(total=10), allow_redirects=False
+                    ) as response:
                         response.raise_for_status()
                         data = await response.json(content_type=None)
                     keys = jwt.PyJWKSet.from_dict(data).keys
@@ -137,10 +138,24 @@ def identity_from(provider: str, claims: dict[str, Any]) -> ExternalIdentity:
 
 
 class SignIn:
-    def __init__(self, settings: Settings, access: AccessDeps, codec: SessionCodec, *, clock: Clock,
-                 http: aiohttp.ClientSession, renderer: Renderer) -> None:  # fmt: skip
+    def __init__(
+        self,
+        settings: Settings,
+        access: AccessDeps,
+        codec: SessionCodec,
+        *,
+        clock: Clock,
+        http: aiohttp.ClientSession,
+        renderer: Renderer,
+    ) -> None:
         self.s, self.access, self.codec, self.clock, self.http, self.r = (
-            settings, access, codec, clock, http, renderer)  # fmt: skip
+            settings,
+            access,
+            codec,
+            clock,
+            http,
+            renderer,
+        )
         self.jwks = JwksCache(http)
         self._discovered: dict[str, Endpoints] = {}
         self.throttle = Throttle()  # per email: password guessing
@@ -163,11 +178,17 @@ class SignIn:
 
     def start_session(self, principal: Principal, target: str) -> web.Response:
         now = self.clock.now()
-        token, age = self.codec.issue(principal.tenant_id, subject_of(principal), now,
-                                      device=principal.kind is PrincipalKind.DEVICE)  # fmt: skip
+        token, age = self.codec.issue(
+            principal.tenant_id, subject_of(principal), now, device=principal.kind is PrincipalKind.DEVICE
+        )
         response = redirect(target if _local_path(target) else "/")
-        self.codec.set_cookie(response, SESSION_COOKIE, token, age,
-                              same_site="Strict" if principal.kind is PrincipalKind.DEVICE else "Lax")  # fmt: skip
+        self.codec.set_cookie(
+            response,
+            SESSION_COOKIE,
+            token,
+            age,
+            same_site="Strict" if principal.kind is PrincipalKind.DEVICE else "Lax",
+        )
         self.codec.clear(response, PRE_COOKIE)
         return response
 
@@ -197,14 +218,16 @@ class SignIn:
 
     async def signin_page(self, request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
         choices = [(name, LABELS[name]) for name in PROVIDERS if getattr(self.s.web, name).enabled]
-        return self.form_page(request, "signin.html", status=status, choices=choices, error=error,
-                              target=request.query.get("next", "/"))  # fmt: skip
+        return self.form_page(
+            request, "signin.html", status=status, choices=choices, error=error, target=request.query.get("next", "/")
+        )
 
     async def signin_password(self, request: web.Request) -> web.StreamResponse:
         wait = self.per_address.take(request.remote or "?") or self.everyone.take("*")
         if wait:
-            response = await self.signin_page(request, "Too many sign-in attempts. Wait a minute and try again.",
-                                              status=429)  # fmt: skip
+            response = await self.signin_page(
+                request, "Too many sign-in attempts. Wait a minute and try again.", status=429
+            )
             response.headers["Retry-After"] = retry_after(wait)
             return response
         try:
@@ -254,10 +277,17 @@ class SignIn:
             what = _ERROR_CODE.sub("", error)[:60]
             if what == "access_denied":
                 return await self.signin_page(request, "Sign-in was cancelled.", status=400)
-            log.warning("sign-in with %s: the provider answered error=%s (%s)", name, what,
-                        _ERROR_TEXT.sub("", request.query.get("error_description", ""))[:200])  # fmt: skip
-            return await self.signin_page(request, f"The sign-in provider refused the sign-in ({what}). Try again, "
-                                                   "or ask an admin if it keeps happening.", status=400)  # fmt: skip
+            log.warning(
+                "sign-in with %s: the provider answered error=%s (%s)",
+                name,
+                what,
+                _ERROR_TEXT.sub("", request.query.get("error_description", ""))[:200],
+            )
+            return await self.signin_page(
+                request,
+                f"The sign-in provider refused the sign-in ({what}). Try again, or ask an admin if it keeps happening.",
+                status=400,
+            )
         state = request.query.get("state", "")
         if pre.get("provider") != name or not state or not hmac.compare_digest(state, str(pre.get("state", ""))):
             return await self.signin_page(request, "This sign-in link has expired. Try again.", status=400)
@@ -265,8 +295,14 @@ class SignIn:
         if not await self.access.used.mark(f"oidc-state:{state}", expires):  # single use
             return await self.signin_page(request, "This sign-in link was used already. Try again.", status=400)
         try:
-            claims = await self.exchange(request, name, provider, request.query.get("code", ""),
-                                         nonce=str(pre["nonce"]), verifier=str(pre.get("pkce", "")))  # fmt: skip
+            claims = await self.exchange(
+                request,
+                name,
+                provider,
+                request.query.get("code", ""),
+                nonce=str(pre["nonce"]),
+                verifier=str(pre.get("pkce", "")),
+            )
             principal = await self.map(name, claims)
         except (OidcError, SignInRefused) as exc:
             return await self.signin_page(request, str(exc), status=400)
@@ -293,19 +329,26 @@ class SignIn:
             log.warning("OpenID discovery failed at %s: %s", url, type(exc).__name__)
             raise OidcError("The sign-in provider could not be reached. Try again in a minute.") from exc
         fields = ("authorization_endpoint", "token_endpoint", "jwks_uri")
-        if not isinstance(doc, dict) or doc.get("issuer") != provider.issuer or not all(
-                isinstance(doc.get(f), str) for f in fields):  # fmt: skip
+        if (
+            not isinstance(doc, dict)
+            or doc.get("issuer") != provider.issuer
+            or not all(isinstance(doc.get(f), str) for f in fields)
+        ):
             log.warning("OpenID discovery at %s: not a document for issuer %s", url, provider.issuer)
             raise OidcError("The sign-in provider is not set up correctly. Ask an admin.")
         userinfo = doc.get("userinfo_endpoint")
-        found = Endpoints(provider.authorize_url or doc["authorization_endpoint"],
-                          provider.token_url or doc["token_endpoint"], provider.jwks_url or doc["jwks_uri"],
-                          provider.userinfo_url or (userinfo if isinstance(userinfo, str) else None))  # fmt: skip
+        found = Endpoints(
+            provider.authorize_url or doc["authorization_endpoint"],
+            provider.token_url or doc["token_endpoint"],
+            provider.jwks_url or doc["jwks_uri"],
+            provider.userinfo_url or (userinfo if isinstance(userinfo, str) else None),
+        )
         self._discovered[provider.issuer] = found
         return found
 
-    async def exchange(self, request: web.Request, name: str, provider: OidcProvider, code: str, *,
-                       nonce: str, verifier: str) -> dict[str, Any]:  # fmt: skip
+    async def exchange(
+        self, request: web.Request, name: str, provider: OidcProvider, code: str, *, nonce: str, verifier: str
+    ) -> dict[str, Any]:
         if not code or len(code) > 2048:
             raise OidcError("The sign-in provider did not send a code.")
         endpoints = await self.endpoints(provider)
@@ -324,8 +367,13 @@ class SignIn:
         else:
             form |= {"client_id": client_id, "client_secret": secret}
         try:  # never redirected: the request carries the client secret
-            async with self.http.post(endpoints.token, data=form, headers=headers, allow_redirects=False,
-                                      timeout=aiohttp.ClientTimeout(total=15)) as response:  # fmt: skip
+            async with self.http.post(
+                endpoints.token,
+                data=form,
+                headers=headers,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=15),
+            ) as response:
                 body = await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             log.warning("the %s token endpoint failed: %s", name, type(exc).__name__)
@@ -333,16 +381,24 @@ class SignIn:
         id_token = body.get("id_token") if isinstance(body, dict) else None
         if not isinstance(id_token, str):
             code_text = body.get("error") if isinstance(body, dict) else None
-            log.warning("the %s token endpoint gave no id_token (status %s, error %s)", name, response.status,
-                        _ERROR_CODE.sub("", str(code_text))[:60])  # fmt: skip
+            log.warning(
+                "the %s token endpoint gave no id_token (status %s, error %s)",
+                name,
+                response.status,
+                _ERROR_CODE.sub("", str(code_text))[:60],
+            )
             raise OidcError("The sign-in provider refused the sign-in. Try again.")
         try:
             header = jwt.get_unverified_header(id_token)
             key = await self.jwks.key(endpoints.jwks, str(header.get("kid", "")))
             claims: dict[str, Any] = jwt.decode(
-                id_token, key.key, algorithms=["RS256"], audience=provider.client_id,
-                options={"require": ["exp", "iat", "iss", "aud", "sub"], "verify_iss": False}, leeway=60,
-            )  # fmt: skip
+                id_token,
+                key.key,
+                algorithms=["RS256"],
+                audience=provider.client_id,
+                options={"require": ["exp", "iat", "iss", "aud", "sub"], "verify_iss": False},
+                leeway=60,
+            )
         except jwt.PyJWTError as exc:
             raise OidcError("Sign-in could not be verified. Please try again.") from exc
         tid = claims.get("tid", "")
@@ -360,8 +416,12 @@ class SignIn:
     async def userinfo(self, name: str, url: str, access_token: str, sub: str) -> dict[str, Any]:
         """The claims of the userinfo endpoint (OpenID Connect Core 5.3), when they are the same person's."""
         try:
-            async with self.http.get(url, headers={"Authorization": f"Bearer {access_token}"}, allow_redirects=False,
-                                     timeout=aiohttp.ClientTimeout(total=10)) as response:  # fmt: skip
+            async with self.http.get(
+                url,
+                headers={"Authorization": f"Bearer {access_token}"},
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=10),
+            ) as response:
                 body = await response.json(content_type=None) if response.status == 200 else None
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             log.warning("the %s userinfo endpoint failed: %s", name, type(exc).__name__)

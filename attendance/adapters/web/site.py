@@ -26,8 +26,13 @@ class WebSite:
         self.renderer = Renderer()
         self.signin = SignIn(deps.settings, deps.access, self.codec, clock=clock, http=http, renderer=self.renderer)
         web = deps.settings.web
-        self.guard = Guard(deps.access, self.codec, clock, self.renderer.error,
-                           per_token=RateLimit(rate=web.token_rate_per_s, burst=web.token_burst))  # fmt: skip
+        self.guard = Guard(
+            deps.access,
+            self.codec,
+            clock,
+            self.renderer.error,
+            per_token=RateLimit(rate=web.token_rate_per_s, burst=web.token_burst),
+        )
         self.handlers = [ApiHandlers(deps), PageHandlers(deps, self.renderer), self.signin, Kiosk(deps, self.signin)]
 
     def mount(self, web_app: web.Application) -> None:

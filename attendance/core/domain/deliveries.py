@@ -96,8 +96,12 @@ class DeliveryStats:
     outbox_waiting: int  # outbox rows not fanned out yet
 
     def as_json(self) -> dict[str, object]:
-        return {"by_state": self.by_state, "retried": self.retried, "lag_s": round(self.lag_s, 3),
-                "outbox_waiting": self.outbox_waiting}  # fmt: skip
+        return {
+            "by_state": self.by_state,
+            "retried": self.retried,
+            "lag_s": round(self.lag_s, 3),
+            "outbox_waiting": self.outbox_waiting,
+        }
 
 
 def parse_schedule(text: str) -> tuple[float, ...]:
@@ -112,9 +116,13 @@ def parse_schedule(text: str) -> tuple[float, ...]:
 
 
 def next_attempt(
-    attempts: int, schedule: Sequence[float], now: datetime, *, retry_after: timedelta | None = None,
+    attempts: int,
+    schedule: Sequence[float],
+    now: datetime,
+    *,
+    retry_after: timedelta | None = None,
     rng: random.Random | None = None,
-) -> datetime | None:  # fmt: skip
+) -> datetime | None:
     """When to try again after ``attempts`` failed attempts, or None: the schedule is used up.
 
     The schedule's delay gets a jitter of +-10 %; a receiver's ``Retry-After`` (capped at a day)
@@ -129,9 +137,12 @@ def next_attempt(
 
 
 def after_attempt(
-    delivery: Delivery, result: DeliveryResult, schedule: Sequence[float], now: datetime,
+    delivery: Delivery,
+    result: DeliveryResult,
+    schedule: Sequence[float],
+    now: datetime,
     rng: random.Random | None = None,
-) -> tuple[DeliveryState, datetime | None]:  # fmt: skip
+) -> tuple[DeliveryState, datetime | None]:
     """The delivery's next state and, when pending, when to try next."""
     match result.kind:
         case ResultKind.DELIVERED | ResultKind.SKIPPED:

@@ -18,8 +18,10 @@ from attendance.core.domain.model import DomainError
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _LOCAL_NAMES = ("localhost", "localhost.localdomain")
 _LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".home.arpa")
-USE_PUBLIC = ("Use the receiver's public https address (for a receiver on a private network, whoever runs this "
-              "server sets ATTENDANCE_WEBHOOKS__ALLOW_PRIVATE_NETWORKS).")  # fmt: skip
+USE_PUBLIC = (
+    "Use the receiver's public https address (for a receiver on a private network, whoever runs this "
+    "server sets ATTENDANCE_WEBHOOKS__ALLOW_PRIVATE_NETWORKS)."
+)
 
 
 class DestinationRefused(DomainError):

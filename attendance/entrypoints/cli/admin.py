@@ -79,20 +79,33 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--by", default="admin-cli", metavar="WHO", help="who issued the code (audit log)")
     p.set_defaults(handler=employees_enrollment_code)
 
-    admin = sub.add_parser("admin", help="dashboard accounts").add_subparsers(dest="action", required=True,
-                                                                              metavar="ACTION")  # fmt: skip
+    admin = sub.add_parser("admin", help="dashboard accounts").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
     p = admin.add_parser("create-user", help="a local dashboard account (for sign-in without Slack or Entra)")
     p.add_argument("--tenant", required=True)
     p.add_argument("--email", required=True)
-    p.add_argument("--role", action="append", choices=["admin", "payroll", "manager"], default=[],
-                   help="repeat for several (default: admin)")  # fmt: skip
-    p.add_argument("--password-file", type=Path, metavar="FILE",
-                   help="read the password from a file (default: ATTENDANCE_PASSWORD, else asked for)")  # fmt: skip
+    p.add_argument(
+        "--role",
+        action="append",
+        choices=["admin", "payroll", "manager"],
+        default=[],
+        help="repeat for several (default: admin)",
+    )
+    p.add_argument(
+        "--password-file",
+        type=Path,
+        metavar="FILE",
+        help="read the password from a file (default: ATTENDANCE_PASSWORD, else asked for)",
+    )
     p.set_defaults(handler=admin_create_user)
 
     p = sub.add_parser("demo", help="a demo company with a month of attendance and an admin account (safe to repeat)")
-    p.add_argument("--playground", action="store_true",
-                   help="also answer the Agents Playground (its Teams organisation, its user Alex Wilber)")  # fmt: skip
+    p.add_argument(
+        "--playground",
+        action="store_true",
+        help="also answer the Agents Playground (its Teams organisation, its user Alex Wilber)",
+    )
     p.set_defaults(handler=demo)
 
     keys = sub.add_parser("keys", help="encryption keys").add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -122,8 +135,9 @@ async def admin_create_user(args: argparse.Namespace, settings: Settings) -> int
 
     password = await asyncio.to_thread(_password, args)
     async with build(settings) as c:
-        user = await create_local_user(args.tenant, args.email, password, [Role(r) for r in args.role or ["admin"]],
-                                       deps=access_deps(c))  # fmt: skip
+        user = await create_local_user(
+            args.tenant, args.email, password, [Role(r) for r in args.role or ["admin"]], deps=access_deps(c)
+        )
     roles = ", ".join(sorted(r.value for r in user.roles))
     linked = "linked to the employee with that email" if user.employee_id else "not an employee"
     print(f"created the account {user.email} ({roles}; {linked}); sign in at /signin")
@@ -135,30 +149,46 @@ async def demo(args: argparse.Namespace, settings: Settings) -> int:
     from attendance.services.demo import PLAYGROUND_USER, demo_kiosk, seed_demo
 
     async with build(settings) as c:
-        made = await seed_demo(tenants=c.deps.tenants, employees=c.deps.employees, store=c.store,
-                               reviews=c.chat.reviews, access=access_deps(c), playground=args.playground)  # fmt: skip
+        made = await seed_demo(
+            tenants=c.deps.tenants,
+            employees=c.deps.employees,
+            store=c.store,
+            reviews=c.chat.reviews,
+            access=access_deps(c),
+            playground=args.playground,
+        )
         kiosk = await demo_kiosk(made.tenant, access=access_deps(c), chat=c.chat, codes=enrollment_codes(c))
     added = f"{made.events} check-ins added" if made.events else "nothing new to add"
     print(f"{made.tenant.name}: {made.people} people in two teams, a month of attendance ({added}).")
-    print(f"Start the service with `make run` (or `attendance run`), then open http://{settings.http.host}:"
-          f"{settings.http.port}/ and sign in as {made.admin_email}")  # fmt: skip
+    print(
+        f"Start the service with `make run` (or `attendance run`), then open http://{settings.http.host}:"
+        f"{settings.http.port}/ and sign in as {made.admin_email}"
+    )
     if made.admin_password:
         print(f"  password: {made.admin_password}   (shown only now)")
     else:
-        print("  with the password printed when the demo was first made (or make another account with "
-              "`attendance admin create-user --tenant 'Demo Company' --email you@example.com`).")  # fmt: skip
+        print(
+            "  with the password printed when the demo was first made (or make another account with "
+            "`attendance admin create-user --tenant 'Demo Company' --email you@example.com`)."
+        )
     base = f"http://{settings.http.host}:{settings.http.port}"
     if kiosk.device_secret:
-        print(f"Kiosk: open {base}/kiosk and pair it with {kiosk.device_secret}   (shown only now; "
-              "a new one: Access page)")  # fmt: skip
+        print(
+            f"Kiosk: open {base}/kiosk and pair it with {kiosk.device_secret}   (shown only now; "
+            "a new one: Access page)"
+        )
     else:
         print(f"Kiosk: open {base}/kiosk (paired before; a new device token: Access page)")
-    print(f"Nobody has face data. At the kiosk, tap *Enroll me* and type {kiosk.code.code} to enroll your face as "
-          f"{kiosk.code.employee.name} (works once, for 24 hours), then check in there.")  # fmt: skip
+    print(
+        f"Nobody has face data. At the kiosk, tap *Enroll me* and type {kiosk.code.code} to enroll your face as "
+        f"{kiosk.code.employee.name} (works once, for 24 hours), then check in there."
+    )
     if args.playground:
         name, email = PLAYGROUND_USER
-        print(f"Teams: the Agents Playground's user {name} ({email}) is a manager and admin here; "
-              "`make playground` starts both.")  # fmt: skip
+        print(
+            f"Teams: the Agents Playground's user {name} ({email}) is a manager and admin here; "
+            "`make playground` starts both."
+        )
     return 0
 
 
@@ -299,8 +329,10 @@ async def employees_enrollment_code(args: argparse.Namespace, settings: Settings
     async with build(settings) as c:
         tenant, e = await _employee(c, args.tenant, args.email)
         issued = await issue_enrollment_code(tenant, e.id, issued_by=args.by, deps=c.chat, codes=enrollment_codes(c))
-    print(f"kiosk enrollment code for {e.email}: {issued.code} (works once, until "
-          f"{issued.expires_at:%Y-%m-%d %H:%M} UTC; an earlier code of theirs no longer works)")  # fmt: skip
+    print(
+        f"kiosk enrollment code for {e.email}: {issued.code} (works once, until "
+        f"{issued.expires_at:%Y-%m-%d %H:%M} UTC; an earlier code of theirs no longer works)"
+    )
     return 0
 
 

@@ -66,8 +66,10 @@ async def deliveries_list(args: argparse.Namespace, settings: Settings) -> int:
     zone = ZoneInfo(tenant.timezone)
     for r in rows:
         error = f"\t{r.last_error}" if r.last_error and r.state is not DeliveryState.DELIVERED else ""
-        print(f"{r.id}\t{r.state.value}\t{r.type}\t{r.created_at.astimezone(zone):%Y-%m-%d %H:%M}\t"
-              f"attempts={r.attempts}{error}")  # fmt: skip
+        print(
+            f"{r.id}\t{r.state.value}\t{r.type}\t{r.created_at.astimezone(zone):%Y-%m-%d %H:%M}\t"
+            f"attempts={r.attempts}{error}"
+        )
     if not rows:
         print("no deliveries" + (" match" if states or args.webhook else " yet"))
     return 0
@@ -77,9 +79,16 @@ async def deliveries_replay(args: argparse.Namespace, settings: Settings) -> int
     async with for_tenant(settings, args.tenant) as (c, tenant):
         since = parse_since(args.since, tenant) if args.since else None
         count = await webhooks.replay(
-            tenant, delivery_id=args.id, since=since, subscription_id=args.webhook, by=args.by,
-            subscriptions=c.subscriptions, deliveries=c.deliveries, audit=c.deps.audit, clock=c.deps.clock,
-        )  # fmt: skip
+            tenant,
+            delivery_id=args.id,
+            since=since,
+            subscription_id=args.webhook,
+            by=args.by,
+            subscriptions=c.subscriptions,
+            deliveries=c.deliveries,
+            audit=c.deps.audit,
+            clock=c.deps.clock,
+        )
     print(f"{count} deliver{'y' if count == 1 else 'ies'} queued again (same webhook-id: receivers drop duplicates)")
     return 0
 

@@ -15,9 +15,15 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("eval", help="recognition accuracy on a labelled face set")
     p.add_argument("dir", type=Path)
     p.add_argument("--json", type=Path, metavar="FILE", help="write every figure as JSON")
-    p.add_argument("--enroll-photos", type=int, default=1, choices=(1, 2, 3), metavar="N",
-                   help="enroll each person's first N photos (1-3), probe the rest; people with fewer than N+1 "
-                        "photos are skipped (default 1)")  # fmt: skip
+    p.add_argument(
+        "--enroll-photos",
+        type=int,
+        default=1,
+        choices=(1, 2, 3),
+        metavar="N",
+        help="enroll each person's first N photos (1-3), probe the rest; people with fewer than N+1 "
+        "photos are skipped (default 1)",
+    )
     p.set_defaults(handler=run_eval)
 
     bench = sub.add_parser("bench", help="speed benchmarks").add_subparsers(
@@ -79,8 +85,9 @@ async def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     from attendance.adapters.faces.faceset import load_face_set
 
     engine = DlibFaceEngine(settings.face)
-    embedded = embed_face_set(load_face_set(args.dir), engine.analyse_sync, DEFAULT_THRESHOLDS,
-                              enroll_photos=args.enroll_photos)  # fmt: skip
+    embedded = embed_face_set(
+        load_face_set(args.dir), engine.analyse_sync, DEFAULT_THRESHOLDS, enroll_photos=args.enroll_photos
+    )
     figures = score(embedded, DEFAULT_THRESHOLDS)
     th = DEFAULT_THRESHOLDS
     print(
@@ -185,8 +192,13 @@ async def run_bench_slack(args: argparse.Namespace, settings: Settings) -> int:
 async def run_bench_dispatch(args: argparse.Namespace, settings: Settings) -> int:
     from tools.bench.dispatch import bench_dispatch
 
-    report = await bench_dispatch(events=args.events, dispatchers=args.dispatchers, employees=args.employees,
-                                  receiver_ms=args.receiver_ms, concurrency=args.concurrency)  # fmt: skip
+    report = await bench_dispatch(
+        events=args.events,
+        dispatchers=args.dispatchers,
+        employees=args.employees,
+        receiver_ms=args.receiver_ms,
+        concurrency=args.concurrency,
+    )
     for key, value in report.items():
         print(f"{key:32s}{value}")
     _write(args.json, report)
@@ -196,8 +208,9 @@ async def run_bench_dispatch(args: argparse.Namespace, settings: Settings) -> in
 async def run_bench_web(args: argparse.Namespace, settings: Settings) -> int:
     from tools.bench.web import bench_web
 
-    report = await bench_web(people=args.people, days=args.days, clients=args.clients, each=args.requests,
-                             rounds=args.rounds, port=args.port)  # fmt: skip
+    report = await bench_web(
+        people=args.people, days=args.days, clients=args.clients, each=args.requests, rounds=args.rounds, port=args.port
+    )
     board = report["today_board"]
     print(f"{report['people']} people, {report['events']} events, {report['clients']} concurrent clients")
     print(

@@ -33,7 +33,8 @@ def _date(text: str) -> date:
 
 def add_commands(sub: Any) -> None:
     checkin = sub.add_parser("checkin", help="submit a check-in photo").add_subparsers(
-        dest="action", required=True, metavar="ACTION")  # fmt: skip
+        dest="action", required=True, metavar="ACTION"
+    )
     p = checkin.add_parser("submit", help="check an employee in or out with a photo file")
     p.add_argument("photo", type=Path)
     p.add_argument("--tenant", required=True)
@@ -43,8 +44,9 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--no-wait", action="store_true", help="return once queued")
     p.set_defaults(handler=checkin_submit)
 
-    events = sub.add_parser("events", help="attendance events").add_subparsers(dest="action", required=True,
-                                                                                metavar="ACTION")  # fmt: skip
+    events = sub.add_parser("events", help="attendance events").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
     p = events.add_parser("list", help="events of a day or a period (local days of the tenant)")
     p.add_argument("--tenant", required=True)
     _period(p)
@@ -62,8 +64,9 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--by", default="admin-cli", metavar="WHO")
     p.set_defaults(handler=events_correct)
 
-    report = sub.add_parser("report", help="day and week summaries").add_subparsers(dest="action", required=True,
-                                                                                     metavar="PERIOD")  # fmt: skip
+    report = sub.add_parser("report", help="day and week summaries").add_subparsers(
+        dest="action", required=True, metavar="PERIOD"
+    )
     p = report.add_parser("day", help="first in, last out, worked, breaks, late, missing check-out")
     p.add_argument("--tenant", required=True)
     p.add_argument("--date", type=_date)
@@ -108,11 +111,18 @@ async def checkin_submit(args: argparse.Namespace, settings: Settings) -> int:
         employee = await _person(c, tenant, args.employee)
         ref = await c.buffer.put(tenant.id, data)
         job, created = await submit_check_in(
-            RequestCheckIn(tenant_id=tenant.id, channel="cli", identity_kind="employee", identity=employee.id,
-                           photo=PhotoRef(kind="buffer", ref=ref, size=len(data)),
-                           idempotency_key=args.key or new_id(), requested=Requested(args.direction)),
-            jobs=c.checkin.jobs, clock=c.checkin.clock,
-        )  # fmt: skip
+            RequestCheckIn(
+                tenant_id=tenant.id,
+                channel="cli",
+                identity_kind="employee",
+                identity=employee.id,
+                photo=PhotoRef(kind="buffer", ref=ref, size=len(data)),
+                idempotency_key=args.key or new_id(),
+                requested=Requested(args.direction),
+            ),
+            jobs=c.checkin.jobs,
+            clock=c.checkin.clock,
+        )
         if not created:
             await c.buffer.delete(ref)
         print(f"job {job.id} {'queued' if created else 'already submitted with that key'}")
@@ -129,10 +139,18 @@ async def checkin_submit(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _event_row(e: AttendanceEvent, emails: dict[str, str]) -> dict[str, Any]:
-    return {"id": e.id, "employee": emails.get(e.employee_id, e.employee_id), "direction": e.direction.value,
-            "local": e.local.isoformat(timespec="seconds"), "utc": e.at.isoformat(timespec="seconds"),
-            "timezone": e.timezone, "channel": e.channel, "supersedes": e.supersedes, "void": e.void,
-            "reason": e.reason}  # fmt: skip
+    return {
+        "id": e.id,
+        "employee": emails.get(e.employee_id, e.employee_id),
+        "direction": e.direction.value,
+        "local": e.local.isoformat(timespec="seconds"),
+        "utc": e.at.isoformat(timespec="seconds"),
+        "timezone": e.timezone,
+        "channel": e.channel,
+        "supersedes": e.supersedes,
+        "void": e.void,
+        "reason": e.reason,
+    }
 
 
 async def events_list(args: argparse.Namespace, settings: Settings) -> int:
@@ -151,8 +169,10 @@ async def events_list(args: argparse.Namespace, settings: Settings) -> int:
     for r in rows:
         extra = f" corrects {r['supersedes']}" if r["supersedes"] else ""
         extra += " (void)" if r["void"] else ""
-        print(f"{r['local'][:16].replace('T', ' ')}  {r['employee']:<28} {r['direction']:<3}  {r['channel']:<10}"
-              f" {r['id']}{extra}")  # fmt: skip
+        print(
+            f"{r['local'][:16].replace('T', ' ')}  {r['employee']:<28} {r['direction']:<3}  {r['channel']:<10}"
+            f" {r['id']}{extra}"
+        )
     print(f"{len(rows)} events, {first} to {last}")
     return 0
 
@@ -167,10 +187,17 @@ async def events_correct(args: argparse.Namespace, settings: Settings) -> int:
             except ValueError as exc:
                 raise ServiceError(f"--at {args.at!r} is not a time like '2026-11-24 09:00'") from exc
         event = await correct_event(
-            tenant=tenant, employee=employee, direction=Direction(args.direction) if args.direction else None,
-            at=at, supersedes=args.supersedes, void=args.void, reason=args.reason, recorded_by=args.by,
-            store=c.store, clock=c.checkin.clock,
-        )  # fmt: skip
+            tenant=tenant,
+            employee=employee,
+            direction=Direction(args.direction) if args.direction else None,
+            at=at,
+            supersedes=args.supersedes,
+            void=args.void,
+            reason=args.reason,
+            recorded_by=args.by,
+            store=c.store,
+            clock=c.checkin.clock,
+        )
     print(f"recorded correction {event.id}")
     return 0
 
@@ -181,11 +208,15 @@ def _minutes(td: timedelta | None) -> int | None:
 
 def _summary_row(s: DaySummary) -> dict[str, Any]:
     zone = ZoneInfo(s.timezone)
-    return {"day": s.day.isoformat(),
-            "first_in": s.first_in.astimezone(zone).strftime("%H:%M") if s.first_in else None,
-            "last_out": s.last_out.astimezone(zone).strftime("%H:%M") if s.last_out else None,
-            "worked_minutes": s.worked_minutes, "break_minutes": [_minutes(b) for b in s.breaks],
-            "late_minutes": _minutes(s.late_by), "missing_check_out": s.missing_check_out}  # fmt: skip
+    return {
+        "day": s.day.isoformat(),
+        "first_in": s.first_in.astimezone(zone).strftime("%H:%M") if s.first_in else None,
+        "last_out": s.last_out.astimezone(zone).strftime("%H:%M") if s.last_out else None,
+        "worked_minutes": s.worked_minutes,
+        "break_minutes": [_minutes(b) for b in s.breaks],
+        "late_minutes": _minutes(s.late_by),
+        "missing_check_out": s.missing_check_out,
+    }
 
 
 async def _report(args: argparse.Namespace, settings: Settings, week: bool) -> int:
@@ -195,29 +226,40 @@ async def _report(args: argparse.Namespace, settings: Settings, week: bool) -> i
         last = first + timedelta(days=6) if week else day
         people = await summaries(tenant, first, last, store=c.store, employees=c.deps.employees)
     rows: list[dict[str, Any]] = [
-        {"employee": p.employee.email, "name": p.employee.name, "days": [_summary_row(d) for d in p.days],
-         "worked_minutes": sum(d.worked_minutes for d in p.days)}
+        {
+            "employee": p.employee.email,
+            "name": p.employee.name,
+            "days": [_summary_row(d) for d in p.days],
+            "worked_minutes": sum(d.worked_minutes for d in p.days),
+        }
         for p in people
-    ]  # fmt: skip
+    ]
     if args.json:
-        print(json.dumps({"tenant": tenant.name, "from": first.isoformat(), "to": last.isoformat(), "people": rows},
-                         indent=2))  # fmt: skip
+        print(
+            json.dumps(
+                {"tenant": tenant.name, "from": first.isoformat(), "to": last.isoformat(), "people": rows}, indent=2
+            )
+        )
         return 0
     print(f"{tenant.name}: {first}" + (f" to {last}" if week else "") + f" ({tenant.timezone})")
     for r in rows:
         if week:
             late = sum(1 for d in r["days"] if d["late_minutes"])
             open_days = sum(1 for d in r["days"] if d["missing_check_out"])
-            print(f"  {r['employee']:<28} worked {r['worked_minutes'] // 60}h{r['worked_minutes'] % 60:02d}"
-                  f"  late {late} days  missing check-out {open_days} days")  # fmt: skip
+            print(
+                f"  {r['employee']:<28} worked {r['worked_minutes'] // 60}h{r['worked_minutes'] % 60:02d}"
+                f"  late {late} days  missing check-out {open_days} days"
+            )
             continue
         d = r["days"][0]
         state = "absent" if d["first_in"] is None else f"in {d['first_in']} out {d['last_out'] or '-'}"
         flags = (f" late {d['late_minutes']} min" if d["late_minutes"] else "") + (
             " no check-out" if d["missing_check_out"] else ""
         )
-        print(f"  {r['employee']:<28} {state:<20} worked {d['worked_minutes'] // 60}h{d['worked_minutes'] % 60:02d}"
-              f"{flags}")  # fmt: skip
+        print(
+            f"  {r['employee']:<28} {state:<20} worked {d['worked_minutes'] // 60}h{d['worked_minutes'] % 60:02d}"
+            f"{flags}"
+        )
     return 0
 
 

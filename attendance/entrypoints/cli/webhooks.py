@@ -49,8 +49,13 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--tenant", required=True)
     p.add_argument("--type", required=True, choices=["workday", "adp"], dest="kind")
     p.add_argument("--url", required=True, help="Workday: the Time_Tracking endpoint; ADP: the API base URL")
-    p.add_argument("--config", required=True, type=Path, metavar="FILE.json",
-                   help='{"config": {...}, "credentials": {...}}; a value "@PATH" is read from that file')  # fmt: skip
+    p.add_argument(
+        "--config",
+        required=True,
+        type=Path,
+        metavar="FILE.json",
+        help='{"config": {...}, "credentials": {...}}; a value "@PATH" is read from that file',
+    )
     p.add_argument("--events", nargs="*", default=[], metavar="TYPE")
     p.add_argument("--by", default="cli")
     p.set_defaults(handler=connectors_add)
@@ -59,9 +64,15 @@ def add_commands(sub: Any) -> None:
 async def webhooks_add(args: argparse.Namespace, settings: Settings) -> int:
     async with for_tenant(settings, args.tenant) as (c, tenant):
         sub, secret = await webhooks.add_subscription(
-            tenant, args.url, args.events, by=args.by, subscriptions=c.subscriptions, audit=c.deps.audit,
-            clock=c.deps.clock, destinations=c.destinations,
-        )  # fmt: skip
+            tenant,
+            args.url,
+            args.events,
+            by=args.by,
+            subscriptions=c.subscriptions,
+            audit=c.deps.audit,
+            clock=c.deps.clock,
+            destinations=c.destinations,
+        )
     print(f"webhook {sub.id} sends {', '.join(sorted(sub.events)) or 'every event'} to {sub.url}")
     print(f"signing secret (shown only now; keep it in your receiver): {secret}")
     return 0
@@ -84,9 +95,14 @@ async def webhooks_list(args: argparse.Namespace, settings: Settings) -> int:
 async def webhooks_rotate(args: argparse.Namespace, settings: Settings) -> int:
     async with for_tenant(settings, args.tenant) as (c, tenant):
         secret = await webhooks.rotate_secret(
-            tenant, args.id, timedelta(hours=args.grace_hours), by=args.by, subscriptions=c.subscriptions,
-            audit=c.deps.audit, clock=c.deps.clock,
-        )  # fmt: skip
+            tenant,
+            args.id,
+            timedelta(hours=args.grace_hours),
+            by=args.by,
+            subscriptions=c.subscriptions,
+            audit=c.deps.audit,
+            clock=c.deps.clock,
+        )
     print(f"new signing secret (shown only now): {secret}")
     print(f"the old secret also signs for {args.grace_hours:g} more hours")
     return 0
@@ -94,13 +110,19 @@ async def webhooks_rotate(args: argparse.Namespace, settings: Settings) -> int:
 
 async def webhooks_change(args: argparse.Namespace, settings: Settings) -> int:
     async with for_tenant(settings, args.tenant) as (c, tenant):
-        common = {"by": args.by, "subscriptions": c.subscriptions, "deliveries": c.deliveries, "audit": c.deps.audit,
-                  "clock": c.deps.clock}  # fmt: skip
+        common = {
+            "by": args.by,
+            "subscriptions": c.subscriptions,
+            "deliveries": c.deliveries,
+            "audit": c.deps.audit,
+            "clock": c.deps.clock,
+        }
         if args.change == "remove":
             moved = await webhooks.remove_subscription(tenant, args.id, **common)
         else:
-            moved = await webhooks.set_enabled(tenant, args.id, args.change == "enable", reason="disabled by an admin",
-                                               **common)  # fmt: skip
+            moved = await webhooks.set_enabled(
+                tenant, args.id, args.change == "enable", reason="disabled by an admin", **common
+            )
     what = {"remove": "dropped", "enable": "queued again", "disable": "held until it is enabled"}[args.change]
     print(f"webhook {args.id}: {args.change}d ({moved} waiting event(s) {what})")
     return 0
@@ -138,9 +160,18 @@ async def connectors_add(args: argparse.Namespace, settings: Settings) -> int:
     config, credentials = _read_connector_file(args.config)
     async with for_tenant(settings, args.tenant) as (c, tenant):
         sub = await webhooks.add_connector(
-            tenant, args.kind, args.url, args.events, config=config, credentials=credentials, by=args.by,
-            subscriptions=c.subscriptions, audit=c.deps.audit, clock=c.deps.clock, destinations=c.destinations,
-        )  # fmt: skip
+            tenant,
+            args.kind,
+            args.url,
+            args.events,
+            config=config,
+            credentials=credentials,
+            by=args.by,
+            subscriptions=c.subscriptions,
+            audit=c.deps.audit,
+            clock=c.deps.clock,
+            destinations=c.destinations,
+        )
     print(f"{args.kind} connector {sub.id} sends {', '.join(sorted(sub.events)) or 'every event'} to {sub.url}")
     print(f"its credentials are stored encrypted; you can delete {args.config} now")
     return 0

@@ -28,18 +28,26 @@ def consent_notice(forget_command: str) -> list[tuple[str, str]]:
     """What a person reads before agreeing to enrollment, as (heading, sentence) pairs."""
     return [
         ("What is stored", "a face template, a list of 128 numbers computed from the selfies you add, encrypted."),
-        ("Your selfies", "this service keeps none. Each selfie is read to check you in, then deleted from our "
-                         "database (a kiosk photo within an hour at the latest). A selfie you post in Slack is "
-                         "also deleted from Slack once it is checked, if your admin keeps that setting on and your "
-                         "workspace lets apps delete files; otherwise it stays in Slack, where you can delete it. "
-                         "A photo you send in Teams stays in your OneDrive and in the chat, where you can delete it. "
-                         "Your check-in times are kept, as wage law requires."),
+        (
+            "Your selfies",
+            "this service keeps none. Each selfie is read to check you in, then deleted from our "
+            "database (a kiosk photo within an hour at the latest). A selfie you post in Slack is "
+            "also deleted from Slack once it is checked, if your admin keeps that setting on and your "
+            "workspace lets apps delete files; otherwise it stays in Slack, where you can delete it. "
+            "A photo you send in Teams stays in your OneDrive and in the chat, where you can delete it. "
+            "Your check-in times are kept, as wage law requires.",
+        ),
         ("Why", "to confirm it is you when you check in or out with a selfie."),
-        ("How long", f"until you erase it with {forget_command} (at any time, at once), or your admin "
-                     "erases it when you leave."),
-        ("Who sees it", "nobody. It is encrypted and only the matching service uses it. Your managers see "
-                        "your check-in times, never your face data."),
-    ]  # fmt: skip
+        (
+            "How long",
+            f"until you erase it with {forget_command} (at any time, at once), or your admin erases it when you leave.",
+        ),
+        (
+            "Who sees it",
+            "nobody. It is encrypted and only the matching service uses it. Your managers see "
+            "your check-in times, never your face data.",
+        ),
+    ]
 
 
 CONSENT_CHOICE = "Agreeing is your choice. If you don't, ask your manager how else to record your time."

@@ -24,8 +24,13 @@ def day_line(d: DaySummary, label: str) -> str:
     return f"{label}: {first}–{last}, worked {hours}h{minutes:02d}{late}"
 
 
-def enrollment_result(report: chat.EnrollReport, name: str, bullet: str, try_again: str,
-                      then: str = "Send me a selfie here to check in or out.") -> str:  # fmt: skip
+def enrollment_result(
+    report: chat.EnrollReport,
+    name: str,
+    bullet: str,
+    try_again: str,
+    then: str = "Send me a selfie here to check in or out.",
+) -> str:
     """What the person reads after enrolling: how many photos were stored, why others were not,
     and ``then``, what to do next."""
     refused = "\n".join(f"{bullet} Photo {n}: {why}" for n, why in report.refused)
