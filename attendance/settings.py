@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,6 +19,16 @@ from attendance.core.domain.model import DomainError
 
 class ConfigurationError(Exception):
     """The settings cannot work together; the message says which and what to change."""
+
+
+T = TypeVar("T")
+
+
+def required(value: T | None, setting: str) -> T:
+    """A setting the caller cannot work without; ``ConfigurationError`` names it when it is unset."""
+    if value is None:
+        raise ConfigurationError(f"{setting} must be set")
+    return value
 
 
 def is_loopback_host(host: str) -> bool:

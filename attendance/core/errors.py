@@ -9,6 +9,9 @@ Exception tree::
     └── ConsentRequired          face data without recorded consent
     (PhotoRefused, from the domain, for photos the pipeline or the enrollment rules refuse)
 
+    ReplyFailed                  a person could not be told an outcome (the chat platform or the
+                                 callback refused or was unreachable); the job retries its reply
+
     StoreUnavailable             the database did not answer (an outage, a timeout): try again
                                  later. Raised by the storage adapters in place of the driver's
                                  own errors, so no loop above them knows which database it is.
@@ -38,4 +41,8 @@ class ConsentRequired(ServiceError):
 
 
 class StoreUnavailable(Exception):
+    pass
+
+
+class ReplyFailed(Exception):
     pass

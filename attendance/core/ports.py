@@ -171,7 +171,8 @@ class PhotoSource(Protocol):
 
 class Replier(Protocol):
     async def reply(self, job: CheckInJob, outcome: Outcome, text: str) -> None:
-        """Tell the person. May raise; the job is then retried for its reply."""
+        """Tell the person. Raises ``ReplyFailed`` when they could not be told; the job then
+        retries its reply (not its decision)."""
         ...
 
 

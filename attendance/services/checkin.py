@@ -2,9 +2,10 @@
 
 ``submit_check_in`` stores the job (one per idempotency key). ``decide_job`` is what a worker
 runs: resolve the person, fetch the photo, run the face pipeline, apply the fraud rules and the
-match policy, and -- for an accepted check-in -- write the attendance event, its outbox rows and
-the job's outcome in one transaction serialised per employee, so that neither a second run of
-the job nor a concurrent check-in can record it twice.
+match policy, and -- for an accepted check-in -- append the attendance event as the next number of
+the person's sequence (a unique index), then its outbox rows and fingerprint, with ids derived
+from the job, so that neither a second run of the job nor a concurrent check-in can record it
+twice (no transaction: see docs/architecture.md, "an idempotent sequence").
 
 Exception tree::
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from attendance.core.domain.checkins import CheckInJob, Outcome, OutcomeKind
-from attendance.core.errors import StoreUnavailable
+from attendance.core.errors import ReplyFailed, StoreUnavailable
 from attendance.core.ports import PhotoBuffer, Replier
 from attendance.logs import log_context
 from attendance.services.checkin import CheckInDeps, TransientJobError, decide_job
@@ -106,7 +106,9 @@ class JobWorker:
             try:
                 text = reply_text(outcome)
                 await self._replier.reply(job, outcome, text)
-            except Exception as exc:  # the chat platform's trouble: retry the reply, not the decision
+            except Exception as exc:  # retry the reply, not the decision
+                if not isinstance(exc, ReplyFailed | StoreUnavailable):
+                    log.exception("unexpected error replying")  # a bug, not the platform's trouble
                 if job.attempts < self._s.max_attempts:
                     await self._retry(job, f"reply failed: {exc}")
                     return

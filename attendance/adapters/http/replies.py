@@ -12,13 +12,10 @@ import logging
 import aiohttp
 
 from attendance.core.domain.checkins import CheckInJob, Outcome
+from attendance.core.errors import ReplyFailed
 from attendance.core.ports import Replier
 
 log = logging.getLogger(__name__)
-
-
-class ReplyFailed(Exception):
-    pass
 
 
 def outcome_json(job: CheckInJob, outcome: Outcome, text: str) -> dict[str, object]:

@@ -31,7 +31,7 @@ from attendance.adapters.slack.listeners import SlackHandlers
 from attendance.adapters.slack.tokens import web_client
 from attendance.core.messages import WorkspaceInstalled
 from attendance.services.background import Background
-from attendance.settings import SlackSettings
+from attendance.settings import ConfigurationError, SlackSettings, required
 
 log = logging.getLogger(__name__)
 
@@ -85,16 +85,16 @@ class SlackBot:
         state_store: AsyncOAuthStateStore | None = None,
         on_installed: Callable[[WorkspaceInstalled], Awaitable[None]] | None = None,
     ) -> None:
-        assert settings.signing_secret is not None
+        signing_secret = required(settings.signing_secret, "SLACK_SIGNING_SECRET").get_secret_value()
         self._bg = background
         self._on_installed = on_installed
         client = web_client(settings)
         if settings.oauth:
-            assert installation_store is not None and state_store is not None
-            assert settings.client_secret is not None
+            if installation_store is None or state_store is None:
+                raise ConfigurationError("Slack's OAuth mode needs an installation store and a state store")
             oauth = AsyncOAuthSettings(
                 client_id=settings.client_id,
-                client_secret=settings.client_secret.get_secret_value(),
+                client_secret=required(settings.client_secret, "SLACK_CLIENT_SECRET").get_secret_value(),
                 scopes=BOT_SCOPES,
                 redirect_uri=settings.redirect_uri,
                 installation_store=installation_store,
@@ -112,7 +112,7 @@ class SlackBot:
                 client=client,
             )
             self.app = AsyncApp(  # an AsyncAuthorize instance is accepted beside OAuth settings
-                signing_secret=settings.signing_secret.get_secret_value(),
+                signing_secret=signing_secret,
                 client=client,
                 oauth_flow=AllowListOAuthFlow(slack=settings, settings=oauth, client=client),
                 authorize=authorize,  # type: ignore[arg-type]
@@ -121,10 +121,9 @@ class SlackBot:
             )
             self.app.enable_token_revocation_listeners()
         else:
-            assert settings.bot_token is not None
-            token = settings.bot_token.get_secret_value()
+            token = required(settings.bot_token, "SLACK_BOT_TOKEN").get_secret_value()
             self.app = AsyncApp(
-                signing_secret=settings.signing_secret.get_secret_value(),
+                signing_secret=signing_secret,
                 client=web_client(settings, token),
                 process_before_response=True,
                 logger=log,

@@ -15,14 +15,11 @@ from attendance.adapters.slack.blocks import escape, outcome_blocks
 from attendance.adapters.slack.tokens import SlackTokens, web_client
 from attendance.core.domain.checkins import CheckInJob, Outcome
 from attendance.core.domain.model import Employee, Tenant
+from attendance.core.errors import ReplyFailed
 from attendance.core.ports import PhotoUnavailable
 from attendance.settings import SlackSettings
 
 log = logging.getLogger(__name__)
-
-
-class SlackReplyFailed(Exception):
-    pass
 
 
 class SlackReplier:
@@ -33,7 +30,7 @@ class SlackReplier:
     async def client(self, team_id: str) -> AsyncWebClient:
         token = await self._tokens.bot_token(team_id)
         if token is None:
-            raise SlackReplyFailed("the Slack workspace is not connected any more")
+            raise ReplyFailed("the Slack workspace is not connected any more")
         if token not in self._clients:
             self._clients[token] = web_client(self._settings, token)
         return self._clients[token]
@@ -53,7 +50,7 @@ class SlackReplier:
             else:
                 await client.chat_postMessage(channel=ctx["user"], text=text, blocks=blocks)
         except (SlackApiError, SlackClientError) as exc:
-            raise SlackReplyFailed(f"Slack refused the answer: {type(exc).__name__}") from exc
+            raise ReplyFailed(f"Slack refused the answer: {type(exc).__name__}") from exc
         log.info("slack answer sent outcome=%s", outcome.kind.value)
 
     async def tell_admins(self, tenant: Tenant, admins: list[Employee], text: str) -> None:

@@ -32,7 +32,7 @@ from attendance.adapters.teams.activities import turn_of
 from attendance.adapters.teams.handlers import TeamsHandlers
 from attendance.core.ports import Clock, DownloadLinks
 from attendance.services.background import Background
-from attendance.settings import TeamsSettings
+from attendance.settings import TeamsSettings, required
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +55,11 @@ MAX_ACTIVITY_BYTES = 1024 * 1024  # activities carry links to files, not the fil
 def auth_configuration(settings: TeamsSettings) -> AgentAuthConfiguration:
     if not settings.has_credentials:
         return AgentAuthConfiguration(anonymous_allowed=settings.anonymous)
-    assert settings.client_secret is not None
+    secret = required(settings.client_secret, "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET")
     return AgentAuthConfiguration(
         client_id=settings.client_id,
         tenant_id=settings.tenant_id,
-        client_secret=settings.client_secret.get_secret_value(),
+        client_secret=secret.get_secret_value(),
     )
 
 

@@ -23,7 +23,7 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 
 from attendance.adapters.http.oauth import OAuthTokens, TokenError
-from attendance.settings import TeamsSettings
+from attendance.settings import TeamsSettings, required
 
 log = logging.getLogger(__name__)
 
@@ -55,17 +55,18 @@ class EntraTeamsTokens:
     """The bot's app id and secret exchanged for a Bot Framework token (client credentials)."""
 
     def __init__(self, settings: TeamsSettings, oauth: OAuthTokens) -> None:
-        assert settings.client_id is not None and settings.client_secret is not None
+        required(settings.client_id, "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID")
+        required(settings.client_secret, "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET")
         self._settings, self._oauth = settings, oauth
         self._key = f"teams:{settings.client_id}"
 
     async def token(self) -> str | None:
         s = self._settings
-        assert s.client_secret is not None
+        secret = required(s.client_secret, "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET")
         form = {
             "grant_type": "client_credentials",
             "client_id": s.client_id or "",
-            "client_secret": s.client_secret.get_secret_value(),
+            "client_secret": secret.get_secret_value(),
             "scope": s.scope,
         }
         try:

@@ -22,6 +22,7 @@ from attendance.adapters.teams.cards import outcome_message, plain
 from attendance.adapters.teams.connector import BotConnector, TeamsUnavailable, host_allowed
 from attendance.core.domain.checkins import CheckInJob, Outcome
 from attendance.core.domain.model import Employee, Tenant
+from attendance.core.errors import ReplyFailed
 from attendance.core.ports import PhotoUnavailable, TeamsAddresses
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,10 @@ class TeamsReplier:
 
     async def reply(self, job: CheckInJob, outcome: Outcome, text: str) -> None:
         ctx = job.context
-        await self._connector.send(ctx["service_url"], ctx["conversation"], outcome_message(outcome, text))
+        try:
+            await self._connector.send(ctx["service_url"], ctx["conversation"], outcome_message(outcome, text))
+        except TeamsUnavailable as exc:
+            raise ReplyFailed(f"Teams refused the answer: {exc}") from exc
         log.info("teams answer sent outcome=%s", outcome.kind.value)
 
 

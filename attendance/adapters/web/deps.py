@@ -1,4 +1,4 @@
-"""What the web handlers need, wired by ``attendance.entrypoints.bootstrap.web_app``."""
+"""What the web handlers need, wired by ``attendance.entrypoints.bootstrap.web_site``."""
 
 from __future__ import annotations
 
