@@ -15,6 +15,7 @@ Wilber, is one of the people, a manager and admin, so every chat command can be 
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -129,6 +130,7 @@ async def seed_demo(
     for _, local, _, manager in PEOPLE:
         if manager and people[local].manager_id != people[manager].id:
             await employees.set_manager(tenant.id, people[local].id, people[manager].id)
+            people[local] = dataclasses.replace(people[local], manager_id=people[manager].id)
     written = 0
     forgotten: list[tuple[str, date, time]] = []  # (person, day, came) of days without a check-out
     for local, person in people.items():

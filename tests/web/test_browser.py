@@ -225,7 +225,7 @@ async def test_a_correction_is_requested_by_the_employee_and_approved_by_their_m
     await request.get_by_label("Note (optional)").fill("Thanks for telling me")
     await request.get_by_role("button", name="Approve").click()
     await expect(page.get_by_role("status")).to_have_text("Approved.")
-    await page.goto(f"{w.url}/people/{emp.id}")
+    await page.goto(f"{w.url}/people/{emp.id}?date={day}")  # the week of that day (on a Monday, last week)
     await expect(page.get_by_role("listitem").filter(has_text="via correction").first).to_contain_text("19:15")
     await page.context.close()
 
