@@ -1,7 +1,8 @@
 """Every route of the dashboard, the REST API and the kiosk, with its permission, in one table.
 
 A route is registered only from here (``WebSite.mount`` calls ``app.mount_routes``), wrapped in
-the guard that enforces its ``allow``. Object-level rules (whose records; which tenant) are the services' (``Principal``).
+the guard that enforces its ``allow``. Object-level rules (whose records; which tenant) are the
+services' (``Principal``).
 
 ``allow``: a set of roles (any one of them suffices), ``SIGNED_IN`` (any person or token),
 ``DEVICE`` (a paired kiosk only) or ``PUBLIC``. Devices reach nothing but the kiosk routes.
