@@ -10,9 +10,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from attendance.core.domain.checkins import Outcome, OutcomeKind, ReviewKind
-from attendance.services.conversation.answers import Answer, ReviewShown
+from attendance.core.domain.checkins import Outcome, OutcomeKind
+from attendance.services.conversation.answers import Answer, Dialect, ReviewShown
 from attendance.services.conversation.commands import CONSENT_AGREEMENT, CONSENT_CHOICE, consent_notice
+from attendance.services.conversation.turns import review_text
 
 Block = dict[str, Any]
 
@@ -154,30 +155,21 @@ def notice_view(title: str, text: str) -> dict[str, Any]:
     }
 
 
-def answer_blocks(answer: Answer, *, command: str, page: int) -> list[Block]:
+def answer_blocks(answer: Answer, dialect: Dialect, *, command: str, page: int) -> list[Block]:
     """The conversation's answer as Block Kit: a list is paged, review items get their buttons, a
     sentence alone is said as text (no blocks)."""
     if answer.reviews:
         out: list[Block] = [section(f"*{answer.text}*")]
         for shown in answer.reviews[:REVIEWS_SHOWN]:
-            out += review_blocks(shown)
+            out += review_blocks(shown, dialect)
         return out[:50]
     if answer.lines is not None:
         return paged(answer.lines, title=answer.text, page=page, command=command)
     return []
 
 
-def review_blocks(shown: ReviewShown) -> list[Block]:
-    item, when = shown.item, shown.when
-    who, looks_like = escape(shown.who), escape(shown.looks_like) if shown.looks_like else None
-    if item.kind is ReviewKind.NOT_ME:
-        text = f":warning: *{who}* says the check-in at {when} was not them. *Approve* removes it; *Reject* keeps it."
-    else:
-        other = f", but it looked like *{looks_like}*" if looks_like else ""
-        text = (
-            f":mag: A selfie from *{who}*'s account at {when} was refused{other}. "
-            "*Approve* records the check-in for them; *Reject* leaves it refused."
-        )
+def review_blocks(shown: ReviewShown, dialect: Dialect) -> list[Block]:
+    item, text = shown.item, review_text(dialect, shown, escape)
     return [
         section(text),
         actions(

@@ -60,6 +60,8 @@ SLACK = Dialect(
     forget="forget-me",
     marks=(":white_circle:", ":large_green_circle:", ":red_circle:"),
     celebrate=":tada:",
+    warning=":warning:",
+    search=":mag:",
     help_hint="Type `/attendance help` to see what I can do.",
     export_to="to our DM",
 )
@@ -362,7 +364,7 @@ class SlackHandlers:
         """The answer to a command that needs the person: (blocks, fallback text)."""
         answer = await self._talk.command(self.asker(who, client), cmd)
         self._follow_up(answer, who, client)
-        return ui.answer_blocks(answer, command=cmd.raw, page=page), answer.text
+        return ui.answer_blocks(answer, SLACK, command=cmd.raw, page=page), answer.text
 
     def _follow_up(self, answer: Answer, who: Who, client: AsyncWebClient) -> None:
         match answer.follow_up:
@@ -423,7 +425,7 @@ class SlackHandlers:
         return answer.text, answer.replace
 
     async def _tell_admins(self, tenant: Tenant, tell: TellAdmins, client: AsyncWebClient) -> None:
-        blocks = ui.review_blocks(tell.review)
+        blocks = ui.review_blocks(tell.review, SLACK)
         for admin in tell.admins:
             user_id = admin.slack_user_id or await self._slack_id_by_email(tenant, admin, client)
             if user_id:

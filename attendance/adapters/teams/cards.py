@@ -11,9 +11,10 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from attendance.core.domain.checkins import Outcome, OutcomeKind, ReviewKind
-from attendance.services.conversation.answers import ReviewShown
+from attendance.core.domain.checkins import Outcome, OutcomeKind
+from attendance.services.conversation.answers import Dialect, ReviewShown
 from attendance.services.conversation.commands import CONSENT_AGREEMENT, CONSENT_CHOICE, consent_notice
+from attendance.services.conversation.turns import review_text
 
 Card = dict[str, Any]
 Activity = dict[str, Any]
@@ -137,17 +138,8 @@ def list_card(title: str, lines: Sequence[str], empty: str = "Nobody.") -> Card:
     return card(body)
 
 
-def review_card(shown: ReviewShown) -> Card:
-    item, when = shown.item, shown.when
-    who, looks_like = escape(shown.who), escape(shown.looks_like) if shown.looks_like else None
-    if item.kind is ReviewKind.NOT_ME:
-        text = f"⚠️ **{who}** says the check-in at {when} was not them. **Approve** removes it; **Reject** keeps it."
-    else:
-        other = f", but it looked like **{looks_like}**" if looks_like else ""
-        text = (
-            f"🔍 A selfie from **{who}**'s account at {when} was refused{other}. "
-            "**Approve** records the check-in for them; **Reject** leaves it refused."
-        )
+def review_card(shown: ReviewShown, dialect: Dialect) -> Card:
+    item, text = shown.item, review_text(dialect, shown, escape)
     return card(
         [text_block(text)],
         [

@@ -41,6 +41,8 @@ TEAMS = Dialect(
     forget="forget me",
     marks=("⚪", "🟢", "🔴"),
     celebrate="🎉",
+    warning="⚠️",
+    search="🔍",
     help_hint="Send a selfie to check in or out, or type **help** to see what I can do.",
     export_to="here",
 )
@@ -205,7 +207,9 @@ class TeamsHandlers:
     async def _answer(self, turn: Turn, tenant: Tenant, person: Employee, answer: Answer) -> None:
         """Say the conversation's answer: a list as a card, review items as cards with their buttons."""
         if answer.reviews:
-            await self.say(turn, answer.text, *[cards.review_card(r) for r in answer.reviews[: cards.REVIEWS_SHOWN]])
+            await self.say(
+                turn, answer.text, *[cards.review_card(r, TEAMS) for r in answer.reviews[: cards.REVIEWS_SHOWN]]
+            )
         elif answer.lines is not None:
             await self.say(turn, answer.text, cards.list_card(answer.text, answer.lines))
         else:
@@ -217,7 +221,7 @@ class TeamsHandlers:
                 self._bg.spawn(self._tell_admins(tenant, tell), "teams-tell-admins")
 
     async def _tell_admins(self, tenant: Tenant, tell: TellAdmins) -> None:
-        message = cards.message("A check-in to review", cards.review_card(tell.review))
+        message = cards.message("A check-in to review", cards.review_card(tell.review, TEAMS))
         await self._admins.tell(tenant, list(tell.admins), message)
 
     # ------------------------------------------------------------ text commands

@@ -24,6 +24,8 @@ class Dialect:
     forget: str  # the erase command's words: "forget-me", "forget me"
     marks: tuple[str, str, str]  # board marks for "not in", "in" and "out"
     celebrate: str  # after "Nothing to review."
+    warning: str  # before a "not me" report
+    search: str  # before a refused selfie that looked like someone else
     help_hint: str  # what to do after an unknown command
     export_to: str  # where an export is sent: "to our DM", "here"
 

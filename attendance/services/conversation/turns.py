@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from attendance.core.domain.checkins import ReviewItem
+from attendance.core.domain.checkins import ReviewItem, ReviewKind
 from attendance.core.domain.model import Employee, Tenant
 from attendance.core.errors import ServiceError
 from attendance.core.ports import Clock
@@ -75,6 +75,22 @@ def not_on_staff(d: Dialect, tenant: Tenant) -> str:
 
 def unknown_command(d: Dialect, cmd: ChatCommand) -> str:
     return f"I don't know {d.quote.format(cmd.raw[:40])}. {d.help_hint}"
+
+
+def review_text(d: Dialect, shown: ReviewShown, escape: Callable[[str], str]) -> str:
+    """What an admin reads on a check-in to review; ``escape`` keeps people's names from being
+    read as the platform's markup."""
+    who = d.strong(escape(shown.who))
+    if shown.item.kind is ReviewKind.NOT_ME:
+        return (
+            f"{d.warning} {who} says the check-in at {shown.when} was not them. "
+            f"{d.strong('Approve')} removes it; {d.strong('Reject')} keeps it."
+        )
+    other = f", but it looked like {d.strong(escape(shown.looks_like))}" if shown.looks_like else ""
+    return (
+        f"{d.search} A selfie from {who}'s account at {shown.when} was refused{other}. "
+        f"{d.strong('Approve')} records the check-in for them; {d.strong('Reject')} leaves it refused."
+    )
 
 
 class Conversation:
