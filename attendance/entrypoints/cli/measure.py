@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 from pathlib import Path
 from typing import Any
 
 from attendance.core.matching import DEFAULT_THRESHOLDS
-from attendance.settings import Settings
+from attendance.settings import ConfigurationError, Settings
 
 
 def add_commands(sub: Any) -> None:
@@ -73,6 +74,20 @@ def add_commands(sub: Any) -> None:
     p.set_defaults(handler=run_bench_match)
 
 
+def _bench(name: str) -> Any:
+    """A benchmark module of ``tools/bench``: they live beside the product, in the repository, and
+    are not installed with it."""
+    try:
+        return importlib.import_module(f"tools.bench.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("tools", "tools.bench", f"tools.bench.{name}"):
+            raise
+        raise ConfigurationError(
+            "attendance bench runs from a checkout of the repository (its tools/bench folder is not installed); "
+            "run it there with `uv run attendance bench ...`"
+        ) from exc
+
+
 def _write(path: Path | None, report: dict[str, Any]) -> None:
     if path is not None:
         path.write_text(json.dumps(report, indent=2) + "\n")
@@ -135,7 +150,7 @@ async def run_eval(args: argparse.Namespace, settings: Settings) -> int:
 async def run_bench_recognition(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
-    from tools.bench.recognition import bench_recognition
+    bench_recognition = _bench("recognition").bench_recognition
 
     report = await asyncio.to_thread(bench_recognition, args.dir, settings.face, throughput_checkins=args.checkins)
     for key, value in report.items():
@@ -146,7 +161,7 @@ async def run_bench_recognition(args: argparse.Namespace, settings: Settings) ->
 
 
 async def run_bench_match(args: argparse.Namespace, settings: Settings) -> int:
-    from tools.bench.recognition import bench_match
+    bench_match = _bench("recognition").bench_match
 
     try:
         sizes = [int(x) for x in args.gallery.split(",") if x.strip()]
@@ -164,7 +179,7 @@ async def run_bench_match(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def run_bench_pipeline(args: argparse.Namespace, settings: Settings) -> int:
-    from tools.bench.pipeline import bench_pipeline
+    bench_pipeline = _bench("pipeline").bench_pipeline
 
     report = await bench_pipeline(
         args.faces, checkins=args.checkins, workers=args.workers, kill_every=args.kill_every, rate=args.rate
@@ -176,7 +191,7 @@ async def run_bench_pipeline(args: argparse.Namespace, settings: Settings) -> in
 
 
 async def run_bench_slack(args: argparse.Namespace, settings: Settings) -> int:
-    from tools.bench.slack import bench_slack
+    bench_slack = _bench("slack").bench_slack
 
     report = await bench_slack(
         args.faces, concurrency=args.concurrency, rounds=args.rounds, answers=args.answers, workers=args.workers
@@ -190,7 +205,7 @@ async def run_bench_slack(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def run_bench_dispatch(args: argparse.Namespace, settings: Settings) -> int:
-    from tools.bench.dispatch import bench_dispatch
+    bench_dispatch = _bench("dispatch").bench_dispatch
 
     report = await bench_dispatch(
         events=args.events,
@@ -206,7 +221,7 @@ async def run_bench_dispatch(args: argparse.Namespace, settings: Settings) -> in
 
 
 async def run_bench_web(args: argparse.Namespace, settings: Settings) -> int:
-    from tools.bench.web import bench_web
+    bench_web = _bench("web").bench_web
 
     report = await bench_web(
         people=args.people, days=args.days, clients=args.clients, each=args.requests, rounds=args.rounds, port=args.port
