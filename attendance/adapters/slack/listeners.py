@@ -57,6 +57,7 @@ SLACK = Dialect(
     bold="*{}*",
     quote="`{}`",
     person_hint="@person",
+    manager_usage="@person @manager",
     forget="forget-me",
     marks=(":white_circle:", ":large_green_circle:", ":red_circle:"),
     celebrate=":tada:",
@@ -338,8 +339,7 @@ class SlackHandlers:
         cmd = parse(str(body.get("text", "")))
         user_id = str(body.get("user_id", ""))
         if cmd.name == "help":
-            lines = talk.help_lines(SLACK)
-            await ack(blocks=ui.paged(lines, title="What I can do", page=1, command="help", per_page=50), text="Help")
+            await ack(blocks=ui.answer_blocks(talk.help_answer(SLACK), SLACK, command="help", page=1), text="Help")
             return
         if cmd.name == "unknown":
             await ack(text=talk.unknown_command(SLACK, cmd))

@@ -38,13 +38,14 @@ TEAMS = Dialect(
     bold="**{}**",
     quote="*{}*",
     person_hint="name or email",
+    manager_usage="PERSON MANAGER",
     forget="forget me",
     marks=("⚪", "🟢", "🔴"),
     celebrate="🎉",
     warning="⚠️",
     search="🔍",
     help_hint="Send a selfie to check in or out, or type **help** to see what I can do.",
-    export_to="here",
+    export_to="here as a download link",
 )
 NOT_CONNECTED = talk.not_connected(TEAMS)
 IN_PERSONAL_CHAT = (

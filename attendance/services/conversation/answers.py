@@ -21,6 +21,7 @@ class Dialect:
     bold: str  # "*{}*", "**{}**"
     quote: str  # words the person typed, echoed: "`{}`", "*{}*"
     person_hint: str  # how to name someone in a command: "@person", "name or email"
+    manager_usage: str  # the two people of `admin manager`: "@person @manager", "PERSON MANAGER"
     forget: str  # the erase command's words: "forget-me", "forget me"
     marks: tuple[str, str, str]  # board marks for "not in", "in" and "out"
     celebrate: str  # after "Nothing to review."
@@ -74,5 +75,4 @@ class Answer:
     lines: tuple[str, ...] | None = None  # a list (Slack pages it, Teams shows it in a card)
     reviews: tuple[ReviewShown, ...] = ()  # flagged check-ins, each with Approve / Reject
     follow_up: FollowUp | None = None  # work the platform starts after answering
-    enroll: bool = False  # the platform opens its enrollment (consent, then selfies)
     replace: bool = True  # an answer to a button replaces the message the button was on

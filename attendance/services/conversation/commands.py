@@ -7,22 +7,6 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-HELP = [
-    ("me", "your attendance today and the last 7 days"),
-    ("enroll", "set up selfie check-in (read what is stored, agree, add 1-3 selfies)"),
-    ("forget-me", "erase your face data now"),
-    ("today", "managers: who is in, out or not in yet in your team"),
-    ("week [@person]", "managers: a person's week (yours without a name)"),
-    ("late [YYYY-MM-DD]", "managers: who was late (today without a date)"),
-    ("absent [YYYY-MM-DD]", "managers: who did not check in on a working day"),
-    ("export YYYY-MM", "managers: the month as a CSV file, sent to you in a DM"),
-    ("admin manager @person @manager", "admins: set who manages whom (`none` to clear)"),
-    ("admin timezone Area/City", "admins: the company's time zone"),
-    ("admin schedule 09:00-17:00 [mon-fri] [grace 5]", "admins: the working day"),
-    ("admin review", "admins: flagged check-ins, with approve and reject"),
-    ("help", "this list"),
-]
-
 
 def consent_notice(forget_command: str) -> list[tuple[str, str]]:
     """What a person reads before agreeing to enrollment, as (heading, sentence) pairs."""
@@ -74,10 +58,6 @@ def parse(text: str) -> ChatCommand:
         head, rest = "forget-me", rest[1:]
     head = ALIASES.get(head, head)
     return ChatCommand(head if head in KNOWN else "unknown", tuple(rest), text.strip())
-
-
-def help_lines(prefix: str) -> list[str]:
-    return [f"`{prefix}{usage}` — {what}" for usage, what in HELP]
 
 
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")

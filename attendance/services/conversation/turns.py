@@ -50,7 +50,7 @@ def help_table(d: Dialect) -> list[tuple[str, str]]:
         ("late [YYYY-MM-DD]", "managers: who was late (today without a date)"),
         ("absent [YYYY-MM-DD]", "managers: who did not check in on a working day"),
         ("export YYYY-MM", f"managers: the month as a CSV file, sent {d.export_to}"),
-        (f"admin manager {d.person_hint} {d.person_hint}", "admins: set who manages whom (`none` to clear)"),
+        (f"admin manager {d.manager_usage}", "admins: set who manages whom (`none` for no manager)"),
         ("admin timezone Area/City", "admins: the company's time zone"),
         ("admin schedule 09:00-17:00 [mon-fri] [grace 5]", "admins: the working day"),
         ("admin review", "admins: flagged check-ins, with approve and reject"),
@@ -60,6 +60,11 @@ def help_table(d: Dialect) -> list[tuple[str, str]]:
 
 def help_lines(d: Dialect, *, admin_only: bool = False) -> list[str]:
     return [f"{d.cmd(usage)} — {what}" for usage, what in help_table(d) if not admin_only or usage.startswith("admin")]
+
+
+def help_answer(d: Dialect) -> Answer:
+    """``help``: it needs nobody's records, so it is also the answer to people not on the staff list."""
+    return Answer(text="What I can do", lines=tuple(help_lines(d)))
 
 
 def not_connected(d: Dialect) -> str:
@@ -102,13 +107,12 @@ class Conversation:
     # ------------------------------------------------------------ commands
 
     async def command(self, asker: Asker, cmd: ChatCommand) -> Answer:
-        """The answer to a command. ``help`` and ``enroll`` need no database; the others read it."""
+        """The answer to a command. ``enroll`` is each platform's own flow (Slack's form, Teams'
+        consent card), started before the conversation is asked."""
         tenant, person, d, now = asker.tenant, asker.person, self.dialect, self._clock.now()
         match cmd.name:
             case "help":
-                return Answer(text="What I can do", lines=tuple(help_lines(d)))
-            case "enroll":
-                return Answer(text="Selfie check-in", enroll=True)
+                return help_answer(d)
             case "me":
                 days = await chat.own_week(tenant, person, now, deps=self._chat)
                 lines = [day_line(s, "Today" if i == 0 else s.day.strftime("%a %d %b")) for i, s in enumerate(days)]
