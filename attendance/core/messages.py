@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from attendance.core.domain.model import ChatIdentity
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CreateTenant:
     name: str
     timezone: str = "UTC"
-    slack_team_ids: tuple[str, ...] = ()
-    teams_tenant_ids: tuple[str, ...] = ()
+    chats: tuple[ChatIdentity, ...] = ()  # the chat workspaces whose messages belong to it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -7,7 +7,7 @@ Adapters live elsewhere and are named by technology and port (``MongoTenantRepos
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Protocol
@@ -18,6 +18,7 @@ from attendance.core.domain.corrections import CorrectionRequest, RequestStatus
 from attendance.core.domain.deliveries import Attempt, Delivery, DeliveryResult, DeliveryState, DeliveryStats
 from attendance.core.domain.faces import FaceAnalysis, Purpose
 from attendance.core.domain.model import (
+    ChatIdentity,
     CheckInPolicy,
     Consent,
     Employee,
@@ -47,13 +48,6 @@ class TenantRepository(Protocol):
     async def list(self) -> Sequence[Tenant]: ...
     async def bump_template_version(self, tenant_id: str) -> int: ...
     async def set_policy(self, tenant_id: str, policy: CheckInPolicy) -> None: ...
-    async def by_slack_team(self, team_id: str) -> Tenant | None: ...
-    async def by_teams_tenant(self, teams_tenant_id: str) -> Tenant | None: ...
-    async def link_teams_tenant(self, tenant_id: str, teams_tenant_id: str) -> None:
-        """Messages from that Microsoft 365 organisation belong to this tenant (``AlreadyExists``
-        when they belong to another one)."""
-        ...
-
     async def set_timezone(self, tenant_id: str, timezone: str) -> None: ...
     async def set_schedule(self, tenant_id: str, schedule: WorkSchedule) -> None: ...
     async def set_thresholds(self, tenant_id: str, thresholds: MatchThresholds | None) -> None: ...
@@ -68,15 +62,46 @@ class EmployeeRepository(Protocol):
     async def by_email(self, tenant_id: str, email: str) -> Employee | None: ...
     async def list(self, tenant_id: str) -> Sequence[Employee]: ...
     async def set_manager(self, tenant_id: str, employee_id: str, manager_id: str | None) -> None: ...
-    async def by_chat_identity(self, tenant_id: str, kind: str, value: str) -> Employee | None: ...
-    async def link_chat_identity(self, tenant_id: str, employee_id: str, kind: str, value: str) -> bool:
-        """Set the person's Slack/Teams user id if it is unset; False if it is taken or set."""
-        ...
-
     async def page(
         self, tenant_id: str, *, after: str | None, limit: int, visible_to: str | None = None
     ) -> builtins.list[Employee]:
         """By id, after ``after``. ``visible_to``: only that employee and the people reporting to them."""
+        ...
+
+
+class ChatIdentityRepository(Protocol):
+    """Who is who on the chat platforms (``ChatIdentity``), in one collection of its own: a
+    workspace belongs to one tenant, a user id (per tenant and platform) to one employee, and an
+    employee has at most one user id per platform."""
+
+    async def tenant_of(self, platform: str, workspace: str) -> str | None:
+        """The id of the tenant that workspace belongs to."""
+        ...
+
+    async def link_workspace(self, tenant_id: str, workspace: ChatIdentity) -> None:
+        """Messages from that workspace belong to this tenant (idempotent; ``AlreadyExists``
+        when it belongs to another one)."""
+        ...
+
+    async def workspaces(self, tenant_id: str) -> Sequence[ChatIdentity]: ...
+    async def employee_of(self, tenant_id: str, platform: str, user: str) -> str | None:
+        """The id of the employee behind that user id (any workspace of the tenant)."""
+        ...
+
+    async def link_user(self, tenant_id: str, employee_id: str, identity: ChatIdentity) -> bool:
+        """Link that user id to the employee if neither is linked on that platform; False if
+        the user id belongs to someone else or the employee has another one."""
+        ...
+
+    async def set_user(self, tenant_id: str, employee_id: str, platform: str, identity: ChatIdentity | None) -> None:
+        """The employee's user id on ``platform`` becomes ``identity`` (None: none).
+        ``AlreadyExists`` when that user id belongs to another employee."""
+        ...
+
+    async def of_employees(
+        self, tenant_id: str, employee_ids: Iterable[str] | None = None
+    ) -> dict[str, builtins.list[ChatIdentity]]:
+        """Employee id -> their user identities (every linked employee of the tenant if None)."""
         ...
 
 

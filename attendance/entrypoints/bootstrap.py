@@ -25,6 +25,7 @@ from attendance.adapters.http.egress import ResolvingDestinationCheck, egress_se
 from attendance.adapters.http.oauth import OAuthTokens
 from attendance.adapters.http.photos import BufferPhotoSource, HttpPhotoSource, PhotoSourceRouter
 from attendance.adapters.http.replies import HttpCallbackReplier, LogReplier, ReplierRouter
+from attendance.adapters.mongo.chat_identities import MongoChatIdentityRepository
 from attendance.adapters.mongo.checkins import (
     MongoAttendanceStore,
     MongoFingerprints,
@@ -152,9 +153,11 @@ async def build(
         tenants = MongoTenantRepository(db)
         cipher = template_cipher(settings)  # face templates, chat tokens and webhook secrets
         templates = MongoTemplateRepository(db, cipher)
+        identities = MongoChatIdentityRepository(db)
         deps = EnrollmentDeps(
             tenants=tenants,
             employees=MongoEmployeeRepository(db),
+            identities=identities,
             consents=MongoConsentRepository(db),
             templates=templates,
             audit=MongoAuditLog(db),
@@ -187,7 +190,7 @@ async def build(
                 http, max_bytes=settings.face.max_bytes, allowed_hosts=slack_file_hosts(settings.slack)
             )
             photo_sources["slack"] = SlackPhotoSource(slack_http, slack_tokens, settings.slack)
-            repliers["slack"] = SlackReplier(settings.slack, slack_tokens)
+            repliers["slack"] = SlackReplier(settings.slack, slack_tokens, identities)
         teams_tokens: TeamsTokens = (
             AnonymousTeamsTokens()
             if not settings.teams.has_credentials
@@ -202,6 +205,7 @@ async def build(
         checkin = CheckInDeps(
             tenants=tenants,
             employees=deps.employees,
+            identities=identities,
             jobs=MongoJobQueue(db),
             store=store,
             fingerprints=MongoFingerprints(db),
@@ -263,7 +267,12 @@ def slack_bot(c: Container) -> SlackBot | None:
 
     async def installed(msg: WorkspaceInstalled) -> None:
         await on_workspace_installed(
-            msg, tenants=c.deps.tenants, employees=c.deps.employees, audit=c.deps.audit, clock=c.deps.clock
+            msg,
+            tenants=c.deps.tenants,
+            employees=c.deps.employees,
+            identities=c.deps.identities,
+            audit=c.deps.audit,
+            clock=c.deps.clock,
         )
 
     states = MongoSlackOAuthStateStore(c.db) if s.oauth else None
@@ -349,7 +358,7 @@ def chat_messages(c: Container, *, admin_alerts: bool = False) -> ChatFanout:
     teams = TeamsAdminMessages(c.teams, MongoTeamsAddresses(c.db))
     senders: list[Send] = [teams.tell_admins if admin_alerts else teams.tell_text]  # type: ignore[list-item]
     if c.slack_tokens is not None:
-        slack = SlackReplier(c.settings.slack, c.slack_tokens)
+        slack = SlackReplier(c.settings.slack, c.slack_tokens, c.deps.identities)
         senders.insert(0, slack.tell_admins if admin_alerts else slack.tell)  # type: ignore[arg-type]
     return ChatFanout(senders)
 
@@ -361,6 +370,7 @@ def access_deps(c: Container) -> AccessDeps:
     return AccessDeps(
         tenants=c.deps.tenants,
         employees=c.deps.employees,
+        identities=c.deps.identities,
         tokens=MongoApiTokens(c.db),
         users=MongoLocalUsers(c.db),
         audit=c.deps.audit,

@@ -19,12 +19,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from attendance.core.domain.access import ApiToken, LocalUser, Principal, PrincipalKind, TokenKind
-from attendance.core.domain.model import DomainError, Employee, Role, new_id, normalise_email
+from attendance.core.domain.model import ChatIdentity, DomainError, Employee, Role, new_id, normalise_email
 from attendance.core.errors import NotAllowed, NotFound, ServiceError
 from attendance.core.ports import (
     AlreadyExists,
     ApiTokenRepository,
     AuditLog,
+    ChatIdentityRepository,
     Clock,
     EmployeeRepository,
     LocalUserRepository,
@@ -32,6 +33,7 @@ from attendance.core.ports import (
     UsedKeys,
 )
 from attendance.services.chat import aware
+from attendance.services.directory import employee_for, tenant_for
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ class SignInRefused(ServiceError):
 class AccessDeps:
     tenants: TenantRepository
     employees: EmployeeRepository
+    identities: ChatIdentityRepository
     tokens: ApiTokenRepository
     users: LocalUserRepository
     audit: AuditLog
@@ -175,20 +178,24 @@ class ExternalIdentity:
 
 async def external_sign_in(identity: ExternalIdentity, *, deps: AccessDeps) -> Principal:
     """Map the provider's user to an employee: by the linked chat id, else by verified email (then linked)."""
-    if identity.provider == "slack":
-        tenant, kind = await deps.tenants.by_slack_team(identity.org_id), "slack"
-    else:
-        tenant, kind = await deps.tenants.by_teams_tenant(identity.org_id), "teams"
+    platform = "slack" if identity.provider == "slack" else "teams"  # Entra ids are Teams' ids
+    tenant = await tenant_for(platform, identity.org_id, tenants=deps.tenants, identities=deps.identities)
     if tenant is None:
         raise SignInRefused("Your organisation does not use attendance yet. Ask your admin to connect it.")
-    person = await deps.employees.by_chat_identity(tenant.id, kind, identity.user_id)
+    person = await employee_for(
+        tenant.id, platform, identity.user_id, employees=deps.employees, identities=deps.identities
+    )
     if person is None and identity.email:
         try:
             person = await deps.employees.by_email(tenant.id, normalise_email(identity.email))
         except DomainError:
             person = None
         if person is not None:
-            await deps.employees.link_chat_identity(tenant.id, person.id, kind, identity.user_id)
+            try:
+                who = ChatIdentity(platform, identity.org_id, identity.user_id)
+            except DomainError as exc:
+                raise SignInRefused(f"Your sign-in provider sent an id this service cannot keep: {exc}") from exc
+            await deps.identities.link_user(tenant.id, person.id, who)
     if person is None:
         raise SignInRefused(f"You are not on the staff list of {tenant.name}. Ask your admin to add you.")
     await deps.audit.record(

@@ -26,10 +26,19 @@ from attendance.core.domain.checkins import (
     decide_direction,
 )
 from attendance.core.domain.faces import PhotoRefused
-from attendance.core.domain.model import DomainError, Employee, Role, Tenant, WorkSchedule, check_timezone
+from attendance.core.domain.model import (
+    ChatIdentity,
+    DomainError,
+    Employee,
+    Role,
+    Tenant,
+    WorkSchedule,
+    check_timezone,
+)
 from attendance.core.errors import NotAllowed, NotFound, ServiceError
 from attendance.core.messages import EnrollPhoto, EraseFaceData, RecordConsent
 from attendance.core.ports import AttendanceStore, ReviewQueue
+from attendance.services.directory import employee_for
 from attendance.services.enrollment import EnrollmentDeps, enroll_photo, erase_face_data, record_consent
 from attendance.services.reports import correct_event, events_in
 
@@ -51,12 +60,12 @@ class ChatDeps:
 
 
 async def resolve_person(
-    tenant: Tenant, kind: str, user_id: str, email_of: Callable[[], Awaitable[str | None]], *, deps: ChatDeps
+    tenant: Tenant, who: ChatIdentity, email_of: Callable[[], Awaitable[str | None]], *, deps: ChatDeps
 ) -> Employee | None:
     """The employee behind a chat user: by their linked id, else by the email the platform
     knows for them (then linked, so it is looked up once)."""
-    employees = deps.enrollment.employees
-    person = await employees.by_chat_identity(tenant.id, kind, user_id)
+    employees, identities = deps.enrollment.employees, deps.enrollment.identities
+    person = await employee_for(tenant.id, who.platform, who.user, employees=employees, identities=identities)
     if person is not None:
         return person
     email = await email_of()
@@ -65,9 +74,9 @@ async def resolve_person(
     person = await employees.by_email(tenant.id, email)
     if person is None:
         return None
-    if await employees.link_chat_identity(tenant.id, person.id, kind, user_id):
-        log.info("linked a %s user to employee=%s", kind, person.id)
-        return await employees.get(tenant.id, person.id)
+    if await identities.link_user(tenant.id, person.id, who):
+        log.info("linked a %s user to employee=%s", who.platform, person.id)
+        return person
     return None  # that employee is linked to another account of this platform
 
 

@@ -39,6 +39,7 @@ from attendance.core.matching import DEFAULT_THRESHOLDS, identify, verify
 from attendance.core.matching import Outcome as MatchOutcome
 from attendance.core.ports import (
     AttendanceStore,
+    ChatIdentityRepository,
     Clock,
     EmployeeRepository,
     EngineUnavailable,
@@ -53,6 +54,7 @@ from attendance.core.ports import (
     SequenceTaken,
     TenantRepository,
 )
+from attendance.services.directory import employee_for
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,7 @@ class TransientJobError(Exception):
 class CheckInDeps:
     tenants: TenantRepository
     employees: EmployeeRepository
+    identities: ChatIdentityRepository
     jobs: JobQueue
     store: AttendanceStore
     fingerprints: Fingerprints
@@ -170,7 +173,13 @@ def correction_rows(event: AttendanceEvent, employee: Employee, created_at: date
 async def _resolve(job: CheckInJob, tenant: Tenant, deps: CheckInDeps) -> Employee | None:
     if job.identity_kind == "none" or job.identity is None:
         return None
-    return await deps.employees.by_chat_identity(tenant.id, job.identity_kind, job.identity)
+    if job.identity_kind == "employee":
+        return await deps.employees.get(tenant.id, job.identity)
+    if job.identity_kind == "email":
+        return await deps.employees.by_email(tenant.id, job.identity)
+    return await employee_for(
+        tenant.id, job.identity_kind, job.identity, employees=deps.employees, identities=deps.identities
+    )
 
 
 async def decide_job(job: CheckInJob, *, deps: CheckInDeps) -> Outcome:

@@ -32,16 +32,23 @@ from attendance.core.domain.checkins import (
     PhotoRef,
     Requested,
 )
-from attendance.core.domain.model import Employee, Role, Tenant
+from attendance.core.domain.model import ChatIdentity, Employee, Role, Tenant
 from attendance.core.errors import NotFound
 from attendance.core.messages import CreateTenant
-from attendance.core.ports import AttendanceStore, EmployeeRepository, EnrollmentCodes, ReviewQueue, TenantRepository
+from attendance.core.ports import (
+    AttendanceStore,
+    ChatIdentityRepository,
+    EmployeeRepository,
+    EnrollmentCodes,
+    ReviewQueue,
+    TenantRepository,
+)
 from attendance.services.access import AccessDeps, create_local_user, create_token
 from attendance.services.chat import ChatDeps
 from attendance.services.checkin import outbox_rows
 from attendance.services.kiosk_enrollment import IssuedCode, issue_enrollment_code
 from attendance.services.reports import correct_event
-from attendance.services.tenants import create_tenant
+from attendance.services.tenants import create_tenant, link_workspace
 
 NAME = "Demo Company"
 ZONE = "Europe/Berlin"
@@ -126,7 +133,7 @@ async def seed_demo(
             )
         )
     if playground:
-        await _playground_user(tenant, employees=employees, tenants=tenants)
+        await _playground_user(tenant, employees=employees, identities=access.identities)
     for _, local, _, manager in PEOPLE:
         if manager and people[local].manager_id != people[manager].id:
             await employees.set_manager(tenant.id, people[local].id, people[manager].id)
@@ -189,9 +196,10 @@ async def demo_kiosk(tenant: Tenant, *, access: AccessDeps, chat: ChatDeps, code
     return DemoKiosk(secret, code)
 
 
-async def _playground_user(tenant: Tenant, *, employees: EmployeeRepository, tenants: TenantRepository) -> None:
-    if PLAYGROUND_TENANT not in tenant.teams_tenant_ids:
-        await tenants.link_teams_tenant(tenant.id, PLAYGROUND_TENANT)
+async def _playground_user(
+    tenant: Tenant, *, employees: EmployeeRepository, identities: ChatIdentityRepository
+) -> None:
+    await link_workspace(tenant, ChatIdentity("teams", PLAYGROUND_TENANT), identities=identities)
     name, email = PLAYGROUND_USER
     if await employees.by_email(tenant.id, email) is None:
         await employees.upsert(

@@ -2,7 +2,10 @@
 
 Columns: ``name,email,slack_user_id,teams_user_id,manager_email,roles,photo,worker_id``. Every row that
 can be imported is; every row (or photo) that fails is reported with its line and the reason.
-Importing the same file again updates the same employees (matched by email).
+Importing the same file again updates the same employees (matched by email). The two chat
+columns set the person's Slack and Teams user ids (an empty cell unlinks them); the ids are
+kept as chat identities (``ChatIdentityRepository``), in the tenant's workspace of that platform
+when it has exactly one.
 """
 
 from __future__ import annotations
@@ -12,13 +15,23 @@ import io
 from dataclasses import dataclass, field
 
 from attendance.core.domain.faces import PhotoRefused
-from attendance.core.domain.model import MAX_NAME, DomainError, Employee, Tenant, new_id, normalise_email, parse_roles
+from attendance.core.domain.model import (
+    MAX_NAME,
+    ChatIdentity,
+    DomainError,
+    Employee,
+    Tenant,
+    new_id,
+    normalise_email,
+    parse_roles,
+)
 from attendance.core.errors import ServiceError
 from attendance.core.messages import EnrollPhoto, RecordConsent
 from attendance.core.ports import AlreadyExists, PhotoFiles
 from attendance.services.enrollment import EnrollmentDeps, enroll_photo, record_consent
 
 COLUMNS = ("name", "email", "slack_user_id", "teams_user_id", "manager_email", "roles", "photo", "worker_id")
+CHAT_COLUMNS = {"slack_user_id": "slack", "teams_user_id": "teams"}
 REQUIRED = ("name", "email")
 MAX_ROWS = 50_000
 
@@ -29,6 +42,7 @@ class ImportRow:
     employee: Employee
     manager_email: str | None
     photo: str | None
+    chat_users: dict[str, str | None]  # platform -> user id (None: unlink)
 
 
 @dataclass(slots=True)
@@ -69,6 +83,10 @@ def parse_employee_csv(text: str, tenant_id: str, report: ImportReport) -> list[
                 raise DomainError("this email appears twice in the file; the first row was used")
             manager = normalise_email(cell["manager_email"]) if cell.get("manager_email") else None
             roles = parse_roles(cell.get("roles", ""))
+            chat_users = {p: cell.get(column) or None for column, p in CHAT_COLUMNS.items()}
+            for platform, user in chat_users.items():
+                if user is not None:
+                    ChatIdentity(platform, "", user)  # refuses what cannot be an id
         except DomainError as exc:
             report.fail(line, who, str(exc))
             continue
@@ -78,12 +96,10 @@ def parse_employee_csv(text: str, tenant_id: str, report: ImportReport) -> list[
             tenant_id=tenant_id,
             name=cell["name"],
             email=email,
-            slack_user_id=cell.get("slack_user_id") or None,
-            teams_user_id=cell.get("teams_user_id") or None,
             worker_id=cell.get("worker_id") or None,
             roles=roles,
         )
-        rows.append(ImportRow(line, employee, manager, cell.get("photo") or None))
+        rows.append(ImportRow(line, employee, manager, cell.get("photo") or None, chat_users))
     return rows
 
 
@@ -103,12 +119,20 @@ async def import_employees(
         except DomainError as exc:
             raise ServiceError(f"--consent-recorded-by: {exc}") from exc
     stored: list[tuple[ImportRow, Employee]] = []
+    workspaces: dict[str, list[str]] = {}
+    for ws in await deps.identities.workspaces(tenant.id):
+        workspaces.setdefault(ws.platform, []).append(ws.workspace)
     for row in parse_employee_csv(text, tenant.id, report):
-        try:
-            stored.append((row, await deps.employees.upsert(row.employee)))
-            report.imported += 1
-        except AlreadyExists as exc:
-            report.fail(row.line, row.employee.email, str(exc))
+        employee = await deps.employees.upsert(row.employee)
+        stored.append((row, employee))
+        report.imported += 1
+        for platform, user in row.chat_users.items():
+            known = workspaces.get(platform, [])
+            who = None if user is None else ChatIdentity(platform, known[0] if len(known) == 1 else "", user)
+            try:
+                await deps.identities.set_user(tenant.id, employee.id, platform, who)
+            except AlreadyExists as exc:
+                report.fail(row.line, employee.email, f"imported, but {exc}")
 
     for row, employee in stored:
         if row.manager_email:

@@ -19,6 +19,7 @@ from attendance.core.matching import DEFAULT_THRESHOLDS, check_enrollment
 from attendance.core.messages import EnrollPhoto, EraseFaceData, FaceDataErased, FaceEnrolled, RecordConsent
 from attendance.core.ports import (
     AuditLog,
+    ChatIdentityRepository,
     Clock,
     ConsentRepository,
     EmployeeRepository,
@@ -37,6 +38,7 @@ CONSENT_METHODS = ("chat", "kiosk", "signed-form")
 class EnrollmentDeps:
     tenants: TenantRepository
     employees: EmployeeRepository
+    identities: ChatIdentityRepository
     consents: ConsentRepository
     templates: TemplateRepository
     audit: AuditLog

@@ -2,31 +2,46 @@
 
 from __future__ import annotations
 
-from attendance.core.domain.model import DomainError, Tenant, check_timezone, new_id
+from attendance.core.domain.model import ChatIdentity, DomainError, Tenant, check_timezone, new_id
 from attendance.core.errors import Conflict, NotFound, ServiceError
 from attendance.core.messages import CreateTenant
-from attendance.core.ports import AlreadyExists, TenantRepository
+from attendance.core.ports import AlreadyExists, ChatIdentityRepository, TenantRepository
 
 
-async def create_tenant(cmd: CreateTenant, *, tenants: TenantRepository) -> Tenant:
+async def create_tenant(
+    cmd: CreateTenant, *, tenants: TenantRepository, identities: ChatIdentityRepository | None = None
+) -> Tenant:
+    """A new tenant, and the chat workspaces (``cmd.chats``) whose messages belong to it."""
     name = cmd.name.strip()
     if not name:
         raise ServiceError("a tenant needs a name")
     try:
-        tenant = Tenant(
-            id=new_id(),
-            name=name,
-            timezone=check_timezone(cmd.timezone),
-            slack_team_ids=tuple(dict.fromkeys(t.strip() for t in cmd.slack_team_ids if t.strip())),
-            teams_tenant_ids=tuple(dict.fromkeys(t.strip() for t in cmd.teams_tenant_ids if t.strip())),
-        )
+        tenant = Tenant(id=new_id(), name=name, timezone=check_timezone(cmd.timezone))
     except DomainError as exc:
         raise ServiceError(str(exc)) from exc
+    chats = tuple(dict.fromkeys(cmd.chats))
+    if chats and identities is None:
+        raise ServiceError("linking chat workspaces needs the chat identities")
+    if identities is not None:
+        for ws in chats:
+            if await identities.tenant_of(ws.platform, ws.workspace) is not None:
+                raise Conflict(f"the {ws.platform} workspace {ws.workspace} already belongs to a tenant")
     try:
         await tenants.add(tenant)
     except AlreadyExists as exc:
-        raise Conflict(f"tenant {name!r} (or one of its Slack/Teams ids) already exists") from exc
+        raise Conflict(f"tenant {name!r} already exists") from exc
+    if identities is not None:
+        for ws in chats:
+            await link_workspace(tenant, ws, identities=identities)
     return tenant
+
+
+async def link_workspace(tenant: Tenant, workspace: ChatIdentity, *, identities: ChatIdentityRepository) -> None:
+    """Messages from that chat workspace belong to ``tenant`` from now on."""
+    try:
+        await identities.link_workspace(tenant.id, workspace)
+    except AlreadyExists as exc:
+        raise Conflict(f"the {workspace.platform} workspace {workspace.workspace} belongs to another tenant") from exc
 
 
 async def tenant_by_name(name: str, *, tenants: TenantRepository) -> Tenant:

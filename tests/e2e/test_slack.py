@@ -17,9 +17,10 @@ import aiohttp
 import pytest
 
 from attendance.adapters.embedded.secantus import EmbeddedMongo
-from attendance.core.domain.model import Employee, Role, new_id
+from attendance.core.domain.model import ChatIdentity, Employee, Role, new_id
 from attendance.core.messages import CreateTenant, EnrollPhoto, RecordConsent
 from attendance.entrypoints.bootstrap import Container, build, slack_bot
+from attendance.services.directory import employee_for, tenant_for
 from attendance.services.enrollment import enroll_photo, record_consent
 from attendance.services.tenants import create_tenant
 from attendance.settings import Settings, SlackSettings
@@ -107,8 +108,9 @@ class Harness:
 
 async def _tenant(c: Container, slack: FakeSlack, photo: Callable[[str], bytes]) -> tuple[str, dict[str, Employee]]:
     tenant = await create_tenant(
-        CreateTenant(name=f"Acme {new_id()[:6]}", timezone="Europe/Berlin", slack_team_ids=(TEAM,)),
+        CreateTenant(name=f"Acme {new_id()[:6]}", timezone="Europe/Berlin", chats=(ChatIdentity("slack", TEAM),)),
         tenants=c.deps.tenants,
+        identities=c.deps.identities,
     )
     people: dict[str, Employee] = {}
     for user, (name, identity, roles, enrolled) in PEOPLE.items():
@@ -197,7 +199,9 @@ async def test_an_enrolled_persons_selfie_in_the_dm_is_answered_with_their_name_
     assert event["direction"] == "in" and event["channel"] == "slack"
     # the file was fetched from its own URL with the bot token, and the person linked by their email
     assert h.slack.downloads[-1][1] == f"Bearer {h.slack.bot_token}"
-    linked = await h.c.deps.employees.by_chat_identity(h.tenant_id, "slack", "UADA")
+    linked = await employee_for(
+        h.tenant_id, "slack", "UADA", employees=h.c.deps.employees, identities=h.c.deps.identities
+    )
     assert linked is not None and linked.id == h.people["UADA"].id
 
 
@@ -503,10 +507,13 @@ async def test_oauth_install_creates_the_tenant_and_stores_the_token_encrypted_a
         f"{h.url}/slack/oauth_redirect?code=good-code&state={state}", headers={"Cookie": cookie}
     ) as r:
         assert r.status == 200, await r.text()
-    tenant = await h.c.deps.tenants.by_slack_team("T0NEW")
+    tenant = await tenant_for("slack", "T0NEW", tenants=h.c.deps.tenants, identities=h.c.deps.identities)
     assert tenant is not None and tenant.name == "Newco"
     founder = await h.c.deps.employees.by_email(tenant.id, "founder@newco.example")
-    assert founder is not None and Role.ADMIN in founder.roles and founder.slack_user_id == "UINSTALLER"
+    assert founder is not None and Role.ADMIN in founder.roles
+    assert await h.c.deps.identities.of_employees(tenant.id) == {
+        founder.id: [ChatIdentity("slack", "T0NEW", "UINSTALLER")]
+    }
     [doc] = [d async for d in h.c.db["installations"].find({"team_id": "T0NEW"})]
     assert h.slack.oauth_bot_token not in json.dumps(doc, default=str)  # encrypted at rest
     assert h.slack.oauth_bot_token.encode() not in repr(doc).encode()
@@ -536,7 +543,7 @@ async def test_a_workspace_not_on_the_allow_list_cannot_install(h: Harness) -> N
     h.slack.add_user("UINSTALLER", "founder@newco.example", "Nina Founder")
     r = await _install(h)
     assert r.status == 403 and "SLACK_ALLOWED_TEAMS" in await r.text() and "T0NEW" in await r.text()
-    assert await h.c.deps.tenants.by_slack_team("T0NEW") is None
+    assert await tenant_for("slack", "T0NEW", tenants=h.c.deps.tenants, identities=h.c.deps.identities) is None
     assert await h.c.db["installations"].count_documents({}) == 0
 
 
@@ -544,7 +551,7 @@ async def test_a_workspace_not_on_the_allow_list_cannot_install(h: Harness) -> N
 async def test_reinstalling_into_a_workspace_with_a_tenant_makes_nobody_an_admin(h: Harness) -> None:
     h.slack.add_user("UINSTALLER", "founder@newco.example", "Nina Founder")
     assert (await _install(h)).status == 200
-    tenant = await h.c.deps.tenants.by_slack_team("T0NEW")
+    tenant = await tenant_for("slack", "T0NEW", tenants=h.c.deps.tenants, identities=h.c.deps.identities)
     assert tenant is not None
     # a member who is not on the staff list installs the app again into the same workspace
     h.slack.add_user("UINSTALLER", "intruder@newco.example", "Mallory")

@@ -16,9 +16,10 @@ import pytest
 
 from attendance.adapters.embedded.secantus import EmbeddedMongo
 from attendance.adapters.teams.cards import ADAPTIVE
-from attendance.core.domain.model import Employee, Role, new_id
+from attendance.core.domain.model import ChatIdentity, Employee, Role, new_id
 from attendance.core.messages import CreateTenant, EnrollPhoto, RecordConsent
 from attendance.entrypoints.bootstrap import Container, build, teams_bot
+from attendance.services.directory import employee_for
 from attendance.services.enrollment import enroll_photo, record_consent
 from attendance.services.tenants import create_tenant
 from attendance.settings import Settings, TeamsSettings
@@ -140,8 +141,11 @@ async def teams() -> AsyncIterator[FakeTeams]:
 
 async def _tenant(c: Container, teams: FakeTeams, photo: Callable[[str], bytes]) -> tuple[str, dict[str, Employee]]:
     tenant = await create_tenant(
-        CreateTenant(name=f"Contoso {new_id()[:6]}", timezone="Europe/Berlin", teams_tenant_ids=(TEAMS_TENANT,)),
+        CreateTenant(
+            name=f"Contoso {new_id()[:6]}", timezone="Europe/Berlin", chats=(ChatIdentity("teams", TEAMS_TENANT),)
+        ),
         tenants=c.deps.tenants,
+        identities=c.deps.identities,
     )
     people: dict[str, Employee] = {}
     for user, (name, identity, roles, enrolled) in PEOPLE.items():
@@ -214,7 +218,9 @@ async def test_an_uploaded_selfie_is_answered_with_the_persons_name_and_never_se
     assert event["direction"] == "in" and event["channel"] == "teams"
     # the pre-authorised download URL was fetched, with no Authorization header at all
     assert [(kind, auth) for kind, _, auth in h.teams.downloads] == [("file", None)]
-    linked = await h.c.deps.employees.by_chat_identity(h.tenant_id, "teams", aad("ada"))
+    linked = await employee_for(
+        h.tenant_id, "teams", aad("ada"), employees=h.c.deps.employees, identities=h.c.deps.identities
+    )
     assert linked is not None and linked.id == h.people["ada"].id
 
 

@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Callable
 
 from attendance.core.domain.checkins import CheckInJob, PhotoRef, Requested
-from attendance.core.domain.model import CheckInPolicy, Employee, new_id
+from attendance.core.domain.model import ChatIdentity, CheckInPolicy, Employee, new_id
 from attendance.core.messages import CreateTenant, EnrollPhoto, RecordConsent
 from attendance.entrypoints.bootstrap import Container
 from attendance.services.checkin import RequestCheckIn, submit_check_in
@@ -36,9 +36,9 @@ async def tenant_with_people(
                 tenant_id=tenant.id,
                 name=identity.replace("_", " "),
                 email=f"{slack_id}@example.com",
-                slack_user_id=slack_id.upper(),
             )
         )
+        await c.deps.identities.link_user(tenant.id, e.id, ChatIdentity("slack", "", slack_id.upper()))
         await record_consent(
             RecordConsent(
                 tenant_id=tenant.id, employee_id=e.id, notice_version="2026-11", recorded_by=e.email, method="chat"

@@ -8,7 +8,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from attendance.core.domain.model import Role
+from attendance.core.domain.model import ChatIdentity, Role
 from attendance.entrypoints.bootstrap import Container, access_deps
 from attendance.services.access import password_sign_in
 from attendance.services.demo import ADMIN_EMAIL, NAME, PLAYGROUND_TENANT, PLAYGROUND_USER, seed_demo
@@ -52,13 +52,15 @@ async def test_the_demo_has_a_realistic_month_and_a_second_run_adds_nothing(cont
     assert principal.tenant_id == tenant.id and principal.is_admin and tenant.name == NAME
 
     # for the Agents Playground (only when asked for): its Teams organisation and its user, nothing else
-    assert await c.deps.tenants.by_teams_tenant(PLAYGROUND_TENANT) is None
+    assert await c.deps.identities.tenant_of("teams", PLAYGROUND_TENANT) is None
     assert (await seed_demo(**deps, playground=True)).events == 0
-    linked = await c.deps.tenants.by_teams_tenant(PLAYGROUND_TENANT)
-    assert linked is not None and linked.id == tenant.id and linked.teams_tenant_ids == (PLAYGROUND_TENANT,)
-    alex = await c.deps.employees.by_email(linked.id, PLAYGROUND_USER[1])
+    assert await c.deps.identities.tenant_of("teams", PLAYGROUND_TENANT) == tenant.id
+    assert await c.deps.identities.workspaces(tenant.id) == [ChatIdentity("teams", PLAYGROUND_TENANT)]
+    assert (await seed_demo(**deps, playground=True)).events == 0  # a second run links nothing twice
+    assert await c.deps.identities.workspaces(tenant.id) == [ChatIdentity("teams", PLAYGROUND_TENANT)]
+    alex = await c.deps.employees.by_email(tenant.id, PLAYGROUND_USER[1])
     assert alex is not None and alex.name == PLAYGROUND_USER[0] and {Role.MANAGER, Role.ADMIN} <= alex.roles
-    assert len(await c.deps.employees.list(linked.id)) == len(staff) + 1
+    assert len(await c.deps.employees.list(tenant.id)) == len(staff) + 1
 
 
 def test_the_demo_command_prints_where_to_sign_in_and_the_password_once(cli: Any) -> None:

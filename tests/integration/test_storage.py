@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from attendance.adapters.mongo.repositories import ensure_indexes
-from attendance.core.domain.model import Employee, FaceQuality, FaceTemplate, Tenant, new_id
+from attendance.core.domain.model import ChatIdentity, Employee, FaceQuality, FaceTemplate, Tenant, new_id
 from attendance.core.ports import AlreadyExists
 from attendance.entrypoints.bootstrap import Container
 
@@ -22,32 +22,51 @@ def employee(tenant_id: str, email: str, **kw: object) -> Employee:
 
 
 async def test_tenant_names_and_chat_workspaces_are_unique(container: Container) -> None:
-    repo = container.deps.tenants
-    await repo.add(tenant("Acme", slack_team_ids=("T1",)))
-    await repo.add(tenant("Globex"))  # no Slack team: the sparse index must allow many of these
+    repo, identities = container.deps.tenants, container.deps.identities
+    acme = tenant("Acme")
+    await repo.add(acme)
+    await identities.link_workspace(acme.id, ChatIdentity("slack", "T1"))
+    await identities.link_workspace(acme.id, ChatIdentity("slack", "T1"))  # again: no change
+    await repo.add(tenant("Globex"))  # no Slack team: many of these
     await repo.add(tenant("Initech"))
     with pytest.raises(AlreadyExists):
         await repo.add(tenant("ACME "))
+    umbrella = tenant("Umbrella")
+    await repo.add(umbrella)
     with pytest.raises(AlreadyExists):
-        await repo.add(tenant("Umbrella", slack_team_ids=("T1",)))
+        await identities.link_workspace(umbrella.id, ChatIdentity("slack", "T1"))
+    await identities.link_workspace(umbrella.id, ChatIdentity("teams", "T1"))  # another platform's T1
     found = await repo.by_name("acme")
-    assert found is not None and found.slack_team_ids == ("T1",)
-    assert [t.name for t in await repo.list()] == ["Acme", "Globex", "Initech"]
+    assert found is not None and await identities.workspaces(found.id) == [ChatIdentity("slack", "T1")]
+    assert await identities.tenant_of("slack", "T1") == acme.id
+    assert await identities.tenant_of("teams", "T1") == umbrella.id
+    assert [t.name for t in await repo.list()] == ["Acme", "Globex", "Initech", "Umbrella"]
 
 
 async def test_employees_upsert_by_email_and_chat_ids_are_unique(container: Container) -> None:
     t = tenant()
     await container.deps.tenants.add(t)
-    repo = container.deps.employees
-    first = await repo.upsert(employee(t.id, "ada@example.com", slack_user_id="U1"))
-    again = await repo.upsert(employee(t.id, "ada@example.com", teams_user_id="29:x"))
+    repo, identities = container.deps.employees, container.deps.identities
+    first = await repo.upsert(employee(t.id, "ada@example.com"))
+    await identities.set_user(t.id, first.id, "slack", ChatIdentity("slack", "", "U1"))
+    again = await repo.upsert(employee(t.id, "ada@example.com"))
     assert again.id == first.id  # same person, updated
-    assert again.slack_user_id is None and again.teams_user_id == "29:x"
-    await repo.upsert(employee(t.id, "bob@example.com"))  # no chat ids: allowed many times
+    await identities.set_user(t.id, again.id, "slack", None)
+    await identities.set_user(t.id, again.id, "teams", ChatIdentity("teams", "", "29:x"))
+    assert await identities.of_employees(t.id) == {first.id: [ChatIdentity("teams", "", "29:x")]}
+    assert await identities.employee_of(t.id, "slack", "U1") is None
+    assert await identities.employee_of(t.id, "teams", "29:x") == first.id
+    bob = await repo.upsert(employee(t.id, "bob@example.com"))  # no chat ids: allowed many times
     await repo.upsert(employee(t.id, "cy@example.com"))
+    eve = await repo.upsert(employee(t.id, "eve@example.com"))
     with pytest.raises(AlreadyExists):
-        await repo.upsert(employee(t.id, "eve@example.com", teams_user_id="29:x"))
-    assert [e.email for e in await repo.list(t.id)] == ["ada@example.com", "bob@example.com", "cy@example.com"]
+        await identities.set_user(t.id, eve.id, "teams", ChatIdentity("teams", "", "29:x"))
+    assert not await identities.link_user(t.id, eve.id, ChatIdentity("teams", "", "29:x"))  # taken
+    assert await identities.link_user(t.id, bob.id, ChatIdentity("slack", "", "U1"))
+    assert await identities.link_user(t.id, bob.id, ChatIdentity("slack", "", "U1"))  # again: still his
+    assert not await identities.link_user(t.id, bob.id, ChatIdentity("slack", "", "U2"))  # he has one
+    emails = ["ada@example.com", "bob@example.com", "cy@example.com", "eve@example.com"]
+    assert [e.email for e in await repo.list(t.id)] == emails
 
 
 async def test_templates_are_encrypted_at_rest(container: Container) -> None:
@@ -86,7 +105,9 @@ async def test_indexes_are_created_idempotently(container: Container) -> None:
     await ensure_indexes(container.db)
     await ensure_indexes(container.db)
     names = {ix["name"] async for ix in await container.db["employees"].list_indexes()}
-    assert {"email_unique", "slack_user_unique", "teams_user_unique"} <= names
+    assert "email_unique" in names
+    names = {ix["name"] async for ix in await container.db["chat_identities"].list_indexes()}
+    assert {"by_tenant", "one_per_platform"} <= names
 
 
 async def test_template_version_moves(container: Container) -> None:

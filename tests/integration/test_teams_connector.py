@@ -15,7 +15,7 @@ from attendance.adapters.embedded.secantus import EmbeddedMongo
 from attendance.adapters.http.oauth import OAuthTokens
 from attendance.adapters.teams.connector import BotConnector, EntraTeamsTokens, TeamsUnavailable
 from attendance.core.domain.checkins import PhotoRef
-from attendance.core.domain.model import new_id
+from attendance.core.domain.model import ChatIdentity, new_id
 from attendance.core.ports import PhotoUnavailable
 from attendance.entrypoints.bootstrap import Container, build
 from attendance.services.checkin import RequestCheckIn, submit_check_in
@@ -56,7 +56,7 @@ async def c(settings: Settings, mongo_server: EmbeddedMongo, engine: Any, teams:
 async def _check_in(
     c: Container, teams: FakeTeams, tenant_id: str, employee_id: str, attachment: dict[str, Any], fetch: str
 ) -> None:
-    await c.deps.employees.link_chat_identity(tenant_id, employee_id, "teams", f"aad-{employee_id}")
+    await c.deps.identities.link_user(tenant_id, employee_id, ChatIdentity("teams", "", f"aad-{employee_id}"))
     url = attachment.get("contentUrl") or attachment["content"]["downloadUrl"]
     await submit_check_in(
         RequestCheckIn(
@@ -148,7 +148,11 @@ async def test_dispatcher_alerts_reach_admins_who_wrote_to_the_bot(c: Container,
     from attendance.entrypoints.bootstrap import dispatcher
     from attendance.services.tenants import create_tenant
 
-    tenant = await create_tenant(CreateTenant(name="Contoso", teams_tenant_ids=("T1",)), tenants=c.deps.tenants)
+    tenant = await create_tenant(
+        CreateTenant(name="Contoso", chats=(ChatIdentity("teams", "T1"),)),
+        tenants=c.deps.tenants,
+        identities=c.deps.identities,
+    )
     admins = [
         await c.deps.employees.upsert(
             Employee(

@@ -21,9 +21,9 @@ def test_good_rows_parse_and_bad_rows_are_reported_with_their_line() -> None:
     rows = parse_employee_csv(CSV, "t1", report)
     assert [r.employee.email for r in rows] == ["ada@example.com", "grace@example.com"]
     ada, grace = rows
-    assert ada.employee.slack_user_id == "U1" and ada.manager_email == "grace@example.com"
+    assert ada.chat_users == {"slack": "U1", "teams": None} and ada.manager_email == "grace@example.com"
     assert ada.photo == "ada.jpg" and ada.employee.roles == {Role.EMPLOYEE, Role.MANAGER}
-    assert grace.employee.teams_user_id == "29:abc"
+    assert grace.chat_users == {"slack": None, "teams": "29:abc"}
     assert grace.employee.roles == {Role.EMPLOYEE, Role.ADMIN, Role.PAYROLL}
     lines = {line: why for line, _, why in report.failures}
     assert set(lines) == {3, 4, 5, 6}

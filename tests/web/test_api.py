@@ -128,8 +128,8 @@ async def test_a_correction_is_requested_approved_as_a_new_event_and_both_are_to
     assert r.status == 201, await r.text()
     request = await r.json()
     assert request["status"] == "open" and request["employee_id"] == emp.id
-    await slack.wait_for(lambda: slack.messages_to(manager.slack_user_id or ""))
-    assert "forgot to check out" in slack.messages_to(manager.slack_user_id or "")[0]["text"]
+    await slack.wait_for(lambda: slack.messages_to(w.a.slack_ids[manager.id]))
+    assert "forgot to check out" in slack.messages_to(w.a.slack_ids[manager.id])[0]["text"]
     # the employee cannot decide their own request; an outsider cannot see it
     r = await w.call(
         "POST", f"/api/v1/corrections/{request['id']}/decision", w.a.tokens["employee"], json={"decision": "approve"}
@@ -146,8 +146,8 @@ async def test_a_correction_is_requested_approved_as_a_new_event_and_both_are_to
     event = await w.c.store.event(w.a.id, decided["event_id"])
     assert event is not None and event.channel == "correction" and event.direction is Direction.OUT
     assert event.at.astimezone(ZoneInfo("Europe/Berlin")).strftime("%H:%M") == "18:05"
-    await slack.wait_for(lambda: slack.messages_to(emp.slack_user_id or ""))
-    assert "approved" in slack.messages_to(emp.slack_user_id or "")[0]["text"]
+    await slack.wait_for(lambda: slack.messages_to(w.a.slack_ids[emp.id]))
+    assert "approved" in slack.messages_to(w.a.slack_ids[emp.id])[0]["text"]
     r = await w.call(
         "POST", f"/api/v1/corrections/{request['id']}/decision", w.a.tokens["admin"], json={"decision": "reject"}
     )

@@ -148,8 +148,8 @@ async def test_a_correction_reason_is_shown_in_chat_as_text_not_as_a_link(w: Web
         json={"direction": "out", "at": f"{yesterday}T18:05", "reason": hostile},
     )
     assert r.status == 201
-    await slack.wait_for(lambda: slack.messages_to(manager.slack_user_id or ""))
-    text = slack.messages_to(manager.slack_user_id or "")[0]["text"]
+    await slack.wait_for(lambda: slack.messages_to(w.a.slack_ids[manager.id]))
+    text = slack.messages_to(w.a.slack_ids[manager.id])[0]["text"]
     assert "&lt;https://evil.example/approve|Approve&gt; and &lt;!channel&gt;" in text
     assert "<https://evil" not in text and "<!channel>" not in text
 

@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from attendance.adapters.embedded.secantus import EmbeddedMongo
-from attendance.core.domain.model import Employee, Role, new_id
+from attendance.core.domain.model import ChatIdentity, Employee, Role, new_id
 from attendance.settings import OidcProvider, Settings, WebSettings
 from tests.fakes.oidc import FakeOidcProvider
 from tests.web.conftest import Web, started
@@ -68,7 +68,7 @@ async def sign_in_with(w: Web, provider: str) -> aiohttp.ClientResponse:
 def slack_claims(w: Web, person: Employee, **extra: Any) -> dict[str, Any]:
     return {
         "iss": "https://slack.com",
-        "https://slack.com/user_id": person.slack_user_id,
+        "https://slack.com/user_id": w.a.slack_ids[person.id],
         "https://slack.com/team_id": "",
         "email": person.email,
         "email_verified": True,
@@ -77,9 +77,8 @@ def slack_claims(w: Web, person: Employee, **extra: Any) -> dict[str, Any]:
 
 
 async def team_of(w: Web) -> str:
-    tenant = await w.c.deps.tenants.get(w.a.id)
-    assert tenant is not None
-    return tenant.slack_team_ids[0]
+    assert await w.c.deps.identities.tenant_of("slack", w.a.slack_team) == w.a.id
+    return w.a.slack_team
 
 
 async def test_sign_in_with_slack_finds_the_person_by_their_slack_id_and_audits_it(
@@ -115,16 +114,14 @@ async def test_a_first_sign_in_links_the_person_by_verified_email_and_an_unverif
     providers["slack"].claims["email_verified"] = True
     r = await sign_in_with(w, "slack")
     assert (await r.json())["employee_id"] == newcomer.id
-    linked = await w.c.deps.employees.get(w.a.id, newcomer.id)
-    assert linked is not None and linked.slack_user_id == "UNEW1"
+    linked = await w.c.deps.identities.of_employees(w.a.id, [newcomer.id])
+    assert linked[newcomer.id] == [ChatIdentity("slack", team, "UNEW1")]
 
 
 async def test_sign_in_with_microsoft_maps_the_entra_user_and_refuses_other_directories(
     w: Web, providers: dict[str, FakeOidcProvider]
 ) -> None:
-    tenant = await w.c.deps.tenants.get(w.a.id)
-    assert tenant is not None
-    tid = tenant.teams_tenant_ids[0]
+    tid = w.a.teams_tenant
     payroll = w.a.people["payroll"]
     providers["entra"].claims = {
         "iss": f"https://login.microsoftonline.com/{tid}/v2.0",
@@ -335,9 +332,7 @@ async def test_with_only_an_issuer_the_endpoints_come_from_discovery_and_email_f
     async with started(
         settings.model_copy(update={"web": web_settings}), mongo_server.uri, engine, jar=aiohttp.CookieJar(unsafe=True)
     ) as w:
-        tenant = await w.c.deps.tenants.get(w.a.id)
-        assert tenant is not None
-        tid, payroll = tenant.teams_tenant_ids[0], w.a.people["payroll"]
+        tid, payroll = w.a.teams_tenant, w.a.people["payroll"]
         oid = str(uuid.uuid4())
         # the ID token names the person but carries no email; userinfo has it
         entra.claims = {"iss": entra.base, "tid": tid, "oid": oid, "sub": oid}

@@ -4,6 +4,7 @@ the set-up the dashboard, API and browser tests share."""
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -11,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from attendance.core.domain.access import Principal, PrincipalKind, TokenKind
 from attendance.core.domain.checkins import AttendanceEvent, Direction
-from attendance.core.domain.model import Employee, Role, new_id
+from attendance.core.domain.model import ChatIdentity, Employee, Role, new_id
 from attendance.core.messages import CreateTenant
 from attendance.entrypoints.bootstrap import Container, access_deps, web_site
 from attendance.services.access import create_local_user, create_token
@@ -33,20 +34,25 @@ class Org:
     id: str
     name: str
     people: dict[str, Employee]
+    slack_team: str = ""
+    teams_tenant: str = ""
+    slack_ids: dict[str, str] = field(default_factory=dict)  # employee id -> Slack user id
     tokens: dict[str, str] = field(default_factory=dict)  # role -> personal API token
 
 
 async def make_org(c: Container, label: str, *, days: int = 10) -> Org:
+    slack_team, teams_tenant = f"T{new_id()[:8].upper()}", str(uuid.uuid4())
     tenant = await create_tenant(
         CreateTenant(
             name=f"{label} {new_id()[:6]}",
             timezone="Europe/Berlin",
-            slack_team_ids=(f"T{new_id()[:8].upper()}",),
-            teams_tenant_ids=(str(__import__("uuid").uuid4()),),
+            chats=(ChatIdentity("slack", slack_team), ChatIdentity("teams", teams_tenant)),
         ),
         tenants=c.deps.tenants,
+        identities=c.deps.identities,
     )
     people: dict[str, Employee] = {}
+    slack_ids: dict[str, str] = {}
     for role, extra in ROLES_OF.items():
         people[role] = await c.deps.employees.upsert(
             Employee(
@@ -55,12 +61,14 @@ async def make_org(c: Container, label: str, *, days: int = 10) -> Org:
                 name=f"{label} {role.title()}",
                 email=f"{role}@{label.lower()}.example",
                 roles=frozenset({Role.EMPLOYEE, *extra}),
-                slack_user_id=f"U{role.upper()}{label.upper()}",
             )
         )
+        slack_ids[people[role].id] = f"U{role.upper()}{label.upper()}"
+        slack_user = ChatIdentity("slack", slack_team, slack_ids[people[role].id])
+        await c.deps.identities.link_user(tenant.id, people[role].id, slack_user)
     await c.deps.employees.set_manager(tenant.id, people["employee"].id, people["manager"].id)
     people["employee"] = await c.deps.employees.get(tenant.id, people["employee"].id)  # type: ignore[assignment]
-    org = Org(tenant.id, tenant.name, people)
+    org = Org(tenant.id, tenant.name, people, slack_team, teams_tenant, slack_ids)
     admin = Principal(
         tenant_id=tenant.id,
         kind=PrincipalKind.SESSION,
@@ -149,7 +157,7 @@ async def make_things(c: Container, org: Org) -> Things:
         tenant_id=org.id,
         channel="slack",
         identity_kind="slack",
-        identity=emp.slack_user_id,
+        identity=org.slack_ids[emp.id],
         photo=PhotoRef(kind="url", ref="http://x/y"),
         requested=Requested.AUTO,
         received_at=now,

@@ -27,7 +27,7 @@ from aiohttp import web
 from attendance.adapters.embedded.secantus import die_with_parent
 from attendance.adapters.faces.faceset import FaceSet, load_face_set
 from attendance.core.domain.checkins import PhotoRef
-from attendance.core.domain.model import CheckInPolicy, Employee, Tenant, new_id
+from attendance.core.domain.model import ChatIdentity, CheckInPolicy, Employee, Tenant, new_id
 from attendance.core.messages import CreateTenant, EnrollPhoto, RecordConsent
 from attendance.entrypoints.bootstrap import Container, build
 from attendance.services.checkin import RequestCheckIn, submit_check_in
@@ -127,12 +127,14 @@ class WorkerProcesses:
 
 
 async def bench_tenant(
-    c: Container, faces: FaceSet, *, slack_team_ids: tuple[str, ...] = ()
+    c: Container, faces: FaceSet, *, slack_team: str = "TBENCH"
 ) -> tuple[Tenant, list[tuple[str, str]], dict[str, bytes]]:
     """A tenant with the face set's people enrolled (first photo each; Slack users ``U<n>``), the
     fraud rules that reused photos would trip switched off; returns the (user, photo) probes."""
     tenant = await create_tenant(
-        CreateTenant(name="Bench", timezone="UTC", slack_team_ids=slack_team_ids), tenants=c.deps.tenants
+        CreateTenant(name="Bench", timezone="UTC", chats=(ChatIdentity("slack", slack_team),)),
+        tenants=c.deps.tenants,
+        identities=c.deps.identities,
     )
     policy = dataclasses.replace(CheckInPolicy(), replay_check=False, duplicate_window_minutes=0, freshness_minutes=0)
     await c.deps.tenants.set_policy(tenant.id, policy)
@@ -140,10 +142,9 @@ async def bench_tenant(
     photos: dict[str, bytes] = {}
     for n, (identity, pics) in enumerate(faces.enrolled.items()):
         e = await c.deps.employees.upsert(
-            Employee(
-                id=new_id(), tenant_id=tenant.id, name=identity, email=f"p{n}@bench.invalid", slack_user_id=f"U{n}"
-            )
+            Employee(id=new_id(), tenant_id=tenant.id, name=identity, email=f"p{n}@bench.invalid")
         )
+        await c.deps.identities.link_user(tenant.id, e.id, ChatIdentity("slack", slack_team, f"U{n}"))
         consent = RecordConsent(
             tenant_id=tenant.id, employee_id=e.id, notice_version="bench", recorded_by="bench", method="signed-form"
         )

@@ -152,7 +152,7 @@ async def bench_slack(
         pool = WorkerProcesses(env)
         try:
             async with build(settings, uri=server.uri) as c, aiohttp.ClientSession() as http:
-                tenant, probes, photos = await bench_tenant(c, faces, slack_team_ids=(TEAM,))
+                tenant, probes, photos = await bench_tenant(c, faces, slack_team=TEAM)
                 slack = _Slack(photos)
                 await slack.start()
                 env["SLACK_API_URL"] = f"http://127.0.0.1:{slack.port}/api/"

@@ -245,11 +245,3 @@ class CachedEmployeeRepository:
     async def set_manager(self, tenant_id: str, employee_id: str, manager_id: str | None) -> None:
         await self._inner.set_manager(tenant_id, employee_id, manager_id)
         self._lists.drop(tenant_id)
-
-    async def by_chat_identity(self, tenant_id: str, kind: str, value: str) -> Employee | None:
-        return await self._inner.by_chat_identity(tenant_id, kind, value)
-
-    async def link_chat_identity(self, tenant_id: str, employee_id: str, kind: str, value: str) -> bool:
-        linked = await self._inner.link_chat_identity(tenant_id, employee_id, kind, value)
-        self._lists.drop(tenant_id)
-        return linked

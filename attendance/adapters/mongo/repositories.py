@@ -7,7 +7,7 @@ Exception tree::
 
     StorageError            the database did not hold what it should
     core.errors.StoreUnavailable  any other PyMongo error of a public method (``@translated``)
-    (ports.AlreadyExists    a unique key is taken: tenant name, email, chat user id)
+    (ports.AlreadyExists    a unique key is taken: tenant name, chat workspace or user id)
 """
 
 from __future__ import annotations
@@ -84,30 +84,12 @@ def connect(
     )
 
 
-def _present(field: str) -> Doc:
-    return {"partialFilterExpression": {field: {"$type": "string"}}}
-
-
 INDEXES: dict[str, list[IndexModel]] = {
     "tenants": [
         IndexModel([("name_key", ASCENDING)], unique=True, name="name_unique"),
-        IndexModel([("slack_team_ids", ASCENDING)], unique=True, sparse=True, name="slack_team_unique"),
-        IndexModel([("teams_tenant_ids", ASCENDING)], unique=True, sparse=True, name="teams_tenant_unique"),
     ],
     "employees": [
         IndexModel([("tenant_id", ASCENDING), ("email", ASCENDING)], unique=True, name="email_unique"),
-        IndexModel(
-            [("tenant_id", ASCENDING), ("slack_user_id", ASCENDING)],
-            unique=True,
-            name="slack_user_unique",
-            **_present("slack_user_id"),
-        ),
-        IndexModel(
-            [("tenant_id", ASCENDING), ("teams_user_id", ASCENDING)],
-            unique=True,
-            name="teams_user_unique",
-            **_present("teams_user_id"),
-        ),
     ],
     "face_templates": [IndexModel([("tenant_id", ASCENDING), ("employee_id", ASCENDING)], name="by_employee")],
     "consents": [IndexModel([("tenant_id", ASCENDING), ("employee_id", ASCENDING)], name="by_employee")],
@@ -116,7 +98,9 @@ INDEXES: dict[str, list[IndexModel]] = {
 
 
 async def ensure_indexes(db: Database) -> None:
-    """Idempotent: creating an index that exists with the same definition is a no-op."""
+    """Idempotent: creating an index that exists with the same definition is a no-op. Then the
+    data migrations, idempotent too (``migrate_chat_identities``)."""
+    from attendance.adapters.mongo.chat_identities import CHAT_IDENTITY_INDEXES, migrate_chat_identities
     from attendance.adapters.mongo.checkins import CHECKIN_INDEXES
     from attendance.adapters.mongo.deliveries import DELIVERY_INDEXES
     from attendance.adapters.mongo.slack_installs import SLACK_INDEXES
@@ -126,6 +110,7 @@ async def ensure_indexes(db: Database) -> None:
 
     for collection, models in {
         **INDEXES,
+        **CHAT_IDENTITY_INDEXES,
         **CHECKIN_INDEXES,
         **SLACK_INDEXES,
         **TEAMS_INDEXES,
@@ -134,6 +119,7 @@ async def ensure_indexes(db: Database) -> None:
         **WEB_INDEXES,
     }.items():
         await db[collection].create_indexes(models)
+    await migrate_chat_identities(db)
 
 
 # ---------------------------------------------------------------- tenants
@@ -164,10 +150,6 @@ def _tenant_doc(t: Tenant) -> Doc:
         "template_version": t.template_version,
         "policy": dataclasses.asdict(t.policy),
     }
-    if t.slack_team_ids:  # absent rather than empty, so the sparse unique index skips it
-        doc["slack_team_ids"] = list(t.slack_team_ids)
-    if t.teams_tenant_ids:
-        doc["teams_tenant_ids"] = list(t.teams_tenant_ids)
     return doc
 
 
@@ -188,8 +170,6 @@ def _tenant(doc: Doc) -> Tenant:
             grace_minutes=int(sched.get("grace_minutes", 5)),
         ),
         thresholds=MatchThresholds(**th) if th else None,
-        slack_team_ids=tuple(doc.get("slack_team_ids", ())),
-        teams_tenant_ids=tuple(doc.get("teams_tenant_ids", ())),
         template_version=int(doc.get("template_version", 0)),
         policy=CheckInPolicy(**{k: v for k, v in (doc.get("policy") or {}).items() if k in _POLICY_FIELDS}),
     )
@@ -204,7 +184,7 @@ class MongoTenantRepository:
         try:
             await self._c.insert_one(_tenant_doc(tenant))
         except DuplicateKeyError as exc:
-            raise AlreadyExists("a tenant with that name or chat workspace already exists") from exc
+            raise AlreadyExists("a tenant with that name already exists") from exc
 
     async def get(self, tenant_id: str) -> Tenant | None:
         doc = await self._c.find_one({"_id": tenant_id})
@@ -220,26 +200,12 @@ class MongoTenantRepository:
     async def set_policy(self, tenant_id: str, policy: CheckInPolicy) -> None:
         await self._c.update_one({"_id": tenant_id}, {"$set": {"policy": dataclasses.asdict(policy)}})
 
-    async def by_slack_team(self, team_id: str) -> Tenant | None:
-        doc = await self._c.find_one({"slack_team_ids": team_id})
-        return _tenant(doc) if doc else None
-
-    async def by_teams_tenant(self, teams_tenant_id: str) -> Tenant | None:
-        doc = await self._c.find_one({"teams_tenant_ids": teams_tenant_id})
-        return _tenant(doc) if doc else None
-
     async def set_timezone(self, tenant_id: str, timezone: str) -> None:
         await self._c.update_one({"_id": tenant_id}, {"$set": {"timezone": timezone}})
 
     async def set_schedule(self, tenant_id: str, schedule: WorkSchedule) -> None:
         doc = _tenant_doc(Tenant(id=tenant_id, name="-", schedule=schedule))
         await self._c.update_one({"_id": tenant_id}, {"$set": {"schedule": doc["schedule"]}})
-
-    async def link_teams_tenant(self, tenant_id: str, teams_tenant_id: str) -> None:
-        try:
-            await self._c.update_one({"_id": tenant_id}, {"$addToSet": {"teams_tenant_ids": teams_tenant_id}})
-        except DuplicateKeyError as exc:
-            raise AlreadyExists("that Microsoft 365 organisation belongs to another tenant") from exc
 
     async def set_thresholds(self, tenant_id: str, thresholds: MatchThresholds | None) -> None:
         doc = _tenant_doc(Tenant(id=tenant_id, name="-", thresholds=thresholds))
@@ -268,10 +234,6 @@ def _employee_fields(e: Employee) -> Doc:
     }
     if e.worker_id:  # kept when a later write (a chat install) does not know it
         doc["worker_id"] = e.worker_id
-    for key in ("slack_user_id", "teams_user_id"):
-        value = getattr(e, key)
-        if value:
-            doc[key] = value
     return doc
 
 
@@ -281,8 +243,6 @@ def _employee(doc: Doc) -> Employee:
         tenant_id=doc["tenant_id"],
         name=doc["name"],
         email=doc["email"],
-        slack_user_id=doc.get("slack_user_id"),
-        teams_user_id=doc.get("teams_user_id"),
         worker_id=doc.get("worker_id"),
         manager_id=doc.get("manager_id"),
         timezone=doc.get("timezone"),
@@ -296,20 +256,13 @@ class MongoEmployeeRepository:
         self._c: AsyncCollection[Doc] = db["employees"]
 
     async def upsert(self, employee: Employee) -> Employee:
-        fields = _employee_fields(employee)
-        unset = {k: "" for k in ("slack_user_id", "teams_user_id") if k not in fields}
-        update: Doc = {"$set": fields, "$setOnInsert": {"_id": employee.id or new_id()}}
-        if unset:
-            update["$unset"] = unset
-        try:
-            doc = await self._c.find_one_and_update(
-                {"tenant_id": employee.tenant_id, "email": employee.email},
-                update,
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-            )
-        except DuplicateKeyError as exc:
-            raise AlreadyExists("that Slack or Teams user id already belongs to another employee") from exc
+        update: Doc = {"$set": _employee_fields(employee), "$setOnInsert": {"_id": employee.id or new_id()}}
+        doc = await self._c.find_one_and_update(
+            {"tenant_id": employee.tenant_id, "email": employee.email},
+            update,
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
         assert doc is not None, "an upsert returning the document after it always finds one"
         return _employee(doc)
 
@@ -326,23 +279,6 @@ class MongoEmployeeRepository:
 
     async def set_manager(self, tenant_id: str, employee_id: str, manager_id: str | None) -> None:
         await self._c.update_one({"_id": employee_id, "tenant_id": tenant_id}, {"$set": {"manager_id": manager_id}})
-
-    async def by_chat_identity(self, tenant_id: str, kind: str, value: str) -> Employee | None:
-        field = {"slack": "slack_user_id", "teams": "teams_user_id", "employee": "_id", "email": "email"}.get(kind)
-        if field is None:
-            return None
-        doc = await self._c.find_one({"tenant_id": tenant_id, field: value})
-        return _employee(doc) if doc else None
-
-    async def link_chat_identity(self, tenant_id: str, employee_id: str, kind: str, value: str) -> bool:
-        field = {"slack": "slack_user_id", "teams": "teams_user_id"}[kind]
-        try:
-            result = await self._c.update_one(
-                {"_id": employee_id, "tenant_id": tenant_id, field: {"$exists": False}}, {"$set": {field: value}}
-            )
-        except DuplicateKeyError:
-            return False
-        return result.modified_count == 1
 
     async def page(
         self, tenant_id: str, *, after: str | None, limit: int, visible_to: str | None = None

@@ -22,7 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from attendance.adapters.slack import blocks as ui
 from attendance.adapters.slack.replier import SlackPhotoSource
 from attendance.core.domain.checkins import PhotoRef, Requested
-from attendance.core.domain.model import Employee, Tenant
+from attendance.core.domain.model import ChatIdentity, DomainError, Employee, Tenant
 from attendance.core.errors import ServiceError
 from attendance.core.ports import Clock, PhotoUnavailable, TenantRepository
 from attendance.services import chat
@@ -32,6 +32,7 @@ from attendance.services.conversation import turns as talk
 from attendance.services.conversation.answers import Answer, Dialect, ExportMonth, TellAdmins
 from attendance.services.conversation.commands import ChatCommand, parse, slack_mention
 from attendance.services.conversation.lines import board_line, day_line, enrollment_result, first_name
+from attendance.services.directory import tenant_for
 from attendance.services.replies import photo_problem
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ class SlackHandlers:
         now = time.monotonic()
         if cached and hit is not None and hit[1] > now:
             return hit[0]
-        tenant = await self._tenants.by_slack_team(team_id)
+        tenant = await tenant_for("slack", team_id, tenants=self._tenants, identities=self._chat.enrollment.identities)
         if tenant is None:
             self._team_tenant.pop(team_id, None)
         else:
@@ -129,7 +130,11 @@ class SlackHandlers:
             email = profile.get("email")
             return str(email) if email else None
 
-        person = await chat.resolve_person(tenant, "slack", user_id, email_of, deps=self._chat)
+        try:
+            slack_user = ChatIdentity("slack", team_id or "", user_id)
+        except DomainError:
+            return Who(tenant, None, user_id, team_id or "")
+        person = await chat.resolve_person(tenant, slack_user, email_of, deps=self._chat)
         return Who(tenant, person, user_id, team_id or "")
 
     def asker(self, who: Who, client: AsyncWebClient) -> talk.Asker:
@@ -371,7 +376,7 @@ class SlackHandlers:
             case ExportMonth() as job:
                 self._bg.spawn(self._export(who, job, client), "slack-export")
             case TellAdmins() as tell:
-                self._bg.spawn(self._tell_admins(who.tenant, tell, client), "slack-tell-admins")
+                self._bg.spawn(self._tell_admins(who.tenant, tell, client, who.team_id), "slack-tell-admins")
 
     async def _export(self, who: Who, job: ExportMonth, client: AsyncWebClient) -> None:
         try:
@@ -424,21 +429,29 @@ class SlackHandlers:
         self._follow_up(answer, who, client)
         return answer.text, answer.replace
 
-    async def _tell_admins(self, tenant: Tenant, tell: TellAdmins, client: AsyncWebClient) -> None:
+    async def _tell_admins(self, tenant: Tenant, tell: TellAdmins, client: AsyncWebClient, team_id: str) -> None:
         blocks = ui.review_blocks(tell.review, SLACK)
+        chats = await self._chat.enrollment.identities.of_employees(tenant.id, [a.id for a in tell.admins])
         for admin in tell.admins:
-            user_id = admin.slack_user_id or await self._slack_id_by_email(tenant, admin, client)
+            known = next((who.user for who in chats.get(admin.id, []) if who.platform == "slack"), None)
+            user_id = known or await self._slack_id_by_email(tenant, admin, client, team_id)
             if user_id:
                 await client.chat_postMessage(channel=user_id, text="A check-in to review", blocks=blocks)
 
-    async def _slack_id_by_email(self, tenant: Tenant, person: Employee, client: AsyncWebClient) -> str | None:
+    async def _slack_id_by_email(
+        self, tenant: Tenant, person: Employee, client: AsyncWebClient, team_id: str
+    ) -> str | None:
         """An admin who never wrote to the bot: found in the workspace by their email, then linked."""
         try:
             found = await client.users_lookupByEmail(email=person.email)
         except (SlackApiError, SlackClientError):
             return None
         user_id = str((found.get("user") or {}).get("id") or "")
-        if user_id and await self._chat.enrollment.employees.link_chat_identity(tenant.id, person.id, "slack", user_id):
+        try:
+            who = ChatIdentity("slack", team_id, user_id)
+        except DomainError:
+            return None
+        if user_id and await self._chat.enrollment.identities.link_user(tenant.id, person.id, who):
             return user_id
         return None
 

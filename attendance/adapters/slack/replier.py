@@ -16,15 +16,15 @@ from attendance.adapters.slack.tokens import SlackTokens, web_client
 from attendance.core.domain.checkins import CheckInJob, Outcome
 from attendance.core.domain.model import Employee, Tenant
 from attendance.core.errors import ReplyFailed
-from attendance.core.ports import PhotoUnavailable
+from attendance.core.ports import ChatIdentityRepository, PhotoUnavailable
 from attendance.settings import SlackSettings
 
 log = logging.getLogger(__name__)
 
 
 class SlackReplier:
-    def __init__(self, settings: SlackSettings, tokens: SlackTokens) -> None:
-        self._settings, self._tokens = settings, tokens
+    def __init__(self, settings: SlackSettings, tokens: SlackTokens, identities: ChatIdentityRepository) -> None:
+        self._settings, self._tokens, self._identities = settings, tokens, identities
         self._clients: dict[str, AsyncWebClient] = {}
 
     async def client(self, team_id: str) -> AsyncWebClient:
@@ -61,12 +61,16 @@ class SlackReplier:
         """A DM to each person with a Slack id. ``text`` is plain text (it may hold a person's words or
         a receiver's error): it is escaped, never read as markup."""
         text = escape(text)
-        reachable = [a for a in people if a.slack_user_id]
-        if not reachable or not tenant.slack_team_ids:
+        chats = await self._identities.of_employees(tenant.id, [p.id for p in people])
+        reachable = [who for p in people for who in chats.get(p.id, []) if who.platform == "slack"]
+        if not reachable:
             return
-        client = await self.client(tenant.slack_team_ids[0])
-        for person in reachable:
-            await client.chat_postMessage(channel=person.slack_user_id or "", text=text)
+        workspaces = [ws.workspace for ws in await self._identities.workspaces(tenant.id) if ws.platform == "slack"]
+        for who in reachable:
+            team = who.workspace or (workspaces[0] if workspaces else "")
+            if team:
+                client = await self.client(team)
+                await client.chat_postMessage(channel=who.user, text=text)
 
 
 class SlackPhotoSource:

@@ -16,7 +16,7 @@ from attendance.adapters.teams.activities import IncomingPhoto, Turn
 from attendance.adapters.teams.connector import BotConnector
 from attendance.adapters.teams.replier import TeamsAdminMessages, TeamsPhotoSource
 from attendance.core.domain.checkins import PhotoRef, Requested
-from attendance.core.domain.model import Employee, Tenant
+from attendance.core.domain.model import ChatIdentity, DomainError, Employee, Tenant
 from attendance.core.errors import ServiceError
 from attendance.core.ports import Clock, DownloadLinks, PhotoUnavailable, TeamsAddress, TeamsAddresses, TenantRepository
 from attendance.services import chat
@@ -26,6 +26,7 @@ from attendance.services.conversation import turns as talk
 from attendance.services.conversation.answers import Answer, Dialect, ExportMonth, TellAdmins
 from attendance.services.conversation.commands import ChatCommand, parse
 from attendance.services.conversation.lines import enrollment_result
+from attendance.services.directory import tenant_for
 from attendance.services.replies import photo_problem
 
 log = logging.getLogger(__name__)
@@ -100,11 +101,17 @@ class TeamsHandlers:
         if not turn.personal:
             await self.say(turn, IN_PERSONAL_CHAT)
             return
-        tenant = await self._tenants.by_teams_tenant(turn.teams_tenant) if turn.teams_tenant else None
+        identities = self._chat.enrollment.identities
+        tenant = await tenant_for("teams", turn.teams_tenant, tenants=self._tenants, identities=identities)
         if tenant is None:
             await self.say(turn, NOT_CONNECTED)
             return
-        person = await chat.resolve_person(tenant, "teams", turn.user_id, lambda: self._email_of(turn), deps=self._chat)
+        try:
+            teams_user = ChatIdentity("teams", turn.teams_tenant, turn.user_id)
+        except DomainError:
+            await self.say(turn, not_on_staff(tenant))
+            return
+        person = await chat.resolve_person(tenant, teams_user, lambda: self._email_of(turn), deps=self._chat)
         if person is None:
             await self.say(turn, not_on_staff(tenant))
             return

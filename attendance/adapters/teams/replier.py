@@ -53,7 +53,7 @@ class TeamsAdminMessages:
 
     async def tell(self, tenant: Tenant, admins: Sequence[Employee], activity: dict[str, Any]) -> int:
         told = 0
-        for admin in admins if tenant.teams_tenant_ids else []:
+        for admin in admins:  # only those who wrote to the bot have an address
             address = await self._addresses.of(tenant.id, admin.id)
             if address is None:
                 log.info("admin employee=%s has never written to the Teams bot; not told there", admin.id)

@@ -116,10 +116,37 @@ class Tenant:
     timezone: str = "UTC"
     schedule: WorkSchedule = field(default_factory=WorkSchedule)
     thresholds: MatchThresholds | None = None  # None: the service's calibrated defaults
-    slack_team_ids: tuple[str, ...] = ()
-    teams_tenant_ids: tuple[str, ...] = ()
     template_version: int = 0
     policy: CheckInPolicy = field(default_factory=CheckInPolicy)
+
+
+MAX_CHAT_ID = 200
+
+
+@dataclass(frozen=True, slots=True)
+class ChatIdentity:
+    """Who someone is on a chat platform, as one value: the platform (``slack``, ``teams``), the
+    workspace there (a Slack team id, a Microsoft 365 tenant id; ``""`` when nobody said which)
+    and the user's id in it (``""`` for the workspace itself).
+
+    Neither ``Tenant`` nor ``Employee`` carries a chat id: a workspace belongs to one tenant and a
+    user id to one employee through these values, kept in their own collection, so a new platform
+    adds a name here and no field anywhere."""
+
+    platform: str
+    workspace: str
+    user: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.platform or not self.platform.isascii() or not self.platform.isalnum():
+            raise DomainError(f"unknown chat platform {self.platform!r}")
+        for part in (self.workspace, self.user):
+            if len(part) > MAX_CHAT_ID or any(ch.isspace() or not ch.isprintable() for ch in part):
+                raise DomainError(f"{part[:40]!r} is not a {self.platform} id")
+
+    @property
+    def is_workspace(self) -> bool:
+        return not self.user
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -128,8 +155,6 @@ class Employee:
     tenant_id: str
     name: str
     email: str
-    slack_user_id: str | None = None
-    teams_user_id: str | None = None
     worker_id: str | None = None  # the HR/payroll system's id (Workday Employee_ID, ADP associateOID)
     manager_id: str | None = None
     timezone: str | None = None  # None: the tenant's

@@ -10,7 +10,7 @@ from typing import Any
 
 from attendance.adapters.embedded.secantus import EmbeddedDatabaseError
 from attendance.core.domain.faces import PhotoRefused
-from attendance.core.domain.model import Employee
+from attendance.core.domain.model import ChatIdentity, DomainError, Employee
 from attendance.core.errors import NotFound, ServiceError
 from attendance.core.messages import CreateTenant, EraseFaceData
 from attendance.entrypoints.bootstrap import build, generate_template_key
@@ -193,15 +193,18 @@ async def demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def tenants_create(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        chats = (
+            *(ChatIdentity("slack", t.strip()) for t in args.slack_team if t.strip()),
+            *(ChatIdentity("teams", t.strip()) for t in args.teams_tenant if t.strip()),
+        )
+    except DomainError as exc:
+        raise ServiceError(str(exc)) from exc
     async with build(settings) as c:
         tenant = await create_tenant(
-            CreateTenant(
-                name=args.name,
-                timezone=args.timezone,
-                slack_team_ids=tuple(args.slack_team),
-                teams_tenant_ids=tuple(args.teams_tenant),
-            ),
+            CreateTenant(name=args.name, timezone=args.timezone, chats=chats),
             tenants=c.deps.tenants,
+            identities=c.deps.identities,
         )
     print(f"created tenant {tenant.name!r} (id {tenant.id}, time zone {tenant.timezone})")
     return 0
@@ -210,7 +213,7 @@ async def tenants_create(args: argparse.Namespace, settings: Settings) -> int:
 async def tenants_list(args: argparse.Namespace, settings: Settings) -> int:
     async with build(settings) as c:
         for t in await c.deps.tenants.list():
-            chats = ", ".join([*(f"slack:{x}" for x in t.slack_team_ids), *(f"teams:{x}" for x in t.teams_tenant_ids)])
+            chats = ", ".join(f"{ws.platform}:{ws.workspace}" for ws in await c.deps.identities.workspaces(t.id))
             print(f"{t.name}\t{t.id}\t{t.timezone}\t{chats or '-'}")
     return 0
 
@@ -263,13 +266,14 @@ async def employees_import(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if not report.failures else 3
 
 
-def _employee_row(e: Employee) -> dict[str, Any]:
+def _employee_row(e: Employee, chats: list[ChatIdentity]) -> dict[str, Any]:
+    user = {who.platform: who.user for who in chats}
     return {
         "id": e.id,
         "name": e.name,
         "email": e.email,
-        "slack_user_id": e.slack_user_id,
-        "teams_user_id": e.teams_user_id,
+        "slack_user_id": user.get("slack"),
+        "teams_user_id": user.get("teams"),
         "worker_id": e.worker_id,
         "manager_id": e.manager_id,
         "timezone": e.timezone,
@@ -280,8 +284,10 @@ def _employee_row(e: Employee) -> dict[str, Any]:
 async def employees_list(args: argparse.Namespace, settings: Settings) -> int:
     async with for_tenant(settings, args.tenant) as (c, tenant):
         rows = []
+        chats = await c.deps.identities.of_employees(tenant.id)
         for e in await c.deps.employees.list(tenant.id):
-            rows.append({**_employee_row(e), "face_templates": await c.deps.templates.count(tenant.id, e.id)})
+            row = _employee_row(e, chats.get(e.id, []))
+            rows.append({**row, "face_templates": await c.deps.templates.count(tenant.id, e.id)})
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
@@ -303,7 +309,8 @@ async def employees_show(args: argparse.Namespace, settings: Settings) -> int:
         tenant, e = await _employee(c, args.tenant, args.email)
         templates = await c.deps.templates.for_employee(tenant.id, e.id)
         consent = await c.deps.consents.active(tenant.id, e.id)
-    row = _employee_row(e)
+        chats = await c.deps.identities.of_employees(tenant.id, [e.id])
+    row = _employee_row(e, chats.get(e.id, []))
     row["face_templates"] = [
         {"id": t.id, "model": t.model_id, "created_at": t.created_at.isoformat(), "face_px": t.quality.face_px}
         for t in templates
