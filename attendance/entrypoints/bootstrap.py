@@ -67,6 +67,7 @@ from attendance.core.ports import (
 )
 from attendance.services.chat import ChatDeps
 from attendance.services.checkin import CheckInDeps
+from attendance.services.dashboard import ReadDeps
 from attendance.services.enrollment import EnrollmentDeps
 from attendance.services.galleries import TemplateGalleryCache
 from attendance.settings import Settings
@@ -226,7 +227,14 @@ async def build(
             buffer=buffer,
             replier=replier,
             http=http,
-            chat=ChatDeps(enrollment=deps, store=store, reviews=reviews),
+            chat=ChatDeps(
+                enrollment=deps,
+                store=store,
+                reviews=reviews,
+                reads=ReadDeps(
+                    tenants=tenants, employees=deps.employees, store=store, audit=deps.audit, clock=deps.clock
+                ),
+            ),
             subscriptions=MongoSubscriptionRepository(db, cipher),
             deliveries=MongoDeliveryRepository(db),
             teams=teams,

@@ -32,8 +32,8 @@ from attendance.core.ports import (
     TenantRepository,
     UsedKeys,
 )
-from attendance.services.chat import aware
 from attendance.services.directory import employee_for, tenant_for
+from attendance.services.reports import aware
 
 log = logging.getLogger(__name__)
 
@@ -306,7 +306,7 @@ async def create_local_user(
 
 def require_admin(principal: Principal) -> None:
     if not principal.is_admin:
-        raise NotAllowed("Only an admin can do that.")
+        raise NotAllowed("Only an admin of your company can do that. Ask one of them for help.")
 
 
 async def create_token(

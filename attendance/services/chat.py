@@ -1,9 +1,8 @@
-"""What people do through a chat app, whichever it is (Slack now, Teams next): find who is
-talking, enroll with consent, read their own and their team's attendance, undo a check-in,
-report one that was not them, and the admin's settings and review queue.
-
-Visibility: everyone sees their own records; a manager sees the people who report to them;
-admins and payroll staff see the whole tenant. Changing things is for admins only.
+"""What people do through a chat app, whichever it is: find who is talking, enroll with
+consent, undo a check-in, report one that was not them, and the admin's settings and review
+queue. Reading attendance is the one read side's (``services.dashboard``, through
+``ChatDeps.reads``), with the person acting as a ``Principal`` (``chat_principal``) like a
+signed-in user of the dashboard: the same people visible, the same refusals.
 
 Refusals are ``errors.NotAllowed`` (the person's role does not allow it), re-exported here.
 """
@@ -13,12 +12,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from attendance.core.domain.access import Principal, PrincipalKind
 from attendance.core.domain.checkins import (
     AttendanceEvent,
-    DaySummary,
     Direction,
     ReviewItem,
     ReviewKind,
@@ -38,9 +37,11 @@ from attendance.core.domain.model import (
 from attendance.core.errors import NotAllowed, NotFound, ServiceError
 from attendance.core.messages import EnrollPhoto, EraseFaceData, RecordConsent
 from attendance.core.ports import AttendanceStore, ReviewQueue
+from attendance.services.access import require_admin
+from attendance.services.dashboard import ReadDeps
 from attendance.services.directory import employee_for
 from attendance.services.enrollment import EnrollmentDeps, enroll_photo, erase_face_data, record_consent
-from attendance.services.reports import correct_event, events_in
+from attendance.services.reports import aware, correct_event, events_in
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,20 @@ class ChatDeps:
     enrollment: EnrollmentDeps
     store: AttendanceStore
     reviews: ReviewQueue
+    reads: ReadDeps
+
+
+def chat_principal(person: Employee) -> Principal:
+    """Someone writing to a chat app acts with their own roles of the moment, as they would
+    signed in to the dashboard."""
+    return Principal(
+        tenant_id=person.tenant_id,
+        kind=PrincipalKind.CHAT,
+        actor=person.id,
+        name=person.name,
+        roles=person.roles,
+        employee_id=person.id,
+    )
 
 
 # ---------------------------------------------------------------- who is talking
@@ -84,150 +99,9 @@ def is_admin(person: Employee) -> bool:
     return Role.ADMIN in person.roles
 
 
-def sees_everyone(person: Employee) -> bool:
-    return bool({Role.ADMIN, Role.PAYROLL} & person.roles)
-
-
-async def visible_people(tenant: Tenant, viewer: Employee, *, deps: ChatDeps) -> list[Employee]:
-    """The people whose attendance ``viewer`` may see, other than themself; ``NotAllowed`` if none."""
-    people = await deps.enrollment.employees.list(tenant.id)
-    if sees_everyone(viewer):
-        return list(people)
-    team = [p for p in people if p.manager_id == viewer.id]
-    if Role.MANAGER not in viewer.roles and not team:
-        raise NotAllowed("Only managers and admins can see other people's attendance. Try `me` for your own.")
-    return team
-
-
-def require_admin(viewer: Employee) -> None:
-    if not is_admin(viewer):
-        raise NotAllowed("Only an admin of your company can do that. Ask one of them for help.")
-
-
-# ---------------------------------------------------------------- reading attendance
-
-
-def aware(at: datetime) -> datetime:
-    """A stored time as UTC-aware (older documents may hold naive UTC)."""
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
-
-
 def today_of(tenant: Tenant, person: Employee | None, now: datetime) -> date:
     zone = ZoneInfo(person.effective_timezone(tenant) if person else tenant.timezone)
     return now.astimezone(zone).date()
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    employee: Employee
-    day: DaySummary
-
-
-async def day_rows(tenant: Tenant, people: Sequence[Employee], day: date, *, deps: ChatDeps) -> list[Row]:
-    from attendance.core.domain.checkins import summarise_day
-
-    events = await events_in(tenant, day, day, store=deps.store)
-    by_person: dict[str, list[AttendanceEvent]] = {}
-    for e in events:
-        by_person.setdefault(e.employee_id, []).append(e)
-    return [
-        Row(p, summarise_day(p.id, day, p.effective_timezone(tenant), by_person.get(p.id, []), tenant.schedule))
-        for p in sorted(people, key=lambda p: p.name.casefold())
-    ]
-
-
-async def person_days(tenant: Tenant, person: Employee, first: date, last: date, *, deps: ChatDeps) -> list[DaySummary]:
-    from attendance.core.domain.checkins import summarise_day
-
-    events = await events_in(tenant, first, last, store=deps.store, employee_id=person.id)
-    out = []
-    day = first
-    while day <= last:
-        out.append(summarise_day(person.id, day, person.effective_timezone(tenant), events, tenant.schedule))
-        day += timedelta(days=1)
-    return out
-
-
-async def own_week(tenant: Tenant, person: Employee, now: datetime, *, deps: ChatDeps) -> list[DaySummary]:
-    """Today first, then the 7 days before it."""
-    today = today_of(tenant, person, now)
-    days = await person_days(tenant, person, today - timedelta(days=7), today, deps=deps)
-    return list(reversed(days))
-
-
-async def week_of(
-    tenant: Tenant, viewer: Employee, target: Employee | None, now: datetime, *, deps: ChatDeps
-) -> tuple[Employee, list[DaySummary]]:
-    """Monday to today (or the whole past week on a Monday morning it is just one day)."""
-    person = target or viewer
-    if person.id != viewer.id and person.id not in {p.id for p in await visible_people(tenant, viewer, deps=deps)}:
-        raise NotAllowed(f"You can only see the attendance of people who report to you; {person.name} does not.")
-    today = today_of(tenant, person, now)
-    monday = today - timedelta(days=today.weekday())
-    return person, await person_days(tenant, person, monday, today, deps=deps)
-
-
-def working_day(tenant: Tenant, day: date) -> bool:
-    return day.weekday() in tenant.schedule.weekdays
-
-
-async def team_day(tenant: Tenant, viewer: Employee, day: date, *, deps: ChatDeps) -> list[Row]:
-    return await day_rows(tenant, await visible_people(tenant, viewer, deps=deps), day, deps=deps)
-
-
-def late_rows(rows: Sequence[Row]) -> list[Row]:
-    return [r for r in rows if r.day.late_by is not None]
-
-
-def absent_rows(tenant: Tenant, rows: Sequence[Row], day: date, now: datetime) -> list[Row]:
-    """No check-in on a working day, once the day's start (plus grace) has passed."""
-    if not working_day(tenant, day):
-        return []
-    zone = ZoneInfo(tenant.timezone)
-    started = datetime.combine(day, tenant.schedule.start, tzinfo=zone) + timedelta(
-        minutes=tenant.schedule.grace_minutes
-    )
-    if now < started:
-        return []
-    return [r for r in rows if r.day.first_in is None]
-
-
-def status_of(row: Row) -> str:
-    d = row.day
-    if d.first_in is None:
-        return "not in"
-    if d.missing_check_out:
-        return "in"
-    return "out"
-
-
-async def month_csv(
-    tenant: Tenant, viewer: Employee, year: int, month: int, *, deps: ChatDeps
-) -> tuple[str, bytes, int]:
-    """The month's day summaries of the viewer's people as the timesheet CSV every channel gives
-    (``services.exports``): (file name, bytes, rows)."""
-    if not 1 <= month <= 12 or not 2000 <= year <= 2100:
-        raise ServiceError("Give the month as YYYY-MM, for example 2026-11.")
-    people = await visible_people(tenant, viewer, deps=deps)
-    first = date(year, month, 1)
-    last = (date(year + month // 12, month % 12 + 1, 1)) - timedelta(days=1)
-    from attendance.services.dashboard import SheetRow, totals
-    from attendance.services.exports import filename, to_csv
-    from attendance.services.reports import summaries
-
-    by_id = {p.id for p in people}
-    found = await summaries(tenant, first, last, store=deps.store, employees=deps.enrollment.employees)
-    data, rows = to_csv(
-        [SheetRow(pd.employee, pd.days, totals(tenant, pd.days)) for pd in found if pd.employee.id in by_id]
-    )
-    await deps.enrollment.audit.record(
-        tenant_id=tenant.id,
-        actor=viewer.id,
-        action="export.month",
-        subject=f"{year:04d}-{month:02d}",
-        at=deps.enrollment.clock.now(),
-    )
-    return filename(first, last, "csv"), data, rows
 
 
 # ---------------------------------------------------------------- enrollment
@@ -348,9 +222,9 @@ async def report_not_me(
 
 
 async def set_manager(
-    tenant: Tenant, viewer: Employee, person: Employee, manager: Employee | None, *, deps: ChatDeps
+    tenant: Tenant, principal: Principal, person: Employee, manager: Employee | None, *, deps: ChatDeps
 ) -> None:
-    require_admin(viewer)
+    require_admin(principal)
     if manager is not None and manager.id == person.id:
         raise ServiceError("A person cannot be their own manager.")
     await deps.enrollment.employees.set_manager(tenant.id, person.id, manager.id if manager else None)
@@ -360,22 +234,26 @@ async def set_manager(
         await deps.enrollment.employees.upsert(replace(manager, roles=manager.roles | {Role.MANAGER}))
     await deps.enrollment.audit.record(
         tenant_id=tenant.id,
-        actor=viewer.id,
+        actor=principal.actor,
         action="employee.manager_set",
         subject=person.id,
         at=deps.enrollment.clock.now(),
     )
 
 
-async def set_timezone(tenant: Tenant, viewer: Employee, timezone: str, *, deps: ChatDeps) -> str:
-    require_admin(viewer)
+async def set_timezone(tenant: Tenant, principal: Principal, timezone: str, *, deps: ChatDeps) -> str:
+    require_admin(principal)
     try:
         name = check_timezone(timezone.strip())
     except DomainError as exc:
         raise ServiceError(str(exc)) from exc
     await deps.enrollment.tenants.set_timezone(tenant.id, name)
     await deps.enrollment.audit.record(
-        tenant_id=tenant.id, actor=viewer.id, action="tenant.timezone_set", subject=name, at=deps.enrollment.clock.now()
+        tenant_id=tenant.id,
+        actor=principal.actor,
+        action="tenant.timezone_set",
+        subject=name,
+        at=deps.enrollment.clock.now(),
     )
     return name
 
@@ -415,13 +293,13 @@ def parse_schedule(text: str, current_schedule: WorkSchedule) -> WorkSchedule:
     return schedule
 
 
-async def set_schedule(tenant: Tenant, viewer: Employee, text: str, *, deps: ChatDeps) -> WorkSchedule:
-    require_admin(viewer)
+async def set_schedule(tenant: Tenant, principal: Principal, text: str, *, deps: ChatDeps) -> WorkSchedule:
+    require_admin(principal)
     schedule = parse_schedule(text, tenant.schedule)
     await deps.enrollment.tenants.set_schedule(tenant.id, schedule)
     await deps.enrollment.audit.record(
         tenant_id=tenant.id,
-        actor=viewer.id,
+        actor=principal.actor,
         action="tenant.schedule_set",
         subject=text.strip()[:80],
         at=deps.enrollment.clock.now(),
@@ -429,8 +307,8 @@ async def set_schedule(tenant: Tenant, viewer: Employee, text: str, *, deps: Cha
     return schedule
 
 
-async def review_items(tenant: Tenant, viewer: Employee, *, deps: ChatDeps, limit: int = 20) -> list[ReviewItem]:
-    require_admin(viewer)
+async def review_items(tenant: Tenant, principal: Principal, *, deps: ChatDeps, limit: int = 20) -> list[ReviewItem]:
+    require_admin(principal)
     return await deps.reviews.open_items(tenant.id, limit)
 
 
@@ -445,18 +323,18 @@ async def describe_review(tenant: Tenant, item: ReviewItem, *, deps: ChatDeps) -
 
 
 async def decide_review(
-    tenant: Tenant, viewer: Employee, item_id: str, approve: bool, *, deps: ChatDeps
+    tenant: Tenant, principal: Principal, item_id: str, approve: bool, *, deps: ChatDeps
 ) -> tuple[ReviewItem, AttendanceEvent | None]:
     """Approve: an ``other_person`` attempt is recorded for the claimed person; a ``not_me``
     event is voided. Reject: nothing changes. Each item is decided once."""
-    require_admin(viewer)
+    require_admin(principal)
     item = await deps.reviews.get(tenant.id, item_id)
     if item is None:
         raise NotFound("That review item does not exist any more.")
     if item.status != "open":
         raise ServiceError(f"That item was already {item.status}.")
     now = deps.enrollment.clock.now()
-    if not await deps.reviews.resolve(tenant.id, item.id, "approved" if approve else "rejected", viewer.id, now):
+    if not await deps.reviews.resolve(tenant.id, item.id, "approved" if approve else "rejected", principal.actor, now):
         raise ServiceError("Someone else decided that item a moment ago.")
     event = None
     person = await deps.enrollment.employees.get(tenant.id, item.employee_id or "")
@@ -471,7 +349,7 @@ async def decide_review(
                     supersedes=item.event_id,
                     void=True,
                     reason="reported as not them; removed by an admin",
-                    recorded_by=viewer.id,
+                    recorded_by=principal.actor,
                     store=deps.store,
                     clock=deps.enrollment.clock,
                 )
@@ -492,14 +370,14 @@ async def decide_review(
                 supersedes=None,
                 void=False,
                 reason="flagged attempt approved by an admin",
-                recorded_by=viewer.id,
+                recorded_by=principal.actor,
                 store=deps.store,
                 clock=deps.enrollment.clock,
                 answers=f"review:{item.id}",
             )
     await deps.enrollment.audit.record(
         tenant_id=tenant.id,
-        actor=viewer.id,
+        actor=principal.actor,
         action=f"review.{'approved' if approve else 'rejected'}",
         subject=item.id,
         at=now,

@@ -1,6 +1,8 @@
-"""What the dashboard and the REST API read: the today board, a person's timeline and
-timesheets, a team's timesheet, charts, and exports. Every function takes the ``Principal``
-and never returns anyone it may not see (``Principal.may_see``), nor anything of another tenant.
+"""The one read side: what the dashboard, the REST API and the chat apps read. The board of a
+day, a person's timeline and timesheets, a team's timesheet, charts, and exports. Every function
+takes the ``Principal`` (a chat message acts as one too: ``access.chat_principal``) and never
+returns anyone it may not see (``Principal.may_see``), nor anything of another tenant. Reading
+needs only ``Reads``; the dashboard's deps carry more (reviews, corrections, messages).
 """
 
 from __future__ import annotations
@@ -9,11 +11,12 @@ from collections import Counter
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from attendance.core.domain.access import Principal
 from attendance.core.domain.checkins import AttendanceEvent, DaySummary, current, summarise_days
-from attendance.core.domain.model import Employee, Tenant
+from attendance.core.domain.model import Employee, Role, Tenant
 from attendance.core.errors import NotAllowed, NotFound, ServiceError
 from attendance.core.messages import EraseFaceData
 from attendance.core.ports import (
@@ -45,6 +48,33 @@ class SummaryMemo(dict[Hashable, DaySummary]):
         super().__setitem__(key, value)
 
 
+class Reads(Protocol):
+    """What reading attendance needs (``ReadDeps``, or the dashboard's deps)."""
+
+    @property
+    def tenants(self) -> TenantRepository: ...
+    @property
+    def employees(self) -> EmployeeRepository: ...
+    @property
+    def store(self) -> AttendanceStore: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def memo(self) -> SummaryMemo | None: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReadDeps:
+    tenants: TenantRepository
+    employees: EmployeeRepository
+    store: AttendanceStore
+    audit: AuditLog
+    clock: Clock
+    memo: SummaryMemo | None = None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DashboardDeps:
     tenants: TenantRepository
@@ -58,20 +88,29 @@ class DashboardDeps:
     memo: SummaryMemo | None = None
 
 
-async def tenant_of(principal: Principal, *, deps: DashboardDeps) -> Tenant:
+async def tenant_of(principal: Principal, *, deps: Reads) -> Tenant:
     tenant = await deps.tenants.get(principal.tenant_id)
     if tenant is None:
         raise NotFound("Your organisation does not exist any more.")
     return tenant
 
 
-async def visible(principal: Principal, *, deps: DashboardDeps) -> list[Employee]:
+async def visible(principal: Principal, *, deps: Reads) -> list[Employee]:
     """Everyone the principal may see, by name."""
     people = await deps.employees.list(principal.tenant_id)
     return sorted((p for p in people if principal.may_see(p)), key=lambda p: p.name.casefold())
 
 
-async def person(principal: Principal, employee_id: str, *, deps: DashboardDeps) -> Employee:
+async def team_view(principal: Principal, *, deps: Reads) -> list[Employee]:
+    """The people a team view shows (everyone the principal may see, by name); ``NotAllowed``
+    for someone who sees only themself (the chat's ``me`` is for that)."""
+    people = await visible(principal, deps=deps)
+    if principal.reads_all or Role.MANAGER in principal.roles or len(people) > 1:
+        return people
+    raise NotAllowed("Only managers and admins can see other people's attendance. Try `me` for your own.")
+
+
+async def person(principal: Principal, employee_id: str, *, deps: Reads) -> Employee:
     """One person the principal may see; anyone else (or of another tenant) is simply not found."""
     found = await deps.employees.get(principal.tenant_id, employee_id)
     if found is None or not principal.may_see(found):
@@ -112,15 +151,20 @@ class Board:
     teams: list[tuple[str, list[BoardRow]]] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
 
+    def rows(self) -> list[BoardRow]:
+        """Everyone on the board, by name."""
+        return sorted((r for _, rows in self.teams for r in rows), key=lambda r: r.employee.name.casefold())
 
-async def today_board(principal: Principal, *, deps: DashboardDeps, team: str | None = None) -> Board:
-    """Who is in, out, late, absent and not checked out, per team (grouped by manager)."""
+
+async def today_board(principal: Principal, *, deps: Reads, team: str | None = None, day: date | None = None) -> Board:
+    """Who is in, out, late, absent and not checked out, per team (grouped by manager), today
+    (or on ``day``) in the tenant's time zone."""
     if not principal.reads_all and principal.employee_id is None:
         raise NotAllowed("This page is for people of the organisation. Sign in with your own account.")
     tenant = await tenant_of(principal, deps=deps)
     now = deps.clock.now()
     zone = ZoneInfo(tenant.timezone)
-    today = now.astimezone(zone).date()
+    today = day or now.astimezone(zone).date()
     people = await visible(principal, deps=deps)
     if team:
         people = [p for p in people if p.manager_id == team]
@@ -211,9 +255,7 @@ class PersonView:
     totals: Totals
 
 
-async def person_view(
-    principal: Principal, employee_id: str, first: date, last: date, *, deps: DashboardDeps
-) -> PersonView:
+async def person_view(principal: Principal, employee_id: str, first: date, last: date, *, deps: Reads) -> PersonView:
     check_range(first, last)
     tenant = await tenant_of(principal, deps=deps)
     who = await person(principal, employee_id, deps=deps)
@@ -236,7 +278,7 @@ async def timesheet(
     first: date,
     last: date,
     *,
-    deps: DashboardDeps,
+    deps: Reads,
     team: str | None = None,
     employee_ids: Sequence[str] | None = None,
 ) -> tuple[Tenant, list[SheetRow]]:
@@ -273,7 +315,7 @@ async def erase_face_data_of(
     return erased.templates_deleted
 
 
-async def record_export(principal: Principal, what: str, *, deps: DashboardDeps) -> None:
+async def record_export(principal: Principal, what: str, *, deps: Reads) -> None:
     await deps.audit.record(
         tenant_id=principal.tenant_id,
         actor=principal.actor,
@@ -293,7 +335,7 @@ class Charts:
     late_per_day: list[tuple[str, int]]  # the last 30 days
 
 
-async def charts(principal: Principal, *, deps: DashboardDeps, weeks: int = 8) -> Charts:
+async def charts(principal: Principal, *, deps: Reads, weeks: int = 8) -> Charts:
     tenant = await tenant_of(principal, deps=deps)
     zone = ZoneInfo(tenant.timezone)
     today = deps.clock.now().astimezone(zone).date()

@@ -1,6 +1,7 @@
 """The one timesheet export, used by every channel (the dashboard and API, Slack and Teams):
 the same columns, and every text cell guarded against spreadsheet formulas. CSV, and XLSX
-(XlsxWriter, in memory). Pure: the caller reads the days."""
+(XlsxWriter, in memory). Pure, but for ``month_csv``, which reads through the one read side
+(``services.dashboard``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,16 @@ from zoneinfo import ZoneInfo
 
 import xlsxwriter  # type: ignore[import-untyped]
 
-from attendance.services.dashboard import SheetRow
+from attendance.core.domain.access import Principal
+from attendance.core.errors import ServiceError
+from attendance.services.dashboard import (
+    Reads,
+    SheetRow,
+    month_bounds,
+    record_export,
+    team_view,
+    timesheet,
+)
 
 HEADER = [
     "date",
@@ -110,3 +120,17 @@ def to_xlsx(people: Sequence[SheetRow]) -> bytes:
     sheet.freeze_panes(1, 0)
     book.close()
     return out.getvalue()
+
+
+async def month_csv(principal: Principal, year: int, month: int, *, deps: Reads) -> tuple[str, bytes, int]:
+    """A month's timesheet of everyone the principal may see, as the CSV above (the chat apps'
+    ``export``): (file name, bytes, rows); audited like every export."""
+    if not 1 <= month <= 12 or not 2000 <= year <= 2100:
+        raise ServiceError("Give the month as YYYY-MM, for example 2026-11.")
+    await team_view(principal, deps=deps)
+    first, last = month_bounds(date(year, month, 1))
+    _, people = await timesheet(principal, first, last, deps=deps)
+    name = filename(first, last, "csv")
+    await record_export(principal, name, deps=deps)
+    data, count = to_csv(people)
+    return name, data, count

@@ -15,6 +15,11 @@ from attendance.core.ports import AttendanceStore, Clock, EmployeeRepository, Se
 from attendance.services.checkin import correction_rows
 
 
+def aware(at: datetime) -> datetime:
+    """A stored time as UTC-aware (older documents may hold naive UTC)."""
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
 def local_range(tenant: Tenant, first: date, last: date) -> tuple[datetime, datetime]:
     """UTC bounds of local days ``first``..``last``, padded a day for people in other zones."""
     zone = ZoneInfo(tenant.timezone)

@@ -232,6 +232,20 @@ async def test_the_today_board_says_who_is_in_late_absent_and_not_checked_out(
         }
         managed = await (await w.call("GET", "/api/v1/today", w.a.tokens["manager"])).json()
         assert {p["name"] for t in managed["teams"] for p in t["people"]} == {"Acme Manager", "Acme Employee"}
+        # chat reads the same board: the same people and states for the same roles
+        from attendance.adapters.slack.listeners import SLACK
+        from attendance.services.conversation.commands import parse
+        from attendance.services.conversation.turns import Asker, Conversation
+
+        tenant = await w.c.deps.tenants.get(w.a.id)
+        assert tenant is not None
+        talk = Conversation(chat_deps=w.c.chat, clock=w.c.deps.clock, dialect=SLACK)
+        in_chat = (await talk.board(Asker(tenant, w.a.people["admin"]))).rows()
+        assert {r.employee.name: r.status for r in in_chat} == {name: p["status"] for name, p in rows.items()}
+        in_chat = (await talk.board(Asker(tenant, w.a.people["manager"]))).rows()
+        assert [r.employee.name for r in in_chat] == ["Acme Employee", "Acme Manager"]
+        late = await talk.command(Asker(tenant, w.a.people["admin"]), parse("late"))
+        assert late.lines == ("Acme Outsider: 40 min late",)
         page = await (await w.call("GET", "/today", w.a.tokens["manager"])).text()
         assert "Acme Employee" in page and "Acme Outsider" not in page
         charts = await (await w.call("GET", "/today/charts", w.a.tokens["manager"])).text()

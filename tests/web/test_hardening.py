@@ -157,22 +157,21 @@ async def test_a_correction_reason_is_shown_in_chat_as_text_not_as_a_link(w: Web
 async def test_the_chat_month_export_is_the_web_export_with_formulas_guarded(w: Web) -> None:
     from dataclasses import replace
 
-    from attendance.services.chat import month_csv
-    from attendance.services.exports import HEADER
+    from attendance.services.chat import chat_principal
+    from attendance.services.exports import HEADER, month_csv
 
     emp = w.a.people["employee"]
     await w.c.deps.employees.upsert(replace(emp, name='=HYPERLINK("https://evil.example","pay")'))
-    tenant = await w.c.deps.tenants.get(w.a.id)
-    assert tenant is not None
     yesterday = today_in(w.c) - timedelta(days=1)
     admin = w.a.people["admin"]
-    _, chat_bytes, count = await month_csv(tenant, admin, yesterday.year, yesterday.month, deps=w.c.chat)
+    _, chat_bytes, count = await month_csv(chat_principal(admin), yesterday.year, yesterday.month, deps=w.c.chat.reads)
     chat_rows = list(csv.reader(io.StringIO(chat_bytes.decode())))
     r = await w.call(
         "GET", f"/api/v1/timesheets/export?from={yesterday.replace(day=1)}&to={yesterday}", w.a.tokens["admin"]
     )
     web_rows = list(csv.reader(io.StringIO(await r.text())))
     assert chat_rows[0] == web_rows[0] == HEADER and count == len(chat_rows) - 1 > 0
+    assert chat_rows == web_rows  # one read side: the same people, days and cells
     names = {row[1] for row in chat_rows[1:]}
     assert '\'=HYPERLINK("https://evil.example","pay")' in names
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in chat_rows[1:] for cell in row[1:3])

@@ -14,7 +14,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -31,7 +30,7 @@ from attendance.services.checkin import CheckInDeps, RequestCheckIn, submit_chec
 from attendance.services.conversation import turns as talk
 from attendance.services.conversation.answers import Answer, Dialect, ExportMonth, TellAdmins
 from attendance.services.conversation.commands import ChatCommand, parse, slack_mention
-from attendance.services.conversation.lines import board_line, day_line, enrollment_result, first_name
+from attendance.services.conversation.lines import enrollment_result, first_name
 from attendance.services.directory import tenant_for
 from attendance.services.replies import photo_problem
 
@@ -466,26 +465,9 @@ class SlackHandlers:
             text = refusal(who)
             await client.views_publish(user_id=user_id, view={"type": "home", "blocks": [ui.section(text)]})
             return
-        tenant, person, now = who.tenant, who.person, self._clock.now()
-        days = await chat.own_week(tenant, person, now, deps=self._chat)
-        today = days[0]
-        if today.first_in is None:
-            status = "You haven't checked in today."
-        elif today.missing_check_out:
-            status = f"You're checked in since {today.first_in.astimezone(ZoneInfo(today.timezone)):%H:%M}."
-        else:
-            status = "You're checked out for today."
-        week = [day_line(s, "Today" if i == 0 else s.day.strftime("%a %d %b")) for i, s in enumerate(days)]
-        board = None
-        try:
-            rows = await chat.team_day(tenant, person, chat.today_of(tenant, None, now), deps=self._chat)
-            board = [board_line(r, SLACK.marks) for r in rows]
-        except chat.NotAllowed:
-            pass
-        enrolled = await chat.is_enrolled(tenant, person, deps=self._chat)
-        await client.views_publish(
-            user_id=user_id, view=ui.home_view(first_name(person.name), status, week, board, enrolled)
-        )
+        home = await self._talk.home(self.asker(who, client))
+        view = ui.home_view(first_name(who.person.name), home.status, home.week, home.board, home.enrolled)
+        await client.views_publish(user_id=user_id, view=view)
 
 
 def _selfie_key(where: str, body: dict[str, Any], event: dict[str, Any]) -> str:

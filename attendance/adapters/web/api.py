@@ -12,7 +12,7 @@ from aiohttp import web
 
 from attendance.adapters.web import serialise as js
 from attendance.adapters.web.app import ApiError, principal_of, read_capped
-from attendance.adapters.web.deps import WebDeps, as_viewer
+from attendance.adapters.web.deps import WebDeps
 from attendance.core.domain.access import Principal, TokenKind
 from attendance.core.domain.corrections import RequestStatus
 from attendance.core.domain.deliveries import DeliveryState
@@ -238,7 +238,7 @@ class ApiHandlers:
         p = principal_of(request)
         approve = decision_of(await json_body(request))
         tenant = await dashboard.tenant_of(p, deps=self.d.dash)
-        item, _ = await decide_review(tenant, as_viewer(p), request.match_info["item_id"], approve, deps=self.d.chat)
+        item, _ = await decide_review(tenant, p, request.match_info["item_id"], approve, deps=self.d.chat)
         decided = await self.d.chat.reviews.get(tenant.id, item.id)
         if decided is None:
             raise NotFound("That review item does not exist any more.")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from attendance.core.domain.access import Principal
-from attendance.core.domain.model import Employee
 from attendance.core.ports import (
     AuditTrail,
     DeliveryRepository,
@@ -34,15 +32,3 @@ class WebDeps:
     buffer: PhotoBuffer
     destinations: DestinationCheck
     enrollment_codes: EnrollmentCodes
-
-
-def as_viewer(principal: Principal) -> Employee:
-    """The chat services take the acting person as an ``Employee``; a local admin account or an
-    integration token is given one that carries its roles and its audit name."""
-    return Employee(
-        id=principal.employee_id or principal.actor,
-        tenant_id=principal.tenant_id,
-        name=principal.name,
-        email="",
-        roles=principal.roles,
-    )

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from attendance.adapters.web.api import export_response
 from attendance.adapters.web.app import principal_of
-from attendance.adapters.web.deps import WebDeps, as_viewer
+from attendance.adapters.web.deps import WebDeps
 from attendance.adapters.web.openapi import document
 from attendance.adapters.web.render import Renderer
 from attendance.adapters.web.signin import redirect
@@ -220,7 +220,7 @@ class PageHandlers:
         form = await request.post()
         approve = form.get("decision") == "approve"
         tenant = await dashboard.tenant_of(p, deps=self.d.dash)
-        await decide_review(tenant, as_viewer(p), request.match_info["item_id"], approve, deps=self.d.chat)
+        await decide_review(tenant, p, request.match_info["item_id"], approve, deps=self.d.chat)
         return redirect(f"/review?notice={'approved' if approve else 'rejected'}")
 
     async def corrections_page(self, request: web.Request) -> web.StreamResponse:

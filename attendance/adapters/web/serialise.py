@@ -15,8 +15,8 @@ from attendance.core.domain.deliveries import Delivery
 from attendance.core.domain.model import Employee
 from attendance.core.domain.webhooks import Subscription
 from attendance.core.ports import AuditEntry
-from attendance.services.chat import aware
 from attendance.services.dashboard import Board, Totals
+from attendance.services.reports import aware
 
 Json = dict[str, Any]
 

@@ -25,6 +25,7 @@ class PrincipalKind(enum.StrEnum):
     SESSION = "session"
     TOKEN = "token"  # noqa: S105  (a kind of principal, not a secret)
     DEVICE = "device"
+    CHAT = "chat"  # a person writing to a chat app (Slack, Teams)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 from attendance.core.domain.checkins import DaySummary
 from attendance.services import chat
+from attendance.services.dashboard import BoardRow
 
 
 def first_name(name: str) -> str:
@@ -41,8 +42,8 @@ def enrollment_result(
     return text + (f"\nSome photos could not be used:\n{refused}" if refused else "")
 
 
-def board_line(row: chat.Row, marks: tuple[str, str, str]) -> str:
-    """A person on today's board; ``marks`` prefix the "not in", "in" and "out" states."""
+def board_line(row: BoardRow, marks: tuple[str, str, str]) -> str:
+    """A person on a day's board; ``marks`` prefix the "not in", "in" and "out" states."""
     d = row.day
     zone = ZoneInfo(d.timezone)
     not_in, is_in, out = marks
@@ -50,7 +51,7 @@ def board_line(row: chat.Row, marks: tuple[str, str, str]) -> str:
         return f"{not_in} {row.employee.name}: not in"
     first = d.first_in.astimezone(zone).strftime("%H:%M")
     late = f" (late {int(d.late_by.total_seconds() // 60)} min)" if d.late_by else ""
-    if chat.status_of(row) == "in":
+    if row.status == "in":
         return f"{is_in} {row.employee.name}: in since {first}{late}"
     last = d.last_out.astimezone(zone).strftime("%H:%M") if d.last_out else "?"
     return f"{out} {row.employee.name}: {first}–{last}{late}"

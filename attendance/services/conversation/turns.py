@@ -10,22 +10,34 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from attendance.core.domain.checkins import ReviewItem, ReviewKind
+from attendance.core.domain.access import Principal
+from attendance.core.domain.checkins import DaySummary, ReviewItem, ReviewKind
 from attendance.core.domain.model import Employee, Tenant
 from attendance.core.errors import ServiceError
 from attendance.core.ports import Clock
-from attendance.services import chat
+from attendance.services import chat, dashboard
+from attendance.services.access import require_admin
 from attendance.services.conversation.answers import Answer, Dialect, ExportMonth, ReviewShown, TellAdmins
 from attendance.services.conversation.commands import ChatCommand, parse_day, parse_month
 from attendance.services.conversation.lines import board_line, day_line
+from attendance.services.exports import month_csv
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 async def _no_mention(words: str) -> Employee | None:
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class Home:
+    status: str
+    week: tuple[str, ...]
+    board: tuple[str, ...] | None
+    enrolled: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +49,12 @@ class Asker:
     tenant: Tenant
     person: Employee
     mentioned: Callable[[str], Awaitable[Employee | None]] = field(default=_no_mention)
+
+    @property
+    def principal(self) -> Principal:
+        """The person acting as a ``Principal``: they see and may change what the dashboard
+        would let them (``services.dashboard``, ``services.access``)."""
+        return chat.chat_principal(self.person)
 
 
 def help_table(d: Dialect) -> list[tuple[str, str]]:
@@ -114,7 +132,7 @@ class Conversation:
             case "help":
                 return help_answer(d)
             case "me":
-                days = await chat.own_week(tenant, person, now, deps=self._chat)
+                days = await self.own_week(asker)
                 lines = [day_line(s, "Today" if i == 0 else s.day.strftime("%a %d %b")) for i, s in enumerate(days)]
                 return Answer(text="Your attendance", lines=tuple(lines))
             case "forget-me":
@@ -125,32 +143,38 @@ class Conversation:
                     f"To use selfie check-in again, type {d.cmd('enroll')}."
                 )
             case "today":
-                today = chat.today_of(tenant, None, now)
-                rows = await chat.team_day(tenant, person, today, deps=self._chat)
-                return Answer(text=f"Today, {today:%a %d %b}", lines=tuple(board_line(r, d.marks) for r in rows))
+                board = await self.board(asker)
+                return Answer(
+                    text=f"Today, {board.day:%a %d %b}", lines=tuple(board_line(r, d.marks) for r in board.rows())
+                )
             case "week":
-                target = await self.person_named(asker, " ".join(cmd.args)) if cmd.args else None
-                someone, days = await chat.week_of(tenant, person, target, now, deps=self._chat)
+                if cmd.args:  # someone else's week: for those with a team view
+                    await dashboard.team_view(asker.principal, deps=self._chat.reads)
+                target = await self.person_named(asker, " ".join(cmd.args)) if cmd.args else person
+                if target.id != person.id and not asker.principal.may_see(target):
+                    raise chat.NotAllowed(
+                        f"You can only see the attendance of people who report to you; {target.name} does not."
+                    )
+                today = chat.today_of(tenant, target, now)
+                monday = today - timedelta(days=today.weekday())
+                seen = await dashboard.person_view(asker.principal, target.id, monday, today, deps=self._chat.reads)
+                someone, days = seen.employee, seen.days
                 lines = [day_line(s, s.day.strftime("%a %d %b")) for s in days]
                 total = sum(s.worked_minutes for s in days)
                 lines.append(d.strong(f"Total: {total // 60}h{total % 60:02d}"))
                 return Answer(text=f"{someone.name}, this week", lines=tuple(lines))
             case "late" | "absent":
                 day = parse_day(cmd.args, chat.today_of(tenant, None, now))
-                rows = await chat.team_day(tenant, person, day, deps=self._chat)
+                rows = (await self.board(asker, day)).rows()
                 if cmd.name == "late":
-                    lines = [
-                        f"{r.employee.name}: {int(r.day.late_by.total_seconds() // 60)} min late"
-                        for r in chat.late_rows(rows)
-                        if r.day.late_by
-                    ]
+                    lines = [f"{r.employee.name}: {r.late_minutes} min late" for r in rows if r.late_minutes]
                 else:
-                    lines = [r.employee.name for r in chat.absent_rows(tenant, rows, day, now)]
+                    lines = [r.employee.name for r in rows if r.status == "absent"]
                 title = f"{'Late' if cmd.name == 'late' else 'Absent'} on {day:%a %d %b}"
                 return Answer(text=title, lines=tuple(lines))
             case "export":
                 year, month = parse_month(cmd.args)
-                await chat.visible_people(tenant, person, deps=self._chat)  # refuse at once if not allowed
+                await dashboard.team_view(asker.principal, deps=self._chat.reads)  # refuse at once if not allowed
                 return Answer(
                     text=f"Preparing {year:04d}-{month:02d}; I'll send the CSV {d.export_to} in a moment.",
                     follow_up=ExportMonth(year, month),
@@ -160,28 +184,29 @@ class Conversation:
         return Answer(text=unknown_command(d, cmd))
 
     async def _admin(self, asker: Asker, cmd: ChatCommand) -> Answer:
-        tenant, person, d = asker.tenant, asker.person, self._chat
+        tenant, d = asker.tenant, self._chat
         sub, args = (cmd.args[0].lower(), cmd.args[1:]) if cmd.args else ("", ())
-        chat.require_admin(person)
+        principal = asker.principal
+        require_admin(principal)
         if sub == "manager" and len(args) == 2:
             target = await self.person_named(asker, args[0])
             manager = None if args[1].lower() == "none" else await self.person_named(asker, args[1])
-            await chat.set_manager(tenant, person, target, manager, deps=d)
+            await chat.set_manager(tenant, principal, target, manager, deps=d)
             if manager is None:
                 return Answer(text=f"{target.name} has no manager now.")
             return Answer(text=f"{target.name} now reports to {manager.name}.")
         if sub == "timezone" and len(args) == 1:
-            name = await chat.set_timezone(tenant, person, args[0], deps=d)
+            name = await chat.set_timezone(tenant, principal, args[0], deps=d)
             return Answer(text=f"The company's time zone is now {name}.")
         if sub == "schedule" and args:
-            s = await chat.set_schedule(tenant, person, " ".join(args), deps=d)
+            s = await chat.set_schedule(tenant, principal, " ".join(args), deps=d)
             days = ", ".join(WEEKDAYS[i] for i in sorted(s.weekdays))
             return Answer(
                 text=f"The working day is now {s.start:%H:%M}–{s.end:%H:%M} on {days}, "
                 f"with {s.grace_minutes} minutes' grace."
             )
         if sub == "review":
-            items = await chat.review_items(tenant, person, deps=d)
+            items = await chat.review_items(tenant, principal, deps=d)
             if not items:
                 return Answer(text=f"Nothing to review. {self.dialect.celebrate}")
             shown = tuple([await self.review_shown(tenant, item) for item in items])
@@ -195,7 +220,7 @@ class Conversation:
         if mentioned is not None:
             return mentioned
         wanted = words.strip().casefold()
-        people = [asker.person, *await chat.visible_people(asker.tenant, asker.person, deps=self._chat)]
+        people = await dashboard.visible(asker.principal, deps=self._chat.reads)
         exact = [p for p in people if wanted in (p.email.casefold(), p.name.casefold())]
         found = exact or [p for p in people if wanted in p.name.casefold()]
         if len({p.id for p in found}) == 1:
@@ -204,6 +229,42 @@ class Conversation:
             raise ServiceError(f"I can't find {words!r} among the people you can see. Try their email address.")
         names = ", ".join(sorted({p.name for p in found})[:5])
         raise ServiceError(f"{words!r} could be {names}. Write more of the name, or the email address.")
+
+    # ------------------------------------------------------------ reading
+
+    async def own_week(self, asker: Asker) -> list[DaySummary]:
+        """The asker's today first, then the 7 days before it (in their time zone)."""
+        today = chat.today_of(asker.tenant, asker.person, self._clock.now())
+        first = today - timedelta(days=7)
+        seen = await dashboard.person_view(asker.principal, asker.person.id, first, today, deps=self._chat.reads)
+        return list(reversed(seen.days))
+
+    async def board(self, asker: Asker, day: date | None = None) -> dashboard.Board:
+        """The board of the people the asker's team view shows (``NotAllowed`` for those who see
+        only themself), today or on ``day``: the dashboard's board."""
+        await dashboard.team_view(asker.principal, deps=self._chat.reads)
+        return await dashboard.today_board(asker.principal, deps=self._chat.reads, day=day)
+
+    async def home(self, asker: Asker) -> Home:
+        """What a chat app's home page shows the asker: where they stand today, their week,
+        their team's board (None when they see only themself) and whether they are enrolled."""
+        days = await self.own_week(asker)
+        today = days[0]
+        if today.first_in is None:
+            status = "You haven't checked in today."
+        elif today.missing_check_out:
+            status = f"You're checked in since {today.first_in.astimezone(ZoneInfo(today.timezone)):%H:%M}."
+        else:
+            status = "You're checked out for today."
+        week = tuple(day_line(s, "Today" if i == 0 else s.day.strftime("%a %d %b")) for i, s in enumerate(days))
+        try:
+            board: tuple[str, ...] | None = tuple(
+                board_line(r, self.dialect.marks) for r in (await self.board(asker)).rows()
+            )
+        except chat.NotAllowed:
+            board = None
+        enrolled = await chat.is_enrolled(asker.tenant, asker.person, deps=self._chat)
+        return Home(status, week, board, enrolled)
 
     # ------------------------------------------------------------ buttons
 
@@ -223,7 +284,7 @@ class Conversation:
             )
         if action in ("review_approve", "review_reject"):
             approve = action == "review_approve"
-            _, event = await chat.decide_review(tenant, person, value, approve, deps=d)
+            _, event = await chat.decide_review(tenant, asker.principal, value, approve, deps=d)
             if not approve:
                 return Answer(text="Rejected: nothing was changed.")
             if event is None:
@@ -239,5 +300,5 @@ class Conversation:
 
     async def export(self, asker: Asker, job: ExportMonth) -> tuple[str, bytes, str]:
         """The month's CSV: (file name, data, a sentence to go with it)."""
-        name, data, rows = await chat.month_csv(asker.tenant, asker.person, job.year, job.month, deps=self._chat)
+        name, data, rows = await month_csv(asker.principal, job.year, job.month, deps=self._chat.reads)
         return name, data, f"Attendance for {job.year:04d}-{job.month:02d}: {rows} person-days."
