@@ -69,6 +69,7 @@ class FaceSettings(BaseModel):
     second_face_ratio_check_in: float = 0.9
     enroll_jitters: int = Field(default=0, ge=0, le=100)
     processes: int = Field(default=2, ge=1, le=64)
+    model: str = Field(default="dlib_resnet_v1", description="the face model (adapters/faces/registry.py)")
 
 
 class WorkerSettings(BaseModel):

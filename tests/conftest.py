@@ -56,9 +56,9 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def engine():  # type: ignore[no-untyped-def]
-    from attendance.adapters.faces.engine import DlibFaceEngine
+    from attendance.adapters.faces.registry import face_pipeline
 
-    eng = DlibFaceEngine(Settings().face)
+    eng = face_pipeline(Settings().face)
     eng.warm_up()
     return eng
 

@@ -5,9 +5,11 @@ Pure core: imports only the standard library, numpy and the domain.
 * ``verify`` answers "is this the person who claims to be posting?" (chat check-ins).
 * ``identify`` answers "who, among the enrolled, is this?" (channels with no claimed identity).
 
-Distances are Euclidean in dlib's 128-d descriptor space. A gallery keeps every template of a
-person in one contiguous block of a float32 matrix, so the nearest person and the nearest
-*other* person come from one matrix-vector product and two reductions.
+Distances are Euclidean in the face model's embedding space; the model's card
+(``FaceModelCard``) gives the embedding size and the calibrated thresholds, and a gallery holds
+the templates of one model only. A gallery keeps every template of a person in one contiguous
+block of a float32 matrix, so the nearest person and the nearest *other* person come from one
+matrix-vector product and two reductions.
 """
 
 from __future__ import annotations
@@ -20,18 +22,6 @@ import numpy as np
 import numpy.typing as npt
 
 from attendance.core.domain.model import MatchThresholds
-
-EMBEDDING_DIM = 128
-
-# Calibrated on ../shared/faces with `attendance eval` (docs/recognition.md has the numbers).
-DEFAULT_THRESHOLDS = MatchThresholds(
-    verify=0.55,
-    verify_retry=0.60,
-    verify_margin=0.0,
-    accept=0.54,
-    retry=0.60,
-    margin=0.06,
-)
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -59,7 +49,9 @@ class Nearest:
 
 
 class Gallery:
-    """Templates of one tenant as a float32 matrix, one contiguous block of rows per person."""
+    """Templates of one tenant and one face model as a float32 matrix (one row per template,
+    ``dim`` columns), one contiguous block of rows per person. A probe of another size is
+    refused (``ValueError``): embeddings of two models are never compared."""
 
     __slots__ = ("_ids", "_index", "_matrix", "_norms", "_starts", "version")
 
@@ -71,8 +63,8 @@ class Gallery:
         *,
         version: int = 0,
     ) -> None:
-        if matrix.ndim != 2 or matrix.shape[1] != EMBEDDING_DIM:
-            raise ValueError(f"gallery matrix must be (n, {EMBEDDING_DIM})")
+        if matrix.ndim != 2 or matrix.shape[1] < 1:
+            raise ValueError("a gallery matrix is (templates, embedding size)")
         if len(starts) != len(person_ids) or (len(starts) and starts[0] != 0):
             raise ValueError("one start row per person, the first at row 0")
         self._ids = person_ids
@@ -83,19 +75,28 @@ class Gallery:
         self.version = version
 
     @classmethod
-    def build(cls, templates: Iterable[tuple[str, Sequence[float] | FloatArray]], *, version: int = 0) -> Gallery:
+    def build(
+        cls, templates: Iterable[tuple[str, Sequence[float] | FloatArray]], *, dim: int, version: int = 0
+    ) -> Gallery:
+        """``dim``: the model's embedding size; a template of another size is a ``ValueError``."""
         by_person: dict[str, list[Sequence[float] | FloatArray]] = {}
         for person_id, embedding in templates:
             by_person.setdefault(person_id, []).append(embedding)
         ids = list(by_person)
         rows = [np.asarray(e, dtype=np.float32) for pid in ids for e in by_person[pid]]
-        matrix = np.vstack(rows) if rows else np.empty((0, EMBEDDING_DIM), dtype=np.float32)
+        if any(r.shape != (dim,) for r in rows):
+            raise ValueError(f"every template of this gallery has {dim} numbers")
+        matrix = np.vstack(rows) if rows else np.empty((0, dim), dtype=np.float32)
         counts = np.array([len(by_person[pid]) for pid in ids], dtype=np.int64)
         starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64) if ids else np.empty(0, np.int64)
         return cls(np.array([pid.encode() for pid in ids], dtype="S"), matrix, starts, version=version)
 
     def __len__(self) -> int:
         return len(self._ids)
+
+    @property
+    def dim(self) -> int:
+        return int(self._matrix.shape[1])
 
     @property
     def nbytes(self) -> int:
@@ -115,7 +116,9 @@ class Gallery:
         return start, end
 
     def _squared(self, probe: FloatArray) -> FloatArray:
-        p = np.asarray(probe, dtype=np.float32).reshape(EMBEDDING_DIM)
+        p = np.asarray(probe, dtype=np.float32)
+        if p.shape != (self.dim,):
+            raise ValueError(f"a probe of {p.size} numbers against a gallery of {self.dim}: another face model")
         sq: FloatArray = self._norms - 2.0 * (self._matrix @ p) + float(p @ p)
         return sq
 

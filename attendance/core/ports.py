@@ -1,7 +1,7 @@
 """Ports: what the services need from the outside world, as ``typing.Protocol``s.
 
 Adapters live elsewhere and are named by technology and port (``MongoTenantRepository``,
-``DlibFaceEngine``, ...). Only ``bootstrap`` knows which adapter serves which port.
+``FacePipeline``, ...). Only ``bootstrap`` knows which adapter serves which port.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from attendance.core.domain.access import ApiToken, EnrollmentCode, LocalUser
 from attendance.core.domain.checkins import AttendanceEvent, CheckInJob, Outcome, ReviewItem
 from attendance.core.domain.corrections import CorrectionRequest, RequestStatus
 from attendance.core.domain.deliveries import Attempt, Delivery, DeliveryResult, DeliveryState, DeliveryStats
-from attendance.core.domain.faces import FaceAnalysis, Purpose
+from attendance.core.domain.faces import FaceAnalysis, FaceModelCard, Purpose
 from attendance.core.domain.model import (
     ChatIdentity,
     CheckInPolicy,
@@ -116,7 +116,10 @@ class TemplateRepository(Protocol):
 
     async def add(self, template: FaceTemplate) -> None: ...
     async def for_employee(self, tenant_id: str, employee_id: str) -> Sequence[FaceTemplate]: ...
-    async def for_tenant(self, tenant_id: str) -> Sequence[FaceTemplate]: ...
+    async def for_tenant(self, tenant_id: str, *, model_id: str) -> Sequence[FaceTemplate]:
+        """The tenant's templates of that face model."""
+        ...
+
     async def count(self, tenant_id: str, employee_id: str) -> int: ...
     async def delete_for_employee(self, tenant_id: str, employee_id: str) -> int: ...
 
@@ -154,6 +157,11 @@ class TemplateCipher(Protocol):
 
 
 class FaceEngine(Protocol):
+    @property
+    def model(self) -> FaceModelCard:
+        """The face model it runs: its id, embedding size and calibrated thresholds."""
+        ...
+
     async def analyse(self, photo: bytes, purpose: Purpose) -> FaceAnalysis:
         """Find the face and describe it, or raise ``PhotoRefused``."""
         ...

@@ -117,9 +117,9 @@ def template_cipher(settings: Settings) -> AesGcmTemplateCipher:
 
 
 def in_process_engine(settings: Settings) -> FaceEngine:
-    from attendance.adapters.faces.engine import DlibFaceEngine
+    from attendance.adapters.faces.registry import face_pipeline
 
-    return DlibFaceEngine(settings.face)
+    return face_pipeline(settings.face)
 
 
 @contextlib.asynccontextmanager
@@ -154,6 +154,7 @@ async def build(
         tenants = MongoTenantRepository(db)
         cipher = template_cipher(settings)  # face templates, chat tokens and webhook secrets
         templates = MongoTemplateRepository(db, cipher)
+        face = engine or in_process_engine(settings)
         identities = MongoChatIdentityRepository(db)
         deps = EnrollmentDeps(
             tenants=tenants,
@@ -162,8 +163,8 @@ async def build(
             consents=MongoConsentRepository(db),
             templates=templates,
             audit=MongoAuditLog(db),
-            engine=engine or in_process_engine(settings),
-            galleries=TemplateGalleryCache(tenants, templates),
+            engine=face,
+            galleries=TemplateGalleryCache(tenants, templates, face.model),
             clock=clock or SystemClock(),
         )
         http = aiohttp.ClientSession()
@@ -415,6 +416,7 @@ def dashboard_deps(c: Container, *, cached: bool = False) -> DashboardDeps:
         audit=c.deps.audit,
         messages=chat_messages(c),
         clock=clock,
+        model=c.deps.engine.model,
         memo=SummaryMemo() if cached else None,
     )
 

@@ -35,8 +35,8 @@ from attendance.core.domain.checkins import (
 )
 from attendance.core.domain.faces import PhotoRefused, Purpose
 from attendance.core.domain.model import Employee, Tenant, new_id
-from attendance.core.matching import DEFAULT_THRESHOLDS, identify, verify
 from attendance.core.matching import Outcome as MatchOutcome
+from attendance.core.matching import identify, verify
 from attendance.core.ports import (
     AttendanceStore,
     ChatIdentityRepository,
@@ -221,7 +221,7 @@ async def decide_job(job: CheckInJob, *, deps: CheckInDeps) -> Outcome:
 
     gallery = await deps.galleries.gallery(tenant.id, tenant.template_version)
     probe = np.asarray(analysis.embedding, dtype=np.float32)
-    thresholds = tenant.thresholds or DEFAULT_THRESHOLDS
+    thresholds = tenant.thresholds or deps.engine.model.thresholds
     decision = verify(gallery, claimed.id, probe, thresholds) if claimed else identify(gallery, probe, thresholds)
     d, m = decision.distance, decision.margin
     refused = {

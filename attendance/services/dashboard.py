@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from attendance.core.domain.access import Principal
 from attendance.core.domain.checkins import AttendanceEvent, DaySummary, current, summarise_days
+from attendance.core.domain.faces import FaceModelCard
 from attendance.core.domain.model import Employee, Role, Tenant
 from attendance.core.errors import NotAllowed, NotFound, ServiceError
 from attendance.core.messages import EraseFaceData
@@ -85,6 +86,7 @@ class DashboardDeps:
     audit: AuditLog
     messages: ChatMessages
     clock: Clock
+    model: FaceModelCard  # the face model in use: its calibrated thresholds for the settings page
     memo: SummaryMemo | None = None
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from attendance.core.domain.faces import PhotoRefused, Purpose, RefusalReason
 from attendance.core.domain.model import MAX_TEMPLATES_PER_PERSON, Consent, Employee, FaceTemplate, Tenant, new_id
 from attendance.core.errors import ConsentRequired, NotFound
-from attendance.core.matching import DEFAULT_THRESHOLDS, check_enrollment
+from attendance.core.matching import check_enrollment
 from attendance.core.messages import EnrollPhoto, EraseFaceData, FaceDataErased, FaceEnrolled, RecordConsent
 from attendance.core.ports import (
     AuditLog,
@@ -92,7 +92,7 @@ async def enroll_photo(cmd: EnrollPhoto, *, deps: EnrollmentDeps) -> FaceEnrolle
     analysis = await deps.engine.analyse(cmd.photo, Purpose.ENROLL)
     gallery = await deps.galleries.gallery(tenant.id)
     probe = np.asarray(analysis.embedding, dtype=np.float32)
-    problem = check_enrollment(gallery, employee.id, probe, tenant.thresholds or DEFAULT_THRESHOLDS)
+    problem = check_enrollment(gallery, employee.id, probe, tenant.thresholds or deps.engine.model.thresholds)
     if problem == "duplicate":
         raise PhotoRefused(RefusalReason.DUPLICATE)
     if problem == "not_same_person":  # in the audit log, for the admins to look into

@@ -1,10 +1,13 @@
-"""Per-tenant galleries in memory, rebuilt when the tenant's template version moves."""
+"""Per-tenant galleries in memory, rebuilt when the tenant's template version moves. A gallery
+holds the templates of the face model in use only (``model_id``): a template enrolled with
+another model is never compared."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
+from attendance.core.domain.faces import FaceModelCard
 from attendance.core.matching import Gallery
 from attendance.core.ports import TemplateRepository, TenantRepository
 
@@ -14,9 +17,10 @@ log = logging.getLogger(__name__)
 class TemplateGalleryCache:
     """The ``GalleryProvider`` port: one gallery per tenant, checked against its version."""
 
-    def __init__(self, tenants: TenantRepository, templates: TemplateRepository) -> None:
+    def __init__(self, tenants: TenantRepository, templates: TemplateRepository, model: FaceModelCard) -> None:
         self._tenants = tenants
         self._templates = templates
+        self._model = model
         self._cache: dict[str, Gallery] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -31,8 +35,10 @@ class TemplateGalleryCache:
             cached = self._cache.get(tenant_id)
             if cached is not None and cached.version == version:
                 return cached
-            templates = await self._templates.for_tenant(tenant_id)
-            gallery = Gallery.build(((t.employee_id, t.embedding) for t in templates), version=version)
+            templates = await self._templates.for_tenant(tenant_id, model_id=self._model.id)
+            gallery = Gallery.build(
+                ((t.employee_id, t.embedding) for t in templates), dim=self._model.embedding_size, version=version
+            )
             self._cache[tenant_id] = gallery
             log.info(
                 "gallery loaded tenant=%s version=%s people=%s templates=%s",

@@ -17,27 +17,15 @@ from attendance.core.domain.model import (
     check_timezone,
 )
 from attendance.core.errors import ServiceError
-from attendance.core.matching import DEFAULT_THRESHOLDS
 from attendance.services.access import require_admin
 from attendance.services.dashboard import DashboardDeps, tenant_of
 
-# Measured on the development face set by `attendance eval` (docs/recognition.md): per shared
-# threshold T, the share of genuine probes accepted first try, and impostor trials accepted.
-MEASURED_SWEEP: tuple[tuple[float, float, float, float], ...] = (
-    # T, genuine accepted (identify), strangers accepted, impostor trials accepted (verify)
-    (0.50, 0.865, 0.0, 0.0),
-    (0.52, 0.913, 0.0, 0.0),
-    (0.54, 0.952, 0.0, 0.0),
-    (0.56, 0.981, 0.0, 0.0),
-    (0.58, 0.990, 0.0, 0.0003),
-    (0.60, 1.000, 0.0, 0.0003),
-    (0.62, 1.000, 0.067, 0.0006),
-)
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-def as_json(tenant: Tenant) -> dict[str, object]:
-    th = tenant.thresholds or DEFAULT_THRESHOLDS
+def as_json(tenant: Tenant, calibrated: MatchThresholds) -> dict[str, object]:
+    """``calibrated``: the face model's thresholds, in force unless the tenant set its own."""
+    th = tenant.thresholds or calibrated
     s = tenant.schedule
     return {
         "name": tenant.name,
@@ -54,7 +42,7 @@ def as_json(tenant: Tenant) -> dict[str, object]:
 
 
 async def read_settings(principal: Principal, *, deps: DashboardDeps) -> dict[str, object]:
-    return as_json(await tenant_of(principal, deps=deps))
+    return as_json(await tenant_of(principal, deps=deps), deps.model.thresholds)
 
 
 def _schedule(current: WorkSchedule, given: Mapping[str, object]) -> WorkSchedule:
@@ -136,7 +124,7 @@ async def update_settings(
             if given is None:
                 thresholds = None  # back to the calibrated defaults
             elif isinstance(given, dict):
-                base = dataclasses.asdict(tenant.thresholds or DEFAULT_THRESHOLDS)
+                base = dataclasses.asdict(tenant.thresholds or deps.model.thresholds)
                 thresholds = MatchThresholds(**{**base, **_numbers(given, _THRESHOLD_FIELDS)})
             else:
                 raise ServiceError("thresholds is an object, or null for the defaults.")
@@ -165,4 +153,4 @@ async def update_settings(
     return await read_settings(principal, deps=deps)
 
 
-__all__ = ["MEASURED_SWEEP", "CheckInPolicy", "read_settings", "update_settings"]
+__all__ = ["CheckInPolicy", "read_settings", "update_settings"]

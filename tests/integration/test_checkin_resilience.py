@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from attendance.adapters.embedded.secantus import EmbeddedMongo, free_port
-from attendance.adapters.faces.engine import DlibFaceEngine
+from attendance.adapters.faces.pipeline import FacePipeline
 from attendance.entrypoints.bootstrap import build
 from attendance.settings import CryptoSettings, DatabaseSettings, Settings
 from tests.fakes.chat import FakeChatPlatform
@@ -55,7 +55,7 @@ async def test_a_worker_killed_mid_job_loses_nothing(
     mongo_server: EmbeddedMongo,
     platform: FakeChatPlatform,
     workers: list[WorkerProcesses],
-    engine: DlibFaceEngine,
+    engine: FacePipeline,
     photo,
     tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
@@ -85,7 +85,7 @@ async def test_a_worker_killed_mid_job_loses_nothing(
 async def test_the_database_restarting_while_jobs_flow(
     platform: FakeChatPlatform,
     workers: list[WorkerProcesses],
-    engine: DlibFaceEngine,
+    engine: FacePipeline,
     photo,
     tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:

@@ -101,6 +101,38 @@ async def test_templates_are_encrypted_at_rest(container: Container) -> None:
         await container.deps.templates.for_employee(t.id, "someone-else")
 
 
+async def test_a_template_of_another_face_model_is_never_compared(container: Container) -> None:
+    from attendance.core.matching import Outcome, verify
+
+    t = tenant()
+    await container.deps.tenants.add(t)
+    model = container.deps.engine.model
+    quality = FaceQuality(face_px=120, sharpness=50.0, brightness=120.0, detector_score=1.0)
+    people = {}
+    for email, model_id, size in [("ada@example.com", model.id, model.embedding_size), ("bob@example.com", "v2", 512)]:
+        people[email] = await container.deps.employees.upsert(employee(t.id, email))
+        await container.deps.templates.add(
+            FaceTemplate(
+                id=new_id(),
+                tenant_id=t.id,
+                employee_id=people[email].id,
+                embedding=tuple(float(x) for x in np.linspace(-0.2, 0.2, size, dtype=np.float32)),
+                model_id=model_id,
+                quality=quality,
+                consent_id="c",
+                created_at=datetime.now(UTC),
+            )
+        )
+    await container.deps.tenants.bump_template_version(t.id)
+    gallery = await container.deps.galleries.gallery(t.id)
+    assert len(gallery) == 1 and gallery.dim == model.embedding_size
+    bob = people["bob@example.com"]
+    assert gallery.index_of(people["ada@example.com"].id) == 0 and gallery.index_of(bob.id) is None
+    probe = np.linspace(-0.2, 0.2, model.embedding_size, dtype=np.float32)
+    assert verify(gallery, bob.id, probe, model.thresholds).outcome is Outcome.NOT_ENROLLED
+    assert len(await container.deps.templates.for_employee(t.id, bob.id)) == 1  # kept, erasable, not compared
+
+
 async def test_indexes_are_created_idempotently(container: Container) -> None:
     await ensure_indexes(container.db)
     await ensure_indexes(container.db)

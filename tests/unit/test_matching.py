@@ -26,6 +26,7 @@ def gallery() -> Gallery:
             ("alice", vec(1.0, 0.0, 0.2)),
             ("carol", vec(0.0, 0.0, 0.0, 1.0)),
         ],
+        dim=128,
         version=3,
     )
 
@@ -70,14 +71,14 @@ def test_identify_retry_band_and_unknown() -> None:
 
 
 def test_identify_refuses_when_two_people_are_equally_close() -> None:
-    g = Gallery.build([("a", vec(1.0)), ("b", vec(1.0, 0.1))])
+    g = Gallery.build([("a", vec(1.0)), ("b", vec(1.0, 0.1))], dim=128)
     d = identify(g, vec(1.0, 0.05), T)  # 0.05 from both: no margin
     assert d.outcome is Outcome.RETRY
     assert d.employee_id is None
 
 
 def test_identify_on_empty_gallery() -> None:
-    assert identify(Gallery.build([]), vec(1.0), T).outcome is Outcome.NOT_RECOGNISED
+    assert identify(Gallery.build([], dim=128), vec(1.0), T).outcome is Outcome.NOT_RECOGNISED
 
 
 def test_verify_accepts_the_claimed_person() -> None:
@@ -98,7 +99,7 @@ def test_verify_retry_band_and_not_recognised() -> None:
 
 
 def test_verify_never_accepts_when_a_colleague_is_closer() -> None:
-    g = Gallery.build([("a", vec(1.0)), ("b", vec(1.0, 0.3))])
+    g = Gallery.build([("a", vec(1.0)), ("b", vec(1.0, 0.3))], dim=128)
     probe = vec(1.0, 0.2)  # 0.2 from a, 0.1 from b: closer to b, but not by the margin
     d = verify(g, "a", probe, T)
     assert d.outcome is Outcome.RETRY
@@ -109,7 +110,7 @@ def test_verify_someone_not_enrolled() -> None:
 
 
 def test_verify_with_a_single_person_gallery() -> None:
-    g = Gallery.build([("a", vec(1.0))])
+    g = Gallery.build([("a", vec(1.0))], dim=128)
     assert verify(g, "a", near(vec(1.0), 0.1), T).outcome is Outcome.ACCEPTED
 
 
@@ -132,7 +133,7 @@ def test_gallery_matches_brute_force_on_random_data() -> None:
     rng = np.random.default_rng(1)
     people = [f"p{i}" for i in range(50)]
     templates = [(p, rng.normal(0, 0.1, 128).astype(np.float32)) for p in people for _ in range(2)]
-    g = Gallery.build(templates)
+    g = Gallery.build(templates, dim=128)
     probe = rng.normal(0, 0.1, 128).astype(np.float32)
     per_person: dict[str, float] = {}
     for p, v in templates:
@@ -143,3 +144,14 @@ def test_gallery_matches_brute_force_on_random_data() -> None:
     assert first.distance == pytest.approx(ranked[0][1], abs=1e-4)
     assert g.person_id(second.person) == ranked[1][0]
     assert second.distance == pytest.approx(ranked[1][1], abs=1e-4)
+
+
+def test_a_gallery_holds_one_models_size_and_refuses_a_probe_of_another() -> None:
+    g = Gallery.build([("a", vec(1.0))], dim=128)
+    assert g.dim == 128
+    with pytest.raises(ValueError, match="another face model"):
+        identify(g, np.zeros(512, dtype=np.float32), T)
+    with pytest.raises(ValueError, match="128 numbers"):
+        Gallery.build([("a", vec(1.0)), ("b", np.zeros(512, dtype=np.float32))], dim=128)
+    empty = Gallery.build([], dim=512)
+    assert empty.dim == 512 and identify(empty, np.zeros(512, dtype=np.float32), T).outcome is Outcome.NOT_RECOGNISED

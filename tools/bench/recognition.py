@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from attendance.adapters.faces.engine import DlibFaceEngine
 from attendance.adapters.faces.faceset import load_face_set
 from attendance.adapters.faces.pool import ProcessPoolFaceEngine
+from attendance.adapters.faces.registry import face_pipeline, model_card
 from attendance.core.domain.faces import PhotoRefused, Purpose
-from attendance.core.matching import DEFAULT_THRESHOLDS, EMBEDDING_DIM, Gallery, identify
+from attendance.core.matching import Gallery, identify
 from attendance.settings import FaceSettings
 
 LARGE = 640  # photos whose longest side is above this count as large
@@ -46,11 +46,14 @@ def _longest_side(path: Path) -> int:
 def bench_recognition(root: Path, settings: FaceSettings, *, throughput_checkins: int = 300) -> dict[str, Any]:
     faces = load_face_set(root)
     photos = faces.all_photos()
-    engine = DlibFaceEngine(settings)
+    engine = face_pipeline(settings)
     engine.warm_up()
     gallery = Gallery.build(
-        (ident, engine.analyse_sync(ps[0].path.read_bytes(), Purpose.ENROLL).embedding)
-        for ident, ps in faces.enrolled.items()
+        (
+            (ident, engine.analyse_sync(ps[0].path.read_bytes(), Purpose.ENROLL).embedding)
+            for ident, ps in faces.enrolled.items()
+        ),
+        dim=engine.model.embedding_size,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # pkg_resources, inside face_recognition_models
@@ -66,7 +69,7 @@ def bench_recognition(root: Path, settings: FaceSettings, *, throughput_checkins
         try:
             analysis = engine.analyse_sync(data, Purpose.CHECK_IN)
             t0 = time.perf_counter()
-            identify(gallery, np.asarray(analysis.embedding, dtype=np.float32), DEFAULT_THRESHOLDS)
+            identify(gallery, np.asarray(analysis.embedding, dtype=np.float32), engine.model.thresholds)
             match_ms = (time.perf_counter() - t0) * 1000
             ours: dict[str, float | str] = {
                 "decode_ms": read_ms + analysis.times.decode_ms,
@@ -138,7 +141,7 @@ async def _throughput(
                     analysis = await engine.analyse(data, Purpose.CHECK_IN)
                 except PhotoRefused:
                     return
-                identify(gallery, np.asarray(analysis.embedding, dtype=np.float32), DEFAULT_THRESHOLDS)
+                identify(gallery, np.asarray(analysis.embedding, dtype=np.float32), engine.model.thresholds)
 
         started = time.perf_counter()
         await asyncio.gather(*(one(photos[i % len(photos)]) for i in range(total)))
@@ -154,20 +157,21 @@ def _rss_mb() -> float:
 
 def bench_match(sizes: Sequence[int], *, probes: int = 50, seed: int = 7) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
+    model = model_card(FaceSettings())
     results: dict[str, Any] = {}
     for n in sizes:
         gc.collect()
         before = _rss_mb()
-        matrix = rng.standard_normal((n, EMBEDDING_DIM), dtype=np.float32)
+        matrix = rng.standard_normal((n, model.embedding_size), dtype=np.float32)
         matrix *= 0.09  # dlib descriptors have about this spread per dimension
         gallery = Gallery(np.arange(n).astype("S12"), matrix, np.arange(n, dtype=np.int64))
         del matrix
-        queries = rng.standard_normal((probes, EMBEDDING_DIM), dtype=np.float32) * 0.09
-        identify(gallery, queries[0], DEFAULT_THRESHOLDS)  # warm
+        queries = rng.standard_normal((probes, model.embedding_size), dtype=np.float32) * 0.09
+        identify(gallery, queries[0], model.thresholds)  # warm
         times = []
         for q in queries:
             t0 = time.perf_counter()
-            identify(gallery, q, DEFAULT_THRESHOLDS)
+            identify(gallery, q, model.thresholds)
             times.append((time.perf_counter() - t0) * 1000)
         results[str(n)] = {
             "people": n,

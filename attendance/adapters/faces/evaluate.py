@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from attendance.adapters.faces.faceset import FacePhoto, FaceSet
-from attendance.core.domain.faces import FaceAnalysis, PhotoRefused, Purpose
+from attendance.core.domain.faces import FaceAnalysis, FaceModelCard, PhotoRefused, Purpose
 from attendance.core.domain.model import MAX_TEMPLATES_PER_PERSON, MatchThresholds
 from attendance.core.matching import Gallery, Outcome, check_enrollment, identify, verify
 
@@ -40,14 +40,15 @@ class Embedded:
     refusals: list[tuple[str, str]]  # label, reason
     enroll_photos: int = 1
     skipped: list[str] = dataclasses.field(default_factory=list)  # too few photos for enroll_photos + 1
+    dim: int = 128  # the model's embedding size
 
 
-def embed_face_set(
-    faces: FaceSet, analyse: Analyse, thresholds: MatchThresholds, *, enroll_photos: int = 1
-) -> Embedded:
+def embed_face_set(faces: FaceSet, analyse: Analyse, model: FaceModelCard, *, enroll_photos: int = 1) -> Embedded:
+    """``analyse``: the pipeline of ``model``, whose calibrated thresholds gate the enrollment."""
     if not 1 <= enroll_photos <= MAX_TEMPLATES_PER_PERSON:
         raise ValueError(f"enroll_photos is 1 to {MAX_TEMPLATES_PER_PERSON}, not {enroll_photos}")
-    out = Embedded([], 0, [], [], [], [], enroll_photos=enroll_photos)
+    thresholds = model.thresholds
+    out = Embedded([], 0, [], [], [], [], enroll_photos=enroll_photos, dim=model.embedding_size)
     for identity, photos in faces.enrolled.items():
         if len(photos) < enroll_photos + 1:
             out.skipped.append(identity)
@@ -63,7 +64,7 @@ def embed_face_set(
                 out.enroll_fallbacks += 1
                 continue
             vec = np.asarray(analysis.embedding, dtype=np.float32)
-            gallery = Gallery.build(out.templates)
+            gallery = Gallery.build(out.templates, dim=out.dim)
             if check_enrollment(gallery, identity, vec, thresholds) is not None:
                 out.refusals.append((photo.label + " (enroll)", "duplicate_or_other_person"))
                 out.enroll_fallbacks += 1
@@ -95,7 +96,7 @@ def _rate(n: int, d: int) -> float:
 
 def score(e: Embedded, t: MatchThresholds) -> dict[str, float | int]:
     """Every figure of the report for one set of thresholds."""
-    gallery = Gallery.build(e.templates)
+    gallery = Gallery.build(e.templates, dim=e.dim)
     people = [gallery.person_id(i) for i in range(len(gallery))]
     c: dict[str, int] = dict.fromkeys(
         (

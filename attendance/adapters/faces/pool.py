@@ -1,8 +1,8 @@
 """The face engine behind a process pool, so no face work ever runs on an event loop.
 
-Each worker process sets one BLAS thread, loads the dlib models in its initialiser (not in the
-parent before a fork) and keeps one ``DlibFaceEngine``. The ``spawn`` start method means no
-threads or database clients are inherited.
+Each worker process sets one BLAS thread, loads the face model in its initialiser (not in the
+parent before a fork) and keeps one ``FacePipeline`` (built by ``registry.face_pipeline``). The
+``spawn`` start method means no threads or database clients are inherited.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from attendance.core.domain.faces import FaceAnalysis, Purpose
+from attendance.core.domain.faces import FaceAnalysis, FaceModelCard, Purpose
 from attendance.core.ports import EngineUnavailable
 from attendance.settings import FaceSettings
 
@@ -34,9 +34,9 @@ def single_thread_blas() -> None:
 def _init_worker(settings: FaceSettings) -> None:
     global _engine
     single_thread_blas()
-    from attendance.adapters.faces.engine import DlibFaceEngine
+    from attendance.adapters.faces.registry import face_pipeline
 
-    _engine = DlibFaceEngine(settings)
+    _engine = face_pipeline(settings)
     _engine.warm_up()
 
 
@@ -54,8 +54,11 @@ class ProcessPoolFaceEngine:
 
     def __init__(self, settings: FaceSettings, processes: int | None = None) -> None:
         single_thread_blas()  # inherited by the spawned children through the environment
+        from attendance.adapters.faces.registry import model_card
+
         self._settings = settings
         self._processes = processes or settings.processes
+        self.model: FaceModelCard = model_card(settings)  # no model loaded in this process
         self._pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:

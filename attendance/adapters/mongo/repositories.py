@@ -400,8 +400,9 @@ class MongoTemplateRepository:
         cursor = self._c.find({"tenant_id": tenant_id, "employee_id": employee_id}).sort("created_at", ASCENDING)
         return [self._template(d) async for d in cursor]
 
-    async def for_tenant(self, tenant_id: str) -> Sequence[FaceTemplate]:
-        return [self._template(d) async for d in self._c.find({"tenant_id": tenant_id})]
+    async def for_tenant(self, tenant_id: str, *, model_id: str) -> Sequence[FaceTemplate]:
+        found = self._c.find({"tenant_id": tenant_id, "model_id": model_id})
+        return [self._template(d) async for d in found]
 
     async def count(self, tenant_id: str, employee_id: str) -> int:
         return int(await self._c.count_documents({"tenant_id": tenant_id, "employee_id": employee_id}))

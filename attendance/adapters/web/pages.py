@@ -271,7 +271,7 @@ class PageHandlers:
             request,
             "settings.html",
             s=current,
-            sweep=tenant_settings.MEASURED_SWEEP,
+            sweep=self.d.dash.model.sweep,
             days=tenant_settings.DAYS,
             error=None,
         )
@@ -309,7 +309,7 @@ class PageHandlers:
                 "settings.html",
                 status=400,
                 s=current,
-                sweep=tenant_settings.MEASURED_SWEEP,
+                sweep=self.d.dash.model.sweep,
                 days=tenant_settings.DAYS,
                 error=message,
             )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from attendance.core.domain.model import FaceQuality
+from attendance.core.domain.model import FaceQuality, MatchThresholds
 
 
 class Purpose(enum.StrEnum):
@@ -84,6 +84,20 @@ def _rebuild_refusal(reason: str, details: dict[str, object]) -> PhotoRefused:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class FaceModelCard:
+    """What the service must know about the face model in use, whichever it is: its id (stored
+    on every template; a template of another model is never compared), the size of its
+    embeddings, the thresholds calibrated for it on the development set (``attendance eval``,
+    docs/recognition.md) and that calibration's sweep, shown to admins who change thresholds:
+    (threshold, genuine accepted, strangers accepted, impostor trials accepted)."""
+
+    id: str
+    embedding_size: int
+    thresholds: MatchThresholds
+    sweep: tuple[tuple[float, float, float, float], ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StageTimes:
     decode_ms: float
     detect_ms: float
@@ -92,7 +106,7 @@ class StageTimes:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FaceAnalysis:
-    """One face found in a photo: its 128-d descriptor and how good the photo was."""
+    """One face found in a photo: its embedding (``model_id``'s) and how good the photo was."""
 
     embedding: tuple[float, ...]
     quality: FaceQuality

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from attendance.core.matching import DEFAULT_THRESHOLDS
 from attendance.settings import ConfigurationError, Settings
 
 
@@ -95,16 +94,16 @@ def _write(path: Path | None, report: dict[str, Any]) -> None:
 
 
 async def run_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from attendance.adapters.faces.engine import DlibFaceEngine
     from attendance.adapters.faces.evaluate import SWEEP_VALUES, embed_face_set, score, sweep
     from attendance.adapters.faces.faceset import load_face_set
+    from attendance.adapters.faces.registry import face_pipeline
 
-    engine = DlibFaceEngine(settings.face)
+    engine = face_pipeline(settings.face)
+    th = engine.model.thresholds
     embedded = embed_face_set(
-        load_face_set(args.dir), engine.analyse_sync, DEFAULT_THRESHOLDS, enroll_photos=args.enroll_photos
+        load_face_set(args.dir), engine.analyse_sync, engine.model, enroll_photos=args.enroll_photos
     )
-    figures = score(embedded, DEFAULT_THRESHOLDS)
-    th = DEFAULT_THRESHOLDS
+    figures = score(embedded, th)
     print(
         f"thresholds: verify {th.verify} (retry to {th.verify_retry}), identify accept {th.accept} "
         f"(retry to {th.retry}), margin {th.margin}"
@@ -122,7 +121,7 @@ async def run_eval(args: argparse.Namespace, settings: Settings) -> int:
         if key != "counts":
             print(f"  {key:32s}{value}")
     print(f"\n{'T':>6s} {'id acc':>7s} {'wrong':>6s} {'str acc':>7s} {'loo':>6s} {'ver acc':>7s} {'imp acc':>7s}")
-    rows = sweep(embedded, DEFAULT_THRESHOLDS, SWEEP_VALUES)
+    rows = sweep(embedded, th, SWEEP_VALUES)
     for r in rows:
         print(
             f"{r['threshold']:6.2f} {r['accept_correct']:7.3f} {r['accept_wrong']:6.3f} {r['stranger_accepts']:7.3f} "

@@ -1,81 +1,38 @@
-"""The dlib face engine: detection, face choice, quality gates, 5-point alignment, descriptor.
+"""The face pipeline: decode, detect, choose the face, quality gates, embed, fingerprint.
 
-One instance per process (dlib models are not shared across processes); models load lazily
-under a lock on first use. CPU-bound: callers on an event loop go through ``pool``.
+Only detecting and embedding are the model's (``model.FaceModel``); the rest is the same for
+every model. One pipeline per process (models are not shared across processes); CPU-bound:
+callers on an event loop go through ``pool``. Built by ``registry.face_pipeline`` only.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import threading
 import time
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from PIL import Image
 
 from attendance.adapters.faces.decode import Decoded, decode
 from attendance.adapters.faces.fingerprint import phash
-from attendance.core.domain.faces import FaceAnalysis, PhotoRefused, Purpose, RefusalReason, StageTimes
+from attendance.adapters.faces.model import FaceBox, FaceModel, Rgb
+from attendance.core.domain.faces import FaceAnalysis, FaceModelCard, PhotoRefused, Purpose, RefusalReason, StageTimes
 from attendance.core.domain.model import FaceQuality
 from attendance.settings import FaceSettings
 
-MODEL_ID = "dlib_resnet_v1+sp5"
 
-Rgb = npt.NDArray[np.uint8]
+class FacePipeline:
+    """The ``FaceEngine`` port in this process. ``analyse_sync`` is the whole pipeline for one photo."""
 
-
-@dataclass(frozen=True, slots=True)
-class _Face:
-    left: int
-    top: int
-    right: int
-    bottom: int
-    score: float
-
-    @property
-    def width(self) -> int:
-        return self.right - self.left
-
-    @property
-    def area(self) -> int:
-        return max(0, self.right - self.left) * max(0, self.bottom - self.top)
-
-
-def _model_path(name: str) -> str:
-    """A model file of ``face_recognition_models``, found without importing that package
-    (its ``__init__`` pulls in the deprecated ``pkg_resources``)."""
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the face_recognition_models package is not installed")
-    return str(Path(next(iter(spec.submodule_search_locations))) / "models" / name)
-
-
-class DlibFaceEngine:
-    """Synchronous engine. ``analyse_sync`` is the whole pipeline for one photo."""
-
-    def __init__(self, settings: FaceSettings) -> None:
+    def __init__(self, settings: FaceSettings, model: FaceModel) -> None:
         self._s = settings
-        self._lock = threading.Lock()
-        self._models: tuple[Any, Any, Any] | None = None
+        self._model = model
 
-    def _load(self) -> tuple[Any, Any, Any]:
-        with self._lock:
-            if self._models is None:
-                import dlib
-
-                self._models = (
-                    dlib.get_frontal_face_detector(),
-                    dlib.shape_predictor(_model_path("shape_predictor_5_face_landmarks.dat")),
-                    dlib.face_recognition_model_v1(_model_path("dlib_face_recognition_resnet_model_v1.dat")),
-                )
-            return self._models
+    @property
+    def model(self) -> FaceModelCard:
+        return self._model.card
 
     def warm_up(self) -> None:
-        self._load()
+        self._model.load()
 
     async def analyse(self, photo: bytes, purpose: Purpose) -> FaceAnalysis:
         """In-process, on the caller's thread: for CLI tools and tests, not for an event loop."""
@@ -84,26 +41,22 @@ class DlibFaceEngine:
     def analyse_sync(self, photo: bytes, purpose: Purpose) -> FaceAnalysis:
         s = self._s
         decoded = decode(photo, max_bytes=s.max_bytes, max_pixels=s.max_pixels, work_size=s.work_size)
-        detector, predictor, encoder = self._load()
+        self._model.load()
         started = time.perf_counter()
-        faces = self._detect(detector, decoded.pixels)
+        faces = self._detect(decoded.pixels)
         face = self._choose(faces, decoded, purpose)
         quality = self._quality(decoded, face, purpose)
         detected = time.perf_counter()
-        import dlib
-
-        rect = dlib.rectangle(face.left, face.top, face.right, face.bottom)
-        shape = predictor(decoded.pixels, rect)
         jitters = s.enroll_jitters if purpose is Purpose.ENROLL else 0
-        descriptor = encoder.compute_face_descriptor(decoded.pixels, shape, jitters)
+        embedding = self._model.embed(decoded.pixels, face, jitters=jitters)
         encoded = time.perf_counter()
         inv = 1.0 / decoded.scale
         return FaceAnalysis(
-            embedding=tuple(float(x) for x in descriptor),
+            embedding=embedding,
             quality=quality,
             box=(round(face.left * inv), round(face.top * inv), round(face.right * inv), round(face.bottom * inv)),
             faces_found=len(faces),
-            model_id=MODEL_ID,
+            model_id=self._model.card.id,
             fingerprint=phash(decoded.pixels),
             captured_at=decoded.captured_at,
             times=StageTimes(
@@ -113,7 +66,7 @@ class DlibFaceEngine:
             ),
         )
 
-    def _detect(self, detector: Any, pixels: Rgb) -> list[_Face]:
+    def _detect(self, pixels: Rgb) -> list[FaceBox]:
         """A cheap pass on a small copy without upsampling; if it finds nothing, a careful one."""
         h, w = pixels.shape[:2]
         first = self._s.first_try_size
@@ -122,25 +75,14 @@ class DlibFaceEngine:
             small = np.asarray(
                 Image.fromarray(pixels).resize((round(w * ratio), round(h * ratio)), Image.Resampling.BILINEAR)
             )
+            faces = [f.scaled(1.0 / ratio) for f in self._model.detect(small, upsample=0)]
         else:
-            ratio, small = 1.0, pixels
-        faces = self._run(detector, small, 0, ratio)
+            faces = self._model.detect(pixels, upsample=0)
         if not faces:
-            faces = self._run(detector, pixels, 1, 1.0)
+            faces = self._model.detect(pixels, upsample=1)
         return faces
 
-    @staticmethod
-    def _run(detector: Any, pixels: Rgb, upsample: int, ratio: float) -> list[_Face]:
-        rects, scores, _ = detector.run(pixels, upsample, 0.0)
-        inv = 1.0 / ratio
-        return [
-            _Face(
-                round(r.left() * inv), round(r.top() * inv), round(r.right() * inv), round(r.bottom() * inv), float(sc)
-            )
-            for r, sc in zip(rects, scores, strict=True)
-        ]
-
-    def _choose(self, faces: list[_Face], decoded: Decoded, purpose: Purpose) -> _Face:
+    def _choose(self, faces: list[FaceBox], decoded: Decoded, purpose: Purpose) -> FaceBox:
         """The face that is large and central. A second face weighing nearly as much means the
         photo shows two people: refused (strictly for enrollment, only when ambiguous at check-in)."""
         if not faces:
@@ -148,7 +90,7 @@ class DlibFaceEngine:
         h, w = decoded.pixels.shape[:2]
         cx, cy, diag = w / 2, h / 2, float(np.hypot(w, h))
 
-        def weight(f: _Face) -> float:
+        def weight(f: FaceBox) -> float:
             off = float(np.hypot((f.left + f.right) / 2 - cx, (f.top + f.bottom) / 2 - cy)) / diag
             return f.area * max(0.05, 1.0 - 2.0 * off)
 
@@ -159,7 +101,7 @@ class DlibFaceEngine:
             raise PhotoRefused(RefusalReason.MULTIPLE_FACES)
         return chosen
 
-    def _quality(self, decoded: Decoded, face: _Face, purpose: Purpose) -> FaceQuality:
+    def _quality(self, decoded: Decoded, face: FaceBox, purpose: Purpose) -> FaceQuality:
         s = self._s
         h, w = decoded.pixels.shape[:2]
         left, top = max(0, face.left), max(0, face.top)
