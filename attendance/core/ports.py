@@ -15,7 +15,14 @@ from typing import Protocol
 from attendance.core.domain.access import ApiToken, EnrollmentCode, LocalUser
 from attendance.core.domain.checkins import AttendanceEvent, CheckInJob, Outcome, ReviewItem
 from attendance.core.domain.corrections import CorrectionRequest, RequestStatus
-from attendance.core.domain.deliveries import Attempt, Delivery, DeliveryResult, DeliveryState, DeliveryStats
+from attendance.core.domain.deliveries import (
+    Attempt,
+    Delivery,
+    DeliveryResult,
+    DeliveryState,
+    DeliveryStats,
+    OutboxMessage,
+)
 from attendance.core.domain.faces import FaceAnalysis, FaceModelCard, Purpose
 from attendance.core.domain.model import (
     ChatIdentity,
@@ -247,14 +254,14 @@ class AttendanceStore(Protocol):
         ...
 
     async def append(
-        self, event: AttendanceEvent, seq: int, outbox: Sequence[dict[str, object]], fingerprint: Fingerprint | None
+        self, event: AttendanceEvent, seq: int, outbox: Sequence[OutboxMessage], fingerprint: Fingerprint | None
     ) -> None:
         """Insert the event as number ``seq`` (``SequenceTaken`` if that number is gone), then its
         outbox rows and photo fingerprint; all idempotent by id, so a re-run completes the rest."""
         ...
 
     async def complete(
-        self, event: AttendanceEvent, outbox: Sequence[dict[str, object]], fingerprint: Fingerprint | None
+        self, event: AttendanceEvent, outbox: Sequence[OutboxMessage], fingerprint: Fingerprint | None
     ) -> None:
         """Write the outbox rows and fingerprint of an event already stored (idempotent)."""
         ...
@@ -353,11 +360,11 @@ class Connector(Protocol):
 class DeliveryRepository(Protocol):
     """The outbox and the deliveries made from it (one per outbox row and subscription)."""
 
-    async def pending_outbox(self, limit: int) -> list[dict[str, object]]:
+    async def pending_outbox(self, limit: int) -> list[OutboxMessage]:
         """Outbox rows not yet fanned out, oldest first."""
         ...
 
-    async def fan_out(self, rows: Sequence[tuple[dict[str, object], Sequence[Subscription]]], now: datetime) -> None:
+    async def fan_out(self, rows: Sequence[tuple[OutboxMessage, Sequence[Subscription]]], now: datetime) -> None:
         """Create each row's deliveries to its subscriptions (idempotent), then mark the rows dispatched."""
         ...
 
@@ -408,7 +415,7 @@ class DeliveryRepository(Protocol):
     async def stats(self, tenant_id: str | None, now: datetime) -> DeliveryStats: ...
     async def alerts(self, tenant_id: str, limit: int) -> builtins.list[tuple[datetime, str]]: ...
     async def record_alert(self, tenant_id: str, text: str, now: datetime) -> None: ...
-    async def add_outbox(self, rows: Sequence[dict[str, object]]) -> None:
+    async def add_outbox(self, rows: Sequence[OutboxMessage]) -> None:
         """Rows not tied to one attendance event (day summaries); idempotent by id."""
         ...
 

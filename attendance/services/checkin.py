@@ -14,6 +14,7 @@ Exception tree::
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,7 @@ from attendance.core.domain.checkins import (
     duplicate_of,
     is_stale,
 )
+from attendance.core.domain.deliveries import OutboxMessage
 from attendance.core.domain.faces import PhotoRefused, Purpose
 from attendance.core.domain.model import Employee, Tenant, new_id
 from attendance.core.matching import Outcome as MatchOutcome
@@ -116,11 +118,11 @@ async def submit_check_in(cmd: RequestCheckIn, *, jobs: JobQueue, clock: Clock) 
 OUTBOX_TYPES = {Direction.IN: "attendance.check_in.accepted", Direction.OUT: "attendance.check_out.accepted"}
 
 
-def outbox_rows(event: AttendanceEvent, employee: Employee, created_at: datetime) -> list[dict[str, object]]:
+def outbox_rows(event: AttendanceEvent, employee: Employee, created_at: datetime) -> list[OutboxMessage]:
     """The rows payroll delivery reads (one per event type; ids stable per event)."""
     kind = OUTBOX_TYPES[event.direction]
     local = event.local
-    payload = {
+    payload: dict[str, object] = {
         "type": kind,
         "version": 1,
         "event_id": event.id,
@@ -140,34 +142,34 @@ def outbox_rows(event: AttendanceEvent, employee: Employee, created_at: datetime
         "supersedes": event.supersedes,
     }
     return [
-        {
-            "_id": f"{event.id}:{kind}",
-            "tenant_id": event.tenant_id,
-            "employee_id": event.employee_id,
-            "event_id": event.id,
-            "type": kind,
-            "occurred_at": event.at,
-            "payload": payload,
-            "created_at": created_at,
-            "state": "pending",
-        }
+        OutboxMessage(
+            id=f"{event.id}:{kind}",
+            tenant_id=event.tenant_id,
+            employee_id=event.employee_id,
+            event_id=event.id,
+            type=kind,
+            occurred_at=event.at,
+            payload=payload,
+            created_at=created_at,
+        )
     ]
 
 
 CORRECTED = "attendance.event.corrected"
 
 
-def correction_rows(event: AttendanceEvent, employee: Employee, created_at: datetime) -> list[dict[str, object]]:
+def correction_rows(event: AttendanceEvent, employee: Employee, created_at: datetime) -> list[OutboxMessage]:
     """A correction's rows: the event's fields, typed ``attendance.event.corrected``, with ``void``
     and ``reason``."""
-    rows = outbox_rows(event, employee, created_at)
-    for row in rows:
-        row["_id"] = f"{event.id}:{CORRECTED}"
-        row["type"] = CORRECTED
-        payload = dict(row["payload"])  # type: ignore[call-overload]
-        payload.update(type=CORRECTED, void=event.void, reason=event.reason)
-        row["payload"] = payload
-    return rows
+    return [
+        dataclasses.replace(
+            row,
+            id=f"{event.id}:{CORRECTED}",
+            type=CORRECTED,
+            payload={**row.payload, "type": CORRECTED, "void": event.void, "reason": event.reason},
+        )
+        for row in outbox_rows(event, employee, created_at)
+    ]
 
 
 async def _resolve(job: CheckInJob, tenant: Tenant, deps: CheckInDeps) -> Employee | None:

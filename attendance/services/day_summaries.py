@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from attendance.core.domain.checkins import DaySummary
+from attendance.core.domain.deliveries import OutboxMessage
 from attendance.core.domain.model import Employee, Tenant
 from attendance.core.ports import AttendanceStore, DeliveryRepository, EmployeeRepository, TenantRepository
 from attendance.services.reports import summaries
@@ -33,13 +34,13 @@ def _times(at: datetime | None, zone: ZoneInfo) -> tuple[str | None, str | None]
     return (at.astimezone(UTC).isoformat(), at.astimezone(zone).isoformat()) if at else (None, None)
 
 
-def summary_row(tenant: Tenant, person: Employee, day: DaySummary, created_at: datetime) -> dict[str, object]:
+def summary_row(tenant: Tenant, person: Employee, day: DaySummary, created_at: datetime) -> OutboxMessage:
     zone = ZoneInfo(day.timezone)
     first_utc, first_local = _times(day.first_in, zone)
     last_utc, last_local = _times(day.last_out, zone)
     summary_id = f"summary:{tenant.id}:{person.id}:{day.day.isoformat()}"
     end_of_day = datetime.combine(day.day + timedelta(days=1), datetime.min.time(), tzinfo=zone).astimezone(UTC)
-    payload = {
+    payload: dict[str, object] = {
         "type": SUMMARY_TYPE,
         "version": 1,
         "event_id": summary_id,
@@ -57,17 +58,16 @@ def summary_row(tenant: Tenant, person: Employee, day: DaySummary, created_at: d
         "missing_check_out": day.missing_check_out,
         "events": day.events,
     }
-    return {
-        "_id": f"{summary_id}:{SUMMARY_TYPE}",
-        "tenant_id": tenant.id,
-        "employee_id": person.id,
-        "event_id": summary_id,
-        "type": SUMMARY_TYPE,
-        "occurred_at": end_of_day,
-        "payload": payload,
-        "created_at": created_at,
-        "state": "pending",
-    }
+    return OutboxMessage(
+        id=f"{summary_id}:{SUMMARY_TYPE}",
+        tenant_id=tenant.id,
+        employee_id=person.id,
+        event_id=summary_id,
+        type=SUMMARY_TYPE,
+        occurred_at=end_of_day,
+        payload=payload,
+        created_at=created_at,
+    )
 
 
 async def emit_day_summaries(

@@ -32,6 +32,7 @@ from attendance.core.domain.checkins import (
     PhotoRef,
     Requested,
 )
+from attendance.core.domain.deliveries import OutboxMessage
 from attendance.core.domain.model import ChatIdentity, Employee, Role, Tenant
 from attendance.core.errors import NotFound
 from attendance.core.messages import CreateTenant
@@ -213,7 +214,7 @@ async def _playground_user(
         )
 
 
-async def _append_once(store: AttendanceStore, event: AttendanceEvent, outbox: list[dict[str, object]]) -> int:
+async def _append_once(store: AttendanceStore, event: AttendanceEvent, outbox: list[OutboxMessage]) -> int:
     """1 when the event was added, 0 when an earlier run had added it."""
     if await store.event(event.tenant_id, event.id) is not None:
         return 0

@@ -32,6 +32,7 @@ from attendance.core.domain.deliveries import (
     Delivery,
     DeliveryResult,
     DeliveryState,
+    OutboxMessage,
     ResultKind,
     after_attempt,
 )
@@ -105,12 +106,11 @@ class Dispatcher:
     async def fan_out_once(self, limit: int = 200) -> int:
         rows = await self.deps.deliveries.pending_outbox(limit)
         by_tenant: dict[str, list[Subscription]] = {}
-        batch: list[tuple[dict[str, object], list[Subscription]]] = []
+        batch: list[tuple[OutboxMessage, list[Subscription]]] = []
         for row in rows:
-            tenant_id = str(row["tenant_id"])
-            if tenant_id not in by_tenant:  # disabled ones too: their deliveries wait, held, until enabled
-                by_tenant[tenant_id] = await self.deps.subscriptions.list(tenant_id)
-            batch.append((row, [s for s in by_tenant[tenant_id] if s.wants(str(row["type"]))]))
+            if row.tenant_id not in by_tenant:  # disabled ones too: their deliveries wait, held, until enabled
+                by_tenant[row.tenant_id] = await self.deps.subscriptions.list(row.tenant_id)
+            batch.append((row, [s for s in by_tenant[row.tenant_id] if s.wants(row.type)]))
         if batch:
             await self.deps.deliveries.fan_out(batch, self.deps.clock.now())
         return len(rows)

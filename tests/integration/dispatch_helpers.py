@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from attendance.core.domain.checkins import AttendanceEvent, Direction
+from attendance.core.domain.deliveries import OutboxMessage
 from attendance.core.domain.model import Employee, Tenant, new_id
 from attendance.core.messages import CreateTenant
 from attendance.entrypoints.bootstrap import Container, dispatcher
@@ -75,9 +76,9 @@ async def webhook_receiver() -> AsyncIterator[WebhookReceiver]:
         await r.stop()
 
 
-async def punches(c: Container, tenant_id: str, people: list[Employee], rounds: int) -> list[dict[str, object]]:
+async def punches(c: Container, tenant_id: str, people: list[Employee], rounds: int) -> list[OutboxMessage]:
     """``rounds`` alternating in/out events per person, interleaved, in the outbox."""
-    rows: list[dict[str, object]] = []
+    rows: list[OutboxMessage] = []
     start = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
     created = datetime.now(UTC)
     for r in range(rounds):
@@ -144,10 +145,10 @@ async def alerted(c: Container, tenant_id: str) -> list[tuple[datetime, str]]:
     return await c.deliveries.alerts(tenant_id, 10)
 
 
-def in_order_per_employee(ids: list[str], rows: list[dict[str, object]]) -> bool:
+def in_order_per_employee(ids: list[str], rows: list[OutboxMessage]) -> bool:
     """Each employee's events arrived in the order they were written."""
-    employee_of = {str(r["_id"]): str(r["employee_id"]) for r in rows}
-    written = {e: [str(r["_id"]) for r in rows if r["employee_id"] == e] for e in set(employee_of.values())}
+    employee_of = {r.id: r.employee_id for r in rows}
+    written = {e: [r.id for r in rows if r.employee_id == e] for e in set(employee_of.values())}
     got: dict[str, list[str]] = {}
     for i in ids:
         got.setdefault(employee_of[i], []).append(i)

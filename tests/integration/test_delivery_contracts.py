@@ -82,10 +82,10 @@ async def test_signed_webhooks_arrive_once_each_in_order_per_employee(
     async with running(c):
         await delivered(c, tenant_id, len(rows))
     assert receiver.bad_signatures == 0
-    assert sorted(receiver.accepted) == sorted(str(r["_id"]) for r in rows)
+    assert sorted(receiver.accepted) == sorted(r.id for r in rows)
     assert len(receiver.received) == len(rows)  # nothing sent twice
     assert in_order_per_employee(receiver.accepted, rows)
-    body = receiver.bodies[str(rows[0]["_id"])]
+    body = receiver.bodies[rows[0].id]
     assert body["type"] == "attendance.check_in.accepted"
     assert body["tenant_id"] == tenant_id
     assert body["employee"] == {"id": people[0].id, "email": "p0@example.com", "name": "Person 0", "worker_id": "W100"}
@@ -144,7 +144,7 @@ async def test_failures_are_retried_on_the_schedule_then_dead_lettered_and_repla
     sub_id, _ = await webhook_to(c, tenant_id, receiver, "flaky")
     receiver.status["flaky"] = 503
     rows = await punches(c, tenant_id, people, rounds=2)
-    first, _ = (str(r["_id"]) for r in rows)
+    first, _ = (r.id for r in rows)
     async with running(c):
         await delivered(c, tenant_id, 1, states=("dead",))
         dead = (await _deliveries(c, tenant_id, state="dead"))[0]

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from attendance.adapters.embedded.secantus import EmbeddedMongo
+from attendance.core.domain.deliveries import OutboxMessage
 from attendance.core.domain.webhooks import SubscriptionState
 from attendance.entrypoints.bootstrap import Container
 from attendance.settings import Settings
@@ -104,8 +105,8 @@ async def receiver() -> AsyncIterator[WebhookReceiver]:
         yield r
 
 
-def _ids(rows: list[dict[str, object]]) -> list[str]:
-    return [str(r["_id"]) for r in rows]
+def _ids(rows: list[OutboxMessage]) -> list[str]:
+    return [r.id for r in rows]
 
 
 async def _max_attempts(c: Container, tenant_id: str) -> int:
@@ -195,7 +196,7 @@ async def test_a_dead_lettered_event_is_delivered_by_replay_from_the_command_lin
 
     listed = await cli(env, "deliveries", "list", "--tenant", tenant.name, "--failed")
     assert listed.returncode == 0, listed.stderr
-    delivery_id = f"{rows[0]['_id']}:"
+    delivery_id = f"{rows[0].id}:"
     line = next(li for li in listed.stdout.splitlines() if li.startswith(delivery_id))
     assert "\tdead\t" in line and "attempts=3" in line and "500" in line
 
@@ -205,7 +206,7 @@ async def test_a_dead_lettered_event_is_delivered_by_replay_from_the_command_lin
     assert replayed.stdout.startswith("1 delivery queued again")
     await delivered(c, tenant_id, 1, timeout=30)
     assert receiver.accepted == _ids(rows)
-    assert receiver.received.count(str(rows[0]["_id"])) == 4  # three failed tries, then the replay: same id
+    assert receiver.received.count(rows[0].id) == 4  # three failed tries, then the replay: same id
 
     stats = await cli(env, "deliveries", "stats", "--tenant", tenant.name)
     assert "delivered      1" in stats.stdout and "dead-lettered  0" in stats.stdout

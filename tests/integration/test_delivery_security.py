@@ -244,5 +244,5 @@ async def test_events_recorded_while_a_subscription_is_disabled_are_held_and_sen
             await delivered(c, tenant_id, len(rows))
     from tests.integration.dispatch_helpers import in_order_per_employee
 
-    assert sorted(receiver.accepted) == sorted(str(r["_id"]) for r in rows)
+    assert sorted(receiver.accepted) == sorted(r.id for r in rows)
     assert in_order_per_employee(receiver.accepted, rows)

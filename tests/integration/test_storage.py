@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from attendance.adapters.mongo.repositories import ensure_indexes
+from attendance.core.domain.deliveries import OutboxMessage
 from attendance.core.domain.model import ChatIdentity, Employee, FaceQuality, FaceTemplate, Tenant, new_id
 from attendance.core.ports import AlreadyExists
 from attendance.entrypoints.bootstrap import Container
@@ -171,8 +172,19 @@ async def test_append_is_serialised_per_employee_and_idempotent(container: Conta
             job_id=event_id,
         )
 
-    def outbox(event_id: str) -> list[dict[str, object]]:
-        return [{"_id": f"{event_id}:x", "tenant_id": t.id, "event_id": event_id, "state": "pending"}]
+    def outbox(event_id: str) -> list[OutboxMessage]:
+        return [
+            OutboxMessage(
+                id=f"{event_id}:x",
+                tenant_id=t.id,
+                employee_id=e.id,
+                event_id=event_id,
+                type="x",
+                occurred_at=now,
+                payload={},
+                created_at=now,
+            )
+        ]
 
     seq, events = await store.day(t.id, e.id, now, now)
     assert (seq, events) == (0, [])

@@ -140,8 +140,8 @@ def test_a_day_summary_row_has_utc_and_local_times_and_a_stable_id() -> None:
     )
     row = summary_row(tenant, person, day, NOW)
     again = summary_row(tenant, person, day, NOW + timedelta(hours=1))
-    assert row["_id"] == again["_id"] == "summary:t1:e1:2026-12-01:attendance.day.summary"
-    p = row["payload"]
+    assert row.id == again.id == "summary:t1:e1:2026-12-01:attendance.day.summary"
+    p = row.payload
     assert isinstance(p, dict)
     assert p["first_in_utc"] == "2026-12-01T08:05:00+00:00"
     assert p["first_in_local"] == "2026-12-01T09:05:00+01:00"
@@ -149,7 +149,7 @@ def test_a_day_summary_row_has_utc_and_local_times_and_a_stable_id() -> None:
     assert (p["worked_minutes"], p["break_minutes"], p["late_minutes"]) == (210, [31], 5)
     assert p["missing_check_out"] is True
     assert p["employee"] == {"id": "e1", "email": "jane@example.com", "name": "Jane", "worker_id": "W21"}
-    assert row["occurred_at"] == datetime(2026, 12, 1, 23, 0, tzinfo=UTC)  # local midnight
+    assert row.occurred_at == datetime(2026, 12, 1, 23, 0, tzinfo=UTC)  # local midnight
 
 
 def test_a_day_is_finished_after_local_midnight_and_a_settling_pause() -> None:

@@ -62,14 +62,14 @@ def test_there_is_a_schema_for_every_event_type() -> None:
 def test_check_in_and_check_out_payloads_match_their_schema(direction: Direction) -> None:
     for worker_id in ("21004", None):
         (row,) = outbox_rows(_event(direction), _employee(worker_id), AT)
-        _check(row["payload"])  # type: ignore[arg-type]
+        _check(row.payload)
 
 
 def test_a_correction_payload_matches_its_schema() -> None:
     event = _event(Direction.OUT, supersedes="ev0", void=True, reason="checked out twice", decision="correction")
     (row,) = correction_rows(event, _employee(), AT)
-    assert row["type"] == "attendance.event.corrected"
-    payload: dict[str, Any] = row["payload"]  # type: ignore[assignment]
+    assert row.type == "attendance.event.corrected"
+    payload: dict[str, Any] = row.payload
     assert payload["void"] is True and payload["supersedes"] == "ev0"
     _check(payload)
 
@@ -89,12 +89,12 @@ def test_a_day_summary_matches_its_schema_with_and_without_a_check_out() -> None
             missing_check_out=last_out is None,
             events=3,
         )
-        _check(summary_row(tenant, _employee(), day, AT)["payload"])  # type: ignore[arg-type]
+        _check(summary_row(tenant, _employee(), day, AT).payload)
 
 
 def test_a_payload_that_breaks_the_contract_is_caught() -> None:
     (row,) = outbox_rows(_event(Direction.IN), _employee(), AT)
-    payload = dict(row["payload"])  # type: ignore[call-overload]
+    payload = dict(row.payload)
     del payload["at_utc"]
     payload["direction"] = "out"
     messages = {e.message for e in _validator("attendance.check_in.accepted").iter_errors(payload)}

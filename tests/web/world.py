@@ -203,7 +203,7 @@ async def make_things(c: Container, org: Org) -> Things:
     )
     await c.deliveries.add_outbox(outbox_rows(event, emp, now))
     rows = await c.deliveries.pending_outbox(100)
-    mine = [r for r in rows if r.get("tenant_id") == org.id]
+    mine = [r for r in rows if r.tenant_id == org.id]
     await c.deliveries.fan_out([(r, [sub]) for r in mine], now)
     claimed = [
         d

@@ -21,7 +21,9 @@ from typing import Any
 from aiohttp import web
 
 from attendance.adapters.embedded.secantus import die_with_parent
+from attendance.adapters.mongo.deliveries import outbox_doc
 from attendance.core.domain.checkins import AttendanceEvent, Direction
+from attendance.core.domain.deliveries import OutboxMessage
 from attendance.core.domain.model import Employee, new_id
 from attendance.core.messages import CreateTenant
 from attendance.entrypoints.bootstrap import build
@@ -130,7 +132,7 @@ async def bench_dispatch(
                     )
                     for i in range(employees)
                 ]
-                rows: list[dict[str, object]] = []
+                rows: list[OutboxMessage] = []
                 start = datetime(2026, 12, 1, 7, tzinfo=UTC)
                 created = datetime.now(UTC)
                 for n in range(events):
@@ -151,7 +153,7 @@ async def bench_dispatch(
                 for _ in range(dispatchers):
                     procs.append(await _start_dispatcher(env))
                 await asyncio.wait_for(asyncio.gather(*(ready.wait() for _, ready, _ in procs)), 120)
-                await c.db["outbox"].insert_many(rows)
+                await c.db["outbox"].insert_many([outbox_doc(row) for row in rows])
                 started = time.monotonic()
                 deadline = started + timeout_s
                 while len(receiver.ids) < len(rows) and time.monotonic() < deadline:  # noqa: ASYNC110

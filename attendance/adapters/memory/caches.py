@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Generic, TypeVar
 
 from attendance.core.domain.checkins import AttendanceEvent
+from attendance.core.domain.deliveries import OutboxMessage
 from attendance.core.domain.model import Employee
 from attendance.core.ports import AttendanceStore, Clock, EmployeeRepository, Fingerprint
 
@@ -192,13 +193,13 @@ class CachedAttendanceStore:
         return await self._inner.day(tenant_id, employee_id, start, end)
 
     async def append(
-        self, event: AttendanceEvent, seq: int, outbox: Sequence[dict[str, object]], fingerprint: Fingerprint | None
+        self, event: AttendanceEvent, seq: int, outbox: Sequence[OutboxMessage], fingerprint: Fingerprint | None
     ) -> None:
         await self._inner.append(event, seq, outbox, fingerprint)
         self._days.drop((event.tenant_id, _utc_day(event.at)))
 
     async def complete(
-        self, event: AttendanceEvent, outbox: Sequence[dict[str, object]], fingerprint: Fingerprint | None
+        self, event: AttendanceEvent, outbox: Sequence[OutboxMessage], fingerprint: Fingerprint | None
     ) -> None:
         await self._inner.complete(event, outbox, fingerprint)
 

@@ -23,6 +23,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError, WriteError
 
+from attendance.adapters.mongo.deliveries import write_outbox
 from attendance.adapters.mongo.repositories import Database, Doc, translated
 from attendance.core.domain.checkins import (
     AttendanceEvent,
@@ -36,6 +37,7 @@ from attendance.core.domain.checkins import (
     ReviewItem,
     ReviewKind,
 )
+from attendance.core.domain.deliveries import OutboxMessage
 from attendance.core.domain.model import new_id
 from attendance.core.ports import Fingerprint, SequenceTaken
 
@@ -322,7 +324,7 @@ class MongoAttendanceStore:
         return (int(last.get("seq", 0)) if last else 0), [event_from(d) async for d in cursor]
 
     async def append(
-        self, event: AttendanceEvent, seq: int, outbox: Sequence[dict[str, object]], fingerprint: Fingerprint | None
+        self, event: AttendanceEvent, seq: int, outbox: Sequence[OutboxMessage], fingerprint: Fingerprint | None
     ) -> None:
         try:
             await self._events.insert_one({**event_doc(event), "seq": seq})
@@ -333,10 +335,9 @@ class MongoAttendanceStore:
         await self.complete(event, outbox, fingerprint)
 
     async def complete(
-        self, event: AttendanceEvent, outbox: Sequence[dict[str, object]], fingerprint: Fingerprint | None
+        self, event: AttendanceEvent, outbox: Sequence[OutboxMessage], fingerprint: Fingerprint | None
     ) -> None:
-        for row in outbox:
-            await self._db["outbox"].update_one({"_id": row["_id"]}, {"$setOnInsert": dict(row)}, upsert=True)
+        await write_outbox(self._db["outbox"], outbox)
         if fingerprint is not None:
             await self._db["photo_fingerprints"].update_one(
                 {"_id": event.id},

@@ -22,7 +22,14 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
 from attendance.adapters.mongo.repositories import Database, Doc, translated
-from attendance.core.domain.deliveries import Attempt, Delivery, DeliveryState, DeliveryStats, ResultKind
+from attendance.core.domain.deliveries import (
+    Attempt,
+    Delivery,
+    DeliveryState,
+    DeliveryStats,
+    OutboxMessage,
+    ResultKind,
+)
 from attendance.core.domain.webhooks import Subscription
 
 HISTORY = 10  # attempts kept per delivery
@@ -78,17 +85,51 @@ def _delivery(doc: Doc) -> Delivery:
     )
 
 
-def _new_delivery(row: Doc, sub_id: str, now: datetime) -> Doc:
+def outbox_doc(msg: OutboxMessage) -> Doc:
+    """An outbox row as stored: the message, and ``state`` (pending until fanned out)."""
     return {
-        "_id": f"{row['_id']}:{sub_id}",
-        "tenant_id": row["tenant_id"],
+        "_id": msg.id,
+        "tenant_id": msg.tenant_id,
+        "employee_id": msg.employee_id,
+        "event_id": msg.event_id,
+        "type": msg.type,
+        "occurred_at": msg.occurred_at,
+        "payload": msg.payload,
+        "created_at": msg.created_at,
+        "state": OUTBOX_PENDING,
+    }
+
+
+def outbox_message(doc: Doc) -> OutboxMessage:
+    return OutboxMessage(
+        id=str(doc["_id"]),
+        tenant_id=str(doc["tenant_id"]),
+        employee_id=str(doc["employee_id"]),
+        event_id=str(doc.get("event_id", "")),
+        type=str(doc["type"]),
+        occurred_at=doc.get("occurred_at") or doc["created_at"],
+        payload=dict(doc.get("payload") or {}),
+        created_at=doc["created_at"],
+    )
+
+
+async def write_outbox(outbox: AsyncCollection[Doc], rows: Sequence[OutboxMessage]) -> None:
+    """Idempotent by id: a message written again (a re-run) changes nothing."""
+    for row in rows:
+        await outbox.update_one({"_id": row.id}, {"$setOnInsert": outbox_doc(row)}, upsert=True)
+
+
+def _new_delivery(row: OutboxMessage, sub_id: str, now: datetime) -> Doc:
+    return {
+        "_id": f"{row.id}:{sub_id}",
+        "tenant_id": row.tenant_id,
         "subscription_id": sub_id,
-        "employee_id": row["employee_id"],
-        "stream": _stream(sub_id, str(row["employee_id"])),
-        "msg_id": row["_id"],
-        "type": row["type"],
-        "payload": row["payload"],
-        "created_at": row["created_at"],
+        "employee_id": row.employee_id,
+        "stream": _stream(sub_id, row.employee_id),
+        "msg_id": row.id,
+        "type": row.type,
+        "payload": row.payload,
+        "created_at": row.created_at,
         "state": "pending",
         "attempts": 0,
         "next_attempt_at": now,
@@ -106,11 +147,11 @@ class MongoDeliveryRepository:
 
     # ------------------------------------------------------------ fan-out
 
-    async def pending_outbox(self, limit: int) -> list[dict[str, object]]:
+    async def pending_outbox(self, limit: int) -> list[OutboxMessage]:
         cursor = self._outbox.find({"state": OUTBOX_PENDING}).sort([("state", 1), ("created_at", 1)]).limit(limit)
-        return [d async for d in cursor]
+        return [outbox_message(d) async for d in cursor]
 
-    async def fan_out(self, rows: Sequence[tuple[dict[str, object], Sequence[Subscription]]], now: datetime) -> None:
+    async def fan_out(self, rows: Sequence[tuple[OutboxMessage, Sequence[Subscription]]], now: datetime) -> None:
         docs = sorted(
             (_new_delivery(row, sub.id, now) for row, subs in rows for sub in subs),
             key=lambda d: (d["created_at"], d["msg_id"]),
@@ -127,7 +168,7 @@ class MongoDeliveryRepository:
                 if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
                     raise
         await self._outbox.update_many(
-            {"_id": {"$in": [row["_id"] for row, _ in rows]}},
+            {"_id": {"$in": [row.id for row, _ in rows]}},
             {"$set": {"state": OUTBOX_DISPATCHED, "dispatched_at": now}},
         )
 
@@ -352,11 +393,12 @@ class MongoDeliveryRepository:
         self, tenant_id: str, since: datetime, subscriptions: Sequence[Subscription], now: datetime
     ) -> int:
         made = 0
-        async for row in self._outbox.find(
+        async for stored in self._outbox.find(
             {"tenant_id": tenant_id, "created_at": {"$gte": since}, "state": OUTBOX_DISPATCHED}
         ):
+            row = outbox_message(stored)
             for sub in subscriptions:
-                if sub.wants(str(row["type"])):
+                if sub.wants(row.type):
                     doc = _new_delivery(row, sub.id, now)
                     result = await self._c.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
                     made += result.upserted_id is not None
@@ -393,9 +435,8 @@ class MongoDeliveryRepository:
         lag = (now - oldest["created_at"]).total_seconds() if oldest else 0.0
         return DeliveryStats(by_state=by_state, retried=retried, lag_s=lag, outbox_waiting=unfanned)
 
-    async def add_outbox(self, rows: Sequence[dict[str, object]]) -> None:
-        for row in rows:
-            await self._outbox.update_one({"_id": row["_id"]}, {"$setOnInsert": dict(row)}, upsert=True)
+    async def add_outbox(self, rows: Sequence[OutboxMessage]) -> None:
+        await write_outbox(self._outbox, rows)
 
     async def summary_mark(self, tenant_id: str) -> date | None:
         doc = await self._c.database["summary_marks"].find_one({"_id": tenant_id})

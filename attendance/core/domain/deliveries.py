@@ -28,6 +28,24 @@ from datetime import datetime, timedelta
 
 from attendance.core.domain.model import DomainError
 
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxMessage:
+    """An event for the tenant's subscribers, written beside what caused it (a check-in, a
+    correction, a finished day) and fanned out into deliveries later. ``id`` is
+    ``"<event id>:<type>"``, stable for that event: the ``webhook-id`` of every attempt and
+    replay. ``payload`` is the versioned JSON document (docs/webhooks.md, docs/schemas/)."""
+
+    id: str
+    tenant_id: str
+    employee_id: str
+    event_id: str
+    type: str
+    occurred_at: datetime
+    payload: dict[str, object]
+    created_at: datetime  # the order of a stream
+
+
 # The Standard Webhooks example schedule after the first attempt: 5 s, 5 min, 30 min, 2 h, 5 h,
 # 10 h, 14 h, 20 h, 24 h (about three days in all).
 DEFAULT_RETRY_SCHEDULE: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
