@@ -11,7 +11,7 @@ from aiohttp import web
 from attendance.adapters.web.server import Mount, create_app
 from attendance.entrypoints.bootstrap import Container
 from attendance.services.worker import JobWorker
-from tests.integration.checkin_helpers import FAST
+from tests.harness.checkins import FAST
 
 
 @contextlib.asynccontextmanager

@@ -23,6 +23,7 @@ class FakeChatPlatform:
         self.requested: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
         self.downloads: dict[str, int] = defaultdict(int)
         self.replies: list[dict[str, Any]] = []
+        self.reply_times: list[float] = []  # loop time of each reply (the benchmarks time answers)
         self._reply_waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -53,6 +54,7 @@ class FakeChatPlatform:
 
     async def _reply(self, request: web.Request) -> web.Response:
         self.replies.append(json.loads(await request.read()))
+        self.reply_times.append(asyncio.get_running_loop().time())
         for ready, fut in self._reply_waiters:
             if ready() and not fut.done():
                 fut.set_result(None)

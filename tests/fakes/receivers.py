@@ -67,6 +67,9 @@ class WebhookReceiver(Server):
         self.status: dict[str, int] = {}  # path -> forced status
         self.hold: asyncio.Event | None = None  # when set, requests wait for it
         self.held = 0
+        self.delay_s = 0.0  # a receiver that takes its time per request (the benchmarks' simulated work)
+        self.first_at: float | None = None  # loop time of the first and the latest verified request
+        self.last_at = 0.0
 
     def url(self, path: str) -> str:
         return f"{self.base}/{path}"
@@ -85,7 +88,11 @@ class WebhookReceiver(Server):
             self.bad_signatures += 1
             return web.Response(status=401, text="bad signature")
         msg_id = request.headers["webhook-id"]
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)  # simulated work, not synchronisation
         self.received.append(msg_id)
+        self.last_at = asyncio.get_running_loop().time()
+        self.first_at = self.first_at or self.last_at
         if path in self.status:
             return web.Response(status=self.status[path], text="forced", headers={"Retry-After": "0"})
         if self.hold is not None:
@@ -257,6 +264,7 @@ class AdpStandIn(Server):
         if event_id not in self.punches:
             return web.json_response({}, status=404)
         self.status_calls[event_id] = self.status_calls.get(event_id, 0) + 1
+        messages: list[dict[str, Any]]
         if self.status_calls[event_id] == 1:
             code, messages = "inProgress", []
         elif self.punches[event_id]["associate"] in self.associates:

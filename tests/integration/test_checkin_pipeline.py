@@ -11,7 +11,7 @@ from PIL import Image
 from attendance.core.domain.checkins import Requested
 from attendance.entrypoints.bootstrap import Container
 from tests.fakes.chat import FakeChatPlatform
-from tests.integration.checkin_helpers import drain, jobs_settled, submit, tenant_with_people
+from tests.harness.checkins import drain, jobs_settled, submit, tenant_with_people
 
 
 def by_job(replies: list[dict[str, object]]) -> dict[object, dict[str, object]]:

@@ -17,7 +17,7 @@ from attendance.adapters.faces.pipeline import FacePipeline
 from attendance.entrypoints.bootstrap import build
 from attendance.settings import CryptoSettings, DatabaseSettings, Settings
 from tests.fakes.chat import FakeChatPlatform
-from tests.integration.checkin_helpers import jobs_settled, submit, tenant_with_people, with_policy
+from tests.harness.checkins import jobs_settled, submit, tenant_with_people, with_policy
 from tools.bench.pipeline import WorkerProcesses
 
 

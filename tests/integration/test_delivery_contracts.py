@@ -17,7 +17,7 @@ from attendance.services import webhooks as svc
 from attendance.settings import DispatcherSettings, Settings
 from tests.fakes.receivers import AdpStandIn, WebhookReceiver, WorkdayStandIn
 from tests.fakes.tls import TestCA
-from tests.integration.dispatch_helpers import (
+from tests.harness.deliveries import (
     alerted,
     delivered,
     in_order_per_employee,

@@ -24,7 +24,7 @@ from attendance.core.domain.webhooks import SubscriptionState
 from attendance.entrypoints.bootstrap import Container
 from attendance.settings import Settings
 from tests.fakes.receivers import WebhookReceiver, wait_until
-from tests.integration.dispatch_helpers import (
+from tests.harness.deliveries import (
     alerted,
     delivered,
     in_order_per_employee,

@@ -23,7 +23,7 @@ from attendance.core.errors import ServiceError
 from attendance.entrypoints.bootstrap import Container, build
 from attendance.services import webhooks as svc
 from attendance.settings import Settings, WebhookSettings
-from tests.integration.dispatch_helpers import (
+from tests.harness.deliveries import (
     delivered,
     punches,
     running,
@@ -242,7 +242,7 @@ async def test_events_recorded_while_a_subscription_is_disabled_are_held_and_sen
                 clock=c.deps.clock,
             )
             await delivered(c, tenant_id, len(rows))
-    from tests.integration.dispatch_helpers import in_order_per_employee
+    from tests.harness.deliveries import in_order_per_employee
 
     assert sorted(receiver.accepted) == sorted(r.id for r in rows)
     assert in_order_per_employee(receiver.accepted, rows)

@@ -22,7 +22,7 @@ from attendance.services.checkin import RequestCheckIn, submit_check_in
 from attendance.services.worker import JobWorker
 from attendance.settings import Settings, TeamsSettings
 from tests.fakes.teams import APP_ID, APP_SECRET, FakeTeams
-from tests.integration.checkin_helpers import FAST, tenant_with_people
+from tests.harness.checkins import FAST, tenant_with_people
 
 
 @pytest.fixture

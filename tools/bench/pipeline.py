@@ -1,8 +1,9 @@
 """`attendance bench pipeline`: check-ins through the real job path, end to end.
 
 An in-memory embedded database, a bench tenant with the face set's people enrolled, photos
-served over HTTP on loopback (the path a chat platform's photos take), ``W`` real
-``attendance worker`` processes (one face-engine process each), replies posted back over HTTP.
+served over HTTP on loopback by the tests' chat platform stand-in (``tests/fakes/chat.py``: the
+path a chat platform's photos take), ``W`` real ``attendance worker`` processes (one
+face-engine process each), replies posted back to the stand-in over HTTP.
 Photos are reused, so the bench tenant switches off the replay check and the duplicate window
 (the report says so). With ``--kill-every K`` a worker is SIGKILLed every K completions and a
 new one started; its jobs come back when their lease (shortened for the bench) ends.
@@ -18,11 +19,8 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
-
-from aiohttp import web
 
 from attendance.adapters.embedded.secantus import die_with_parent
 from attendance.adapters.faces.faceset import FaceSet, load_face_set
@@ -33,53 +31,11 @@ from attendance.entrypoints.bootstrap import Container, build
 from attendance.services.checkin import RequestCheckIn, submit_check_in
 from attendance.services.enrollment import enroll_photo, record_consent
 from attendance.services.tenants import create_tenant
+from tests.fakes.chat import FakeChatPlatform
 from tools.bench.scratch import scratch_database
+from tools.bench.stats import percentile
 
 BENCH_LEASE_S = 5
-
-
-def _pct(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))], 1)
-
-
-class _Platform:
-    """Photos out, replies in, over HTTP on loopback."""
-
-    def __init__(self, photos: dict[str, bytes]) -> None:
-        self.photos = photos
-        self.replied: dict[str, float] = {}
-        self.reply_count = 0
-        self.changed = asyncio.Event()
-        self.port = 0
-        self._runner: web.AppRunner | None = None
-
-    async def start(self) -> None:
-        async def photo(request: web.Request) -> web.Response:
-            return web.Response(body=self.photos[request.match_info["name"]], content_type="image/jpeg")
-
-        async def reply(request: web.Request) -> web.Response:
-            body = await request.json()
-            self.replied.setdefault(body["job_id"], time.monotonic())
-            self.reply_count += 1
-            self.changed.set()
-            return web.json_response({"ok": True})
-
-        app = web.Application()
-        app.router.add_get("/p/{name}", photo)
-        app.router.add_post("/reply", reply)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        assert site._server is not None
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
 
 class WorkerProcesses:
@@ -173,19 +129,30 @@ async def bench_pipeline(
         server, settings = db.server, db.settings
         env = {**db.env, "ATTENDANCE_WORKER__LEASE_S": str(BENCH_LEASE_S)}
         pool = WorkerProcesses(env)
-        platform: _Platform | None = None
+        platform: FakeChatPlatform | None = None
+        loop = asyncio.get_running_loop()
         try:
             async with build(settings, uri=server.uri) as c:
                 tenant, probes, photos = await bench_tenant(c, faces)
-                platform = _Platform(photos)
+                platform = FakeChatPlatform()
+                platform.photos.update(photos)
                 await platform.start()
+
+                def replied() -> dict[str, float]:
+                    """Job id -> when its first reply arrived."""
+                    assert platform is not None
+                    first: dict[str, float] = {}
+                    for reply, at in zip(platform.replies, platform.reply_times, strict=True):
+                        first.setdefault(str(reply["job_id"]), at)
+                    return first
+
                 begun = c.checkin.clock.now()
                 for _ in range(workers):
                     pool.start()
                 while await c.db["workers"].count_documents({"started_at": {"$gte": begun}}) < workers:  # noqa: ASYNC110
                     await asyncio.sleep(0.1)  # the workers load their models; the clock starts after
                 submitted: dict[str, float] = {}
-                started = time.monotonic()
+                started = loop.time()
                 next_kill = kill_every
                 interval = 1.0 / rate if rate else 0.0
                 for i in range(checkins):
@@ -196,34 +163,33 @@ async def bench_pipeline(
                             channel="bench",
                             identity_kind="slack",
                             identity=user,
-                            photo=PhotoRef(kind="url", ref=f"http://127.0.0.1:{platform.port}/p/{name}"),
+                            photo=PhotoRef(kind="url", ref=platform.photo_url(name)),
                             idempotency_key=f"bench-{i}",
-                            reply_to=f"http://127.0.0.1:{platform.port}/reply",
+                            reply_to=platform.reply_url,
                         ),
                         jobs=c.checkin.jobs,
                         clock=c.checkin.clock,
                     )
-                    submitted[job.id] = time.monotonic()
-                    if next_kill and len(platform.replied) >= next_kill:
+                    submitted[job.id] = loop.time()
+                    if next_kill and len(replied()) >= next_kill:
                         pool.kill_one_and_replace()
                         next_kill += kill_every or 0
                     if interval:
-                        await asyncio.sleep(max(0.0, started + (i + 1) * interval - time.monotonic()))
-                deadline = time.monotonic() + timeout_s
-                while time.monotonic() < deadline:
-                    platform.changed.clear()
-                    if next_kill and len(platform.replied) >= next_kill:  # before the exit test: every due kill happens
+                        await asyncio.sleep(max(0.0, started + (i + 1) * interval - loop.time()))
+                deadline = loop.time() + timeout_s
+                while loop.time() < deadline:
+                    if next_kill and len(replied()) >= next_kill:  # before the exit test: every due kill happens
                         pool.kill_one_and_replace()
                         next_kill += kill_every or 0
-                    if len(platform.replied.keys() & submitted.keys()) >= len(submitted):
+                    if len(replied().keys() & submitted.keys()) >= len(submitted):
                         break
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(platform.changed.wait(), timeout=1.0)
-                while time.monotonic() < deadline and await c.db["checkin_jobs"].count_documents(  # noqa: ASYNC110
+                    with contextlib.suppress(TimeoutError):  # the next reply, or a second to look again
+                        await platform.wait_for_replies(len(platform.replies) + 1, timeout=1.0)
+                while loop.time() < deadline and await c.db["checkin_jobs"].count_documents(  # noqa: ASYNC110
                     {"tenant_id": tenant.id, "state": {"$ne": "done"}}
                 ):
                     await asyncio.sleep(0.1)  # replies go out just before a job is marked done
-                finished = max(platform.replied.values(), default=time.monotonic())
+                finished = max(replied().values(), default=loop.time())
                 jobs = [d async for d in c.db["checkin_jobs"].find({"tenant_id": tenant.id})]
                 latencies = [
                     (d["decided_at"] - d["received_at"]).total_seconds() * 1000
@@ -246,15 +212,15 @@ async def bench_pipeline(
                     "events": len(events),
                     "duplicates": sum(n - 1 for n in per_job.values() if n > 1) + max(0, len(events) - accepted),
                     "lost": len(submitted) - done,
-                    "p50_ms": _pct(latencies, 0.5),
-                    "p95_ms": _pct(latencies, 0.95),
+                    "p50_ms": percentile(latencies, 0.5),
+                    "p95_ms": percentile(latencies, 0.95),
                     "throughput_per_s": round(done / max(1e-9, finished - started), 1),
                     "workers": workers,
                     "kill_every": kill_every,
                     "workers_killed": pool.kills,
                     "rate_per_s": rate,
                     "outcomes": outcomes,
-                    "replies_received": platform.reply_count,
+                    "replies_received": len(platform.replies),
                     "lease_s": BENCH_LEASE_S,
                     "rules_switched_off_for_the_bench_tenant": ["replay_check", "duplicate_window", "freshness"],
                 }

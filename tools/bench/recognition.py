@@ -25,15 +25,9 @@ from attendance.adapters.faces.registry import face_pipeline, model_card
 from attendance.core.domain.faces import PhotoRefused, Purpose
 from attendance.core.matching import Gallery, identify
 from attendance.settings import FaceSettings
+from tools.bench.stats import percentile
 
 LARGE = 640  # photos whose longest side is above this count as large
-
-
-def _pct(values: Sequence[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))], 2)
 
 
 def _longest_side(path: Path) -> int:
@@ -106,12 +100,12 @@ def bench_recognition(root: Path, settings: FaceSettings, *, throughput_checkins
         group = [r for r in rows if (r["longest_side"] > LARGE) is large]
         report[f"count_{label}"] = len(group)
         for who in ("ours", "baseline"):
-            report[f"{who}_ms_p50_{label}"] = _pct([r[f"{who}_ms"] for r in group], 0.5)
-            report[f"{who}_ms_p95_{label}"] = _pct([r[f"{who}_ms"] for r in group], 0.95)
+            report[f"{who}_ms_p50_{label}"] = percentile([r[f"{who}_ms"] for r in group], 0.5, 2)
+            report[f"{who}_ms_p95_{label}"] = percentile([r[f"{who}_ms"] for r in group], 0.95, 2)
         for stage in ("decode_ms", "detect_ms", "encode_ms", "match_ms"):
             values = [r[stage] for r in group if stage in r]
-            report[f"ours_{stage}_p50_{label}"] = _pct(values, 0.5)
-            report[f"ours_{stage}_p95_{label}"] = _pct(values, 0.95)
+            report[f"ours_{stage}_p50_{label}"] = percentile(values, 0.5, 2)
+            report[f"ours_{stage}_p95_{label}"] = percentile(values, 0.95, 2)
         ours, baseline = report[f"ours_ms_p50_{label}"], report[f"baseline_ms_p50_{label}"]
         report[f"speedup_{label}"] = round(baseline / ours, 2) if ours and baseline else None
     for n in (1, 2):
@@ -175,8 +169,8 @@ def bench_match(sizes: Sequence[int], *, probes: int = 50, seed: int = 7) -> dic
             times.append((time.perf_counter() - t0) * 1000)
         results[str(n)] = {
             "people": n,
-            "match_ms_p50": _pct(times, 0.5),
-            "match_ms_p95": _pct(times, 0.95),
+            "match_ms_p50": percentile(times, 0.5, 2),
+            "match_ms_p95": percentile(times, 0.95, 2),
             "match_ms_mean": round(statistics.fmean(times), 2),
             "gallery_mb": round(gallery.nbytes / 1e6, 1),
             "rss_growth_mb": round(_rss_mb() - before, 1),

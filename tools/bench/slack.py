@@ -1,7 +1,8 @@
 """`attendance bench slack`: the Slack app's latency, measured through real processes.
 
-An in-memory embedded database, a bench tenant with the face set's people enrolled, a small
-stand-in for Slack on loopback (``auth.test``, ``chat.postMessage``, private file downloads),
+An in-memory embedded database, a bench tenant with the face set's people enrolled, the tests'
+stand-in for Slack on loopback (``tests/fakes/slack.py``: the Web API, private file downloads,
+request signing),
 a real ``attendance serve`` with the Slack app and ``W`` real ``attendance worker`` processes.
 
 1. Acknowledgement: after a warm-up (each person's first selfie, which makes the server look
@@ -15,91 +16,40 @@ a real ``attendance serve`` with the Slack app and ``W`` real ``attendance worke
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
-from slack_sdk.signature import SignatureVerifier
 
 from attendance.adapters.embedded.secantus import die_with_parent, free_port
 from attendance.adapters.faces.faceset import load_face_set
 from attendance.entrypoints.bootstrap import build
-from tools.bench.pipeline import WorkerProcesses, _pct, bench_tenant
+from tests.fakes.slack import TEAM, FakeSlack
+from tools.bench.pipeline import WorkerProcesses, bench_tenant
 from tools.bench.scratch import scratch_database
-
-TEAM, TOKEN, SECRET = "TBENCH", "xoxb-bench", "bench-signing-secret"
-
-
-class _Slack:
-    """Just enough of Slack for the bench: the bot token is checked as Slack would."""
-
-    def __init__(self, photos: dict[str, bytes]) -> None:
-        self.photos = photos
-        self.answered: dict[str, float] = {}  # DM channel -> when the answer arrived
-        self.changed = asyncio.Event()
-        self.port = 0
-        self._runner: web.AppRunner | None = None
-
-    async def start(self) -> None:
-        async def api(request: web.Request) -> web.Response:
-            if request.headers.get("Authorization") != f"Bearer {TOKEN}":
-                return web.json_response({"ok": False, "error": "invalid_auth"})
-            method = request.match_info["method"]
-            if method == "auth.test":
-                return web.json_response({"ok": True, "team_id": TEAM, "user_id": "UBOT", "bot_id": "BBOT"})
-            if method == "chat.postMessage":
-                body = await request.json()
-                self.answered.setdefault(str(body["channel"]), time.monotonic())
-                self.changed.set()
-            return web.json_response({"ok": True})
-
-        async def file(request: web.Request) -> web.Response:
-            if request.headers.get("Authorization") != f"Bearer {TOKEN}":
-                return web.Response(text="<html>sign in</html>", content_type="text/html")
-            return web.Response(body=self.photos[request.match_info["name"]], content_type="image/jpeg")
-
-        app = web.Application()
-        app.router.add_post("/api/{method}", api)
-        app.router.add_get("/files/{name}", file)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        assert site._server is not None
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+from tools.bench.stats import percentile
 
 
-def _event(n: int, user: str, url: str, size: int) -> bytes:
+def _event(slack: FakeSlack, n: int, user: str, file: dict[str, Any]) -> bytes:
     channel = f"D{user}-{n}"  # one DM per selfie, so that each answer can be timed
-    return json.dumps(
-        {
-            "team_id": TEAM,
-            "api_app_id": "ABENCH",
-            "type": "event_callback",
-            "event_id": f"EvBench{n}",
-            "event_time": int(time.time()),
-            "event": {
-                "type": "message",
-                "subtype": "file_share",
-                "user": user,
-                "channel": channel,
-                "channel_type": "im",
-                "text": "",
-                "ts": f"{time.time():.6f}",
-                "files": [{"id": f"F{n}", "mimetype": "image/jpeg", "size": size, "url_private_download": url}],
-            },
-        }
-    ).encode()
+    event = {
+        "type": "message",
+        "subtype": "file_share",
+        "user": user,
+        "channel": channel,
+        "channel_type": "im",
+        "text": "",
+        "ts": f"{time.time():.6f}",
+        "files": [file],
+    }
+    return slack.event_body(event, f"EvBench{n}").encode()
 
 
 def _cpu_s(pid: int | None) -> float:
@@ -118,10 +68,8 @@ def _start_serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     )
 
 
-async def _post(http: aiohttp.ClientSession, url: str, body: bytes) -> float:
-    ts = str(int(time.time()))
-    signature = SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body.decode()) or ""
-    headers = {"Content-Type": "application/json", "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
+async def _post(slack: FakeSlack, http: aiohttp.ClientSession, url: str, body: bytes) -> float:
+    headers = {"Content-Type": "application/json", **slack.sign(body.decode())}
     started = time.perf_counter()
     async with http.post(url, data=body, headers=headers) as resp:
         await resp.read()
@@ -145,17 +93,17 @@ async def bench_slack(
     faces = load_face_set(faces_dir)
     async with scratch_database() as db:
         server, settings = db.server, db.settings
-        slack: _Slack | None = None
+        slack = FakeSlack()
         serve: subprocess.Popen[bytes] | None = None
         port = free_port()
-        env = {**db.env, "SLACK_SIGNING_SECRET": SECRET, "SLACK_BOT_TOKEN": TOKEN}
+        env = {**db.env, "SLACK_SIGNING_SECRET": slack.signing_secret, "SLACK_BOT_TOKEN": slack.bot_token}
         pool = WorkerProcesses(env)
         try:
             async with build(settings, uri=server.uri) as c, aiohttp.ClientSession() as http:
                 tenant, probes, photos = await bench_tenant(c, faces, slack_team=TEAM)
-                slack = _Slack(photos)
                 await slack.start()
-                env["SLACK_API_URL"] = f"http://127.0.0.1:{slack.port}/api/"
+                files = {name: slack.add_file(name, data) for name, data in photos.items()}
+                env["SLACK_API_URL"] = slack.api_url
                 serve = _start_serve(env, port)
                 begun = c.checkin.clock.now()
                 for _ in range(workers):
@@ -180,24 +128,24 @@ async def bench_slack(
                     nonlocal n
                     n += 1
                     user, name = probes[n % len(probes)]
-                    assert slack is not None
-                    file_url = f"http://127.0.0.1:{slack.port}/files/{name}"
-                    return _event(n, user, file_url, len(photos[name]))
+                    return _event(slack, n, user, files[name])
+
+                def post(body: bytes) -> Awaitable[float]:
+                    return _post(slack, http, url, body)
 
                 # not measured: Bolt's first request asks auth.test; then each person's first selfie (the
                 # server looks them up once) and a burst that opens the connections
-                await _post(http, url, next_event())
+                await post(next_event())
                 first_of_each = {user: name for user, name in reversed(probes)}
                 for user, name in first_of_each.items():
-                    file_url = f"http://127.0.0.1:{slack.port}/files/{name}"
                     n += 1
-                    await _post(http, url, _event(n, user, file_url, len(photos[name])))
-                await asyncio.gather(*(_post(http, url, next_event()) for _ in range(concurrency)))
+                    await post(_event(slack, n, user, files[name]))
+                await asyncio.gather(*(post(next_event()) for _ in range(concurrency)))
                 acks: list[float] = []
                 burst_max: list[float] = []
                 cpu_before = _cpu_s(serve.pid), _cpu_s(server.pid)
                 for _ in range(rounds):
-                    burst = await asyncio.gather(*(_post(http, url, next_event()) for _ in range(concurrency)))
+                    burst = await asyncio.gather(*(post(next_event()) for _ in range(concurrency)))
                     acks += burst
                     burst_max.append(round(max(burst), 1))
                 serve_cpu = (_cpu_s(serve.pid) - cpu_before[0]) * 1000 / max(1, len(acks))
@@ -208,24 +156,27 @@ async def bench_slack(
 
                 drained = await _until(queue_empty, timeout_s) if workers else False
                 answer_ms: list[float] = []
+
+                def answered(channel: str) -> float | None:
+                    """When the answer in that DM reached Slack."""
+                    return next(
+                        (c.at for c in slack.called("chat.postMessage") if c.args.get("channel") == channel), None
+                    )
+
                 for _ in range(answers if workers else 0):
                     body = next_event()
                     channel = json.loads(body)["event"]["channel"]
                     sent = time.monotonic()
-                    await _post(http, url, body)
-                    slack.changed.clear()
-                    deadline = sent + 30
-                    while channel not in slack.answered and time.monotonic() < deadline:
-                        await asyncio.wait_for(slack.changed.wait(), timeout=max(0.01, deadline - time.monotonic()))
-                        slack.changed.clear()
-                    if channel in slack.answered:
-                        answer_ms.append((slack.answered[channel] - sent) * 1000)
+                    await post(body)
+                    with contextlib.suppress(TimeoutError):  # lost: counted below
+                        at = await slack.wait_for(lambda ch=channel: answered(ch), timeout=30)  # type: ignore[misc]
+                        answer_ms.append((at - sent) * 1000)
                 jobs = await c.db["checkin_jobs"].count_documents({"tenant_id": tenant.id})
                 return {
                     "ack_requests": len(acks),
                     "ack_concurrency": concurrency,
-                    "ack_p50_ms": _pct(acks, 0.5),
-                    "ack_p99_ms": _pct(acks, 0.99),
+                    "ack_p50_ms": percentile(acks, 0.5),
+                    "ack_p99_ms": percentile(acks, 0.99),
                     "ack_max_ms": round(max(acks), 1) if acks else None,
                     "ack_burst_max_ms": burst_max,
                     "serve_cpu_ms_per_ack": round(serve_cpu, 2),
@@ -233,8 +184,8 @@ async def bench_slack(
                     "burst_jobs_all_answered": drained,
                     "answer_samples": len(answer_ms),
                     "answer_lost": answers - len(answer_ms) if workers else None,
-                    "answer_p50_ms": _pct(answer_ms, 0.5),
-                    "answer_p95_ms": _pct(answer_ms, 0.95),
+                    "answer_p50_ms": percentile(answer_ms, 0.5),
+                    "answer_p95_ms": percentile(answer_ms, 0.95),
                     "jobs_stored": jobs,
                     "events_sent": n,
                     "workers": workers,
@@ -249,5 +200,4 @@ async def bench_slack(
                 except subprocess.TimeoutExpired:
                     serve.kill()
                     serve.wait()
-            if slack is not None:
-                await slack.stop()
+            await slack.stop()

@@ -37,13 +37,13 @@ from attendance.entrypoints.bootstrap import access_deps, build
 from attendance.services.access import create_token
 from attendance.services.tenants import create_tenant
 from tools.bench.scratch import scratch_database
+from tools.bench.stats import percentile
 
 ZONE = "Europe/Berlin"
 
 
 def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+    return percentile(values, q) or 0.0
 
 
 def _summary(values: list[float]) -> dict[str, float]:

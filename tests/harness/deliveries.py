@@ -1,5 +1,6 @@
-"""Set-up shared by the delivery tests: a tenant with people, attendance events written to the
-outbox as the check-in pipeline writes them, and a dispatcher run in this process."""
+"""Set-up shared by the delivery tests and ``attendance bench dispatch``: a tenant with people,
+attendance events written to the outbox as the check-in pipeline writes them, a webhook
+subscription to the receiver stand-in, and a dispatcher run in this process."""
 
 from __future__ import annotations
 
@@ -78,6 +79,14 @@ async def webhook_receiver() -> AsyncIterator[WebhookReceiver]:
 
 async def punches(c: Container, tenant_id: str, people: list[Employee], rounds: int) -> list[OutboxMessage]:
     """``rounds`` alternating in/out events per person, interleaved, in the outbox."""
+    rows = punch_rows(tenant_id, people, rounds)
+    await c.deliveries.add_outbox(rows)
+    return rows
+
+
+def punch_rows(tenant_id: str, people: list[Employee], rounds: int) -> list[OutboxMessage]:
+    """The outbox rows of ``rounds`` alternating in/out events per person, interleaved, each
+    person's in the order written (not stored: ``punches`` stores them)."""
     rows: list[OutboxMessage] = []
     start = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
     created = datetime.now(UTC)
@@ -95,7 +104,6 @@ async def punches(c: Container, tenant_id: str, people: list[Employee], rounds: 
             )
             created += timedelta(milliseconds=1)
             rows += outbox_rows(event, person, created)
-    await c.deliveries.add_outbox(rows)
     return rows
 
 
