@@ -26,13 +26,7 @@ from attendance.adapters.http.oauth import OAuthTokens
 from attendance.adapters.http.photos import BufferPhotoSource, HttpPhotoSource, PhotoSourceRouter
 from attendance.adapters.http.replies import HttpCallbackReplier, LogReplier, ReplierRouter
 from attendance.adapters.mongo.chat_identities import MongoChatIdentityRepository
-from attendance.adapters.mongo.checkins import (
-    MongoAttendanceStore,
-    MongoFingerprints,
-    MongoJobQueue,
-    MongoPhotoBuffer,
-    MongoReviewQueue,
-)
+from attendance.adapters.mongo.checkins import MongoAttendanceStore, MongoJobQueue
 from attendance.adapters.mongo.deliveries import MongoDeliveryRepository
 from attendance.adapters.mongo.repositories import (
     Database,
@@ -44,6 +38,7 @@ from attendance.adapters.mongo.repositories import (
     connect,
     ensure_indexes,
 )
+from attendance.adapters.mongo.safeguards import MongoFingerprints, MongoPhotoBuffer, MongoReviewQueue
 from attendance.adapters.mongo.slack_installs import MongoSlackInstallationStore
 from attendance.adapters.mongo.teams_addresses import MongoDownloadLinks, MongoTeamsAddresses
 from attendance.adapters.mongo.webhooks import MongoSubscriptionRepository

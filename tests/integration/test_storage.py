@@ -203,7 +203,7 @@ async def test_append_is_serialised_per_employee_and_idempotent(container: Conta
 
 
 async def test_replay_lookups_see_what_other_workers_wrote_since(container: Container) -> None:
-    from attendance.adapters.mongo.checkins import MongoFingerprints
+    from attendance.adapters.mongo.safeguards import MongoFingerprints
     from attendance.core.domain.checkins import AttendanceEvent, Direction
     from attendance.core.ports import Fingerprint
 

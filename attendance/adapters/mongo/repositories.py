@@ -103,6 +103,7 @@ async def ensure_indexes(db: Database) -> None:
     from attendance.adapters.mongo.chat_identities import CHAT_IDENTITY_INDEXES, migrate_chat_identities
     from attendance.adapters.mongo.checkins import CHECKIN_INDEXES
     from attendance.adapters.mongo.deliveries import DELIVERY_INDEXES
+    from attendance.adapters.mongo.safeguards import SAFEGUARD_INDEXES
     from attendance.adapters.mongo.slack_installs import SLACK_INDEXES
     from attendance.adapters.mongo.teams_addresses import TEAMS_INDEXES
     from attendance.adapters.mongo.web import WEB_INDEXES
@@ -112,6 +113,7 @@ async def ensure_indexes(db: Database) -> None:
         **INDEXES,
         **CHAT_IDENTITY_INDEXES,
         **CHECKIN_INDEXES,
+        **SAFEGUARD_INDEXES,
         **SLACK_INDEXES,
         **TEAMS_INDEXES,
         **WEBHOOK_INDEXES,

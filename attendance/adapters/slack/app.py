@@ -132,14 +132,14 @@ class SlackBot:
 
     def _register(self, h: SlackHandlers) -> None:
         app = self.app
-        app.event("message")(h.on_message)
-        app.event("app_mention")(h.on_mention)
+        app.event("message")(h.selfies.on_message)
+        app.event("app_mention")(h.selfies.on_mention)
         app.event("app_home_opened")(h.on_home_opened)
-        app.command("/checkin")(h.on_checkin_command)
-        app.command("/checkout")(h.on_checkin_command)
+        app.command("/checkin")(h.selfies.on_checkin_command)
+        app.command("/checkout")(h.selfies.on_checkin_command)
         app.command("/attendance")(h.on_attendance)
-        app.view("checkin_modal")(h.on_checkin_submit)
-        app.view("enroll_modal")(h.on_enroll_submit)
+        app.view("checkin_modal")(h.selfies.on_checkin_submit)
+        app.view("enroll_modal")(h.enrollment.on_enroll_submit)
         app.action(re.compile(r"^(not_me|undo|enroll_open|home_checkin|home_help|review_approve|review_reject|page)$"))(
             h.on_action
         )
