@@ -395,7 +395,7 @@ async def test_signing_out_ends_the_session_on_the_server_so_a_copied_cookie_is_
 async def test_the_providers_keys_are_fetched_for_an_unknown_kid_and_expire_from_the_cache(
     providers: dict[str, FakeOidcProvider],
 ) -> None:
-    from attendance.adapters.web.signin import JwksCache, OidcError
+    from attendance.adapters.web.oidc import JwksCache, OidcError
 
     p = providers["slack"]
     clock = [0.0]
