@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from attendance.adapters.mongo.repositories import ensure_indexes
+from attendance.adapters.mongo.schema import ensure_indexes
 from attendance.core.domain.deliveries import OutboxMessage
 from attendance.core.domain.model import ChatIdentity, Employee, FaceQuality, FaceTemplate, Tenant, new_id
 from attendance.core.ports import AlreadyExists

@@ -19,7 +19,7 @@ from collections import Counter
 from typing import Any
 
 from attendance.adapters.embedded.secantus import die_with_parent
-from attendance.adapters.mongo.deliveries import outbox_doc
+from attendance.adapters.mongo.outbox import outbox_doc
 from attendance.entrypoints.bootstrap import build
 from attendance.settings import WebhookSettings
 from tests.harness.deliveries import punch_rows, tenant_with_staff, webhook_receiver, webhook_to

@@ -19,7 +19,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError, WriteError
 
-from attendance.adapters.mongo.deliveries import write_outbox
+from attendance.adapters.mongo.outbox import write_outbox
 from attendance.adapters.mongo.repositories import Database, Doc, translated
 from attendance.core.domain.checkins import (
     AttendanceEvent,

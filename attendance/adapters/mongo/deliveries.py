@@ -21,6 +21,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
+from attendance.adapters.mongo.outbox import OUTBOX_DISPATCHED, OUTBOX_PENDING, outbox_message, write_outbox
 from attendance.adapters.mongo.repositories import Database, Doc, translated
 from attendance.core.domain.deliveries import (
     Attempt,
@@ -34,8 +35,6 @@ from attendance.core.domain.webhooks import Subscription
 
 HISTORY = 10  # attempts kept per delivery
 WAITING = [DeliveryState.PENDING.value, DeliveryState.IN_FLIGHT.value, DeliveryState.HELD.value]
-OUTBOX_PENDING = "pending"
-OUTBOX_DISPATCHED = "dispatched"
 DUPLICATE_KEY = 11000
 PARK_S = 30  # a parked delivery is looked at again after this even if no wake-up came (a dispatcher died)
 CANDIDATE = {"stream": 1, "state": 1, "created_at": 1, "msg_id": 1, "tenant_id": 1, "employee_id": 1}
@@ -83,40 +82,6 @@ def _delivery(doc: Doc) -> Delivery:
             for a in doc.get("history", [])
         ),
     )
-
-
-def outbox_doc(msg: OutboxMessage) -> Doc:
-    """An outbox row as stored: the message, and ``state`` (pending until fanned out)."""
-    return {
-        "_id": msg.id,
-        "tenant_id": msg.tenant_id,
-        "employee_id": msg.employee_id,
-        "event_id": msg.event_id,
-        "type": msg.type,
-        "occurred_at": msg.occurred_at,
-        "payload": msg.payload,
-        "created_at": msg.created_at,
-        "state": OUTBOX_PENDING,
-    }
-
-
-def outbox_message(doc: Doc) -> OutboxMessage:
-    return OutboxMessage(
-        id=str(doc["_id"]),
-        tenant_id=str(doc["tenant_id"]),
-        employee_id=str(doc["employee_id"]),
-        event_id=str(doc.get("event_id", "")),
-        type=str(doc["type"]),
-        occurred_at=doc.get("occurred_at") or doc["created_at"],
-        payload=dict(doc.get("payload") or {}),
-        created_at=doc["created_at"],
-    )
-
-
-async def write_outbox(outbox: AsyncCollection[Doc], rows: Sequence[OutboxMessage]) -> None:
-    """Idempotent by id: a message written again (a re-run) changes nothing."""
-    for row in rows:
-        await outbox.update_one({"_id": row.id}, {"$setOnInsert": outbox_doc(row)}, upsert=True)
 
 
 def _new_delivery(row: OutboxMessage, sub_id: str, now: datetime) -> Doc:

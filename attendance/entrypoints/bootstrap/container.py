@@ -34,9 +34,9 @@ from attendance.adapters.mongo.repositories import (
     MongoTemplateRepository,
     MongoTenantRepository,
     connect,
-    ensure_indexes,
 )
 from attendance.adapters.mongo.safeguards import MongoFingerprints, MongoPhotoBuffer, MongoReviewQueue
+from attendance.adapters.mongo.schema import ensure_indexes
 from attendance.adapters.mongo.slack_installs import MongoSlackInstallationStore
 from attendance.adapters.mongo.webhooks import MongoSubscriptionRepository
 from attendance.adapters.slack.replier import SlackPhotoSource, SlackReplier
