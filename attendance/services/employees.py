@@ -3,7 +3,8 @@
 Columns: ``name,email,slack_user_id,teams_user_id,manager_email,roles,photo,worker_id``. Every row that
 can be imported is; every row (or photo) that fails is reported with its line and the reason.
 Importing the same file again updates the same employees (matched by email). The two chat
-columns set the person's Slack and Teams user ids (an empty cell unlinks them); the ids are
+columns set the person's Slack and Teams user ids (an empty cell unlinks them; a file without
+the column leaves that platform's links as they are); the ids are
 kept as chat identities (``ChatIdentityRepository``), in the tenant's workspace of that platform
 when it has exactly one.
 """
@@ -42,7 +43,7 @@ class ImportRow:
     employee: Employee
     manager_email: str | None
     photo: str | None
-    chat_users: dict[str, str | None]  # platform -> user id (None: unlink)
+    chat_users: dict[str, str | None]  # platform -> user id (None: unlink); platforms of the file's columns
 
 
 @dataclass(slots=True)
@@ -83,7 +84,7 @@ def parse_employee_csv(text: str, tenant_id: str, report: ImportReport) -> list[
                 raise DomainError("this email appears twice in the file; the first row was used")
             manager = normalise_email(cell["manager_email"]) if cell.get("manager_email") else None
             roles = parse_roles(cell.get("roles", ""))
-            chat_users = {p: cell.get(column) or None for column, p in CHAT_COLUMNS.items()}
+            chat_users = {p: cell.get(column) or None for column, p in CHAT_COLUMNS.items() if column in header}
             for platform, user in chat_users.items():
                 if user is not None:
                     ChatIdentity(platform, "", user)  # refuses what cannot be an id

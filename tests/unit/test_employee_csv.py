@@ -43,3 +43,11 @@ def test_a_byte_order_mark_and_quoted_fields_are_fine() -> None:
     rows = parse_employee_csv(text, "t1", ImportReport())
     assert rows[0].employee.name == "Lovelace, Ada"
     assert rows[0].employee.roles == {Role.EMPLOYEE, Role.MANAGER, Role.ADMIN}
+
+
+def test_a_file_without_a_chat_column_leaves_that_platforms_links_alone() -> None:
+    report = ImportReport()
+    (row,) = parse_employee_csv("name,email,slack_user_id\nAda,ada@example.com,\n", "t1", report)
+    assert row.chat_users == {"slack": None}  # the column is there and empty: unlink Slack, not Teams
+    (row,) = parse_employee_csv("name,email\nAda,ada@example.com\n", "t1", report)
+    assert row.chat_users == {} and not report.failures
