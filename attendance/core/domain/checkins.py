@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from attendance.core.domain.model import CheckInPolicy, WorkSchedule
+from attendance.core.domain.workdays import workday_of
 
 __all__ = ["CheckInPolicy"]
 
@@ -171,9 +172,11 @@ def summarise_day(
     schedule: WorkSchedule,
 ) -> DaySummary:
     """Pair the day's events in time order: IN opens an interval, OUT closes it. An OUT with no
-    open interval is ignored for worked time; a second IN while open keeps the first."""
+    open interval is ignored for worked time; a second IN while open keeps the first. The day's
+    events are those of its workday (``workdays.workday_of``: a night shift's morning belongs to
+    the evening it began)."""
     zone = ZoneInfo(timezone)
-    todays = [e for e in current(events) if e.at.astimezone(zone).date() == day]
+    todays = [e for e in current(events) if workday_of(e.at.astimezone(zone), schedule) == day]
     intervals: list[tuple[datetime, datetime | None]] = []
     opened: datetime | None = None
     for e in todays:
@@ -226,7 +229,7 @@ def summarise_days(
     zone = ZoneInfo(timezone)
     by_day: dict[date, list[AttendanceEvent]] = {}
     for e in current(events):
-        by_day.setdefault(e.at.astimezone(zone).date(), []).append(e)
+        by_day.setdefault(workday_of(e.at.astimezone(zone), schedule), []).append(e)
     out = []
     day = first
     while day <= last:
