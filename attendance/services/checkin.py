@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -184,6 +184,10 @@ async def _resolve(job: CheckInJob, tenant: Tenant, deps: CheckInDeps) -> Employ
     )
 
 
+def _local_day(at: datetime, person: Employee, tenant: Tenant) -> date:
+    return at.astimezone(ZoneInfo(person.effective_timezone(tenant))).date()
+
+
 async def decide_job(job: CheckInJob, *, deps: CheckInDeps) -> Outcome:
     """Everything a worker does for one job except replying. Raises ``TransientJobError``.
     Deciding a job again gives the same answer: its event is found by its id, its own photo
@@ -194,6 +198,8 @@ async def decide_job(job: CheckInJob, *, deps: CheckInDeps) -> Outcome:
     claimed = await _resolve(job, tenant, deps)
     if job.identity_kind != "none" and claimed is None:
         return Outcome(kind=OutcomeKind.NOT_ENROLLED)
+    if claimed is not None and not claimed.active_on(_local_day(job.received_at, claimed, tenant)):
+        return Outcome(kind=OutcomeKind.INACTIVE)
     try:
         photo = await deps.photos.fetch(job)
     except PhotoUnavailable as exc:

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 from attendance.core.domain.access import Principal
 from attendance.core.domain.checkins import AttendanceEvent, DaySummary, current, summarise_days
 from attendance.core.domain.faces import FaceModelCard
-from attendance.core.domain.model import Employee, Role, Tenant
+from attendance.core.domain.model import Employee, Role, Tenant, WorkSchedule
+from attendance.core.domain.workdays import DayStatus, DayVerdict, day_status, scheduled_time, weekly_overtime
 from attendance.core.errors import NotAllowed, NotFound, ServiceError
 from attendance.core.messages import EraseFaceData
 from attendance.core.ports import (
@@ -27,11 +28,14 @@ from attendance.core.ports import (
     Clock,
     CorrectionRequests,
     EmployeeRepository,
+    HolidayCalendar,
     ReviewQueue,
     TenantRepository,
+    TimeOffRepository,
 )
 from attendance.services.enrollment import EnrollmentDeps, erase_face_data
 from attendance.services.reports import days_of, events_in, local_range
+from attendance.services.workforce import day_contexts, weekly_limit
 
 MAX_RANGE_DAYS = 93
 
@@ -63,6 +67,10 @@ class Reads(Protocol):
     @property
     def clock(self) -> Clock: ...
     @property
+    def time_off(self) -> TimeOffRepository: ...
+    @property
+    def holidays(self) -> HolidayCalendar: ...
+    @property
     def memo(self) -> SummaryMemo | None: ...
 
 
@@ -73,6 +81,8 @@ class ReadDeps:
     store: AttendanceStore
     audit: AuditLog
     clock: Clock
+    time_off: TimeOffRepository
+    holidays: HolidayCalendar
     memo: SummaryMemo | None = None
 
 
@@ -87,6 +97,8 @@ class DashboardDeps:
     messages: ChatMessages
     clock: Clock
     model: FaceModelCard  # the face model in use: its calibrated thresholds for the settings page
+    time_off: TimeOffRepository
+    holidays: HolidayCalendar
     memo: SummaryMemo | None = None
 
 
@@ -127,11 +139,9 @@ def check_range(first: date, last: date) -> None:
         raise ServiceError(f"Ask for at most {MAX_RANGE_DAYS} days at a time.")
 
 
-def scheduled(tenant: Tenant, day: date) -> timedelta:
-    if day.weekday() not in tenant.schedule.weekdays:
-        return timedelta(0)
-    s = tenant.schedule
-    return datetime.combine(day, s.end) - datetime.combine(day, s.start)
+def scheduled(tenant: Tenant, day: date, schedule: WorkSchedule | None = None) -> timedelta:
+    """The day's working hours (a person's own schedule, else the tenant's), in real time."""
+    return scheduled_time(day, schedule or tenant.schedule, ZoneInfo(tenant.timezone))
 
 
 # ---------------------------------------------------------------- today
@@ -140,10 +150,24 @@ def scheduled(tenant: Tenant, day: date) -> timedelta:
 @dataclass(frozen=True, slots=True)
 class BoardRow:
     employee: Employee
-    status: str  # in | out | absent | not yet | off
+    status: str  # in | out | absent | not yet | off | holiday | time_off
     day: DaySummary
     late_minutes: int
     open_yesterday: bool  # checked in yesterday and never out
+    verdict: DayVerdict = field(default_factory=lambda: DayVerdict(None))  # the day's status, holiday, leave
+
+
+# A board's word for a person not checked in, by their day's status (None: their day has not started).
+BOARD_STATE: dict[DayStatus | None, str] = {
+    None: "not yet",
+    DayStatus.ABSENT: "absent",
+    DayStatus.NOT_SCHEDULED: "off",
+    DayStatus.HOLIDAY: "holiday",
+    DayStatus.TIME_OFF: "time_off",
+    DayStatus.INACTIVE: "off",
+    DayStatus.PRESENT: "in",
+    DayStatus.LATE: "in",
+}
 
 
 @dataclass(slots=True)
@@ -180,22 +204,19 @@ async def today_board(principal: Principal, *, deps: Reads, team: str | None = N
     by_person: dict[str, list[AttendanceEvent]] = {}
     for e in events:
         by_person.setdefault(e.employee_id, []).append(e)
-    started = datetime.combine(today, tenant.schedule.start, tzinfo=zone) + timedelta(
-        minutes=tenant.schedule.grace_minutes
-    )
-    working = today.weekday() in tenant.schedule.weekdays
+    people = [p for p in people if p.active_on(today)]  # a leaver is on no board
+    context = await day_contexts(tenant, people, today, today, time_off=deps.time_off, holidays=deps.holidays)
     board = Board(day=today, generated_at=now)
     groups: dict[str, list[BoardRow]] = {}
     for p in people:
-        tz = p.effective_timezone(tenant)
+        tz, schedule = p.effective_timezone(tenant), p.effective_schedule(tenant)
         mine = by_person.get(p.id, [])
-        prev, d = summarise_days(p.id, yesterday, today, tz, mine, schedule=tenant.schedule, memo=deps.memo)
-        if d.first_in is None:
-            status = "off" if not working else ("absent" if now >= started else "not yet")
-        else:
-            status = "in" if d.missing_check_out else "out"
-        late = int(d.late_by.total_seconds() // 60) if d.late_by else 0
-        row = BoardRow(p, status, d, late, prev.missing_check_out)
+        prev, d = summarise_days(p.id, yesterday, today, tz, mine, schedule=schedule, memo=deps.memo)
+        verdict = day_status(today, d.first_in, context(p, today), now)
+        checked_in = "in" if d.missing_check_out else "out"
+        status = checked_in if d.first_in is not None else BOARD_STATE[verdict.status]
+        row = BoardRow(p, status, d, verdict.late_minutes, prev.missing_check_out, verdict)
+        late = verdict.late_minutes
         board.counts[status] += 1
         board.counts["late"] += 1 if late else 0
         board.counts["open_yesterday"] += 1 if row.open_yesterday else 0
@@ -223,20 +244,31 @@ class Totals:
     overtime: timedelta
     missing_check_outs: int
     days_present: int
+    weekly_overtime: timedelta = timedelta(0)
+    days_absent: int = 0
+    days_off: int = 0  # days of approved time off
+    holidays: int = 0
 
 
-def totals(tenant: Tenant, days: Sequence[DaySummary]) -> Totals:
+def totals(
+    tenant: Tenant, days: Sequence[DaySummary], person: Employee | None = None, statuses: Sequence[DayVerdict] = ()
+) -> Totals:
+    """``overtime``: each day's time beyond its scheduled hours; ``weekly_overtime``: each week's
+    beyond the weekly limit (the person's, else the tenant's), reported apart."""
     overtime = timedelta(0)
+    schedule = person.effective_schedule(tenant) if person else tenant.schedule
     planned: dict[int, timedelta] = {}  # by weekday: the same for every Monday
     for d in days:
         if not d.events:
             continue
         wd = d.day.weekday()
         if wd not in planned:
-            planned[wd] = scheduled(tenant, d.day)
+            planned[wd] = scheduled(tenant, d.day, schedule)
         extra = d.worked - planned[wd]
         if extra > timedelta(0):
             overtime += extra
+    limit = weekly_limit(tenant, person) if person else timedelta(hours=tenant.weekly_hours)
+    counted = Counter(v.status for v in statuses)
     late = [d.late_by for d in days if d.late_by]
     return Totals(
         worked=sum((d.worked for d in days), timedelta()),
@@ -246,6 +278,10 @@ def totals(tenant: Tenant, days: Sequence[DaySummary]) -> Totals:
         overtime=overtime,
         missing_check_outs=sum(1 for d in days if d.missing_check_out),
         days_present=sum(1 for d in days if d.first_in is not None),
+        weekly_overtime=weekly_overtime(((d.day, d.worked) for d in days), limit),
+        days_absent=counted[DayStatus.ABSENT],
+        days_off=counted[DayStatus.TIME_OFF],
+        holidays=counted[DayStatus.HOLIDAY],
     )
 
 
@@ -255,6 +291,7 @@ class PersonView:
     timeline: list[TimelineEntry]
     days: list[DaySummary]
     totals: Totals
+    statuses: list[DayVerdict] = field(default_factory=list)  # one per day, as ``days``
 
 
 async def person_view(principal: Principal, employee_id: str, first: date, last: date, *, deps: Reads) -> PersonView:
@@ -264,8 +301,12 @@ async def person_view(principal: Principal, employee_id: str, first: date, last:
     events = await events_in(tenant, first, last, store=deps.store, employee_id=who.id)
     live = {e.id for e in current(events)}
     timeline = [TimelineEntry(e, e.id in live) for e in sorted(events, key=lambda e: e.at, reverse=True)]
-    days = summarise_days(who.id, first, last, who.effective_timezone(tenant), events, schedule=tenant.schedule)
-    return PersonView(who, timeline, days, totals(tenant, days))
+    tz, schedule = who.effective_timezone(tenant), who.effective_schedule(tenant)
+    days = summarise_days(who.id, first, last, tz, events, schedule=schedule)
+    context = await day_contexts(tenant, [who], first, last, time_off=deps.time_off, holidays=deps.holidays)
+    now = deps.clock.now()
+    statuses = [day_status(d.day, d.first_in, context(who, d.day), now) for d in days]
+    return PersonView(who, timeline, days, totals(tenant, days, who, statuses), statuses)
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +314,7 @@ class SheetRow:
     employee: Employee
     days: list[DaySummary]
     totals: Totals
+    statuses: list[DayVerdict] = field(default_factory=list)  # one per day, as ``days``
 
 
 async def timesheet(
@@ -298,10 +340,13 @@ async def timesheet(
     start, end = local_range(tenant, first, last)
     ids = [p.id for p in people]
     events = await deps.store.events_for(tenant.id, start, end, ids) if ids else []
-    return tenant, [
-        SheetRow(pd.employee, pd.days, totals(tenant, pd.days))
-        for pd in days_of(tenant, people, first, last, events, memo=deps.memo)
-    ]
+    context = await day_contexts(tenant, people, first, last, time_off=deps.time_off, holidays=deps.holidays)
+    now = deps.clock.now()
+    rows = []
+    for pd in days_of(tenant, people, first, last, events, memo=deps.memo):
+        statuses = [day_status(d.day, d.first_in, context(pd.employee, d.day), now) for d in pd.days]
+        rows.append(SheetRow(pd.employee, pd.days, totals(tenant, pd.days, pd.employee, statuses), statuses))
+    return tenant, rows
 
 
 async def erase_face_data_of(

@@ -49,6 +49,8 @@ def reply_text(outcome: Outcome) -> str:
             )
         case OutcomeKind.NOT_ENROLLED:
             return "You are not enrolled for selfie check-in yet. Enroll first, then send your selfie again."
+        case OutcomeKind.INACTIVE:
+            return "Your account is no longer active here, so nothing was recorded. Ask your admin if this is wrong."
         case OutcomeKind.NO_USABLE_FACE if outcome.reason == "unavailable":
             return photo_problem(outcome.detail)
         case OutcomeKind.NO_USABLE_FACE:

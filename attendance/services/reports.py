@@ -65,7 +65,7 @@ def days_of(
                 last,
                 p.effective_timezone(tenant),
                 by_person.get(p.id, []),
-                schedule=tenant.schedule,
+                schedule=p.effective_schedule(tenant),
                 memo=memo,
             ),
         )

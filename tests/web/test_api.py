@@ -227,6 +227,8 @@ async def test_the_today_board_says_who_is_in_late_absent_and_not_checked_out(
             "absent": 2,
             "not yet": 0,
             "off": 0,
+            "holiday": 0,
+            "time_off": 0,
             "late": 1,
             "open_yesterday": 0,
         }

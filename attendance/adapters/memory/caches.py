@@ -27,7 +27,7 @@ from typing import Generic, TypeVar
 
 from attendance.core.domain.checkins import AttendanceEvent
 from attendance.core.domain.deliveries import OutboxMessage
-from attendance.core.domain.model import Employee
+from attendance.core.domain.model import Employee, WorkSchedule
 from attendance.core.ports import AttendanceStore, Clock, EmployeeRepository, Fingerprint
 
 T = TypeVar("T")
@@ -245,4 +245,18 @@ class CachedEmployeeRepository:
 
     async def set_manager(self, tenant_id: str, employee_id: str, manager_id: str | None) -> None:
         await self._inner.set_manager(tenant_id, employee_id, manager_id)
+        self._lists.drop(tenant_id)
+
+    async def set_schedule(
+        self, tenant_id: str, employee_id: str, schedule: WorkSchedule | None, weekly_hours: float | None
+    ) -> None:
+        await self._inner.set_schedule(tenant_id, employee_id, schedule, weekly_hours)
+        self._lists.drop(tenant_id)
+
+    async def set_holidays(self, tenant_id: str, employee_id: str, region: str | None) -> None:
+        await self._inner.set_holidays(tenant_id, employee_id, region)
+        self._lists.drop(tenant_id)
+
+    async def set_inactive_from(self, tenant_id: str, employee_id: str, day: date | None) -> None:
+        await self._inner.set_inactive_from(tenant_id, employee_id, day)
         self._lists.drop(tenant_id)

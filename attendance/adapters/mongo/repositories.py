@@ -17,7 +17,7 @@ import dataclasses
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
@@ -106,12 +106,7 @@ def _tenant_doc(t: Tenant) -> Doc:
         "name": t.name,
         "name_key": t.name.strip().casefold(),
         "timezone": t.timezone,
-        "schedule": {
-            "start": t.schedule.start.strftime("%H:%M"),
-            "end": t.schedule.end.strftime("%H:%M"),
-            "weekdays": sorted(t.schedule.weekdays),
-            "grace_minutes": t.schedule.grace_minutes,
-        },
+        "schedule": schedule_doc(t.schedule),
         "thresholds": None
         if t.thresholds is None
         else {
@@ -124,29 +119,45 @@ def _tenant_doc(t: Tenant) -> Doc:
         },
         "template_version": t.template_version,
         "policy": dataclasses.asdict(t.policy),
+        "holidays": t.holidays,
+        "weekly_hours": t.weekly_hours,
     }
     return doc
+
+
+def schedule_doc(s: WorkSchedule) -> Doc:
+    return {
+        "start": s.start.strftime("%H:%M"),
+        "end": s.end.strftime("%H:%M"),
+        "weekdays": sorted(s.weekdays),
+        "grace_minutes": s.grace_minutes,
+    }
+
+
+def schedule_from(doc: Doc) -> WorkSchedule:
+    return WorkSchedule(
+        start=time.fromisoformat(doc.get("start", "09:00")),
+        end=time.fromisoformat(doc.get("end", "17:00")),
+        weekdays=frozenset(doc.get("weekdays", [0, 1, 2, 3, 4])),
+        grace_minutes=int(doc.get("grace_minutes", 5)),
+    )
 
 
 _POLICY_FIELDS = {f.name for f in dataclasses.fields(CheckInPolicy)}
 
 
 def _tenant(doc: Doc) -> Tenant:
-    sched = doc.get("schedule") or {}
     th = doc.get("thresholds")
     return Tenant(
         id=doc["_id"],
         name=doc["name"],
         timezone=doc.get("timezone", "UTC"),
-        schedule=WorkSchedule(
-            start=time.fromisoformat(sched.get("start", "09:00")),
-            end=time.fromisoformat(sched.get("end", "17:00")),
-            weekdays=frozenset(sched.get("weekdays", [0, 1, 2, 3, 4])),
-            grace_minutes=int(sched.get("grace_minutes", 5)),
-        ),
+        schedule=schedule_from(doc.get("schedule") or {}),
         thresholds=MatchThresholds(**th) if th else None,
         template_version=int(doc.get("template_version", 0)),
         policy=CheckInPolicy(**{k: v for k, v in (doc.get("policy") or {}).items() if k in _POLICY_FIELDS}),
+        holidays=doc.get("holidays"),
+        weekly_hours=float(doc.get("weekly_hours", 40.0)),
     )
 
 
@@ -181,6 +192,12 @@ class MongoTenantRepository:
     async def set_schedule(self, tenant_id: str, schedule: WorkSchedule) -> None:
         doc = _tenant_doc(Tenant(id=tenant_id, name="-", schedule=schedule))
         await self._c.update_one({"_id": tenant_id}, {"$set": {"schedule": doc["schedule"]}})
+
+    async def set_holidays(self, tenant_id: str, region: str | None) -> None:
+        await self._c.update_one({"_id": tenant_id}, {"$set": {"holidays": region}})
+
+    async def set_weekly_hours(self, tenant_id: str, hours: float) -> None:
+        await self._c.update_one({"_id": tenant_id}, {"$set": {"weekly_hours": hours}})
 
     async def set_thresholds(self, tenant_id: str, thresholds: MatchThresholds | None) -> None:
         doc = _tenant_doc(Tenant(id=tenant_id, name="-", thresholds=thresholds))
@@ -222,6 +239,10 @@ def _employee(doc: Doc) -> Employee:
         manager_id=doc.get("manager_id"),
         timezone=doc.get("timezone"),
         roles=frozenset(Role(r) for r in doc.get("roles", ["employee"])),
+        schedule=schedule_from(doc["schedule"]) if doc.get("schedule") else None,
+        weekly_hours=doc.get("weekly_hours"),
+        holidays=doc.get("holidays"),
+        inactive_from=date.fromisoformat(doc["inactive_from"]) if doc.get("inactive_from") else None,
     )
 
 
@@ -254,6 +275,19 @@ class MongoEmployeeRepository:
 
     async def set_manager(self, tenant_id: str, employee_id: str, manager_id: str | None) -> None:
         await self._c.update_one({"_id": employee_id, "tenant_id": tenant_id}, {"$set": {"manager_id": manager_id}})
+
+    async def set_schedule(
+        self, tenant_id: str, employee_id: str, schedule: WorkSchedule | None, weekly_hours: float | None
+    ) -> None:
+        fields = {"schedule": schedule_doc(schedule) if schedule else None, "weekly_hours": weekly_hours}
+        await self._c.update_one({"_id": employee_id, "tenant_id": tenant_id}, {"$set": fields})
+
+    async def set_holidays(self, tenant_id: str, employee_id: str, region: str | None) -> None:
+        await self._c.update_one({"_id": employee_id, "tenant_id": tenant_id}, {"$set": {"holidays": region}})
+
+    async def set_inactive_from(self, tenant_id: str, employee_id: str, day: date | None) -> None:
+        value = day.isoformat() if day else None
+        await self._c.update_one({"_id": employee_id, "tenant_id": tenant_id}, {"$set": {"inactive_from": value}})
 
     async def page(
         self, tenant_id: str, *, after: str | None, limit: int, visible_to: str | None = None

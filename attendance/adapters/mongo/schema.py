@@ -10,6 +10,7 @@ from attendance.adapters.mongo.repositories import INDEXES, Database
 from attendance.adapters.mongo.safeguards import SAFEGUARD_INDEXES
 from attendance.adapters.mongo.slack_installs import SLACK_INDEXES
 from attendance.adapters.mongo.teams_addresses import TEAMS_INDEXES
+from attendance.adapters.mongo.time_off import TIME_OFF_INDEXES
 from attendance.adapters.mongo.web import WEB_INDEXES
 from attendance.adapters.mongo.webhooks import WEBHOOK_INDEXES
 
@@ -27,6 +28,7 @@ async def ensure_indexes(db: Database) -> None:
         **WEBHOOK_INDEXES,
         **DELIVERY_INDEXES,
         **WEB_INDEXES,
+        **TIME_OFF_INDEXES,
     }.items():
         await db[collection].create_indexes(models)
     await migrate_chat_identities(db)

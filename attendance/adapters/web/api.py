@@ -199,7 +199,7 @@ class ApiHandlers:
 
     async def api_days(self, request: web.Request) -> web.Response:
         rows, nxt = await self._sheet_page(request)
-        return page([js.day(d) for r in rows for d in r.days], nxt)
+        return page([js.day(d, v) for r in rows for d, v in zip(r.days, r.statuses, strict=True)], nxt)
 
     async def api_timesheets(self, request: web.Request) -> web.Response:
         rows, nxt = await self._sheet_page(request)

@@ -85,6 +85,12 @@ SCHEMAS: dict[str, S] = {
     "Day": _obj(
         {
             "employee_id": STR,
+            "status": {
+                "type": ["string", "null"],
+                "enum": ["present", "absent", "late", "holiday", "time_off", "not_scheduled", "inactive", None],
+            },
+            "holiday_name": _n("string"),
+            "time_off_kind": _n("string"),
             "date": {"type": "string", "format": "date"},
             "first_in": _n("string"),
             "last_out": _n("string"),
@@ -109,6 +115,10 @@ SCHEMAS: dict[str, S] = {
             "overtime_minutes": INT,
             "missing_check_outs": INT,
             "days_present": INT,
+            "weekly_overtime_minutes": INT,
+            "days_absent": INT,
+            "days_off": INT,
+            "holidays": INT,
         }
     ),
     "TimesheetPage": _page("TimesheetRow"),
@@ -127,11 +137,17 @@ SCHEMAS: dict[str, S] = {
                                 {
                                     "employee_id": STR,
                                     "name": STR,
-                                    "status": {"type": "string", "enum": ["in", "out", "absent", "not yet", "off"]},
+                                    "status": {
+                                        "type": "string",
+                                        "enum": ["in", "out", "absent", "not yet", "off", "holiday", "time_off"],
+                                    },
                                     "first_in": _n("string"),
                                     "last_out": _n("string"),
                                     "late_minutes": INT,
                                     "open_yesterday": BOOL,
+                                    "day_status": _n("string"),
+                                    "holiday_name": _n("string"),
+                                    "time_off_kind": _n("string"),
                                 }
                             ),
                         },

@@ -14,6 +14,7 @@ from attendance.core.domain.corrections import CorrectionRequest
 from attendance.core.domain.deliveries import Delivery
 from attendance.core.domain.model import Employee
 from attendance.core.domain.webhooks import Subscription
+from attendance.core.domain.workdays import DayVerdict
 from attendance.core.ports import AuditEntry
 from attendance.services.dashboard import Board, Totals
 from attendance.services.reports import aware
@@ -91,16 +92,21 @@ def _local(at: datetime | None, tz: str) -> str | None:
     return at.astimezone(ZoneInfo(tz)).strftime("%H:%M") if at else None
 
 
-def day(d: DaySummary) -> Json:
+def day(d: DaySummary, verdict: DayVerdict | None = None) -> Json:
+    """A person's day; ``status`` is the day's status word (``workdays.DayStatus``; null: not started)."""
+    v = verdict or DayVerdict(None)
     return {
         "employee_id": d.employee_id,
+        "status": v.status.value if v.status else None,
+        "holiday_name": v.holiday_name,
+        "time_off_kind": v.time_off_kind.value if v.time_off_kind else None,
         "date": d.day.isoformat(),
         "first_in": _local(d.first_in, d.timezone),
         "last_out": _local(d.last_out, d.timezone),
         "worked_minutes": d.worked_minutes,
         "break_minutes": sum(minutes(b) for b in d.breaks),
         "breaks": len(d.breaks),
-        "late_minutes": minutes(d.late_by) if d.late_by else 0,
+        "late_minutes": v.late_minutes if verdict else (minutes(d.late_by) if d.late_by else 0),
         "missing_check_out": d.missing_check_out,
         "events": d.events,
         "timezone": d.timezone,
@@ -118,13 +124,20 @@ def totals(e: Employee, t: Totals) -> Json:
         "overtime_minutes": minutes(t.overtime),
         "missing_check_outs": t.missing_check_outs,
         "days_present": t.days_present,
+        "weekly_overtime_minutes": minutes(t.weekly_overtime),
+        "days_absent": t.days_absent,
+        "days_off": t.days_off,
+        "holidays": t.holidays,
     }
+
+
+BOARD_COUNTS = ("in", "out", "absent", "not yet", "off", "holiday", "time_off", "late", "open_yesterday")
 
 
 def board(b: Board) -> Json:
     return {
         "date": b.day.isoformat(),
-        "counts": {k: b.counts.get(k, 0) for k in ("in", "out", "absent", "not yet", "off", "late", "open_yesterday")},
+        "counts": {k: b.counts.get(k, 0) for k in BOARD_COUNTS},
         "teams": [
             {
                 "name": name,
@@ -137,6 +150,9 @@ def board(b: Board) -> Json:
                         "last_out": _local(r.day.last_out, r.day.timezone),
                         "late_minutes": r.late_minutes,
                         "open_yesterday": r.open_yesterday,
+                        "day_status": r.verdict.status.value if r.verdict.status else None,
+                        "holiday_name": r.verdict.holiday_name,
+                        "time_off_kind": r.verdict.time_off_kind.value if r.verdict.time_off_kind else None,
                     }
                     for r in rows
                 ],

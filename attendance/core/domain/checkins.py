@@ -46,6 +46,7 @@ class OutcomeKind(enum.StrEnum):
     OTHER_PERSON = "other_person"  # refused and flagged for review
     NOT_RECOGNISED = "not_recognised"
     NOT_ENROLLED = "not_enrolled"
+    INACTIVE = "inactive"  # the person has left (deactivated): nothing recorded
     NO_USABLE_FACE = "no_usable_face"  # the pipeline's refusal, with its reason
     REPLAYED_PHOTO = "replayed_photo"
     STALE_PHOTO = "stale_photo"

@@ -10,7 +10,7 @@ import enum
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -35,6 +35,21 @@ def check_timezone(name: str) -> str:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise DomainError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)") from exc
     return name
+
+
+NO_HOLIDAYS = "none"
+_REGION = re.compile(r"[A-Z]{2,3}(?:-[A-Z0-9]{1,5})?")
+
+
+def check_region(text: str) -> str | None:
+    """``DE``, ``de-by``, ``US-CA`` as ``COUNTRY[-SUBDIVISION]`` in capitals; ``none``: None.
+    (Only the form: whether the country is known is the holiday calendar's to say.)"""
+    region = text.strip().upper()
+    if region in ("", NO_HOLIDAYS.upper()):
+        return None
+    if not _REGION.fullmatch(region):
+        raise DomainError(f"{text.strip()[:20]!r} is not a region: write a country code, e.g. DE, or DE-BY")
+    return region
 
 
 MAX_EMAIL = 254  # RFC 5321's limit on a path
@@ -118,6 +133,8 @@ class Tenant:
     thresholds: MatchThresholds | None = None  # None: the service's calibrated defaults
     template_version: int = 0
     policy: CheckInPolicy = field(default_factory=CheckInPolicy)
+    holidays: str | None = None  # public holidays of this region (``COUNTRY[-SUBDIVISION]``), None: none
+    weekly_hours: float = 40.0  # beyond this in a week: weekly overtime
 
 
 MAX_CHAT_ID = 200
@@ -159,9 +176,23 @@ class Employee:
     manager_id: str | None = None
     timezone: str | None = None  # None: the tenant's
     roles: frozenset[Role] = frozenset({Role.EMPLOYEE})
+    schedule: WorkSchedule | None = None  # None: the tenant's working days and hours
+    weekly_hours: float | None = None  # None: the tenant's weekly limit
+    holidays: str | None = None  # None: the tenant's calendar; NO_HOLIDAYS: none
+    inactive_from: date | None = None  # left: inactive from that day on
 
     def effective_timezone(self, tenant: Tenant) -> str:
         return self.timezone or tenant.timezone
+
+    def effective_schedule(self, tenant: Tenant) -> WorkSchedule:
+        return self.schedule or tenant.schedule
+
+    def effective_holidays(self, tenant: Tenant) -> str | None:
+        region = self.holidays if self.holidays is not None else tenant.holidays
+        return None if region in (None, NO_HOLIDAYS) else region
+
+    def active_on(self, day: date) -> bool:
+        return self.inactive_from is None or day < self.inactive_from
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -57,6 +57,7 @@ from attendance.core.ports.people import (
     TemplateRepository,
     TenantRepository,
 )
+from attendance.core.ports.workforce import HolidayCalendar, TimeOffRepository
 
 __all__ = [
     "AdminAlerts",
@@ -82,6 +83,7 @@ __all__ = [
     "Fingerprint",
     "Fingerprints",
     "GalleryProvider",
+    "HolidayCalendar",
     "JobQueue",
     "LocalUserRepository",
     "PhotoBuffer",
@@ -97,5 +99,6 @@ __all__ = [
     "TemplateCipher",
     "TemplateRepository",
     "TenantRepository",
+    "TimeOffRepository",
     "UsedKeys",
 ]

@@ -209,6 +209,8 @@ def dashboard_deps(c: Container, *, cached: bool = False) -> DashboardDeps:
         messages=chat_messages(c),
         clock=clock,
         model=c.deps.engine.model,
+        time_off=c.workforce.time_off,
+        holidays=c.workforce.holidays,
         memo=SummaryMemo() if cached else None,
     )
 

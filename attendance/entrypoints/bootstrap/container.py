@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from pymongo import AsyncMongoClient
 
+from attendance.adapters.calendars.holidays_package import HolidaysPackageCalendar
 from attendance.adapters.clock import SystemClock
 from attendance.adapters.crypto.cipher import LOCAL_KEY_ID, AesGcmTemplateCipher, load_or_create_local_key, parse_key
 from attendance.adapters.embedded.secantus import database_for_home
@@ -38,6 +39,7 @@ from attendance.adapters.mongo.repositories import (
 from attendance.adapters.mongo.safeguards import MongoFingerprints, MongoPhotoBuffer, MongoReviewQueue
 from attendance.adapters.mongo.schema import ensure_indexes
 from attendance.adapters.mongo.slack_installs import MongoSlackInstallationStore
+from attendance.adapters.mongo.time_off import MongoTimeOffRepository
 from attendance.adapters.mongo.webhooks import MongoSubscriptionRepository
 from attendance.adapters.slack.replier import SlackPhotoSource, SlackReplier
 from attendance.adapters.slack.tokens import InstalledSlackTokens, SlackTokens, StaticSlackTokens
@@ -56,6 +58,7 @@ from attendance.services.checkin import CheckInDeps
 from attendance.services.dashboard import ReadDeps
 from attendance.services.enrollment import EnrollmentDeps
 from attendance.services.galleries import TemplateGalleryCache
+from attendance.services.workforce import WorkforceDeps
 from attendance.settings import Settings
 
 if TYPE_CHECKING:
@@ -82,6 +85,7 @@ class Container:
     teams_photos: TeamsPhotoSource
     egress: aiohttp.ClientSession  # to tenants' receivers: public addresses only (integrations/egress.py)
     destinations: DestinationCheck
+    workforce: WorkforceDeps
     slack_tokens: SlackTokens | None = None
     slack_installations: MongoSlackInstallationStore | None = None
 
@@ -197,6 +201,11 @@ async def build(
             galleries=deps.galleries,
             clock=deps.clock,
         )
+        time_off, calendar, deliveries = (
+            MongoTimeOffRepository(db),
+            HolidaysPackageCalendar(),
+            MongoDeliveryRepository(db),
+        )
         replier = ReplierRouter(repliers, callback=HttpCallbackReplier(http), fallback=LogReplier())
         yield Container(
             settings=settings,
@@ -213,11 +222,26 @@ async def build(
                 store=store,
                 reviews=reviews,
                 reads=ReadDeps(
-                    tenants=tenants, employees=deps.employees, store=store, audit=deps.audit, clock=deps.clock
+                    tenants=tenants,
+                    employees=deps.employees,
+                    store=store,
+                    audit=deps.audit,
+                    clock=deps.clock,
+                    time_off=time_off,
+                    holidays=calendar,
                 ),
             ),
             subscriptions=MongoSubscriptionRepository(db, cipher),
-            deliveries=MongoDeliveryRepository(db),
+            deliveries=deliveries,
+            workforce=WorkforceDeps(
+                tenants=tenants,
+                employees=deps.employees,
+                time_off=time_off,
+                holidays=calendar,
+                outbox=deliveries,
+                audit=deps.audit,
+                clock=deps.clock,
+            ),
             teams=teams,
             teams_photos=teams_photos,
             slack_tokens=slack_tokens,
