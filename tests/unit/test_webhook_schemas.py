@@ -108,3 +108,28 @@ def test_every_example_in_the_docs_is_valid() -> None:
     assert sorted({e["type"] for e in events}) == sorted(EVENT_TYPES)
     for example in events:
         _check(example)
+
+
+@pytest.mark.parametrize("half", [None, "pm"])
+def test_an_approved_time_off_payload_matches_its_schema(half: str | None) -> None:
+    from attendance.core.domain.workdays import HalfDay, TimeOff, TimeOffKind, TimeOffStatus
+    from attendance.services.workforce import time_off_row
+
+    last = date(2026, 12, 30) if half is None else date(2026, 12, 28)
+    t = TimeOff(
+        id="to1",
+        tenant_id="t1",
+        employee_id="e1",
+        first=date(2026, 12, 28),
+        last=last,
+        kind=TimeOffKind.VACATION,
+        status=TimeOffStatus.APPROVED,
+        half_day=HalfDay(half) if half else None,
+        requested_by="e1",
+        created_at=AT,
+        decided_by="m1",
+        decided_at=AT,
+    )
+    row = time_off_row(t, _employee(), AT)
+    assert row.id == "to1:attendance.time_off.approved" and row.payload["days"] == (3 if half is None else 0.5)
+    _check(row.payload)

@@ -23,6 +23,7 @@ EVENT_TYPES = (
     "attendance.check_out.accepted",
     "attendance.event.corrected",
     "attendance.day.summary",
+    "attendance.time_off.approved",
 )
 CONNECTOR_KINDS = ("webhook", "workday", "adp")
 SECRET_PREFIX = "whsec_"  # noqa: S105  (the prefix of every secret, not a secret)

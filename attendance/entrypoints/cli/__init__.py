@@ -16,7 +16,7 @@ from collections.abc import Sequence
 for _key in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # before numpy/dlib load
     os.environ.setdefault(_key, "1")
 
-from attendance.entrypoints.cli import admin, deliveries, measure, records, webhooks  # noqa: E402
+from attendance.entrypoints.cli import admin, deliveries, measure, records, webhooks, workforce  # noqa: E402
 from attendance.logs import configure_logging  # noqa: E402
 from attendance.settings import Settings  # noqa: E402
 
@@ -40,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     measure.add_commands(sub)
     webhooks.add_commands(sub)
     deliveries.add_commands(sub)
+    workforce.add_commands(sub)
     return parser
 
 

@@ -73,6 +73,9 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--tenant", required=True)
     p.add_argument("--by", default="admin-cli", metavar="WHO", help="who asked for the erasure (audit log)")
     p.set_defaults(handler=employees_erase)
+    from attendance.entrypoints.cli.workforce import add_employee_commands
+
+    add_employee_commands(employees)
     p = employees.add_parser("enrollment-code", help="a one-time code to enroll the person's face at a kiosk (24 h)")
     p.add_argument("email")
     p.add_argument("--tenant", required=True)

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from attendance.core.domain.checkins import AttendanceEvent, DaySummary, Direction, PhotoRef, Requested
 from attendance.core.domain.model import Employee, Tenant, new_id
+from attendance.core.domain.workdays import DayStatus, DayVerdict, day_status
 from attendance.core.errors import NotFound, ServiceError
 from attendance.entrypoints.bootstrap import Container, build
 from attendance.entrypoints.cli.context import for_tenant
@@ -21,6 +22,7 @@ from attendance.services.checkin import RequestCheckIn, submit_check_in
 from attendance.services.replies import reply_text
 from attendance.services.reports import correct_event, events_in, summaries
 from attendance.services.tenants import tenant_by_name
+from attendance.services.workforce import day_contexts, set_tenant_holidays, set_weekly_hours
 from attendance.settings import Settings
 
 
@@ -85,6 +87,10 @@ def add_tenant_policy(tenants: Any) -> None:
     p.add_argument("--duplicate-window", type=int, metavar="MINUTES")
     p.add_argument("--replay-check", choices=["on", "off"])
     p.add_argument("--freshness", type=int, metavar="MINUTES", help="0 switches the check off")
+    p.add_argument(
+        "--holidays", metavar="REGION", help="public holidays of COUNTRY[-SUBDIVISION], e.g. DE-BY; none: off"
+    )
+    p.add_argument("--weekly-hours", type=float, help="weekly limit before weekly overtime (default 40)")
     p.set_defaults(handler=tenants_policy)
 
 
@@ -206,15 +212,18 @@ def _minutes(td: timedelta | None) -> int | None:
     return None if td is None else int(td.total_seconds() // 60)
 
 
-def _summary_row(s: DaySummary) -> dict[str, Any]:
+def _summary_row(s: DaySummary, v: DayVerdict) -> dict[str, Any]:
     zone = ZoneInfo(s.timezone)
     return {
         "day": s.day.isoformat(),
+        "status": v.status.value if v.status else None,  # None: the working day has not started yet
+        "holiday_name": v.holiday_name,
+        "time_off_kind": v.time_off_kind.value if v.time_off_kind else None,
         "first_in": s.first_in.astimezone(zone).strftime("%H:%M") if s.first_in else None,
         "last_out": s.last_out.astimezone(zone).strftime("%H:%M") if s.last_out else None,
         "worked_minutes": s.worked_minutes,
         "break_minutes": [_minutes(b) for b in s.breaks],
-        "late_minutes": _minutes(s.late_by),
+        "late_minutes": v.late_minutes if v.status is DayStatus.LATE else None,
         "missing_check_out": s.missing_check_out,
     }
 
@@ -225,11 +234,15 @@ async def _report(args: argparse.Namespace, settings: Settings, week: bool) -> i
         first = day - timedelta(days=day.weekday()) if week else day
         last = first + timedelta(days=6) if week else day
         people = await summaries(tenant, first, last, store=c.store, employees=c.deps.employees)
+        staff = [p.employee for p in people]
+        w = c.workforce
+        context = await day_contexts(tenant, staff, first, last, time_off=w.time_off, holidays=w.holidays)
+        now = c.deps.clock.now()
     rows: list[dict[str, Any]] = [
         {
             "employee": p.employee.email,
             "name": p.employee.name,
-            "days": [_summary_row(d) for d in p.days],
+            "days": [_summary_row(d, day_status(d.day, d.first_in, context(p.employee, d.day), now)) for d in p.days],
             "worked_minutes": sum(d.worked_minutes for d in p.days),
         }
         for p in people
@@ -252,7 +265,9 @@ async def _report(args: argparse.Namespace, settings: Settings, week: bool) -> i
             )
             continue
         d = r["days"][0]
-        state = "absent" if d["first_in"] is None else f"in {d['first_in']} out {d['last_out'] or '-'}"
+        why = d["holiday_name"] or d["time_off_kind"]
+        said = (d["status"] or "not started yet") + (f" ({why})" if why else "")
+        state = said if d["first_in"] is None else f"in {d['first_in']} out {d['last_out'] or '-'}"
         flags = (f" late {d['late_minutes']} min" if d["late_minutes"] else "") + (
             " no check-out" if d["missing_check_out"] else ""
         )
@@ -284,5 +299,10 @@ async def tenants_policy(args: argparse.Namespace, settings: Settings) -> int:
         policy = dataclasses.replace(tenant.policy, **changes)
         if changes:
             await c.deps.tenants.set_policy(tenant.id, policy)
-    print(json.dumps(dataclasses.asdict(policy), indent=2))
+        holidays, weekly = tenant.holidays, tenant.weekly_hours
+        if args.holidays is not None:
+            holidays = await set_tenant_holidays(tenant, args.holidays, by="admin-cli", deps=c.workforce)
+        if args.weekly_hours is not None:
+            weekly = await set_weekly_hours(tenant, args.weekly_hours, by="admin-cli", deps=c.workforce)
+    print(json.dumps({**dataclasses.asdict(policy), "holidays": holidays, "weekly_hours": weekly}, indent=2))
     return 0
