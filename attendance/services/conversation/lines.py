@@ -5,6 +5,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from attendance.core.domain.checkins import DaySummary
+from attendance.core.domain.workdays import DayStatus, DayVerdict
 from attendance.services import chat
 from attendance.services.dashboard import BoardRow
 
@@ -14,10 +15,12 @@ def first_name(name: str) -> str:
     return name.split(maxsplit=1)[0] if name.split() else name
 
 
-def day_line(d: DaySummary, label: str) -> str:
+def day_line(d: DaySummary, label: str, verdict: DayVerdict | None = None) -> str:
+    """A person's day; a day without check-in says why when its status does (a holiday, time off,
+    not a working day, inactive)."""
     zone = ZoneInfo(d.timezone)
     if d.first_in is None:
-        return f"{label}: —"
+        return f"{label}: {why_not_in(verdict) or '—'}"
     first = d.first_in.astimezone(zone).strftime("%H:%M")
     last = d.last_out.astimezone(zone).strftime("%H:%M") if d.last_out else "still in"
     hours, minutes = divmod(d.worked_minutes, 60)
@@ -42,13 +45,30 @@ def enrollment_result(
     return text + (f"\nSome photos could not be used:\n{refused}" if refused else "")
 
 
+def why_not_in(verdict: DayVerdict | None) -> str | None:
+    """Why someone has no check-in, when it is not an absence: the same words on every platform."""
+    if verdict is None:
+        return None
+    match verdict.status:
+        case DayStatus.HOLIDAY:
+            return f"holiday ({verdict.holiday_name})" if verdict.holiday_name else "holiday"
+        case DayStatus.TIME_OFF:
+            kind = verdict.time_off_kind.value if verdict.time_off_kind else "time off"
+            return f"time off ({kind})"
+        case DayStatus.NOT_SCHEDULED:
+            return "not a working day"
+        case DayStatus.INACTIVE:
+            return "inactive"
+    return None
+
+
 def board_line(row: BoardRow, marks: tuple[str, str, str]) -> str:
     """A person on a day's board; ``marks`` prefix the "not in", "in" and "out" states."""
     d = row.day
     zone = ZoneInfo(d.timezone)
     not_in, is_in, out = marks
     if d.first_in is None:
-        return f"{not_in} {row.employee.name}: not in"
+        return f"{not_in} {row.employee.name}: {why_not_in(row.verdict) or 'not in'}"
     first = d.first_in.astimezone(zone).strftime("%H:%M")
     late = f" (late {int(d.late_by.total_seconds() // 60)} min)" if d.late_by else ""
     if row.status == "in":

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from attendance.core.domain.access import Principal
 from attendance.core.domain.checkins import DaySummary, ReviewItem, ReviewKind
 from attendance.core.domain.model import Employee, Tenant
+from attendance.core.domain.workdays import DayVerdict
 from attendance.core.errors import ServiceError
 from attendance.core.ports import Clock
 from attendance.services import chat, dashboard
@@ -133,7 +134,9 @@ class Conversation:
                 return help_answer(d)
             case "me":
                 days = await self.own_week(asker)
-                lines = [day_line(s, "Today" if i == 0 else s.day.strftime("%a %d %b")) for i, s in enumerate(days)]
+                lines = [
+                    day_line(s, "Today" if i == 0 else s.day.strftime("%a %d %b"), v) for i, (s, v) in enumerate(days)
+                ]
                 return Answer(text="Your attendance", lines=tuple(lines))
             case "forget-me":
                 deleted = await chat.forget_me(tenant, person, deps=self._chat)
@@ -158,9 +161,9 @@ class Conversation:
                 today = chat.today_of(tenant, target, now)
                 monday = today - timedelta(days=today.weekday())
                 seen = await dashboard.person_view(asker.principal, target.id, monday, today, deps=self._chat.reads)
-                someone, days = seen.employee, seen.days
-                lines = [day_line(s, s.day.strftime("%a %d %b")) for s in days]
-                total = sum(s.worked_minutes for s in days)
+                someone, week = seen.employee, seen.days
+                lines = [day_line(s, s.day.strftime("%a %d %b"), v) for s, v in zip(week, seen.statuses, strict=True)]
+                total = sum(s.worked_minutes for s in week)
                 lines.append(d.strong(f"Total: {total // 60}h{total % 60:02d}"))
                 return Answer(text=f"{someone.name}, this week", lines=tuple(lines))
             case "late" | "absent":
@@ -232,12 +235,12 @@ class Conversation:
 
     # ------------------------------------------------------------ reading
 
-    async def own_week(self, asker: Asker) -> list[DaySummary]:
+    async def own_week(self, asker: Asker) -> list[tuple[DaySummary, DayVerdict]]:
         """The asker's today first, then the 7 days before it (in their time zone)."""
         today = chat.today_of(asker.tenant, asker.person, self._clock.now())
         first = today - timedelta(days=7)
         seen = await dashboard.person_view(asker.principal, asker.person.id, first, today, deps=self._chat.reads)
-        return list(reversed(seen.days))
+        return list(reversed(list(zip(seen.days, seen.statuses, strict=True))))
 
     async def board(self, asker: Asker, day: date | None = None) -> dashboard.Board:
         """The board of the people the asker's team view shows (``NotAllowed`` for those who see
@@ -249,14 +252,14 @@ class Conversation:
         """What a chat app's home page shows the asker: where they stand today, their week,
         their team's board (None when they see only themself) and whether they are enrolled."""
         days = await self.own_week(asker)
-        today = days[0]
+        today = days[0][0]
         if today.first_in is None:
             status = "You haven't checked in today."
         elif today.missing_check_out:
             status = f"You're checked in since {today.first_in.astimezone(ZoneInfo(today.timezone)):%H:%M}."
         else:
             status = "You're checked out for today."
-        week = tuple(day_line(s, "Today" if i == 0 else s.day.strftime("%a %d %b")) for i, s in enumerate(days))
+        week = tuple(day_line(s, "Today" if i == 0 else s.day.strftime("%a %d %b"), v) for i, (s, v) in enumerate(days))
         try:
             board: tuple[str, ...] | None = tuple(
                 board_line(r, self.dialect.marks) for r in (await self.board(asker)).rows()
