@@ -84,6 +84,13 @@ class WorkerSettings(BaseModel):
     retry_max_s: float = Field(default=60.0, gt=0)
 
 
+class SchedulerSettings(BaseModel):
+    """The periodic jobs (``attendance scheduler``): each runs every so many seconds."""
+
+    reminders_every_s: float = Field(default=60.0, gt=0, description="reminders and digests")
+    summaries_every_s: float = Field(default=60.0, gt=0, description="the day summaries of finished days")
+
+
 class DispatcherSettings(BaseModel):
     """Outbound delivery (webhooks, Workday, ADP). The retry schedule is ``webhook_retry_schedule``."""
 
@@ -322,6 +329,7 @@ class Settings(BaseSettings):
     face: FaceSettings = Field(default_factory=FaceSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     dispatcher: DispatcherSettings = Field(default_factory=DispatcherSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     webhook_retry_schedule: str = Field(
         default=",".join(f"{d:g}" for d in DEFAULT_RETRY_SCHEDULE),

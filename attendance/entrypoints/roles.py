@@ -1,4 +1,4 @@
-"""The long-running roles: ``serve``, ``worker``, ``dispatcher``, and ``run`` (all of them).
+"""The long-running roles: ``serve``, ``worker``, ``dispatcher``, ``scheduler``, and ``run`` (all of them).
 
 ``run`` is a small supervisor: it starts the embedded database once, then each role as a child
 process pointed at it, restarts a child that crashes (with back-off), and on Ctrl-C or SIGTERM
@@ -97,7 +97,7 @@ async def worker(settings: Settings, processes: int | None = None) -> None:
 
 
 async def dispatcher(settings: Settings) -> None:
-    """Delivers the outbox to webhooks, Workday and ADP, and writes the day summaries."""
+    """Delivers the outbox to webhooks, Workday and ADP."""
     from attendance.entrypoints.bootstrap import dispatcher as make_dispatcher
 
     stop = _stop_event()
@@ -112,7 +112,19 @@ async def dispatcher(settings: Settings) -> None:
         await loop.run(stop)
 
 
-ROLES = ("serve", "worker", "dispatcher")
+async def scheduler(settings: Settings) -> None:
+    """Every periodic job: reminders and digests, the day summaries. Several may run: each job's
+    work is keyed per (tenant, day, kind) and done once."""
+    from attendance.entrypoints.bootstrap import scheduler as make_scheduler
+
+    stop = _stop_event()
+    async with build(settings) as c:
+        loop = make_scheduler(c)
+        log.info("scheduler ready: %s", ", ".join(f"{j.name} every {j.every_s:g} s" for j in loop.jobs))
+        await loop.run(stop)
+
+
+ROLES = ("serve", "worker", "dispatcher", "scheduler")
 
 
 async def run_all(settings: Settings, *, host: str, port: int) -> None:
@@ -123,6 +135,7 @@ async def run_all(settings: Settings, *, host: str, port: int) -> None:
             "serve": ["serve", "--host", host, "--port", str(port)],
             "worker": ["worker"],
             "dispatcher": ["dispatcher"],
+            "scheduler": ["scheduler"],
         }
         tasks = [asyncio.create_task(_supervise(role, args, env, stop)) for role, args in commands.items()]
         log.info("attendance running: http://%s:%s (Ctrl-C to stop)", host, port)

@@ -257,6 +257,10 @@ class CachedEmployeeRepository:
         await self._inner.set_holidays(tenant_id, employee_id, region)
         self._lists.drop(tenant_id)
 
+    async def set_reminders(self, tenant_id: str, employee_id: str, on: bool) -> None:
+        await self._inner.set_reminders(tenant_id, employee_id, on)
+        self._lists.drop(tenant_id)
+
     async def set_inactive_from(self, tenant_id: str, employee_id: str, day: date | None) -> None:
         await self._inner.set_inactive_from(tenant_id, employee_id, day)
         self._lists.drop(tenant_id)

@@ -33,6 +33,7 @@ from attendance.core.domain.model import (
     FaceQuality,
     FaceTemplate,
     MatchThresholds,
+    ReminderPolicy,
     Role,
     Tenant,
     WorkSchedule,
@@ -121,8 +122,23 @@ def _tenant_doc(t: Tenant) -> Doc:
         "policy": dataclasses.asdict(t.policy),
         "holidays": t.holidays,
         "weekly_hours": t.weekly_hours,
+        "reminders": reminders_doc(t.reminders),
     }
     return doc
+
+
+def reminders_doc(r: ReminderPolicy) -> Doc:
+    return {**dataclasses.asdict(r), "digest_at": r.digest_at.strftime("%H:%M")}
+
+
+def reminders_from(doc: Doc) -> ReminderPolicy:
+    fields = {k: v for k, v in doc.items() if k in _REMINDER_FIELDS}
+    if "digest_at" in fields:
+        fields["digest_at"] = time.fromisoformat(str(fields["digest_at"]))
+    return ReminderPolicy(**fields)
+
+
+_REMINDER_FIELDS = {f.name for f in dataclasses.fields(ReminderPolicy)}
 
 
 def schedule_doc(s: WorkSchedule) -> Doc:
@@ -158,6 +174,7 @@ def _tenant(doc: Doc) -> Tenant:
         policy=CheckInPolicy(**{k: v for k, v in (doc.get("policy") or {}).items() if k in _POLICY_FIELDS}),
         holidays=doc.get("holidays"),
         weekly_hours=float(doc.get("weekly_hours", 40.0)),
+        reminders=reminders_from(doc.get("reminders") or {}),
     )
 
 
@@ -198,6 +215,9 @@ class MongoTenantRepository:
 
     async def set_weekly_hours(self, tenant_id: str, hours: float) -> None:
         await self._c.update_one({"_id": tenant_id}, {"$set": {"weekly_hours": hours}})
+
+    async def set_reminders(self, tenant_id: str, policy: ReminderPolicy) -> None:
+        await self._c.update_one({"_id": tenant_id}, {"$set": {"reminders": reminders_doc(policy)}})
 
     async def set_thresholds(self, tenant_id: str, thresholds: MatchThresholds | None) -> None:
         doc = _tenant_doc(Tenant(id=tenant_id, name="-", thresholds=thresholds))
@@ -243,6 +263,7 @@ def _employee(doc: Doc) -> Employee:
         weekly_hours=doc.get("weekly_hours"),
         holidays=doc.get("holidays"),
         inactive_from=date.fromisoformat(doc["inactive_from"]) if doc.get("inactive_from") else None,
+        reminders=bool(doc.get("reminders", True)),
     )
 
 
@@ -284,6 +305,9 @@ class MongoEmployeeRepository:
 
     async def set_holidays(self, tenant_id: str, employee_id: str, region: str | None) -> None:
         await self._c.update_one({"_id": employee_id, "tenant_id": tenant_id}, {"$set": {"holidays": region}})
+
+    async def set_reminders(self, tenant_id: str, employee_id: str, on: bool) -> None:
+        await self._c.update_one({"_id": employee_id, "tenant_id": tenant_id}, {"$set": {"reminders": on}})
 
     async def set_inactive_from(self, tenant_id: str, employee_id: str, day: date | None) -> None:
         value = day.isoformat() if day else None

@@ -8,6 +8,7 @@ from attendance.adapters.mongo.checkins import CHECKIN_INDEXES
 from attendance.adapters.mongo.deliveries import DELIVERY_INDEXES
 from attendance.adapters.mongo.repositories import INDEXES, Database
 from attendance.adapters.mongo.safeguards import SAFEGUARD_INDEXES
+from attendance.adapters.mongo.sent import SENT_INDEXES
 from attendance.adapters.mongo.slack_installs import SLACK_INDEXES
 from attendance.adapters.mongo.teams_addresses import TEAMS_INDEXES
 from attendance.adapters.mongo.time_off import TIME_OFF_INDEXES
@@ -29,6 +30,7 @@ async def ensure_indexes(db: Database) -> None:
         **DELIVERY_INDEXES,
         **WEB_INDEXES,
         **TIME_OFF_INDEXES,
+        **SENT_INDEXES,
     }.items():
         await db[collection].create_indexes(models)
     await migrate_chat_identities(db)

@@ -125,6 +125,24 @@ class CheckInPolicy:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ReminderPolicy:
+    """Per tenant; on by default. Each person may opt out (``Employee.reminders``)."""
+
+    enabled: bool = True
+    check_out_after_minutes: int = 30
+    max_shift_hours: float = 10.0
+    check_in_after_minutes: int = 30
+    digest_at: time = time(9, 45)
+    weekly_digest: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.check_out_after_minutes <= 24 * 60 or not 0 <= self.check_in_after_minutes <= 24 * 60:
+            raise DomainError("reminder delays are 0 to 1440 minutes")
+        if not 1 <= self.max_shift_hours <= 24:
+            raise DomainError("the longest shift is 1 to 24 hours")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Tenant:
     id: str
     name: str
@@ -135,6 +153,7 @@ class Tenant:
     policy: CheckInPolicy = field(default_factory=CheckInPolicy)
     holidays: str | None = None  # public holidays of this region (``COUNTRY[-SUBDIVISION]``), None: none
     weekly_hours: float = 40.0  # beyond this in a week: weekly overtime
+    reminders: ReminderPolicy = field(default_factory=ReminderPolicy)
 
 
 MAX_CHAT_ID = 200
@@ -180,6 +199,7 @@ class Employee:
     weekly_hours: float | None = None  # None: the tenant's weekly limit
     holidays: str | None = None  # None: the tenant's calendar; NO_HOLIDAYS: none
     inactive_from: date | None = None  # left: inactive from that day on
+    reminders: bool = True  # False: this person opted out of reminders
 
     def effective_timezone(self, tenant: Tenant) -> str:
         return self.timezone or tenant.timezone

@@ -41,6 +41,7 @@ from attendance.core.ports.deliveries import (
 from attendance.core.ports.messaging import (
     ChatMessages,
     DownloadLinks,
+    SentLog,
     TeamsAddress,
     TeamsAddresses,
 )
@@ -92,6 +93,7 @@ __all__ = [
     "PhotoUnavailable",
     "Replier",
     "ReviewQueue",
+    "SentLog",
     "SequenceTaken",
     "SubscriptionRepository",
     "TeamsAddress",

@@ -44,3 +44,17 @@ class ChatMessages(Protocol):
     async def tell(self, tenant: Tenant, people: Sequence[Employee], text: str) -> None:
         """A personal message to each person, on every chat platform they are reachable on."""
         ...
+
+
+class SentLog(Protocol):
+    """What was sent once (reminders, digests): a key claimed before sending."""
+
+    async def claim(self, key: str, at: datetime) -> bool:
+        """True for the first claim of ``key`` (send it); False when it was claimed before."""
+        ...
+
+    async def release(self, key: str) -> None:
+        """The message could not be sent: it may be claimed again."""
+        ...
+
+    async def claimed(self, keys: Sequence[str]) -> set[str]: ...

@@ -12,6 +12,7 @@ from attendance.adapters.http.photos import HttpPhotoSource
 from attendance.adapters.mongo.repositories import (
     MongoAuditLog,
 )
+from attendance.adapters.mongo.sent import MongoSentLog
 from attendance.adapters.mongo.teams_addresses import MongoDownloadLinks, MongoTeamsAddresses
 from attendance.adapters.slack.replier import SlackPhotoSource, SlackReplier
 from attendance.adapters.slack.tokens import file_hosts as slack_file_hosts
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from attendance.services.chat_fanout import ChatFanout
     from attendance.services.dashboard import DashboardDeps
     from attendance.services.dispatcher import Dispatcher
+    from attendance.services.reminders import ReminderDeps
+    from attendance.services.scheduler import Scheduler
 
 from attendance.entrypoints.bootstrap.container import Container, session_keys
 
@@ -116,7 +119,6 @@ def dispatcher(c: Container) -> Dispatcher:
     from attendance.adapters.payroll.webhook import StandardWebhookConnector
     from attendance.adapters.payroll.workday import WorkdayConnector
     from attendance.services.alerts import ChatAdminAlerts
-    from attendance.services.day_summaries import emit_day_summaries
     from attendance.services.dispatcher import Dispatcher, DispatcherDeps
 
     s = c.settings.dispatcher
@@ -134,11 +136,6 @@ def dispatcher(c: Container) -> Dispatcher:
 
     alerts = ChatAdminAlerts(c.deliveries, c.deps.tenants, c.deps.employees, send)
 
-    async def summaries(now: datetime) -> int:
-        return await emit_day_summaries(
-            now, tenants=c.deps.tenants, employees=c.deps.employees, store=c.store, outbox=c.deliveries
-        )
-
     deps = DispatcherDeps(
         deliveries=c.deliveries,
         subscriptions=c.subscriptions,
@@ -147,9 +144,44 @@ def dispatcher(c: Container) -> Dispatcher:
         tenants=c.deps.tenants,
         audit=c.deps.audit,
         clock=clock,
-        summaries=summaries,
     )
     return Dispatcher(deps, s, c.settings.retry_schedule)
+
+
+def reminder_deps(c: Container) -> ReminderDeps:
+    from attendance.services.reminders import ReminderDeps
+
+    return ReminderDeps(
+        tenants=c.deps.tenants,
+        employees=c.deps.employees,
+        store=c.store,
+        time_off=c.workforce.time_off,
+        holidays=c.workforce.holidays,
+        sent=MongoSentLog(c.db),
+        messages=chat_messages(c),
+        clock=c.deps.clock,
+    )
+
+
+def scheduler(c: Container) -> Scheduler:
+    """Every periodic job: reminders and digests, the day summaries (moved here from the dispatcher)."""
+    from attendance.services.day_summaries import emit_day_summaries
+    from attendance.services.reminders import send_due
+    from attendance.services.scheduler import Job, Scheduler
+
+    s = c.settings.scheduler
+    reminders = reminder_deps(c)
+
+    async def summaries(now: datetime) -> int:
+        return await emit_day_summaries(
+            now, tenants=c.deps.tenants, employees=c.deps.employees, store=c.store, outbox=c.deliveries
+        )
+
+    async def remind(now: datetime) -> int:
+        return await send_due(now, deps=reminders)
+
+    jobs = [Job("reminders", s.reminders_every_s, remind), Job("day summaries", s.summaries_every_s, summaries)]
+    return Scheduler(jobs, c.deps.clock)
 
 
 def chat_messages(c: Container, *, admin_alerts: bool = False) -> ChatFanout:

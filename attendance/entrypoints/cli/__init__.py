@@ -21,6 +21,7 @@ from attendance.logs import configure_logging  # noqa: E402
 from attendance.settings import Settings  # noqa: E402
 
 log = logging.getLogger("attendance")
+ROLE_COMMANDS = ("serve", "worker", "dispatcher", "scheduler")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="start a recognition worker")
     p.add_argument("--processes", type=int, help="face-engine processes (default 2)")
     sub.add_parser("dispatcher", help="start the outbound dispatcher")
+    sub.add_parser("scheduler", help="start the periodic jobs (reminders, digests, day summaries)")
 
     admin.add_commands(sub)
     records.add_commands(sub)
@@ -55,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings.http.host = args.host
     if getattr(args, "port", None) is not None:
         settings.http.port = args.port
-    configure_logging(settings.log, role=args.command if args.command in ("serve", "worker", "dispatcher") else None)
+    configure_logging(settings.log, role=args.command if args.command in ROLE_COMMANDS else None)
     try:
         return asyncio.run(_dispatch(args, settings))
     except KeyboardInterrupt:
@@ -75,6 +77,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             await roles.worker(settings, args.processes)
         case "dispatcher":
             await roles.dispatcher(settings)
+        case "scheduler":
+            await roles.scheduler(settings)
         case "run":
             await roles.run_all(settings, host=settings.http.host, port=settings.http.port)
         case _:

@@ -7,13 +7,13 @@ import argparse
 import asyncio
 import dataclasses
 import json
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from attendance.core.domain.checkins import AttendanceEvent, DaySummary, Direction, PhotoRef, Requested
-from attendance.core.domain.model import Employee, Tenant, new_id
+from attendance.core.domain.model import DomainError, Employee, ReminderPolicy, Tenant, new_id
 from attendance.core.domain.workdays import DayStatus, DayVerdict, day_status
 from attendance.core.errors import NotFound, ServiceError
 from attendance.entrypoints.bootstrap import Container, build
@@ -91,6 +91,11 @@ def add_tenant_policy(tenants: Any) -> None:
         "--holidays", metavar="REGION", help="public holidays of COUNTRY[-SUBDIVISION], e.g. DE-BY; none: off"
     )
     p.add_argument("--weekly-hours", type=float, help="weekly limit before weekly overtime (default 40)")
+    p.add_argument("--reminders", choices=["on", "off"], help="reminders and digests in chat (default on)")
+    p.add_argument("--check-out-after", type=int, metavar="MINUTES", help="after the scheduled end (default 30)")
+    p.add_argument("--max-shift", type=float, metavar="HOURS", help="or after this long checked in (default 10)")
+    p.add_argument("--check-in-after", type=int, metavar="MINUTES", help="after the start plus grace (default 30)")
+    p.add_argument("--digest-at", metavar="HH:MM", help="the managers' daily digest (default 09:45)")
     p.set_defaults(handler=tenants_policy)
 
 
@@ -286,6 +291,29 @@ async def report_week(args: argparse.Namespace, settings: Settings) -> int:
     return await _report(args, settings, week=True)
 
 
+async def _reminders(args: argparse.Namespace, tenant: Tenant, c: Container) -> ReminderPolicy:
+    changes: dict[str, Any] = {}
+    if args.reminders is not None:
+        changes["enabled"] = args.reminders == "on"
+    for name in ("check_out_after", "max_shift", "check_in_after"):
+        value = getattr(args, name)
+        if value is not None:
+            changes[{"max_shift": "max_shift_hours"}.get(name, f"{name}_minutes")] = value
+    if args.digest_at is not None:
+        try:
+            changes["digest_at"] = time.fromisoformat(args.digest_at)
+        except ValueError as exc:
+            raise ServiceError(f"--digest-at {args.digest_at!r} is not a time like 09:45") from exc
+    if not changes:
+        return tenant.reminders
+    try:
+        policy = dataclasses.replace(tenant.reminders, **changes)
+    except DomainError as exc:
+        raise ServiceError(str(exc)) from exc
+    await c.deps.tenants.set_reminders(tenant.id, policy)
+    return policy
+
+
 async def tenants_policy(args: argparse.Namespace, settings: Settings) -> int:
     async with build(settings) as c:
         tenant = await tenant_by_name(args.name, tenants=c.deps.tenants)
@@ -304,5 +332,11 @@ async def tenants_policy(args: argparse.Namespace, settings: Settings) -> int:
             holidays = await set_tenant_holidays(tenant, args.holidays, by="admin-cli", deps=c.workforce)
         if args.weekly_hours is not None:
             weekly = await set_weekly_hours(tenant, args.weekly_hours, by="admin-cli", deps=c.workforce)
-    print(json.dumps({**dataclasses.asdict(policy), "holidays": holidays, "weekly_hours": weekly}, indent=2))
+        reminders = await _reminders(args, tenant, c)
+    shown = {**dataclasses.asdict(reminders), "digest_at": reminders.digest_at.strftime("%H:%M")}
+    print(
+        json.dumps(
+            {**dataclasses.asdict(policy), "holidays": holidays, "weekly_hours": weekly, "reminders": shown}, indent=2
+        )
+    )
     return 0

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from attendance.core.domain.model import Employee, Tenant
-from attendance.core.errors import NotFound
+from attendance.core.errors import NotFound, ServiceError
 from attendance.entrypoints.bootstrap import Container
 from attendance.entrypoints.cli.context import for_tenant
 from attendance.services import workforce
@@ -45,6 +46,14 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--to", dest="last", type=_date)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=timeoff_list)
+    reminders = sub.add_parser("reminders", help="reminders and digests").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    p = reminders.add_parser("preview", help="what would be sent at a time, without sending anything")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--at", metavar="'YYYY-MM-DD HH:MM'", help="the tenant's local time (default now)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=reminders_preview)
     p = timeoff.add_parser("remove", help="delete a time off record")
     p.add_argument("id")
     p.add_argument("--tenant", required=True)
@@ -61,6 +70,7 @@ def add_employee_commands(employees: Any) -> None:
     p.add_argument("--weekly-hours", type=float, help="weekly limit before weekly overtime")
     p.add_argument("--holidays", metavar="REGION", help="their own public holidays, e.g. US-CA, or none")
     p.add_argument("--reset", action="store_true", help="back to the tenant's schedule and limit")
+    p.add_argument("--reminders", choices=["on", "off"], help="off: this person gets no reminder or digest")
     p.set_defaults(handler=employees_schedule)
     p = employees.add_parser("deactivate", help="the person left: off every board and reminder, face data erased")
     p.add_argument("email")
@@ -149,6 +159,8 @@ async def employees_schedule(args: argparse.Namespace, settings: Settings) -> in
             )
         if args.holidays is not None:
             await workforce.set_person_holidays(tenant, person, args.holidays, by=BY, deps=c.workforce)
+        if args.reminders is not None:
+            await c.deps.employees.set_reminders(tenant.id, person.id, args.reminders == "on")
         person = await _person(c, tenant, args.email)
     s = person.effective_schedule(tenant)
     days = ",".join(workforce.DAYS[d] for d in sorted(s.weekdays))
@@ -162,6 +174,7 @@ async def employees_schedule(args: argparse.Namespace, settings: Settings) -> in
                 "grace_minutes": s.grace_minutes,
                 "weekly_hours": person.weekly_hours if person.weekly_hours is not None else tenant.weekly_hours,
                 "holidays": person.effective_holidays(tenant),
+                "reminders": person.reminders,
             },
             indent=2,
         )
@@ -182,4 +195,40 @@ async def employees_reactivate(args: argparse.Namespace, settings: Settings) -> 
         person = await _person(c, tenant, args.email)
         await workforce.reactivate(tenant, person, by=BY, deps=c.workforce)
     print(f"{person.name} is active again; they enroll their face again to use selfie check-in")
+    return 0
+
+
+async def reminders_preview(args: argparse.Namespace, settings: Settings) -> int:
+    from attendance.entrypoints.bootstrap.apps import reminder_deps
+    from attendance.services.reminders import due
+
+    async with for_tenant(settings, args.tenant) as (c, tenant):
+        zone = ZoneInfo(tenant.timezone)
+        try:
+            at = datetime.fromisoformat(args.at).replace(tzinfo=zone) if args.at else c.deps.clock.now()
+        except ValueError as exc:
+            raise ServiceError(f"--at {args.at!r} is not a time like '2026-12-24 17:45'") from exc
+        deps = reminder_deps(c)
+        found = await due(tenant, at.astimezone(UTC), deps=deps)
+        people = {p.id: p for p in await c.deps.employees.list(tenant.id)}
+        chats = await c.deps.identities.of_employees(tenant.id, [r.recipient_id for r in found])
+        sent = await deps.sent.claimed([r.key for r in found])
+    rows: list[dict[str, Any]] = [
+        {
+            "person": people[r.recipient_id].email,
+            "kind": r.kind.value,
+            "channels": sorted({who.platform for who in chats.get(r.recipient_id, [])}),
+            "already_sent": r.key in sent,
+            "text": r.text,
+        }
+        for r in found
+    ]
+    if args.json:
+        print(json.dumps({"at": at.astimezone(zone).isoformat(), "reminders": rows}, indent=2))
+        return 0
+    print(f"{tenant.name} at {at.astimezone(zone):%Y-%m-%d %H:%M} ({tenant.timezone}): {len(rows)} due")
+    for r in rows:
+        where = ",".join(r["channels"]) or "no chat linked"
+        print(f"  {r['person']}  {r['kind']}  [{where}]{'  (sent)' if r['already_sent'] else ''}")
+        print("    " + str(r["text"]).replace("\n", "\n    "))
     return 0
