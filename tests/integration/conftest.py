@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import io
+import logging
 import os
 import subprocess
 import sys
@@ -40,11 +43,39 @@ def cli_env(mongo_server: EmbeddedMongo, tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def cli(cli_env: dict[str, str]):  # type: ignore[no-untyped-def]
+def cli_process(cli_env: dict[str, str]):  # type: ignore[no-untyped-def]
+    """`attendance ...` as a user runs it: a new process, its exit code and its output."""
+
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "attendance", *args], env=cli_env, capture_output=True, text=True, timeout=120
         )
+
+    return run
+
+
+@pytest.fixture
+def cli(cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """`attendance ...` through the same entry point (``main``, the real database, the same
+    environment), in this process: the command line without a new interpreter's two seconds of
+    imports per call. ``cli_process`` runs it as a separate process."""
+    from attendance.entrypoints.cli import main
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        out, err = io.StringIO(), io.StringIO()
+        root = logging.getLogger()
+        handlers, level = list(root.handlers), root.level
+        with monkeypatch.context() as env:
+            for key, value in cli_env.items():
+                env.setenv(key, value)
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                try:
+                    code = main(list(args))
+                except SystemExit as exc:  # argparse's usage errors
+                    code = exc.code if isinstance(exc.code, int) else 2
+                finally:
+                    root.handlers[:], root.level = handlers, level
+        return subprocess.CompletedProcess(["attendance", *args], code, out.getvalue(), err.getvalue())
 
     return run
 

@@ -1,4 +1,5 @@
-"""The admin command line, run as a user runs it (a subprocess) against the real database."""
+"""The admin command line against the real database: through its entry point, and as a separate process
+where the process itself matters (exit codes, one line on stderr)."""
 
 from __future__ import annotations
 
@@ -91,7 +92,8 @@ def test_import_reports_every_problem_and_imports_the_rest(cli, photos: Path, tm
     assert shown["face_templates"] == [] and shown["consent"] is None
 
 
-def test_user_errors_are_one_clear_line(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_user_errors_are_one_clear_line(cli_process, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cli = cli_process  # as a user runs it: a process, its exit code and one line on stderr
     missing = cli("employees", "import", str(tmp_path / "nope.csv"), "--tenant", "Acme")
     assert missing.returncode == 1 and "No such file" in missing.stderr
     assert "Traceback" not in missing.stderr
