@@ -42,6 +42,7 @@ from attendance.services.dashboard import ReadDeps
 from attendance.services.directory import employee_for
 from attendance.services.enrollment import EnrollmentDeps, enroll_photo, erase_face_data, record_consent
 from attendance.services.reports import aware, correct_event, events_in
+from attendance.services.workforce import WorkforceDeps
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class ChatDeps:
     store: AttendanceStore
     reviews: ReviewQueue
     reads: ReadDeps
+    workforce: WorkforceDeps
 
 
 def chat_principal(person: Employee) -> Principal:

@@ -606,3 +606,30 @@ def test_the_consent_notice_says_where_selfies_are_and_are_not_kept() -> None:
     notice = dict(consent_notice("/attendance forget-me"))
     assert "keeps none" in notice["Your selfies"] and "OneDrive" in notice["Your selfies"]
     assert "deleted from Slack" in notice["Your selfies"] and "not kept" not in str(notice)
+
+
+async def test_time_off_is_asked_for_in_chat_and_the_manager_decides_with_a_button(h: Harness) -> None:
+    status, body = await h.command("off 2026-12-28..2026-12-30 vacation", "UCY")
+    assert (
+        status == 200 and said(body) == "Asked: time off Mon 28 Dec to Wed 30 Dec (vacation). Your manager will decide."
+    )
+    [ask] = await h.answer_to("UBOB")  # Cy reports to Bob: Bob is asked, with the two buttons
+    assert ask["text"] == "Time off to decide" and "Jesse Jackson asks for time off" in json.dumps(ask["blocks"])
+    time_off_id = next(e["value"] for b in ask["blocks"] if b["type"] == "actions" for e in b["elements"])
+    status, _ = await h.click("UCY", "time_off_approve", time_off_id)  # nobody decides their own
+    await h.slack.wait_for(lambda: h.slack.responses)
+    assert h.slack.responses[-1]["text"].startswith("Only their manager or an admin")
+    await h.click("UBOB", "time_off_approve", time_off_id)
+    await h.slack.wait_for(lambda: len(h.slack.responses) >= 2)
+    assert (
+        h.slack.responses[-1]["text"] == "Approved: Jesse Jackson's time off 28 Dec–30 Dec (vacation). Payroll is told."
+    )
+    await h.click("UBOB", "time_off_reject", time_off_id)
+    await h.slack.wait_for(lambda: len(h.slack.responses) >= 3)
+    assert h.slack.responses[-1]["text"] == "That request was already approved."
+    [row] = [d async for d in h.c.db["outbox"].find({"type": "attendance.time_off.approved"})]
+    assert row["payload"]["first_date"] == "2026-12-28" and row["payload"]["days"] == 3
+    status, body = await h.command("off 2026-12-29", "UCY")  # overlaps the approved days
+    assert "already has time off" in said(body)
+    status, body = await h.command("off next tuesday", "UCY")
+    assert "is not a day like 2026-12-24" in said(body)

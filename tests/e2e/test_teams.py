@@ -429,3 +429,15 @@ async def test_other_activity_types_are_answered_quietly_and_no_turn_logs_the_sd
 async def test_words_to_type_are_bold_in_teams_not_backticks(h: Harness) -> None:
     reply = await h.say("cy", "week someone")  # not a manager: told to try `me`
     assert "`" not in said(reply) and "**me**" in said(reply)
+
+
+async def test_time_off_is_asked_for_and_decided_with_card_buttons(h: Harness) -> None:
+    await h.say("bob", "help")  # the manager has a personal chat with the bot, so he can be asked
+    asked = await h.say("cy", "off 2026-12-24 sick pm")
+    assert said(asked) == "Asked: time off Thu 24 Dec, the afternoon (sick). Your manager will decide."
+    told = await h.teams.wait_for(lambda: [s for s in h.teams.to("a:bob") if s.reply_to is None])
+    assert "asks for time off" in said(told[0]) and [b["title"] for b in buttons(told[0])] == ["Approve", "Reject"]
+    time_off_id = buttons(told[0])[0]["data"]["id"]
+    rejected = await h.say("bob", value={"action": "time_off_reject", "id": time_off_id})
+    assert said(rejected) == "Rejected: Jesse Jackson's time off 24 Dec was not approved."
+    assert await h.c.db["outbox"].count_documents({"type": "attendance.time_off.approved"}) == 0

@@ -49,6 +49,10 @@ BOT_SCOPES = [  # exactly infra/slack/manifest.yaml's (a test checks); no channe
 COMMANDS = ["/checkin", "/checkout", "/attendance"]
 
 
+ACTIONS = (
+    r"^(not_me|undo|enroll_open|home_checkin|home_help|review_approve|review_reject"
+    r"|time_off_approve|time_off_reject|page)$"
+)
 MAX_EVENT_BYTES = 1024 * 1024  # far above any real event, command or interaction payload
 
 
@@ -140,9 +144,7 @@ class SlackBot:
         app.command("/attendance")(h.on_attendance)
         app.view("checkin_modal")(h.selfies.on_checkin_submit)
         app.view("enroll_modal")(h.enrollment.on_enroll_submit)
-        app.action(re.compile(r"^(not_me|undo|enroll_open|home_checkin|home_help|review_approve|review_reject|page)$"))(
-            h.on_action
-        )
+        app.action(re.compile(ACTIONS))(h.on_action)
 
     def mount(self, web_app: web.Application) -> None:
         web_app.router.add_post("/slack/events", self._events)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from attendance.core.domain.checkins import Outcome, OutcomeKind
-from attendance.services.conversation.answers import Answer, Dialect, ReviewShown
+from attendance.services.conversation.answers import Answer, AskToDecide, Dialect, ReviewShown
 from attendance.services.conversation.commands import CONSENT_AGREEMENT, CONSENT_CHOICE, consent_notice
 from attendance.services.conversation.turns import review_text
 
@@ -175,6 +175,17 @@ def review_blocks(shown: ReviewShown, dialect: Dialect) -> list[Block]:
         actions(
             button("Approve", "review_approve", item.id, style="primary"),
             button("Reject", "review_reject", item.id, style="danger"),
+        ),
+    ]
+
+
+def decision_blocks(ask: AskToDecide) -> list[Block]:
+    """Something to approve or reject (a time off request), with its two buttons."""
+    return [
+        section(escape(ask.text)),
+        actions(
+            button("Approve", ask.approve, ask.value, style="primary"),
+            button("Reject", ask.reject, ask.value, style="danger"),
         ),
     ]
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -32,7 +33,7 @@ from attendance.services import chat
 from attendance.services.background import Background
 from attendance.services.checkin import CheckInDeps
 from attendance.services.conversation import turns as talk
-from attendance.services.conversation.answers import Answer, ExportMonth, TellAdmins
+from attendance.services.conversation.answers import Answer, AskToDecide, ExportMonth, TellAdmins
 from attendance.services.conversation.commands import ChatCommand, parse
 from attendance.services.conversation.lines import first_name
 
@@ -99,7 +100,14 @@ class SlackHandlers:
             case ExportMonth() as job:
                 self._bg.spawn(self._export(who, job, client), "slack-export")
             case TellAdmins() as tell:
-                self._bg.spawn(self._tell_admins(who.tenant, tell, client, who.team_id), "slack-tell-admins")
+                blocks = ui.review_blocks(tell.review, SLACK)
+                self._bg.spawn(
+                    self._dm(who.tenant, tell.admins, "A check-in to review", blocks, client, who.team_id),
+                    "slack-tell-admins",
+                )
+            case AskToDecide() as ask:
+                blocks = ui.decision_blocks(ask)
+                self._bg.spawn(self._dm(who.tenant, ask.deciders, ask.title, blocks, client, who.team_id), "slack-ask")
 
     async def _export(self, who: Who, job: ExportMonth, client: AsyncWebClient) -> None:
         try:
@@ -152,14 +160,22 @@ class SlackHandlers:
         self._follow_up(answer, who, client)
         return answer.text, answer.replace
 
-    async def _tell_admins(self, tenant: Tenant, tell: TellAdmins, client: AsyncWebClient, team_id: str) -> None:
-        blocks = ui.review_blocks(tell.review, SLACK)
-        chats = await self._chat.enrollment.identities.of_employees(tenant.id, [a.id for a in tell.admins])
-        for admin in tell.admins:
+    async def _dm(  # noqa: PLR0917
+        self,
+        tenant: Tenant,
+        people: Sequence[Employee],
+        text: str,
+        blocks: list[Block],
+        client: AsyncWebClient,
+        team_id: str,
+    ) -> None:
+        """A DM to each person (found by their linked Slack id, else by their email in the workspace)."""
+        chats = await self._chat.enrollment.identities.of_employees(tenant.id, [a.id for a in people])
+        for admin in people:
             known = next((who.user for who in chats.get(admin.id, []) if who.platform == "slack"), None)
             user_id = known or await self._slack_id_by_email(tenant, admin, client, team_id)
             if user_id:
-                await client.chat_postMessage(channel=user_id, text="A check-in to review", blocks=blocks)
+                await client.chat_postMessage(channel=user_id, text=text, blocks=blocks)
 
     async def _slack_id_by_email(
         self, tenant: Tenant, person: Employee, client: AsyncWebClient, team_id: str

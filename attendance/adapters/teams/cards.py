@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from attendance.core.domain.checkins import Outcome, OutcomeKind
-from attendance.services.conversation.answers import Dialect, ReviewShown
+from attendance.services.conversation.answers import AskToDecide, Dialect, ReviewShown
 from attendance.services.conversation.commands import CONSENT_AGREEMENT, CONSENT_CHOICE, consent_notice
 from attendance.services.conversation.turns import review_text
 
@@ -136,6 +136,17 @@ def list_card(title: str, lines: Sequence[str], empty: str = "Nobody.") -> Card:
             text_block(f"…and {len(lines) - MAX_LINES} more. The dashboard or `export` has them all.", isSubtle=True)
         )
     return card(body)
+
+
+def decision_card(ask: AskToDecide) -> Card:
+    """Something to approve or reject (a time off request), with its two buttons."""
+    return card(
+        [text_block(escape(ask.text))],
+        [
+            submit("Approve", ask.approve, ask.value, style="positive"),
+            submit("Reject", ask.reject, ask.value, style="destructive"),
+        ],
+    )
 
 
 def review_card(shown: ReviewShown, dialect: Dialect) -> Card:

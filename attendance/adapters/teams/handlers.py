@@ -23,7 +23,7 @@ from attendance.services import chat
 from attendance.services.background import Background
 from attendance.services.checkin import CheckInDeps, RequestCheckIn, submit_check_in
 from attendance.services.conversation import turns as talk
-from attendance.services.conversation.answers import Answer, Dialect, ExportMonth, TellAdmins
+from attendance.services.conversation.answers import Answer, AskToDecide, Dialect, ExportMonth, TellAdmins
 from attendance.services.conversation.commands import ChatCommand, parse
 from attendance.services.conversation.lines import enrollment_result
 from attendance.services.directory import tenant_for
@@ -227,6 +227,11 @@ class TeamsHandlers:
                 self._bg.spawn(self._export(turn, tenant, person, job), "teams-export")
             case TellAdmins() as tell:
                 self._bg.spawn(self._tell_admins(tenant, tell), "teams-tell-admins")
+            case AskToDecide() as ask:
+                self._bg.spawn(self._ask(tenant, ask), "teams-ask")
+
+    async def _ask(self, tenant: Tenant, ask: AskToDecide) -> None:
+        await self._admins.tell(tenant, list(ask.deciders), cards.message(ask.title, cards.decision_card(ask)))
 
     async def _tell_admins(self, tenant: Tenant, tell: TellAdmins) -> None:
         message = cards.message("A check-in to review", cards.review_card(tell.review, TEAMS))

@@ -206,6 +206,15 @@ async def build(
             HolidaysPackageCalendar(),
             MongoDeliveryRepository(db),
         )
+        workforce = WorkforceDeps(
+            tenants=tenants,
+            employees=deps.employees,
+            time_off=time_off,
+            holidays=calendar,
+            outbox=deliveries,
+            audit=deps.audit,
+            clock=deps.clock,
+        )
         replier = ReplierRouter(repliers, callback=HttpCallbackReplier(http), fallback=LogReplier())
         yield Container(
             settings=settings,
@@ -230,18 +239,11 @@ async def build(
                     time_off=time_off,
                     holidays=calendar,
                 ),
+                workforce=workforce,
             ),
             subscriptions=MongoSubscriptionRepository(db, cipher),
             deliveries=deliveries,
-            workforce=WorkforceDeps(
-                tenants=tenants,
-                employees=deps.employees,
-                time_off=time_off,
-                holidays=calendar,
-                outbox=deliveries,
-                audit=deps.audit,
-                clock=deps.clock,
-            ),
+            workforce=workforce,
             teams=teams,
             teams_photos=teams_photos,
             slack_tokens=slack_tokens,

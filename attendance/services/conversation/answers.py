@@ -64,7 +64,20 @@ class TellAdmins:
     admins: tuple[Employee, ...]
 
 
-FollowUp = ExportMonth | TellAdmins
+@dataclass(frozen=True, slots=True)
+class AskToDecide:
+    """After answering: ask the people who decide (a manager, else the admins) to approve or
+    reject something, with two buttons carrying ``value``."""
+
+    title: str
+    text: str
+    approve: str  # the buttons' action ids
+    reject: str
+    value: str
+    deciders: tuple[Employee, ...]
+
+
+FollowUp = ExportMonth | TellAdmins | AskToDecide
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,13 +15,20 @@ from zoneinfo import ZoneInfo
 
 from attendance.core.domain.access import Principal
 from attendance.core.domain.checkins import DaySummary, ReviewItem, ReviewKind
-from attendance.core.domain.model import Employee, Tenant
+from attendance.core.domain.model import Employee, Role, Tenant
 from attendance.core.domain.workdays import DayVerdict
 from attendance.core.errors import ServiceError
 from attendance.core.ports import Clock
-from attendance.services import chat, dashboard
+from attendance.services import chat, dashboard, workforce
 from attendance.services.access import require_admin
-from attendance.services.conversation.answers import Answer, Dialect, ExportMonth, ReviewShown, TellAdmins
+from attendance.services.conversation.answers import (
+    Answer,
+    AskToDecide,
+    Dialect,
+    ExportMonth,
+    ReviewShown,
+    TellAdmins,
+)
 from attendance.services.conversation.commands import ChatCommand, parse_day, parse_month
 from attendance.services.conversation.lines import board_line, day_line
 from attendance.services.exports import month_csv
@@ -69,6 +76,7 @@ def help_table(d: Dialect) -> list[tuple[str, str]]:
         ("late [YYYY-MM-DD]", "managers: who was late (today without a date)"),
         ("absent [YYYY-MM-DD]", "managers: who did not check in on a working day"),
         ("export YYYY-MM", f"managers: the month as a CSV file, sent {d.export_to}"),
+        ("off YYYY-MM-DD[..YYYY-MM-DD] [vacation|sick|other] [am|pm]", "ask for time off; your manager decides"),
         (f"admin manager {d.manager_usage}", "admins: set who manages whom (`none` for no manager)"),
         ("admin timezone Area/City", "admins: the company's time zone"),
         ("admin schedule 09:00-17:00 [mon-fri] [grace 5]", "admins: the working day"),
@@ -182,6 +190,8 @@ class Conversation:
                     text=f"Preparing {year:04d}-{month:02d}; I'll send the CSV {d.export_to} in a moment.",
                     follow_up=ExportMonth(year, month),
                 )
+            case "off":
+                return await self._time_off(asker, cmd)
             case "admin":
                 return await self._admin(asker, cmd)
         return Answer(text=unknown_command(d, cmd))
@@ -215,6 +225,38 @@ class Conversation:
             shown = tuple([await self.review_shown(tenant, item) for item in items])
             return Answer(text=f"{len(items)} item(s) to review", reviews=shown)
         return Answer(text="Admin commands", lines=tuple(help_lines(self.dialect, admin_only=True)))
+
+    async def _time_off(self, asker: Asker, cmd: ChatCommand) -> Answer:
+        """Ask for time off: the person's manager decides (the admins when they have none)."""
+        d = self.dialect
+        words = [w.lower() for w in cmd.args]
+        if not words:
+            return Answer(text=f"Write the days, e.g. {d.cmd('off 2026-12-24..2026-12-31 vacation')}.")
+        first, last = workforce.parse_period(words[0])
+        kind = next((w for w in words[1:] if w in ("vacation", "sick", "other")), "vacation")
+        half = next((w for w in words[1:] if w in ("am", "pm")), None)
+        person = asker.person
+        w = self._chat.workforce
+        t = await workforce.add_time_off(
+            asker.tenant, person, first, last, kind=kind, half_day=half, by=person.id, approved=False, deps=w
+        )
+        staff = await w.employees.list(asker.tenant.id)
+        deciders = tuple(p for p in staff if p.id == person.manager_id and p.active_on(first))
+        deciders = deciders or tuple(p for p in staff if Role.ADMIN in p.roles and p.id != person.id)
+        days = f"{t.first:%a %d %b}" + (f" to {t.last:%a %d %b}" if t.last != t.first else "")
+        part = {"am": ", the morning", "pm": ", the afternoon"}.get(half or "", "")
+        return Answer(
+            text=f"Asked: time off {days}{part} ({t.kind.value}). "
+            + ("Your manager will decide." if person.manager_id else "An admin will decide."),
+            follow_up=AskToDecide(
+                title="Time off to decide",
+                text=f"{person.name} asks for time off {days}{part} ({t.kind.value}).",
+                approve="time_off_approve",
+                reject="time_off_reject",
+                value=t.id,
+                deciders=deciders,
+            ),
+        )
 
     async def person_named(self, asker: Asker, words: str) -> Employee:
         """Someone named in a command: a platform mention, an email address or (part of) a name of
@@ -285,6 +327,13 @@ class Conversation:
                 "until then it stays on record, marked as reported.",
                 follow_up=TellAdmins(await self.review_shown(tenant, item), tuple(admins)),
             )
+        if action in ("time_off_approve", "time_off_reject"):
+            approve = action == "time_off_approve"
+            t, person = await workforce.decide_time_off(asker.principal, value, approve, deps=self._chat.workforce)
+            days = f"{t.first:%d %b}" + (f"–{t.last:%d %b}" if t.last != t.first else "")
+            if approve:
+                return Answer(text=f"Approved: {person.name}'s time off {days} ({t.kind.value}). Payroll is told.")
+            return Answer(text=f"Rejected: {person.name}'s time off {days} was not approved.")
         if action in ("review_approve", "review_reject"):
             approve = action == "review_approve"
             _, event = await chat.decide_review(tenant, asker.principal, value, approve, deps=d)
