@@ -1,6 +1,7 @@
 """Import employees from a CSV file, and enroll their photos when consent is on file.
 
-Columns: ``name,email,slack_user_id,teams_user_id,manager_email,roles,photo,worker_id``. Every row that
+Columns: ``name,email,slack_user_id,teams_user_id,manager_email,roles,photo,worker_id``, and optionally
+``work_days`` (``mon,tue,wed``) and ``work_hours`` (``09:00-13:00``): the person's own schedule. Every row that
 can be imported is; every row (or photo) that fails is reported with its line and the reason.
 Importing the same file again updates the same employees (matched by email). The two chat
 columns set the person's Slack and Teams user ids (an empty cell unlinks them; a file without
@@ -12,8 +13,10 @@ when it has exactly one.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from dataclasses import dataclass, field
+from datetime import time
 
 from attendance.core.domain.faces import PhotoRefused
 from attendance.core.domain.model import (
@@ -30,8 +33,20 @@ from attendance.core.errors import ServiceError
 from attendance.core.messages import EnrollPhoto, RecordConsent
 from attendance.core.ports import AlreadyExists, PhotoFiles
 from attendance.services.enrollment import EnrollmentDeps, enroll_photo, record_consent
+from attendance.services.workforce import parse_days, parse_hours
 
-COLUMNS = ("name", "email", "slack_user_id", "teams_user_id", "manager_email", "roles", "photo", "worker_id")
+COLUMNS = (
+    "name",
+    "email",
+    "slack_user_id",
+    "teams_user_id",
+    "manager_email",
+    "roles",
+    "photo",
+    "worker_id",
+    "work_days",
+    "work_hours",
+)
 CHAT_COLUMNS = {"slack_user_id": "slack", "teams_user_id": "teams"}
 REQUIRED = ("name", "email")
 MAX_ROWS = 50_000
@@ -44,6 +59,7 @@ class ImportRow:
     manager_email: str | None
     photo: str | None
     chat_users: dict[str, str | None]  # platform -> user id (None: unlink); platforms of the file's columns
+    schedule: tuple[frozenset[int] | None, tuple[time, time] | None] = (None, None)  # own days, hours
 
 
 @dataclass(slots=True)
@@ -85,10 +101,12 @@ def parse_employee_csv(text: str, tenant_id: str, report: ImportReport) -> list[
             manager = normalise_email(cell["manager_email"]) if cell.get("manager_email") else None
             roles = parse_roles(cell.get("roles", ""))
             chat_users = {p: cell.get(column) or None for column, p in CHAT_COLUMNS.items() if column in header}
+            days = parse_days(cell["work_days"]) if cell.get("work_days") else None
+            hours = parse_hours(cell["work_hours"]) if cell.get("work_hours") else None
             for platform, user in chat_users.items():
                 if user is not None:
                     ChatIdentity(platform, "", user)  # refuses what cannot be an id
-        except DomainError as exc:
+        except (DomainError, ServiceError) as exc:
             report.fail(line, who, str(exc))
             continue
         seen.add(email)
@@ -100,7 +118,7 @@ def parse_employee_csv(text: str, tenant_id: str, report: ImportReport) -> list[
             worker_id=cell.get("worker_id") or None,
             roles=roles,
         )
-        rows.append(ImportRow(line, employee, manager, cell.get("photo") or None, chat_users))
+        rows.append(ImportRow(line, employee, manager, cell.get("photo") or None, chat_users, (days, hours)))
     return rows
 
 
@@ -134,6 +152,12 @@ async def import_employees(
                 await deps.identities.set_user(tenant.id, employee.id, platform, who)
             except AlreadyExists as exc:
                 report.fail(row.line, employee.email, f"imported, but {exc}")
+        days, hours = row.schedule
+        if days is not None or hours is not None:  # their own working days and hours
+            base = employee.schedule or tenant.schedule
+            start, end = hours or (base.start, base.end)
+            own = dataclasses.replace(base, weekdays=days or base.weekdays, start=start, end=end)
+            await deps.employees.set_schedule(tenant.id, employee.id, own, employee.weekly_hours)
 
     for row, employee in stored:
         if row.manager_email:

@@ -155,7 +155,9 @@ async def test_time_off_is_refused_when_it_overlaps_and_a_region_must_exist(c: C
 def test_the_command_line_sets_holidays_time_off_schedules_and_leavers(cli: Any, tmp_path: Path) -> None:
     assert cli("tenants", "create", "Acme", "--timezone", "Europe/Berlin").returncode == 0
     path = tmp_path / "people.csv"
-    path.write_text("name,email\nAda,ada@example.com\nPat,pat@example.com\nLeo,leo@example.com\n")
+    path.write_text(
+        "name,email,work_days\nAda,ada@example.com,\nPat,pat@example.com,\nLeo,leo@example.com,\nNia,nia@example.com,mon-tue\n"
+    )
     assert cli("employees", "import", str(path), "--tenant", "Acme").returncode == 0
     policy = cli("tenants", "policy", "Acme", "--holidays", "de-by", "--weekly-hours", "38.5")
     assert policy.returncode == 0 and json.loads(policy.stdout)["holidays"] == "DE-BY"
@@ -179,5 +181,6 @@ def test_the_command_line_sets_holidays_time_off_schedules_and_leavers(cli: Any,
     assert days["ada@example.com"][:3] == ["time_off"] * 3
     assert days["pat@example.com"][3:5] == ["not_scheduled", "holiday"]  # Thursday; New Year's Day
     assert set(days["leo@example.com"]) == {"inactive"}
+    assert days["nia@example.com"][2] == "not_scheduled"  # her own days, from the CSV
     removed = cli("timeoff", "remove", listed[0]["id"], "--tenant", "Acme")
     assert removed.returncode == 0

@@ -51,3 +51,15 @@ def test_a_file_without_a_chat_column_leaves_that_platforms_links_alone() -> Non
     assert row.chat_users == {"slack": None}  # the column is there and empty: unlink Slack, not Teams
     (row,) = parse_employee_csv("name,email\nAda,ada@example.com\n", "t1", report)
     assert row.chat_users == {} and not report.failures
+
+
+def test_optional_work_days_and_hours_give_a_person_their_own_schedule() -> None:
+    from datetime import time
+
+    report = ImportReport()
+    text = "name,email,work_days,work_hours\nPat,pat@example.com,mon-wed,09:00-13:00\nNia,nia@example.com,,\n"
+    text += "Bad,bad@example.com,someday,\nWorse,worse@example.com,,9 to 5\n"
+    pat, nia = parse_employee_csv(text, "t1", report)
+    assert pat.schedule == (frozenset({0, 1, 2}), (time(9), time(13))) and nia.schedule == (None, None)
+    why = {line: text for line, _, text in report.failures}
+    assert "'someday' is not a day" in why[4] and "is not a time range" in why[5]
