@@ -89,6 +89,7 @@ class SchedulerSettings(BaseModel):
 
     reminders_every_s: float = Field(default=60.0, gt=0, description="reminders and digests")
     summaries_every_s: float = Field(default=60.0, gt=0, description="the day summaries of finished days")
+    retention_every_s: float = Field(default=3600.0, gt=0, description="face data and records past retention")
 
 
 class DispatcherSettings(BaseModel):

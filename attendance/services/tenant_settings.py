@@ -97,6 +97,8 @@ _POLICY_FIELDS = {
     "replay_retention_days": (int, 1, 3650),
     "freshness_minutes": (int, 0, 1440),
     "delete_chat_photos": (bool, 0, 1),
+    "template_retention_days": (int, 30, 3 * 365),
+    "record_retention_days": (int, 0, 36500),
 }
 
 

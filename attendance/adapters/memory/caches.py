@@ -209,6 +209,14 @@ class CachedAttendanceStore:
     async def is_superseded(self, tenant_id: str, event_id: str) -> bool:
         return await self._inner.is_superseded(tenant_id, event_id)
 
+    async def last_at(self, tenant_id: str, employee_id: str) -> datetime | None:
+        return await self._inner.last_at(tenant_id, employee_id)
+
+    async def delete_before(self, tenant_id: str, before: datetime) -> int:
+        deleted = await self._inner.delete_before(tenant_id, before)
+        self._days.drop_where(lambda key: key[0] == tenant_id)
+        return deleted
+
 
 class CachedEmployeeRepository:
     def __init__(self, inner: EmployeeRepository, clock: Clock, *, ttl_s: float = 5.0) -> None:

@@ -361,6 +361,16 @@ class MongoAttendanceStore:
         doc = await self._events.find_one({"_id": event_id, "tenant_id": tenant_id})
         return event_from(doc) if doc else None
 
+    async def last_at(self, tenant_id: str, employee_id: str) -> datetime | None:
+        doc = await self._events.find_one(
+            {"tenant_id": tenant_id, "employee_id": employee_id}, {"at": 1}, sort=[("at", DESCENDING)]
+        )
+        return _utc(doc["at"]) if doc else None
+
+    async def delete_before(self, tenant_id: str, before: datetime) -> int:
+        result = await self._events.delete_many({"tenant_id": tenant_id, "at": {"$lt": before}})
+        return int(result.deleted_count)
+
     async def is_superseded(self, tenant_id: str, event_id: str) -> bool:
         found = await self._events.find_one({"tenant_id": tenant_id, "supersedes": event_id}, {"_id": 1})
         return found is not None

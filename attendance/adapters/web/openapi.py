@@ -230,6 +230,8 @@ SCHEMAS: dict[str, S] = {
                     "replay_retention_days": INT,
                     "freshness_minutes": INT,
                     "delete_chat_photos": BOOL,
+                    "template_retention_days": INT,
+                    "record_retention_days": INT,
                 }
             ),
         }

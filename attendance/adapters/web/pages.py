@@ -43,6 +43,12 @@ PRIVACY_MORE = (
         "stored about you. Attendance records are kept as long as wage and working-time law requires.",
     ),
     (
+        "How long it is kept",
+        "face data is destroyed once you have not checked in for three years, or sooner if your employer "
+        "set a shorter period, and at once when you leave or ask; your employer may also set how long "
+        "attendance records are kept (the admins' Settings page and GET /api/v1/settings show the periods in force).",
+    ),
+    (
         "Who runs this",
         "your employer runs this service for its staff; ask them (your admin or HR) about anything on this page.",
     ),

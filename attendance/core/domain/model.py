@@ -122,6 +122,8 @@ class CheckInPolicy:
     replay_retention_days: int = 90
     freshness_minutes: int = 10  # 0: no check
     delete_chat_photos: bool = True  # a selfie posted in Slack is deleted there once its check-in is decided
+    template_retention_days: int = 3 * 365  # face data of someone with no check-in for this long is destroyed
+    record_retention_days: int = 0  # attendance records older than this are deleted; 0: kept
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -131,6 +131,14 @@ class AttendanceStore(Protocol):
 
     async def event(self, tenant_id: str, event_id: str) -> AttendanceEvent | None: ...
     async def is_superseded(self, tenant_id: str, event_id: str) -> bool: ...
+    async def last_at(self, tenant_id: str, employee_id: str) -> datetime | None:
+        """When the person's latest event happened (None: never)."""
+        ...
+
+    async def delete_before(self, tenant_id: str, before: datetime) -> int:
+        """Delete the tenant's events older than ``before`` (record retention); how many."""
+        ...
+
     async def page(
         self,
         tenant_id: str,

@@ -167,6 +167,7 @@ def scheduler(c: Container) -> Scheduler:
     """Every periodic job: reminders and digests, the day summaries (moved here from the dispatcher)."""
     from attendance.services.day_summaries import emit_day_summaries
     from attendance.services.reminders import send_due
+    from attendance.services.retention import apply_retention
     from attendance.services.scheduler import Job, Scheduler
 
     s = c.settings.scheduler
@@ -180,7 +181,15 @@ def scheduler(c: Container) -> Scheduler:
     async def remind(now: datetime) -> int:
         return await send_due(now, deps=reminders)
 
-    jobs = [Job("reminders", s.reminders_every_s, remind), Job("day summaries", s.summaries_every_s, summaries)]
+    async def retention(now: datetime) -> int:
+        done = await apply_retention(now, deps=c.deps, store=c.store)
+        return done.templates_erased + done.records_deleted
+
+    jobs = [
+        Job("reminders", s.reminders_every_s, remind),
+        Job("day summaries", s.summaries_every_s, summaries),
+        Job("retention", s.retention_every_s, retention),
+    ]
     return Scheduler(jobs, c.deps.clock)
 
 
