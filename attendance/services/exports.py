@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import xlsxwriter  # type: ignore[import-untyped]
 
 from attendance.core.domain.access import Principal
+from attendance.core.domain.workdays import DayStatus, DayVerdict
 from attendance.core.errors import ServiceError
 from attendance.services.dashboard import (
     Reads,
@@ -36,7 +37,10 @@ HEADER = [
     "late_minutes",
     "missing_check_out",
     "timezone",
+    "status",
+    "note",
 ]
+LISTED_WITHOUT_CHECK_IN = (DayStatus.HOLIDAY, DayStatus.TIME_OFF)  # payroll wants these days too
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "|")
 
 
@@ -56,9 +60,11 @@ def _local(at: datetime | None, zone: str) -> str:
 def rows(people: Sequence[SheetRow]) -> list[list[object]]:
     out: list[list[object]] = []
     for person in people:
-        for d in person.days:
-            if d.events == 0:
+        verdicts = person.statuses or [DayVerdict(None)] * len(person.days)
+        for d, v in zip(person.days, verdicts, strict=True):
+            if d.events == 0 and v.status not in LISTED_WITHOUT_CHECK_IN:
                 continue
+            note = v.holiday_name or (v.time_off_kind.value if v.time_off_kind else "")
             out.append(
                 [
                     d.day.isoformat(),
@@ -72,6 +78,8 @@ def rows(people: Sequence[SheetRow]) -> list[list[object]]:
                     _minutes(d.late_by) if d.late_by else 0,
                     "yes" if d.missing_check_out else "no",
                     safe_cell(d.timezone),
+                    v.status.value if v.status else "",
+                    safe_cell(note),
                 ]
             )
     return sorted(out, key=lambda r: (str(r[0]), str(r[1]).casefold()))
@@ -100,7 +108,19 @@ def to_xlsx(people: Sequence[SheetRow]) -> bytes:
     for n, values in enumerate(rows(people), start=1):
         sheet.write_row(n, 0, values)
     totals = book.add_worksheet("Totals")
-    head = ["name", "email", "worked_hours", "days_present", "late_days", "overtime_hours", "missing_check_outs"]
+    head = [
+        "name",
+        "email",
+        "worked_hours",
+        "days_present",
+        "late_days",
+        "overtime_hours",
+        "missing_check_outs",
+        "weekly_overtime_hours",
+        "days_absent",
+        "days_off",
+        "holidays",
+    ]
     totals.write_row(0, 0, head, bold)
     for n, p in enumerate(people, start=1):
         t = p.totals
@@ -115,6 +135,10 @@ def to_xlsx(people: Sequence[SheetRow]) -> bytes:
                 t.late_days,
                 round(t.overtime.total_seconds() / 3600, 2),
                 t.missing_check_outs,
+                round(t.weekly_overtime.total_seconds() / 3600, 2),
+                t.days_absent,
+                t.days_off,
+                t.holidays,
             ],
         )
     sheet.freeze_panes(1, 0)

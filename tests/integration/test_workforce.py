@@ -22,6 +22,7 @@ from attendance.core.messages import CreateTenant
 from attendance.entrypoints.bootstrap import Container, build
 from attendance.services import dashboard, workforce
 from attendance.services.checkin import decide_job
+from attendance.services.exports import to_csv
 from attendance.services.tenants import create_tenant
 from attendance.settings import Settings
 from tests.fakes.clock import FixedClock
@@ -113,6 +114,11 @@ async def test_holidays_time_off_days_off_and_leavers_are_never_absent(c: Contai
     assert christmas.holiday_name == "Christmas Day"
     vic = next(r for r in rows if r.employee.name == "Vic")
     assert vic.totals.days_off == 1 and vic.totals.holidays == 1 and vic.totals.days_absent == 0
+    data, _ = to_csv(rows)  # the export lists leave and holidays too, with the same status words
+    exported = [line.split(",") for line in data.decode().splitlines()]
+    vic_rows = [(r[0], r[-2], r[-1]) for r in exported if r[2] == "vic@acme.example"]
+    assert vic_rows == [("2026-12-24", "time_off", "vacation"), ("2026-12-25", "holiday", "Christmas Day")]
+    assert [r[0] for r in exported if r[2] == "rob@acme.example"] == ["2026-12-25"]  # his absence is no row
 
 
 async def test_a_leaver_cannot_check_in_and_their_face_data_is_gone(c: Container) -> None:
