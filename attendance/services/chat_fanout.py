@@ -6,10 +6,11 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from attendance.core.domain.model import Employee, Tenant
+from attendance.core.ports import ChatButton
 
 log = logging.getLogger(__name__)
 
-Send = Callable[[Tenant, Sequence[Employee], str], Awaitable[None]]
+Send = Callable[[Tenant, Sequence[Employee], str, Sequence[ChatButton]], Awaitable[set[str]]]
 
 
 class ChatFanout:
@@ -18,9 +19,13 @@ class ChatFanout:
     def __init__(self, senders: Sequence[Send]) -> None:
         self._senders = list(senders)
 
-    async def tell(self, tenant: Tenant, people: Sequence[Employee], text: str) -> None:
+    async def tell(
+        self, tenant: Tenant, people: Sequence[Employee], text: str, buttons: Sequence[ChatButton] = ()
+    ) -> set[str]:
+        reached: set[str] = set()
         for send in self._senders:
             try:
-                await send(tenant, people, text)
+                reached |= await send(tenant, people, text, buttons)
             except Exception:
                 log.warning("a chat message could not be sent on one platform", exc_info=True)
+        return reached

@@ -6,23 +6,28 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from attendance.core.domain.checkins import AttendanceEvent, summarise_day, summarise_days
-from attendance.core.domain.model import Employee, Tenant
+from attendance.core.domain.model import Employee, Role, Tenant
 from attendance.core.domain.reminders import (
+    ROUNDS,
     Reminder,
     ReminderKind,
+    current_round,
     digest_due,
     forgot_check_out_due,
     not_checked_in_due,
     reminder_key,
+    round_key,
+    snoozed_key,
 )
 from attendance.core.domain.workdays import DayStatus, day_status, workday_of
 from attendance.core.ports import (
     AttendanceStore,
+    ChatButton,
     ChatMessages,
     Clock,
     EmployeeRepository,
@@ -75,7 +80,35 @@ async def due(tenant: Tenant, now: datetime, *, deps: ReminderDeps) -> list[Remi
     for manager in (p for p in staff if p.id in managers and p.reminders):
         team = [p for p in staff if p.manager_id == manager.id]
         out += _digests(tenant, manager, team=team, events=mine, context=context, now=now)
+    return await _snoozed_rounds(out, now, deps=deps)
+
+
+async def _snoozed_rounds(found: list[Reminder], now: datetime, *, deps: ReminderDeps) -> list[Reminder]:
+    """A "forgot to check out" answered with *I'm still working* comes again ``SNOOZE`` later
+    (as a new round, with a key of its own), at most ``ROUNDS`` times a day."""
+    forgot = [r for r in found if r.kind is ReminderKind.FORGOT_CHECK_OUT]
+    if not forgot:
+        return found
+    keys = {r.key: [snoozed_key(round_key(r.key, n)) for n in range(ROUNDS)] for r in forgot}
+    snoozed = await deps.sent.claimed([k for ks in keys.values() for k in ks])
+    out = []
+    for r in found:
+        if r.kind is not ReminderKind.FORGOT_CHECK_OUT:
+            out.append(r)
+            continue
+        at = {n: snoozed[k] for n, k in enumerate(keys[r.key]) if k in snoozed}
+        out.append(replace(r, key=round_key(r.key, current_round(at, now))))
     return out
+
+
+def buttons_of(r: Reminder) -> tuple[ChatButton, ...]:
+    """*Check out now* and *I'm still working* under a "forgot to check out" (the key as value)."""
+    if r.kind is not ReminderKind.FORGOT_CHECK_OUT:
+        return ()
+    return (
+        ChatButton("Check out now", "reminder_checkout", r.key, "primary"),
+        ChatButton("I'm still working", "reminder_snooze", r.key),
+    )
 
 
 def _personal(
@@ -88,9 +121,10 @@ def _personal(
     policy = tenant.reminders
     found = []
     if forgot_check_out_due(summary, ctx, policy, now):
+        since = summary.intervals[-1][0] if summary.intervals else summary.first_in
         text = (
-            f"You are still checked in since {_hm(summary.first_in, zone)}. Send a selfie to check out, "
-            "or ask your manager to correct the time if you left earlier."
+            f"You are still checked in since {_hm(since, zone)}. Check out now, or tell me you are "
+            "still working. If you left earlier, give the time with the left command (e.g. left 17:30)."
         )
         found.append(_reminder(tenant, person, day, ReminderKind.FORGOT_CHECK_OUT, text))
     verdict = day_status(day, summary.first_in, ctx, now)
@@ -169,21 +203,54 @@ def _reminder(tenant: Tenant, recipient: Employee, day: date, kind: ReminderKind
 
 async def send_due(now: datetime, *, deps: ReminderDeps) -> int:
     """Send what is due and not sent yet, each once (its key claimed first; given back if the
-    message could not go out, so a later run tries again). Returns how many were sent."""
+    message could not go out, so a later run tries again). Returns how many were sent.
+
+    A reminder that reached nobody (a Teams person who never had the bot, a Slack person not
+    linked) is not tried again; the tenant's admins get those names, each at most once a week."""
     sent = 0
     for tenant in await deps.tenants.list():
         reminders = await due(tenant, now, deps=deps)
         if not reminders:
             continue
         people = {p.id: p for p in await deps.employees.list(tenant.id)}
+        unreachable: list[Employee] = []
         for r in reminders:
             if not await deps.sent.claim(r.key, now):
                 continue
             try:
-                await deps.messages.tell(tenant, [people[r.recipient_id]], r.text)
+                reached = await deps.messages.tell(tenant, [people[r.recipient_id]], r.text, buttons_of(r))
             except Exception:
                 log.warning("a %s reminder could not be sent; it will be tried again", r.kind.value, exc_info=True)
                 await deps.sent.release(r.key)
                 continue
-            sent += 1
+            if r.recipient_id in reached:
+                sent += 1
+            else:
+                unreachable.append(people[r.recipient_id])
+        if unreachable:
+            await _tell_admins_unreachable(tenant, unreachable, list(people.values()), now, deps=deps)
     return sent
+
+
+async def _tell_admins_unreachable(
+    tenant: Tenant, unreachable: list[Employee], staff: list[Employee], now: datetime, *, deps: ReminderDeps
+) -> None:
+    today = now.astimezone(ZoneInfo(tenant.timezone)).date()
+    monday = today - timedelta(days=today.weekday())
+    new = []
+    for p in {p.id: p for p in unreachable}.values():
+        if await deps.sent.claim(reminder_key(tenant.id, p.id, monday, ReminderKind.UNREACHABLE), now):
+            new.append(p)
+    admins = [p for p in staff if Role.ADMIN in p.roles and p.active_on(today)]
+    if not new or not admins:
+        return
+    names = ", ".join(sorted(f"{p.name} ({p.email})" for p in new))
+    text = (
+        f"Reminders could not reach {len(new)} person(s) in chat: {names}. The bot can only message "
+        "someone who has it: in Teams, install the app for them (or ask them to write to the bot "
+        "once); in Slack, link their account. You are told once a week per person."
+    )
+    try:
+        await deps.messages.tell(tenant, admins, text)
+    except Exception:
+        log.warning("the admins could not be told about unreachable people", exc_info=True)

@@ -36,10 +36,12 @@ from attendance.core.errors import NotAllowed, NotFound, ServiceError
 from attendance.core.messages import EraseFaceData
 from attendance.core.ports import (
     AuditLog,
+    ChatMessages,
     Clock,
     DeliveryRepository,
     EmployeeRepository,
     HolidayCalendar,
+    SentLog,
     TenantRepository,
     TimeOffRepository,
 )
@@ -59,6 +61,8 @@ class WorkforceDeps:
     holidays: HolidayCalendar
     outbox: DeliveryRepository
     audit: AuditLog
+    messages: ChatMessages
+    sent: SentLog
     clock: Clock
 
 
@@ -269,6 +273,14 @@ async def decide_time_off(
     )
     if approve:
         await deps.outbox.add_outbox([time_off_row(decided, person, now)])
+    days = f"{decided.first:%a %d %b}" + (f" to {decided.last:%a %d %b}" if decided.last != decided.first else "")
+    verdict = "approved" if approve else "not approved"
+    tenant = await deps.tenants.get(principal.tenant_id)
+    try:  # the decision stands even when a chat platform is down
+        if tenant is not None:
+            await deps.messages.tell(tenant, [person], f"Your time off {days} ({decided.kind.value}) was {verdict}.")
+    except Exception:
+        log.warning("the person could not be told of a time off decision in chat", exc_info=True)
     return decided, person
 
 

@@ -624,6 +624,10 @@ async def test_time_off_is_asked_for_in_chat_and_the_manager_decides_with_a_butt
     assert (
         h.slack.responses[-1]["text"] == "Approved: Jesse Jackson's time off 28 Dec–30 Dec (vacation). Payroll is told."
     )
+    told = await h.slack.wait_for(
+        lambda: [t for m in h.slack.messages_to("UCY") if "Your time off" in (t := text_of(m))]
+    )
+    assert told == ["Your time off Mon 28 Dec to Wed 30 Dec (vacation) was approved."]  # the one who asked
     await h.click("UBOB", "time_off_reject", time_off_id)
     await h.slack.wait_for(lambda: len(h.slack.responses) >= 3)
     assert h.slack.responses[-1]["text"] == "That request was already approved."

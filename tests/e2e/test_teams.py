@@ -9,7 +9,9 @@ import io
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -441,3 +443,65 @@ async def test_time_off_is_asked_for_and_decided_with_card_buttons(h: Harness) -
     rejected = await h.say("bob", value={"action": "time_off_reject", "id": time_off_id})
     assert said(rejected) == "Rejected: Jesse Jackson's time off 24 Dec was not approved."
     assert await h.c.db["outbox"].count_documents({"type": "attendance.time_off.approved"}) == 0
+    told_cy = await h.answers("cy")  # the one who asked is told in their personal chat
+    assert "Your time off Thu 24 Dec (sick) was not approved." in [said(s) for s in told_cy]
+
+
+async def test_a_forgot_to_check_out_reminder_card_checks_out_with_its_button(h: Harness) -> None:
+    from attendance.core.domain.checkins import AttendanceEvent, Direction
+    from attendance.core.domain.model import new_id
+    from attendance.core.domain.reminders import Reminder, ReminderKind, reminder_key
+    from attendance.services.reminders import buttons_of
+
+    await h.say("cy", "help")  # Cy has a personal chat with the bot
+    tenant = await h.c.deps.tenants.get(h.tenant_id)
+    assert tenant is not None
+    cy, now = h.people["cy"], h.c.deps.clock.now()
+    since = now - timedelta(hours=11)
+    event = AttendanceEvent(
+        id=new_id(),
+        tenant_id=h.tenant_id,
+        employee_id=cy.id,
+        direction=Direction.IN,
+        at=since,
+        timezone="Europe/Berlin",
+        channel="kiosk",
+        job_id=None,
+    )
+    await h.c.store.append(event, 1, [], None)
+    day = since.astimezone(ZoneInfo("Europe/Berlin")).date()
+    key = reminder_key(h.tenant_id, cy.id, day, ReminderKind.FORGOT_CHECK_OUT)
+    reminder = Reminder(
+        key=key,
+        tenant_id=h.tenant_id,
+        recipient_id=cy.id,
+        kind=ReminderKind.FORGOT_CHECK_OUT,
+        day=day,
+        text="Still in?",
+    )
+    reached = await h.c.messages.tell(tenant, [cy, h.people["dan"]], reminder.text, buttons_of(reminder))
+    assert reached == {cy.id}  # Dan never wrote to the bot: Teams cannot reach him
+    [card] = [s for s in await h.answers("cy") if buttons(s)]
+    assert [b["title"] for b in buttons(card)] == ["Check out now", "I'm still working"]
+    done = await h.say("cy", value=buttons(card)[0]["data"])
+    assert said(done).startswith("Checked out at ")
+    again = await h.say("cy", value=buttons(card)[0]["data"])
+    assert said(again) == "You are not checked in, so there is nothing to check out of."
+    outs = [e for e in await h.events_of("cy") if e["direction"] == "out"]
+    assert len(outs) == 1 and outs[0]["channel"] == "correction"
+
+
+async def test_once_the_app_is_installed_for_someone_the_bot_can_reach_them(h: Harness) -> None:
+    """An admin installs the app for everyone with Graph: Teams sends each person's chat a
+    conversationUpdate adding the bot, and the service remembers it, so reminders reach people who
+    never wrote to the bot."""
+    tenant = await h.c.deps.tenants.get(h.tenant_id)
+    assert tenant is not None
+    dan = h.people["dan"]
+    assert await h.c.messages.tell(tenant, [dan], "Hello?") == set()
+    installed = h.activity("dan")
+    installed.update(type="conversationUpdate", text="", membersAdded=[{"id": "28:attendance-bot"}])
+    assert await h.post(installed) == 202
+    await h.teams.wait_for(lambda: h.teams.to("a:dan"))  # the welcome, said once the chat is remembered
+    assert await h.c.messages.tell(tenant, [dan], "You have not checked in today.") == {dan.id}
+    assert [said(s) for s in await h.answers("dan")] == ["You have not checked in today."]

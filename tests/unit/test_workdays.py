@@ -146,3 +146,40 @@ def test_weekly_overtime_is_counted_per_iso_week() -> None:
     next_week = [(monday + timedelta(days=7), timedelta(hours=8))]
     assert weekly_overtime(nine_hours + next_week, timedelta(hours=40)) == timedelta(hours=5)
     assert weekly_overtime(next_week, timedelta(hours=40)) == timedelta(0)
+
+
+def test_a_snoozed_reminder_comes_back_after_the_snooze_and_at_most_three_times() -> None:
+    from attendance.core.domain.reminders import ROUNDS, SNOOZE, current_round
+
+    t0 = local(WED, 17, 40)
+    assert current_round({}, t0 + timedelta(hours=5)) == 0  # never snoozed: only the first
+    assert current_round({0: t0}, t0 + SNOOZE - timedelta(minutes=1)) == 0
+    assert current_round({0: t0}, t0 + SNOOZE) == 1
+    assert current_round({0: t0, 1: t0 + SNOOZE}, t0 + 2 * SNOOZE) == 2
+    every = {n: t0 + n * SNOOZE for n in range(10)}
+    assert current_round(every, t0 + timedelta(days=1)) == ROUNDS - 1
+
+
+def test_a_reminder_key_names_its_person_day_kind_and_round() -> None:
+    from attendance.core.domain.reminders import ReminderKind, parse_reminder_key, reminder_key, round_key
+
+    key = reminder_key("t1", "e1", WED, ReminderKind.FORGOT_CHECK_OUT)
+    ref = parse_reminder_key(round_key(key, 2))
+    assert ref is not None and (ref.tenant_id, ref.recipient_id, ref.day, ref.round) == ("t1", "e1", WED, 2)
+    assert ref.kind is ReminderKind.FORGOT_CHECK_OUT and parse_reminder_key(key) == ref.__class__(
+        "t1", "e1", WED, ReminderKind.FORGOT_CHECK_OUT, 0
+    )
+    for bad in ("", "a:b:c", "t1:e1:2026-13-01:forgot_check_out", "t1:e1:2026-12-09:coffee", f"{key}#x"):
+        assert parse_reminder_key(bad) is None, bad
+
+
+def test_left_reads_a_time_of_today_in_the_persons_zone() -> None:
+    from attendance.core.errors import ServiceError
+    from attendance.services.check_out import parse_left
+
+    now = local(WED, 18, 0).astimezone(UTC)
+    assert parse_left((), BERLIN, now) is None and parse_left(("now",), BERLIN, now) is None
+    assert parse_left(("17:30",), BERLIN, now) == local(WED, 17, 30)
+    assert parse_left(("17",), BERLIN, now) == local(WED, 17, 0)
+    with pytest.raises(ServiceError, match="not a time like 17:30"):
+        parse_left(("half past five",), BERLIN, now)

@@ -33,5 +33,6 @@ class MongoSentLog:
     async def release(self, key: str) -> None:
         await self._c.delete_one({"_id": key})
 
-    async def claimed(self, keys: Sequence[str]) -> set[str]:
-        return {str(d["_id"]) async for d in self._c.find({"_id": {"$in": list(keys)}}, {"_id": 1})}
+    async def claimed(self, keys: Sequence[str]) -> dict[str, datetime]:
+        found = self._c.find({"_id": {"$in": list(keys)}}, {"_id": 1, "at": 1})
+        return {str(d["_id"]): d["at"] async for d in found}

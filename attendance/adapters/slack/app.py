@@ -51,7 +51,7 @@ COMMANDS = ["/checkin", "/checkout", "/attendance"]
 
 ACTIONS = (
     r"^(not_me|undo|enroll_open|home_checkin|home_help|review_approve|review_reject"
-    r"|time_off_approve|time_off_reject|page)$"
+    r"|time_off_approve|time_off_reject|reminder_checkout|reminder_snooze|page)$"
 )
 MAX_EVENT_BYTES = 1024 * 1024  # far above any real event, command or interaction payload
 

@@ -11,12 +11,12 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from attendance.adapters.http.photos import HttpPhotoSource
-from attendance.adapters.slack.blocks import escape, outcome_blocks
+from attendance.adapters.slack.blocks import actions, button, escape, outcome_blocks, section
 from attendance.adapters.slack.tokens import SlackTokens, web_client
 from attendance.core.domain.checkins import CheckInJob, Outcome
 from attendance.core.domain.model import Employee, Tenant
 from attendance.core.errors import ReplyFailed
-from attendance.core.ports import ChatIdentityRepository, PhotoUnavailable
+from attendance.core.ports import ChatButton, ChatIdentityRepository, PhotoUnavailable
 from attendance.settings import SlackSettings
 
 log = logging.getLogger(__name__)
@@ -53,24 +53,36 @@ class SlackReplier:
             raise ReplyFailed(f"Slack refused the answer: {type(exc).__name__}") from exc
         log.info("slack answer sent outcome=%s", outcome.kind.value)
 
-    async def tell_admins(self, tenant: Tenant, admins: list[Employee], text: str) -> None:
+    async def tell_admins(
+        self, tenant: Tenant, admins: Sequence[Employee], text: str, buttons: Sequence[ChatButton] = ()
+    ) -> set[str]:
         """A DM to each admin with a Slack id (the dispatcher's alerts)."""
-        await self.tell(tenant, admins, f":warning: {text}")  # the emoji code survives escaping
+        return await self.tell(tenant, admins, f":warning: {text}", buttons)  # the emoji code survives escaping
 
-    async def tell(self, tenant: Tenant, people: Sequence[Employee], text: str) -> None:
-        """A DM to each person with a Slack id. ``text`` is plain text (it may hold a person's words or
-        a receiver's error): it is escaped, never read as markup."""
+    async def tell(
+        self, tenant: Tenant, people: Sequence[Employee], text: str, buttons: Sequence[ChatButton] = ()
+    ) -> set[str]:
+        """A DM to each person with a Slack id, with ``buttons`` under it. ``text`` is plain text (it
+        may hold a person's words or a receiver's error): it is escaped, never read as markup.
+        Returns the ids of the people it was sent to."""
         text = escape(text)
+        blocks = None
+        if buttons:
+            row = [button(b.label, b.action, b.value, style=b.style) for b in buttons]
+            blocks = [section(text), actions(*row)]
         chats = await self._identities.of_employees(tenant.id, [p.id for p in people])
-        reachable = [who for p in people for who in chats.get(p.id, []) if who.platform == "slack"]
+        reachable = [(p.id, who) for p in people for who in chats.get(p.id, []) if who.platform == "slack"]
         if not reachable:
-            return
+            return set()
         workspaces = [ws.workspace for ws in await self._identities.workspaces(tenant.id) if ws.platform == "slack"]
-        for who in reachable:
+        sent: set[str] = set()
+        for employee_id, who in reachable:
             team = who.workspace or (workspaces[0] if workspaces else "")
             if team:
                 client = await self.client(team)
-                await client.chat_postMessage(channel=who.user, text=text)
+                await client.chat_postMessage(channel=who.user, text=text, blocks=blocks)
+                sent.add(employee_id)
+        return sent
 
 
 class SlackPhotoSource:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from attendance.core.domain.checkins import Outcome, OutcomeKind
+from attendance.core.ports import ChatButton
 from attendance.services.conversation.answers import AskToDecide, Dialect, ReviewShown
 from attendance.services.conversation.commands import CONSENT_AGREEMENT, CONSENT_CHOICE, consent_notice
 from attendance.services.conversation.turns import review_text
@@ -136,6 +137,13 @@ def list_card(title: str, lines: Sequence[str], empty: str = "Nobody.") -> Card:
             text_block(f"…and {len(lines) - MAX_LINES} more. The dashboard or `export` has them all.", isSubtle=True)
         )
     return card(body)
+
+
+def buttons_card(text: str, buttons: Sequence[ChatButton]) -> Card:
+    """A personal message (a reminder) with its buttons; ``text`` is plain text."""
+    styles = {"primary": "positive", "danger": "destructive"}
+    shown = [submit(b.label, b.action, b.value, style=styles.get(b.style or "")) for b in buttons]
+    return card([text_block(escape(text))], shown)
 
 
 def decision_card(ask: AskToDecide) -> Card:

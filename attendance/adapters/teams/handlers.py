@@ -94,6 +94,7 @@ class TeamsHandlers:
             return
         if turn.kind == "conversationUpdate":
             if turn.bot_added and turn.personal:
+                await self._installed(turn)
                 await self.say(turn, WELCOME)
             return
         if turn.kind != "message":
@@ -127,6 +128,21 @@ class TeamsHandlers:
                 await self._command(turn, tenant, person, parse(turn.text))
         except (ServiceError, ValueError) as exc:
             await self.say(turn, str(exc))
+
+    async def _installed(self, turn: Turn) -> None:
+        """The app was added to someone's personal scope (by them, or for everyone by an admin with
+        Graph): remember the chat, so reminders reach them before they ever write."""
+        identities = self._chat.enrollment.identities
+        tenant = await tenant_for("teams", turn.teams_tenant, tenants=self._tenants, identities=identities)
+        if tenant is None or not turn.user_id:
+            return
+        try:
+            teams_user = ChatIdentity("teams", turn.teams_tenant, turn.user_id)
+        except DomainError:
+            return
+        person = await chat.resolve_person(tenant, teams_user, lambda: self._email_of(turn), deps=self._chat)
+        if person is not None:
+            await self._remember(tenant, person, turn)
 
     async def say(self, turn: Turn, text: str, *attachments: cards.Card) -> None:
         await self._connector.send(

@@ -18,12 +18,12 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from attendance.adapters.http.photos import HttpPhotoSource
-from attendance.adapters.teams.cards import outcome_message, plain
+from attendance.adapters.teams.cards import buttons_card, message, outcome_message, plain
 from attendance.adapters.teams.connector import BotConnector, TeamsUnavailable, host_allowed
 from attendance.core.domain.checkins import CheckInJob, Outcome
 from attendance.core.domain.model import Employee, Tenant
 from attendance.core.errors import ReplyFailed
-from attendance.core.ports import PhotoUnavailable, TeamsAddresses
+from attendance.core.ports import ChatButton, PhotoUnavailable, TeamsAddresses
 
 log = logging.getLogger(__name__)
 
@@ -51,27 +51,33 @@ class TeamsAdminMessages:
     def __init__(self, connector: BotConnector, addresses: TeamsAddresses) -> None:
         self._connector, self._addresses = connector, addresses
 
-    async def tell(self, tenant: Tenant, admins: Sequence[Employee], activity: dict[str, Any]) -> int:
-        told = 0
-        for admin in admins:  # only those who wrote to the bot have an address
-            address = await self._addresses.of(tenant.id, admin.id)
+    async def tell(self, tenant: Tenant, people: Sequence[Employee], activity: dict[str, Any]) -> set[str]:
+        """Sends ``activity`` to each person's personal chat; returns the ids of those reached."""
+        told: set[str] = set()
+        for person in people:  # only those who wrote to the bot have an address
+            address = await self._addresses.of(tenant.id, person.id)
             if address is None:
-                log.info("admin employee=%s has never written to the Teams bot; not told there", admin.id)
+                log.info("employee=%s has never written to the Teams bot; not told there", person.id)
                 continue
             try:
                 await self._connector.send(address.service_url, address.conversation_id, activity)
-                told += 1
+                told.add(person.id)
             except TeamsUnavailable as exc:
-                log.warning("could not tell an admin in Teams: %s", exc)
+                log.warning("could not tell someone in Teams: %s", exc)
         return told
 
-    async def tell_admins(self, tenant: Tenant, admins: list[Employee], text: str) -> None:
+    async def tell_admins(
+        self, tenant: Tenant, admins: Sequence[Employee], text: str, buttons: Sequence[ChatButton] = ()
+    ) -> set[str]:
         """The dispatcher's alerts (``SendToAdmins``)."""
-        await self.tell(tenant, admins, plain(f"⚠️ {text}"))
+        return await self.tell_text(tenant, admins, f"⚠️ {text}", buttons)
 
-    async def tell_text(self, tenant: Tenant, people: Sequence[Employee], text: str) -> None:
+    async def tell_text(
+        self, tenant: Tenant, people: Sequence[Employee], text: str, buttons: Sequence[ChatButton] = ()
+    ) -> set[str]:
         """``text`` is plain text (a person's words, a receiver's error): never read as markup."""
-        await self.tell(tenant, people, plain(text))
+        activity = message(text, buttons_card(text, buttons)) if buttons else plain(text)
+        return await self.tell(tenant, people, activity)
 
 
 class TeamsPhotoSource:

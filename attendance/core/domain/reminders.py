@@ -14,6 +14,7 @@ restart or a redelivery finds it taken and sends nothing.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -28,6 +29,11 @@ class ReminderKind(enum.StrEnum):
     NOT_CHECKED_IN = "not_checked_in"
     MANAGER_DIGEST = "manager_digest"
     WEEKLY_DIGEST = "weekly_digest"
+    UNREACHABLE = "unreachable"  # the admins told, once a week, that a person's reminders reach no chat
+
+
+SNOOZE = timedelta(hours=2)  # "I'm still working": asked again this much later
+ROUNDS = 3  # the first "forgot to check out" and at most two more after snoozing
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,6 +48,49 @@ class Reminder:
 
 def reminder_key(tenant_id: str, recipient_id: str, day: date, kind: ReminderKind) -> str:
     return f"{tenant_id}:{recipient_id}:{day.isoformat()}:{kind.value}"
+
+
+def round_key(key: str, n: int) -> str:
+    """The key of the ``n``-th "forgot to check out" of a day (0: the first)."""
+    return key if n == 0 else f"{key}#{n}"
+
+
+def snoozed_key(key: str) -> str:
+    """Claimed when the person answers the reminder ``key`` with *I'm still working*."""
+    return f"{key}:snoozed"
+
+
+def current_round(snoozed_at: Mapping[int, datetime], now: datetime) -> int:
+    """Which "forgot to check out" is due: the next one once the previous was snoozed ``SNOOZE``
+    ago (``snoozed_at``: round -> when it was snoozed), at most ``ROUNDS``."""
+    n = 0
+    while n + 1 < ROUNDS and n in snoozed_at and now >= snoozed_at[n] + SNOOZE:
+        n += 1
+    return n
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderRef:
+    """What a reminder's key names (its buttons carry the key)."""
+
+    tenant_id: str
+    recipient_id: str
+    day: date
+    kind: ReminderKind
+    round: int
+
+
+def parse_reminder_key(key: str) -> ReminderRef | None:
+    """``None`` for anything that is not a reminder key."""
+    base, _, n = key.partition("#")
+    parts = base.split(":")
+    if len(parts) != 4 or not (n == "" or n.isdigit()):
+        return None
+    tenant_id, recipient_id, day, kind = parts
+    try:
+        return ReminderRef(tenant_id, recipient_id, date.fromisoformat(day), ReminderKind(kind), int(n or 0))
+    except ValueError:
+        return None
 
 
 def quiet(day: date, ctx: DayContext) -> bool:

@@ -39,6 +39,7 @@ from attendance.core.ports.deliveries import (
     SubscriptionRepository,
 )
 from attendance.core.ports.messaging import (
+    ChatButton,
     ChatMessages,
     DownloadLinks,
     SentLog,
@@ -68,6 +69,7 @@ __all__ = [
     "AuditEntry",
     "AuditLog",
     "AuditTrail",
+    "ChatButton",
     "ChatIdentityRepository",
     "ChatMessages",
     "Clock",

@@ -40,9 +40,23 @@ class DownloadLinks(Protocol):
     async def get(self, token: str, now: datetime) -> tuple[str, bytes] | None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class ChatButton:
+    """A button under a personal message; a click comes back to the conversation layer as
+    ``action`` with ``value`` (``Conversation.button``)."""
+
+    label: str
+    action: str
+    value: str
+    style: str | None = None  # "primary" or "danger"
+
+
 class ChatMessages(Protocol):
-    async def tell(self, tenant: Tenant, people: Sequence[Employee], text: str) -> None:
-        """A personal message to each person, on every chat platform they are reachable on."""
+    async def tell(
+        self, tenant: Tenant, people: Sequence[Employee], text: str, buttons: Sequence[ChatButton] = ()
+    ) -> set[str]:
+        """A personal message to each person, on every chat platform they are reachable on.
+        Returns the ids of the people it reached (on at least one platform)."""
         ...
 
 
@@ -57,4 +71,6 @@ class SentLog(Protocol):
         """The message could not be sent: it may be claimed again."""
         ...
 
-    async def claimed(self, keys: Sequence[str]) -> set[str]: ...
+    async def claimed(self, keys: Sequence[str]) -> dict[str, datetime]:
+        """Which of ``keys`` were claimed, and when."""
+        ...

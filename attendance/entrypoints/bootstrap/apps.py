@@ -12,9 +12,8 @@ from attendance.adapters.http.photos import HttpPhotoSource
 from attendance.adapters.mongo.repositories import (
     MongoAuditLog,
 )
-from attendance.adapters.mongo.sent import MongoSentLog
 from attendance.adapters.mongo.teams_addresses import MongoDownloadLinks, MongoTeamsAddresses
-from attendance.adapters.slack.replier import SlackPhotoSource, SlackReplier
+from attendance.adapters.slack.replier import SlackPhotoSource
 from attendance.adapters.slack.tokens import file_hosts as slack_file_hosts
 from attendance.adapters.teams.replier import TeamsAdminMessages
 from attendance.core.domain.model import Employee, Tenant
@@ -37,7 +36,7 @@ if TYPE_CHECKING:
     from attendance.services.reminders import ReminderDeps
     from attendance.services.scheduler import Scheduler
 
-from attendance.entrypoints.bootstrap.container import Container, session_keys
+from attendance.entrypoints.bootstrap.container import Container, personal_messages, session_keys
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +156,8 @@ def reminder_deps(c: Container) -> ReminderDeps:
         store=c.store,
         time_off=c.workforce.time_off,
         holidays=c.workforce.holidays,
-        sent=MongoSentLog(c.db),
-        messages=chat_messages(c),
+        sent=c.workforce.sent,
+        messages=c.messages,
         clock=c.deps.clock,
     )
 
@@ -195,14 +194,9 @@ def scheduler(c: Container) -> Scheduler:
 
 def chat_messages(c: Container, *, admin_alerts: bool = False) -> ChatFanout:
     """Personal messages on Slack (when configured) and Teams; ``admin_alerts``: with a warning mark."""
-    from attendance.services.chat_fanout import ChatFanout, Send
-
-    teams = TeamsAdminMessages(c.teams, MongoTeamsAddresses(c.db))
-    senders: list[Send] = [teams.tell_admins if admin_alerts else teams.tell_text]  # type: ignore[list-item]
-    if c.slack_tokens is not None:
-        slack = SlackReplier(c.settings.slack, c.slack_tokens, c.deps.identities)
-        senders.insert(0, slack.tell_admins if admin_alerts else slack.tell)  # type: ignore[arg-type]
-    return ChatFanout(senders)
+    if not admin_alerts:
+        return c.messages
+    return personal_messages(c.settings, c.teams, c.db, c.slack_tokens, c.deps.identities, admin_alerts=True)
 
 
 def access_deps(c: Container) -> AccessDeps:

@@ -38,15 +38,18 @@ from attendance.adapters.mongo.repositories import (
 )
 from attendance.adapters.mongo.safeguards import MongoFingerprints, MongoPhotoBuffer, MongoReviewQueue
 from attendance.adapters.mongo.schema import ensure_indexes
+from attendance.adapters.mongo.sent import MongoSentLog
 from attendance.adapters.mongo.slack_installs import MongoSlackInstallationStore
+from attendance.adapters.mongo.teams_addresses import MongoTeamsAddresses
 from attendance.adapters.mongo.time_off import MongoTimeOffRepository
 from attendance.adapters.mongo.webhooks import MongoSubscriptionRepository
 from attendance.adapters.slack.replier import SlackPhotoSource, SlackReplier
 from attendance.adapters.slack.tokens import InstalledSlackTokens, SlackTokens, StaticSlackTokens
 from attendance.adapters.slack.tokens import file_hosts as slack_file_hosts
 from attendance.adapters.teams.connector import AnonymousTeamsTokens, BotConnector, EntraTeamsTokens, TeamsTokens
-from attendance.adapters.teams.replier import TeamsPhotoSource, TeamsReplier
+from attendance.adapters.teams.replier import TeamsAdminMessages, TeamsPhotoSource, TeamsReplier
 from attendance.core.ports import (
+    ChatIdentityRepository,
     Clock,
     DestinationCheck,
     FaceEngine,
@@ -54,6 +57,7 @@ from attendance.core.ports import (
     Replier,
 )
 from attendance.services.chat import ChatDeps
+from attendance.services.chat_fanout import ChatFanout, Send
 from attendance.services.checkin import CheckInDeps
 from attendance.services.dashboard import ReadDeps
 from attendance.services.enrollment import EnrollmentDeps
@@ -86,8 +90,27 @@ class Container:
     egress: aiohttp.ClientSession  # to tenants' receivers: public addresses only (integrations/egress.py)
     destinations: DestinationCheck
     workforce: WorkforceDeps
+    messages: ChatFanout
     slack_tokens: SlackTokens | None = None
     slack_installations: MongoSlackInstallationStore | None = None
+
+
+def personal_messages(
+    settings: Settings,
+    teams: BotConnector,
+    db: Database,
+    slack_tokens: SlackTokens | None,
+    identities: ChatIdentityRepository,
+    *,
+    admin_alerts: bool = False,
+) -> ChatFanout:
+    """Personal messages on Slack (when configured) and Teams; ``admin_alerts``: with a warning mark."""
+    in_teams = TeamsAdminMessages(teams, MongoTeamsAddresses(db))
+    senders: list[Send] = [in_teams.tell_admins if admin_alerts else in_teams.tell_text]
+    if slack_tokens is not None:
+        slack = SlackReplier(settings.slack, slack_tokens, identities)
+        senders.insert(0, slack.tell_admins if admin_alerts else slack.tell)
+    return ChatFanout(senders)
 
 
 def template_cipher(settings: Settings) -> AesGcmTemplateCipher:
@@ -206,6 +229,7 @@ async def build(
             HolidaysPackageCalendar(),
             MongoDeliveryRepository(db),
         )
+        messages = personal_messages(settings, teams, db, slack_tokens, identities)
         workforce = WorkforceDeps(
             tenants=tenants,
             employees=deps.employees,
@@ -213,6 +237,8 @@ async def build(
             holidays=calendar,
             outbox=deliveries,
             audit=deps.audit,
+            messages=messages,
+            sent=MongoSentLog(db),
             clock=deps.clock,
         )
         replier = ReplierRouter(repliers, callback=HttpCallbackReplier(http), fallback=LogReplier())
@@ -246,6 +272,7 @@ async def build(
             workforce=workforce,
             teams=teams,
             teams_photos=teams_photos,
+            messages=messages,
             slack_tokens=slack_tokens,
             slack_installations=installations,
             egress=egress,

@@ -40,7 +40,7 @@ CONSENT_AGREEMENT = (
 )
 
 ALIASES = {"forget": "forget-me", "forgetme": "forget-me", "status": "me", "erase": "forget-me", "": "help"}
-KNOWN = {"me", "enroll", "forget-me", "today", "week", "late", "absent", "export", "admin", "help", "off"}
+KNOWN = {"me", "enroll", "forget-me", "today", "week", "late", "absent", "export", "admin", "help", "off", "left"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from attendance.core.domain.access import Principal
@@ -19,7 +19,7 @@ from attendance.core.domain.model import Employee, Role, Tenant
 from attendance.core.domain.workdays import DayVerdict
 from attendance.core.errors import ServiceError
 from attendance.core.ports import Clock
-from attendance.services import chat, dashboard, workforce
+from attendance.services import chat, check_out, dashboard, workforce
 from attendance.services.access import require_admin
 from attendance.services.conversation.answers import (
     Answer,
@@ -77,6 +77,7 @@ def help_table(d: Dialect) -> list[tuple[str, str]]:
         ("absent [YYYY-MM-DD]", "managers: who did not check in on a working day"),
         ("export YYYY-MM", f"managers: the month as a CSV file, sent {d.export_to}"),
         ("off YYYY-MM-DD[..YYYY-MM-DD] [vacation|sick|other] [am|pm]", "ask for time off; your manager decides"),
+        ("left [HH:MM]", "check out without a selfie when you forgot to (now, or at the time you left)"),
         (f"admin manager {d.manager_usage}", "admins: set who manages whom (`none` for no manager)"),
         ("admin timezone Area/City", "admins: the company's time zone"),
         ("admin schedule 09:00-17:00 [mon-fri] [grace 5]", "admins: the working day"),
@@ -123,6 +124,10 @@ def review_text(d: Dialect, shown: ReviewShown, escape: Callable[[str], str]) ->
         f"{d.search} A selfie from {who}'s account at {shown.when} was refused{other}. "
         f"{d.strong('Approve')} records the check-in for them; {d.strong('Reject')} leaves it refused."
     )
+
+
+def _local(at: datetime, zone: str) -> str:
+    return f"{at.astimezone(ZoneInfo(zone)):%H:%M}"
 
 
 class Conversation:
@@ -192,6 +197,10 @@ class Conversation:
                 )
             case "off":
                 return await self._time_off(asker, cmd)
+            case "left":
+                at = check_out.parse_left(cmd.args, person.effective_timezone(tenant), now)
+                out = await check_out.check_out(tenant, person, at, reason="checked out in chat", deps=self._chat)
+                return Answer(text=f"Checked out at {_local(out.at, out.timezone)}. Have a good evening!")
             case "admin":
                 return await self._admin(asker, cmd)
         return Answer(text=unknown_command(d, cmd))
@@ -327,6 +336,13 @@ class Conversation:
                 "until then it stays on record, marked as reported.",
                 follow_up=TellAdmins(await self.review_shown(tenant, item), tuple(admins)),
             )
+        if action == "reminder_checkout":
+            out = await check_out.check_out_from_reminder(tenant, person, value, deps=d)
+            return Answer(text=f"Checked out at {_local(out.at, out.timezone)}. Have a good evening!")
+        if action == "reminder_snooze":
+            again = await check_out.snooze(tenant, person, value, deps=d)
+            zone = person.effective_timezone(tenant)
+            return Answer(text=f"OK, keep going. I'll ask again around {_local(again, zone)}.")
         if action in ("time_off_approve", "time_off_reject"):
             approve = action == "time_off_approve"
             t, person = await workforce.decide_time_off(asker.principal, value, approve, deps=self._chat.workforce)
