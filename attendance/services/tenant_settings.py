@@ -12,6 +12,7 @@ from attendance.core.domain.model import (
     CheckInPolicy,
     DomainError,
     MatchThresholds,
+    ReminderPolicy,
     Tenant,
     WorkSchedule,
     check_timezone,
@@ -19,6 +20,7 @@ from attendance.core.domain.model import (
 from attendance.core.errors import ServiceError
 from attendance.services.access import require_admin
 from attendance.services.dashboard import DashboardDeps, tenant_of
+from attendance.services.workforce import parse_region
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -38,6 +40,12 @@ def as_json(tenant: Tenant, calibrated: MatchThresholds) -> dict[str, object]:
         },
         "thresholds": {"custom": tenant.thresholds is not None, **dataclasses.asdict(th)},
         "policy": dataclasses.asdict(tenant.policy),
+        "holidays": tenant.holidays,
+        "weekly_hours": tenant.weekly_hours,
+        "reminders": {
+            **dataclasses.asdict(tenant.reminders),
+            "digest_at": tenant.reminders.digest_at.strftime("%H:%M"),
+        },
     }
 
 
@@ -86,6 +94,27 @@ def _numbers(given: Mapping[str, object], fields: Mapping[str, tuple[type, float
     return out
 
 
+_WEEKLY = {"weekly_hours": (float, 1, 168)}
+_REMINDER_FIELDS = {
+    "enabled": (bool, 0, 1),
+    "check_out_after_minutes": (int, 0, 1440),
+    "max_shift_hours": (float, 1, 24),
+    "check_in_after_minutes": (int, 0, 1440),
+    "weekly_digest": (bool, 0, 1),
+}
+
+
+def _reminders(current: ReminderPolicy, given: Mapping[str, object]) -> ReminderPolicy:
+    rest = {k: v for k, v in given.items() if k != "digest_at"}
+    changes = _numbers(rest, _REMINDER_FIELDS)
+    if "digest_at" in given:
+        try:
+            changes["digest_at"] = time.fromisoformat(str(given["digest_at"]))
+        except ValueError:
+            raise ServiceError("digest_at is a time like 09:45.") from None
+    return dataclasses.replace(current, **changes)  # type: ignore[arg-type]
+
+
 _THRESHOLD_FIELDS = {k: (float, 0.3, 0.8) for k in ("verify", "verify_retry", "accept", "retry")} | {
     "verify_margin": (float, 0.0, 0.3),
     "margin": (float, 0.0, 0.3),
@@ -108,10 +137,11 @@ async def update_settings(
     """Apply what ``patch`` names (all or nothing: everything is checked before anything is written)."""
     require_admin(principal)
     tenant = await tenant_of(principal, deps=deps)
-    unknown = set(patch) - {"timezone", "schedule", "thresholds", "policy"}
+    unknown = set(patch) - {"timezone", "schedule", "thresholds", "policy", "holidays", "weekly_hours", "reminders"}
     if unknown:
         raise ServiceError(f"unknown setting {sorted(unknown)[0]!r}")
-    timezone = schedule = policy = None
+    timezone = schedule = policy = reminders = weekly_hours = None
+    holidays: str | bool | None = False  # False: unchanged
     thresholds: MatchThresholds | bool | None = False  # False: unchanged
     try:
         if "timezone" in patch:
@@ -135,6 +165,18 @@ async def update_settings(
             if not isinstance(given, dict):
                 raise ServiceError("policy is an object.")
             policy = dataclasses.replace(tenant.policy, **_numbers(given, _POLICY_FIELDS))  # type: ignore[arg-type]
+        if "holidays" in patch:
+            given = patch["holidays"]
+            if given is not None and not isinstance(given, str):
+                raise ServiceError("holidays is a region like DE-BY or US-CA, or null for none.")
+            holidays = parse_region(given or "none", deps.holidays)
+        if "weekly_hours" in patch:
+            weekly_hours = float(str(_numbers({"weekly_hours": patch["weekly_hours"]}, _WEEKLY)["weekly_hours"]))
+        if "reminders" in patch:
+            given = patch["reminders"]
+            if not isinstance(given, dict):
+                raise ServiceError("reminders is an object.")
+            reminders = _reminders(tenant.reminders, given)
     except DomainError as exc:
         raise ServiceError(str(exc)) from exc
     if timezone is not None:
@@ -145,6 +187,12 @@ async def update_settings(
         await deps.tenants.set_thresholds(tenant.id, thresholds if isinstance(thresholds, MatchThresholds) else None)
     if policy is not None:
         await deps.tenants.set_policy(tenant.id, policy)
+    if holidays is not False:
+        await deps.tenants.set_holidays(tenant.id, holidays if isinstance(holidays, str) else None)
+    if weekly_hours is not None:
+        await deps.tenants.set_weekly_hours(tenant.id, weekly_hours)
+    if reminders is not None:
+        await deps.tenants.set_reminders(tenant.id, reminders)
     await deps.audit.record(
         tenant_id=tenant.id,
         actor=principal.actor,

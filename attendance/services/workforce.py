@@ -156,11 +156,15 @@ async def set_person_schedule(
     weekly_hours: float | None,
     by: str,
     deps: WorkforceDeps,
+    reset: bool = False,
 ) -> WorkSchedule | None:
-    """The person's own working days and hours (each part given overrides the tenant's); with
-    nothing given, back to the tenant's."""
-    if days is None and hours is None and grace is None:
-        schedule = None
+    """The person's own working days and hours (each part given overrides the tenant's or their
+    own); ``reset``: back to the tenant's schedule and weekly limit."""
+    if reset:
+        schedule, weekly_hours = None, None
+    elif days is None and hours is None and grace is None:
+        schedule = person.schedule
+        weekly_hours = person.weekly_hours if weekly_hours is None else weekly_hours
     else:
         base = person.schedule or tenant.schedule
         start, end = parse_hours(hours) if hours else (base.start, base.end)
@@ -175,6 +179,8 @@ async def set_person_schedule(
         )
     if weekly_hours is not None and not 1 <= weekly_hours <= 168:
         raise ServiceError("The weekly limit is between 1 and 168 hours.")
+    if not reset and weekly_hours is None:
+        weekly_hours = person.weekly_hours
     await deps.employees.set_schedule(tenant.id, person.id, schedule, weekly_hours)
     await deps.audit.record(
         tenant_id=tenant.id, actor=by, action="employee.schedule_set", subject=person.id, at=deps.clock.now()
@@ -224,9 +230,9 @@ async def add_time_off(
             decided_by=by if approved else None,
             decided_at=deps.clock.now() if approved else None,
         )
-    except ValueError as exc:  # DomainError too
-        if isinstance(exc, DomainError):
-            raise ServiceError(str(exc)) from exc
+    except DomainError as exc:
+        raise ServiceError(str(exc).capitalize() + ".") from exc
+    except ValueError as exc:
         raise ServiceError("Time off is vacation, sick or other; a half day is am or pm.") from exc
     clash = [
         t

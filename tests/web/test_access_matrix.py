@@ -20,9 +20,21 @@ from tests.web.conftest import Web
 from tests.web.world import ROLES_OF, Things, make_things
 
 ROLES = list(ROLES_OF)
-PERSON_ROUTES = {"api_employee", "person_page", "api_face_erase", "face_erase", "enrollment_code"}
+PERSON_ROUTES = {
+    "api_employee",
+    "person_page",
+    "api_face_erase",
+    "face_erase",
+    "enrollment_code",
+    "api_schedule_set",
+    "api_deactivate",
+    "api_reactivate",
+    "schedule_save",
+    "deactivation_save",
+}
 DECIDE_ROUTES = {"api_correction_decide", "correction_decide"}
-EMPLOYEE_QUERY = {"api_events", "api_days", "api_timesheets", "api_timesheet_export"}
+TIME_OFF_DECIDE_ROUTES = {"api_time_off_decide", "time_off_decide"}
+EMPLOYEE_QUERY = {"api_events", "api_days", "api_timesheets", "api_timesheet_export", "api_time_off"}
 THING_OF = {
     "item_id": "review_item",
     "subscription_id": "subscription",
@@ -49,6 +61,16 @@ WHO = {
     "api_corrections": "EMAP",
     "api_correction_request": "EMAP",
     "api_correction_decide": "MA",
+    "api_time_off": "EMAP",
+    "api_time_off_request": "EMAP",
+    "api_time_off_decide": "MA",
+    "api_schedule_set": "A",
+    "api_deactivate": "A",
+    "api_reactivate": "A",
+    "time_off_request": "EMAP",
+    "time_off_decide": "MA",
+    "schedule_save": "A",
+    "deactivation_save": "A",
     "api_settings": "AP",
     "api_settings_update": "A",
     "api_webhooks": "AP",
@@ -155,6 +177,10 @@ def body_for(route: Route, w: Web) -> dict[str, Any]:
             "api_review_decide": {"decision": "reject"},
             "api_correction_decide": {"decision": "reject"},
             "api_correction_request": {"direction": "in", "at": f"{yesterday}T08:30", "reason": "forgot"},
+            "api_time_off_decide": {"decision": "reject"},
+            "api_time_off_request": {"first": "2030-01-07", "kind": "vacation"},
+            "api_schedule_set": {"days": "mon,tue", "hours": "09:00-13:00"},
+            "api_deactivate": {"on": "2099-01-01"},
             "api_settings_update": {"timezone": "Europe/Berlin"},
             "api_webhook_add": {"url": "https://hooks.example.com/x"},
             "api_token_create": {"name": "matrix", "kind": "device"},
@@ -164,6 +190,10 @@ def body_for(route: Route, w: Web) -> dict[str, Any]:
         "review_decide": {"decision": "reject"},
         "correction_decide": {"decision": "reject"},
         "correction_request": {"direction": "in", "at": f"{yesterday}T08:30", "reason": "forgot"},
+        "time_off_decide": {"decision": "reject"},
+        "time_off_request": {"first": "2030-01-14", "kind": "sick"},
+        "schedule_save": {"day_mon": "on", "hours": "09:00-17:00", "reminders": "on"},
+        "deactivation_save": {"action": "deactivate", "on": "2099-01-01"},
         "settings_save": {
             "timezone": "Europe/Berlin",
             "start": "09:00",
@@ -202,6 +232,15 @@ def cases(route: Route, w: Web, mine: Things, theirs: Things, role: str) -> list
                 ("foreign", theirs.correction_of_employee),
             )
         ]
+    if route.name in TIME_OFF_DECIDE_ROUTES:
+        return [
+            (t, route.path.replace("{time_off_id}", rid), allowed and decides(role, t))
+            for t, rid in (
+                ("employee", mine.time_off_of_employee),
+                ("outsider", mine.time_off_of_outsider),
+                ("foreign", theirs.time_off_of_employee),
+            )
+        ]
     if params and params[0] in THING_OF:
         attr = THING_OF[params[0]]
         return [
@@ -228,6 +267,7 @@ def foreign_markers(w: Web, theirs: Things) -> list[str]:
         *(p.email for p in b.people.values()),
         theirs.review_item,
         theirs.correction_of_employee,
+        theirs.time_off_of_employee,
         theirs.subscription,
         theirs.dead_delivery,
     ]

@@ -310,3 +310,113 @@ async def test_an_admin_erases_a_persons_face_data_and_it_is_audited(w: Web, pho
     assert await w.c.deps.consents.active(w.a.id, emp.id) is None
     audit = [e["action"] for e in (await (await w.call("GET", "/api/v1/audit", w.a.tokens["admin"])).json())["items"]]
     assert any("erase" in a for a in audit), audit
+
+
+async def test_time_off_asked_on_the_api_is_decided_by_the_manager_and_both_are_told_in_chat(
+    w: Web, slack: FakeSlack
+) -> None:
+    emp, manager = w.a.people["employee"], w.a.people["manager"]
+    start = today_in(w.c) + timedelta(days=14)
+    ask = {"first": str(start), "last": str(start + timedelta(days=2)), "kind": "vacation"}
+    r = await w.call("POST", "/api/v1/time-off", w.a.tokens["employee"], json=ask)
+    assert r.status == 201, await r.text()
+    asked = await r.json()
+    assert asked["status"] == "requested" and asked["employee_id"] == emp.id
+    [told] = await slack.wait_for(lambda: slack.messages_to(w.a.slack_ids[manager.id]))
+    assert "asks for time off" in told["text"]  # with the same buttons as a request made in chat
+    assert {e["action_id"] for b in told["blocks"] if b["type"] == "actions" for e in b["elements"]} == {
+        "time_off_approve",
+        "time_off_reject",
+    }
+    r = await w.call("POST", "/api/v1/time-off", w.a.tokens["employee"], json={**ask, "last": str(start)})
+    assert r.status == 400 and "already has time off" in (await r.json())["error"]["message"]
+    r = await w.call(
+        "POST", "/api/v1/time-off", w.a.tokens["employee"], json={"first": "2030-01-02", "last": "2029-12-30"}
+    )
+    assert r.status == 400 and "must end on or after" in (await r.json())["error"]["message"]
+    r = await w.call("POST", "/api/v1/time-off", w.a.tokens["manager"], json={**ask, "employee": emp.id})
+    assert r.status == 403  # only admins record someone else's
+    decide = f"/api/v1/time-off/{asked['id']}/decision"
+    assert (await w.call("POST", decide, w.a.tokens["employee"], json={"decision": "approve"})).status == 403
+    r = await w.call("POST", decide, w.a.tokens["manager"], json={"decision": "approve"})
+    assert r.status == 200 and (await r.json())["status"] == "approved"
+    await slack.wait_for(lambda: [m for m in slack.messages_to(w.a.slack_ids[emp.id]) if "was approved" in m["text"]])
+    assert await w.c.db["outbox"].count_documents({"type": "attendance.time_off.approved"}) == 1
+    seen = f"/api/v1/time-off?from={start}&to={start + timedelta(days=7)}"
+    listed = (await (await w.call("GET", seen, w.a.tokens["manager"])).json())["items"]
+    assert [t["id"] for t in listed] == [asked["id"]]
+    assert (await (await w.call("GET", seen, w.a.tokens["outsider"])).json())["items"] == []
+
+
+async def test_an_admin_sets_a_schedule_and_a_leaver_on_the_api(w: Web) -> None:
+    emp, admin = w.a.people["employee"], w.a.tokens["admin"]
+    path = f"/api/v1/employees/{emp.id}"
+    r = await w.call(
+        "PUT", f"{path}/schedule", admin, json={"days": "mon,tue", "hours": "09:00-13:00", "holidays": "DE-BY"}
+    )
+    assert r.status == 200, await r.text()
+    got = await r.json()
+    assert got["schedule"] == {"start": "09:00", "end": "13:00", "weekdays": ["mon", "tue"], "grace_minutes": 5}
+    assert got["holidays"] == "DE-BY" and got["weekly_hours"] is None
+    r = await w.call("PUT", f"{path}/schedule", admin, json={"weekly_hours": 20})
+    got = await r.json()
+    assert got["weekly_hours"] == 20 and got["schedule"]["end"] == "13:00"  # the rest stays
+    r = await w.call("PUT", f"{path}/schedule", admin, json={"holidays": "XX-NOWHERE"})
+    assert r.status == 400
+    r = await w.call("PUT", f"{path}/schedule", admin, json={"reset": True, "holidays": "company"})
+    got = await r.json()
+    assert got["schedule"] is None and got["weekly_hours"] is None and got["holidays"] is None
+    assert (await w.call("PUT", f"{path}/schedule", w.a.tokens["manager"], json={"reset": True})).status == 403
+
+    r = await w.call("POST", f"{path}/deactivation", admin, json={"on": str(today_in(w.c))})
+    assert r.status == 200 and (await r.json())["inactive_from"] == str(today_in(w.c))
+    board = await (await w.call("GET", "/api/v1/today", admin)).json()
+    assert emp.id not in str(board)  # a leaver is on no board
+    assert await w.c.deps.templates.count(w.a.id, emp.id) == 0  # face data erased at once
+    r = await w.call("DELETE", f"{path}/deactivation", admin)
+    assert r.status == 200 and (await r.json())["inactive_from"] is None
+    r = await w.call("POST", f"/api/v1/employees/{w.a.people['admin'].id}/deactivation", admin, json={})
+    assert r.status == 400 and "yourself" in (await r.json())["error"]["message"]
+
+
+async def test_settings_carry_holidays_the_weekly_limit_and_reminders(w: Web) -> None:
+    admin = w.a.tokens["admin"]
+    patch = {"holidays": "DE-BY", "weekly_hours": 38.5, "reminders": {"digest_at": "10:15", "enabled": False}}
+    r = await w.call("PATCH", "/api/v1/settings", admin, json=patch)
+    assert r.status == 200, await r.text()
+    got = await r.json()
+    assert got["holidays"] == "DE-BY" and got["weekly_hours"] == 38.5
+    assert got["reminders"]["digest_at"] == "10:15" and got["reminders"]["enabled"] is False
+    assert got["reminders"]["check_out_after_minutes"] == 30  # unchanged
+    for bad in ({"holidays": "Atlantis"}, {"weekly_hours": 500}, {"reminders": {"digest_at": "soon"}}):
+        r = await w.call("PATCH", "/api/v1/settings", admin, json=bad)
+        assert r.status == 400, bad
+    r = await w.call("PATCH", "/api/v1/settings", admin, json={"holidays": None})
+    assert (await r.json())["holidays"] is None
+
+
+async def test_the_dashboard_asks_decides_and_shows_time_off_and_the_working_day(w: Web) -> None:
+    emp, tokens = w.a.people["employee"], w.a.tokens
+    start = today_in(w.c) + timedelta(days=7)
+    form = {"first": str(start), "last": str(start), "kind": "sick", "half_day": "am"}
+    r = await w.call("POST", "/time-off", tokens["employee"], data=form)
+    assert r.status in (302, 303) and r.headers["Location"] == f"/people/{emp.id}?notice=time-off-asked"
+    queue = await (await w.call("GET", "/corrections", tokens["manager"])).text()
+    assert "time off" in queue and 'action="/time-off/' in queue
+    [pending] = await w.c.workforce.time_off.pending(w.a.id)
+    r = await w.call("POST", f"/time-off/{pending.id}", tokens["manager"], data={"decision": "approve"})
+    assert r.status in (302, 303)
+    page = await (await w.call("GET", f"/people/{emp.id}", tokens["employee"])).text()
+    assert "approved" in page and "sick" in page and "The company&#39;s schedule" in page
+    assert "Save the working day" not in page  # only admins change it
+
+    days = {"day_mon": "on", "day_wed": "on", "hours": "08:00-12:00", "grace_minutes": "10", "holidays": "US-CA"}
+    r = await w.call("POST", f"/people/{emp.id}/schedule", tokens["admin"], data=days)
+    assert r.status in (302, 303)
+    page = await (await w.call("GET", f"/people/{emp.id}", tokens["admin"])).text()
+    assert "Own schedule: 08:00–12:00 on mon wed (grace 10 min)" in page and "US-CA (own calendar)" in page
+    assert "Reminders: off" in page  # the box was not ticked
+    r = await w.call("POST", f"/people/{emp.id}/deactivation", tokens["admin"], data={"action": "deactivate"})
+    assert r.status in (302, 303)
+    page = await (await w.call("GET", f"/people/{emp.id}", tokens["admin"])).text()
+    assert "inactive from" in page and "Reactivate" in page

@@ -136,6 +136,8 @@ class Things:
     review_item: str
     correction_of_employee: str
     correction_of_outsider: str
+    time_off_of_employee: str
+    time_off_of_outsider: str
     subscription: str
     dead_delivery: str
     spare_token: str
@@ -145,7 +147,7 @@ async def make_things(c: Container, org: Org) -> Things:
     from attendance.core.domain.checkins import CheckInJob, Outcome, OutcomeKind, PhotoRef, Requested
     from attendance.core.domain.deliveries import Attempt, DeliveryState, ResultKind
     from attendance.entrypoints.bootstrap import dashboard_deps
-    from attendance.services import webhooks
+    from attendance.services import webhooks, workforce
     from attendance.services.access import employee_principal
     from attendance.services.checkin import outbox_rows
     from attendance.services.corrections import request_correction
@@ -181,6 +183,11 @@ async def make_things(c: Container, org: Org) -> Things:
         corrections.append(made.id)
     tenant = await c.deps.tenants.get(org.id)
     assert tenant is not None
+    leave = []
+    for n, who in enumerate((emp, outsider)):
+        day = date(2030, 2, 4 + n)
+        asked = await workforce.add_time_off(tenant, who, day, day, by=who.id, approved=False, deps=c.workforce)
+        leave.append(asked.id)
     sub, _ = await webhooks.add_subscription(
         tenant,
         "http://127.0.0.1:9/hook",
@@ -230,6 +237,8 @@ async def make_things(c: Container, org: Org) -> Things:
         review_item=job.id,
         correction_of_employee=corrections[0],
         correction_of_outsider=corrections[1],
+        time_off_of_employee=leave[0],
+        time_off_of_outsider=leave[1],
         subscription=sub.id,
         dead_delivery=claimed[0].id,
         spare_token=spare.id,

@@ -18,7 +18,7 @@ from attendance.core.domain.corrections import RequestStatus
 from attendance.core.domain.deliveries import DeliveryState
 from attendance.core.domain.model import Role
 from attendance.core.errors import NotFound
-from attendance.services import access, corrections, dashboard, tenant_settings, webhooks
+from attendance.services import access, corrections, dashboard, tenant_settings, webhooks, workforce_requests
 from attendance.services.chat import decide_review
 from attendance.services.dashboard import parse_day
 from attendance.services.exports import filename, to_csv, to_xlsx
@@ -288,6 +288,60 @@ class ApiHandlers:
             deps=self.d.dash,
         )
         return web.json_response(js.correction(decided))
+
+    # ------------------------------------------------------------ the working day
+
+    async def api_time_off(self, request: web.Request) -> web.Response:
+        p = principal_of(request)
+        first, last = await self._range(request, p)
+        rows = await workforce_requests.time_off_list(
+            p, first, last, employee_id=request.query.get("employee") or None, deps=self.d.chat
+        )
+        return web.json_response({"items": [js.time_off(r.time_off) for r in rows]})
+
+    async def api_time_off_request(self, request: web.Request) -> web.Response:
+        p = principal_of(request)
+        body = await json_body(request)
+        first = parse_day(text_field(body, "first", required=True), date.min)
+        made = await workforce_requests.ask(
+            p,
+            first=first,
+            last=parse_day(text_field(body, "last"), first),
+            kind=text_field(body, "kind") or "vacation",
+            half_day=text_field(body, "half_day"),
+            note=text_field(body, "note") or "",
+            employee_id=text_field(body, "employee"),
+            deps=self.d.chat,
+        )
+        return web.json_response(js.time_off(made), status=201)
+
+    async def api_time_off_decide(self, request: web.Request) -> web.Response:
+        p = principal_of(request)
+        body = await json_body(request)
+        decided = await workforce_requests.decide(
+            p, request.match_info["time_off_id"], decision_of(body), deps=self.d.chat
+        )
+        return web.json_response(js.time_off(decided))
+
+    async def api_schedule_set(self, request: web.Request) -> web.Response:
+        p = principal_of(request)
+        body = await json_body(request)
+        person = await workforce_requests.set_schedule(p, request.match_info["employee_id"], body, deps=self.d.chat)
+        return web.json_response(js.employee(person))
+
+    async def api_deactivate(self, request: web.Request) -> web.Response:
+        p = principal_of(request)
+        body = await json_body(request)
+        person = await workforce_requests.deactivate(
+            p, request.match_info["employee_id"], text_field(body, "on"), deps=self.d.chat
+        )
+        return web.json_response(js.employee(person))
+
+    async def api_reactivate(self, request: web.Request) -> web.Response:
+        person = await workforce_requests.reactivate(
+            principal_of(request), request.match_info["employee_id"], deps=self.d.chat
+        )
+        return web.json_response(js.employee(person))
 
     # ------------------------------------------------------------ settings and integrations
 

@@ -61,7 +61,64 @@ SCHEMAS: dict[str, S] = {
             "timezone": _n("string"),
             "worker_id": _n("string"),
             "roles": ROLES,
+            "schedule": {
+                "oneOf": [{"type": "null"}, _ref("Schedule")],
+                "description": "their own; null: the company's",
+            },
+            "weekly_hours": {"type": ["number", "null"], "description": "their own weekly limit; null: the company's"},
+            "holidays": {
+                "type": ["string", "null"],
+                "description": "their own calendar (DE-BY, none); null: the company's",
+            },
+            "reminders": BOOL,
+            "inactive_from": {
+                "type": ["string", "null"],
+                "format": "date",
+                "description": "left: inactive from that day",
+            },
         }
+    ),
+    "Schedule": _obj({"start": STR, "end": STR, "weekdays": {"type": "array", "items": STR}, "grace_minutes": INT}),
+    "ScheduleInput": _obj(
+        {
+            "days": {"type": "string", "description": "working days, e.g. mon,tue,wed or mon-fri"},
+            "hours": {"type": "string", "description": "e.g. 09:00-13:00 (22:00-06:00 crosses midnight)"},
+            "grace_minutes": {"type": "integer", "minimum": 0, "maximum": 240},
+            "weekly_hours": {"type": "number", "minimum": 1, "maximum": 168},
+            "holidays": {"type": "string", "description": "DE-BY, US-CA, none, or company (the company's)"},
+            "reminders": BOOL,
+            "reset": {"type": "boolean", "description": "back to the company's schedule and weekly limit"},
+        },
+        [],
+    ),
+    "DeactivationInput": _obj({"on": {"type": "string", "format": "date", "description": "default: today"}}, []),
+    "TimeOff": _obj(
+        {
+            "id": STR,
+            "employee_id": STR,
+            "first": {"type": "string", "format": "date"},
+            "last": {"type": "string", "format": "date"},
+            "kind": {"type": "string", "enum": ["vacation", "sick", "other"]},
+            "half_day": {"type": ["string", "null"], "enum": ["am", "pm", None]},
+            "status": {"type": "string", "enum": ["requested", "approved", "rejected", "cancelled"]},
+            "note": STR,
+            "requested_by": STR,
+            "created_at": TIME,
+            "decided_by": _n("string"),
+            "decided_at": NTIME,
+        }
+    ),
+    "TimeOffList": _list("TimeOff"),
+    "TimeOffInput": _obj(
+        {
+            "first": {"type": "string", "format": "date"},
+            "last": {"type": "string", "format": "date", "description": "default: first"},
+            "kind": {"type": "string", "enum": ["vacation", "sick", "other"]},
+            "half_day": {"type": "string", "enum": ["am", "pm"]},
+            "note": {"type": "string", "maxLength": 200},
+            "employee": {"type": "string", "description": "admins: record it for this employee (approved at once)"},
+        },
+        ["first"],
     ),
     "EmployeePage": _page("Employee"),
     "Event": _obj(
@@ -234,6 +291,18 @@ SCHEMAS: dict[str, S] = {
                     "record_retention_days": INT,
                 }
             ),
+            "holidays": {"type": ["string", "null"], "description": "public holidays of this region; null: none"},
+            "weekly_hours": {"type": "number"},
+            "reminders": _obj(
+                {
+                    "enabled": BOOL,
+                    "check_out_after_minutes": INT,
+                    "max_shift_hours": {"type": "number"},
+                    "check_in_after_minutes": INT,
+                    "digest_at": STR,
+                    "weekly_digest": BOOL,
+                }
+            ),
         }
     ),
     "SettingsPatch": {
@@ -244,6 +313,9 @@ SCHEMAS: dict[str, S] = {
             "schedule": {"type": "object"},
             "thresholds": {"type": ["object", "null"]},
             "policy": {"type": "object"},
+            "holidays": {"type": ["string", "null"], "description": "DE-BY, US-CA...; null or none: no holidays"},
+            "weekly_hours": {"type": "number", "minimum": 1, "maximum": 168},
+            "reminders": {"type": "object"},
         },
     },
     "Webhook": _obj(

@@ -23,7 +23,7 @@ from attendance.core.domain.corrections import RequestStatus
 from attendance.core.domain.deliveries import DeliveryState
 from attendance.core.domain.model import Role
 from attendance.core.errors import ServiceError
-from attendance.services import access, corrections, dashboard, tenant_settings, webhooks
+from attendance.services import access, corrections, dashboard, tenant_settings, webhooks, workforce_requests
 from attendance.services.chat import decide_review, describe_review
 from attendance.services.conversation.commands import consent_notice
 from attendance.services.kiosk_enrollment import IssuedCode, issue_enrollment_code
@@ -156,6 +156,9 @@ class PageHandlers:
         )
         requests = mine[-10:]
         templates = await self.d.chat.enrollment.templates.count(tenant.id, view.employee.id) if p.is_admin else 0
+        leave = await workforce_requests.time_off_list(
+            p, today - timedelta(days=31), today + timedelta(days=61), employee_id=view.employee.id, deps=self.d.chat
+        )
         return self.r.page(
             request,
             "person.html",
@@ -171,6 +174,11 @@ class PageHandlers:
             templates=templates,
             issued=issued,
             tz=view.employee.effective_timezone(tenant),
+            days=list(zip(view.days, view.statuses, strict=True)),
+            schedule=view.employee.effective_schedule(tenant),
+            calendar=view.employee.effective_holidays(tenant),
+            leave=leave,
+            week_days=tenant_settings.DAYS,
         )
 
     async def face_erase(self, request: web.Request) -> web.StreamResponse:
@@ -244,7 +252,16 @@ class PageHandlers:
         open_rows = [row(r) for r in waiting]  # oldest first: a queue
         done_rows = [row(r) for r in reversed(lately) if r.status is not RequestStatus.OPEN][:50]
         deciding = {r.id for r, who, _ in open_rows if who is not None and p.may_decide_for(who)}
-        return self.r.page(request, "corrections.html", open_rows=open_rows, done_rows=done_rows, deciding=deciding)
+        leave = await workforce_requests.waiting(p, deps=self.d.chat)
+        return self.r.page(
+            request,
+            "corrections.html",
+            open_rows=open_rows,
+            done_rows=done_rows,
+            deciding=deciding,
+            leave=leave,
+            describe=workforce_requests.describe,
+        )
 
     async def correction_request(self, request: web.Request) -> web.StreamResponse:
         p = principal_of(request)
@@ -270,6 +287,61 @@ class PageHandlers:
         )
         return redirect(f"/corrections?notice={'approved' if approve else 'rejected'}")
 
+    async def time_off_request(self, request: web.Request) -> web.StreamResponse:
+        """Ask for one's own time off (an admin may name someone else: recorded, approved)."""
+        p = principal_of(request)
+        f = {k: str(v) for k, v in (await request.post()).items() if isinstance(v, str)}
+        first = dashboard.parse_day(f.get("first"), date.min)
+        if first == date.min:
+            raise ServiceError("Choose the first day.")
+        employee = f.get("employee") or None
+        await workforce_requests.ask(
+            p,
+            first=first,
+            last=dashboard.parse_day(f.get("last"), first),
+            kind=f.get("kind") or "vacation",
+            half_day=f.get("half_day") or None,
+            note=f.get("note", ""),
+            employee_id=employee,
+            deps=self.d.chat,
+        )
+        mine = employee is None or employee == p.employee_id
+        return redirect(f"/people/{employee or p.employee_id}?notice=time-off-{'asked' if mine else 'recorded'}")
+
+    async def time_off_decide(self, request: web.Request) -> web.StreamResponse:
+        p = principal_of(request)
+        form = await request.post()
+        approve = form.get("decision") == "approve"
+        await workforce_requests.decide(p, request.match_info["time_off_id"], approve, deps=self.d.chat)
+        return redirect(f"/corrections?notice={'approved' if approve else 'rejected'}")
+
+    async def schedule_save(self, request: web.Request) -> web.StreamResponse:
+        p = principal_of(request)
+        employee_id = request.match_info["employee_id"]
+        form = await request.post()
+        f = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+        body: dict[str, object] = {"reminders": f.get("reminders") == "on"}
+        if f.get("reset") == "yes":
+            body["reset"] = True
+        else:
+            days = ",".join(d for d in tenant_settings.DAYS if f.get(f"day_{d}") == "on")
+            body.update(days=days or None, hours=f.get("hours") or None, grace_minutes=f.get("grace_minutes") or None)
+            body["weekly_hours"] = f.get("weekly_hours") or None
+        body["holidays"] = f.get("holidays") or "company"
+        await workforce_requests.set_schedule(p, employee_id, body, deps=self.d.chat)
+        return redirect(f"/people/{employee_id}?notice=schedule-saved")
+
+    async def deactivation_save(self, request: web.Request) -> web.StreamResponse:
+        p = principal_of(request)
+        employee_id = request.match_info["employee_id"]
+        form = await request.post()
+        if form.get("action") == "reactivate":
+            await workforce_requests.reactivate(p, employee_id, deps=self.d.chat)
+            return redirect(f"/people/{employee_id}?notice=reactivated")
+        on = form.get("on")
+        await workforce_requests.deactivate(p, employee_id, str(on) if on else None, deps=self.d.chat)
+        return redirect(f"/people/{employee_id}?notice=deactivated")
+
     async def settings_page(self, request: web.Request) -> web.StreamResponse:
         p = principal_of(request)
         current = await tenant_settings.read_settings(p, deps=self.d.dash)
@@ -287,7 +359,7 @@ class PageHandlers:
         form = await request.post()
         f = {k: str(v) for k, v in form.items() if isinstance(v, str)}
         try:
-            patch = {
+            patch: dict[str, object] = {
                 "timezone": f.get("timezone", ""),
                 "schedule": {
                     "start": f.get("start", ""),
@@ -306,6 +378,17 @@ class PageHandlers:
                 if "default_thresholds" in f
                 else {"verify": float(f.get("verify", "x")), "accept": float(f.get("accept", "x"))},
             }
+            if "weekly_hours" in f:  # the working day's parts (a form without them leaves them as they are)
+                patch["holidays"] = f.get("holidays") or None
+                patch["weekly_hours"] = float(f["weekly_hours"])
+                patch["reminders"] = {
+                    "enabled": "reminders_enabled" in f,
+                    "check_out_after_minutes": int(f.get("check_out_after_minutes", "x")),
+                    "max_shift_hours": float(f.get("max_shift_hours", "x")),
+                    "check_in_after_minutes": int(f.get("check_in_after_minutes", "x")),
+                    "digest_at": f.get("digest_at", ""),
+                    "weekly_digest": "weekly_digest" in f,
+                }
             await tenant_settings.update_settings(p, patch, deps=self.d.dash)
         except (ValueError, ServiceError) as exc:
             message = str(exc) if isinstance(exc, ServiceError) else "Numbers only in the number fields."

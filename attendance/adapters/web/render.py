@@ -28,6 +28,11 @@ NOTICES = {
     "revoked": "The token was revoked.",
     "signed-out": "You are signed out.",
     "erased": "The face data was erased. Attendance records stay.",
+    "time-off-asked": "Your request was sent to your manager; you are told in chat.",
+    "time-off-recorded": "The time off was recorded (approved) and sent to payroll.",
+    "schedule-saved": "The schedule was saved.",
+    "deactivated": "Deactivated: face data erased, history kept.",
+    "reactivated": "Active again. They enroll their face again to use selfies.",
 }
 
 
@@ -87,7 +92,7 @@ def nav(principal: Principal | None) -> list[tuple[str, str]]:
         ("today_page", "Today", "/today"),
         ("timesheets_page", "Timesheets", "/timesheets"),
         ("review_page", "Review", "/review"),
-        ("corrections_page", "Corrections", "/corrections"),
+        ("corrections_page", "Requests", "/corrections"),
         ("settings_page", "Settings", "/settings"),
         ("integrations_page", "Integrations", "/integrations"),
         ("access_page", "Access", "/access"),

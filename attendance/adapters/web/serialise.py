@@ -12,9 +12,9 @@ from attendance.core.domain.access import ApiToken
 from attendance.core.domain.checkins import AttendanceEvent, DaySummary, ReviewItem
 from attendance.core.domain.corrections import CorrectionRequest
 from attendance.core.domain.deliveries import Delivery
-from attendance.core.domain.model import Employee
+from attendance.core.domain.model import Employee, WorkSchedule
 from attendance.core.domain.webhooks import Subscription
-from attendance.core.domain.workdays import DayVerdict
+from attendance.core.domain.workdays import DayVerdict, TimeOff
 from attendance.core.ports import AuditEntry
 from attendance.services.dashboard import Board, Totals
 from attendance.services.reports import aware
@@ -55,7 +55,20 @@ def time_cursor(text: str) -> tuple[datetime, str]:
     return aware(at), parts[1]
 
 
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def schedule(s: WorkSchedule) -> Json:
+    return {
+        "start": s.start.strftime("%H:%M"),
+        "end": s.end.strftime("%H:%M"),
+        "weekdays": [DAYS[d] for d in sorted(s.weekdays)],
+        "grace_minutes": s.grace_minutes,
+    }
+
+
 def employee(e: Employee) -> Json:
+    """A person; ``schedule``, ``weekly_hours`` and ``holidays`` are their own (null: the company's)."""
     return {
         "id": e.id,
         "name": e.name,
@@ -64,6 +77,28 @@ def employee(e: Employee) -> Json:
         "timezone": e.timezone,
         "worker_id": e.worker_id,
         "roles": sorted(r.value for r in e.roles),
+        "schedule": schedule(e.schedule) if e.schedule else None,
+        "weekly_hours": e.weekly_hours,
+        "holidays": e.holidays,
+        "reminders": e.reminders,
+        "inactive_from": e.inactive_from.isoformat() if e.inactive_from else None,
+    }
+
+
+def time_off(t: TimeOff) -> Json:
+    return {
+        "id": t.id,
+        "employee_id": t.employee_id,
+        "first": t.first.isoformat(),
+        "last": t.last.isoformat(),
+        "kind": t.kind.value,
+        "half_day": t.half_day.value if t.half_day else None,
+        "status": t.status.value,
+        "note": t.note,
+        "requested_by": t.requested_by,
+        "created_at": ts(t.created_at),
+        "decided_by": t.decided_by,
+        "decided_at": ts(t.decided_at),
     }
 
 

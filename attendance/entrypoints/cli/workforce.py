@@ -154,6 +154,7 @@ async def employees_schedule(args: argparse.Namespace, settings: Settings) -> in
                 hours=None if args.reset else args.hours,
                 grace=None if args.reset else args.grace,
                 weekly_hours=None if args.reset else args.weekly_hours,
+                reset=args.reset,
                 by=BY,
                 deps=c.workforce,
             )

@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 
 from attendance.core.domain.access import Principal
 from attendance.core.domain.checkins import DaySummary, ReviewItem, ReviewKind
-from attendance.core.domain.model import Employee, Role, Tenant
+from attendance.core.domain.model import Employee, Tenant
 from attendance.core.domain.workdays import DayVerdict
 from attendance.core.errors import ServiceError
 from attendance.core.ports import Clock
-from attendance.services import chat, check_out, dashboard, workforce
+from attendance.services import chat, check_out, dashboard, workforce, workforce_requests
 from attendance.services.access import require_admin
 from attendance.services.conversation.answers import (
     Answer,
@@ -249,17 +249,14 @@ class Conversation:
         t = await workforce.add_time_off(
             asker.tenant, person, first, last, kind=kind, half_day=half, by=person.id, approved=False, deps=w
         )
-        staff = await w.employees.list(asker.tenant.id)
-        deciders = tuple(p for p in staff if p.id == person.manager_id and p.active_on(first))
-        deciders = deciders or tuple(p for p in staff if Role.ADMIN in p.roles and p.id != person.id)
-        days = f"{t.first:%a %d %b}" + (f" to {t.last:%a %d %b}" if t.last != t.first else "")
-        part = {"am": ", the morning", "pm": ", the afternoon"}.get(half or "", "")
+        deciders = tuple(workforce_requests.deciders_of(person, await w.employees.list(asker.tenant.id), first))
+        what = workforce_requests.describe(t)
         return Answer(
-            text=f"Asked: time off {days}{part} ({t.kind.value}). "
+            text=f"Asked: time off {what}. "
             + ("Your manager will decide." if person.manager_id else "An admin will decide."),
             follow_up=AskToDecide(
                 title="Time off to decide",
-                text=f"{person.name} asks for time off {days}{part} ({t.kind.value}).",
+                text=f"{person.name} asks for time off {what}.",
                 approve="time_off_approve",
                 reject="time_off_reject",
                 value=t.id,
