@@ -308,6 +308,17 @@ class WebSettings(BaseModel):
     entra: OidcProvider = Field(default_factory=_entra_oidc)
 
 
+class MetricsSettings(BaseModel):
+    """Prometheus metrics: ``serve`` answers ``/metrics`` on its HTTP port; ``worker`` and
+    ``dispatcher`` on a port of their own (``--metrics-port``; 0: none) with ``/healthz`` beside it."""
+
+    token: SecretStr | None = Field(default=None, description="when set, /metrics asks for it as a Bearer token")
+    host: str = "127.0.0.1"
+    worker_port: int = Field(default=0, ge=0, le=65535)
+    dispatcher_port: int = Field(default=0, ge=0, le=65535)
+    stall_s: float = Field(default=60.0, gt=0, description="a loop silent this long fails /healthz")
+
+
 class LogSettings(BaseModel):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["text", "json"] = "text"
@@ -326,6 +337,7 @@ class Settings(BaseSettings):
     )
     consent_notice_version: str = "2026-12"  # the notice now says where selfies are and are not kept
     http: HttpSettings = Field(default_factory=HttpSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     face: FaceSettings = Field(default_factory=FaceSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)

@@ -14,13 +14,15 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 
 from aiohttp import web
 from pymongo.errors import PyMongoError
 
 from attendance.adapters.embedded.secantus import die_with_parent
-from attendance.entrypoints.bootstrap import build, database_uri
+from attendance.adapters.web.server import Mount, ReadinessCheck
+from attendance.core.ports import Metrics
+from attendance.entrypoints.bootstrap import Container, build, database_uri
 from attendance.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,7 +40,6 @@ async def serve(settings: Settings) -> None:
     """The HTTP server. Face work (chat enrollment) runs in one engine process, started on
     first use, so that the event loop never waits for dlib."""
     from attendance.adapters.faces.pool import ProcessPoolFaceEngine
-    from attendance.adapters.web.server import create_app
     from attendance.entrypoints.bootstrap import slack_bot, teams_bot, web_site
 
     settings.teams.check_bind(settings.http.host)
@@ -68,7 +69,8 @@ async def serve(settings: Settings) -> None:
             except PyMongoError:
                 return False
 
-        runner = web.AppRunner(create_app(database_ready=database_ready, mounts=mounts), access_log=None)
+        app = serve_app(container, settings, mounts, database_ready)
+        runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, settings.http.host, settings.http.port)
         await site.start()
@@ -77,6 +79,28 @@ async def serve(settings: Settings) -> None:
             await stop.wait()
         finally:
             await runner.cleanup()
+
+
+def serve_app(
+    container: Container, settings: Settings, mounts: Sequence[Mount], database_ready: ReadinessCheck
+) -> web.Application:
+    """``serve``'s application: the mounts, the health checks, and ``/metrics`` (HTTP requests by
+    route, the check-in queue and the deliveries; with ``metrics.token`` set, only with it)."""
+    from attendance.adapters.metrics.prometheus import PrometheusMetrics, http_metrics_middleware, metrics_handler
+    from attendance.adapters.web.server import create_app
+
+    metrics = PrometheusMetrics("serve")
+    token = settings.metrics.token.get_secret_value() if settings.metrics.token else None
+
+    async def refresh() -> None:
+        await metrics.refresh(container.checkin.jobs, container.deliveries, time.time())
+
+    def mount_metrics(app: web.Application) -> None:
+        app.router.add_get("/metrics", metrics_handler(metrics, refresh, token), name="metrics")
+
+    return create_app(
+        database_ready=database_ready, mounts=[*mounts, mount_metrics], middlewares=[http_metrics_middleware(metrics)]
+    )
 
 
 async def worker(settings: Settings, processes: int | None = None) -> None:
@@ -88,8 +112,10 @@ async def worker(settings: Settings, processes: int | None = None) -> None:
     engine = ProcessPoolFaceEngine(settings.face, processes)
     try:
         await engine.warm_up()
-        async with build(settings, engine=engine) as c:
-            loop = JobWorker(deps=c.checkin, replier=c.replier, buffer=c.buffer, settings=settings.worker)
+        async with build(settings, engine=engine) as c, _metrics_server(settings, "worker", c) as metrics:
+            loop = JobWorker(
+                deps=c.checkin, replier=c.replier, buffer=c.buffer, settings=settings.worker, metrics=metrics
+            )
             log.info("worker %s ready with %s face-engine processes", loop.name, processes or settings.face.processes)
             await loop.run(stop)
     finally:
@@ -101,8 +127,8 @@ async def dispatcher(settings: Settings) -> None:
     from attendance.entrypoints.bootstrap import dispatcher as make_dispatcher
 
     stop = _stop_event()
-    async with build(settings) as c:
-        loop = make_dispatcher(c)
+    async with build(settings) as c, _metrics_server(settings, "dispatcher", c) as metrics:
+        loop = make_dispatcher(c, metrics)
         log.info(
             "dispatcher %s ready: %s deliveries at a time, retries after %s s",
             loop.name,
@@ -122,6 +148,31 @@ async def scheduler(settings: Settings) -> None:
         loop = make_scheduler(c)
         log.info("scheduler ready: %s", ", ".join(f"{j.name} every {j.every_s:g} s" for j in loop.jobs))
         await loop.run(stop)
+
+
+@contextlib.asynccontextmanager
+async def _metrics_server(settings: Settings, role: str, c: Container) -> AsyncIterator[Metrics]:
+    """The role's ``/metrics`` and ``/healthz`` on its metrics port; no server when the port is 0."""
+    from attendance.adapters.metrics.prometheus import PrometheusMetrics, serve_metrics
+
+    port = settings.metrics.worker_port if role == "worker" else settings.metrics.dispatcher_port
+    metrics = PrometheusMetrics(role)
+    if not port:
+        yield metrics
+        return
+
+    async def refresh() -> None:
+        await metrics.refresh(c.checkin.jobs, c.deliveries, time.time())
+
+    token = settings.metrics.token.get_secret_value() if settings.metrics.token else None
+    runner = await serve_metrics(
+        metrics, host=settings.metrics.host, port=port, stall_s=settings.metrics.stall_s, refresh=refresh, token=token
+    )
+    log.info("%s metrics on http://%s:%s/metrics", role, settings.metrics.host, port)
+    try:
+        yield metrics
+    finally:
+        await runner.cleanup()
 
 
 ROLES = ("serve", "worker", "dispatcher", "scheduler")

@@ -44,6 +44,8 @@ from attendance.core.ports import (
     Clock,
     Connector,
     DeliveryRepository,
+    Metrics,
+    NoMetrics,
     SubscriptionRepository,
     TenantRepository,
 )
@@ -66,6 +68,7 @@ class DispatcherDeps:
     clock: Clock
     summaries: Callable[[datetime], Awaitable[int]] | None = None
     counts: Counter[str] = field(default_factory=Counter)
+    metrics: Metrics = field(default_factory=NoMetrics)
 
 
 class Dispatcher:
@@ -120,6 +123,7 @@ class Dispatcher:
         lease = timedelta(seconds=self.settings.lease_s)
         batch = max(1, self.settings.concurrency // 2)  # claim in batches: one claim's queries serve many
         while not stop.is_set():
+            self.deps.metrics.heartbeat("dispatcher")
             free = self.settings.concurrency - len(self._tasks)
             if free < batch:  # busy: wait for deliveries to finish, not for a timer
                 await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED, timeout=self.settings.poll_max_s)

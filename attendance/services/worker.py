@@ -21,7 +21,7 @@ from datetime import timedelta
 
 from attendance.core.domain.checkins import CheckInJob, Outcome, OutcomeKind
 from attendance.core.errors import ReplyFailed, StoreUnavailable
-from attendance.core.ports import PhotoBuffer, Replier
+from attendance.core.ports import Metrics, NoMetrics, PhotoBuffer, Replier
 from attendance.logs import log_context
 from attendance.services.checkin import CheckInDeps, TransientJobError, decide_job
 from attendance.services.replies import reply_text
@@ -39,9 +39,17 @@ class WorkerStats:
 
 class JobWorker:
     def __init__(
-        self, *, deps: CheckInDeps, replier: Replier, buffer: PhotoBuffer, settings: WorkerSettings, name: str = ""
+        self,
+        *,
+        deps: CheckInDeps,
+        replier: Replier,
+        buffer: PhotoBuffer,
+        settings: WorkerSettings,
+        name: str = "",
+        metrics: Metrics | None = None,
     ) -> None:
         self._deps, self._replier, self._buffer, self._s = deps, replier, buffer, settings
+        self._metrics = metrics or NoMetrics()
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.stats = WorkerStats()
 
@@ -59,6 +67,7 @@ class JobWorker:
         idle = self._s.poll_min_s
         outage_logged = False
         while not stop.is_set():
+            self._metrics.heartbeat("worker")
             try:
                 job = await self._deps.jobs.claim(
                     f"{self.name}/{n}", self._deps.clock.now(), timedelta(seconds=self._s.lease_s)
@@ -120,6 +129,7 @@ class JobWorker:
                 return
             await self._discard(job)
             self.stats.done += 1
+            self._metrics.checkin_finished(outcome.kind.value, (decided_at - job.received_at).total_seconds())
             log.info("job done outcome=%s ms=%.0f", outcome.kind.value, (time.perf_counter() - started) * 1000)
 
     async def _discard(self, job: CheckInJob) -> None:

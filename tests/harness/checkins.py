@@ -9,6 +9,7 @@ from collections.abc import Callable
 from attendance.core.domain.checkins import CheckInJob, PhotoRef, Requested
 from attendance.core.domain.model import ChatIdentity, CheckInPolicy, Employee, new_id
 from attendance.core.messages import CreateTenant, EnrollPhoto, RecordConsent
+from attendance.core.ports import Metrics
 from attendance.entrypoints.bootstrap import Container
 from attendance.services.checkin import RequestCheckIn, submit_check_in
 from attendance.services.enrollment import enroll_photo, record_consent
@@ -81,9 +82,17 @@ async def submit(
 FAST = WorkerSettings(concurrency=2, lease_s=30, poll_min_s=0.01, poll_max_s=0.05, retry_base_s=0.05, max_attempts=4)
 
 
-async def drain(c: Container, platform: FakeChatPlatform, replies: int, settings: WorkerSettings = FAST) -> JobWorker:
+async def drain(
+    c: Container,
+    platform: FakeChatPlatform,
+    replies: int,
+    settings: WorkerSettings = FAST,
+    metrics: Metrics | None = None,
+) -> JobWorker:
     """Run a real worker loop in this process until ``replies`` answers reached the platform."""
-    worker = JobWorker(deps=c.checkin, replier=c.replier, buffer=c.buffer, settings=settings, name="test")
+    worker = JobWorker(
+        deps=c.checkin, replier=c.replier, buffer=c.buffer, settings=settings, name="test", metrics=metrics
+    )
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
     try:

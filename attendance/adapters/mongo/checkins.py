@@ -284,6 +284,13 @@ class MongoJobQueue:
         doc = await self._c.find_one({"_id": job_id})
         return _job(doc) if doc else None
 
+    async def backlog(self, now: datetime) -> tuple[int, float]:
+        waiting: Doc = {"state": {"$in": [JobState.QUEUED.value, JobState.RUNNING.value]}}
+        depth = await self._c.count_documents(waiting)
+        oldest = await self._c.find_one(waiting, {"received_at": 1}, sort=[("received_at", ASCENDING)])
+        age = (now - oldest["received_at"]).total_seconds() if oldest else 0.0
+        return depth, max(0.0, age)
+
     async def heartbeat(self, worker: str, now: datetime, done: int) -> None:
         await self._workers.update_one(
             {"_id": worker}, {"$set": {"seen_at": now, "done": done}, "$setOnInsert": {"started_at": now}}, upsert=True

@@ -34,8 +34,13 @@ async def request_id_middleware(
 Mount = Callable[[web.Application], None]
 
 
-def create_app(*, database_ready: ReadinessCheck, mounts: Sequence[Mount] = ()) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[request_id_middleware])
+Middleware = Callable[..., Awaitable[web.StreamResponse]]
+
+
+def create_app(
+    *, database_ready: ReadinessCheck, mounts: Sequence[Mount] = (), middlewares: Sequence[Middleware] = ()
+) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[*middlewares, request_id_middleware])
 
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})

@@ -46,6 +46,7 @@ from attendance.core.ports.messaging import (
     TeamsAddress,
     TeamsAddresses,
 )
+from attendance.core.ports.observability import Metrics, NoMetrics
 from attendance.core.ports.people import (
     AlreadyExists,
     AuditEntry,
@@ -89,6 +90,8 @@ __all__ = [
     "HolidayCalendar",
     "JobQueue",
     "LocalUserRepository",
+    "Metrics",
+    "NoMetrics",
     "PhotoBuffer",
     "PhotoFiles",
     "PhotoSource",

@@ -90,6 +90,9 @@ class JobQueue(Protocol):
 
     async def get(self, job_id: str) -> CheckInJob | None: ...
     async def heartbeat(self, worker: str, now: datetime, done: int) -> None: ...
+    async def backlog(self, now: datetime) -> tuple[int, float]:
+        """Jobs waiting (queued or running), and the age in seconds of the oldest one."""
+        ...
 
 
 class SequenceTaken(Exception):

@@ -23,6 +23,8 @@ from attendance.core.ports import (
     Connector,
     EmployeeRepository,
     EnrollmentCodes,
+    Metrics,
+    NoMetrics,
 )
 
 if TYPE_CHECKING:
@@ -112,7 +114,7 @@ def teams_bot(c: Container) -> TeamsBot:
     return TeamsBot(s.teams, handlers, background, links, c.deps.clock)
 
 
-def dispatcher(c: Container) -> Dispatcher:
+def dispatcher(c: Container, metrics: Metrics | None = None) -> Dispatcher:
     """The outbound dispatcher with a connector per subscription kind."""
     from attendance.adapters.payroll.adp import AdpConnector
     from attendance.adapters.payroll.webhook import StandardWebhookConnector
@@ -143,6 +145,7 @@ def dispatcher(c: Container) -> Dispatcher:
         tenants=c.deps.tenants,
         audit=c.deps.audit,
         clock=clock,
+        metrics=metrics or NoMetrics(),
     )
     return Dispatcher(deps, s, c.settings.retry_schedule)
 

@@ -34,7 +34,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--port", type=int, help="port to listen on (default 8080)")
     p = sub.add_parser("worker", help="start a recognition worker")
     p.add_argument("--processes", type=int, help="face-engine processes (default 2)")
-    sub.add_parser("dispatcher", help="start the outbound dispatcher")
+    p.add_argument("--metrics-port", type=int, help="serve /metrics and /healthz on this port (default: none)")
+    p = sub.add_parser("dispatcher", help="start the outbound dispatcher")
+    p.add_argument("--metrics-port", type=int, help="serve /metrics and /healthz on this port (default: none)")
     sub.add_parser("scheduler", help="start the periodic jobs (reminders, digests, day summaries)")
 
     admin.add_commands(sub)
@@ -74,8 +76,12 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         case "serve":
             await roles.serve(settings)
         case "worker":
+            if args.metrics_port is not None:
+                settings.metrics.worker_port = args.metrics_port
             await roles.worker(settings, args.processes)
         case "dispatcher":
+            if args.metrics_port is not None:
+                settings.metrics.dispatcher_port = args.metrics_port
             await roles.dispatcher(settings)
         case "scheduler":
             await roles.scheduler(settings)
