@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from attendance.core.domain.checkins import AttendanceEvent, Direction, summarise_day
 from attendance.core.domain.model import Employee, Tenant
-from attendance.core.domain.reminders import SNOOZE, ReminderKind, parse_reminder_key, snoozed_key
+from attendance.core.domain.reminders import SNOOZE, ReminderKind, ReminderRef, parse_reminder_key, snoozed_key
 from attendance.core.domain.workdays import workday_of
 from attendance.core.errors import NotAllowed, ServiceError
 from attendance.services.chat import ChatDeps
@@ -72,16 +72,24 @@ def parse_left(words: tuple[str, ...], zone: str, now: datetime) -> datetime | N
     return datetime.combine(now.astimezone(ZoneInfo(zone)).date(), hm, tzinfo=ZoneInfo(zone))
 
 
-def _own_reminder(tenant: Tenant, person: Employee, key: str) -> None:
+def _own_reminder(tenant: Tenant, person: Employee, key: str) -> ReminderRef:
     ref = parse_reminder_key(key)
     if ref is None or ref.kind is not ReminderKind.FORGOT_CHECK_OUT:
         raise ServiceError("That button has expired.")
     if (ref.tenant_id, ref.recipient_id) != (tenant.id, person.id):
         raise NotAllowed("That reminder was for someone else.")
+    return ref
 
 
 async def check_out_from_reminder(tenant: Tenant, person: Employee, key: str, *, deps: ChatDeps) -> AttendanceEvent:
-    _own_reminder(tenant, person, key)
+    """*Check out now*, for the day the reminder was about (a reminder from an earlier day does not
+    close today's check-in)."""
+    ref = _own_reminder(tenant, person, key)
+    since = await open_since(tenant, person, deps.enrollment.clock.now(), deps=deps)
+    if since is not None:
+        zone = ZoneInfo(person.effective_timezone(tenant))
+        if workday_of(since.astimezone(zone), person.effective_schedule(tenant)) != ref.day:
+            raise ServiceError("That reminder was about an earlier day. Use the left command with a time instead.")
     return await check_out(tenant, person, None, reason="checked out from a reminder in chat", deps=deps)
 
 

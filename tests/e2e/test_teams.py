@@ -451,6 +451,7 @@ async def test_a_forgot_to_check_out_reminder_card_checks_out_with_its_button(h:
     from attendance.core.domain.checkins import AttendanceEvent, Direction
     from attendance.core.domain.model import new_id
     from attendance.core.domain.reminders import Reminder, ReminderKind, reminder_key
+    from attendance.core.domain.workdays import workday_of
     from attendance.services.reminders import buttons_of
 
     await h.say("cy", "help")  # Cy has a personal chat with the bot
@@ -469,7 +470,7 @@ async def test_a_forgot_to_check_out_reminder_card_checks_out_with_its_button(h:
         job_id=None,
     )
     await h.c.store.append(event, 1, [], None)
-    day = since.astimezone(ZoneInfo("Europe/Berlin")).date()
+    day = workday_of(since.astimezone(ZoneInfo("Europe/Berlin")), cy.effective_schedule(tenant))  # the reminder's day
     key = reminder_key(h.tenant_id, cy.id, day, ReminderKind.FORGOT_CHECK_OUT)
     reminder = Reminder(
         key=key,

@@ -223,6 +223,22 @@ async def test_check_out_now_and_still_working_answer_the_reminder_in_slack(
         await jobs.run_once()
         assert len(reminders()) == 2  # checked out: nothing more
 
+        thu = WED + timedelta(days=1)
+        morning = AttendanceEvent(
+            id=new_id(),
+            tenant_id=people["ada"].tenant_id,
+            employee_id=people["ada"].id,
+            direction=Direction.IN,
+            at=at(thu, 8, 0),
+            timezone="Europe/Berlin",
+            channel="kiosk",
+            job_id=None,
+        )
+        await c.store.append(morning, 10, [], None)
+        clock.at = at(thu, 9, 0)  # Wednesday's button does not close Thursday's check-in
+        said = await click("UADA", "reminder_checkout", buttons["reminder_checkout"])
+        assert said.startswith("That reminder was about an earlier day.")
+
 
 async def test_left_checks_out_at_the_time_said_and_refuses_nonsense(
     world: tuple[Container, FixedClock, dict[str, Employee]], slack: FakeSlack
