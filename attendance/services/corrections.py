@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from attendance.core.domain.access import Principal
+from attendance.core.domain.access import Principal, deciders_of
 from attendance.core.domain.checkins import Direction
 from attendance.core.domain.corrections import CorrectionRequest, RequestStatus
-from attendance.core.domain.model import Employee, Role, Tenant, new_id
+from attendance.core.domain.model import Employee, Tenant, new_id
 from attendance.core.errors import NotAllowed, NotFound, ServiceError
 from attendance.services.dashboard import DashboardDeps, person, tenant_of, visible
 from attendance.services.reports import correct_event, correction_id
@@ -88,13 +88,14 @@ async def request_correction(
     await deps.audit.record(
         tenant_id=tenant.id, actor=principal.actor, action="correction.requested", subject=request.id, at=now
     )
-    deciders = await _deciders(tenant, me, deps=deps)
+    today = now.astimezone(ZoneInfo(me.effective_timezone(tenant))).date()
+    deciders = deciders_of(me, await deps.employees.list(tenant.id), today)
     await _tell(
         deps,
         tenant,
         deciders,
         f"{me.name} asks for a correction: {describe(request, tenant, me)}. "
-        f"Reason: {reason}. Decide on the dashboard's Corrections page.",
+        f"Reason: {reason}. Decide on the dashboard's Requests page.",
     )
     return request
 
@@ -109,14 +110,6 @@ def describe(r: CorrectionRequest, tenant: Tenant, who: Employee) -> str:
             f" at {when}" if when else ""
         )
     return f"add a missed check-{r.direction.value if r.direction else 'in'} at {when}"
-
-
-async def _deciders(tenant: Tenant, who: Employee, *, deps: DashboardDeps) -> list[Employee]:
-    if who.manager_id:
-        manager = await deps.employees.get(tenant.id, who.manager_id)
-        if manager is not None:
-            return [manager]
-    return [p for p in await deps.employees.list(tenant.id) if Role.ADMIN in p.roles and p.id != who.id]
 
 
 async def _tell(deps: DashboardDeps, tenant: Tenant, people: Sequence[Employee], text: str) -> None:

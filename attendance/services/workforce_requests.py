@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from attendance.core.domain.access import Principal
-from attendance.core.domain.model import Employee, Role, Tenant
+from attendance.core.domain.access import Principal, deciders_of
+from attendance.core.domain.model import Employee, Tenant
 from attendance.core.domain.workdays import TimeOff
 from attendance.core.errors import NotAllowed, ServiceError
 from attendance.core.ports import ChatButton
@@ -29,12 +29,6 @@ class TimeOffRow:
     time_off: TimeOff
     employee: Employee
     may_decide: bool
-
-
-def deciders_of(person: Employee, staff: Sequence[Employee], day: date) -> list[Employee]:
-    """Who decides the person's requests: their manager, else the admins (never the person)."""
-    manager = [p for p in staff if p.id == person.manager_id and p.active_on(day)]
-    return manager or [p for p in staff if Role.ADMIN in p.roles and p.id != person.id and p.active_on(day)]
 
 
 def describe(t: TimeOff) -> str:

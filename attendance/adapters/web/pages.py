@@ -66,7 +66,7 @@ TERMS = (
     (
         "Your records",
         "they belong to your employer's time records; if one is wrong, ask for a correction (the "
-        "dashboard's Corrections page, or your manager).",
+        "dashboard's Requests page, or your manager).",
     ),
     (
         "The service",

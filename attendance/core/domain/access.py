@@ -13,8 +13,9 @@ Its tenant is fixed when it is authenticated; nothing it asks for leaves that te
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from attendance.core.domain.model import Employee, Role
 
@@ -133,3 +134,10 @@ def normalise_code(typed: str) -> str | None:
     if len(raw) != CODE_LENGTH or any(c not in CODE_ALPHABET for c in raw):
         return None
     return raw
+
+
+def deciders_of(person: Employee, staff: Sequence[Employee], day: date) -> list[Employee]:
+    """Who decides a person's requests (time off, corrections): their manager while active on
+    ``day``, else the active admins; never the person."""
+    manager = [p for p in staff if p.id == person.manager_id and p.active_on(day)]
+    return manager or [p for p in staff if Role.ADMIN in p.roles and p.id != person.id and p.active_on(day)]

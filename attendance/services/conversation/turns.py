@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from attendance.core.domain.access import Principal
+from attendance.core.domain.access import Principal, deciders_of
 from attendance.core.domain.checkins import DaySummary, ReviewItem, ReviewKind
 from attendance.core.domain.model import Employee, Tenant
 from attendance.core.domain.workdays import DayVerdict
@@ -249,7 +249,7 @@ class Conversation:
         t = await workforce.add_time_off(
             asker.tenant, person, first, last, kind=kind, half_day=half, by=person.id, approved=False, deps=w
         )
-        deciders = tuple(workforce_requests.deciders_of(person, await w.employees.list(asker.tenant.id), first))
+        deciders = tuple(deciders_of(person, await w.employees.list(asker.tenant.id), first))
         what = workforce_requests.describe(t)
         return Answer(
             text=f"Asked: time off {what}. "
