@@ -75,7 +75,7 @@ def parse_left(words: tuple[str, ...], zone: str, now: datetime) -> datetime | N
 def _own_reminder(tenant: Tenant, person: Employee, key: str) -> ReminderRef:
     ref = parse_reminder_key(key)
     if ref is None or ref.kind is not ReminderKind.FORGOT_CHECK_OUT:
-        raise ServiceError("That button has expired.")
+        raise ServiceError("That button has expired. To check out, send a selfie or write left 17:30.")
     if (ref.tenant_id, ref.recipient_id) != (tenant.id, person.id):
         raise NotAllowed("That reminder was for someone else.")
     return ref
@@ -89,7 +89,10 @@ async def check_out_from_reminder(tenant: Tenant, person: Employee, key: str, *,
     if since is not None:
         zone = ZoneInfo(person.effective_timezone(tenant))
         if workday_of(since.astimezone(zone), person.effective_schedule(tenant)) != ref.day:
-            raise ServiceError("That reminder was about an earlier day. Use the left command with a time instead.")
+            raise ServiceError(
+                "That reminder was about an earlier day, so I left today's check-in open. "
+                "To fix that day, ask for a correction on your page of the dashboard, or ask your manager."
+            )
     return await check_out(tenant, person, None, reason="checked out from a reminder in chat", deps=deps)
 
 

@@ -124,7 +124,8 @@ def _personal(
         since = summary.intervals[-1][0] if summary.intervals else summary.first_in
         text = (
             f"You are still checked in since {_hm(since, zone)}. Check out now, or tell me you are "
-            "still working. If you left earlier, give the time with the left command (e.g. left 17:30)."
+            "still working. Left earlier? Write left and the time, e.g. left 17:30 "
+            "(in Slack: /attendance left 17:30)."
         )
         found.append(_reminder(tenant, person, day, ReminderKind.FORGOT_CHECK_OUT, text))
     verdict = day_status(day, summary.first_in, ctx, now)

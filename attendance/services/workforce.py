@@ -280,7 +280,7 @@ async def decide_time_off(
     if approve:
         await deps.outbox.add_outbox([time_off_row(decided, person, now)])
     days = f"{decided.first:%a %d %b}" + (f" to {decided.last:%a %d %b}" if decided.last != decided.first else "")
-    verdict = "approved" if approve else "not approved"
+    verdict = "approved" if approve else "not approved; ask your manager if you would like to talk about it"
     tenant = await deps.tenants.get(principal.tenant_id)
     try:  # the decision stands even when a chat platform is down
         if tenant is not None:

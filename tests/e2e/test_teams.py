@@ -444,7 +444,9 @@ async def test_time_off_is_asked_for_and_decided_with_card_buttons(h: Harness) -
     assert said(rejected) == "Rejected: Jesse Jackson's time off 24 Dec was not approved."
     assert await h.c.db["outbox"].count_documents({"type": "attendance.time_off.approved"}) == 0
     told_cy = await h.answers("cy")  # the one who asked is told in their personal chat
-    assert "Your time off Thu 24 Dec (sick) was not approved." in [said(s) for s in told_cy]
+    assert "Your time off Thu 24 Dec (sick) was not approved; ask your manager if you would like to talk about it." in [
+        said(s) for s in told_cy
+    ]
 
 
 async def test_a_forgot_to_check_out_reminder_card_checks_out_with_its_button(h: Harness) -> None:

@@ -130,7 +130,7 @@ async def test_each_reminder_once_at_its_time_and_never_on_a_day_off(
     await jobs.run_once()  # later runs send nothing again
     assert [t for t in dms(slack, "UADA") if "still checked in" in t] == [
         "You are still checked in since 08:00. Check out now, or tell me you are still working. "
-        "If you left earlier, give the time with the left command (e.g. left 17:30)."
+        "Left earlier? Write left and the time, e.g. left 17:30 (in Slack: /attendance left 17:30)."
     ]
     assert dms(slack, "ULEO") == []  # also checked in and never out, but gone: no reminder
     assert len(dms(slack, "UROB")) == 1
@@ -237,7 +237,7 @@ async def test_check_out_now_and_still_working_answer_the_reminder_in_slack(
         await c.store.append(morning, 10, [], None)
         clock.at = at(thu, 9, 0)  # Wednesday's button does not close Thursday's check-in
         said = await click("UADA", "reminder_checkout", buttons["reminder_checkout"])
-        assert said.startswith("That reminder was about an earlier day.")
+        assert said.startswith("That reminder was about an earlier day, so I left today's check-in open.")
 
 
 async def test_left_checks_out_at_the_time_said_and_refuses_nonsense(
