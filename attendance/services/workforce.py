@@ -164,7 +164,6 @@ async def set_person_schedule(
         schedule, weekly_hours = None, None
     elif days is None and hours is None and grace is None:
         schedule = person.schedule
-        weekly_hours = person.weekly_hours if weekly_hours is None else weekly_hours
     else:
         base = person.schedule or tenant.schedule
         start, end = parse_hours(hours) if hours else (base.start, base.end)
