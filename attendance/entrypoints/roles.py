@@ -178,6 +178,22 @@ async def _metrics_server(settings: Settings, role: str, c: Container) -> AsyncI
 ROLES = ("serve", "worker", "dispatcher", "scheduler")
 
 
+async def database(settings: Settings, *, host: str, port: int) -> None:
+    """The embedded database alone, in the foreground, with its data under ``home/db``: the
+    stand-in for MongoDB Atlas when the roles run as separate containers (``MONGODB_URI`` points here)."""
+    from attendance.adapters.embedded.secantus import EmbeddedMongo
+
+    stop = _stop_event()
+    server = EmbeddedMongo(
+        settings.home / "db", host=host, port=port, start_timeout_s=settings.database.embedded_start_timeout_s
+    )
+    await server.start()
+    log.info("embedded database on mongodb://%s:%s/ (data in %s)", host, server.port, settings.home / "db")
+    await stop.wait()
+    await server.stop()
+    log.info("embedded database stopped")
+
+
 async def run_all(settings: Settings, *, host: str, port: int) -> None:
     stop = _stop_event()
     async with database_uri(settings) as uri:

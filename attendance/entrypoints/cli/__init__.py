@@ -21,7 +21,7 @@ from attendance.logs import configure_logging  # noqa: E402
 from attendance.settings import Settings  # noqa: E402
 
 log = logging.getLogger("attendance")
-ROLE_COMMANDS = ("serve", "worker", "dispatcher", "scheduler")
+ROLE_COMMANDS = ("serve", "worker", "dispatcher", "scheduler", "database")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("dispatcher", help="start the outbound dispatcher")
     p.add_argument("--metrics-port", type=int, help="serve /metrics and /healthz on this port (default: none)")
     sub.add_parser("scheduler", help="start the periodic jobs (reminders, digests, day summaries)")
+    p = sub.add_parser("database", help="start the embedded database alone (a MongoDB stand-in)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=27017, help="port to listen on (default 27017)")
 
     admin.add_commands(sub)
     records.add_commands(sub)
@@ -55,9 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # pydantic's ValidationError: say which variable is wrong
         print(f"attendance: invalid configuration: {exc}", file=sys.stderr)
         return 2
-    if getattr(args, "host", None):
+    if args.command != "database" and getattr(args, "host", None):
         settings.http.host = args.host
-    if getattr(args, "port", None) is not None:
+    if args.command != "database" and getattr(args, "port", None) is not None:
         settings.http.port = args.port
     configure_logging(settings.log, role=args.command if args.command in ROLE_COMMANDS else None)
     try:
@@ -85,6 +88,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             await roles.dispatcher(settings)
         case "scheduler":
             await roles.scheduler(settings)
+        case "database":
+            await roles.database(settings, host=args.host, port=args.port)
         case "run":
             await roles.run_all(settings, host=settings.http.host, port=settings.http.port)
         case _:
