@@ -5,7 +5,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 VENV := .venv/bin
 FACES ?= $(or $(ATTENDANCE_FACES_DIR),../shared/faces)
 
-.PHONY: setup setup-tests setup-playground playground test-playground run demo test lint typecheck pytest eval bench bench-web screenshots teams-package clean
+.PHONY: setup setup-tests setup-playground playground test-playground image test-deploy run demo test lint typecheck pytest eval bench bench-web screenshots teams-package clean
 
 setup:
 	@bash scripts/setup.sh
@@ -45,6 +45,15 @@ test-playground: setup-playground
 	@[ -f "$(FACES)/MANIFEST.csv" ] || { echo "make test-playground: the development face set is missing at $(FACES) (see make test)." >&2; exit 1; }
 	ATTENDANCE_PLAYGROUND_BIN="$$(bash scripts/playground.sh install)" ATTENDANCE_FACES_DIR="$(abspath $(FACES))" \
 		$(VENV)/pytest tests/playground
+
+# The container image: localhost/attendance:<version> and :latest (podman, or docker; see README)
+image: setup
+	@bash scripts/image.sh
+
+# The image and deploy/kubernetes running here: podman run, podman kube play (CI runs it after make test)
+test-deploy: image
+	@[ -f "$(FACES)/MANIFEST.csv" ] || { echo "make test-deploy: the development face set is missing at $(FACES) (see make test)." >&2; exit 1; }
+	source scripts/container-engine.sh && ATTENDANCE_FACES_DIR="$(abspath $(FACES))" $(VENV)/pytest tests/containers
 
 # a demo company with a month of attendance and an admin account, then the service (Ctrl-C stops it)
 demo: setup

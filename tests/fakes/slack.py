@@ -54,6 +54,7 @@ class FakeSlack:
     responses: list[dict[str, Any]] = field(default_factory=list)  # posted to a response_url
     oauth_bot_token: str = "xoxb-installed-token"
     port: int = 0
+    gate: asyncio.Event | None = None  # when set to an Event, file downloads wait for it
     _runner: web.AppRunner | None = None
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -168,6 +169,9 @@ class FakeSlack:
         file_id = request.match_info["file_id"]
         auth = request.headers.get("Authorization")
         self.downloads.append((file_id, auth))
+        self._changed.set()
+        if self.gate is not None:  # a test holds downloads here (a worker caught mid-job)
+            await self.gate.wait()
         if auth is None or auth.removeprefix("Bearer ") not in self.valid_tokens():
             return web.Response(text="<html>Sign in to Slack</html>", content_type="text/html")
         if file_id not in self.files:
