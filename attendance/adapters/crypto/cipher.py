@@ -43,6 +43,13 @@ def parse_key(text: str) -> bytes:
     return key
 
 
+def local_key_if_any(home: Path, name: str = "template.key") -> bytes | None:
+    """The key generated for local use, if one was (data sealed with it stays readable after a
+    key is configured, until ``attendance keys rotate`` re-encrypts it)."""
+    path = home / "keys" / name
+    return parse_key(path.read_text()) if path.exists() else None
+
+
 def load_or_create_local_key(
     home: Path, name: str = "template.key", setting: str = "ATTENDANCE_CRYPTO__TEMPLATE_KEY"
 ) -> bytes:

@@ -40,7 +40,7 @@ from attendance.core.domain.model import (
     new_id,
 )
 from attendance.core.errors import StoreUnavailable
-from attendance.core.ports import AlreadyExists, AuditEntry, TemplateCipher
+from attendance.core.ports import AlreadyExists, AuditEntry, Resealed, TemplateCipher
 
 Doc = dict[str, Any]
 Database = AsyncDatabase[Doc]
@@ -407,6 +407,26 @@ class MongoTemplateRepository:
                 "created_at": template.created_at,
             }
         )
+
+    async def reseal(self, *, dry_run: bool) -> Resealed:
+        active = self._cipher.active_key_id
+        current = await self._c.count_documents({"key_id": active})
+        resealed = 0
+        async for doc in self._c.find(
+            {"key_id": {"$ne": active}}, {"key_id": 1, "ciphertext": 1, "tenant_id": 1, "employee_id": 1}
+        ):
+            context = _context(doc["tenant_id"], doc["employee_id"], doc["_id"])
+            plain = self._cipher.decrypt(doc["key_id"], bytes(doc["ciphertext"]), context)
+            if not dry_run:
+                key_id, blob = self._cipher.encrypt(plain, context)
+                done = await self._c.update_one(
+                    {"_id": doc["_id"], "key_id": doc["key_id"], "ciphertext": doc["ciphertext"]},
+                    {"$set": {"key_id": key_id, "ciphertext": blob}},
+                )
+                if done.modified_count == 0:
+                    continue  # erased or replaced meanwhile: nothing of the old key left to reseal
+            resealed += 1
+        return Resealed(resealed=resealed, current=current)
 
     def _template(self, doc: Doc) -> FaceTemplate:
         plain = self._cipher.decrypt(

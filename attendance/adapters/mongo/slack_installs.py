@@ -21,7 +21,7 @@ from slack_sdk.oauth.installation_store.async_installation_store import AsyncIns
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
 from attendance.adapters.mongo.repositories import Database, Doc
-from attendance.core.ports import TemplateCipher
+from attendance.core.ports import Resealed, TemplateCipher
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,26 @@ class MongoSlackInstallationStore(AsyncInstallationStore):
 
     def _open(self, doc_id: str, name: str, sealed: dict[str, Any]) -> str:
         return self._cipher.decrypt(sealed["key_id"], bytes(sealed["blob"]), f"{doc_id}:{name}".encode()).decode()
+
+    async def reseal(self, *, dry_run: bool) -> Resealed:
+        active = self._cipher.active_key_id
+        resealed = current = 0
+        async for doc in self._c.find({"platform": "slack"}, {"secrets": 1}):
+            old = doc.get("secrets") or {}
+            stale = [name for name, sealed in old.items() if sealed["key_id"] != active]
+            current += len(old) - len(stale)
+            if not stale:
+                continue
+            new = {
+                name: self._seal(doc["_id"], name, self._open(doc["_id"], name, sealed)) if name in stale else sealed
+                for name, sealed in old.items()
+            }
+            if not dry_run:
+                done = await self._c.update_one({"_id": doc["_id"], "secrets": old}, {"$set": {"secrets": new}})
+                if done.modified_count == 0:
+                    continue  # reinstalled meanwhile: saved under the active key already
+            resealed += len(stale)
+        return Resealed(resealed=resealed, current=current)
 
     async def async_save(self, installation: Installation) -> None:
         fields = installation.to_dict()

@@ -14,7 +14,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from attendance.adapters.mongo.repositories import Database, Doc, translated
 from attendance.core.domain.webhooks import SigningSecret, Subscription, SubscriptionState
-from attendance.core.ports import TemplateCipher
+from attendance.core.ports import Resealed, TemplateCipher
 
 WEBHOOK_INDEXES: dict[str, list[IndexModel]] = {
     "subscriptions": [IndexModel([("tenant_id", ASCENDING), ("created_at", ASCENDING)], name="by_tenant")],
@@ -46,6 +46,37 @@ class MongoSubscriptionRepository:
             return {}
         plain = self._cipher.decrypt(sealed["key_id"], bytes(sealed["blob"]), f"connector:{doc['_id']}".encode())
         return {str(k): str(v) for k, v in json.loads(plain).items()}
+
+    def _resealed(self, sealed: Doc, context: bytes) -> Doc:
+        if sealed["key_id"] == self._cipher.active_key_id:
+            return sealed
+        key_id, blob = self._cipher.encrypt(
+            self._cipher.decrypt(sealed["key_id"], bytes(sealed["blob"]), context), context
+        )
+        return sealed | {"key_id": key_id, "blob": Binary(blob)}
+
+    async def reseal(self, *, dry_run: bool) -> Resealed:
+        active = self._cipher.active_key_id
+        resealed = current = 0
+        async for doc in self._c.find({}, {"secrets": 1, "credentials": 1}):
+            sealed = [*doc.get("secrets", []), *([doc["credentials"]] if doc.get("credentials") else [])]
+            stale = sum(1 for s in sealed if s["key_id"] != active)
+            current += len(sealed) - stale
+            if not stale:
+                continue
+            if not dry_run:
+                secret_context = f"webhook-secret:{doc['_id']}".encode()
+                update: Doc = {"secrets": [self._resealed(s, secret_context) for s in doc.get("secrets", [])]}
+                if doc.get("credentials"):
+                    update["credentials"] = self._resealed(doc["credentials"], f"connector:{doc['_id']}".encode())
+                done = await self._c.update_one(
+                    {"_id": doc["_id"], "secrets": doc.get("secrets", []), "credentials": doc.get("credentials")},
+                    {"$set": update},
+                )
+                if done.modified_count == 0:
+                    continue  # its secret was rotated meanwhile, under the active key
+            resealed += stale
+        return Resealed(resealed=resealed, current=current)
 
     def _subscription(self, doc: Doc) -> Subscription:
         context = f"webhook-secret:{doc['_id']}".encode()

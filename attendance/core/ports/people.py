@@ -163,3 +163,21 @@ class TemplateCipher(Protocol):
     def active_key_id(self) -> str: ...
     def encrypt(self, plaintext: bytes, context: bytes) -> tuple[str, bytes]: ...
     def decrypt(self, key_id: str, blob: bytes, context: bytes) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Resealed:
+    """What ``SealedStore.reseal`` found: values re-encrypted (or, in a dry run, to re-encrypt)
+    under the active key, and values already under it."""
+
+    resealed: int
+    current: int
+
+
+class SealedStore(Protocol):
+    """A store of values sealed with the ``TemplateCipher`` (templates, chat tokens, webhook secrets)."""
+
+    async def reseal(self, *, dry_run: bool) -> Resealed:
+        """Re-encrypt under the active key every value sealed under another key. Each value is
+        replaced only if nobody changed it meanwhile (compare-and-set); a failure leaves it as it was."""
+        ...

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +18,13 @@ from pymongo import AsyncMongoClient
 
 from attendance.adapters.calendars.holidays_package import HolidaysPackageCalendar
 from attendance.adapters.clock import SystemClock
-from attendance.adapters.crypto.cipher import LOCAL_KEY_ID, AesGcmTemplateCipher, load_or_create_local_key, parse_key
+from attendance.adapters.crypto.cipher import (
+    LOCAL_KEY_ID,
+    AesGcmTemplateCipher,
+    load_or_create_local_key,
+    local_key_if_any,
+    parse_key,
+)
 from attendance.adapters.embedded.secantus import database_for_home
 from attendance.adapters.http.egress import ResolvingDestinationCheck, egress_session
 from attendance.adapters.http.oauth import OAuthTokens
@@ -55,6 +61,7 @@ from attendance.core.ports import (
     FaceEngine,
     PhotoSource,
     Replier,
+    SealedStore,
 )
 from attendance.services.chat import ChatDeps
 from attendance.services.chat_fanout import ChatFanout, Send
@@ -91,6 +98,7 @@ class Container:
     destinations: DestinationCheck
     workforce: WorkforceDeps
     messages: ChatFanout
+    sealed: Mapping[str, SealedStore]  # what the template key encrypts (attendance keys rotate)
     slack_tokens: SlackTokens | None = None
     slack_installations: MongoSlackInstallationStore | None = None
 
@@ -118,6 +126,9 @@ def template_cipher(settings: Settings) -> AesGcmTemplateCipher:
     keys = {kid: parse_key(secret.get_secret_value()) for kid, secret in crypto.old_template_keys.items()}
     if crypto.template_key is not None:
         keys[crypto.template_key_id] = parse_key(crypto.template_key.get_secret_value())
+        local = local_key_if_any(settings.home)  # data sealed before a key was configured stays readable
+        if local is not None:
+            keys.setdefault(LOCAL_KEY_ID, local)
         return AesGcmTemplateCipher(crypto.template_key_id, keys)
     keys[LOCAL_KEY_ID] = load_or_create_local_key(settings.home)
     return AesGcmTemplateCipher(LOCAL_KEY_ID, keys)
@@ -242,6 +253,7 @@ async def build(
             clock=deps.clock,
         )
         replier = ReplierRouter(repliers, callback=HttpCallbackReplier(http), fallback=LogReplier())
+        subscriptions = MongoSubscriptionRepository(db, cipher)
         yield Container(
             settings=settings,
             client=client,
@@ -267,7 +279,12 @@ async def build(
                 ),
                 workforce=workforce,
             ),
-            subscriptions=MongoSubscriptionRepository(db, cipher),
+            subscriptions=subscriptions,
+            sealed={
+                "face templates": templates,
+                "Slack installations": installations or MongoSlackInstallationStore(db, cipher),
+                "webhook secrets and connector credentials": subscriptions,
+            },
             deliveries=deliveries,
             workforce=workforce,
             teams=teams,

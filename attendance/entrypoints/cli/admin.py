@@ -115,6 +115,11 @@ def add_commands(sub: Any) -> None:
     keys.add_parser("generate", help="print a new template key for ATTENDANCE_CRYPTO__TEMPLATE_KEY").set_defaults(
         handler=keys_generate
     )
+    p = keys.add_parser(
+        "rotate", help="re-encrypt templates, chat tokens and webhook secrets under the active key (docs/operations.md)"
+    )
+    p.add_argument("--check", action="store_true", help="only count what is still under an older key")
+    p.set_defaults(handler=keys_rotate)
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -358,4 +363,24 @@ async def employees_erase(args: argparse.Namespace, settings: Settings) -> int:
 
 async def keys_generate(args: argparse.Namespace, settings: Settings) -> int:
     print(generate_template_key())
+    return 0
+
+
+async def keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 0 when nothing is left under an older key (after a rotation, or a --check that finds none)."""
+    from attendance.adapters.crypto.cipher import LOCAL_KEY_ID
+    from attendance.services.keys import rotate_keys
+
+    active = settings.crypto.template_key_id if settings.crypto.template_key is not None else LOCAL_KEY_ID
+    async with build(settings) as c:
+        found = await rotate_keys(c.sealed, dry_run=args.check)
+    left = 0
+    for name, r in found.items():
+        verb = "to re-encrypt" if args.check else "re-encrypted"
+        print(f"{name}: {r.resealed} {verb}, {r.current} already under key {active!r}")
+        left += r.resealed if args.check else 0
+    if args.check:
+        print("nothing is left under an older key" if left == 0 else f"{left} values are still under an older key")
+        return 0 if left == 0 else 1
+    print(f"done: every value is under key {active!r}; the old keys can be removed from OLD_TEMPLATE_KEYS")
     return 0
