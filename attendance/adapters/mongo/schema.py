@@ -1,7 +1,17 @@
 """Every collection's indexes, and the start-up migrations: what ``build`` runs before anything
-reads or writes (idempotent, safe when several processes start at once)."""
+reads or writes (idempotent, safe when several processes start at once).
+
+An upgrade that changes an index keeps its name: the old definition is dropped and the new one
+built in its place, at the first start of the new version (docs/operations.md, "Upgrades").
+"""
 
 from __future__ import annotations
+
+import logging
+
+from pymongo import IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import OperationFailure
 
 from attendance.adapters.mongo.chat_identities import CHAT_IDENTITY_INDEXES, migrate_chat_identities
 from attendance.adapters.mongo.checkins import CHECKIN_INDEXES
@@ -32,5 +42,29 @@ async def ensure_indexes(db: Database) -> None:
         **TIME_OFF_INDEXES,
         **SENT_INDEXES,
     }.items():
-        await db[collection].create_indexes(models)
+        try:
+            await db[collection].create_indexes(models)
+        except OperationFailure as exc:
+            if exc.code not in INDEX_CHANGED:
+                raise
+            await _replace_changed(db[collection], models)
     await migrate_chat_identities(db)
+
+
+log = logging.getLogger(__name__)
+INDEX_CHANGED = (85, 86)  # IndexOptionsConflict, IndexKeySpecsConflict: same name, another definition
+
+
+async def _replace_changed(collection: AsyncCollection[dict[str, object]], models: list[IndexModel]) -> None:
+    existing = {ix["name"]: ix async for ix in await collection.list_indexes()}
+    for model in models:
+        wanted = model.document
+        have = existing.get(wanted["name"])
+        if have is not None and any(have.get(k) != v for k, v in wanted.items() if k != "name"):
+            log.warning("index %s.%s changed: rebuilding it", collection.name, wanted["name"])
+            try:
+                await collection.drop_index(wanted["name"])
+            except OperationFailure as exc:
+                if exc.code != 27:  # IndexNotFound: another process starting beside this one dropped it
+                    raise
+        await collection.create_indexes([model])
