@@ -54,6 +54,7 @@ from attendance.settings import DispatcherSettings
 log = logging.getLogger(__name__)
 
 SUBSCRIPTION_TTL_S = 2.0  # a disabled subscription or a rotated secret is seen within this
+FAN_OUT_LEASE_S = 5.0  # a dispatcher that stops fanning out is replaced after this
 ALERT_EVERY = timedelta(hours=1)  # at most one dead-letter alert per subscription this often
 
 
@@ -107,6 +108,11 @@ class Dispatcher:
                 await self._idle(stop, pause)
 
     async def fan_out_once(self, limit: int = 200) -> int:
+        """One batch of outbox rows fanned out, if it is this dispatcher's turn (one at a time: two
+        dispatchers never do the same fan-out work); 0 when it is not."""
+        lease = timedelta(seconds=max(FAN_OUT_LEASE_S, self.settings.poll_max_s * 4))
+        if not await self.deps.deliveries.take_turn("fan-out", self.name, self.deps.clock.now(), lease):
+            return 0
         rows = await self.deps.deliveries.pending_outbox(limit)
         by_tenant: dict[str, list[Subscription]] = {}
         batch: list[tuple[OutboxMessage, list[Subscription]]] = []
@@ -121,6 +127,7 @@ class Dispatcher:
     async def _deliver_loop(self, stop: asyncio.Event) -> None:
         pause = self.settings.poll_min_s
         lease = timedelta(seconds=self.settings.lease_s)
+        turn = timedelta(seconds=FAN_OUT_LEASE_S)  # a dispatcher that dies mid-claim holds up the others this long
         batch = max(1, self.settings.concurrency // 2)  # claim in batches: one claim's queries serve many
         while not stop.is_set():
             self.deps.metrics.heartbeat("dispatcher")
@@ -130,7 +137,13 @@ class Dispatcher:
                 continue
             claimed: list[Delivery] = []
             try:
-                claimed = await self.deps.deliveries.claim(self.name, self.deps.clock.now(), lease, free)
+                # one dispatcher claims at a time, each its batch in turn: several dispatchers then
+                # share the claim's queries instead of each running them (and racing for the same rows)
+                if await self.deps.deliveries.take_turn("claim", self.name, self.deps.clock.now(), turn):
+                    try:
+                        claimed = await self.deps.deliveries.claim(self.name, self.deps.clock.now(), lease, free)
+                    finally:
+                        await self.deps.deliveries.end_turn("claim", self.name)
             except StoreUnavailable as exc:
                 log.warning("claim: database unavailable (%s); waiting", type(exc).__name__)
             for delivery in claimed:

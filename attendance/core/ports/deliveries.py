@@ -61,6 +61,16 @@ class DeliveryRepository(Protocol):
         """Create each row's deliveries to its subscriptions (idempotent), then mark the rows dispatched."""
         ...
 
+    async def take_turn(self, work: str, dispatcher: str, now: datetime, lease: timedelta) -> bool:
+        """Whether ``dispatcher`` may do ``work`` ("fan-out", "claim") now: one dispatcher at a time
+        holds a turn, for ``lease`` (renewed each time its holder asks; another takes over when the
+        holder ends it or stops asking)."""
+        ...
+
+    async def end_turn(self, work: str, dispatcher: str) -> None:
+        """``dispatcher`` is done with ``work`` for now: the next one to ask gets the turn."""
+        ...
+
     async def claim(self, dispatcher: str, now: datetime, lease: timedelta, limit: int) -> list[Delivery]:
         """Due deliveries that head their stream, leased to ``dispatcher``."""
         ...
