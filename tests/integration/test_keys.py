@@ -168,3 +168,21 @@ def test_the_command_checks_rotates_and_checks_again(
                 await c.client.drop_database(settings.database.name)
 
         asyncio.run(drop())
+
+
+def test_a_shared_database_needs_configured_keys(tmp_path: Path) -> None:
+    """Each replica generating its own key would seal what the others cannot read: refused, with
+    the variable to set; one machine (the embedded database, MongoDB on loopback) may generate it."""
+    from attendance.entrypoints.bootstrap import template_cipher
+    from attendance.entrypoints.bootstrap.container import session_keys
+
+    shared = Settings(home=tmp_path / "a", mongodb_uri="mongodb+srv://u:p@cluster0.example.mongodb.net/")  # type: ignore[arg-type]
+    with pytest.raises(TemplateKeyError, match="ATTENDANCE_CRYPTO__TEMPLATE_KEY is not set"):
+        template_cipher(shared)
+    with pytest.raises(TemplateKeyError, match="ATTENDANCE_WEB__SESSION_KEY is not set"):
+        session_keys(shared)
+    assert not (tmp_path / "a" / "keys").exists()  # nothing generated
+    local = Settings(home=tmp_path / "b", mongodb_uri="mongodb://127.0.0.1:27017,localhost:27018/")  # type: ignore[arg-type]
+    assert template_cipher(local).active_key_id == "local-1"
+    configured = with_keys(shared, ("k1", new_key()))
+    assert template_cipher(configured).active_key_id == "k1"

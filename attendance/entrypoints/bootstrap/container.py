@@ -21,6 +21,7 @@ from attendance.adapters.clock import SystemClock
 from attendance.adapters.crypto.cipher import (
     LOCAL_KEY_ID,
     AesGcmTemplateCipher,
+    TemplateKeyError,
     load_or_create_local_key,
     local_key_if_any,
     parse_key,
@@ -130,8 +131,23 @@ def template_cipher(settings: Settings) -> AesGcmTemplateCipher:
         if local is not None:
             keys.setdefault(LOCAL_KEY_ID, local)
         return AesGcmTemplateCipher(crypto.template_key_id, keys)
+    _refuse_a_local_key_for_a_shared_database(settings, "ATTENDANCE_CRYPTO__TEMPLATE_KEY")
     keys[LOCAL_KEY_ID] = load_or_create_local_key(settings.home)
     return AesGcmTemplateCipher(LOCAL_KEY_ID, keys)
+
+
+def _refuse_a_local_key_for_a_shared_database(settings: Settings, variable: str) -> None:
+    """A key generated into this machine's ``home`` is fine for one machine (the embedded database,
+    or MongoDB on loopback); with a database that other machines share (Atlas, Kubernetes) each
+    replica would generate its own, and what one seals the others cannot read."""
+    uri = settings.mongodb_uri.get_secret_value() if settings.mongodb_uri is not None else ""
+    hosts = uri.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1]
+    if uri and not all(h.rsplit(":", 1)[0].strip("[]") in ("127.0.0.1", "localhost", "::1") for h in hosts.split(",")):
+        raise TemplateKeyError(
+            f"{variable} is not set: with a database other machines share (MONGODB_URI), every replica must "
+            "use the same configured key (docs/operations.md); a key generated on one machine would make what "
+            "it encrypts unreadable to the others"
+        )
 
 
 def in_process_engine(settings: Settings) -> FaceEngine:
@@ -158,6 +174,7 @@ async def build(
     uri: str | None = None,
 ) -> AsyncIterator[Container]:
     """Everything a role needs. ``engine`` defaults to the in-process dlib engine."""
+    cipher = template_cipher(settings)  # face templates, chat tokens and webhook secrets; before connecting
     async with contextlib.AsyncExitStack() as stack:
         if uri is None:
             uri = await stack.enter_async_context(database_uri(settings))
@@ -170,7 +187,6 @@ async def build(
         db = client[settings.database.name]
         await ensure_indexes(db)
         tenants = MongoTenantRepository(db)
-        cipher = template_cipher(settings)  # face templates, chat tokens and webhook secrets
         templates = MongoTemplateRepository(db, cipher)
         face = engine or in_process_engine(settings)
         identities = MongoChatIdentityRepository(db)
@@ -304,6 +320,7 @@ def session_keys(settings: Settings) -> tuple[str, dict[str, bytes]]:
     if web_settings.session_key is not None:
         keys[web_settings.session_key_id] = web_settings.session_key.get_secret_value().encode()
         return web_settings.session_key_id, keys
+    _refuse_a_local_key_for_a_shared_database(settings, "ATTENDANCE_WEB__SESSION_KEY")
     keys["local"] = base64.b64encode(
         load_or_create_local_key(settings.home, "session.key", "ATTENDANCE_WEB__SESSION_KEY")
     )

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from attendance.adapters.crypto.cipher import TemplateKeyError
 from attendance.adapters.embedded.secantus import EmbeddedDatabaseError
 from attendance.core.domain.faces import PhotoRefused
 from attendance.core.domain.model import ChatIdentity, DomainError, Employee
@@ -25,6 +26,7 @@ USER_ERRORS = (
     ServiceError,
     PhotoRefused,
     EmbeddedDatabaseError,
+    TemplateKeyError,
     FileNotFoundError,
     PermissionError,
     IsADirectoryError,
