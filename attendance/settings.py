@@ -131,6 +131,9 @@ class SlackSettings(BaseSettings):
 
     signing_secret: SecretStr | None = None
     bot_token: SecretStr | None = None
+    app_token: SecretStr | None = Field(
+        default=None, description="an app-level token (xapp-, scope connections:write): Socket Mode, no public URL"
+    )
     client_id: str | None = None
     client_secret: SecretStr | None = None
     api_url: str = Field(default="https://slack.com/api/", description="base URL of every Web API call")
@@ -149,7 +152,13 @@ class SlackSettings(BaseSettings):
 
     @property
     def enabled(self) -> bool:
-        return self.signing_secret is not None and (self.bot_token is not None or self.oauth)
+        return (self.signing_secret is not None or self.socket_mode) and (self.bot_token is not None or self.oauth)
+
+    @property
+    def socket_mode(self) -> bool:
+        """Events over a WebSocket the service opens to Slack (``SLACK_APP_TOKEN``), instead of, or
+        beside (with a signing secret), Slack's HTTP requests to ``/slack/events``."""
+        return self.app_token is not None
 
     @property
     def oauth(self) -> bool:

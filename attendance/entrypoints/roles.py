@@ -53,9 +53,18 @@ async def serve(settings: Settings) -> None:
         if slack is not None:
             mounts.append(slack.mount)
             stack.push_async_callback(slack.close)
-            log.info("slack app on /slack/events (%s)", "OAuth installs" if settings.slack.oauth else "one workspace")
+            if settings.slack.signing_secret is not None:
+                log.info(
+                    "slack app on /slack/events (%s)", "OAuth installs" if settings.slack.oauth else "one workspace"
+                )
+            if settings.slack.socket_mode:
+                await slack.start_socket_mode()
+                log.info("slack app connected in Socket Mode (no public URL needed)")
         else:
-            log.info("slack is not configured (set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN); /slack/events is off")
+            log.info(
+                "slack is not configured (set SLACK_BOT_TOKEN, and SLACK_SIGNING_SECRET or SLACK_APP_TOKEN); "
+                "/slack/events is off"
+            )
         teams = teams_bot(container)
         mounts.append(teams.mount)
         stack.push_async_callback(teams.close)

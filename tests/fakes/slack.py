@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-from aiohttp import web
+from aiohttp import WSMsgType, web
 from slack_sdk.signature import SignatureVerifier
 
 TEAM = "T0ACME"
@@ -55,6 +55,9 @@ class FakeSlack:
     oauth_bot_token: str = "xoxb-installed-token"
     port: int = 0
     gate: asyncio.Event | None = None  # when set to an Event, file downloads wait for it
+    app_token: str = "xapp-1-test-app-token"
+    sockets: list[web.WebSocketResponse] = field(default_factory=list)  # Socket Mode connections
+    acks: list[dict[str, Any]] = field(default_factory=list)  # what the app answered on them
     _runner: web.AppRunner | None = None
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -101,6 +104,10 @@ class FakeSlack:
         self._changed.set()
         if method == "oauth.v2.access":
             return self._oauth_access(auth, args)
+        if method == "apps.connections.open":  # Socket Mode: only the app-level token opens one
+            if token != self.app_token:
+                return web.json_response({"ok": False, "error": "invalid_auth"})
+            return web.json_response({"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket-mode"})
         if token not in self.valid_tokens():
             return web.json_response({"ok": False, "error": "invalid_auth"})
         result = self._answer(method, args, token)
@@ -177,6 +184,31 @@ class FakeSlack:
         if file_id not in self.files:
             return web.Response(status=404)
         return web.Response(body=self.files[file_id], content_type="image/jpeg")
+
+    async def _socket_mode(self, request: web.Request) -> web.WebSocketResponse:
+        """Slack's end of a Socket Mode connection: hello, then envelopes pushed by ``push``; the
+        app's acknowledgements (``{"envelope_id": ...}``) are kept in ``acks``."""
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_json({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0APP"}})
+        self.sockets.append(ws)
+        self._changed.set()
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                self.acks.append(json.loads(message.data))
+                self._changed.set()
+        self.sockets.remove(ws)
+        return ws
+
+    async def push(self, kind: str, payload: dict[str, Any]) -> str:
+        """An envelope (``events_api``, ``slash_commands``, ``interactive``) over the newest
+        Socket Mode connection; its id, to find the acknowledgement."""
+        envelope_id = f"env-{len(self.acks)}-{time.time_ns()}"
+        await self.wait_for(lambda: self.sockets)
+        await self.sockets[-1].send_json(
+            {"envelope_id": envelope_id, "type": kind, "accepts_response_payload": False, "payload": payload}
+        )
+        return envelope_id
 
     async def _respond(self, request: web.Request) -> web.Response:
         self.responses.append(await request.json())
@@ -279,6 +311,7 @@ class FakeSlack:
         app.router.add_get("/files/{file_id}", self._file)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/respond", self._respond)
+        app.router.add_get("/socket-mode", self._socket_mode)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -288,5 +321,7 @@ class FakeSlack:
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
 
     async def stop(self) -> None:
+        for ws in list(self.sockets):
+            await ws.close()
         if self._runner is not None:
             await self._runner.cleanup()

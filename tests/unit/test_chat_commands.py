@@ -108,6 +108,20 @@ def test_the_manifest_asks_for_exactly_the_scopes_and_commands_the_app_uses() ->
     urls += [settings["event_subscriptions"]["request_url"], settings["interactivity"]["request_url"]]
     assert set(urls) == {"https://YOUR-HOST/slack/events"}
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
+    assert manifest["settings"]["socket_mode_enabled"] is False
+
+
+def test_the_socket_mode_manifest_has_the_same_app_and_no_url() -> None:
+    """Socket Mode: the same scopes, commands and events, and no URL anywhere (nothing to reach)."""
+    text = (ROOT / "infra" / "slack" / "manifest-socket-mode.yaml").read_text()
+    socket, http = yaml.safe_load(text), yaml.safe_load((ROOT / "infra" / "slack" / "manifest.yaml").read_text())
+    assert socket["settings"]["socket_mode_enabled"] is True
+    assert sorted(socket["oauth_config"]["scopes"]["bot"]) == sorted(BOT_SCOPES)
+    assert [c["command"] for c in socket["features"]["slash_commands"]] == COMMANDS
+    assert (
+        socket["settings"]["event_subscriptions"]["bot_events"] == http["settings"]["event_subscriptions"]["bot_events"]
+    )
+    assert "YOUR-HOST" not in text and "url:" not in text
 
 
 def test_a_photo_that_could_not_be_fetched_is_explained_without_internals() -> None:

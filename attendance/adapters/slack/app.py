@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.error import BoltError
@@ -89,7 +90,18 @@ class SlackBot:
         state_store: AsyncOAuthStateStore | None = None,
         on_installed: Callable[[WorkspaceInstalled], Awaitable[None]] | None = None,
     ) -> None:
-        signing_secret = required(settings.signing_secret, "SLACK_SIGNING_SECRET").get_secret_value()
+        if settings.socket_mode and settings.oauth:
+            raise ConfigurationError(
+                "Slack's Socket Mode (SLACK_APP_TOKEN) serves one workspace: set SLACK_BOT_TOKEN, not the OAuth client"
+            )
+        self._settings = settings
+        self._http = settings.signing_secret is not None  # else Socket Mode only: no /slack/events
+        signing_secret = (
+            required(settings.signing_secret, "SLACK_SIGNING_SECRET").get_secret_value()
+            if self._http or not settings.socket_mode
+            else ""
+        )
+        self._socket: AsyncSocketModeHandler | None = None
         self._bg = background
         self._on_installed = on_installed
         client = web_client(settings)
@@ -128,6 +140,9 @@ class SlackBot:
             token = required(settings.bot_token, "SLACK_BOT_TOKEN").get_secret_value()
             self.app = AsyncApp(
                 signing_secret=signing_secret,
+                # Socket Mode's events come over the WebSocket the service opened with the app
+                # token: nothing to sign. HTTP requests are verified whenever they are served.
+                request_verification_enabled=self._http,
                 client=web_client(settings, token),
                 process_before_response=True,
                 logger=log,
@@ -147,12 +162,23 @@ class SlackBot:
         app.action(re.compile(ACTIONS))(h.on_action)
 
     def mount(self, web_app: web.Application) -> None:
+        if not self._http:  # Socket Mode only
+            return
         web_app.router.add_post("/slack/events", self._events)
         if self.app.oauth_flow is not None:
             web_app.router.add_get("/slack/install", self._install)
             web_app.router.add_get("/slack/oauth_redirect", self._redirect)
 
+    async def start_socket_mode(self) -> None:
+        """Open the WebSocket to Slack (``apps.connections.open`` with the app token); events,
+        commands and interactions then arrive on it and are acknowledged on it. Reconnects by itself."""
+        app_token = required(self._settings.app_token, "SLACK_APP_TOKEN").get_secret_value()
+        self._socket = AsyncSocketModeHandler(self.app, app_token, logger=log, web_client=self.app.client)
+        await self._socket.connect_async()  # type: ignore[no-untyped-call]
+
     async def close(self) -> None:
+        if self._socket is not None:
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
         await self._bg.close()
 
     @staticmethod
