@@ -91,6 +91,10 @@ class Gallery:
         starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64) if ids else np.empty(0, np.int64)
         return cls(np.array([pid.encode() for pid in ids], dtype="S"), matrix, starts, version=version)
 
+    @property
+    def templates(self) -> int:
+        return int(self._matrix.shape[0])
+
     def __len__(self) -> int:
         return len(self._ids)
 

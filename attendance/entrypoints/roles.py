@@ -15,6 +15,7 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Sequence
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from pymongo.errors import PyMongoError
@@ -24,6 +25,9 @@ from attendance.adapters.web.server import Mount, ReadinessCheck
 from attendance.core.ports import Metrics
 from attendance.entrypoints.bootstrap import Container, build, database_uri
 from attendance.settings import Settings
+
+if TYPE_CHECKING:
+    from attendance.adapters.metrics.prometheus import PrometheusMetrics
 
 log = logging.getLogger(__name__)
 
@@ -115,13 +119,20 @@ def serve_app(
 async def worker(settings: Settings, processes: int | None = None) -> None:
     """Claims check-in jobs and decides them; face work runs in a pool of processes."""
     from attendance.adapters.faces.pool import ProcessPoolFaceEngine
+    from attendance.adapters.metrics.faces import MeteredFaceEngine
+    from attendance.adapters.metrics.prometheus import PrometheusMetrics
     from attendance.services.worker import JobWorker
 
     stop = _stop_event()
     engine = ProcessPoolFaceEngine(settings.face, processes)
+    prometheus = PrometheusMetrics("worker")
     try:
         await engine.warm_up()
-        async with build(settings, engine=engine) as c, _metrics_server(settings, "worker", c) as metrics:
+        metered = MeteredFaceEngine(engine, prometheus)  # stage times, measured in the pool's processes
+        async with (
+            build(settings, engine=metered) as c,
+            _metrics_server(settings, "worker", c, prometheus) as metrics,
+        ):
             loop = JobWorker(
                 deps=c.checkin, replier=c.replier, buffer=c.buffer, settings=settings.worker, metrics=metrics
             )
@@ -160,18 +171,22 @@ async def scheduler(settings: Settings) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _metrics_server(settings: Settings, role: str, c: Container) -> AsyncIterator[Metrics]:
+async def _metrics_server(
+    settings: Settings, role: str, c: Container, made: PrometheusMetrics | None = None
+) -> AsyncIterator[Metrics]:
     """The role's ``/metrics`` and ``/healthz`` on its metrics port; no server when the port is 0."""
     from attendance.adapters.metrics.prometheus import PrometheusMetrics, serve_metrics
 
     port = settings.metrics.worker_port if role == "worker" else settings.metrics.dispatcher_port
-    metrics = PrometheusMetrics(role)
+    metrics = made or PrometheusMetrics(role)
     if not port:
         yield metrics
         return
 
     async def refresh() -> None:
         await metrics.refresh(c.checkin.jobs, c.deliveries, time.time())
+        if role == "worker":
+            metrics.galleries(*c.checkin.galleries.sizes())
 
     token = settings.metrics.token.get_secret_value() if settings.metrics.token else None
     runner = await serve_metrics(

@@ -24,6 +24,10 @@ class TemplateGalleryCache:
         self._cache: dict[str, Gallery] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
+    def sizes(self) -> tuple[int, int, int]:
+        galleries = list(self._cache.values())
+        return len(galleries), sum(len(g) for g in galleries), sum(g.templates for g in galleries)
+
     async def gallery(self, tenant_id: str, version: int | None = None) -> Gallery:
         if version is None:
             tenant = await self._tenants.get(tenant_id)

@@ -123,3 +123,30 @@ async def test_a_worker_exports_its_decisions_and_fails_health_when_its_loop_sta
     assert sample(text, "attendance_checkin_decision_seconds_count") == 2
     assert (sample(text, "attendance_heartbeat_timestamp_seconds", role="worker") or 0) > 0
     assert sample(text, "attendance_checkin_queue_depth") == 0
+
+
+async def test_face_stage_times_and_gallery_sizes_are_exported(container: Container, photo: Any) -> None:
+    """The worker's engine is wrapped in ``MeteredFaceEngine``: each photo's decode, detect and
+    encode times (measured by the real pipeline) land in a histogram; the loaded galleries'
+    sizes are gauges."""
+    from attendance.adapters.metrics.faces import MeteredFaceEngine
+    from attendance.core.domain.faces import PhotoRefused, Purpose
+
+    metrics = PrometheusMetrics("worker")
+    metered = MeteredFaceEngine(container.deps.engine, metrics)
+    analysis = await metered.analyse(photo("Serena_Williams/2.jpg"), Purpose.CHECK_IN)
+    with pytest.raises(PhotoRefused):  # a refused photo has no stage times to report
+        await metered.analyse(b"not a photo", Purpose.CHECK_IN)
+    tid, people = await tenant_with_people(container, photo)
+    await container.checkin.galleries.gallery(tid)
+    metrics.galleries(*container.checkin.galleries.sizes())
+    text = metrics.exposition().decode()
+    for stage in ("decode", "detect", "encode"):
+        assert sample(text, "attendance_face_stage_seconds_count", stage=stage) == 1
+    encode_s = sample(text, "attendance_face_stage_seconds_sum", stage="encode")
+    assert encode_s == pytest.approx(analysis.times.encode_ms / 1000)
+    assert sample(text, "attendance_galleries_loaded") == 1
+    enrolled = await container.db["face_templates"].count_documents({"tenant_id": tid})
+    assert sample(text, "attendance_gallery_templates") == enrolled > 0
+    enrolled_people = await container.db["face_templates"].distinct("employee_id", {"tenant_id": tid})
+    assert sample(text, "attendance_gallery_people") == len(enrolled_people) == len(people)

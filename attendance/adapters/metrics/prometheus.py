@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 LATENCY_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 DELIVERY_STATES = tuple(s.value for s in DeliveryState)
 DECISION_S = (0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)
+STAGE_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
 class PrometheusMetrics:
@@ -56,6 +57,16 @@ class PrometheusMetrics:
         self._lag = Gauge("attendance_delivery_lag_seconds", "Age of the oldest delivery not yet done", registry=r)
         self._dead = Gauge("attendance_dead_letters", "Deliveries given up on (dead letters)", registry=r)
         self._outbox = Gauge("attendance_outbox_waiting", "Outbox rows not fanned out yet", registry=r)
+        self._stage_s = Histogram(
+            "attendance_face_stage_seconds",
+            "Face pipeline time per photo, by stage (decode, detect, encode)",
+            ["stage"],
+            buckets=STAGE_S,
+            registry=r,
+        )
+        self._galleries = Gauge("attendance_galleries_loaded", "Tenants' galleries in this process", registry=r)
+        self._gallery_people = Gauge("attendance_gallery_people", "People in the loaded galleries", registry=r)
+        self._gallery_templates = Gauge("attendance_gallery_templates", "Templates in the loaded galleries", registry=r)
         self._last_beat = monotonic()
 
     # ------------------------------------------------------------ the port
@@ -71,6 +82,15 @@ class PrometheusMetrics:
     def heartbeat(self, role: str) -> None:
         self._last_beat = self._monotonic()
         self._beat.labels(role).set_to_current_time()
+
+    def face_analysed(self, decode_s: float, detect_s: float, encode_s: float) -> None:
+        for stage, seconds in (("decode", decode_s), ("detect", detect_s), ("encode", encode_s)):
+            self._stage_s.labels(stage).observe(max(0.0, seconds))
+
+    def galleries(self, loaded: int, people: int, templates: int) -> None:
+        self._galleries.set(loaded)
+        self._gallery_people.set(people)
+        self._gallery_templates.set(templates)
 
     # ------------------------------------------------------------ scraping
 

@@ -34,6 +34,10 @@ class PhotoFiles(Protocol):
 
 
 class GalleryProvider(Protocol):
+    def sizes(self) -> tuple[int, int, int]:
+        """Galleries held in memory, and their people and templates in all."""
+        ...
+
     async def gallery(self, tenant_id: str, version: int | None = None) -> Gallery:
         """The tenant's current gallery (rebuilt when its template version changed). ``version``:
         the tenant's template version when the caller has just read it (saves a read)."""

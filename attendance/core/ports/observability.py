@@ -19,6 +19,14 @@ class Metrics(Protocol):
         """The role's loop went round once (a stalled loop stops these)."""
         ...
 
+    def face_analysed(self, decode_s: float, detect_s: float, encode_s: float) -> None:
+        """One photo through the face pipeline: the time of each stage."""
+        ...
+
+    def galleries(self, loaded: int, people: int, templates: int) -> None:
+        """What this process holds in memory to match against (tenants' galleries, their sizes)."""
+        ...
+
 
 class NoMetrics:
     def http_request(self, route: str, method: str, status: int, seconds: float) -> None:
@@ -28,4 +36,10 @@ class NoMetrics:
         return None
 
     def heartbeat(self, role: str) -> None:
+        return None
+
+    def face_analysed(self, decode_s: float, detect_s: float, encode_s: float) -> None:
+        return None
+
+    def galleries(self, loaded: int, people: int, templates: int) -> None:
         return None
