@@ -69,6 +69,9 @@ class FaceSettings(BaseModel):
     second_face_ratio_check_in: float = 0.9
     enroll_jitters: int = Field(default=0, ge=0, le=100)
     processes: int = Field(default=2, ge=1, le=64)
+    nice: int = Field(
+        default=10, ge=0, le=19, description="the face-engine processes' CPU priority below the roles' (acks first)"
+    )
     model: str = Field(default="dlib_resnet_v1", description="the face model (adapters/faces/registry.py)")
 
 

@@ -8,6 +8,7 @@ parent before a fork) and keeps one ``FacePipeline`` (built by ``registry.face_p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -34,6 +35,9 @@ def single_thread_blas() -> None:
 def _init_worker(settings: FaceSettings) -> None:
     global _engine
     single_thread_blas()
+    if settings.nice:  # on shared cores, a Slack acknowledgement (3 s deadline) goes before face work
+        with contextlib.suppress(OSError):
+            os.nice(settings.nice)
     from attendance.adapters.faces.registry import face_pipeline
 
     _engine = face_pipeline(settings)
