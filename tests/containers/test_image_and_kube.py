@@ -34,7 +34,7 @@ import aiohttp
 import pytest
 import yaml
 
-from attendance.adapters.embedded.secantus import free_port, ping
+from attendance.adapters.embedded.secantus import free_port, ping, port_open
 from attendance.core.domain.model import ChatIdentity, Employee, Role, new_id
 from attendance.core.messages import CreateTenant, EnrollPhoto, RecordConsent
 from attendance.entrypoints.bootstrap import Container, build
@@ -129,7 +129,10 @@ def database() -> Iterator[str]:
     podman("run", "-d", "--name", name, "--network=host", IMAGE, "database", "--host", "127.0.0.1", "--port", str(port))
     uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"
     try:
-        asyncio.run(until(lambda: ping(uri), "the database container", deadline_s=60))
+        # the port first (a connection opened and closed), then one ping: a ping that times out
+        # while the server starts would leave its half-open socket to the garbage collector
+        asyncio.run(until(lambda: port_open("127.0.0.1", port), "the database container's port", deadline_s=60))
+        assert asyncio.run(ping(uri, timeout_ms=10_000)), "the database container does not answer"
         yield uri
     finally:
         podman("rm", "-f", name, check=False)
