@@ -155,6 +155,11 @@ def test_the_command_checks_rotates_and_checks_again(
     }.items():
         monkeypatch.setenv(name, value)
     try:
+        monkeypatch.delenv("ATTENDANCE_CRYPTO__OLD_TEMPLATE_KEYS")  # the old key forgotten: told how to give it
+        assert main(["keys", "rotate"]) == 1
+        said = capsys.readouterr().err
+        assert "unknown key id 'k1'" in said and "Keep the old key in ATTENDANCE_CRYPTO__OLD_TEMPLATE_KEYS" in said
+        monkeypatch.setenv("ATTENDANCE_CRYPTO__OLD_TEMPLATE_KEYS", f'{{"k1": "{k1}"}}')
         assert main(["keys", "rotate", "--check"]) == 1
         assert "7 values are still under an older key" in capsys.readouterr().out
         assert main(["keys", "rotate"]) == 0

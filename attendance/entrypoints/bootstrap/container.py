@@ -136,6 +136,12 @@ def template_cipher(settings: Settings) -> AesGcmTemplateCipher:
     return AesGcmTemplateCipher(LOCAL_KEY_ID, keys)
 
 
+KEY_HINTS = {
+    "ATTENDANCE_CRYPTO__TEMPLATE_KEY": "make one with `attendance keys generate`",
+    "ATTENDANCE_WEB__SESSION_KEY": "make one with `openssl rand -base64 48`",
+}
+
+
 def _refuse_a_local_key_for_a_shared_database(settings: Settings, variable: str) -> None:
     """A key generated into this machine's ``home`` is fine for one machine (the embedded database,
     or MongoDB on loopback); with a database that other machines share (Atlas, Kubernetes) each
@@ -144,9 +150,8 @@ def _refuse_a_local_key_for_a_shared_database(settings: Settings, variable: str)
     hosts = uri.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1]
     if uri and not all(h.rsplit(":", 1)[0].strip("[]") in ("127.0.0.1", "localhost", "::1") for h in hosts.split(",")):
         raise TemplateKeyError(
-            f"{variable} is not set: with a database other machines share (MONGODB_URI), every replica must "
-            "use the same configured key (docs/operations.md); a key generated on one machine would make what "
-            "it encrypts unreadable to the others"
+            f"{variable} is not set. With a shared database (MONGODB_URI) every replica needs the same key: "
+            f"{KEY_HINTS[variable]} and give it to every replica (docs/operations.md)."
         )
 
 

@@ -375,7 +375,14 @@ async def keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
 
     active = settings.crypto.template_key_id if settings.crypto.template_key is not None else LOCAL_KEY_ID
     async with build(settings) as c:
-        found = await rotate_keys(c.sealed, dry_run=args.check)
+        try:
+            found = await rotate_keys(c.sealed, dry_run=args.check)
+        except TemplateKeyError as exc:  # an older key is not configured: say how to give it
+            raise TemplateKeyError(
+                f"{exc}. Keep the old key in ATTENDANCE_CRYPTO__OLD_TEMPLATE_KEYS (for example "
+                '\'{"k1": "<the old key>"}\') and run this again: what was re-encrypted stays so, the rest is '
+                "unchanged (docs/operations.md)"
+            ) from exc
     left = 0
     for name, r in found.items():
         verb = "to re-encrypt" if args.check else "re-encrypted"
