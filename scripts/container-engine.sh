@@ -12,15 +12,8 @@ elif command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
   engine=docker
 else
   need=(podman runc mmdebstrap uidmap)
-  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    say "installing ${need[*]} (Debian's packages)"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-  elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    say "installing ${need[*]} with sudo (Debian's packages)"
-    sudo DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-  else
+  source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
+  if ! apt_install "${need[@]}"; then
     say "no container engine: install podman (Debian/Ubuntu: apt-get install ${need[*]}; Fedora: dnf install podman)"
     exit 1
   fi

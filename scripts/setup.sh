@@ -30,16 +30,9 @@ if ! { [ -e /usr/include/x86_64-linux-gnu/cblas.h ] || [ -e /usr/include/aarch64
        || [ -e /usr/include/cblas.h ]; }; then
   missing+=(libopenblas-dev)
 fi
+source scripts/apt.sh
 if [ ${#missing[@]} -gt 0 ]; then
-  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    say "installing system packages: ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    say "installing system packages with sudo: ${missing[*]}"
-    sudo DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  else
+  if ! apt_install "${missing[@]}"; then
     say "missing system packages: ${missing[*]}"
     say "install them with your package manager (Debian/Ubuntu: apt-get install ${missing[*]};"
     say "Fedora: dnf install gcc-c++ cmake openblas-devel; macOS: brew install cmake openblas)."
