@@ -185,8 +185,7 @@ async def _metrics_server(
 
     async def refresh() -> None:
         await metrics.refresh(c.checkin.jobs, c.deliveries, time.time())
-        if role == "worker":
-            metrics.galleries(*c.checkin.galleries.sizes())
+        metrics.galleries(*c.checkin.galleries.sizes())  # the worker's; a dispatcher holds none (0)
 
     token = settings.metrics.token.get_secret_value() if settings.metrics.token else None
     runner = await serve_metrics(
