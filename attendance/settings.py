@@ -65,8 +65,15 @@ class FaceSettings(BaseModel):
     min_sharpness_check_in: float = 4.0
     min_brightness: float = 35.0
     max_brightness: float = 225.0
-    second_face_ratio_enroll: float = 0.35
-    second_face_ratio_check_in: float = 0.9
+    second_face_ratio_enroll: float = Field(
+        default=0.35, gt=0, description="enrollment refuses a photo whose second face weighs this share of the first"
+    )
+    second_face_ratio_check_in: float = Field(
+        default=0.55,
+        gt=0,
+        description="check-in decides on the dominant face unless another weighs this share of it (two people); "
+        "docs/recognition.md, 'Background faces'",
+    )
     enroll_jitters: int = Field(default=0, ge=0, le=100)
     processes: int = Field(default=2, ge=1, le=64)
     nice: int = Field(

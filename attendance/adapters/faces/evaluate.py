@@ -19,7 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from attendance.adapters.faces.composite import Layout, composite
 from attendance.adapters.faces.faceset import FacePhoto, FaceSet
+from attendance.adapters.faces.model import FaceBox, Rgb
 from attendance.core.domain.faces import FaceAnalysis, FaceModelCard, PhotoRefused, Purpose
 from attendance.core.domain.model import MAX_TEMPLATES_PER_PERSON, MatchThresholds
 from attendance.core.matching import Gallery, Outcome, check_enrollment, identify, verify
@@ -202,3 +204,122 @@ def sweep(e: Embedded, base: MatchThresholds, values: Sequence[float]) -> list[d
 
 
 SWEEP_VALUES = [round(0.36 + 0.02 * i, 2) for i in range(14)]  # 0.36 .. 0.62
+
+
+# ------------------------------------------------------------ background faces (two-person photos)
+
+BACKGROUND_SCALES = (0.0, 0.7, 0.8, 0.9, 1.0)  # 0: the front face alone on the same canvas
+RIVAL_RATIOS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.8, 0.9)  # the check-in rule's ratios the study replays
+INTRUDER_CLAIMS = 4  # enrolled people each stranger-in-front photo is tried against
+LAYOUTS: tuple[Layout, ...] = ("behind", "beside")
+
+
+@dataclass(slots=True)
+class Composite:
+    """One two-person photo through the check-in pipeline with no two-people gate: the runner-up
+    face's share of the dominant one (``dominant_face``), and whether the decision on the
+    dominant face accepted the person it was meant to (genuine) or the intruder's claim."""
+
+    layout: str
+    scale: float
+    intruder: bool
+    rival: float | None  # None: refused for another reason (no face, too small...)
+    accepted: bool
+
+
+def background_study(
+    e: Embedded,
+    faces: FaceSet,
+    analyse: Analyse,
+    locate: Callable[[bytes], tuple[Rgb, list[FaceBox]]],
+    t: MatchThresholds,
+) -> list[Composite]:
+    """Two-person photos made from the face set (``composite``), through the check-in pipeline.
+    ``analyse`` must not refuse two people (its rival ratio above 1): the study records each
+    photo's rival share, and ``background_figures`` replays the rule at any ratio, as ``sweep``
+    replays thresholds.
+
+    - *genuine in front*: each genuine probe with a stranger's face added (``behind``: to the
+      side and higher, as a colleague behind; ``beside``: the same height, as a shared selfie),
+      verified as the probe's person;
+    - *intruder in front*: each stranger photo with an enrolled person's face added, claimed as
+      that person (verify) and identified: neither may accept the enrolled person.
+    """
+    gallery = Gallery.build(e.templates, dim=e.dim)
+    people = sorted({identity for identity, _ in e.templates})
+    located: dict[str, tuple[Rgb, FaceBox] | None] = {}
+
+    def find(photo: FacePhoto) -> tuple[Rgb, FaceBox] | None:
+        if photo.label not in located:
+            pixels, boxes = locate(photo.path.read_bytes())
+            located[photo.label] = (pixels, max(boxes, key=lambda b: b.area)) if boxes else None
+        return located[photo.label]
+
+    by_label = {p.label: p for p in faces.all_photos()}
+    strangers = [p for p in faces.all_photos() if p.stranger and find(p) is not None]
+    out: list[Composite] = []
+    for layout in LAYOUTS:
+        for scale in BACKGROUND_SCALES:
+            for i, (identity, _, label) in enumerate(e.genuine):
+                front, other = find(by_label[label]), find(strangers[i % len(strangers)])
+                if front is not None and other is not None:
+                    got = _composite_analysis(front, other, scale, layout, analyse)
+                    ok = got is not None and verify(gallery, identity, got[0], t).outcome is Outcome.ACCEPTED
+                    out.append(Composite(layout, scale, False, got[1] if got else None, ok))
+            if scale == 0.0:
+                continue  # a stranger alone is the ordinary stranger trial
+            for i, photo in enumerate(strangers):
+                for k in range(INTRUDER_CLAIMS):
+                    claimed = people[(i * INTRUDER_CLAIMS + k) % len(people)]
+                    behind = next((find(p) for p in faces.enrolled[claimed] if find(p) is not None), None)
+                    front = find(photo)
+                    if behind is None or front is None:
+                        continue
+                    got = _composite_analysis(front, behind, scale, layout, analyse)
+                    ok = False
+                    if got is not None:
+                        ided = identify(gallery, got[0], t)
+                        ok = verify(gallery, claimed, got[0], t).outcome is Outcome.ACCEPTED or (
+                            ided.outcome is Outcome.ACCEPTED and ided.employee_id == claimed
+                        )
+                    out.append(Composite(layout, scale, True, got[1] if got else None, ok))
+    return out
+
+
+def background_figures(study: Sequence[Composite], rival_ratio: float) -> list[dict[str, float | int | str]]:
+    """Per layout and scale, with the two-people gate at ``rival_ratio``: genuine probes verified
+    and refused as two people, and intruder photos accepted as the enrolled person behind."""
+    rows: list[dict[str, float | int | str]] = []
+    for layout in LAYOUTS:
+        for scale in BACKGROUND_SCALES:
+            group = [c for c in study if c.layout == layout and c.scale == scale]
+            genuine = [c for c in group if not c.intruder]
+            intruders = [c for c in group if c.intruder]
+
+            def passes(c: Composite) -> bool:
+                return c.rival is not None and c.rival < rival_ratio
+
+            rows.append(
+                {
+                    "layout": layout,
+                    "scale": scale,
+                    "probes": len(genuine),
+                    "verified": _rate(sum(passes(c) and c.accepted for c in genuine), len(genuine)),
+                    "two_people": _rate(sum(c.rival is not None and not passes(c) for c in genuine), len(genuine)),
+                    "intruder_trials": len(intruders),
+                    "intruder_accepts": sum(passes(c) and c.accepted for c in intruders),
+                }
+            )
+    return rows
+
+
+def _composite_analysis(
+    front: tuple[Rgb, FaceBox], other: tuple[Rgb, FaceBox], scale: float, layout: Layout, analyse: Analyse
+) -> tuple[Vector, float] | None:
+    """The check-in embedding of the photo and its rival share, or None when it was refused."""
+    photo = composite(front, other, scale=scale, layout=layout) if scale > 0 else composite(front, None, layout=layout)
+    try:
+        analysis = analyse(photo, Purpose.CHECK_IN)
+    except PhotoRefused:
+        return None
+    return np.asarray(analysis.embedding, dtype=np.float32), analysis.rival

@@ -15,7 +15,15 @@ from PIL import Image
 from attendance.adapters.faces.decode import Decoded, decode
 from attendance.adapters.faces.fingerprint import phash
 from attendance.adapters.faces.model import FaceBox, FaceModel, Rgb
-from attendance.core.domain.faces import FaceAnalysis, FaceModelCard, PhotoRefused, Purpose, RefusalReason, StageTimes
+from attendance.core.domain.faces import (
+    FaceAnalysis,
+    FaceModelCard,
+    PhotoRefused,
+    Purpose,
+    RefusalReason,
+    StageTimes,
+    dominant_face,
+)
 from attendance.core.domain.model import FaceQuality
 from attendance.settings import FaceSettings
 
@@ -44,7 +52,7 @@ class FacePipeline:
         self._model.load()
         started = time.perf_counter()
         faces = self._detect(decoded.pixels)
-        face = self._choose(faces, decoded, purpose)
+        face, rival = self._choose(faces, decoded, purpose)
         quality = self._quality(decoded, face, purpose)
         detected = time.perf_counter()
         jitters = s.enroll_jitters if purpose is Purpose.ENROLL else 0
@@ -58,6 +66,7 @@ class FacePipeline:
             faces_found=len(faces),
             model_id=self._model.card.id,
             fingerprint=phash(decoded.pixels),
+            rival=round(rival, 3),
             captured_at=decoded.captured_at,
             times=StageTimes(
                 decode_ms=decoded.ms,
@@ -65,6 +74,14 @@ class FacePipeline:
                 encode_ms=(encoded - detected) * 1000,
             ),
         )
+
+    def locate(self, photo: bytes) -> tuple[Rgb, list[FaceBox]]:
+        """The working-size pixels of a photo and every face found in them (for tools that build
+        test photos, ``composite``)."""
+        s = self._s
+        decoded = decode(photo, max_bytes=s.max_bytes, max_pixels=s.max_pixels, work_size=s.work_size)
+        self._model.load()
+        return decoded.pixels, self._detect(decoded.pixels)
 
     def _detect(self, pixels: Rgb) -> list[FaceBox]:
         """A cheap pass on a small copy without upsampling; if it finds nothing, a careful one."""
@@ -82,24 +99,13 @@ class FacePipeline:
             faces = self._model.detect(pixels, upsample=1)
         return faces
 
-    def _choose(self, faces: list[FaceBox], decoded: Decoded, purpose: Purpose) -> FaceBox:
-        """The face that is large and central. A second face weighing nearly as much means the
-        photo shows two people: refused (strictly for enrollment, only when ambiguous at check-in)."""
-        if not faces:
-            raise PhotoRefused(RefusalReason.NO_FACE)
+    def _choose(self, faces: list[FaceBox], decoded: Decoded, purpose: Purpose) -> tuple[FaceBox, float]:
+        """The dominant face (``dominant_face``: the domain's rule, stricter for enrollment) and
+        its runner-up's share."""
         h, w = decoded.pixels.shape[:2]
-        cx, cy, diag = w / 2, h / 2, float(np.hypot(w, h))
-
-        def weight(f: FaceBox) -> float:
-            off = float(np.hypot((f.left + f.right) / 2 - cx, (f.top + f.bottom) / 2 - cy)) / diag
-            return f.area * max(0.05, 1.0 - 2.0 * off)
-
-        ranked = sorted(faces, key=weight, reverse=True)
-        chosen = ranked[0]
-        limit = self._s.second_face_ratio_enroll if purpose is Purpose.ENROLL else self._s.second_face_ratio_check_in
-        if len(ranked) > 1 and weight(ranked[1]) >= limit * weight(chosen):
-            raise PhotoRefused(RefusalReason.MULTIPLE_FACES)
-        return chosen
+        ratio = self._s.second_face_ratio_enroll if purpose is Purpose.ENROLL else self._s.second_face_ratio_check_in
+        best, rival = dominant_face([(f.left, f.top, f.right, f.bottom) for f in faces], w, h, rival_ratio=ratio)
+        return faces[best], rival
 
     def _quality(self, decoded: Decoded, face: FaceBox, purpose: Purpose) -> FaceQuality:
         s = self._s

@@ -9,6 +9,8 @@ Exception tree (this module)::
 from __future__ import annotations
 
 import enum
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from attendance.core.domain.model import FaceQuality, MatchThresholds
@@ -115,4 +117,40 @@ class FaceAnalysis:
     model_id: str
     times: StageTimes
     fingerprint: int = 0  # 64-bit perceptual hash of the whole photo (replay check)
+    rival: float = 0.0  # the next face's prominence as a share of the chosen face's (0: alone)
     captured_at: str | None = None  # EXIF capture time, "YYYY:MM:DD HH:MM:SS[+HH:MM]"
+
+
+Box = tuple[int, int, int, int]  # left, top, right, bottom, in one photo's pixels
+
+CENTRE_FALLOFF = 3.0  # a face a sixth of the diagonal from the centre counts half (calibrated: recognition.md)
+CENTRE_WEIGHT_FLOOR = 0.05  # a face in a corner still counts a little
+
+
+def prominence(box: Box, width: int, height: int) -> float:
+    """How much a face is the photo's subject: its area, discounted by its distance from the
+    centre (a face at the centre counts whole, one a sixth of the diagonal away counts half)."""
+    left, top, right, bottom = box
+    area = max(0, right - left) * max(0, bottom - top)
+    off = math.hypot((left + right) / 2 - width / 2, (top + bottom) / 2 - height / 2) / math.hypot(width, height)
+    return area * max(CENTRE_WEIGHT_FLOOR, 1.0 - CENTRE_FALLOFF * off)
+
+
+def dominant_face(boxes: Sequence[Box], width: int, height: int, *, rival_ratio: float) -> tuple[int, float]:
+    """The index of the face the photo is *of*, when one face clearly dominates, and the
+    runner-up's prominence as a share of it (0 when the face is alone).
+
+    "Clearly": every other face's ``prominence`` is below ``rival_ratio`` times the dominant
+    one's. A colleague behind the person (smaller, or off to the side) is then ignored and the
+    decision is made on the dominant face; two faces of similar size and place are two people,
+    refused (``MULTIPLE_FACES``), as is a photo with no face (``NO_FACE``). Check-in and
+    enrollment use this same rule with different ratios (``FaceSettings``; calibration in
+    docs/recognition.md, "Background faces")."""
+    if not boxes:
+        raise PhotoRefused(RefusalReason.NO_FACE)
+    weights = [prominence(b, width, height) for b in boxes]
+    best = max(range(len(boxes)), key=weights.__getitem__)
+    rival = max((w for i, w in enumerate(weights) if i != best), default=0.0) / max(weights[best], 1e-9)
+    if len(boxes) > 1 and rival >= rival_ratio:
+        raise PhotoRefused(RefusalReason.MULTIPLE_FACES)
+    return best, rival

@@ -24,6 +24,12 @@ def add_commands(sub: Any) -> None:
         help="enroll each person's first N photos (1-3), probe the rest; people with fewer than N+1 "
         "photos are skipped (default 1)",
     )
+    p.add_argument(
+        "--background",
+        action="store_true",
+        help="also build two-person photos from the set (a stranger behind or beside each probe, each stranger in "
+        "front of an enrolled face) and report how the dominant-face rule decides them",
+    )
     p.set_defaults(handler=run_eval)
 
     bench = sub.add_parser("bench", help="speed benchmarks").add_subparsers(
@@ -142,8 +148,53 @@ async def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     }
     report["sweep"] = rows
     report["refusals"] = [{"photo": label, "reason": reason} for label, reason in embedded.refusals]
+    if args.background:
+        report["background"] = _background(embedded, args.dir, settings, th)
     _write(args.json, report)
     return 0
+
+
+def _background(embedded: Any, faces_dir: Path, settings: Settings, th: Any) -> dict[str, Any]:
+    from attendance.adapters.faces.evaluate import RIVAL_RATIOS, background_figures, background_study
+    from attendance.adapters.faces.faceset import load_face_set
+    from attendance.adapters.faces.registry import face_pipeline
+
+    # the study's own pipeline never refuses two people: it records each photo's rival share and
+    # replays the production rule (and the other ratios) on it, as the threshold sweep does
+    study_engine = face_pipeline(settings.face.model_copy(update={"second_face_ratio_check_in": 2.0}))
+    study = background_study(embedded, load_face_set(faces_dir), study_engine.analyse_sync, study_engine.locate, th)
+    ratio = settings.face.second_face_ratio_check_in
+    rows = background_figures(study, ratio)
+    print(
+        f"\ntwo-person photos, the check-in rule at ratio {ratio} (the other face SCALE times the front "
+        "face's width; 0: the front face alone on the same canvas):\n"
+        f"{'layout':>7s} {'scale':>5s} {'probes':>6s} {'verified':>8s} {'2 people':>8s} "
+        f"{'intruders':>9s} {'accepted':>8s}"
+    )
+    for f in rows:
+        print(
+            f"{f['layout']:>7s} {f['scale']:5.1f} {f['probes']:6d} {f['verified']:8.3f} {f['two_people']:8.3f} "
+            f"{f['intruder_trials']:9d} {f['intruder_accepts']:8d}"
+        )
+    sweep_rows = []
+    print(f"\n{'ratio':>6s} {'behind verified':>15s} {'beside 1.0 two people':>21s} {'intruder accepts':>16s}")
+    for r in RIVAL_RATIOS:
+        figures = background_figures(study, r)
+        behind = [f for f in figures if f["layout"] == "behind" and float(f["scale"]) > 0]
+        row = {
+            "ratio": r,
+            "behind_verified": round(sum(float(f["verified"]) for f in behind) / len(behind), 4),
+            "beside_same_size_two_people": next(
+                f["two_people"] for f in figures if f["layout"] == "beside" and f["scale"] == 1.0
+            ),
+            "intruder_accepts": sum(int(f["intruder_accepts"]) for f in figures),
+        }
+        sweep_rows.append(row)
+        print(
+            f"{r:6.2f} {row['behind_verified']:15.3f} {row['beside_same_size_two_people']:21.3f} "
+            f"{row['intruder_accepts']:16d}"
+        )
+    return {"rival_ratio": ratio, "rows": rows, "sweep": sweep_rows}
 
 
 async def run_bench_recognition(args: argparse.Namespace, settings: Settings) -> int:
