@@ -1,8 +1,10 @@
 """Import employees from a CSV file, and enroll their photos when consent is on file.
 
 Columns: ``name,email,slack_user_id,teams_user_id,manager_email,roles,photo,worker_id``, and optionally
-``work_days`` (``mon,tue,wed``) and ``work_hours`` (``09:00-13:00``): the person's own schedule. Every row that
-can be imported is; every row (or photo) that fails is reported with its line and the reason.
+``work_days`` (``mon,tue,wed``) and ``work_hours`` (``09:00-13:00``): the person's own schedule. ``photo``
+names up to three files separated by ``;`` (three photos taken a moment apart make check-ins
+faster; one is enough), each held to the earlier ones (``enroll_photo``'s self-consistency check).
+Every row that can be imported is; every row (or photo) that fails is reported with its line and the reason.
 Importing the same file again updates the same employees (matched by email). The two chat
 columns set the person's Slack and Teams user ids (an empty cell unlinks them; a file without
 the column leaves that platform's links as they are); the ids are
@@ -21,6 +23,7 @@ from datetime import time
 from attendance.core.domain.faces import PhotoRefused
 from attendance.core.domain.model import (
     MAX_NAME,
+    MAX_TEMPLATES_PER_PERSON,
     ChatIdentity,
     DomainError,
     Employee,
@@ -57,7 +60,7 @@ class ImportRow:
     line: int
     employee: Employee
     manager_email: str | None
-    photo: str | None
+    photos: tuple[str, ...]  # up to MAX_TEMPLATES_PER_PERSON file names
     chat_users: dict[str, str | None]  # platform -> user id (None: unlink); platforms of the file's columns
     schedule: tuple[frozenset[int] | None, tuple[time, time] | None] = (None, None)  # own days, hours
 
@@ -101,6 +104,12 @@ def parse_employee_csv(text: str, tenant_id: str, report: ImportReport) -> list[
             manager = normalise_email(cell["manager_email"]) if cell.get("manager_email") else None
             roles = parse_roles(cell.get("roles", ""))
             chat_users = {p: cell.get(column) or None for column, p in CHAT_COLUMNS.items() if column in header}
+            photos = tuple(name.strip() for name in cell.get("photo", "").split(";") if name.strip())
+            if len(photos) > MAX_TEMPLATES_PER_PERSON:
+                raise DomainError(
+                    f"the photo cell names {len(photos)} files; at most {MAX_TEMPLATES_PER_PERSON} "
+                    "(separated by ';') are enrolled per person"
+                )
             days = parse_days(cell["work_days"]) if cell.get("work_days") else None
             hours = parse_hours(cell["work_hours"]) if cell.get("work_hours") else None
             for platform, user in chat_users.items():
@@ -118,7 +127,7 @@ def parse_employee_csv(text: str, tenant_id: str, report: ImportReport) -> list[
             worker_id=cell.get("worker_id") or None,
             roles=roles,
         )
-        rows.append(ImportRow(line, employee, manager, cell.get("photo") or None, chat_users, (days, hours)))
+        rows.append(ImportRow(line, employee, manager, photos, chat_users, (days, hours)))
     return rows
 
 
@@ -168,26 +177,26 @@ async def import_employees(
                 await deps.employees.set_manager(tenant.id, employee.id, manager.id)
 
     for row, employee in stored:
-        if not row.photo:
-            continue
-        why = await _enroll_row_photo(
-            row=row,
-            employee=employee,
-            deps=deps,
-            photos=photos,
-            consent_recorded_by=consent_recorded_by,
-            notice_version=notice_version,
-        )
-        if why is None:
-            report.photos_enrolled += 1
-        else:
-            report.fail(row.line, employee.email, f"imported, photo not enrolled: {why}")
+        for name in row.photos:  # in order: each later photo is held to the earlier ones
+            why = await _enroll_row_photo(
+                name,
+                employee=employee,
+                deps=deps,
+                photos=photos,
+                consent_recorded_by=consent_recorded_by,
+                notice_version=notice_version,
+            )
+            if why is None:
+                report.photos_enrolled += 1
+            else:
+                which = f" {name!r}" if len(row.photos) > 1 else ""
+                report.fail(row.line, employee.email, f"imported, photo{which} not enrolled: {why}")
     return report
 
 
 async def _enroll_row_photo(
+    name: str,
     *,
-    row: ImportRow,
     employee: Employee,
     deps: EnrollmentDeps,
     photos: PhotoFiles | None,
@@ -199,9 +208,9 @@ async def _enroll_row_photo(
     if photos is None:
         return "no photo folder given (pass --photos DIR)"
     try:
-        data = photos.read(row.photo or "")
+        data = photos.read(name)
     except (OSError, ValueError) as exc:
-        return f"cannot read {row.photo!r}: {exc}"
+        return f"cannot read {name!r}: {exc}"
     if await deps.consents.active(employee.tenant_id, employee.id) is None:
         await record_consent(
             RecordConsent(

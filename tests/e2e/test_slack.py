@@ -356,6 +356,7 @@ async def test_enrollment_through_the_modal_then_a_check_in(h: Harness) -> None:
     assert status == 200
     [opened] = h.slack.called("views.open")
     assert opened.args["view"]["callback_id"] == "enroll_modal" and "Who sees it" in json.dumps(opened.args["view"])
+    assert "Three selfies, a moment apart, make check-ins faster" in json.dumps(opened.args["view"])
 
     def submission(agree: bool, files: list[dict[str, Any]]) -> dict[str, Any]:
         options = [{"value": "agree"}] if agree else []
@@ -386,6 +387,8 @@ async def test_enrollment_through_the_modal_then_a_check_in(h: Harness) -> None:
     [result] = await h.answer_to("UDAN")  # the DM is reached through the user's id
     assert text_of(result).startswith("You're enrolled, John (2 of 3 photos stored)")
     assert "• Photo 3: That file is not a photo I can read." in text_of(result)
+    more = "Adding 1 more selfie, a moment apart, makes check-ins faster: use `/attendance enroll` again."
+    assert more in text_of(result)
     assert await h.c.db["face_templates"].count_documents({"employee_id": h.people["UDAN"].id}) == 2
     await h.selfie("UDAN", "John_McCain/4.jpg")
     [_, checked] = await h.answer_to("UDAN", 2)

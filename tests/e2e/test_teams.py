@@ -338,7 +338,7 @@ async def test_enrollment_asks_for_consent_then_enrolls_the_photos_sent(h: Harne
     assert "tick the box" in said(unticked)
     assert await h.c.deps.consents.active(h.tenant_id, h.people["dan"].id) is None
     agreed = await h.say("dan", value={"action": "consent", "agree": "true"})
-    assert "send me 1 to 3 selfies" in said(agreed)
+    assert "send me up to 3 selfies" in said(agreed) and "a moment apart, make check-ins faster" in said(agreed)
     consent = await h.c.deps.consents.active(h.tenant_id, h.people["dan"].id)
     assert consent is not None and consent.method == "chat"
     await h.post(
@@ -348,6 +348,8 @@ async def test_enrollment_asks_for_consent_then_enrolls_the_photos_sent(h: Harne
         lambda: [s for s in h.teams.to("a:dan") if "enrolled" in said(s) or "could be used" in said(s)]
     )
     assert "You're enrolled, John (1 of 3 photos stored)" in said(done[-1]) and "Photo 2:" in said(done[-1])
+    more = "Adding 2 more selfies, a moment apart, makes check-ins faster: send me more with the word *enroll*."
+    assert more in said(done[-1])
     assert await h.c.deps.templates.count(h.tenant_id, h.people["dan"].id) == 1
     await h.selfie("dan", "John_McCain/3.jpg")
     [answer] = await h.answers("dan")

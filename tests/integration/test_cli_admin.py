@@ -32,6 +32,30 @@ Eve Sneaky,eve@example.com,,,,,../../etc/passwd
 """
 
 
+def test_import_enrolls_up_to_three_photos_each_held_to_the_earlier_ones(  # type: ignore[no-untyped-def]
+    cli, faces_dir: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "three"
+    folder.mkdir()
+    for name, source in {
+        "ada-1.jpg": "Serena_Williams/1.jpg",
+        "ada-2.jpg": "Serena_Williams/2.jpg",
+        "ada-3.jpg": "Kit_Harington/1.jpg",  # someone else's face among hers
+    }.items():
+        (folder / name).symlink_to(faces_dir / source)
+    csv_path = tmp_path / "three.csv"
+    csv_path.write_text("name,email,photo\nAda Lovelace,ada@example.com,ada-1.jpg;ada-2.jpg;ada-3.jpg\n")
+    assert cli("tenants", "create", "Acme").returncode == 0
+    args = ("employees", "import", str(csv_path), "--tenant", "Acme", "--photos", str(folder))
+    result = cli(*args, "--consent-recorded-by", "hr@example.com")
+    assert "imported 1 employees, enrolled 2 photos" in result.stdout, result.stdout + result.stderr
+    assert "line 2 (ada@example.com): imported, photo 'ada-3.jpg' not enrolled: This face does not match" in (
+        result.stdout
+    )
+    (row,) = json.loads(cli("employees", "list", "--tenant", "Acme", "--json").stdout)
+    assert row["face_templates"] == 2
+
+
 def test_tenants_create_and_list(cli) -> None:  # type: ignore[no-untyped-def]
     made = cli("tenants", "create", "Acme", "--slack-team", "T123", "--timezone", "Europe/Berlin")
     assert made.returncode == 0, made.stderr

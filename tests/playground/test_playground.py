@@ -235,7 +235,7 @@ async def test_help_enroll_a_selfie_and_undo_through_the_agents_playground(pg: P
     consent = await pg.answer(lambda t: t.startswith("Selfie check-in"))
     assert set(buttons_of(consent)) == {"Continue", "No, thanks"}
     await pg.press(consent, "Continue", agree="true")
-    await pg.answer(lambda t: t.startswith("Thank you. Now send me 1 to 3 selfies"))
+    await pg.answer(lambda t: t.startswith("Thank you. Now send me up to 3 selfies"))
 
     await pg.send_photos(f"{ALEX}/1.jpg", f"{ALEX}/2.jpg", f"{ALEX}/3.jpg")
     await pg.answer(lambda t: t.startswith("Thanks! I'm checking your photos"))

@@ -22,7 +22,7 @@ def test_good_rows_parse_and_bad_rows_are_reported_with_their_line() -> None:
     assert [r.employee.email for r in rows] == ["ada@example.com", "grace@example.com"]
     ada, grace = rows
     assert ada.chat_users == {"slack": "U1", "teams": None} and ada.manager_email == "grace@example.com"
-    assert ada.photo == "ada.jpg" and ada.employee.roles == {Role.EMPLOYEE, Role.MANAGER}
+    assert ada.photos == ("ada.jpg",) and ada.employee.roles == {Role.EMPLOYEE, Role.MANAGER}
     assert grace.chat_users == {"slack": None, "teams": "29:abc"}
     assert grace.employee.roles == {Role.EMPLOYEE, Role.ADMIN, Role.PAYROLL}
     lines = {line: why for line, _, why in report.failures}
@@ -63,3 +63,17 @@ def test_optional_work_days_and_hours_give_a_person_their_own_schedule() -> None
     assert pat.schedule == (frozenset({0, 1, 2}), (time(9), time(13))) and nia.schedule == (None, None)
     why = {line: text for line, _, text in report.failures}
     assert "'someday' is not a day" in why[4] and "is not a time range" in why[5]
+
+
+def test_a_photo_cell_names_up_to_three_photos() -> None:
+    report = ImportReport()
+    text = (
+        "name,email,photo\n"
+        "Ada,ada@example.com,ada-1.jpg; ada-2.jpg ;ada-3.jpg\n"
+        "Bo,bo@example.com,\n"
+        "Cy,cy@example.com,1.jpg;2.jpg;3.jpg;4.jpg\n"
+    )
+    rows = parse_employee_csv(text, "t1", report)
+    assert [r.photos for r in rows] == [("ada-1.jpg", "ada-2.jpg", "ada-3.jpg"), ()]
+    ((line, who, why),) = report.failures
+    assert (line, who) == (4, "cy@example.com") and "names 4 files; at most 3" in why

@@ -13,6 +13,7 @@ from typing import Any
 from attendance.core.domain.checkins import Outcome, OutcomeKind
 from attendance.services.conversation.answers import Answer, AskToDecide, Dialect, ReviewShown
 from attendance.services.conversation.commands import CONSENT_AGREEMENT, CONSENT_CHOICE, consent_notice
+from attendance.services.conversation.lines import THREE_SELFIES
 from attendance.services.conversation.turns import review_text
 
 Block = dict[str, Any]
@@ -137,10 +138,10 @@ def enroll_modal() -> dict[str, Any]:
             {
                 "type": "input",
                 "block_id": "photos",
-                "label": {"type": "plain_text", "text": "1 to 3 selfies"},
+                "label": {"type": "plain_text", "text": "Up to 3 selfies"},
                 "element": {"type": "file_input", "action_id": "files", "filetypes": PHOTO_TYPES, "max_files": 3},
             },
-            context("Just you, facing the camera, in good light; no sunglasses. Different days or light help."),
+            context(f"{THREE_SELFIES} Just you, facing the camera, in good light; no sunglasses."),
         ],
     }
 

@@ -75,5 +75,11 @@ class SlackEnrollment:
         report = await chat.enroll_with_consent(
             who.tenant, who.person, photos, notice_version=self._notice, deps=self._chat
         )
-        text = enrollment_result(report, who.person.name, "•", "Try again with `/attendance enroll`.")
+        text = enrollment_result(
+            report,
+            who.person.name,
+            "•",
+            "Try again with `/attendance enroll`.",
+            more="use `/attendance enroll` again.",
+        )
         await client.chat_postMessage(channel=who.user_id, text=text)

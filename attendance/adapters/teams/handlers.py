@@ -25,7 +25,7 @@ from attendance.services.checkin import CheckInDeps, RequestCheckIn, submit_chec
 from attendance.services.conversation import turns as talk
 from attendance.services.conversation.answers import Answer, AskToDecide, Dialect, ExportMonth, TellAdmins
 from attendance.services.conversation.commands import ChatCommand, parse
-from attendance.services.conversation.lines import enrollment_result
+from attendance.services.conversation.lines import THREE_SELFIES, enrollment_result
 from attendance.services.directory import tenant_for
 from attendance.services.replies import photo_problem
 
@@ -202,7 +202,9 @@ class TeamsHandlers:
             except PhotoUnavailable as exc:
                 fetched.append(photo_problem(str(exc)))
         report = await chat.enroll_with_consent(tenant, person, fetched, notice_version=self._notice, deps=self._chat)
-        text = enrollment_result(report, person.name, "-", "Send 1-3 new selfies.")
+        text = enrollment_result(
+            report, person.name, "-", "Send up to 3 new selfies.", more="send me more with the word *enroll*."
+        )
         await self.say(turn, text)
 
     # ------------------------------------------------------------ buttons
@@ -217,8 +219,8 @@ class TeamsHandlers:
                 await chat.give_consent(tenant, person, notice_version=self._notice, deps=d)
                 await self.say(
                     turn,
-                    "Thank you. Now send me 1 to 3 selfies in one message: just you, facing the "
-                    "camera, in good light; different days or light help.",
+                    f"Thank you. Now send me up to 3 selfies in one message. {THREE_SELFIES} "
+                    "Just you, facing the camera, in good light.",
                 )
             case "consent":
                 await self.say(turn, "Please tick the box to agree, or choose *No, thanks*.")
@@ -260,7 +262,7 @@ class TeamsHandlers:
             if await self._chat.enrollment.consents.active(tenant.id, person.id) is not None:
                 await self.say(
                     turn,
-                    "Send me 1 to 3 selfies in one message, with the word *enroll*. "
+                    f"Send me up to 3 selfies in one message, with the word *enroll*. {THREE_SELFIES} "
                     "Just you, facing the camera, in good light.",
                 )
             else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from attendance.core.domain.checkins import DaySummary
+from attendance.core.domain.model import MAX_TEMPLATES_PER_PERSON
 from attendance.core.domain.workdays import DayStatus, DayVerdict
 from attendance.services import chat
 from attendance.services.dashboard import BoardRow
@@ -28,20 +29,30 @@ def day_line(d: DaySummary, label: str, verdict: DayVerdict | None = None) -> st
     return f"{label}: {first}–{last}, worked {hours}h{minutes:02d}{late}"
 
 
+THREE_SELFIES = "Three selfies, a moment apart, make check-ins faster; one is enough to start."
+
+
 def enrollment_result(
     report: chat.EnrollReport,
     name: str,
     bullet: str,
     try_again: str,
+    *,
     then: str = "Send me a selfie here to check in or out.",
+    more: str | None = None,
 ) -> str:
     """What the person reads after enrolling: how many photos were stored, why others were not,
-    and ``then``, what to do next."""
+    ``then``, what to do next, and, with fewer than three stored, ``more``: how to add the rest."""
     refused = "\n".join(f"{bullet} Photo {n}: {why}" for n, why in report.refused)
     if not report.enrolled:
         return f"None of your photos could be used, so nothing was stored:\n{refused}\n{try_again}"
     first = first_name(name)
-    text = f"You're enrolled, {first} ({report.templates_now} of 3 photos stored). {then}"
+    limit = MAX_TEMPLATES_PER_PERSON
+    text = f"You're enrolled, {first} ({report.templates_now} of {limit} photos stored). {then}"
+    if more is not None and report.templates_now < limit:
+        missing = limit - report.templates_now
+        selfies = f"{missing} more selfie{'s' if missing > 1 else ''}"
+        text += f"\nAdding {selfies}, a moment apart, makes check-ins faster: {more}"
     return text + (f"\nSome photos could not be used:\n{refused}" if refused else "")
 
 

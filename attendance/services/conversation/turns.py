@@ -69,7 +69,7 @@ def help_table(d: Dialect) -> list[tuple[str, str]]:
     """(usage, what it does) for every command."""
     return [
         ("me", "your attendance today and the last 7 days (also `status`)"),
-        ("enroll", "set up selfie check-in: read what is stored, agree, then add 1-3 selfies"),
+        ("enroll", "set up selfie check-in: read what is stored, agree, then add up to 3 selfies"),
         (d.forget, "erase your face data now"),
         ("today", "managers: who is in, out or not in yet in your team"),
         (f"week [{d.person_hint}]", "managers: a person's week (yours without a name)"),
