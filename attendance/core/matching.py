@@ -169,6 +169,12 @@ class Gallery:
         second = Nearest(self._owner(row2), self._dist(val2)) if row2 >= 0 and np.isfinite(val2) else none
         return Nearest(first, self._dist(val)), second
 
+    def mean_distance_to(self, probe: FloatArray, person: int) -> float:
+        """The mean distance to all of ``person``'s templates (the nearest, with one)."""
+        s, e = self._block(person)
+        sq = self._squared(probe)[s:e]
+        return float(np.mean(np.sqrt(np.maximum(sq, 0.0))))
+
     def distance_to(self, probe: FloatArray, person: int) -> tuple[float, Nearest]:
         """Distance to ``person``'s nearest template, and the nearest other person."""
         sq = self._squared(probe)
@@ -199,7 +205,8 @@ def identify(gallery: Gallery, probe: FloatArray, t: MatchThresholds, *, exclude
 def verify(gallery: Gallery, claimed_id: str, probe: FloatArray, t: MatchThresholds) -> Decision:
     """Is this the claimed person? One comparison, and a check that no colleague is closer.
 
-    * accepted: within ``verify`` of the claimed person and nearer to them than to anyone else;
+    * accepted: within ``verify`` of the claimed person and nearer to them than to anyone else,
+      and, with several templates, within ``verify + verify_support`` of them on average;
     * other person: nearer to a colleague who is within ``accept`` of the probe and at least
       ``margin`` nearer than the claimed person (someone checking in for a friend);
     * retry: within ``verify_retry`` of the claimed person but not accepted;
@@ -218,7 +225,11 @@ def verify(gallery: Gallery, claimed_id: str, probe: FloatArray, t: MatchThresho
                 distance=own,
                 margin=margin,
             )
-    elif own <= t.verify and margin >= t.verify_margin:
+    elif (
+        own <= t.verify
+        and margin >= t.verify_margin
+        and gallery.mean_distance_to(probe, person) <= t.verify + t.verify_support
+    ):
         return Decision(outcome=Outcome.ACCEPTED, employee_id=claimed_id, distance=own, margin=margin)
     outcome = Outcome.RETRY if own <= t.verify_retry else Outcome.NOT_RECOGNISED
     return Decision(outcome=outcome, employee_id=None, distance=own, margin=margin)

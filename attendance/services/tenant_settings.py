@@ -118,6 +118,7 @@ def _reminders(current: ReminderPolicy, given: Mapping[str, object]) -> Reminder
 _THRESHOLD_FIELDS = {k: (float, 0.3, 0.8) for k in ("verify", "verify_retry", "accept", "retry")} | {
     "verify_margin": (float, 0.0, 0.3),
     "margin": (float, 0.0, 0.3),
+    "verify_support": (float, 0.0, 0.3),
 }
 _POLICY_FIELDS = {
     "duplicate_window_minutes": (int, 0, 240),

@@ -155,3 +155,18 @@ def test_a_gallery_holds_one_models_size_and_refuses_a_probe_of_another() -> Non
         Gallery.build([("a", vec(1.0)), ("b", np.zeros(512, dtype=np.float32))], dim=128)
     empty = Gallery.build([], dim=512)
     assert empty.dim == 512 and identify(empty, np.zeros(512, dtype=np.float32), T).outcome is Outcome.NOT_RECOGNISED
+
+
+def test_with_several_templates_one_close_match_is_not_enough() -> None:
+    """A probe near one of a person's photos by chance but far from the others is asked to retry;
+    near all of them, it is accepted; with a single template the mean is that template."""
+    first, second = vec(1.0), vec(1.0, 0.0, 0.0, 0.0, 0.5)  # the person's two photos, 0.5 apart
+    g = Gallery.build([("ada", first), ("ada", second), ("bob", vec(0.0, 1.0))], dim=128)
+    by_chance = near(first, 0.45, axis=5)  # 0.45 from one photo, about 0.67 from the other
+    assert g.mean_distance_to(by_chance, 0) > T.verify + T.verify_support
+    assert verify(g, "ada", by_chance, T).outcome is Outcome.RETRY
+    between = (first + second) / 2 + near(vec(), 0.1)  # about 0.27 from both
+    assert verify(g, "ada", between, T).outcome is Outcome.ACCEPTED
+    alone = Gallery.build([("ada", first), ("bob", vec(0.0, 1.0))], dim=128)
+    assert alone.mean_distance_to(by_chance, 0) == pytest.approx(0.45, abs=1e-5)
+    assert verify(alone, "ada", by_chance, T).outcome is Outcome.ACCEPTED

@@ -102,13 +102,16 @@ class MatchThresholds:
     accept: float
     retry: float
     margin: float
+    # a person with several templates is accepted only when the probe's mean distance to all of
+    # them is within verify + verify_support: like their photos on the whole, not one by chance
+    verify_support: float = 0.015
 
     def __post_init__(self) -> None:
         if not 0 < self.verify <= self.verify_retry:
             raise DomainError("thresholds: need 0 < verify <= verify_retry")
         if not 0 < self.accept <= self.retry:
             raise DomainError("thresholds: need 0 < accept <= retry")
-        if self.margin < 0 or self.verify_margin < 0:
+        if self.margin < 0 or self.verify_margin < 0 or self.verify_support < 0:
             raise DomainError("thresholds: margins cannot be negative")
 
 
