@@ -98,10 +98,12 @@ async def test_a_spray_of_password_sign_ins_from_one_address_gets_429_with_retry
 
 
 async def test_api_tokens_are_rate_limited_per_token(w: Web) -> None:
-    statuses = [(await w.call("GET", "/api/v1/me", w.a.tokens["employee"])).status for _ in range(130)]
+    answers = [await w.call("GET", "/api/v1/me", w.a.tokens["employee"]) for _ in range(130)]
+    statuses = [a.status for a in answers]
     assert statuses[:120] == [200] * 120 and 429 in statuses[120:]
-    limited = await w.call("GET", "/api/v1/me", w.a.tokens["employee"])
-    assert limited.status == 429 and int(limited.headers["Retry-After"]) >= 1
+    # the refused answer itself (another call after it may already find a refilled token on a slow machine)
+    limited = next(a for a in answers if a.status == 429)
+    assert int(limited.headers["Retry-After"]) >= 1
     assert (await limited.json())["error"]["code"] == "rate_limited"
     assert (await w.call("GET", "/api/v1/me", w.a.tokens["manager"])).status == 200  # another token is not
 
