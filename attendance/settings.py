@@ -354,7 +354,7 @@ class Settings(BaseSettings):
     mongodb_uri: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("MONGODB_URI", "ATTENDANCE_MONGODB_URI")
     )
-    consent_notice_version: str = "2026-12"  # the notice now says where selfies are and are not kept
+    consent_notice_version: str = "2026-12-07"  # the notice now says check-ins may add templates
     http: HttpSettings = Field(default_factory=HttpSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)

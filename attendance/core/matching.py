@@ -51,9 +51,10 @@ class Nearest:
 class Gallery:
     """Templates of one tenant and one face model as a float32 matrix (one row per template,
     ``dim`` columns), one contiguous block of rows per person. A probe of another size is
-    refused (``ValueError``): embeddings of two models are never compared."""
+    refused (``ValueError``): embeddings of two models are never compared. ``adapted`` marks the
+    rows that came from confident check-ins (``may_adapt``), not from enrollment."""
 
-    __slots__ = ("_ids", "_index", "_matrix", "_norms", "_starts", "version")
+    __slots__ = ("_adapted", "_ids", "_index", "_matrix", "_norms", "_starts", "version")
 
     def __init__(
         self,
@@ -62,6 +63,7 @@ class Gallery:
         starts: npt.NDArray[np.int64],
         *,
         version: int = 0,
+        adapted: npt.NDArray[np.bool_] | None = None,
     ) -> None:
         if matrix.ndim != 2 or matrix.shape[1] < 1:
             raise ValueError("a gallery matrix is (templates, embedding size)")
@@ -72,24 +74,35 @@ class Gallery:
         self._starts = starts.astype(np.int64, copy=False)
         self._norms = np.einsum("ij,ij->i", self._matrix, self._matrix)
         self._index: dict[str, int] | None = None
+        self._adapted = adapted if adapted is not None and adapted.any() else None
+        if self._adapted is not None and self._adapted.shape != (len(self._matrix),):
+            raise ValueError("one adapted flag per template row")
         self.version = version
 
     @classmethod
     def build(
-        cls, templates: Iterable[tuple[str, Sequence[float] | FloatArray]], *, dim: int, version: int = 0
+        cls,
+        templates: Iterable[tuple[str, Sequence[float] | FloatArray]],
+        *,
+        dim: int,
+        version: int = 0,
+        adapted: Iterable[bool] = (),
     ) -> Gallery:
-        """``dim``: the model's embedding size; a template of another size is a ``ValueError``."""
-        by_person: dict[str, list[Sequence[float] | FloatArray]] = {}
+        """``dim``: the model's embedding size; a template of another size is a ``ValueError``.
+        ``adapted``: one flag per template, in the same order (none: all from enrollment)."""
+        flags = iter(adapted)
+        by_person: dict[str, list[tuple[Sequence[float] | FloatArray, bool]]] = {}
         for person_id, embedding in templates:
-            by_person.setdefault(person_id, []).append(embedding)
+            by_person.setdefault(person_id, []).append((embedding, next(flags, False)))
         ids = list(by_person)
-        rows = [np.asarray(e, dtype=np.float32) for pid in ids for e in by_person[pid]]
+        rows = [np.asarray(e, dtype=np.float32) for pid in ids for e, _ in by_person[pid]]
         if any(r.shape != (dim,) for r in rows):
             raise ValueError(f"every template of this gallery has {dim} numbers")
         matrix = np.vstack(rows) if rows else np.empty((0, dim), dtype=np.float32)
+        marks = np.array([a for pid in ids for _, a in by_person[pid]], dtype=np.bool_)
         counts = np.array([len(by_person[pid]) for pid in ids], dtype=np.int64)
         starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64) if ids else np.empty(0, np.int64)
-        return cls(np.array([pid.encode() for pid in ids], dtype="S"), matrix, starts, version=version)
+        return cls(np.array([pid.encode() for pid in ids], dtype="S"), matrix, starts, version=version, adapted=marks)
 
     @property
     def templates(self) -> int:
@@ -169,6 +182,14 @@ class Gallery:
         second = Nearest(self._owner(row2), self._dist(val2)) if row2 >= 0 and np.isfinite(val2) else none
         return Nearest(first, self._dist(val)), second
 
+    def enrolled_distance_to(self, probe: FloatArray, person: int) -> float:
+        """The distance to ``person``'s nearest *enrollment* template (inf without one)."""
+        s, e = self._block(person)
+        sq = self._squared(probe)[s:e]
+        if self._adapted is not None:
+            sq = sq[~self._adapted[s:e]]
+        return self._dist(float(np.min(sq))) if len(sq) else float("inf")
+
     def mean_distance_to(self, probe: FloatArray, person: int) -> float:
         """The mean distance to all of ``person``'s templates (the nearest, with one)."""
         s, e = self._block(person)
@@ -233,6 +254,22 @@ def verify(gallery: Gallery, claimed_id: str, probe: FloatArray, t: MatchThresho
         return Decision(outcome=Outcome.ACCEPTED, employee_id=claimed_id, distance=own, margin=margin)
     outcome = Outcome.RETRY if own <= t.verify_retry else Outcome.NOT_RECOGNISED
     return Decision(outcome=outcome, employee_id=None, distance=own, margin=margin)
+
+
+def may_adapt(gallery: Gallery, decision: Decision, probe: FloatArray, t: MatchThresholds) -> bool:
+    """Whether an accepted check-in's embedding may become an adapted template of its person:
+    within ``t.adapt`` of one of their *enrollment* templates (not of an adapted one: a chain of
+    look-alikes cannot walk the templates away from the enrolled face) and ``t.adapt_margin``
+    nearer to them than to anyone else. The caller adds the tenant's conditions (the setting is
+    on; the check-in was not retried, flagged or reviewed)."""
+    if decision.outcome is not Outcome.ACCEPTED or decision.employee_id is None or decision.margin is None:
+        return False
+    person = gallery.index_of(decision.employee_id)
+    if person is None or decision.margin < t.adapt_margin:
+        return False
+    if decision.distance is not None and decision.distance < t.adapt_novelty:
+        return False  # as close to a template as a photo of the same moment: it would add nothing
+    return gallery.enrolled_distance_to(probe, person) <= min(t.adapt, t.verify)
 
 
 DUPLICATE_DISTANCE = 0.12  # the same photo re-sent, recompressed or resized lands well below this

@@ -209,13 +209,17 @@ async def undo(tenant: Tenant, person: Employee, event_id: str, *, deps: ChatDep
 async def report_not_me(
     tenant: Tenant, person: Employee, event_id: str, *, deps: ChatDeps
 ) -> tuple[ReviewItem, list[Employee]]:
-    """Flag one's own accepted check-in for review; returns the item and the admins to tell."""
+    """Flag one's own accepted check-in for review; returns the item and the admins to tell. A
+    template adapted from that check-in is deleted at once: it may be someone else's face."""
     event = await _own_event(tenant, person, event_id, deps=deps)
     now = deps.enrollment.clock.now()
     item = await deps.reviews.report(event, person.id, now)
-    await deps.enrollment.audit.record(
-        tenant_id=tenant.id, actor=person.id, action="checkin.reported_not_me", subject=event.id, at=now
-    )
+    audit = deps.enrollment.audit
+    await audit.record(tenant_id=tenant.id, actor=person.id, action="checkin.reported_not_me", subject=event.id, at=now)
+    if await deps.enrollment.templates.drop_adapted_from(tenant.id, event.id):
+        await deps.enrollment.tenants.bump_template_version(tenant.id)
+        removed = "face.adapted_removed"
+        await audit.record(tenant_id=tenant.id, actor=person.id, action=removed, subject=person.id, at=now)
     admins = [p for p in await deps.enrollment.employees.list(tenant.id) if is_admin(p)]
     return item, admins
 

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from attendance.core.domain.checkins import (
+    RETRIED_WITHIN,
     AttendanceEvent,
     CheckInJob,
     Direction,
@@ -36,13 +37,23 @@ from attendance.core.domain.checkins import (
 )
 from attendance.core.domain.deliveries import OutboxMessage
 from attendance.core.domain.faces import PhotoRefused, Purpose
-from attendance.core.domain.model import Employee, Tenant, new_id
+from attendance.core.domain.model import (
+    ADAPTED_PER_PERSON,
+    Employee,
+    FaceQuality,
+    FaceTemplate,
+    MatchThresholds,
+    Tenant,
+    new_id,
+)
+from attendance.core.matching import Decision, Gallery, identify, may_adapt, verify
 from attendance.core.matching import Outcome as MatchOutcome
-from attendance.core.matching import identify, verify
 from attendance.core.ports import (
     AttendanceStore,
+    AuditLog,
     ChatIdentityRepository,
     Clock,
+    ConsentRepository,
     EmployeeRepository,
     EngineUnavailable,
     FaceEngine,
@@ -54,6 +65,7 @@ from attendance.core.ports import (
     PhotoUnavailable,
     ReviewQueue,
     SequenceTaken,
+    TemplateRepository,
     TenantRepository,
 )
 from attendance.services.directory import employee_for
@@ -82,6 +94,9 @@ class CheckInDeps:
     engine: FaceEngine
     galleries: GalleryProvider
     clock: Clock
+    templates: TemplateRepository
+    consents: ConsentRepository
+    audit: AuditLog
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -252,9 +267,57 @@ async def decide_job(job: CheckInJob, *, deps: CheckInDeps) -> Outcome:
     person = claimed or await deps.employees.get(tenant.id, decision.employee_id or "")
     if person is None:
         return Outcome(kind=OutcomeKind.NOT_RECOGNISED, distance=d, margin=m)
-    return await _record(
+    outcome = await _record(
         job=job, tenant=tenant, person=person, fingerprint=analysis.fingerprint, distance=d, margin=m, deps=deps
     )
+    if outcome.kind is OutcomeKind.ACCEPTED and tenant.policy.adapt_templates:
+        await _adapt(job, tenant, person, (gallery, decision, probe, thresholds), analysis.quality, deps=deps)
+    return outcome
+
+
+async def _adapt(
+    job: CheckInJob,
+    tenant: Tenant,
+    person: Employee,
+    decided: tuple[Gallery, Decision, np.ndarray, MatchThresholds],
+    quality: FaceQuality,
+    *,
+    deps: CheckInDeps,
+) -> None:
+    """A confident check-in (``may_adapt``) adds its embedding as an adapted template of the
+    person, unless they have been retrying (a refused attempt within ``RETRIED_WITHIN``) or
+    withdrew consent. Its id derives from the job: a second run of the job adds nothing. Audited;
+    encrypted like every template; erased with the rest; dropped if the check-in is reported
+    "not me"."""
+    gallery, decision, probe, thresholds = decided
+    if not may_adapt(gallery, decision, probe, thresholds):
+        return
+    if job.identity is not None and await deps.jobs.refused_since(
+        tenant.id, job.identity_kind, job.identity, job.received_at - RETRIED_WITHIN
+    ):
+        return
+    consent = await deps.consents.active(tenant.id, person.id)
+    if consent is None:
+        return
+    now = deps.clock.now()
+    template = FaceTemplate(
+        id=f"adapted:{job.id}",
+        tenant_id=tenant.id,
+        employee_id=person.id,
+        embedding=tuple(float(x) for x in probe),
+        model_id=deps.engine.model.id,
+        quality=quality,
+        consent_id=consent.id,
+        created_at=now,
+        adapted_from=job.id,  # the event's id is the job's
+    )
+    if not await deps.templates.add_adapted(template, keep=ADAPTED_PER_PERSON):
+        return
+    # no template version bump: that would make every worker reload the tenant's whole gallery
+    # for each adaptation; galleries take adapted templates at their next load (within the hour,
+    # galleries.MAX_AGE_S). A gallery one adapted template behind is a little less helpful,
+    # never wrong; removals ("not me", erasure) bump the version at once.
+    await deps.audit.record(tenant_id=tenant.id, actor="worker", action="face.adapted", subject=person.id, at=now)
 
 
 APPEND_TRIES = 5

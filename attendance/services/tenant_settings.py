@@ -119,6 +119,8 @@ _THRESHOLD_FIELDS = {k: (float, 0.3, 0.8) for k in ("verify", "verify_retry", "a
     "verify_margin": (float, 0.0, 0.3),
     "margin": (float, 0.0, 0.3),
     "verify_support": (float, 0.0, 0.3),
+    "adapt": (float, 0.0, 0.8),
+    "adapt_margin": (float, 0.0, 0.3),
 }
 _POLICY_FIELDS = {
     "duplicate_window_minutes": (int, 0, 240),
@@ -129,6 +131,7 @@ _POLICY_FIELDS = {
     "delete_chat_photos": (bool, 0, 1),
     "template_retention_days": (int, 30, 3 * 365),
     "record_retention_days": (int, 0, 36500),
+    "adapt_templates": (bool, 0, 1),
 }
 
 

@@ -269,9 +269,12 @@ async def test_undo_and_not_me(h: Harness) -> None:
     assert (await h.click("UBOB", "undo", event_id))[0] == 200  # not Bob's to undo
     await h.slack.wait_for(lambda: h.slack.responses)
     assert "not yours" in h.slack.responses[-1]["text"]
+    learnt = {"adapted_from": event_id}
+    assert await h.c.db["face_templates"].count_documents(learnt) == 1  # a confident check-in: adapted
     await h.click("UCY", "not_me", event_id)
     await h.slack.wait_for(lambda: len(h.slack.responses) >= 2)
     assert "admins will review" in h.slack.responses[-1]["text"]
+    assert await h.c.db["face_templates"].count_documents(learnt) == 0  # "not me": it may be another face
     told = await h.slack.wait_for(lambda: h.slack.messages_to("UADA"))  # the admin, in a DM
     assert "says the check-in" in json.dumps(told[0]["blocks"])
     await h.click("UCY", "undo", event_id)
@@ -393,9 +396,10 @@ async def test_enrollment_through_the_modal_then_a_check_in(h: Harness) -> None:
     await h.selfie("UDAN", "John_McCain/4.jpg")
     [_, checked] = await h.answer_to("UDAN", 2)
     assert text_of(checked).startswith("Checked in at ")
+    learnt = await h.c.db["face_templates"].count_documents({"employee_id": h.people["UDAN"].id}) - 2
 
-    status, body = await h.command("forget-me", "UDAN")
-    assert status == 200 and "erased your face data (2 photo templates)" in said(body)
+    status, body = await h.command("forget-me", "UDAN")  # the enrollment photos and what check-ins added
+    assert status == 200 and f"erased your face data ({2 + learnt} face templates)" in said(body)
     assert await h.c.db["face_templates"].count_documents({"employee_id": h.people["UDAN"].id}) == 0
 
 

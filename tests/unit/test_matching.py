@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from attendance.core.domain.model import DomainError, MatchThresholds
-from attendance.core.matching import Gallery, Outcome, check_enrollment, identify, verify
+from attendance.core.matching import Gallery, Outcome, check_enrollment, identify, may_adapt, verify
 
 T = MatchThresholds(verify=0.5, verify_retry=0.6, verify_margin=0.0, accept=0.5, retry=0.6, margin=0.1)
 
@@ -170,3 +172,71 @@ def test_with_several_templates_one_close_match_is_not_enough() -> None:
     alone = Gallery.build([("ada", first), ("bob", vec(0.0, 1.0))], dim=128)
     assert alone.mean_distance_to(by_chance, 0) == pytest.approx(0.45, abs=1e-5)
     assert verify(alone, "ada", by_chance, T).outcome is Outcome.ACCEPTED
+
+
+# ---------------------------------------------------------------- template adaptation
+
+A = MatchThresholds(
+    verify=0.5,
+    verify_retry=0.6,
+    verify_margin=0.0,
+    accept=0.5,
+    retry=0.6,
+    margin=0.1,
+    adapt=0.3,
+    adapt_margin=0.2,
+    adapt_novelty=0.1,
+)
+
+
+def test_only_a_confident_accepted_check_in_may_adapt() -> None:
+    g = Gallery.build([("ada", vec(1.0)), ("bob", vec(0.0, 1.0))], dim=128)
+    close, farther = near(vec(1.0), 0.2), near(vec(1.0), 0.4)
+    assert may_adapt(g, verify(g, "ada", close, A), close, A)
+    accepted_but_not_confident = verify(g, "ada", farther, A)
+    assert accepted_but_not_confident.outcome is Outcome.ACCEPTED
+    assert not may_adapt(g, accepted_but_not_confident, farther, A)
+    retry = near(vec(1.0), 0.55)
+    assert not may_adapt(g, verify(g, "ada", retry, A), retry, A)
+    same_moment = near(vec(1.0), 0.05)  # as close as a second photo of the same moment: nothing new
+    assert not may_adapt(g, verify(g, "ada", same_moment, A), same_moment, A)
+    crowded = Gallery.build([("ada", vec(1.0)), ("bob", vec(1.0, 0.38))], dim=128)  # bob is near ada
+    between = near(vec(1.0), 0.2, axis=1)  # 0.2 from ada, 0.18 from bob... nearer bob: not accepted
+    assert not may_adapt(crowded, verify(crowded, "ada", between, A), between, A)
+    clear_of_bob = near(vec(1.0), 0.2, axis=100)  # 0.2 from ada, about 0.43 from bob: margin 0.23
+    assert may_adapt(crowded, verify(crowded, "ada", clear_of_bob, A), clear_of_bob, A)
+    tight = Gallery.build([("ada", vec(1.0)), ("bob", vec(1.0, 0.3))], dim=128)  # margin about 0.16 < 0.2
+    assert verify(tight, "ada", clear_of_bob, A).outcome is Outcome.ACCEPTED
+    assert not may_adapt(tight, verify(tight, "ada", clear_of_bob, A), clear_of_bob, A)
+
+
+def test_a_chain_of_look_alikes_cannot_walk_a_template_to_another_person() -> None:
+    """Probes that creep from Ada's face towards Bob's in small steps, each accepted as Ada when
+    it can be and adapted when ``may_adapt`` allows (the oldest of two replaced): no adapted
+    template ever lies beyond ``adapt`` of Ada's enrollment photo, and Bob's face is never
+    accepted as Ada."""
+    walk = dataclasses.replace(A, adapt_novelty=0.0)  # every step may adapt: only the anchor holds it
+    ada, bob = vec(1.0), vec(0.0, 1.0)  # 1.41 apart
+    enrolled = [("ada", ada), ("bob", bob)]
+    learnt: list[np.ndarray] = []
+    for step in range(1, 41):
+        probe = ada + (bob - ada) * step / 40  # 0.035 further each step
+        g = Gallery.build(
+            enrolled + [("ada", v) for v in learnt], dim=128, adapted=[False, False] + [True] * len(learnt)
+        )
+        decision = verify(g, "ada", probe, walk)
+        if may_adapt(g, decision, probe, walk):
+            learnt = [*learnt, probe][-2:]
+        assert all(float(np.linalg.norm(v - ada)) <= walk.adapt for v in learnt)
+    g = Gallery.build(enrolled + [("ada", v) for v in learnt], dim=128, adapted=[False, False] + [True] * len(learnt))
+    assert learnt, "the first steps were confident and were learnt"
+    assert verify(g, "ada", bob, walk).outcome is not Outcome.ACCEPTED
+
+
+def test_adapted_templates_help_matching_but_never_anchor_adaptation() -> None:
+    ada = vec(1.0)
+    learnt = near(ada, 0.3)
+    g = Gallery.build([("ada", ada), ("ada", learnt)], dim=128, adapted=[False, True])
+    beyond = near(learnt, 0.2)  # 0.2 from the adapted template, 0.5 from the enrollment photo
+    assert g.enrolled_distance_to(beyond, 0) == pytest.approx(0.5, abs=1e-5)
+    assert not may_adapt(g, verify(g, "ada", beyond, A), beyond, A)

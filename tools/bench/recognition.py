@@ -4,6 +4,8 @@
   pipeline on the same photos in the same run, and check-ins per second through the production
   process pool with 1 and 2 processes.
 * match: latency of one identify over galleries of 1k .. 1M people, and the gallery's memory.
+* baseline_rank1 (``attendance eval --baseline``): the face_recognition default pipeline's rank-1
+  on the probes ``attendance eval`` scored, with the same enrollment photos.
 """
 
 from __future__ import annotations
@@ -37,6 +39,52 @@ def _longest_side(path: Path) -> int:
         return max(im.size)
 
 
+def _face_recognition() -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # pkg_resources, inside face_recognition_models
+        warnings.simplefilter("ignore", UserWarning)
+        import face_recognition
+    return face_recognition
+
+
+def baseline_rank1(root: Path, enroll_photos: int, probe_labels: Sequence[str]) -> dict[str, Any]:
+    """The library's default pipeline (``load_image_file``, ``face_encodings`` with its defaults:
+    HOG with one upsampling, the 5-point model, one jitter) on the full-resolution photos: each
+    person's first ``enroll_photos`` photos with a face are enrolled, and each of ``probe_labels``
+    counts as rank-1 when its nearest template is its own person's (no face found: a miss)."""
+    fr = _face_recognition()
+    faces = load_face_set(root)
+    templates: list[tuple[str, np.ndarray]] = []
+    wanted = set(probe_labels)
+    probes: dict[str, tuple[str, np.ndarray | None]] = {}
+    started = time.perf_counter()
+    for identity, photos in faces.enrolled.items():
+        if not any(p.label in wanted for p in photos):
+            continue  # skipped by the eval (too few photos): not enrolled either
+        used = 0
+        for photo in photos:
+            if photo.label in wanted:
+                found = fr.face_encodings(fr.load_image_file(str(photo.path)))
+                probes[photo.label] = (identity, found[0] if found else None)
+            elif used < enroll_photos:
+                found = fr.face_encodings(fr.load_image_file(str(photo.path)))
+                if found:
+                    templates.append((identity, found[0]))
+                    used += 1
+    gallery = Gallery.build(templates, dim=128)
+    hits = 0
+    for identity, vec in probes.values():
+        if vec is not None:
+            first, _ = gallery.nearest_two(np.asarray(vec, dtype=np.float32))
+            hits += first.person >= 0 and gallery.person_id(first.person) == identity
+    return {
+        "baseline_rank1": round(hits / len(probe_labels), 4) if probe_labels else 0.0,
+        "baseline_probes": len(probe_labels),
+        "baseline_no_face": sum(vec is None for _, vec in probes.values()),
+        "baseline_seconds": round(time.perf_counter() - started, 1),
+    }
+
+
 def bench_recognition(root: Path, settings: FaceSettings, *, throughput_checkins: int = 300) -> dict[str, Any]:
     faces = load_face_set(root)
     photos = faces.all_photos()
@@ -49,11 +97,7 @@ def bench_recognition(root: Path, settings: FaceSettings, *, throughput_checkins
         ),
         dim=engine.model.embedding_size,
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # pkg_resources, inside face_recognition_models
-        warnings.simplefilter("ignore", UserWarning)
-        import face_recognition
-
+    face_recognition = _face_recognition()
     rows: list[dict[str, Any]] = []
     for photo in photos:
         size = _longest_side(photo.path)

@@ -23,6 +23,9 @@ DLIB_RESNET = FaceModelCard(
         accept=0.54,
         retry=0.60,
         margin=0.06,
+        verify_support=0.015,
+        adapt=0.45,
+        adapt_margin=0.15,
     ),
     sweep=(
         # T, genuine accepted (identify), strangers accepted, impostor trials accepted (verify)

@@ -23,8 +23,8 @@ from attendance.adapters.faces.composite import Layout, composite
 from attendance.adapters.faces.faceset import FacePhoto, FaceSet
 from attendance.adapters.faces.model import FaceBox, Rgb
 from attendance.core.domain.faces import FaceAnalysis, FaceModelCard, PhotoRefused, Purpose
-from attendance.core.domain.model import MAX_TEMPLATES_PER_PERSON, MatchThresholds
-from attendance.core.matching import Gallery, Outcome, check_enrollment, identify, verify
+from attendance.core.domain.model import ADAPTED_PER_PERSON, MAX_TEMPLATES_PER_PERSON, MatchThresholds
+from attendance.core.matching import Gallery, Outcome, check_enrollment, identify, may_adapt, verify
 
 Analyse = Callable[[bytes, Purpose], FaceAnalysis]
 Vector = npt.NDArray[np.float32]
@@ -204,6 +204,88 @@ def sweep(e: Embedded, base: MatchThresholds, values: Sequence[float]) -> list[d
 
 
 SWEEP_VALUES = [round(0.36 + 0.02 * i, 2) for i in range(14)]  # 0.36 .. 0.62
+
+
+# ------------------------------------------------------------ template adaptation (--adapt)
+
+
+def adapt_study(e: Embedded, t: MatchThresholds) -> dict[str, float | int]:
+    """Check-ins in the order they would come, through the production decision and adaptation.
+
+    Round k is everyone's k-th probe (a working day), then every stranger photo claiming each
+    enrolled person in turn (impostors try every day too). A genuine probe is verified as its
+    person on the gallery as it stands (enrollment templates plus the adapted ones so far); an
+    accepted one that ``may_adapt`` becomes an adapted template, at most ``ADAPTED_PER_PERSON``
+    per person, the oldest replaced. Figures: first-try accepts of the same probes without and
+    with adaptation, templates added, impostor accepts and impostor adaptations during the
+    rounds, and every impostor trial of ``score`` replayed on the final gallery."""
+    adapted: dict[str, list[Vector]] = {}
+
+    def gallery() -> Gallery:
+        extra = [(pid, v) for pid, vs in adapted.items() for v in vs]
+        return Gallery.build(e.templates + extra, dim=e.dim, adapted=[False] * len(e.templates) + [True] * len(extra))
+
+    base = Gallery.build(e.templates, dim=e.dim)
+    people = sorted({pid for pid, _ in e.templates})
+    by_person: dict[str, list[Vector]] = {}
+    for identity, vec, _ in e.genuine:
+        if vec is not None and base.index_of(identity) is not None:
+            by_person.setdefault(identity, []).append(vec)
+    strangers = [vec for _, vec, _ in e.strangers if vec is not None]
+    c = dict.fromkeys(("probes", "without", "with", "identify_without", "identify_with", "added"), 0)
+    c |= dict.fromkeys(("impostor_trials", "impostor_accepts", "impostor_adapted"), 0)
+    for k in range(max((len(v) for v in by_person.values()), default=0)):
+        g = gallery()
+        for identity, vecs in by_person.items():
+            if k >= len(vecs):
+                continue
+            vec = vecs[k]
+            c["probes"] += 1
+            c["without"] += verify(base, identity, vec, t).outcome is Outcome.ACCEPTED
+            c["identify_without"] += _identified(base, vec, identity, t)
+            c["identify_with"] += _identified(g, vec, identity, t)
+            decision = verify(g, identity, vec, t)
+            if decision.outcome is Outcome.ACCEPTED:
+                c["with"] += 1
+                if may_adapt(g, decision, vec, t):
+                    adapted[identity] = [*adapted.get(identity, []), vec][-ADAPTED_PER_PERSON:]
+                    c["added"] += 1
+        g = gallery()
+        for i, vec in enumerate(strangers):
+            claimed = people[(i + k) % len(people)]
+            decision = verify(g, claimed, vec, t)
+            c["impostor_trials"] += 1
+            c["impostor_accepts"] += decision.outcome is Outcome.ACCEPTED
+            c["impostor_adapted"] += may_adapt(g, decision, vec, t)
+    final = gallery()
+    final_trials = final_accepts = 0
+    for identity, vec, _ in e.genuine + e.strangers:
+        if vec is None:
+            continue
+        for claimed in people:
+            if claimed != identity:
+                final_trials += 1
+                final_accepts += verify(final, claimed, vec, t).outcome is Outcome.ACCEPTED
+    n = c["probes"]
+    return {
+        "probes": n,
+        "verify_accept_without": _rate(c["without"], n),
+        "verify_accept_with": _rate(c["with"], n),
+        "identify_accept_without": _rate(c["identify_without"], n),
+        "identify_accept_with": _rate(c["identify_with"], n),
+        "adapted_templates_added": c["added"],
+        "adapted_templates_kept": sum(len(v) for v in adapted.values()),
+        "impostor_trials_in_rounds": c["impostor_trials"],
+        "impostor_accepts_in_rounds": c["impostor_accepts"],
+        "impostor_adapted": c["impostor_adapted"],
+        "impostor_trials_final": final_trials,
+        "impostor_accepts_final": final_accepts,
+    }
+
+
+def _identified(g: Gallery, vec: Vector, identity: str, t: MatchThresholds) -> bool:
+    d = identify(g, vec, t)
+    return d.outcome is Outcome.ACCEPTED and d.employee_id == identity
 
 
 # ------------------------------------------------------------ background faces (two-person photos)

@@ -22,6 +22,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError, Writ
 from attendance.adapters.mongo.outbox import write_outbox
 from attendance.adapters.mongo.repositories import Database, Doc, translated
 from attendance.core.domain.checkins import (
+    REFUSED_MATCHES,
     AttendanceEvent,
     CheckInJob,
     Direction,
@@ -43,6 +44,7 @@ CHECKIN_INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("state", ASCENDING), ("next_attempt_at", ASCENDING)], name="due"),
         IndexModel([("state", ASCENDING), ("lease_until", ASCENDING)], name="leases"),
         IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="ttl"),  # finished jobs only
+        IndexModel([("identity", ASCENDING), ("received_at", ASCENDING)], name="by_identity"),
     ],
     "attendance_events": [
         IndexModel(
@@ -279,6 +281,19 @@ class MongoJobQueue:
                 }
             },
         )
+
+    async def refused_since(self, tenant_id: str, identity_kind: str, identity: str, since: datetime) -> bool:
+        doc = await self._c.find_one(
+            {
+                "identity": identity,
+                "received_at": {"$gte": since},
+                "tenant_id": tenant_id,
+                "identity_kind": identity_kind,
+                "outcome.kind": {"$in": [k.value for k in REFUSED_MATCHES]},
+            },
+            {"_id": 1},
+        )
+        return doc is not None
 
     async def get(self, job_id: str) -> CheckInJob | None:
         doc = await self._c.find_one({"_id": job_id})

@@ -92,7 +92,10 @@ INDEXES: dict[str, list[IndexModel]] = {
     "employees": [
         IndexModel([("tenant_id", ASCENDING), ("email", ASCENDING)], unique=True, name="email_unique"),
     ],
-    "face_templates": [IndexModel([("tenant_id", ASCENDING), ("employee_id", ASCENDING)], name="by_employee")],
+    "face_templates": [
+        IndexModel([("tenant_id", ASCENDING), ("employee_id", ASCENDING)], name="by_employee"),
+        IndexModel([("tenant_id", ASCENDING), ("adapted_from", ASCENDING)], name="adapted_from"),
+    ],
     "consents": [IndexModel([("tenant_id", ASCENDING), ("employee_id", ASCENDING)], name="by_employee")],
     "audit_log": [IndexModel([("tenant_id", ASCENDING), ("at", ASCENDING)], name="by_time")],
 }
@@ -386,6 +389,9 @@ class MongoTemplateRepository:
         self._cipher = cipher
 
     async def add(self, template: FaceTemplate) -> None:
+        await self._insert(template)
+
+    async def _insert(self, template: FaceTemplate) -> None:
         plain = np.asarray(template.embedding, dtype="<f4").tobytes()
         key_id, blob = self._cipher.encrypt(plain, _context(template.tenant_id, template.employee_id, template.id))
         q = template.quality
@@ -405,8 +411,25 @@ class MongoTemplateRepository:
                 },
                 "consent_id": template.consent_id,
                 "created_at": template.created_at,
+                "adapted_from": template.adapted_from,
             }
         )
+
+    async def add_adapted(self, template: FaceTemplate, *, keep: int) -> bool:
+        try:
+            await self._insert(template)
+        except DuplicateKeyError:
+            return False
+        owner = {"tenant_id": template.tenant_id, "employee_id": template.employee_id}
+        adapted = await self._c.find({**owner, "adapted_from": {"$ne": None}}, {"created_at": 1}).to_list()
+        adapted.sort(key=lambda d: (d["created_at"], d["_id"]))
+        if len(adapted) > keep:
+            await self._c.delete_many({**owner, "_id": {"$in": [d["_id"] for d in adapted[: len(adapted) - keep]]}})
+        return True
+
+    async def drop_adapted_from(self, tenant_id: str, event_id: str) -> int:
+        result = await self._c.delete_many({"tenant_id": tenant_id, "adapted_from": event_id})
+        return int(result.deleted_count)
 
     async def reseal(self, *, dry_run: bool) -> Resealed:
         active = self._cipher.active_key_id
@@ -447,6 +470,7 @@ class MongoTemplateRepository:
             ),
             consent_id=doc["consent_id"],
             created_at=doc["created_at"],
+            adapted_from=doc.get("adapted_from"),
         )
 
     async def for_employee(self, tenant_id: str, employee_id: str) -> Sequence[FaceTemplate]:
@@ -458,7 +482,8 @@ class MongoTemplateRepository:
         return [self._template(d) async for d in found]
 
     async def count(self, tenant_id: str, employee_id: str) -> int:
-        return int(await self._c.count_documents({"tenant_id": tenant_id, "employee_id": employee_id}))
+        enrolled = {"tenant_id": tenant_id, "employee_id": employee_id, "adapted_from": None}  # or no such field
+        return int(await self._c.count_documents(enrolled))
 
     async def delete_for_employee(self, tenant_id: str, employee_id: str) -> int:
         result = await self._c.delete_many({"tenant_id": tenant_id, "employee_id": employee_id})

@@ -277,6 +277,9 @@ SCHEMAS: dict[str, S] = {
                     "accept": {"type": "number"},
                     "retry": {"type": "number"},
                     "margin": {"type": "number"},
+                    "verify_support": {"type": "number"},
+                    "adapt": {"type": "number"},
+                    "adapt_margin": {"type": "number"},
                 }
             ),
             "policy": _obj(
@@ -289,6 +292,7 @@ SCHEMAS: dict[str, S] = {
                     "delete_chat_photos": BOOL,
                     "template_retention_days": INT,
                     "record_retention_days": INT,
+                    "adapt_templates": BOOL,
                 }
             ),
             "holidays": {"type": ["string", "null"], "description": "public holidays of this region; null: none"},

@@ -373,6 +373,7 @@ class PageHandlers:
                     "replay_retention_days": int(f.get("replay_retention_days", "x")),
                     "freshness_minutes": int(f.get("freshness_minutes", "x")),
                     "delete_chat_photos": "delete_chat_photos" in f,
+                    "adapt_templates": "adapt_templates" in f,
                 },
                 "thresholds": None
                 if "default_thresholds" in f

@@ -53,6 +53,17 @@ class OutcomeKind(enum.StrEnum):
     FAILED = "failed"  # transient failures exhausted the attempts
 
 
+# a check-in after one of these within RETRIED_WITHIN is "retried": it never adapts a template
+REFUSED_MATCHES = (
+    OutcomeKind.RETRY,
+    OutcomeKind.OTHER_PERSON,
+    OutcomeKind.NOT_RECOGNISED,
+    OutcomeKind.REPLAYED_PHOTO,
+    OutcomeKind.STALE_PHOTO,
+)
+RETRIED_WITHIN = timedelta(minutes=30)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AttendanceEvent:
     """Append-only. ``supersedes`` names the event a correction replaces; ``void`` removes it."""

@@ -105,14 +105,21 @@ class MatchThresholds:
     # a person with several templates is accepted only when the probe's mean distance to all of
     # them is within verify + verify_support: like their photos on the whole, not one by chance
     verify_support: float = 0.015
+    # a check-in within ``adapt`` of an enrollment template and ``adapt_margin`` clear of everyone
+    # else may add its embedding as an adapted template (``matching.may_adapt``)
+    adapt: float = 0.45
+    adapt_margin: float = 0.15
+    adapt_novelty: float = 0.25  # and no nearer than this to a template of theirs (it would add nothing)
 
     def __post_init__(self) -> None:
         if not 0 < self.verify <= self.verify_retry:
             raise DomainError("thresholds: need 0 < verify <= verify_retry")
         if not 0 < self.accept <= self.retry:
             raise DomainError("thresholds: need 0 < accept <= retry")
-        if self.margin < 0 or self.verify_margin < 0 or self.verify_support < 0:
+        if self.margin < 0 or self.verify_margin < 0 or self.verify_support < 0 or self.adapt_margin < 0:
             raise DomainError("thresholds: margins cannot be negative")
+        if self.adapt < 0:
+            raise DomainError("thresholds: adapt cannot be negative")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,6 +134,7 @@ class CheckInPolicy:
     delete_chat_photos: bool = True  # a selfie posted in Slack is deleted there once its check-in is decided
     template_retention_days: int = 3 * 365  # face data of someone with no check-in for this long is destroyed
     record_retention_days: int = 0  # attendance records older than this are deleted; 0: kept
+    adapt_templates: bool = True  # confident check-ins may add adapted templates (docs/recognition.md)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -258,6 +266,8 @@ class FaceTemplate:
     quality: FaceQuality
     consent_id: str
     created_at: datetime
+    adapted_from: str | None = None  # the check-in (event id) it came from; None: from enrollment
 
 
-MAX_TEMPLATES_PER_PERSON = 3
+MAX_TEMPLATES_PER_PERSON = 3  # from enrollment
+ADAPTED_PER_PERSON = 2  # from confident check-ins (``matching.may_adapt``); the oldest is replaced

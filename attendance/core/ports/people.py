@@ -129,8 +129,19 @@ class TemplateRepository(Protocol):
         """The tenant's templates of that face model."""
         ...
 
-    async def count(self, tenant_id: str, employee_id: str) -> int: ...
+    async def count(self, tenant_id: str, employee_id: str) -> int:
+        """The person's templates from enrollment (adapted ones are not counted)."""
+        ...
+
     async def delete_for_employee(self, tenant_id: str, employee_id: str) -> int: ...
+    async def add_adapted(self, template: FaceTemplate, *, keep: int) -> bool:
+        """Store a template adapted from a check-in (its id derived from the check-in: a second
+        run adds nothing, False) and drop the person's oldest adapted ones beyond ``keep``."""
+        ...
+
+    async def drop_adapted_from(self, tenant_id: str, event_id: str) -> int:
+        """Delete the template adapted from that check-in, if any."""
+        ...
 
 
 class AuditLog(Protocol):

@@ -255,6 +255,9 @@ async def build(
             engine=deps.engine,
             galleries=deps.galleries,
             clock=deps.clock,
+            templates=deps.templates,
+            consents=deps.consents,
+            audit=deps.audit,
         )
         time_off, calendar, deliveries = (
             MongoTimeOffRepository(db),

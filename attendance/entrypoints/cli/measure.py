@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from attendance.core.domain.model import ADAPTED_PER_PERSON as ADAPTED
 from attendance.settings import ConfigurationError, Settings
 
 
@@ -23,6 +24,18 @@ def add_commands(sub: Any) -> None:
         metavar="N",
         help="enroll each person's first N photos (1-3), probe the rest; people with fewer than N+1 "
         "photos are skipped (default 1)",
+    )
+    p.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also the face_recognition default pipeline's rank-1 on the same probes, in the same run "
+        "(about a minute more: it reads the large photos at full size)",
+    )
+    p.add_argument(
+        "--adapt",
+        action="store_true",
+        help="also replay each person's probes in order through the decision and template adaptation, "
+        "and report the accept rates with and without it",
     )
     p.add_argument(
         "--background",
@@ -148,6 +161,26 @@ async def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     }
     report["sweep"] = rows
     report["refusals"] = [{"photo": label, "reason": reason} for label, reason in embedded.refusals]
+    if args.baseline:
+        baseline = _bench("recognition").baseline_rank1(
+            args.dir, args.enroll_photos, [label for _, _, label in embedded.genuine]
+        )
+        report |= baseline
+        print(
+            f"\nrank-1 on the same {baseline['baseline_probes']} probes: this pipeline {figures['rank1']}, "
+            f"face_recognition's default pipeline {baseline['baseline_rank1']} "
+            f"({baseline['baseline_no_face']} probes without a face found; {baseline['baseline_seconds']} s)"
+        )
+    if args.adapt:
+        from attendance.adapters.faces.evaluate import adapt_study
+
+        report["adapt"] = adapted = adapt_study(embedded, th)
+        print(
+            f"\ntemplate adaptation (adapt {th.adapt}, margin {th.adapt_margin}, at most {ADAPTED} per person), "
+            "each person's probes in order:"
+        )
+        for key, value in adapted.items():
+            print(f"  {key:32s}{value}")
     if args.background:
         report["background"] = _background(embedded, args.dir, settings, th)
     _write(args.json, report)

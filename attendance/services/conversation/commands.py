@@ -11,7 +11,13 @@ from datetime import date, timedelta
 def consent_notice(forget_command: str) -> list[tuple[str, str]]:
     """What a person reads before agreeing to enrollment, as (heading, sentence) pairs."""
     return [
-        ("What is stored", "a face template, a list of 128 numbers computed from the selfies you add, encrypted."),
+        (
+            "What is stored",
+            "a face template, a list of 128 numbers computed from the selfies you add, encrypted. Unless "
+            "your employer turns it off, up to two check-ins that matched you very closely also add such "
+            "numbers (never the photo), so that you are still recognised as your looks change; they "
+            "are erased with the rest, and at once if you say a check-in was not you.",
+        ),
         (
             "Your selfies",
             "this service keeps none. Each selfie is read to check you in, then deleted from our "

@@ -154,7 +154,7 @@ class Conversation:
             case "forget-me":
                 deleted = await chat.forget_me(tenant, person, deps=self._chat)
                 return Answer(
-                    text=f"Done: I erased your face data ({deleted} photo template{'s' if deleted != 1 else ''}) "
+                    text=f"Done: I erased your face data ({deleted} face template{'s' if deleted != 1 else ''}) "
                     "and withdrew your consent. Your past check-in times stay on record for payroll. "
                     f"To use selfie check-in again, type {d.cmd('enroll')}."
                 )
