@@ -121,6 +121,7 @@ _THRESHOLD_FIELDS = {k: (float, 0.3, 0.8) for k in ("verify", "verify_retry", "a
     "verify_support": (float, 0.0, 0.3),
     "adapt": (float, 0.0, 0.8),
     "adapt_margin": (float, 0.0, 0.3),
+    "adapt_novelty": (float, 0.0, 0.5),
 }
 _POLICY_FIELDS = {
     "duplicate_window_minutes": (int, 0, 240),

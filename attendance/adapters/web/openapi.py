@@ -280,6 +280,7 @@ SCHEMAS: dict[str, S] = {
                     "verify_support": {"type": "number"},
                     "adapt": {"type": "number"},
                     "adapt_margin": {"type": "number"},
+                    "adapt_novelty": {"type": "number"},
                 }
             ),
             "policy": _obj(

@@ -69,6 +69,14 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--faces", type=Path, default=Path("../shared/faces"))
     p.add_argument("--json", type=Path, metavar="FILE")
     p.set_defaults(handler=run_bench_slack)
+    p = bench.add_parser("scale", help="check-ins per second through the whole path by serve and worker processes")
+    p.add_argument("--checkins", type=int, default=200, help="selfies per run (default 200)")
+    p.add_argument("--serves", default="1,2", help="serve process counts to run (default 1,2)")
+    p.add_argument("--workers", default="1,2", help="worker process counts to run, one face process each (default 1,2)")
+    p.add_argument("--in-flight", type=int, default=32, help="selfies posted at once at most (default 32)")
+    p.add_argument("--faces", type=Path, default=Path("../shared/faces"))
+    p.add_argument("--json", type=Path, metavar="FILE")
+    p.set_defaults(handler=run_bench_scale)
     p = bench.add_parser("dispatch", help="webhook deliveries per second through real dispatcher processes")
     p.add_argument("--events", type=int, default=3000)
     p.add_argument("--dispatchers", type=int, default=1)
@@ -285,6 +293,29 @@ async def run_bench_slack(args: argparse.Namespace, settings: Settings) -> int:
     if args.workers == 0:
         return 0
     return 0 if report["answer_lost"] == 0 and report["burst_jobs_all_answered"] else 5
+
+
+async def run_bench_scale(args: argparse.Namespace, settings: Settings) -> int:
+    bench_scale = _bench("scale").bench_scale
+
+    try:
+        serves = [int(x) for x in args.serves.split(",") if x.strip()]
+        workers = [int(x) for x in args.workers.split(",") if x.strip()]
+    except ValueError:
+        print("attendance: --serves and --workers take comma-separated whole numbers, e.g. 1,2")
+        return 2
+    report = await bench_scale(
+        args.faces, checkins=args.checkins, serves=serves, workers=workers, in_flight=args.in_flight
+    )
+    print(f"\n{'serve':>5s} {'workers':>7s} {'check-ins/s':>11s} {'ack p50':>8s} {'ack p99':>8s} {'answered':>9s}")
+    for r in report["runs"]:
+        print(
+            f"{r['serves']:5d} {r['workers']:7d} {r['checkins_per_s']:11} {r['ack_p50_ms']:8} {r['ack_p99_ms']:8} "
+            f"{r['answered']:5d}/{r['checkins']}"
+        )
+    report["per_s"] = {f"{s}x{w}": v for (s, w), v in report["per_s"].items()}
+    _write(args.json, report)
+    return 0 if all(r["all_answered"] for r in report["runs"]) else 5
 
 
 async def run_bench_dispatch(args: argparse.Namespace, settings: Settings) -> int:
