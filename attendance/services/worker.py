@@ -1,11 +1,12 @@
 """The check-in job loop of `attendance worker`.
 
-Each of ``concurrency`` slots claims a job with a lease, decides it (face work in the process
-pool), replies, and finishes it. Nothing is lost when a worker dies: its lease expires and the
-job is claimed again; the decision is written so that a second run cannot record it twice and
-gives the same answer, which it then sends (replies are at least once). Transient failures are
-retried with exponential back-off; after ``max_attempts`` the job fails and the person is told.
-A database outage is waited out.
+Each of ``concurrency`` slots takes a job, decides it (face work in the process pool), replies,
+and finishes it. Jobs are claimed with a lease, in batches: the first idle slot claims one job
+for every slot waiting at that moment, one claim's queries for several jobs. Nothing is lost
+when a worker dies: its lease expires and the job is claimed again; the decision is written so
+that a second run cannot record it twice and gives the same answer, which it then sends
+(replies are at least once). Transient failures are retried with exponential back-off; after
+``max_attempts`` the job fails and the person is told. A database outage is waited out.
 """
 
 from __future__ import annotations
@@ -52,9 +53,16 @@ class JobWorker:
         self._metrics = metrics or NoMetrics()
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.stats = WorkerStats()
+        self._claimed: list[CheckInJob] = []  # claimed in a batch, not yet taken by a slot
+        self._claiming = asyncio.Lock()
+        self._idle_slots = 0
 
     async def run(self, stop: asyncio.Event) -> None:
-        await asyncio.gather(self._heartbeat(stop), *(self._slot(stop, n) for n in range(self._s.concurrency)))
+        await asyncio.gather(self._heartbeat(stop), *(self._slot(stop) for _ in range(self._s.concurrency)))
+        for job in self._claimed:  # claimed for a slot that stopped first: back to the queue now, not after its lease
+            with contextlib.suppress(StoreUnavailable):
+                await self._deps.jobs.retry_later(job.id, self._deps.clock.now(), "the worker stopped", counts=False)
+        self._claimed.clear()
 
     async def _heartbeat(self, stop: asyncio.Event) -> None:
         """``workers``: who is up and when it was last seen (for operators and the bench)."""
@@ -63,15 +71,13 @@ class JobWorker:
                 await self._deps.jobs.heartbeat(self.name, self._deps.clock.now(), self.stats.done)
             await _wait(stop, 5.0)
 
-    async def _slot(self, stop: asyncio.Event, n: int) -> None:
+    async def _slot(self, stop: asyncio.Event) -> None:
         idle = self._s.poll_min_s
         outage_logged = False
         while not stop.is_set():
             self._metrics.heartbeat("worker")
             try:
-                job = await self._deps.jobs.claim(
-                    f"{self.name}/{n}", self._deps.clock.now(), timedelta(seconds=self._s.lease_s)
-                )
+                job = await self._next_job()
                 if outage_logged:
                     log.info("database reachable again")
                     outage_logged = False
@@ -87,6 +93,20 @@ class JobWorker:
                 continue
             idle = self._s.poll_min_s
             await self.handle(job)
+
+    async def _next_job(self) -> CheckInJob | None:
+        """A job claimed for this slot: from the last batch, or a new batch of one job per slot
+        waiting now (never more: a claimed job's lease runs while it waits)."""
+        self._idle_slots += 1
+        try:
+            async with self._claiming:
+                if not self._claimed:
+                    self._claimed = await self._deps.jobs.claim(
+                        self.name, self._deps.clock.now(), timedelta(seconds=self._s.lease_s), self._idle_slots
+                    )
+                return self._claimed.pop(0) if self._claimed else None
+        finally:
+            self._idle_slots -= 1
 
     def _backoff(self, attempts: int) -> timedelta:
         return timedelta(seconds=min(self._s.retry_max_s, self._s.retry_base_s * 2 ** max(0, attempts - 1)))

@@ -261,3 +261,38 @@ async def test_a_burst_of_submissions_is_stored_once_per_key_in_grouped_inserts(
     by_key = {d["idempotency_key"]: d["_id"] for d in stored}
     assert all(stored_job.id == by_key[stored_job.idempotency_key] for stored_job, _ in results)
     assert sum(created for _, created in results) == 11 and first[1] is True  # k0 existed already
+
+
+async def test_job_claims_come_in_batches_and_never_share_a_job(container: Container) -> None:
+    import asyncio
+
+    from attendance.core.domain.checkins import CheckInJob, PhotoRef, Requested
+
+    jobs, t0 = container.checkin.jobs, datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+    tid = new_id()
+    for n in range(7):
+        job = CheckInJob(
+            id=new_id(),
+            tenant_id=tid,
+            channel="slack",
+            identity_kind="slack",
+            identity=f"U{n}",
+            photo=PhotoRef(kind="url", ref=f"https://files.example/{n}.jpg"),
+            received_at=t0 + timedelta(seconds=n),
+            idempotency_key=f"k{n}",
+            requested=Requested.AUTO,
+        )
+        await jobs.submit(job)
+    now, lease = t0 + timedelta(minutes=1), timedelta(seconds=30)
+    first, second = await asyncio.gather(jobs.claim("a", now, lease, 4), jobs.claim("b", now, lease, 4))
+    assert not {j.id for j in first} & {j.id for j in second}, "racing claims never share a job"
+    assert [j.identity for j in first] == sorted(j.identity for j in first)  # oldest first
+    taken = sorted(j.identity for j in first + second)
+    assert len(taken) >= 4 and taken == [f"U{n}" for n in range(len(taken))]  # the oldest ones
+    rest = await jobs.claim("a", now, lease, 7)
+    assert sorted(j.identity for j in first + second + rest) == [f"U{n}" for n in range(7)]
+    assert all(j.attempts == 1 for j in first + second + rest)
+    assert await jobs.claim("c", now, lease, 4) == []  # all leased
+    after_the_lease = now + lease + timedelta(seconds=5)  # their workers died: taken again, once
+    again = await jobs.claim("c", after_the_lease, lease, 10)
+    assert len(again) == 7 and all(j.attempts == 2 for j in again)

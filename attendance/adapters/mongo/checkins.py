@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError, WriteError
 
@@ -36,6 +37,7 @@ from attendance.core.domain.deliveries import OutboxMessage
 from attendance.core.ports import Fingerprint, SequenceTaken
 
 DUPLICATE_KEY = 11000
+EXPIRED_EVERY = timedelta(seconds=2)  # how often a claim also looks for jobs whose lease ended
 JOB_KEPT = timedelta(days=2)  # far longer than Slack (minutes) or Teams redeliver an activity
 
 CHECKIN_INDEXES: dict[str, list[IndexModel]] = {
@@ -194,6 +196,7 @@ class MongoJobQueue:
         self._c: AsyncCollection[Doc] = db["checkin_jobs"]
         self._workers: AsyncCollection[Doc] = db["workers"]
         self._pending: list[tuple[CheckInJob, asyncio.Future[tuple[CheckInJob, bool]]]] = []
+        self._expired_looked_at: datetime | None = None
         self._flusher: asyncio.Task[None] | None = None
 
     async def submit(self, job: CheckInJob) -> tuple[CheckInJob, bool]:
@@ -239,22 +242,34 @@ class MongoJobQueue:
             raise WriteError("a duplicate job vanished", error.get("code"), error)
         return _job(doc), False
 
-    async def claim(self, worker: str, now: datetime, lease: timedelta) -> CheckInJob | None:
-        """The oldest due job, else one whose lease ended (its worker died): two indexed queries."""
+    async def claim(self, worker: str, now: datetime, lease: timedelta, limit: int) -> list[CheckInJob]:
+        """Due jobs in a batch: one indexed read for the candidates, one ``update_many`` that takes
+        those still queued (a job another worker took meanwhile no longer matches), one read of what
+        this claim won (its token). Jobs whose lease ended are looked for every ``EXPIRED_EVERY``:
+        a dead worker's job waits a lease plus that at most. (No ``findAndModify``: on the embedded
+        server it costs 20-60 ms, ten times an update; docs/capacity.md.)"""
+        token = f"{worker}:{uuid.uuid4().hex}"
         take = {
-            "$set": {"state": JobState.RUNNING.value, "lease_until": now + lease, "worker": worker},
+            "$set": {"state": JobState.RUNNING.value, "lease_until": now + lease, "worker": worker, "claim": token},
             "$inc": {"attempts": 1},
         }
-        for query, order in (
-            ({"state": JobState.QUEUED.value, "next_attempt_at": {"$lte": now}}, "next_attempt_at"),
-            ({"state": JobState.RUNNING.value, "lease_until": {"$lt": now}}, "lease_until"),
-        ):
-            doc = await self._c.find_one_and_update(
-                query, take, sort=[(order, ASCENDING)], return_document=ReturnDocument.AFTER
-            )
-            if doc is not None:
-                return _job(doc)
-        return None
+        kinds = [({"state": JobState.QUEUED.value, "next_attempt_at": {"$lte": now}}, "next_attempt_at")]
+        if self._expired_looked_at is None or now - self._expired_looked_at >= EXPIRED_EVERY:
+            self._expired_looked_at = now
+            kinds.append(({"state": JobState.RUNNING.value, "lease_until": {"$lt": now}}, "lease_until"))
+        chosen: list[str] = []
+        for query, order in kinds:
+            if len(chosen) >= limit:
+                break
+            found = self._c.find(query, {"_id": 1}).sort([("state", ASCENDING), (order, ASCENDING)])
+            ids = [d["_id"] async for d in found.limit(limit - len(chosen))]
+            if ids:
+                await self._c.update_many({"_id": {"$in": ids}, **query}, take)
+                chosen += ids
+        if not chosen:
+            return []
+        won = [_job(d) async for d in self._c.find({"_id": {"$in": chosen}, "claim": token})]
+        return sorted(won, key=lambda j: j.received_at)
 
     async def retry_later(self, job_id: str, at: datetime, error: str, *, counts: bool = True) -> None:
         update: Doc = {
