@@ -64,3 +64,17 @@ def test_two_people_of_similar_size_are_refused(engine: FacePipeline, photo) -> 
     with pytest.raises(PhotoRefused) as info:
         engine.analyse_sync(two, Purpose.CHECK_IN)
     assert info.value.reason is RefusalReason.MULTIPLE_FACES
+
+
+def test_the_head_pose_of_a_turned_face_flips_in_its_mirror_image(engine: FacePipeline, photo) -> None:  # type: ignore[no-untyped-def]
+    from attendance.adapters.faces.evaluate import mirrored
+
+    turned = photo("Atal_Bihari_Vajpayee/2.jpg")  # turned towards the photo's left
+    facing = photo("Debbie_Reynolds/1.jpg")  # looking at the camera
+    pose = engine.analyse_sync(turned, Purpose.CHECK_IN).pose
+    flipped = engine.analyse_sync(mirrored(turned), Purpose.CHECK_IN).pose
+    assert pose is not None and flipped is not None
+    assert pose.yaw < -0.15 < 0.15 < flipped.yaw
+    assert abs(pose.yaw + flipped.yaw) < 0.05 and abs(pose.pitch - flipped.pitch) < 0.05
+    straight = engine.analyse_sync(facing, Purpose.CHECK_IN).pose
+    assert straight is not None and abs(straight.yaw) < 0.05

@@ -99,3 +99,37 @@ def test_the_background_study_replays_the_rule_at_any_ratio() -> None:
     assert (strict["intruder_trials"], strict["intruder_accepts"]) == (2, 0)
     lenient = next(r for r in background_figures(study, 0.7) if r["layout"] == "behind" and r["scale"] == 0.9)
     assert (lenient["verified"], lenient["two_people"], lenient["intruder_accepts"]) == (round(2 / 3, 4), 0.0, 1)
+
+
+# ---------------------------------------------------------------- head pose
+
+
+def test_a_face_looking_at_the_camera_has_no_yaw_and_a_mirror_flips_a_turn() -> None:
+    from attendance.core.domain.faces import head_pose
+
+    frontal = head_pose((100.0, 100.0), (160.0, 100.0), (130.0, 140.0))
+    assert frontal.yaw == pytest.approx(0.0) and frontal.pitch == pytest.approx(40 / 60)
+    turned = head_pose((100.0, 100.0), (160.0, 100.0), (145.0, 140.0))  # the nose towards the photo's right
+    assert turned.yaw == pytest.approx(0.25)
+    width = 400.0  # the same face mirrored: x -> width - x, so the eyes swap sides
+    mirrored = head_pose((width - 160.0, 100.0), (width - 100.0, 100.0), (width - 145.0, 140.0))
+    assert mirrored.yaw == pytest.approx(-turned.yaw) and mirrored.pitch == pytest.approx(turned.pitch)
+
+
+def test_head_pose_ignores_the_size_and_the_roll_of_the_face() -> None:
+    import math
+
+    from attendance.core.domain.faces import head_pose
+
+    base = head_pose((100.0, 100.0), (160.0, 100.0), (145.0, 140.0))
+    big = head_pose((200.0, 200.0), (320.0, 200.0), (290.0, 280.0))  # twice the size
+    assert (big.yaw, big.pitch) == pytest.approx((base.yaw, base.pitch))
+
+    def rotate(p: tuple[float, float], a: float = math.radians(20)) -> tuple[float, float]:
+        return (p[0] * math.cos(a) - p[1] * math.sin(a), p[0] * math.sin(a) + p[1] * math.cos(a))
+
+    tilted = head_pose(rotate((100.0, 100.0)), rotate((160.0, 100.0)), rotate((145.0, 140.0)))  # head on a shoulder
+    assert (tilted.yaw, tilted.pitch) == pytest.approx((base.yaw, base.pitch))
+    looking_up = head_pose((100.0, 100.0), (160.0, 100.0), (130.0, 115.0))  # the nose nearer the eye line
+    assert looking_up.pitch < base.pitch
+    assert head_pose((1.0, 1.0), (1.0, 1.0), (5.0, 5.0)) == head_pose((0.0, 0.0), (0.0, 0.0), (0.0, 0.0))

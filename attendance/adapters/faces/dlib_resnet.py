@@ -8,8 +8,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from attendance.adapters.faces.model import FaceBox, Rgb
-from attendance.core.domain.faces import FaceModelCard
+from attendance.adapters.faces.model import Described, FaceBox, Rgb
+from attendance.core.domain.faces import FaceModelCard, head_pose
 from attendance.core.domain.model import MatchThresholds
 
 # Calibrated on ../shared/faces with `attendance eval` (docs/recognition.md has the numbers).
@@ -80,9 +80,15 @@ class DlibResNetModel:
             FaceBox(r.left(), r.top(), r.right(), r.bottom(), float(sc)) for r, sc in zip(rects, scores, strict=True)
         ]
 
-    def embed(self, pixels: Rgb, face: FaceBox, *, jitters: int) -> tuple[float, ...]:
+    def embed(self, pixels: Rgb, face: FaceBox, *, jitters: int) -> Described:
         import dlib
 
         _, predictor, encoder = self._loaded()
         shape = predictor(pixels, dlib.rectangle(face.left, face.top, face.right, face.bottom))
-        return tuple(float(x) for x in encoder.compute_face_descriptor(pixels, shape, jitters))
+        embedding = tuple(float(x) for x in encoder.compute_face_descriptor(pixels, shape, jitters))
+        # the 5-point model: two corners of each eye (points 0-1 and 2-3) and the base of the nose (4)
+        p = [(float(shape.part(i).x), float(shape.part(i).y)) for i in range(5)]
+        eyes = sorted(
+            [((p[0][0] + p[1][0]) / 2, (p[0][1] + p[1][1]) / 2), ((p[2][0] + p[3][0]) / 2, (p[2][1] + p[3][1]) / 2)]
+        )
+        return Described(embedding, head_pose(eyes[0], eyes[1], p[4]))

@@ -13,6 +13,7 @@ refused one replaced by the next, and the rest are probes; a person with fewer t
 from __future__ import annotations
 
 import dataclasses
+import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -286,6 +287,73 @@ def adapt_study(e: Embedded, t: MatchThresholds) -> dict[str, float | int]:
 def _identified(g: Gallery, vec: Vector, identity: str, t: MatchThresholds) -> bool:
     d = identify(g, vec, t)
     return d.outcome is Outcome.ACCEPTED and d.employee_id == identity
+
+
+# ------------------------------------------------------------ head pose (--pose)
+
+POSE_TURNS = (0.10, 0.15, 0.20, 0.25)  # |yaw| a "turn your head" challenge could ask for
+
+
+def pose_study(faces: FaceSet, analyse: Analyse) -> dict[str, object]:
+    """Every photo of the set and its mirror image through the check-in pipeline: the head pose
+    estimate's spread, and how well it tells a turn to the left from one to the right. A mirror
+    flips the true yaw, so a good estimate gives ``yaw(mirror) = -yaw(photo)``; for each turn
+    threshold T: how many photos read as turned (|yaw| >= T), and of those how many read as
+    turned the other way once mirrored (the estimate's direction is right) or not (an error)."""
+    pairs: list[tuple[float, float, float, float]] = []  # yaw, pitch, mirrored yaw, mirrored pitch
+    for photo in faces.all_photos():
+        data = photo.path.read_bytes()
+        try:
+            a = analyse(data, Purpose.CHECK_IN)
+            b = analyse(mirrored(data), Purpose.CHECK_IN)
+        except PhotoRefused:
+            continue
+        if a.pose is not None and b.pose is not None:
+            pairs.append((a.pose.yaw, a.pose.pitch, b.pose.yaw, b.pose.pitch))
+    yaws = np.array([p[0] for p in pairs])
+    pitches = np.array([p[1] for p in pairs])
+    flip_error = np.array([abs(p[0] + p[2]) for p in pairs])
+    rows = []
+    for t in POSE_TURNS:
+        turned = [p for p in pairs if abs(p[0]) >= t]
+        right = sum(1 for p in turned if p[2] * p[0] < 0 and abs(p[2]) >= t)
+        wrong = sum(1 for p in turned if p[2] * p[0] > 0 and abs(p[2]) >= t)
+        rows.append(
+            {
+                "turn": t,
+                "photos_turned": len(turned),
+                "share_turned": _rate(len(turned), len(pairs)),
+                "mirror_turned_the_other_way": right,
+                "mirror_turned_the_same_way": wrong,
+            }
+        )
+    return {
+        "photos": len(pairs),
+        "yaw_abs_p50": _pct(np.abs(yaws), 50),
+        "yaw_abs_p95": _pct(np.abs(yaws), 95),
+        "pitch_p5": _pct(pitches, 5),
+        "pitch_p50": _pct(pitches, 50),
+        "pitch_p95": _pct(pitches, 95),
+        "mirror_yaw_error_p50": _pct(flip_error, 50),
+        "mirror_yaw_error_p95": _pct(flip_error, 95),
+        "mirror_pitch_change_p95": _pct(np.array([abs(p[1] - p[3]) for p in pairs]), 95),
+        "turns": rows,
+    }
+
+
+def _pct(values: npt.NDArray[np.float64], q: float) -> float | None:
+    return round(float(np.percentile(values, q)), 3) if len(values) else None
+
+
+def mirrored(data: bytes) -> bytes:
+    """The photo flipped left to right (upright first), as a JPEG."""
+    from PIL import Image, ImageOps
+
+    with Image.open(io.BytesIO(data)) as image:
+        flipped = ImageOps.mirror(ImageOps.exif_transpose(image).convert("RGB"))
+    out = io.BytesIO()
+    flipped.save(out, "JPEG", quality=95)
+    return out.getvalue()
 
 
 # ------------------------------------------------------------ background faces (two-person photos)

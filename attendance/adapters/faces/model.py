@@ -15,7 +15,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from attendance.core.domain.faces import FaceModelCard
+from attendance.core.domain.faces import FaceModelCard, HeadPose
 
 Rgb = npt.NDArray[np.uint8]
 
@@ -48,6 +48,12 @@ class FaceBox:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Described:
+    embedding: tuple[float, ...]
+    pose: HeadPose | None
+
+
 class FaceModel(Protocol):
     @property
     def card(self) -> FaceModelCard:
@@ -62,7 +68,8 @@ class FaceModel(Protocol):
         """Every face in ``pixels`` (RGB), ``upsample`` times enlarged for small faces."""
         ...
 
-    def embed(self, pixels: Rgb, face: FaceBox, *, jitters: int) -> tuple[float, ...]:
-        """The embedding of ``face`` (``card.embedding_size`` numbers); ``jitters``: extra
-        perturbed copies averaged in, for enrollment."""
+    def embed(self, pixels: Rgb, face: FaceBox, *, jitters: int) -> Described:
+        """The embedding of ``face`` (``card.embedding_size`` numbers; ``jitters``: extra
+        perturbed copies averaged in, for enrollment) and its head pose, when the model's
+        landmarks give one (``core.domain.faces.head_pose``)."""
         ...

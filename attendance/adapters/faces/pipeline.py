@@ -56,11 +56,12 @@ class FacePipeline:
         quality = self._quality(decoded, face, purpose)
         detected = time.perf_counter()
         jitters = s.enroll_jitters if purpose is Purpose.ENROLL else 0
-        embedding = self._model.embed(decoded.pixels, face, jitters=jitters)
+        described = self._model.embed(decoded.pixels, face, jitters=jitters)
         encoded = time.perf_counter()
         inv = 1.0 / decoded.scale
         return FaceAnalysis(
-            embedding=embedding,
+            embedding=described.embedding,
+            pose=described.pose,
             quality=quality,
             box=(round(face.left * inv), round(face.top * inv), round(face.right * inv), round(face.bottom * inv)),
             faces_found=len(faces),

@@ -106,6 +106,33 @@ class StageTimes:
     encode_ms: float
 
 
+Point = tuple[float, float]  # x, y in one photo's pixels (y downwards)
+
+
+@dataclass(frozen=True, slots=True)
+class HeadPose:
+    """Where the head points, from three landmarks, in units of the distance between the eyes
+    (so the same for a small and a large face). ``yaw``: the nose's offset from the middle of
+    the eyes along the eye line, > 0 towards the photo's right (a mirrored photo flips its
+    sign); about 0 facing the camera. ``pitch``: the nose's drop below the eye line; smaller
+    when the head tilts up. Calibration: docs/recognition.md, "Head pose"."""
+
+    yaw: float
+    pitch: float
+
+
+def head_pose(eye_left: Point, eye_right: Point, nose: Point) -> HeadPose:
+    """``eye_left`` / ``eye_right``: the centres of the eyes on the photo's left and right."""
+    ax, ay = eye_right[0] - eye_left[0], eye_right[1] - eye_left[1]
+    d = math.hypot(ax, ay)
+    if d == 0:
+        return HeadPose(0.0, 0.0)
+    ux, uy = ax / d, ay / d  # along the eye line; (-uy, ux) is "down the face"
+    nx = nose[0] - (eye_left[0] + eye_right[0]) / 2
+    ny = nose[1] - (eye_left[1] + eye_right[1]) / 2
+    return HeadPose(yaw=(nx * ux + ny * uy) / d, pitch=(-nx * uy + ny * ux) / d)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FaceAnalysis:
     """One face found in a photo: its embedding (``model_id``'s) and how good the photo was."""
@@ -118,6 +145,7 @@ class FaceAnalysis:
     times: StageTimes
     fingerprint: int = 0  # 64-bit perceptual hash of the whole photo (replay check)
     rival: float = 0.0  # the next face's prominence as a share of the chosen face's (0: alone)
+    pose: HeadPose | None = None  # from the model's landmarks; None when the model gives none
     captured_at: str | None = None  # EXIF capture time, "YYYY:MM:DD HH:MM:SS[+HH:MM]"
 
 

@@ -38,6 +38,11 @@ def add_commands(sub: Any) -> None:
         "and report the accept rates with and without it",
     )
     p.add_argument(
+        "--pose",
+        action="store_true",
+        help="also the head-pose estimate on every photo and its mirror image (a mirror flips the yaw)",
+    )
+    p.add_argument(
         "--background",
         action="store_true",
         help="also build two-person photos from the set (a stranger behind or beside each probe, each stranger in "
@@ -189,6 +194,21 @@ async def run_eval(args: argparse.Namespace, settings: Settings) -> int:
         )
         for key, value in adapted.items():
             print(f"  {key:32s}{value}")
+    if args.pose:
+        from attendance.adapters.faces.evaluate import pose_study
+        from attendance.adapters.faces.faceset import load_face_set
+
+        report["pose"] = pose = pose_study(load_face_set(args.dir), engine.analyse_sync)
+        print("\nhead pose (in eye distances), every photo and its mirror image:")
+        for name, figure in pose.items():
+            if name != "turns":
+                print(f"  {name:32s}{figure}")
+        print(f"  {'turn':>6s} {'turned':>7s} {'mirror opposite':>15s} {'mirror same way':>15s}")
+        for row in pose["turns"]:  # type: ignore[attr-defined]
+            print(
+                f"  {row['turn']:6.2f} {row['photos_turned']:7d} {row['mirror_turned_the_other_way']:15d} "
+                f"{row['mirror_turned_the_same_way']:15d}"
+            )
     if args.background:
         report["background"] = _background(embedded, args.dir, settings, th)
     _write(args.json, report)
