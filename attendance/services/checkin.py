@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from attendance.core.domain.challenges import answers, new_challenge
 from attendance.core.domain.checkins import (
     RETRIED_WITHIN,
     AttendanceEvent,
@@ -31,12 +33,13 @@ from attendance.core.domain.checkins import (
     OutcomeKind,
     PhotoRef,
     Requested,
+    capture_time,
     decide_direction,
     duplicate_of,
     is_stale,
 )
 from attendance.core.domain.deliveries import OutboxMessage
-from attendance.core.domain.faces import PhotoRefused, Purpose
+from attendance.core.domain.faces import FaceAnalysis, PhotoRefused, Purpose
 from attendance.core.domain.model import (
     ADAPTED_PER_PERSON,
     Employee,
@@ -51,6 +54,7 @@ from attendance.core.matching import Outcome as MatchOutcome
 from attendance.core.ports import (
     AttendanceStore,
     AuditLog,
+    ChallengeStore,
     ChatIdentityRepository,
     Clock,
     ConsentRepository,
@@ -97,6 +101,7 @@ class CheckInDeps:
     templates: TemplateRepository
     consents: ConsentRepository
     audit: AuditLog
+    challenges: ChallengeStore
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -267,9 +272,16 @@ async def decide_job(job: CheckInJob, *, deps: CheckInDeps) -> Outcome:
     person = claimed or await deps.employees.get(tenant.id, decision.employee_id or "")
     if person is None:
         return Outcome(kind=OutcomeKind.NOT_RECOGNISED, distance=d, margin=m)
+    challenged = policy.pose_challenge and claimed is not None and job.channel in CHAT_CHANNELS
+    if challenged:
+        asked = await _pose_challenge(job, person, analysis, timezone, now, deps=deps)
+        if asked is not None:
+            return asked
     outcome = await _record(
         job=job, tenant=tenant, person=person, fingerprint=analysis.fingerprint, distance=d, margin=m, deps=deps
     )
+    if challenged and outcome.kind in (OutcomeKind.ACCEPTED, OutcomeKind.DUPLICATE):
+        await deps.challenges.answered(tenant.id, person.id)  # after the event: a re-run still finds it
     if outcome.kind is OutcomeKind.ACCEPTED and tenant.policy.adapt_templates:
         await _adapt(job, tenant, person, (gallery, decision, probe, thresholds), analysis.quality, deps=deps)
     return outcome
@@ -319,6 +331,31 @@ async def _adapt(
     # never wrong; removals ("not me", erasure) bump the version at once.
     await deps.audit.record(tenant_id=tenant.id, actor="worker", action="face.adapted", subject=person.id, at=now)
 
+
+CHAT_CHANNELS = ("slack", "teams")  # where a pose challenge can be asked and answered
+
+
+async def _pose_challenge(
+    job: CheckInJob, person: Employee, analysis: FaceAnalysis, timezone: str, now: datetime, *, deps: CheckInDeps
+) -> Outcome | None:
+    """With the tenant's pose challenge on: the first accepted selfie is answered with a random
+    pose to show (nothing recorded); the next must show it, within its time and taken after it
+    (``challenges.answers``). None: answered, go on and record."""
+    pending = await deps.challenges.pending(person.tenant_id, person.id)
+    if pending is not None and pending.job_id == job.id:  # a second run of the check-in that asked
+        return Outcome(kind=OutcomeKind.POSE_ASKED, detail=pending.pose.value, employee_id=person.id, name=person.name)
+    if pending is None or pending.expired(job.received_at):
+        challenge = new_challenge(person.tenant_id, person.id, job.id, now, _CHALLENGE_RANDOM)
+        await deps.challenges.ask(challenge)
+        return Outcome(
+            kind=OutcomeKind.POSE_ASKED, detail=challenge.pose.value, employee_id=person.id, name=person.name
+        )
+    if not answers(pending, analysis.pose, job.received_at, capture_time(analysis.captured_at, timezone)):
+        return Outcome(kind=OutcomeKind.POSE_WRONG, detail=pending.pose.value, employee_id=person.id)
+    return None
+
+
+_CHALLENGE_RANDOM = random.SystemRandom()  # the pose asked for must not be guessable
 
 APPEND_TRIES = 5
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from attendance.core.domain.challenges import INSTRUCTIONS, Pose
 from attendance.core.domain.checkins import Direction, Outcome, OutcomeKind
 
 
@@ -62,3 +63,20 @@ def reply_text(outcome: Outcome) -> str:
             return f"This photo was taken more than {minutes} minutes ago. Please take a new selfie now."
         case OutcomeKind.FAILED:
             return "Sorry, I could not process your photo. Please try again in a minute."
+        case OutcomeKind.POSE_ASKED:
+            return (
+                f"One more step{_name(outcome)}: {_instruction(outcome)}, then send me a new selfie "
+                "(within 3 minutes). Nothing is recorded until then."
+            )
+        case OutcomeKind.POSE_WRONG:
+            return (
+                f"That selfie does not show what I asked, so nothing was recorded: {_instruction(outcome)} "
+                "and send a new selfie taken now."
+            )
+
+
+def _instruction(outcome: Outcome) -> str:
+    try:
+        return INSTRUCTIONS[Pose(outcome.detail or "")]
+    except ValueError:
+        return "face the camera"

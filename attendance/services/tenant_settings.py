@@ -133,6 +133,7 @@ _POLICY_FIELDS = {
     "template_retention_days": (int, 30, 3 * 365),
     "record_retention_days": (int, 0, 36500),
     "adapt_templates": (bool, 0, 1),
+    "pose_challenge": (bool, 0, 1),
 }
 
 

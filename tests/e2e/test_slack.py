@@ -262,6 +262,23 @@ async def test_the_same_event_delivered_twice_yields_one_attendance_event(h: Har
     assert len(await h.events_of("UADA")) == 1
 
 
+async def test_with_the_pose_challenge_on_a_selfie_is_answered_with_a_pose_to_show(h: Harness) -> None:
+    import dataclasses
+
+    tenant = await h.c.deps.tenants.get(h.tenant_id)
+    assert tenant is not None
+    await h.c.deps.tenants.set_policy(h.tenant_id, dataclasses.replace(tenant.policy, pose_challenge=True))
+    await h.selfie("UADA", "Serena_Williams/2.jpg")
+    [answer] = await h.answer_to("UADA")
+    assert text_of(answer).startswith("One more step, Serena: ") and "then send me a new selfie" in text_of(answer)
+    assert not [b for b in blocks_of(answer) if b["type"] == "actions"], "nothing recorded, nothing to undo"
+    assert await h.events_of("UADA") == []
+    await h.selfie("UADA", "Serena_Williams/2.jpg")  # the same camera-facing selfie again
+    [_, again] = await h.answer_to("UADA", 2)
+    assert text_of(again).startswith("That selfie does not show what I asked")
+    assert await h.events_of("UADA") == []
+
+
 async def test_undo_and_not_me(h: Harness) -> None:
     await h.selfie("UCY", "Jesse_Jackson/2.jpg")
     [answer] = await h.answer_to("UCY")

@@ -22,6 +22,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError, Writ
 
 from attendance.adapters.mongo.outbox import write_outbox
 from attendance.adapters.mongo.repositories import Database, Doc, translated
+from attendance.core.domain.challenges import CHALLENGE_TTL, Challenge, Pose
 from attendance.core.domain.checkins import (
     REFUSED_MATCHES,
     AttendanceEvent,
@@ -47,6 +48,9 @@ CHECKIN_INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("state", ASCENDING), ("lease_until", ASCENDING)], name="leases"),
         IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="ttl"),  # finished jobs only
         IndexModel([("identity", ASCENDING), ("received_at", ASCENDING)], name="by_identity"),
+    ],
+    "pose_challenges": [
+        IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="ttl"),
     ],
     "attendance_events": [
         IndexModel(
@@ -429,3 +433,39 @@ class MongoAttendanceStore:
             query["$or"] = [{"at": {"$gt": after[0]}}, {"at": after[0], "_id": {"$gt": after[1]}}]
         cursor = self._events.find(query).sort([("at", ASCENDING), ("_id", ASCENDING)]).limit(limit)
         return [event_from(d) async for d in cursor]
+
+
+@translated
+class MongoChallengeStore:
+    """``pose_challenges``: one per person (``_id`` tenant:employee), dropped by a TTL index once
+    long expired (an expired one is ignored before that)."""
+
+    def __init__(self, db: Database) -> None:
+        self._c: AsyncCollection[Doc] = db["pose_challenges"]
+
+    async def pending(self, tenant_id: str, employee_id: str) -> Challenge | None:
+        doc = await self._c.find_one({"_id": f"{tenant_id}:{employee_id}"})
+        if doc is None:
+            return None
+        return Challenge(
+            tenant_id=tenant_id,
+            employee_id=employee_id,
+            pose=Pose(doc["pose"]),
+            issued_at=doc["issued_at"],
+            job_id=doc["job_id"],
+        )
+
+    async def ask(self, challenge: Challenge) -> None:
+        await self._c.replace_one(
+            {"_id": f"{challenge.tenant_id}:{challenge.employee_id}"},
+            {
+                "pose": challenge.pose.value,
+                "issued_at": challenge.issued_at,
+                "job_id": challenge.job_id,
+                "expires_at": challenge.issued_at + CHALLENGE_TTL * 10,
+            },
+            upsert=True,
+        )
+
+    async def answered(self, tenant_id: str, employee_id: str) -> None:
+        await self._c.delete_one({"_id": f"{tenant_id}:{employee_id}"})

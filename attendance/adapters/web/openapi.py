@@ -294,6 +294,7 @@ SCHEMAS: dict[str, S] = {
                     "template_retention_days": INT,
                     "record_retention_days": INT,
                     "adapt_templates": BOOL,
+                    "pose_challenge": BOOL,
                 }
             ),
             "holidays": {"type": ["string", "null"], "description": "public holidays of this region; null: none"},

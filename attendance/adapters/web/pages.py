@@ -374,6 +374,7 @@ class PageHandlers:
                     "freshness_minutes": int(f.get("freshness_minutes", "x")),
                     "delete_chat_photos": "delete_chat_photos" in f,
                     "adapt_templates": "adapt_templates" in f,
+                    "pose_challenge": "pose_challenge" in f,
                 },
                 "thresholds": None
                 if "default_thresholds" in f

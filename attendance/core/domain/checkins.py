@@ -51,6 +51,8 @@ class OutcomeKind(enum.StrEnum):
     REPLAYED_PHOTO = "replayed_photo"
     STALE_PHOTO = "stale_photo"
     FAILED = "failed"  # transient failures exhausted the attempts
+    POSE_ASKED = "pose_asked"  # the pose challenge: nothing recorded yet, ``detail`` is the pose asked for
+    POSE_WRONG = "pose_wrong"  # the selfie after the challenge does not show that pose (``detail``)
 
 
 # a check-in after one of these within RETRIED_WITHIN is "retried": it never adapts a template
@@ -142,18 +144,26 @@ def duplicate_of(
     return None
 
 
-def is_stale(captured_at: str | None, now: datetime, timezone: str, policy: CheckInPolicy) -> bool:
-    """EXIF capture time (``YYYY:MM:DD HH:MM:SS`` with an optional ``+HH:MM`` offset) older than
-    the window. No capture time is allowed (many apps strip EXIF); so is a clock a bit ahead."""
-    if not captured_at or policy.freshness_minutes <= 0:
-        return False
+def capture_time(captured_at: str | None, timezone: str) -> datetime | None:
+    """EXIF capture time (``YYYY:MM:DD HH:MM:SS`` with an optional ``+HH:MM`` offset; without one,
+    in ``timezone``); None when absent or unreadable (an unreadable tag proves nothing)."""
+    if not captured_at:
+        return None
     text = captured_at.strip()
     try:
         when = datetime.strptime(text[:19], "%Y:%m:%d %H:%M:%S")
         offset = text[19:].strip()
-        when = datetime.fromisoformat(when.isoformat() + offset) if offset else when.replace(tzinfo=ZoneInfo(timezone))
+        return datetime.fromisoformat(when.isoformat() + offset) if offset else when.replace(tzinfo=ZoneInfo(timezone))
     except ValueError:
-        return False  # an unreadable tag proves nothing either way
+        return None
+
+
+def is_stale(captured_at: str | None, now: datetime, timezone: str, policy: CheckInPolicy) -> bool:
+    """EXIF capture time older than the window. No capture time is allowed (many apps strip
+    EXIF); so is a clock a bit ahead."""
+    when = capture_time(captured_at, timezone)
+    if when is None or policy.freshness_minutes <= 0:
+        return False
     return now - when > timedelta(minutes=policy.freshness_minutes)
 
 

@@ -135,6 +135,7 @@ class CheckInPolicy:
     template_retention_days: int = 3 * 365  # face data of someone with no check-in for this long is destroyed
     record_retention_days: int = 0  # attendance records older than this are deleted; 0: kept
     adapt_templates: bool = True  # confident check-ins may add adapted templates (docs/recognition.md)
+    pose_challenge: bool = False  # a chat check-in first asks for a random pose (core/domain/challenges.py)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -17,6 +17,7 @@ from attendance.core.ports.access import (
 )
 from attendance.core.ports.checkins import (
     AttendanceStore,
+    ChallengeStore,
     EngineUnavailable,
     FaceEngine,
     Fingerprint,
@@ -72,6 +73,7 @@ __all__ = [
     "AuditEntry",
     "AuditLog",
     "AuditTrail",
+    "ChallengeStore",
     "ChatButton",
     "ChatIdentityRepository",
     "ChatMessages",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from attendance.core.domain.challenges import Challenge
 from attendance.core.domain.checkins import AttendanceEvent, CheckInJob, Outcome, ReviewItem
 from attendance.core.domain.deliveries import (
     OutboxMessage,
@@ -183,6 +184,17 @@ class Fingerprints(Protocol):
         """Whether a photo within ``max_bits`` was used since ``since``; ``ignore``: the id of a
         fingerprint not to count (the one an earlier run of the same job stored)."""
         ...
+
+
+class ChallengeStore(Protocol):
+    """The pose challenge a person was asked to answer (at most one each; ``core.domain.challenges``)."""
+
+    async def pending(self, tenant_id: str, employee_id: str) -> Challenge | None: ...
+    async def ask(self, challenge: Challenge) -> None:
+        """Store it, replacing any earlier one of the person."""
+        ...
+
+    async def answered(self, tenant_id: str, employee_id: str) -> None: ...
 
 
 class ReviewQueue(Protocol):

@@ -32,7 +32,7 @@ from attendance.adapters.http.oauth import OAuthTokens
 from attendance.adapters.http.photos import BufferPhotoSource, HttpPhotoSource, PhotoSourceRouter
 from attendance.adapters.http.replies import HttpCallbackReplier, LogReplier, ReplierRouter
 from attendance.adapters.mongo.chat_identities import MongoChatIdentityRepository
-from attendance.adapters.mongo.checkins import MongoAttendanceStore, MongoJobQueue
+from attendance.adapters.mongo.checkins import MongoAttendanceStore, MongoChallengeStore, MongoJobQueue
 from attendance.adapters.mongo.deliveries import MongoDeliveryRepository
 from attendance.adapters.mongo.repositories import (
     Database,
@@ -258,6 +258,7 @@ async def build(
             templates=deps.templates,
             consents=deps.consents,
             audit=deps.audit,
+            challenges=MongoChallengeStore(db),
         )
         time_off, calendar, deliveries = (
             MongoTimeOffRepository(db),
