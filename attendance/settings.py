@@ -59,6 +59,9 @@ class FaceSettings(BaseModel):
     max_pixels: int = Field(default=50_000_000, gt=0)
     work_size: int = Field(default=640, ge=160, description="longest side the pipeline works on")
     first_try_size: int = Field(default=400, ge=120, description="longest side of the cheap detection pass")
+    detail_size: int = Field(
+        default=1280, ge=0, description="longest side the face's landmarks and chip come from (0: the working copy)"
+    )
     min_face_px_enroll: int = 80
     min_face_px_check_in: int = 48
     min_sharpness_enroll: float = 8.0

@@ -56,9 +56,17 @@ class Decoded:
     original_size: tuple[int, int]  # width, height after EXIF orientation
     ms: float
     captured_at: str | None = None  # EXIF DateTimeOriginal, with its offset when the camera wrote one
+    # the decoded pixels before the shrink to the working size (at most ``detail_size`` on the
+    # longest side), for the face's landmarks and chip; None when the photo is no larger than ``pixels``
+    detail: npt.NDArray[np.uint8] | None = None
+
+    def detail_scale(self) -> float:
+        """``detail`` pixels per working pixel (1 without ``detail``)."""
+        return self.detail.shape[1] / self.pixels.shape[1] if self.detail is not None else 1.0
 
 
-def decode(data: bytes, *, max_bytes: int, max_pixels: int, work_size: int) -> Decoded:
+def decode(data: bytes, *, max_bytes: int, max_pixels: int, work_size: int, detail_size: int = 0) -> Decoded:
+    """``detail_size`` > ``work_size``: also keep a copy of up to that size (``Decoded.detail``)."""
     started = time.perf_counter()
     kind = sniff(data)
     if len(data) > max_bytes:
@@ -82,7 +90,13 @@ def decode(data: bytes, *, max_bytes: int, max_pixels: int, work_size: int) -> D
                 width, height = height, width
             image = ImageOps.exif_transpose(image)
             image = _to_rgb(image)
+            detail = None
             if max(image.size) > work_size:
+                if detail_size > work_size:
+                    if max(image.size) > detail_size:
+                        image.thumbnail((detail_size, detail_size), Image.Resampling.BILINEAR, reducing_gap=2.0)
+                    detail = np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
+                    image = image.copy()
                 image.thumbnail((work_size, work_size), Image.Resampling.BILINEAR, reducing_gap=2.0)
             pixels = np.asarray(image, dtype=np.uint8)
     except PhotoRefused:
@@ -97,6 +111,7 @@ def decode(data: bytes, *, max_bytes: int, max_pixels: int, work_size: int) -> D
         original_size=(width, height),
         ms=(time.perf_counter() - started) * 1000,
         captured_at=captured_at,
+        detail=detail,
     )
 
 

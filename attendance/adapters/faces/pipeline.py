@@ -48,7 +48,9 @@ class FacePipeline:
 
     def analyse_sync(self, photo: bytes, purpose: Purpose) -> FaceAnalysis:
         s = self._s
-        decoded = decode(photo, max_bytes=s.max_bytes, max_pixels=s.max_pixels, work_size=s.work_size)
+        decoded = decode(
+            photo, max_bytes=s.max_bytes, max_pixels=s.max_pixels, work_size=s.work_size, detail_size=s.detail_size
+        )
         self._model.load()
         started = time.perf_counter()
         faces = self._detect(decoded.pixels)
@@ -56,7 +58,11 @@ class FacePipeline:
         quality = self._quality(decoded, face, purpose)
         detected = time.perf_counter()
         jitters = s.enroll_jitters if purpose is Purpose.ENROLL else 0
-        described = self._model.embed(decoded.pixels, face, jitters=jitters)
+        # found on the working copy; landmarks and chip from the detailed one when the photo had more pixels
+        if decoded.detail is not None:
+            described = self._model.embed(decoded.detail, face.scaled(decoded.detail_scale()), jitters=jitters)
+        else:
+            described = self._model.embed(decoded.pixels, face, jitters=jitters)
         encoded = time.perf_counter()
         inv = 1.0 / decoded.scale
         return FaceAnalysis(
