@@ -132,11 +132,22 @@ class Gallery:
         end = int(self._starts[person + 1]) if person + 1 < len(self._starts) else len(self._matrix)
         return start, end
 
-    def _squared(self, probe: FloatArray) -> FloatArray:
-        p = np.asarray(probe, dtype=np.float32)
+    def _probe(self, probe: FloatArray) -> FloatArray:
+        p: FloatArray = np.asarray(probe, dtype=np.float32)
         if p.shape != (self.dim,):
             raise ValueError(f"a probe of {p.size} numbers against a gallery of {self.dim}: another face model")
+        return p
+
+    def _squared(self, probe: FloatArray) -> FloatArray:
+        p = self._probe(probe)
         sq: FloatArray = self._norms - 2.0 * (self._matrix @ p) + float(p @ p)
+        return sq
+
+    def _squared_block(self, probe: FloatArray, person: int) -> FloatArray:
+        """Squared distances to ``person``'s templates only (not the whole gallery)."""
+        s, e = self._block(person)
+        p = self._probe(probe)
+        sq: FloatArray = self._norms[s:e] - 2.0 * (self._matrix[s:e] @ p) + float(p @ p)
         return sq
 
     def _owner(self, row: int) -> int:
@@ -185,15 +196,14 @@ class Gallery:
     def enrolled_distance_to(self, probe: FloatArray, person: int) -> float:
         """The distance to ``person``'s nearest *enrollment* template (inf without one)."""
         s, e = self._block(person)
-        sq = self._squared(probe)[s:e]
+        sq = self._squared_block(probe, person)
         if self._adapted is not None:
             sq = sq[~self._adapted[s:e]]
         return self._dist(float(np.min(sq))) if len(sq) else float("inf")
 
     def mean_distance_to(self, probe: FloatArray, person: int) -> float:
         """The mean distance to all of ``person``'s templates (the nearest, with one)."""
-        s, e = self._block(person)
-        sq = self._squared(probe)[s:e]
+        sq = self._squared_block(probe, person)
         return float(np.mean(np.sqrt(np.maximum(sq, 0.0))))
 
     def distance_to(self, probe: FloatArray, person: int) -> tuple[float, Nearest]:
