@@ -30,6 +30,7 @@ from attendance.entrypoints.bootstrap import access_deps, build
 from attendance.services.access import create_local_user
 from attendance.services.tenants import create_tenant
 from attendance.settings import Settings
+from tools.bench.pipeline import stop_processes
 
 PASSWORD = "a long enough password"
 
@@ -83,13 +84,7 @@ def replicas(
     try:
         yield ports, env
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_processes(procs)
 
 
 async def ready(port: int, deadline_s: float = 90.0) -> None:

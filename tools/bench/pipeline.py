@@ -19,6 +19,7 @@ import random
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,18 @@ from tools.bench.scratch import scratch_database
 from tools.bench.stats import percentile
 
 BENCH_LEASE_S = 5
+
+
+def stop_processes(procs: Sequence[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM each, then wait; one that does not stop within 30 s is killed."""
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
 
 
 class WorkerProcesses:

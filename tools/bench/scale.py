@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import json
 import os
-import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,9 +26,9 @@ from attendance.adapters.embedded.secantus import free_port
 from attendance.adapters.faces.faceset import load_face_set
 from attendance.entrypoints.bootstrap import Container, build
 from tests.fakes.slack import TEAM, FakeSlack
-from tools.bench.pipeline import WorkerProcesses, bench_tenant
+from tools.bench.pipeline import WorkerProcesses, bench_tenant, stop_processes
 from tools.bench.scratch import scratch_database
-from tools.bench.slack import _event, _post, _start_serve, _until
+from tools.bench.slack import post_signed, selfie_event, start_serve, until
 from tools.bench.stats import percentile
 
 
@@ -94,7 +93,7 @@ async def _one_run(
     timeout_s: float,
 ) -> tuple[dict[str, Any], int]:
     ports = [free_port() for _ in range(serves)]
-    procs = [_start_serve(env, port) for port in ports]
+    procs = [start_serve(env, port) for port in ports]
     pool = WorkerProcesses(env)
     begun = c.checkin.clock.now()
     try:
@@ -114,15 +113,15 @@ async def _one_run(
         async def workers_ready() -> bool:
             return bool(await c.db["workers"].count_documents({"started_at": {"$gte": begun}}) >= workers)
 
-        if not (await _until(up, 60) and await _until(workers_ready, 120)):
+        if not (await until(up, 60) and await until(workers_ready, 120)):
             raise RuntimeError("the serve or worker processes did not start")
         urls = [f"http://127.0.0.1:{port}/slack/events" for port in ports]
         # not measured: Bolt's first request on each server asks auth.test
         for i, url in enumerate(urls):
             user, name = probes[i % len(probes)]
             sent += 1
-            await _post(slack, http, url, _event(slack, sent, user, files[name]))
-        await _until(lambda: _answered(slack, sent), 60)
+            await post_signed(slack, http, url, selfie_event(slack, sent, user, files[name]))
+        await until(lambda: _answered(slack, sent), 60)
         first = sent + 1
         limit = asyncio.Semaphore(in_flight)
         acks: list[float] = []
@@ -130,12 +129,14 @@ async def _one_run(
         async def one(n: int) -> None:
             user, name = probes[n % len(probes)]
             async with limit:
-                acks.append(await _post(slack, http, urls[n % len(urls)], _event(slack, n, user, files[name])))
+                acks.append(
+                    await post_signed(slack, http, urls[n % len(urls)], selfie_event(slack, n, user, files[name]))
+                )
 
         started = time.monotonic()
         await asyncio.gather(*(one(n) for n in range(first, first + checkins)))
         sent += checkins
-        done = await _until(lambda: _answered(slack, sent), timeout_s)
+        done = await until(lambda: _answered(slack, sent), timeout_s)
         elapsed = time.monotonic() - started
         answered = await _answered_count(slack, first, sent)
         return {
@@ -151,14 +152,7 @@ async def _one_run(
         }, sent
     finally:
         pool.stop()
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_processes(procs)
 
 
 def _channels(slack: FakeSlack) -> set[str]:

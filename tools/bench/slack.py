@@ -32,12 +32,12 @@ from attendance.adapters.embedded.secantus import die_with_parent, free_port
 from attendance.adapters.faces.faceset import load_face_set
 from attendance.entrypoints.bootstrap import build
 from tests.fakes.slack import TEAM, FakeSlack
-from tools.bench.pipeline import WorkerProcesses, bench_tenant
+from tools.bench.pipeline import WorkerProcesses, bench_tenant, stop_processes
 from tools.bench.scratch import scratch_database
 from tools.bench.stats import percentile
 
 
-def _event(slack: FakeSlack, n: int, user: str, file: dict[str, Any]) -> bytes:
+def selfie_event(slack: FakeSlack, n: int, user: str, file: dict[str, Any]) -> bytes:
     channel = f"D{user}-{n}"  # one DM per selfie, so that each answer can be timed
     event = {
         "type": "message",
@@ -58,7 +58,7 @@ def _cpu_s(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _start_serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+def start_serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "attendance", "serve", "--port", str(port)],
         env=env,
@@ -68,7 +68,7 @@ def _start_serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     )
 
 
-async def _post(slack: FakeSlack, http: aiohttp.ClientSession, url: str, body: bytes) -> float:
+async def post_signed(slack: FakeSlack, http: aiohttp.ClientSession, url: str, body: bytes) -> float:
     headers = {"Content-Type": "application/json", **slack.sign(body.decode())}
     started = time.perf_counter()
     async with http.post(url, data=body, headers=headers) as resp:
@@ -78,7 +78,7 @@ async def _post(slack: FakeSlack, http: aiohttp.ClientSession, url: str, body: b
     return (time.perf_counter() - started) * 1000
 
 
-async def _until(check: Any, timeout_s: float) -> bool:
+async def until(check: Any, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if await check():
@@ -104,7 +104,7 @@ async def bench_slack(
                 await slack.start()
                 files = {name: slack.add_file(name, data) for name, data in photos.items()}
                 env["SLACK_API_URL"] = slack.api_url
-                serve = _start_serve(env, port)
+                serve = start_serve(env, port)
                 begun = c.checkin.clock.now()
                 for _ in range(workers):
                     pool.start()
@@ -120,7 +120,7 @@ async def bench_slack(
                 async def workers_ready() -> bool:
                     return await c.db["workers"].count_documents({"started_at": {"$gte": begun}}) >= workers
 
-                if not (await _until(up, 60) and await _until(workers_ready, 120)):
+                if not (await until(up, 60) and await until(workers_ready, 120)):
                     raise RuntimeError("the server or the workers did not start")
                 n = 0
 
@@ -128,10 +128,10 @@ async def bench_slack(
                     nonlocal n
                     n += 1
                     user, name = probes[n % len(probes)]
-                    return _event(slack, n, user, files[name])
+                    return selfie_event(slack, n, user, files[name])
 
                 def post(body: bytes) -> Awaitable[float]:
-                    return _post(slack, http, url, body)
+                    return post_signed(slack, http, url, body)
 
                 # not measured: Bolt's first request asks auth.test; then each person's first selfie (the
                 # server looks them up once) and a burst that opens the connections
@@ -139,7 +139,7 @@ async def bench_slack(
                 first_of_each = {user: name for user, name in reversed(probes)}
                 for user, name in first_of_each.items():
                     n += 1
-                    await post(_event(slack, n, user, files[name]))
+                    await post(selfie_event(slack, n, user, files[name]))
                 await asyncio.gather(*(post(next_event()) for _ in range(concurrency)))
                 acks: list[float] = []
                 burst_max: list[float] = []
@@ -154,7 +154,7 @@ async def bench_slack(
                 async def queue_empty() -> bool:
                     return not await c.db["checkin_jobs"].count_documents({"state": {"$ne": "done"}})
 
-                drained = await _until(queue_empty, timeout_s) if workers else False
+                drained = await until(queue_empty, timeout_s) if workers else False
                 answer_ms: list[float] = []
 
                 def answered(channel: str) -> float | None:
@@ -194,10 +194,5 @@ async def bench_slack(
         finally:
             pool.stop()
             if serve is not None:
-                serve.terminate()
-                try:
-                    serve.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    serve.kill()
-                    serve.wait()
+                stop_processes([serve])
             await slack.stop()
