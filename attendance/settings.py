@@ -341,6 +341,20 @@ class MetricsSettings(BaseModel):
     stall_s: float = Field(default=60.0, gt=0, description="a loop silent this long fails /healthz")
 
 
+class TracingSettings(BaseModel):
+    """OpenTelemetry traces, off unless ``endpoint`` is set: spans of each HTTP request, each
+    check-in's decision (continuing the trace of the request that queued it, across processes),
+    its face analysis and each delivery attempt, sent over OTLP/HTTP (protobuf) to a collector.
+    Spans carry ids, channels and outcomes; never a name, photo, face template or message text."""
+
+    endpoint: str | None = Field(
+        default=None, description="the collector's OTLP/HTTP base address, e.g. http://otel-collector:4318"
+    )
+    service_name: str = Field(default="attendance", description="the traces' service.name")
+    sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0, description="share of new traces kept")
+    timeout_s: float = Field(default=10.0, gt=0, description="one export to the collector")
+
+
 class LogSettings(BaseModel):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["text", "json"] = "text"
@@ -360,6 +374,7 @@ class Settings(BaseSettings):
     consent_notice_version: str = "2026-12-07"  # the notice now says check-ins may add templates
     http: HttpSettings = Field(default_factory=HttpSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     face: FaceSettings = Field(default_factory=FaceSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)

@@ -51,7 +51,7 @@ async def serve(settings: Settings) -> None:
     engine = ProcessPoolFaceEngine(settings.face, 1)
     async with contextlib.AsyncExitStack() as stack:
         stack.callback(engine.close)
-        container = await stack.enter_async_context(build(settings, engine=engine))
+        container = await stack.enter_async_context(build(settings, engine=engine, role="serve"))
         slack = slack_bot(container)
         mounts = []
         if slack is not None:
@@ -111,9 +111,13 @@ def serve_app(
     def mount_metrics(app: web.Application) -> None:
         app.router.add_get("/metrics", metrics_handler(metrics, refresh, token), name="metrics")
 
-    return create_app(
-        database_ready=database_ready, mounts=[*mounts, mount_metrics], middlewares=[http_metrics_middleware(metrics)]
-    )
+    middlewares = [http_metrics_middleware(metrics)]
+    if settings.tracing.endpoint:  # a span per request (imported only with tracing on)
+        from attendance.adapters.tracing.otel import OpenTelemetryTracer, tracing_middleware
+
+        if isinstance(container.tracer, OpenTelemetryTracer):
+            middlewares.insert(0, tracing_middleware(container.tracer))
+    return create_app(database_ready=database_ready, mounts=[*mounts, mount_metrics], middlewares=middlewares)
 
 
 async def worker(settings: Settings, processes: int | None = None) -> None:
@@ -130,11 +134,16 @@ async def worker(settings: Settings, processes: int | None = None) -> None:
         await engine.warm_up()
         metered = MeteredFaceEngine(engine, prometheus)  # stage times, measured in the pool's processes
         async with (
-            build(settings, engine=metered) as c,
+            build(settings, engine=metered, role="worker") as c,
             _metrics_server(settings, "worker", c, prometheus) as metrics,
         ):
             loop = JobWorker(
-                deps=c.checkin, replier=c.replier, buffer=c.buffer, settings=settings.worker, metrics=metrics
+                deps=c.checkin,
+                replier=c.replier,
+                buffer=c.buffer,
+                settings=settings.worker,
+                metrics=metrics,
+                tracer=c.tracer,
             )
             log.info("worker %s ready with %s face-engine processes", loop.name, processes or settings.face.processes)
             await loop.run(stop)
@@ -147,7 +156,7 @@ async def dispatcher(settings: Settings) -> None:
     from attendance.entrypoints.bootstrap import dispatcher as make_dispatcher
 
     stop = _stop_event()
-    async with build(settings) as c, _metrics_server(settings, "dispatcher", c) as metrics:
+    async with build(settings, role="dispatcher") as c, _metrics_server(settings, "dispatcher", c) as metrics:
         loop = make_dispatcher(c, metrics)
         log.info(
             "dispatcher %s ready: %s deliveries at a time, retries after %s s",
@@ -164,7 +173,7 @@ async def scheduler(settings: Settings) -> None:
     from attendance.entrypoints.bootstrap import scheduler as make_scheduler
 
     stop = _stop_event()
-    async with build(settings) as c:
+    async with build(settings, role="scheduler") as c:
         loop = make_scheduler(c)
         log.info("scheduler ready: %s", ", ".join(f"{j.name} every {j.every_s:g} s" for j in loop.jobs))
         await loop.run(stop)

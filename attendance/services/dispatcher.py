@@ -40,14 +40,18 @@ from attendance.core.domain.webhooks import Subscription, SubscriptionState
 from attendance.core.errors import StoreUnavailable
 from attendance.core.ports import (
     AdminAlerts,
+    Attribute,
     AuditLog,
     Clock,
     Connector,
     DeliveryRepository,
     Metrics,
     NoMetrics,
+    NoTracer,
+    Span,
     SubscriptionRepository,
     TenantRepository,
+    Tracer,
 )
 from attendance.settings import DispatcherSettings
 
@@ -70,6 +74,7 @@ class DispatcherDeps:
     summaries: Callable[[datetime], Awaitable[int]] | None = None
     counts: Counter[str] = field(default_factory=Counter)
     metrics: Metrics = field(default_factory=NoMetrics)
+    tracer: Tracer = field(default_factory=NoTracer)
 
 
 class Dispatcher:
@@ -178,10 +183,16 @@ class Dispatcher:
         return sub
 
     async def _one(self, delivery: Delivery) -> None:
+        attributes: dict[str, Attribute] = {
+            "delivery.id": delivery.id,
+            "delivery.type": delivery.type,
+            "delivery.attempt": delivery.attempts,
+        }
         async with self._slots:
             for pause in (0.5, 1, 2, 4, 8, 15, 30):  # the database may be restarting; the lease covers a retry
                 try:
-                    await self._attempt(delivery)
+                    with self.deps.tracer.span("delivery.send", attributes) as span:
+                        await self._attempt(delivery, span)
                     return
                 except StoreUnavailable as exc:
                     log.warning(
@@ -190,14 +201,14 @@ class Dispatcher:
                     await asyncio.sleep(pause)
             log.error("delivery %s: gave up on the database; its lease will expire and it is retried", delivery.id)
 
-    async def _hold(self, delivery: Delivery, now: datetime) -> None:
+    async def _hold(self, delivery: Delivery, now: datetime, span: Span) -> None:
         """Held until the subscription is enabled. Read fresh (the cache may be behind an enable),
         and read again after holding: an enable that ran in between has already resumed what was
         held, so what this holds late is resumed here."""
         fresh = await self.deps.subscriptions.by_id(delivery.subscription_id)
         self._subs[delivery.subscription_id] = (time.monotonic(), fresh)
         if fresh is not None and fresh.state is SubscriptionState.ACTIVE:
-            await self._attempt(delivery)
+            await self._attempt(delivery, span)
             return
         held = Attempt(at=now, result=ResultKind.RETRY, status=None, detail="subscription disabled; held", ms=0.0)
         await self.deps.deliveries.finish(
@@ -207,21 +218,23 @@ class Dispatcher:
         if after is not None and after.state is SubscriptionState.ACTIVE:
             await self.deps.deliveries.resume(after.tenant_id, after.id, self.deps.clock.now())
 
-    async def _attempt(self, delivery: Delivery) -> None:
+    async def _attempt(self, delivery: Delivery, span: Span) -> None:
         sub = await self._subscription(delivery.subscription_id)
         now = self.deps.clock.now()
         if sub is None:
             await self._finish(
-                delivery, DeliveryResult(kind=ResultKind.REJECTED, detail="the subscription was removed"), 0.0
+                delivery, DeliveryResult(kind=ResultKind.REJECTED, detail="the subscription was removed"), 0.0, span
             )
             return
+        span.set("delivery.kind", sub.kind)
         if sub.state is not SubscriptionState.ACTIVE:
-            await self._hold(delivery, now)
+            span.set("delivery.state", DeliveryState.HELD.value)
+            await self._hold(delivery, now, span)
             return
         connector = self.deps.connectors.get(sub.kind)
         if connector is None:
             result = DeliveryResult(kind=ResultKind.REJECTED, detail=f"no connector for {sub.kind!r} here")
-            await self._finish(delivery, result, 0.0)
+            await self._finish(delivery, result, 0.0, span)
             return
         started = time.perf_counter()
         try:
@@ -231,15 +244,19 @@ class Dispatcher:
             detail = f"internal error in the {sub.kind} connector ({type(exc).__name__}); see the dispatcher log"
             result = DeliveryResult(kind=ResultKind.RETRY, detail=detail)
         ms = (time.perf_counter() - started) * 1000
-        state = await self._finish(delivery, result, ms)
+        state = await self._finish(delivery, result, ms, span)
         if result.kind is ResultKind.GONE:
             await self._gone(sub, result)
         elif state is DeliveryState.DEAD:
             await self._dead(sub, delivery, result)
 
-    async def _finish(self, delivery: Delivery, result: DeliveryResult, ms: float) -> DeliveryState:
+    async def _finish(self, delivery: Delivery, result: DeliveryResult, ms: float, span: Span) -> DeliveryState:
         now = self.deps.clock.now()
         state, when = after_attempt(delivery, result, self.schedule, now)
+        span.set("delivery.result", result.kind.value)
+        span.set("delivery.state", state.value)
+        if result.status is not None:
+            span.set("http.response.status_code", result.status)
         attempt = Attempt(at=now, result=result.kind, status=result.status, detail=result.detail, ms=round(ms, 1))
         await self.deps.deliveries.finish(
             delivery, state=state, next_attempt_at=when, attempt=attempt, followup=result.followup, now=now

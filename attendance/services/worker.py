@@ -22,7 +22,8 @@ from datetime import timedelta
 
 from attendance.core.domain.checkins import CheckInJob, Outcome, OutcomeKind
 from attendance.core.errors import ReplyFailed, StoreUnavailable
-from attendance.core.ports import Metrics, NoMetrics, PhotoBuffer, Replier
+from attendance.core.ports import Metrics, NoMetrics, NoTracer, PhotoBuffer, Replier, Span, Tracer
+from attendance.core.ports.observability import Attribute
 from attendance.logs import log_context
 from attendance.services.checkin import CheckInDeps, TransientJobError, decide_job
 from attendance.services.replies import reply_text
@@ -48,9 +49,11 @@ class JobWorker:
         settings: WorkerSettings,
         name: str = "",
         metrics: Metrics | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self._deps, self._replier, self._buffer, self._s = deps, replier, buffer, settings
         self._metrics = metrics or NoMetrics()
+        self._tracer = tracer or NoTracer()
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.stats = WorkerStats()
         self._claimed: list[CheckInJob] = []  # claimed in a batch, not yet taken by a slot
@@ -119,6 +122,16 @@ class JobWorker:
         log.warning("job will be retried (attempt %s): %s", job.attempts, why)
 
     async def handle(self, job: CheckInJob) -> None:
+        """Decide, reply, finish: one span, continuing the trace of the request that queued the job."""
+        attributes: dict[str, Attribute] = {
+            "checkin.job_id": job.id,
+            "checkin.channel": job.channel,
+            "checkin.attempt": job.attempts,
+        }
+        with self._tracer.span("checkin.decide", attributes, parent=job.trace) as span:
+            await self._handle(job, span)
+
+    async def _handle(self, job: CheckInJob, span: Span) -> None:
         started = time.perf_counter()
         with log_context(job_id=job.id):
             try:
@@ -131,6 +144,7 @@ class JobWorker:
                 return
             if outcome is None:
                 return
+            span.set("checkin.outcome", outcome.kind.value)
             decided_at = self._deps.clock.now()
             try:
                 text = reply_text(outcome)

@@ -17,6 +17,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from attendance.adapters.web.server import route_name
 from attendance.core.domain.deliveries import DeliveryState
 from attendance.core.ports import DeliveryRepository, JobQueue
 
@@ -158,11 +159,7 @@ def http_metrics_middleware(metrics: PrometheusMetrics) -> Callable[..., Awaitab
             status = exc.status
             raise
         finally:
-            route = request.match_info.route
-            name = route.name or getattr(route.resource, "canonical", None) or "unmatched"
-            if request.match_info.http_exception is not None:
-                name = "unmatched"
-            metrics.http_request(str(name), request.method, status, time.perf_counter() - started)
+            metrics.http_request(route_name(request), request.method, status, time.perf_counter() - started)
 
     return middleware
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
@@ -150,6 +150,7 @@ def _job_doc(j: CheckInJob) -> Doc:
         "idempotency_key": j.idempotency_key,
         "reply_to": j.reply_to,
         "context": j.context,
+        "trace": j.trace,
         "state": j.state.value,
         "attempts": j.attempts,
         "next_attempt_at": j.received_at,
@@ -174,6 +175,7 @@ def _job(d: Doc) -> CheckInJob:
         idempotency_key=d["idempotency_key"],
         reply_to=d.get("reply_to"),
         context=dict(d.get("context") or {}),
+        trace=d.get("trace"),
         state=JobState(d["state"]),
         attempts=int(d.get("attempts", 0)),
         outcome=outcome_from(d.get("outcome")),
@@ -192,11 +194,15 @@ def _signed64(value: int) -> int:
 class MongoJobQueue:
     """Jobs in ``checkin_jobs``. ``submit`` commits in groups: requests that arrive while an insert
     is in flight go together in the next ``insert_many`` (one round trip instead of one each), so
-    that a burst of check-ins is stored, and acknowledged, quickly. No request waits on purpose."""
+    that a burst of check-ins is stored, and acknowledged, quickly. No request waits on purpose.
+
+    ``trace``: tells the current trace's carrier (``Tracer.carrier``), stored with each job that
+    has none so that the worker's spans continue the request's trace."""
 
     BATCH_MAX = 200
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, trace: Callable[[], str | None] | None = None) -> None:
+        self._trace = trace
         self._c: AsyncCollection[Doc] = db["checkin_jobs"]
         self._workers: AsyncCollection[Doc] = db["workers"]
         self._pending: list[tuple[CheckInJob, asyncio.Future[tuple[CheckInJob, bool]]]] = []
@@ -204,6 +210,8 @@ class MongoJobQueue:
         self._flusher: asyncio.Task[None] | None = None
 
     async def submit(self, job: CheckInJob) -> tuple[CheckInJob, bool]:
+        if self._trace is not None and job.trace is None:  # here, in the caller's context (not the flusher's)
+            job = dataclasses.replace(job, trace=self._trace())
         future: asyncio.Future[tuple[CheckInJob, bool]] = asyncio.get_running_loop().create_future()
         self._pending.append((job, future))
         if self._flusher is None or self._flusher.done():

@@ -34,6 +34,15 @@ async def request_id_middleware(
 Mount = Callable[[web.Application], None]
 
 
+def route_name(request: web.Request) -> str:
+    """The name a request is counted and traced under: its route's name (or its resource's
+    pattern), never the raw path; ``unmatched`` when no route took it."""
+    if request.match_info.http_exception is not None:
+        return "unmatched"
+    route = request.match_info.route
+    return str(route.name or getattr(route.resource, "canonical", None) or "unmatched")
+
+
 Middleware = Callable[..., Awaitable[web.StreamResponse]]
 
 

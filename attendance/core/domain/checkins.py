@@ -290,6 +290,7 @@ class CheckInJob:
     idempotency_key: str
     reply_to: str | None = None
     context: dict[str, str] = field(default_factory=dict)  # the channel's address: team, channel, user...
+    trace: str | None = None  # W3C traceparent of the request that queued it (tracing on): the worker continues it
     state: JobState = JobState.QUEUED
     attempts: int = 0
     outcome: Outcome | None = None

@@ -47,7 +47,7 @@ from attendance.core.ports.messaging import (
     TeamsAddress,
     TeamsAddresses,
 )
-from attendance.core.ports.observability import Metrics, NoMetrics
+from attendance.core.ports.observability import Attribute, Metrics, NoMetrics, NoTracer, Span, Tracer
 from attendance.core.ports.people import (
     AlreadyExists,
     AuditEntry,
@@ -70,6 +70,7 @@ __all__ = [
     "AlreadyExists",
     "ApiTokenRepository",
     "AttendanceStore",
+    "Attribute",
     "AuditEntry",
     "AuditLog",
     "AuditTrail",
@@ -96,6 +97,7 @@ __all__ = [
     "LocalUserRepository",
     "Metrics",
     "NoMetrics",
+    "NoTracer",
     "PhotoBuffer",
     "PhotoFiles",
     "PhotoSource",
@@ -106,6 +108,7 @@ __all__ = [
     "SealedStore",
     "SentLog",
     "SequenceTaken",
+    "Span",
     "SubscriptionRepository",
     "TeamsAddress",
     "TeamsAddresses",
@@ -113,5 +116,6 @@ __all__ = [
     "TemplateRepository",
     "TenantRepository",
     "TimeOffRepository",
+    "Tracer",
     "UsedKeys",
 ]

@@ -146,6 +146,7 @@ def dispatcher(c: Container, metrics: Metrics | None = None) -> Dispatcher:
         audit=c.deps.audit,
         clock=clock,
         metrics=metrics or NoMetrics(),
+        tracer=c.tracer,
     )
     return Dispatcher(deps, s, c.settings.retry_schedule)
 

@@ -6,11 +6,12 @@ everything it opened, in reverse order. The keys (templates, sessions) are read 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -60,9 +61,11 @@ from attendance.core.ports import (
     Clock,
     DestinationCheck,
     FaceEngine,
+    NoTracer,
     PhotoSource,
     Replier,
     SealedStore,
+    Tracer,
 )
 from attendance.services.chat import ChatDeps
 from attendance.services.chat_fanout import ChatFanout, Send
@@ -74,7 +77,7 @@ from attendance.services.workforce import WorkforceDeps
 from attendance.settings import Settings
 
 if TYPE_CHECKING:
-    pass
+    from attendance.adapters.tracing.otel import OpenTelemetryTracer
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +105,7 @@ class Container:
     sealed: Mapping[str, SealedStore]  # what the template key encrypts (attendance keys rotate)
     slack_tokens: SlackTokens | None = None
     slack_installations: MongoSlackInstallationStore | None = None
+    tracer: Tracer = field(default_factory=NoTracer)
 
 
 def personal_messages(
@@ -170,6 +174,15 @@ async def database_uri(settings: Settings) -> AsyncIterator[str]:
         yield uri
 
 
+def tracer_for(settings: Settings, role: str) -> OpenTelemetryTracer | None:
+    """OpenTelemetry when ``tracing.endpoint`` is set (imported only then); None: tracing off."""
+    if not settings.tracing.endpoint:
+        return None
+    from attendance.adapters.tracing.otel import OpenTelemetryTracer
+
+    return OpenTelemetryTracer(settings.tracing, role)
+
+
 @contextlib.asynccontextmanager
 async def build(
     settings: Settings,
@@ -177,10 +190,15 @@ async def build(
     engine: FaceEngine | None = None,
     clock: Clock | None = None,
     uri: str | None = None,
+    role: str = "cli",
 ) -> AsyncIterator[Container]:
-    """Everything a role needs. ``engine`` defaults to the in-process dlib engine."""
+    """Everything a role needs. ``engine`` defaults to the in-process dlib engine. ``role`` names the
+    process in its traces (tracing on: ``tracing.endpoint``)."""
     cipher = template_cipher(settings)  # face templates, chat tokens and webhook secrets; before connecting
     async with contextlib.AsyncExitStack() as stack:
+        tracer = tracer_for(settings, role)
+        if tracer is not None:  # last out: exports the spans of everything below, off the event loop
+            stack.push_async_callback(asyncio.to_thread, tracer.close)
         if uri is None:
             uri = await stack.enter_async_context(database_uri(settings))
         client = connect(
@@ -194,6 +212,10 @@ async def build(
         tenants = MongoTenantRepository(db)
         templates = MongoTemplateRepository(db, cipher)
         face = engine or in_process_engine(settings)
+        if tracer is not None:
+            from attendance.adapters.tracing.faces import TracedFaceEngine
+
+            face = TracedFaceEngine(face, tracer)
         identities = MongoChatIdentityRepository(db)
         deps = EnrollmentDeps(
             tenants=tenants,
@@ -247,7 +269,7 @@ async def build(
             tenants=tenants,
             employees=deps.employees,
             identities=identities,
-            jobs=MongoJobQueue(db),
+            jobs=MongoJobQueue(db, trace=tracer.carrier if tracer is not None else None),
             store=store,
             fingerprints=MongoFingerprints(db),
             reviews=reviews,
@@ -319,6 +341,7 @@ async def build(
             slack_installations=installations,
             egress=egress,
             destinations=ResolvingDestinationCheck(allow_private=allow_private),
+            tracer=tracer or NoTracer(),
         )
 
 

@@ -1,0 +1,1 @@
+"""Traces: the ``Tracer`` port on OpenTelemetry (``otel``)."""
