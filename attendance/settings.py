@@ -354,6 +354,13 @@ class TracingSettings(BaseModel):
     sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0, description="share of new traces kept")
     timeout_s: float = Field(default=10.0, gt=0, description="one export to the collector")
 
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"tracing.endpoint must be an http:// or https:// address (got {value!r})")
+        return value or None
+
 
 class LogSettings(BaseModel):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

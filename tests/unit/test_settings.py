@@ -48,3 +48,15 @@ def test_key_rotation_is_configured_from_the_environment(monkeypatch: pytest.Mon
     legacy = AesGcmTemplateCipher("k1", {"k1": base64.b64decode(old)})
     kid, blob = legacy.encrypt(b"template", b"ctx")
     assert cipher.decrypt(kid, blob, b"ctx") == b"template"
+
+
+def test_tracing_is_off_by_default_and_its_endpoint_must_be_an_http_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ATTENDANCE_TRACING__ENDPOINT", raising=False)
+    assert Settings().tracing.endpoint is None
+    monkeypatch.setenv("ATTENDANCE_TRACING__ENDPOINT", "http://otel-collector:4318")
+    monkeypatch.setenv("ATTENDANCE_TRACING__SAMPLE_RATIO", "0.25")
+    s = Settings()
+    assert (s.tracing.endpoint, s.tracing.sample_ratio) == ("http://otel-collector:4318", 0.25)
+    monkeypatch.setenv("ATTENDANCE_TRACING__ENDPOINT", "otel-collector:4318")
+    with pytest.raises(ValueError, match="must be an http:// or https:// address"):
+        Settings()
