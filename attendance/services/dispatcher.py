@@ -191,7 +191,7 @@ class Dispatcher:
         async with self._slots:
             for pause in (0.5, 1, 2, 4, 8, 15, 30):  # the database may be restarting; the lease covers a retry
                 try:
-                    with self.deps.tracer.span("delivery.send", attributes) as span:
+                    with self.deps.tracer.span("delivery.send", attributes, parent=delivery.trace) as span:
                         await self._attempt(delivery, span)
                     return
                 except StoreUnavailable as exc:

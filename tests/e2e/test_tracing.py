@@ -114,6 +114,10 @@ async def test_a_slack_check_in_is_one_trace_from_the_request_to_the_face_analys
     assert decide.attributes["checkin.outcome"] == "accepted" and decide.attributes["checkin.channel"] == "slack"
     assert not decide.failed
 
+    # the event's outbox row carries the decision's span: its webhook deliveries continue this trace
+    [row] = [d async for d in h.c.db["outbox"].find({"tenant_id": h.tenant_id})]
+    assert row["trace"].split("-")[1:3] == [decide.trace_id, decide.span_id]
+
     [face] = [s for s in collector.named("face.analyse") if s.trace_id == decide.trace_id]
     assert face.parent_id == decide.span_id
     assert {s.attributes["face.purpose"] for s in collector.named("face.analyse")} == {"enroll", "check_in"}
@@ -143,7 +147,7 @@ async def _exists(c: Container, query: dict[str, Any]) -> bool:
     return await c.db["deliveries"].count_documents(query) > 0
 
 
-async def test_each_delivery_attempt_is_a_span_with_its_result(
+async def test_each_delivery_attempt_is_a_span_in_the_trace_of_what_wrote_its_event(
     settings: Settings, mongo_server: EmbeddedMongo, collector: OtlpCollector
 ) -> None:
     settings = settings.model_copy(
@@ -158,7 +162,9 @@ async def test_each_delivery_attempt_is_a_span_with_its_result(
             tenant_id, people = await tenant_with_staff(c, 1)
             await webhook_to(c, tenant_id, receiver, "hook")
             receiver.status["hook"] = 503  # the first try fails, the retry goes through
-            [row] = await punches(c, tenant_id, people, rounds=1)
+            with c.tracer.span("check-in"):  # what wrote the event: its deliveries continue its trace
+                origin = c.tracer.carrier()
+                [row] = await punches(c, tenant_id, people, rounds=1)
             async with running(c):
                 tried = {"tenant_id": tenant_id, "state": "pending", "attempts": 1}
                 await until(lambda: _exists(c, tried), 30, "the first try to fail")

@@ -344,8 +344,8 @@ class MongoJobQueue:
 
 @translated
 class MongoAttendanceStore:
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    def __init__(self, db: Database, trace: Callable[[], str | None] | None = None) -> None:
+        self._db, self._trace = db, trace  # trace: the carrier stored with outbox rows (tracing on)
         self._events: AsyncCollection[Doc] = db["attendance_events"]
 
     async def day(
@@ -373,7 +373,7 @@ class MongoAttendanceStore:
     async def complete(
         self, event: AttendanceEvent, outbox: Sequence[OutboxMessage], fingerprint: Fingerprint | None
     ) -> None:
-        await write_outbox(self._db["outbox"], outbox)
+        await write_outbox(self._db["outbox"], outbox, self._trace)
         if fingerprint is not None:
             await self._db["photo_fingerprints"].update_one(
                 {"_id": event.id},

@@ -28,7 +28,7 @@ import builtins
 import dataclasses
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -102,6 +102,7 @@ def _delivery(doc: Doc) -> Delivery:
             )
             for a in doc.get("history", [])
         ),
+        trace=doc.get("trace"),
     )
 
 
@@ -116,6 +117,7 @@ def _new_delivery(row: OutboxMessage, sub_id: str, now: datetime) -> Doc:
         "type": row.type,
         "payload": row.payload,
         "created_at": row.created_at,
+        "trace": row.trace,
         "state": "pending",
         "attempts": 0,
         "next_attempt_at": now,
@@ -126,7 +128,8 @@ def _new_delivery(row: OutboxMessage, sub_id: str, now: datetime) -> Doc:
 
 @translated
 class MongoDeliveryRepository:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, trace: Callable[[], str | None] | None = None) -> None:
+        self._trace = trace  # the carrier stored with outbox rows (tracing on)
         self._outbox: AsyncCollection[Doc] = db["outbox"]
         self._c: AsyncCollection[Doc] = db["deliveries"]
         self._locks: AsyncCollection[Doc] = db["dispatcher_locks"]
@@ -476,7 +479,7 @@ class MongoDeliveryRepository:
         return DeliveryStats(by_state=by_state, retried=retried, lag_s=lag, outbox_waiting=unfanned)
 
     async def add_outbox(self, rows: Sequence[OutboxMessage]) -> None:
-        await write_outbox(self._outbox, rows)
+        await write_outbox(self._outbox, rows, self._trace)
 
     async def summary_mark(self, tenant_id: str) -> date | None:
         doc = await self._c.database["summary_marks"].find_one({"_id": tenant_id})

@@ -3,7 +3,7 @@ dispatcher fans it out into deliveries), written idempotently beside what caused
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -25,6 +25,7 @@ def outbox_doc(msg: OutboxMessage) -> Doc:
         "payload": msg.payload,
         "created_at": msg.created_at,
         "state": OUTBOX_PENDING,
+        "trace": msg.trace,
     }
 
 
@@ -38,10 +39,17 @@ def outbox_message(doc: Doc) -> OutboxMessage:
         occurred_at=doc.get("occurred_at") or doc["created_at"],
         payload=dict(doc.get("payload") or {}),
         created_at=doc["created_at"],
+        trace=doc.get("trace"),
     )
 
 
-async def write_outbox(outbox: AsyncCollection[Doc], rows: Sequence[OutboxMessage]) -> None:
-    """Idempotent by id: a message written again (a re-run) changes nothing."""
+async def write_outbox(
+    outbox: AsyncCollection[Doc], rows: Sequence[OutboxMessage], trace: Callable[[], str | None] | None = None
+) -> None:
+    """Idempotent by id: a message written again (a re-run) changes nothing. ``trace``: tells the
+    current trace's carrier, stored with a row that has none (its deliveries continue the trace)."""
+    carrier = trace() if trace is not None else None
     for row in rows:
-        await outbox.update_one({"_id": row.id}, {"$setOnInsert": outbox_doc(row)}, upsert=True)
+        doc = outbox_doc(row)
+        doc["trace"] = doc["trace"] or carrier
+        await outbox.update_one({"_id": row.id}, {"$setOnInsert": doc}, upsert=True)

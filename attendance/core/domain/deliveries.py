@@ -44,6 +44,7 @@ class OutboxMessage:
     occurred_at: datetime
     payload: dict[str, object]
     created_at: datetime  # the order of a stream
+    trace: str | None = None  # W3C traceparent of the work that wrote it (tracing on): its deliveries continue it
 
 
 # The Standard Webhooks example schedule after the first attempt: 5 s, 5 min, 30 min, 2 h, 5 h,
@@ -104,6 +105,7 @@ class Delivery:
     delivered_at: datetime | None = None
     followup: str | None = None
     history: tuple[Attempt, ...] = field(default=())
+    trace: str | None = None  # its outbox row's: each attempt's span continues that trace
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

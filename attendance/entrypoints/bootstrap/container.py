@@ -234,7 +234,8 @@ async def build(
         egress = egress_session(allow_private=allow_private, timeout_s=settings.dispatcher.timeout_s)
         stack.push_async_callback(egress.close)
         buffer = MongoPhotoBuffer(db)
-        store = MongoAttendanceStore(db)
+        carrier = tracer.carrier if tracer is not None else None  # stored with queued work: traces cross processes
+        store = MongoAttendanceStore(db, trace=carrier)
         reviews = MongoReviewQueue(db)
         photo_sources: dict[str, PhotoSource] = {
             "buffer": BufferPhotoSource(buffer),
@@ -269,7 +270,7 @@ async def build(
             tenants=tenants,
             employees=deps.employees,
             identities=identities,
-            jobs=MongoJobQueue(db, trace=tracer.carrier if tracer is not None else None),
+            jobs=MongoJobQueue(db, trace=carrier),
             store=store,
             fingerprints=MongoFingerprints(db),
             reviews=reviews,
@@ -285,7 +286,7 @@ async def build(
         time_off, calendar, deliveries = (
             MongoTimeOffRepository(db),
             HolidaysPackageCalendar(),
-            MongoDeliveryRepository(db),
+            MongoDeliveryRepository(db, trace=carrier),
         )
         messages = personal_messages(settings, teams, db, slack_tokens, identities)
         workforce = WorkforceDeps(
