@@ -93,8 +93,11 @@ async def test_a_slack_check_in_is_one_trace_from_the_request_to_the_face_analys
     traced: Harness, collector: OtlpCollector
 ) -> None:
     h = traced
-    status, _ = await h.selfie("UADA", "Serena_Williams/2.jpg", text="in")
+    chosen = "00-" + "a" * 32 + "-" + "b" * 16 + "-01"  # a caller's trace is not continued
+    status, _ = await h.selfie("UADA", "Serena_Williams/2.jpg", text="in", traceparent=chosen)
     assert status == 200
+    async with h.http.get(f"{h.url}/healthz") as probe:
+        assert probe.status == 200
     [answer] = await h.answer_to("UADA")
     assert str(answer.get("text", "")).startswith("Checked in at ")
     assert await jobs_settled(h.c, h.tenant_id) == {"done"}  # the decision's span ends with the job
@@ -105,6 +108,8 @@ async def test_a_slack_check_in_is_one_trace_from_the_request_to_the_face_analys
 
     [request] = [s for s in collector.named("POST /slack/events") if s.attributes.get("http.response.status_code")]
     assert request.kind == 2 and request.parent_id == ""  # SERVER, and a trace of its own
+    assert request.trace_id != "a" * 32
+    assert not collector.named("GET /healthz")  # probes are not traced
     assert request.attributes["http.route"] == "/slack/events"
     assert request.resource["service.name"] == "attendance" and request.resource["attendance.role"] == "serve"
 

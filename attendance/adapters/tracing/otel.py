@@ -8,9 +8,10 @@ nothing is set globally, so that tests and tools that build several containers i
 one provider each. Context travels as W3C ``traceparent``: ``carrier`` writes the current span's,
 ``span(parent=...)`` continues one (a check-in job carries the one of the request that queued it).
 
-``tracing_middleware`` makes a server span of every HTTP request, named by its route (never the
-raw path, which may hold ids). It starts a new trace at this service: a ``traceparent`` header
-from the internet is not trusted (it would let a caller choose what is sampled)."""
+``tracing_middleware`` makes a server span of every HTTP request but the probes and ``/metrics``,
+named by its route (never the raw path, which may hold ids). It starts a new trace at this
+service: a ``traceparent`` header from the internet is not trusted (it would let a caller choose
+what is sampled)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from attendance.core.ports import Attribute, Span
 from attendance.settings import TracingSettings
 
 TRACEPARENT = "traceparent"
+UNTRACED = frozenset({"/healthz", "/readyz", "metrics"})  # probes and scrapes: every few seconds, nothing to follow
 
 
 class _OtelSpan:
@@ -95,6 +97,8 @@ def tracing_middleware(tracer: OpenTelemetryTracer) -> Callable[..., Awaitable[w
         request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
         route = route_name(request)
+        if route in UNTRACED:
+            return await handler(request)
         attributes = {"http.request.method": request.method, "http.route": route}
         refused: web.HTTPException | None = None
         with tracer.span(f"{request.method} {route}", attributes, kind=SpanKind.SERVER) as span:
