@@ -188,6 +188,9 @@ async def test_each_delivery_attempt_is_a_span_in_the_trace_of_what_wrote_its_ev
         row.id
     )
     assert [s.attributes.get("http.response.status_code") for s in sends] == [503, 204]
+    assert origin is not None
+    _, trace_id, span_id, _ = origin.split("-")
+    assert {(s.trace_id, s.parent_id) for s in sends} == {(trace_id, span_id)}  # both attempts continue it
     assert all(
         s.attributes["delivery.kind"] == "webhook" and s.resource["attendance.role"] == "dispatcher" for s in sends
     )
