@@ -106,6 +106,7 @@ class Gallery:
 
     @property
     def templates(self) -> int:
+        """Rows compared against (an enrollment photo's mirror image is a row of its own)."""
         return int(self._matrix.shape[0])
 
     def __len__(self) -> int:

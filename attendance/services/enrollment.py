@@ -118,6 +118,7 @@ async def enroll_photo(cmd: EnrollPhoto, *, deps: EnrollmentDeps) -> FaceEnrolle
         tenant_id=tenant.id,
         employee_id=employee.id,
         embedding=analysis.embedding,
+        mirror=analysis.mirror,
         model_id=analysis.model_id,
         quality=analysis.quality,
         consent_id=consent.id,

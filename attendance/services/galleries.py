@@ -56,11 +56,12 @@ class TemplateGalleryCache:
             if cached is not None and cached.version == version and self._fresh(tenant_id):
                 return cached
             templates = await self._templates.for_tenant(tenant_id, model_id=self._model.id)
-            gallery = Gallery.build(
-                ((t.employee_id, t.embedding) for t in templates),
+            rows = [(t, vector) for t in templates for vector in (t.embedding, t.mirror) if vector is not None]
+            gallery = Gallery.build(  # an enrollment photo's mirror image is a row of its own
+                ((t.employee_id, vector) for t, vector in rows),
                 dim=self._model.embedding_size,
                 version=version,
-                adapted=[t.adapted_from is not None for t in templates],
+                adapted=[t.adapted_from is not None for t, _ in rows],
             )
             self._cache[tenant_id] = gallery
             self._loaded[tenant_id] = time.monotonic()

@@ -142,3 +142,39 @@ async def test_a_further_photo_must_match_the_persons_own_templates(container: C
         EnrollPhoto(tenant_id=tid, employee_id=ada.id, photo=photo("Serena_Williams/3.jpg")), deps=container.deps
     )
     assert added.templates_now == 2
+
+
+async def test_an_enrollment_photo_keeps_its_mirror_image_sealed_with_it(container: Container, photo, engine) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    import numpy as np
+
+    from attendance.core.domain.faces import Purpose
+
+    tid, (ada,) = await setup_people(container, "ada@example.com")
+    await consent(container, tid, ada)
+    await enroll_photo(
+        EnrollPhoto(tenant_id=tid, employee_id=ada.id, photo=photo("Serena_Williams/1.jpg")), deps=container.deps
+    )
+    [doc] = [d async for d in container.db["face_templates"].find({"tenant_id": tid})]
+    assert doc["vectors"] == 2 and "mirror" not in doc  # both vectors in the one ciphertext
+    [template] = await container.deps.templates.for_employee(tid, ada.id)
+    assert template.mirror is not None and len(template.mirror) == len(template.embedding) == 128
+    apart = float(np.linalg.norm(np.subtract(template.embedding, template.mirror)))
+    assert 0.0 < apart < 0.45  # the same face, not the same numbers
+    gallery = await container.deps.galleries.gallery(tid)
+    assert (len(gallery), gallery.templates) == (1, 2)  # one person, two rows
+    # a check-in's analysis makes no mirror (it is for enrollment only)
+    analysis = engine.analyse_sync(photo("Serena_Williams/2.jpg"), Purpose.CHECK_IN)
+    assert analysis.mirror is None
+
+    # a template stored before mirrors (one vector sealed, no "vectors" field) still reads as one
+    single = dataclasses.replace(template, id=new_id(), mirror=None)
+    await container.deps.templates.add(single)
+    stored = await container.db["face_templates"].find_one({"_id": single.id})
+    assert stored is not None and stored["vectors"] == 1
+    assert len(bytes(stored["ciphertext"])) < len(bytes(doc["ciphertext"]))
+    await container.db["face_templates"].update_one({"_id": single.id}, {"$unset": {"vectors": 1}})
+    reread = {t.id: t for t in await container.deps.templates.for_employee(tid, ada.id)}
+    assert reread[single.id].mirror is None and reread[single.id].embedding == template.embedding
+    assert reread[template.id].mirror == template.mirror

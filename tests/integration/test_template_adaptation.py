@@ -38,10 +38,12 @@ async def test_a_confident_check_in_adds_one_encrypted_audited_template(  # type
     tenant = await container.deps.tenants.get(tid)
     assert tenant is not None and tenant.template_version == version  # no reload of every worker's gallery
     cached = await container.deps.galleries.gallery(tid, version)
-    assert cached.templates == 3, "the gallery loaded for the decision, before the adaptation"
+    # the gallery loaded for the decision, before the adaptation: three people's enrollment photos
+    # and each photo's mirror image (a row of its own)
+    assert cached.templates == 6
     stale = TemplateGalleryCache(container.deps.tenants, container.deps.templates, engine.model, max_age_s=0.0)
     reloaded = await stale.gallery(tid, version)  # what a worker loads once its gallery's hour is up
-    assert reloaded.templates == 4  # three people's enrollment photos and Ada's adapted one
+    assert reloaded.templates == 7  # and Ada's adapted one (no mirror: only enrollment makes one)
     actions = [d["action"] async for d in container.db["audit_log"].find({"tenant_id": tid})]
     assert actions.count("face.adapted") == 1
 

@@ -73,6 +73,8 @@ def embed_face_set(faces: FaceSet, analyse: Analyse, model: FaceModelCard, *, en
                 out.enroll_fallbacks += 1
                 continue
             out.templates.append((identity, vec))
+            if analysis.mirror is not None:  # a second row, as the gallery of the stored template has
+                out.templates.append((identity, np.asarray(analysis.mirror, dtype=np.float32)))
             used.append(photo)
         if not used:
             out.not_enrolled.append(identity)

@@ -14,7 +14,7 @@ from PIL import Image
 
 from attendance.adapters.faces.decode import Decoded, decode
 from attendance.adapters.faces.fingerprint import phash
-from attendance.adapters.faces.model import FaceBox, FaceModel, Rgb
+from attendance.adapters.faces.model import Described, FaceBox, FaceModel, Rgb
 from attendance.core.domain.faces import (
     FaceAnalysis,
     FaceModelCard,
@@ -58,15 +58,15 @@ class FacePipeline:
         quality = self._quality(decoded, face, purpose)
         detected = time.perf_counter()
         jitters = s.enroll_jitters if purpose is Purpose.ENROLL else 0
-        # found on the working copy; landmarks and chip from the detailed one when the photo had more pixels
-        if decoded.detail is not None:
-            described = self._model.embed(decoded.detail, face.scaled(decoded.detail_scale()), jitters=jitters)
-        else:
-            described = self._model.embed(decoded.pixels, face, jitters=jitters)
+        described = self._embed(decoded, decoded.pixels, decoded.detail, face, jitters)
+        # enrollment: the photo's mirror image too, found and embedded as a photo of its own would
+        # be, a second template row (docs/recognition.md, "a mirrored enrollment template")
+        mirror = self._mirror(decoded, purpose, jitters) if purpose is Purpose.ENROLL else None
         encoded = time.perf_counter()
         inv = 1.0 / decoded.scale
         return FaceAnalysis(
             embedding=described.embedding,
+            mirror=mirror,
             pose=described.pose,
             quality=quality,
             box=(round(face.left * inv), round(face.top * inv), round(face.right * inv), round(face.bottom * inv)),
@@ -81,6 +81,24 @@ class FacePipeline:
                 encode_ms=(encoded - detected) * 1000,
             ),
         )
+
+    def _embed(self, decoded: Decoded, pixels: Rgb, detail: Rgb | None, face: FaceBox, jitters: int) -> Described:
+        """Found on the working copy; landmarks and chip from the detailed one when the photo had more pixels."""
+        if detail is not None:
+            return self._model.embed(detail, face.scaled(decoded.detail_scale()), jitters=jitters)
+        return self._model.embed(pixels, face, jitters=jitters)
+
+    def _mirror(self, decoded: Decoded, purpose: Purpose, jitters: int) -> tuple[float, ...] | None:
+        pixels = np.ascontiguousarray(decoded.pixels[:, ::-1])
+        detail = np.ascontiguousarray(decoded.detail[:, ::-1]) if decoded.detail is not None else None
+        faces = self._detect(pixels)
+        if not faces:
+            return None
+        try:
+            face, _ = self._choose(faces, decoded, purpose)  # the same size as the photo: its rule holds
+        except PhotoRefused:
+            return None
+        return self._embed(decoded, pixels, detail, face, jitters).embedding
 
     def locate(self, photo: bytes) -> tuple[Rgb, list[FaceBox]]:
         """The working-size pixels of a photo and every face found in them (for tools that build

@@ -67,7 +67,9 @@ class PrometheusMetrics:
         )
         self._galleries = Gauge("attendance_galleries_loaded", "Tenants' galleries in this process", registry=r)
         self._gallery_people = Gauge("attendance_gallery_people", "People in the loaded galleries", registry=r)
-        self._gallery_templates = Gauge("attendance_gallery_templates", "Templates in the loaded galleries", registry=r)
+        self._gallery_templates = Gauge(
+            "attendance_gallery_templates", "Template rows in the loaded galleries (with mirror images)", registry=r
+        )
         self._last_beat = monotonic()
 
     # ------------------------------------------------------------ the port

@@ -392,7 +392,8 @@ class MongoTemplateRepository:
         await self._insert(template)
 
     async def _insert(self, template: FaceTemplate) -> None:
-        plain = np.asarray(template.embedding, dtype="<f4").tobytes()
+        vectors = [template.embedding] if template.mirror is None else [template.embedding, template.mirror]
+        plain = np.asarray(vectors, dtype="<f4").tobytes()  # sealed together: the mirror is as biometric
         key_id, blob = self._cipher.encrypt(plain, _context(template.tenant_id, template.employee_id, template.id))
         q = template.quality
         await self._c.insert_one(
@@ -412,6 +413,7 @@ class MongoTemplateRepository:
                 "consent_id": template.consent_id,
                 "created_at": template.created_at,
                 "adapted_from": template.adapted_from,
+                "vectors": len(vectors),
             }
         )
 
@@ -456,11 +458,13 @@ class MongoTemplateRepository:
             doc["key_id"], bytes(doc["ciphertext"]), _context(doc["tenant_id"], doc["employee_id"], doc["_id"])
         )
         q = doc["quality"]
+        vectors = np.frombuffer(plain, dtype="<f4").reshape(int(doc.get("vectors", 1)), -1)  # older ones: 1
         return FaceTemplate(
             id=doc["_id"],
             tenant_id=doc["tenant_id"],
             employee_id=doc["employee_id"],
-            embedding=tuple(float(x) for x in np.frombuffer(plain, dtype="<f4")),
+            embedding=tuple(float(x) for x in vectors[0]),
+            mirror=tuple(float(x) for x in vectors[1]) if len(vectors) > 1 else None,
             model_id=doc["model_id"],
             quality=FaceQuality(
                 face_px=int(q["face_px"]),

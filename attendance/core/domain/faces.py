@@ -147,6 +147,7 @@ class FaceAnalysis:
     rival: float = 0.0  # the next face's prominence as a share of the chosen face's (0: alone)
     pose: HeadPose | None = None  # from the model's landmarks; None when the model gives none
     captured_at: str | None = None  # EXIF capture time, "YYYY:MM:DD HH:MM:SS[+HH:MM]"
+    mirror: tuple[float, ...] | None = None  # enrollment: the embedding of the face's mirror image
 
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom, in one photo's pixels

@@ -268,6 +268,7 @@ class FaceTemplate:
     consent_id: str
     created_at: datetime
     adapted_from: str | None = None  # the check-in (event id) it came from; None: from enrollment
+    mirror: tuple[float, ...] | None = None  # enrollment: the photo's mirror image, a second gallery row (not a photo)
 
 
 MAX_TEMPLATES_PER_PERSON = 3  # from enrollment
