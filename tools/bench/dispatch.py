@@ -1,12 +1,13 @@
 """`attendance bench dispatch`: deliveries per second through real dispatcher processes.
 
-An in-memory embedded database, a bench tenant with ``employees`` people and one webhook
-subscription to the tests' receiver stand-in on loopback (``tests/fakes/receivers.py``: it
-verifies each signature, answers 204, optionally after ``receiver_ms``, and logs each
-``webhook-id``), ``events`` check-in/check-out rows made as the tests make them
-(``tests/harness/deliveries.punch_rows``) and written to the outbox, then ``D`` real
-``attendance dispatcher`` processes. The clock starts when every dispatcher has said it is ready
-and the rows are in the outbox; it stops at the last delivery the receiver got.
+An in-memory embedded database, a bench tenant with ``employees`` people (each with ``history``
+deliveries already delivered, as months of use leave them) and one webhook subscription to the
+tests' receiver stand-in on loopback (``tests/fakes/receivers.py``: it verifies each signature,
+answers 204, optionally after ``receiver_ms``, and logs each ``webhook-id``), ``events``
+check-in/check-out rows made as the tests make them (``tests/harness/deliveries.punch_rows``)
+and written to the outbox, then ``D`` real ``attendance dispatcher`` processes. The clock starts
+when every dispatcher has said it is ready and the rows are in the outbox; it stops at the last
+delivery the receiver got.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import contextlib
 import signal
 import sys
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from attendance.adapters.embedded.secantus import die_with_parent
@@ -26,6 +28,31 @@ from tests.harness.deliveries import punch_rows, tenant_with_staff, webhook_rece
 from tools.bench.scratch import scratch_database
 
 Running = tuple[asyncio.subprocess.Process, asyncio.Event, asyncio.Task[None]]
+
+
+async def _delivered_history(deliveries: Any, rows: list[Any], subscription_id: str) -> None:
+    """Deliveries of earlier days, delivered: what the ordering queries must not read."""
+    past = datetime.now(UTC) - timedelta(days=30)
+    docs = [
+        {
+            "_id": f"{row.id}:{subscription_id}",
+            "tenant_id": row.tenant_id,
+            "subscription_id": subscription_id,
+            "employee_id": row.employee_id,
+            "stream": f"{subscription_id}:{row.employee_id}",
+            "msg_id": row.id,
+            "type": row.type,
+            "payload": row.payload,
+            "created_at": past + timedelta(milliseconds=i),
+            "state": "delivered",
+            "attempts": 1,
+            "history": [{"at": past, "result": "delivered", "status": 204, "detail": "", "ms": 3.0}],
+            "delivered_at": past,
+        }
+        for i, row in enumerate(rows)
+    ]
+    for start in range(0, len(docs), 1000):
+        await deliveries.insert_many(docs[start : start + 1000])
 
 
 async def _start_dispatcher(env: dict[str, str]) -> Running:
@@ -51,7 +78,14 @@ async def _start_dispatcher(env: dict[str, str]) -> Running:
 
 
 async def bench_dispatch(
-    *, events: int, dispatchers: int, employees: int, receiver_ms: float, concurrency: int, timeout_s: float = 600.0
+    *,
+    events: int,
+    dispatchers: int,
+    employees: int,
+    receiver_ms: float,
+    concurrency: int,
+    history: int = 0,
+    timeout_s: float = 600.0,
 ) -> dict[str, Any]:
     async with scratch_database(log_level="INFO") as db:  # INFO: the dispatchers' "ready" line
         server = db.server  # the receiver is on loopback
@@ -68,7 +102,9 @@ async def bench_dispatch(
             try:
                 async with build(settings, uri=server.uri) as c:
                     tenant_id, people = await tenant_with_staff(c, employees)
-                    await webhook_to(c, tenant_id, receiver, "hook")
+                    sub_id, _ = await webhook_to(c, tenant_id, receiver, "hook")
+                    if history:
+                        await _delivered_history(c.db["deliveries"], punch_rows(tenant_id, people, history), sub_id)
                     rows = punch_rows(tenant_id, people, max(1, events // employees))
                     for _ in range(dispatchers):
                         procs.append(await _start_dispatcher(env))
@@ -89,6 +125,7 @@ async def bench_dispatch(
                         "concurrency_per_dispatcher": concurrency,
                         "employees": employees,
                         "receiver_ms": receiver_ms,
+                        "history_per_employee": history,
                         "delivered": delivered,
                         "lost": len(rows) - delivered,
                         "sent_twice": len(receiver.received) - delivered,

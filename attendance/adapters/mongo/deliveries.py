@@ -58,13 +58,19 @@ EXPIRED_EVERY = timedelta(seconds=2)  # how often a claim also looks for deliver
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # a turn that ended: free for anyone
 FINISH_MAX = 100  # finishes written in one group at most
 PARK_S = 30  # a parked delivery is looked at again after this even if no wake-up came (a dispatcher died)
+HEAD = {"stream": 1, "state": 1, "created_at": 1, "msg_id": 1, "next_attempt_at": 1, "lease_until": 1}
 CANDIDATE = {"stream": 1, "state": 1, "created_at": 1, "msg_id": 1, "tenant_id": 1, "employee_id": 1}
 
 DELIVERY_INDEXES: dict[str, list[IndexModel]] = {
     "deliveries": [
         IndexModel([("state", ASCENDING), ("next_attempt_at", ASCENDING)], name="due"),
         IndexModel([("state", ASCENDING), ("lease_until", ASCENDING)], name="leases"),
-        IndexModel([("stream", ASCENDING), ("created_at", ASCENDING), ("msg_id", ASCENDING)], name="stream"),
+        # a stream's waiting deliveries in order, by state: the ordering checks never read a stream's
+        # delivered history (on the embedded server they read every document of the stream before)
+        IndexModel(
+            [("state", ASCENDING), ("stream", ASCENDING), ("created_at", ASCENDING), ("msg_id", ASCENDING)],
+            name="stream",
+        ),
         IndexModel([("tenant_id", ASCENDING), ("created_at", DESCENDING)], name="by_tenant"),
         IndexModel([("subscription_id", ASCENDING), ("state", ASCENDING)], name="by_subscription"),
     ],
@@ -182,27 +188,19 @@ class MongoDeliveryRepository:
     # ------------------------------------------------------------ claiming, in order per stream
 
     async def _heads(self, candidates: Sequence[Doc]) -> dict[str, Doc]:
-        """The earliest waiting delivery of each candidate's stream (one query for them all)."""
-        cursor = await self._c.aggregate(
-            [
-                {"$match": {"stream": {"$in": sorted({d["stream"] for d in candidates})}, "state": {"$in": WAITING}}},
-                {"$sort": {"created_at": 1, "msg_id": 1}},
-                {
-                    "$group": {
-                        "_id": "$stream",
-                        "head": {
-                            "$first": {
-                                "_id": "$_id",
-                                "state": "$state",
-                                "next_attempt_at": "$next_attempt_at",
-                                "lease_until": "$lease_until",
-                            }
-                        },
-                    }
-                },
-            ]
-        )
-        return {str(d["_id"]): d["head"] async for d in cursor}
+        """The earliest waiting delivery of each candidate's stream: one query per waiting state, at
+        once, each pinned by the ``stream`` index to that state and those streams (one query over
+        every state would read each stream's delivered history too on the embedded server)."""
+        streams = sorted({d["stream"] for d in candidates})
+
+        async def waiting(state: str) -> list[Doc]:
+            return await self._c.find({"state": state, "stream": {"$in": streams}}, HEAD).to_list()
+
+        found = await asyncio.gather(*(waiting(state) for state in WAITING))
+        heads: dict[str, Doc] = {}
+        for doc in sorted((d for docs in found for d in docs), key=lambda d: (d["created_at"], d["msg_id"])):
+            heads.setdefault(str(doc["stream"]), doc)
+        return heads
 
     async def _unfanned(self, candidates: Sequence[Doc]) -> dict[tuple[str, str], tuple[datetime, str]]:
         """The earliest outbox row not fanned out yet, per (tenant, employee) of the candidates."""
@@ -359,7 +357,7 @@ class MongoDeliveryRepository:
     async def _wake_next(self, streams: Sequence[str], now: datetime) -> None:
         """The earliest parked delivery of each stream becomes due now (one read, one update)."""
         first: dict[str, str] = {}
-        cursor = self._c.find({"stream": {"$in": list(streams)}, "state": PARKED}, {"_id": 1, "stream": 1})
+        cursor = self._c.find({"state": PARKED, "stream": {"$in": list(streams)}}, {"_id": 1, "stream": 1})
         async for doc in cursor.sort([("created_at", 1), ("msg_id", 1)]):
             first.setdefault(str(doc["stream"]), str(doc["_id"]))
         if first:

@@ -88,6 +88,12 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--employees", type=int, default=200, help="events are ordered per employee (default 200)")
     p.add_argument("--concurrency", type=int, default=16, help="deliveries in flight per dispatcher (default 16)")
     p.add_argument("--receiver-ms", type=float, default=0.0, help="the receiver's time per request (default 0)")
+    p.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        help="deliveries already delivered per employee before the run, as months of use leave (default 0)",
+    )
     p.add_argument("--json", type=Path, metavar="FILE")
     p.set_defaults(handler=run_bench_dispatch)
     p = bench.add_parser("web", help="the today board's server time and API latency at N concurrent clients")
@@ -347,6 +353,7 @@ async def run_bench_dispatch(args: argparse.Namespace, settings: Settings) -> in
         employees=args.employees,
         receiver_ms=args.receiver_ms,
         concurrency=args.concurrency,
+        history=args.history,
     )
     for key, value in report.items():
         print(f"{key:32s}{value}")
