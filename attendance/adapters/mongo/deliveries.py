@@ -18,7 +18,7 @@ Finishes are written in groups (``finish``): the results that arrive while one g
 written go together in the next, one ``bulk_write`` plus one read and one update waking the next
 delivery of each stream that moved on. On the embedded server a command costs about 2 ms whatever
 it carries and each further document a fraction of that, so this took one dispatcher from about
-30 to about 44 deliveries/s (docs/capacity.md).
+28 to about 40 deliveries/s (docs/capacity.md).
 """
 
 from __future__ import annotations
