@@ -7,6 +7,7 @@ callers on an event loop go through ``pool``. Built by ``registry.face_pipeline`
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -61,7 +62,7 @@ class FacePipeline:
         described = self._embed(decoded, decoded.pixels, decoded.detail, face, jitters)
         # enrollment: the photo's mirror image too, found and embedded as a photo of its own would
         # be, a second template row (docs/recognition.md, "a mirrored enrollment template")
-        mirror = self._mirror(decoded, purpose, jitters) if purpose is Purpose.ENROLL else None
+        mirror = self._mirror(decoded, face, jitters) if purpose is Purpose.ENROLL else None
         encoded = time.perf_counter()
         inv = 1.0 / decoded.scale
         return FaceAnalysis(
@@ -88,17 +89,14 @@ class FacePipeline:
             return self._model.embed(detail, face.scaled(decoded.detail_scale()), jitters=jitters)
         return self._model.embed(pixels, face, jitters=jitters)
 
-    def _mirror(self, decoded: Decoded, purpose: Purpose, jitters: int) -> tuple[float, ...] | None:
+    def _mirror(self, decoded: Decoded, face: FaceBox, jitters: int) -> tuple[float, ...]:
+        """The chosen face in the photo flipped left to right: its box mirrored (no second
+        detection), landmarks and chip found on the flipped pixels."""
         pixels = np.ascontiguousarray(decoded.pixels[:, ::-1])
         detail = np.ascontiguousarray(decoded.detail[:, ::-1]) if decoded.detail is not None else None
-        faces = self._detect(pixels)
-        if not faces:
-            return None
-        try:
-            face, _ = self._choose(faces, decoded, purpose)  # the same size as the photo: its rule holds
-        except PhotoRefused:
-            return None
-        return self._embed(decoded, pixels, detail, face, jitters).embedding
+        width = decoded.pixels.shape[1]
+        flipped = dataclasses.replace(face, left=width - face.right, right=width - face.left)
+        return self._embed(decoded, pixels, detail, flipped, jitters).embedding
 
     def locate(self, photo: bytes) -> tuple[Rgb, list[FaceBox]]:
         """The working-size pixels of a photo and every face found in them (for tools that build
