@@ -60,8 +60,8 @@ class FacePipeline:
         detected = time.perf_counter()
         jitters = s.enroll_jitters if purpose is Purpose.ENROLL else 0
         described = self._embed(decoded, decoded.pixels, decoded.detail, face, jitters)
-        # enrollment: the photo's mirror image too, found and embedded as a photo of its own would
-        # be, a second template row (docs/recognition.md, "a mirrored enrollment template")
+        # enrollment: the face in the photo's mirror image too, a second template row
+        # (docs/recognition.md, "a mirrored enrollment template")
         mirror = self._mirror(decoded, face, jitters) if purpose is Purpose.ENROLL else None
         encoded = time.perf_counter()
         inv = 1.0 / decoded.scale
