@@ -4,9 +4,12 @@ Three things run side by side:
 
 - **fan-out**: outbox rows not yet dispatched become one delivery per subscription (active or not) that
   wants the row's type (idempotent; several dispatchers may do it at once);
-- **delivery**: up to ``concurrency`` deliveries in flight, each claimed with a lease, handed to
-  its subscription's connector, and finished with the connector's result under the retry
-  schedule (``attendance.core.domain.deliveries``); a 410 disables the subscription, holds what
+- **delivery**: the dispatcher holds its share of the stream partitions (``balance``, renewed
+  every ``BALANCE_S``) and claims *chains* in them: a stream's earliest deliveries, leased, sent
+  one after the other, up to ``concurrency`` chains at once. Each goes to its subscription's
+  connector and is finished with the connector's result under the retry schedule
+  (``attendance.core.domain.deliveries``); a chain stops at the first delivery that is not done
+  (retried later, held) and gives the rest back. A 410 disables the subscription, holds what
   waits for it and alerts the tenant's admins; a dead-lettered delivery alerts them too;
 - **day summaries**: every ``summary_every_s``, the finished local days' summary rows.
 
@@ -59,6 +62,9 @@ log = logging.getLogger(__name__)
 
 SUBSCRIPTION_TTL_S = 2.0  # a disabled subscription or a rotated secret is seen within this
 FAN_OUT_LEASE_S = 5.0  # a dispatcher that stops fanning out is replaced after this
+BALANCE_S = 2.0  # how often a dispatcher renews its partitions and takes its share of them
+PARTITION_LEASE_S = 10.0  # a dispatcher that stops renewing loses its partitions after this
+WINDOW = 8  # partitions read by one claim
 ALERT_EVERY = timedelta(hours=1)  # at most one dead-letter alert per subscription this often
 
 
@@ -85,6 +91,7 @@ class Dispatcher:
         self._alerted: dict[str, datetime] = {}
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._busy: set[tuple[str, str]] = set()  # (subscription, employee) of the chains being sent
 
     async def run(self, stop: asyncio.Event) -> None:
         loops = [self._fan_out_loop(stop), self._deliver_loop(stop)]
@@ -129,37 +136,67 @@ class Dispatcher:
             await self.deps.deliveries.fan_out(batch, self.deps.clock.now())
         return len(rows)
 
+    async def _balance(self) -> list[int] | None:
+        try:
+            lease = timedelta(seconds=max(PARTITION_LEASE_S, BALANCE_S * 3))
+            return await self.deps.deliveries.balance(self.name, self.deps.clock.now(), lease)
+        except StoreUnavailable as exc:
+            log.warning("partitions: database unavailable (%s); waiting", type(exc).__name__)
+            return None
+
+    async def _claim(self, parts: list[int], round_: int, free: int) -> list[list[Delivery]]:
+        """Chains from this dispatcher's partitions, a window of them at a time (starting at a
+        window that moves each round), until ``free`` chains or every window was looked at."""
+        lease = timedelta(seconds=self.settings.lease_s)
+        windows = [parts[i : i + WINDOW] for i in range(0, len(parts), WINDOW)]
+        chains: list[list[Delivery]] = []
+        for k in range(len(windows)):
+            window = windows[(round_ + k) % len(windows)]
+            chains += await self.deps.deliveries.claim(
+                self.name, self.deps.clock.now(), lease, free - len(chains), parts=window, busy=self._busy
+            )
+            if len(chains) >= free:
+                break
+        return chains
+
     async def _deliver_loop(self, stop: asyncio.Event) -> None:
         pause = self.settings.poll_min_s
-        lease = timedelta(seconds=self.settings.lease_s)
-        turn = timedelta(seconds=FAN_OUT_LEASE_S)  # a dispatcher that dies mid-claim holds up the others this long
-        batch = max(1, self.settings.concurrency // 2)  # claim in batches: one claim's queries serve many
-        while not stop.is_set():
-            self.deps.metrics.heartbeat("dispatcher")
-            free = self.settings.concurrency - len(self._tasks)
-            if free < batch:  # busy: wait for deliveries to finish, not for a timer
-                await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED, timeout=self.settings.poll_max_s)
-                continue
-            claimed: list[Delivery] = []
-            try:
-                # one dispatcher claims at a time, each its batch in turn: several dispatchers then
-                # share the claim's queries instead of each running them (and racing for the same rows)
-                if await self.deps.deliveries.take_turn("claim", self.name, self.deps.clock.now(), turn):
-                    try:
-                        claimed = await self.deps.deliveries.claim(self.name, self.deps.clock.now(), lease, free)
-                    finally:
-                        await self.deps.deliveries.end_turn("claim", self.name)
-            except StoreUnavailable as exc:
-                log.warning("claim: database unavailable (%s); waiting", type(exc).__name__)
-            for delivery in claimed:
-                task = asyncio.create_task(self._one(delivery))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-            if claimed:
-                pause = self.settings.poll_min_s
-                continue
-            pause = min(pause * 2, self.settings.poll_max_s)
-            await self._idle(stop, pause)
+        batch = max(1, self.settings.concurrency // 2)  # claim when this many chains can start
+        parts: list[int] = []
+        balanced_at = -BALANCE_S
+        round_ = 0
+        try:
+            while not stop.is_set():
+                self.deps.metrics.heartbeat("dispatcher")
+                if time.monotonic() - balanced_at >= BALANCE_S:
+                    got = await self._balance()
+                    if got is not None:
+                        parts, balanced_at = got, time.monotonic()
+                free = self.settings.concurrency - len(self._tasks)
+                if free < batch:  # busy: wait for chains to finish, not for a timer
+                    await asyncio.wait(
+                        self._tasks, return_when=asyncio.FIRST_COMPLETED, timeout=self.settings.poll_max_s
+                    )
+                    continue
+                chains: list[list[Delivery]] = []
+                try:
+                    chains = await self._claim(parts, round_, free) if parts else []
+                except StoreUnavailable as exc:
+                    log.warning("claim: database unavailable (%s); waiting", type(exc).__name__)
+                round_ += 1
+                for chain in chains:
+                    self._busy.add((chain[0].subscription_id, chain[0].employee_id))
+                    task = asyncio.create_task(self._chain(chain, time.monotonic()))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+                if chains:
+                    pause = self.settings.poll_min_s
+                    continue
+                pause = min(pause * 2, self.settings.poll_max_s)
+                await self._idle(stop, pause)
+        finally:
+            with contextlib.suppress(StoreUnavailable):
+                await self.deps.deliveries.leave(self.name)  # the others take the partitions over now
 
     async def _summary_loop(self, stop: asyncio.Event) -> None:
         assert self.deps.summaries is not None
@@ -182,34 +219,64 @@ class Dispatcher:
         self._subs[subscription_id] = (time.monotonic(), sub)
         return sub
 
-    async def _one(self, delivery: Delivery) -> None:
+    async def _chain(self, chain: list[Delivery], claimed_at: float) -> None:
+        """A stream's deliveries in order, one at a time. It stops at the first one not done
+        (retried later, held, or the database gone) and gives the rest back, as it does when the
+        lease would no longer cover another send."""
+        try:
+            async with self._slots:
+                for i, delivery in enumerate(chain):
+                    if i and time.monotonic() - claimed_at + self.settings.timeout_s >= self.settings.lease_s:
+                        await self._give_back(chain[i:])
+                        return
+                    state = await self._one(delivery)
+                    if state not in (DeliveryState.DELIVERED, DeliveryState.DEAD):
+                        await self._give_back(chain[i + 1 :], held=state is DeliveryState.HELD)
+                        return
+        finally:
+            self._busy.discard((chain[0].subscription_id, chain[0].employee_id))
+
+    async def _give_back(self, rest: list[Delivery], *, held: bool = False) -> None:
+        """The rest of a chain, untried: held with their subscription (and resumed at once if an
+        enable ran in between, as ``_hold`` does), or due again."""
+        if not rest:
+            return
+        try:
+            await self.deps.deliveries.release(rest, self.deps.clock.now(), held=held)
+            if held:
+                after = await self.deps.subscriptions.by_id(rest[0].subscription_id)
+                if after is not None and after.state is SubscriptionState.ACTIVE:
+                    await self.deps.deliveries.resume(after.tenant_id, after.id, self.deps.clock.now())
+        except StoreUnavailable as exc:  # they stay leased: taken again when the lease ends
+            log.warning("could not give back %s deliveries (%s)", len(rest), type(exc).__name__)
+
+    async def _one(self, delivery: Delivery) -> DeliveryState | None:
+        """One delivery sent and finished: its new state (None when the database stayed away)."""
         attributes: dict[str, Attribute] = {
             "delivery.id": delivery.id,
             "delivery.type": delivery.type,
             "delivery.attempt": delivery.attempts,
         }
-        async with self._slots:
-            for pause in (0.5, 1, 2, 4, 8, 15, 30):  # the database may be restarting; the lease covers a retry
-                try:
-                    with self.deps.tracer.span("delivery.send", attributes, parent=delivery.trace) as span:
-                        await self._attempt(delivery, span)
-                    return
-                except StoreUnavailable as exc:
-                    log.warning(
-                        "delivery %s: database unavailable (%s); again in %ss", delivery.id, type(exc).__name__, pause
-                    )
-                    await asyncio.sleep(pause)
-            log.error("delivery %s: gave up on the database; its lease will expire and it is retried", delivery.id)
+        for pause in (0.5, 1, 2, 4, 8, 15, 30):  # the database may be restarting; the lease covers a retry
+            try:
+                with self.deps.tracer.span("delivery.send", attributes, parent=delivery.trace) as span:
+                    return await self._attempt(delivery, span)
+            except StoreUnavailable as exc:
+                log.warning(
+                    "delivery %s: database unavailable (%s); again in %ss", delivery.id, type(exc).__name__, pause
+                )
+                await asyncio.sleep(pause)
+        log.error("delivery %s: gave up on the database; its lease will expire and it is retried", delivery.id)
+        return None
 
-    async def _hold(self, delivery: Delivery, now: datetime, span: Span) -> None:
+    async def _hold(self, delivery: Delivery, now: datetime, span: Span) -> DeliveryState:
         """Held until the subscription is enabled. Read fresh (the cache may be behind an enable),
         and read again after holding: an enable that ran in between has already resumed what was
         held, so what this holds late is resumed here."""
         fresh = await self.deps.subscriptions.by_id(delivery.subscription_id)
         self._subs[delivery.subscription_id] = (time.monotonic(), fresh)
         if fresh is not None and fresh.state is SubscriptionState.ACTIVE:
-            await self._attempt(delivery, span)
-            return
+            return await self._attempt(delivery, span)
         held = Attempt(at=now, result=ResultKind.RETRY, status=None, detail="subscription disabled; held", ms=0.0)
         await self.deps.deliveries.finish(
             delivery, state=DeliveryState.HELD, next_attempt_at=None, attempt=held, followup=None, now=now
@@ -217,25 +284,23 @@ class Dispatcher:
         after = await self.deps.subscriptions.by_id(delivery.subscription_id)
         if after is not None and after.state is SubscriptionState.ACTIVE:
             await self.deps.deliveries.resume(after.tenant_id, after.id, self.deps.clock.now())
+        return DeliveryState.HELD
 
-    async def _attempt(self, delivery: Delivery, span: Span) -> None:
+    async def _attempt(self, delivery: Delivery, span: Span) -> DeliveryState:
         sub = await self._subscription(delivery.subscription_id)
         now = self.deps.clock.now()
         if sub is None:
-            await self._finish(
+            return await self._finish(
                 delivery, DeliveryResult(kind=ResultKind.REJECTED, detail="the subscription was removed"), 0.0, span
             )
-            return
         span.set("delivery.kind", sub.kind)
         if sub.state is not SubscriptionState.ACTIVE:
             span.set("delivery.state", DeliveryState.HELD.value)
-            await self._hold(delivery, now, span)
-            return
+            return await self._hold(delivery, now, span)
         connector = self.deps.connectors.get(sub.kind)
         if connector is None:
             result = DeliveryResult(kind=ResultKind.REJECTED, detail=f"no connector for {sub.kind!r} here")
-            await self._finish(delivery, result, 0.0, span)
-            return
+            return await self._finish(delivery, result, 0.0, span)
         started = time.perf_counter()
         try:
             result = await connector.deliver(sub, delivery)
@@ -249,6 +314,7 @@ class Dispatcher:
             await self._gone(sub, result)
         elif state is DeliveryState.DEAD:
             await self._dead(sub, delivery, result)
+        return state
 
     async def _finish(self, delivery: Delivery, result: DeliveryResult, ms: float, span: Span) -> DeliveryState:
         now = self.deps.clock.now()

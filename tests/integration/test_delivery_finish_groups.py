@@ -1,6 +1,7 @@
-"""Finishes written in groups (``MongoDeliveryRepository.finish``) on the real database: finishes
-made at once are each written, and each stream that moved on has its next delivery woken, while a
-retried one's stream stays parked."""
+"""Claims in chains and finishes written in groups (``MongoDeliveryRepository``) on the real
+database: a claim gives each stream's earliest deliveries as one chain, finishes made at once are
+each written, a retried delivery's stream waits for its next try, and deliveries given back are
+due again without their claim counted."""
 
 from __future__ import annotations
 
@@ -12,21 +13,29 @@ from attendance.entrypoints.bootstrap import Container, dispatcher
 from tests.harness.deliveries import punches, tenant_with_staff, webhook_receiver, webhook_to
 
 
-async def test_finishes_made_at_once_are_written_and_wake_the_next_of_their_streams(container: Container) -> None:
+async def test_chains_in_order_finished_in_groups_and_a_retry_holds_up_its_stream(container: Container) -> None:
     c = container
     tenant_id, people = await tenant_with_staff(c, 4)
     async with webhook_receiver() as receiver:
         await webhook_to(c, tenant_id, receiver, "hook")
-        await punches(c, tenant_id, people, rounds=3)  # three per person: the 2nd and 3rd start parked
+        rows = await punches(c, tenant_id, people, rounds=3)  # three per person: one stream each
 
         d = dispatcher(c)
         assert await d.fan_out_once() == 12
     now = c.deps.clock.now()
-    heads = await c.deliveries.claim("test", now, timedelta(seconds=30), 10)
-    assert len(heads) == 4  # one per person: the others wait behind them
+    lease = timedelta(seconds=30)
+    chains = await c.deliveries.claim("test", now, lease, 10)
+    assert sorted(len(chain) for chain in chains) == [3, 3, 3, 3]  # one chain per person, all of it
+    order = {r.id: i for i, r in enumerate(rows)}
+    for chain in chains:
+        assert len({x.employee_id for x in chain}) == 1
+        assert [order[x.msg_id] for x in chain] == sorted(order[x.msg_id] for x in chain)
+    assert await c.deliveries.claim("test", now, lease, 10) == []  # all leased: nothing more to claim
+
     done = Attempt(at=now, result=ResultKind.DELIVERED, status=204, detail="", ms=1.0)
     again = Attempt(at=now, result=ResultKind.RETRY, status=503, detail="busy", ms=1.0)
     later = now + timedelta(minutes=5)
+    heads = [chain[0] for chain in chains]
     await asyncio.gather(
         *(
             c.deliveries.finish(
@@ -38,15 +47,20 @@ async def test_finishes_made_at_once_are_written_and_wake_the_next_of_their_stre
             heads[3], state=DeliveryState.PENDING, next_attempt_at=later, attempt=again, followup=None, now=now
         ),
     )
+    # the chains' others given back: due again, their claim not counted as an attempt
+    await c.deliveries.release([x for chain in chains for x in chain[1:]], now)
     docs = {d["_id"]: d async for d in c.db["deliveries"].find({"tenant_id": tenant_id})}
     assert [docs[h.id]["state"] for h in heads] == ["delivered", "delivered", "delivered", "pending"]
     assert abs(docs[heads[3].id]["next_attempt_at"] - later) < timedelta(milliseconds=1)  # BSON keeps milliseconds
     assert [len(docs[h.id]["history"]) for h in heads] == [1, 1, 1, 1]
-    for head in heads:
-        stream = [d for d in docs.values() if d["employee_id"] == head.employee_id and d["_id"] != head.id]
-        states = sorted((d["created_at"], d["state"]) for d in stream)
-        # the next one of a delivered head is due now; the one after it, and a retried head's, stay parked
-        expected = ["parked", "parked"] if head is heads[3] else ["pending", "parked"]
-        assert [s for _, s in states] == expected
-    nxt = await c.deliveries.claim("test", now, timedelta(seconds=30), 10)
-    assert sorted(d.employee_id for d in nxt) == sorted(h.employee_id for h in heads[:3])
+    given_back = [docs[x.id] for chain in chains for x in chain[1:]]
+    assert {(g["state"], g["attempts"]) for g in given_back} == {("pending", 0)}
+
+    nxt = await c.deliveries.claim("test", now, lease, 10)
+    # the three that moved on give their next two; the retried one's stream waits for its next try
+    assert sorted(chain[0].employee_id for chain in nxt) == sorted(h.employee_id for h in heads[:3])
+    assert [len(chain) for chain in nxt] == [2, 2, 2]
+    await c.deliveries.release([x for chain in nxt for x in chain], now)
+    after = await c.deliveries.claim("test", later, lease, 10)  # its time came: all three again, in order
+    retried = [x.id for chain in after for x in chain if x.employee_id == heads[3].employee_id]
+    assert retried == [x.id for x in chains[3]]

@@ -1,10 +1,13 @@
-"""Several dispatchers: one at a time fans out and one at a time claims (take_turn/end_turn on the
-real database), and a turn its holder stopped renewing passes on when its lease ends."""
+"""Several dispatchers on the real database: one at a time fans out (take_turn/end_turn), and a turn
+its holder stopped renewing passes on when its lease ends; the stream partitions are shared out
+evenly (balance), each held by one dispatcher, and passed on when their holder leaves or stops
+renewing."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from attendance.adapters.mongo.deliveries import PARTS
 from attendance.entrypoints.bootstrap import Container
 
 
@@ -14,12 +17,29 @@ async def test_one_dispatcher_at_a_time_holds_a_turn(container: Container) -> No
     lease = timedelta(seconds=5)
     assert await repo.take_turn("fan-out", "a", now, lease)
     assert not await repo.take_turn("fan-out", "b", now, lease)  # a holds it
-    assert await repo.take_turn("claim", "b", now, lease)  # another kind of work: its own turn
+    assert await repo.take_turn("other", "b", now, lease)  # another kind of work: its own turn
     assert await repo.take_turn("fan-out", "a", now + timedelta(seconds=4), lease)  # a renews
     assert not await repo.take_turn("fan-out", "b", now + timedelta(seconds=8), lease)  # renewed at 4 s: until 9 s
     assert await repo.take_turn("fan-out", "b", now + timedelta(seconds=10), lease)  # a stopped asking
     assert not await repo.take_turn("fan-out", "a", now + timedelta(seconds=10), lease)
-    await repo.end_turn("claim", "b")
-    assert await repo.take_turn("claim", "a", now, lease)  # ended: free at once
-    await repo.end_turn("claim", "b")  # not b's any more: a keeps it
-    assert not await repo.take_turn("claim", "b", now, lease)
+    await repo.end_turn("other", "b")
+    assert await repo.take_turn("other", "a", now, lease)  # ended: free at once
+    await repo.end_turn("other", "b")  # not b's any more: a keeps it
+    assert not await repo.take_turn("other", "b", now, lease)
+
+
+async def test_the_partitions_are_shared_out_each_held_by_one_dispatcher(container: Container) -> None:
+    repo = container.deliveries
+    now = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    lease = timedelta(seconds=10)
+    alone = await repo.balance("a", now, lease)
+    assert alone == list(range(PARTS))  # the only one: all of them
+    assert await repo.balance("b", now, lease) == []  # all held: b has said it is there
+    a = await repo.balance("a", now + timedelta(seconds=2), lease)  # a sees b and lets half go
+    b = await repo.balance("b", now + timedelta(seconds=2), lease)
+    assert len(a) == len(b) == PARTS // 2 and not set(a) & set(b)
+    # a stops renewing: its partitions pass on when their lease ends, not before
+    assert await repo.balance("b", now + timedelta(seconds=11), lease) == b
+    assert await repo.balance("b", now + timedelta(seconds=13), lease) == list(range(PARTS))
+    await repo.leave("b")  # b stops: everything is free at once
+    assert await repo.balance("c", now + timedelta(seconds=14), lease) == list(range(PARTS))

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
+from attendance.adapters.mongo.deliveries import partition_of
 from attendance.adapters.mongo.schema import ensure_indexes
 from attendance.core.domain.deliveries import OutboxMessage
 from attendance.core.domain.model import ChatIdentity, Employee, FaceQuality, FaceTemplate, Tenant, new_id
@@ -141,6 +142,27 @@ async def test_indexes_are_created_idempotently(container: Container) -> None:
     assert "email_unique" in names
     names = {ix["name"] async for ix in await container.db["chat_identities"].list_indexes()}
     assert {"by_tenant", "one_per_platform"} <= names
+
+
+async def test_an_earlier_versions_deliveries_get_partitions_and_its_unused_indexes_go(container: Container) -> None:
+    deliveries = container.db["deliveries"]
+    await deliveries.create_index([("state", 1), ("next_attempt_at", 1)], name="due")  # the earlier version's
+    now = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    old = {"tenant_id": "t", "subscription_id": "s", "employee_id": "e", "stream": "s:e", "created_at": now}
+    await deliveries.insert_many(
+        [
+            {**old, "_id": "a", "state": "pending", "next_attempt_at": now},
+            {**old, "_id": "b", "state": "parked", "next_attempt_at": now + timedelta(seconds=30)},
+            {**old, "_id": "c", "state": "delivered"},
+        ]
+    )
+    await ensure_indexes(container.db)
+    names = {ix["name"] async for ix in await deliveries.list_indexes()}
+    assert "due" not in names and "parts" in names
+    docs = {d["_id"]: d async for d in deliveries.find({})}
+    assert [docs[i]["state"] for i in "abc"] == ["pending", "pending", "delivered"]  # no more parking
+    assert docs["a"]["part"] == docs["b"]["part"] == partition_of("s:e")
+    assert "part" not in docs["c"]  # delivered history is not read
 
 
 async def test_template_version_moves(container: Container) -> None:

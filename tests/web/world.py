@@ -214,7 +214,8 @@ async def make_things(c: Container, org: Org) -> Things:
     await c.deliveries.fan_out([(r, [sub]) for r in mine], now)
     claimed = [
         d
-        for d in await c.deliveries.claim("test", now + timedelta(seconds=1), timedelta(seconds=30), 50)
+        for chain in await c.deliveries.claim("test", now + timedelta(seconds=1), timedelta(seconds=30), 50)
+        for d in chain
         if d.tenant_id == org.id
     ]
     assert claimed, "the test delivery was not claimable"

@@ -1,34 +1,34 @@
 """``MongoDeliveryRepository``: the outbox's rows fanned out into ``deliveries``, one per row and
 subscription, claimed with leases as check-in jobs are.
 
-Ordering per *stream* (one subscription, one employee): a delivery is claimed only when nothing
+Ordering per *stream* (one subscription, one employee): a delivery is sent only when nothing
 earlier of its stream is waiting, neither a delivery (``pending``, ``in_flight``, ``held``) nor
-an outbox row not yet fanned out. A blocked delivery is *parked* until its blocker's next try
-(deliveries fanned out behind an earlier one of their stream start parked); finishing a delivery
-wakes the next one of its stream at once. Parking keeps the due set small: the claim query then
-looks at the heads of the streams only, not at the whole backlog.
+an outbox row not yet fanned out.
 
-A parked delivery is stored with the state ``parked`` (read as ``pending``: the domain knows no
-parking), so that the claim's query for due deliveries meets only the streams' heads: on the
-embedded server, that query costs in proportion to every delivery of its state (measured: 80 ms
-with 2,000 pending, 8 ms with 200; docs/capacity.md). Parked deliveries whose time came without
-a wake-up (a dispatcher died) are looked for every few seconds.
+**Partitions.** Every delivery carries ``part``, its stream's partition (a hash of the stream,
+``PARTS`` of them), and each partition is leased to one dispatcher at a time (``balance``:
+dispatchers share the partitions evenly, each renewing its own and taking over those whose lease
+ran out). A dispatcher claims only in its partitions, so no two dispatchers ever claim from the
+same stream, and it claims *chains*: a stream's earliest waiting deliveries, several at once,
+sent one after the other. One read of a few partitions' waiting deliveries serves many deliveries
+(on the embedded server a find costs in proportion to every document it meets, however few it
+returns: docs/capacity.md), and nothing is parked, woken or checked per delivery.
 
 Finishes are written in groups (``finish``): the results that arrive while one group is being
-written go together in the next, one ``bulk_write`` plus one read and one update waking the next
-delivery of each stream that moved on. On the embedded server a command costs about 2 ms whatever
-it carries and each further document a fraction of that, so this took one dispatcher from about
-28 to about 40 deliveries/s (docs/capacity.md).
+written go together in the next, one ``bulk_write``. On the embedded server a command costs
+about 2 ms whatever it carries and each further document a fraction of that.
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import dataclasses
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+import zlib
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -51,35 +51,62 @@ from attendance.core.domain.webhooks import Subscription
 log = logging.getLogger(__name__)
 
 HISTORY = 10  # attempts kept per delivery
-PARKED = "parked"  # stored state of a pending delivery behind an earlier one of its stream
-WAITING = [DeliveryState.PENDING.value, PARKED, DeliveryState.IN_FLIGHT.value, DeliveryState.HELD.value]
+PARKED = "parked"  # an earlier version's state for a pending delivery behind another (migrate_deliveries)
+WAITING = [DeliveryState.PENDING.value, DeliveryState.IN_FLIGHT.value, DeliveryState.HELD.value]
 DUPLICATE_KEY = 11000
-EXPIRED_EVERY = timedelta(seconds=2)  # how often a claim also looks for deliveries whose lease ended
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # a turn that ended: free for anyone
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # a turn or partition that was let go: free for anyone
 FINISH_MAX = 100  # finishes written in one group at most
-PARK_S = 30  # a parked delivery is looked at again after this even if no wake-up came (a dispatcher died)
-HEAD = {"stream": 1, "state": 1, "created_at": 1, "msg_id": 1, "next_attempt_at": 1, "lease_until": 1}
-CANDIDATE = {"stream": 1, "state": 1, "created_at": 1, "msg_id": 1, "tenant_id": 1, "employee_id": 1}
+PARTS = 32  # stream partitions, leased to dispatchers (never change it under running dispatchers)
+READ_MAX = 2000  # waiting deliveries read by one claim at most (the earliest)
+CHAIN = 8  # deliveries of one stream claimed together at most, sent one after the other
+WAIT = {
+    "stream": 1,
+    "subscription_id": 1,
+    "employee_id": 1,
+    "tenant_id": 1,
+    "state": 1,
+    "created_at": 1,
+    "msg_id": 1,
+    "next_attempt_at": 1,
+    "lease_until": 1,
+}
 
 DELIVERY_INDEXES: dict[str, list[IndexModel]] = {
     "deliveries": [
-        IndexModel([("state", ASCENDING), ("next_attempt_at", ASCENDING)], name="due"),
-        IndexModel([("state", ASCENDING), ("lease_until", ASCENDING)], name="leases"),
-        # a stream's waiting deliveries in order, by state: the ordering checks never read a stream's
-        # delivered history (on the embedded server they read every document of the stream before)
+        # a few partitions' waiting deliveries in order, by state: a claim never reads delivered
+        # history (on the embedded server a find decodes every document its index range meets)
         IndexModel(
-            [("state", ASCENDING), ("stream", ASCENDING), ("created_at", ASCENDING), ("msg_id", ASCENDING)],
-            name="stream",
+            [("state", ASCENDING), ("part", ASCENDING), ("created_at", ASCENDING), ("msg_id", ASCENDING)],
+            name="parts",
         ),
         IndexModel([("tenant_id", ASCENDING), ("created_at", DESCENDING)], name="by_tenant"),
         IndexModel([("subscription_id", ASCENDING), ("state", ASCENDING)], name="by_subscription"),
     ],
     "admin_alerts": [IndexModel([("tenant_id", ASCENDING), ("at", DESCENDING)], name="by_tenant")],
 }
+RETIRED_INDEXES = {"deliveries": ["due", "leases", "stream"]}  # an earlier version's: dropped at start-up
 
 
 def _stream(subscription_id: str, employee_id: str) -> str:
     return f"{subscription_id}:{employee_id}"
+
+
+def partition_of(stream: str) -> int:
+    return zlib.crc32(stream.encode()) % PARTS
+
+
+async def migrate_deliveries(db: Database) -> None:
+    """An earlier version's waiting deliveries get their partition, and its ``parked`` ones become
+    ``pending`` again (idempotent; only waiting deliveries are read)."""
+    c: AsyncCollection[Doc] = db["deliveries"]
+    await c.update_many({"state": PARKED}, {"$set": {"state": DeliveryState.PENDING.value}})
+    for state in WAITING:
+        moves = [
+            UpdateOne({"_id": d["_id"]}, {"$set": {"part": partition_of(str(d["stream"]))}})
+            async for d in c.find({"state": state, "part": None}, {"stream": 1})
+        ]
+        if moves:
+            await c.bulk_write(moves, ordered=False)
 
 
 def _delivery(doc: Doc) -> Delivery:
@@ -113,12 +140,14 @@ def _delivery(doc: Doc) -> Delivery:
 
 
 def _new_delivery(row: OutboxMessage, sub_id: str, now: datetime) -> Doc:
+    stream = _stream(sub_id, row.employee_id)
     return {
         "_id": f"{row.id}:{sub_id}",
         "tenant_id": row.tenant_id,
         "subscription_id": sub_id,
         "employee_id": row.employee_id,
-        "stream": _stream(sub_id, row.employee_id),
+        "stream": stream,
+        "part": partition_of(stream),
         "msg_id": row.id,
         "type": row.type,
         "payload": row.payload,
@@ -139,8 +168,7 @@ class MongoDeliveryRepository:
         self._outbox: AsyncCollection[Doc] = db["outbox"]
         self._c: AsyncCollection[Doc] = db["deliveries"]
         self._locks: AsyncCollection[Doc] = db["dispatcher_locks"]
-        self._expired_looked_at: datetime | None = None
-        self._finishing: list[tuple[UpdateOne, str | None, datetime, asyncio.Future[None]]] = []
+        self._finishing: list[tuple[UpdateOne, asyncio.Future[None]]] = []
         self._finisher: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------ fan-out
@@ -150,15 +178,7 @@ class MongoDeliveryRepository:
         return [outbox_message(d) async for d in cursor]
 
     async def fan_out(self, rows: Sequence[tuple[OutboxMessage, Sequence[Subscription]]], now: datetime) -> None:
-        docs = sorted(
-            (_new_delivery(row, sub.id, now) for row, subs in rows for sub in subs),
-            key=lambda d: (d["created_at"], d["msg_id"]),
-        )
-        heads: set[str] = set()
-        for doc in docs:  # behind the first of its stream: parked, woken when the one before it finishes
-            if doc["stream"] in heads:
-                doc.update(next_attempt_at=now + timedelta(seconds=PARK_S), state=PARKED)
-            heads.add(doc["stream"])
+        docs = [_new_delivery(row, sub.id, now) for row, subs in rows for sub in subs]
         if docs:
             try:
                 await self._c.insert_many(docs, ordered=False)
@@ -185,29 +205,58 @@ class MongoDeliveryRepository:
     async def end_turn(self, work: str, dispatcher: str) -> None:
         await self._locks.update_one({"_id": work, "holder": dispatcher}, {"$set": {"holder": None, "until": EPOCH}})
 
+    # ------------------------------------------------------------ partitions, shared by the dispatchers
+
+    async def balance(self, dispatcher: str, now: datetime, lease: timedelta) -> builtins.list[int]:
+        """The partitions ``dispatcher`` holds from now on: its fair share of ``PARTS`` among the
+        dispatchers seen alive (each says so here, every call), its own renewed, a surplus let go,
+        a shortfall made up from partitions free or whose holder stopped renewing."""
+        until = now + lease
+        await self._locks.update_one(
+            {"_id": f"member:{dispatcher}"}, {"$set": {"kind": "member", "until": until}}, upsert=True
+        )
+        alive = await self._locks.count_documents({"kind": "member", "until": {"$gt": now}})
+        share = -(-PARTS // max(1, alive))
+        await self._locks.update_many({"kind": "part", "holder": dispatcher}, {"$set": {"until": until}})
+        parts = [d async for d in self._locks.find({"kind": "part"}, {"part": 1, "holder": 1, "until": 1})]
+        if len(parts) < PARTS:  # the first dispatcher ever: the partitions' documents
+            made = [
+                {"_id": f"part:{n}", "kind": "part", "part": n, "holder": None, "until": EPOCH} for n in range(PARTS)
+            ]
+            with contextlib.suppress(BulkWriteError):  # another dispatcher made some of them first
+                await self._locks.insert_many(made, ordered=False)
+            parts = [d async for d in self._locks.find({"kind": "part"}, {"part": 1, "holder": 1, "until": 1})]
+        mine = sorted(int(d["part"]) for d in parts if d.get("holder") == dispatcher and d["until"] > now)
+        if len(mine) > share:
+            extra, mine = mine[share:], mine[:share]
+            await self._locks.update_many(
+                {"kind": "part", "holder": dispatcher, "part": {"$in": extra}},
+                {"$set": {"holder": None, "until": EPOCH}},
+            )
+        for doc in sorted((d for d in parts if d["until"] <= now), key=lambda d: int(d["part"])):
+            if len(mine) >= share:
+                break
+            taken = await self._locks.update_one(
+                {"_id": doc["_id"], "until": {"$lte": now}}, {"$set": {"holder": dispatcher, "until": until}}
+            )
+            if taken.modified_count:
+                mine.append(int(doc["part"]))
+        return sorted(mine)
+
+    async def leave(self, dispatcher: str) -> None:
+        """A dispatcher that stops lets its partitions go at once (the others take them over at
+        their next ``balance``, not a lease later)."""
+        free = {"$set": {"holder": None, "until": EPOCH}}
+        await self._locks.update_many({"kind": "part", "holder": dispatcher}, free)
+        await self._locks.delete_one({"_id": f"member:{dispatcher}"})
+
     # ------------------------------------------------------------ claiming, in order per stream
 
-    async def _heads(self, candidates: Sequence[Doc]) -> dict[str, Doc]:
-        """The earliest waiting delivery of each candidate's stream: one query per waiting state, at
-        once, each pinned by the ``stream`` index to that state and those streams (one query over
-        every state would read each stream's delivered history too on the embedded server)."""
-        streams = sorted({d["stream"] for d in candidates})
-
-        async def waiting(state: str) -> list[Doc]:
-            return await self._c.find({"state": state, "stream": {"$in": streams}}, HEAD).to_list()
-
-        found = await asyncio.gather(*(waiting(state) for state in WAITING))
-        heads: dict[str, Doc] = {}
-        for doc in sorted((d for docs in found for d in docs), key=lambda d: (d["created_at"], d["msg_id"])):
-            heads.setdefault(str(doc["stream"]), doc)
-        return heads
-
-    async def _unfanned(self, candidates: Sequence[Doc]) -> dict[tuple[str, str], tuple[datetime, str]]:
-        """The earliest outbox row not fanned out yet, per (tenant, employee) of the candidates."""
-        employees = sorted({str(d["employee_id"]) for d in candidates})
+    async def _unfanned(self, employees: Collection[str]) -> dict[tuple[str, str], tuple[datetime, str]]:
+        """The earliest outbox row not fanned out yet, per (tenant, employee) of ``employees``."""
         earliest: dict[tuple[str, str], tuple[datetime, str]] = {}
         async for row in self._outbox.find(
-            {"state": OUTBOX_PENDING, "employee_id": {"$in": employees}},
+            {"state": OUTBOX_PENDING, "employee_id": {"$in": sorted(employees)}},
             {"tenant_id": 1, "employee_id": 1, "created_at": 1},
         ):
             key = (str(row["tenant_id"]), str(row["employee_id"]))
@@ -215,86 +264,102 @@ class MongoDeliveryRepository:
             earliest[key] = min(earliest.get(key, at), at)
         return earliest
 
-    @staticmethod
-    def _parked_until(blocker: Doc, now: datetime) -> datetime:
-        until = now + timedelta(seconds=1)  # an earlier row not fanned out yet: soon
-        if blocker["state"] in (DeliveryState.PENDING.value, PARKED) and blocker.get("next_attempt_at"):
-            until = max(until, blocker["next_attempt_at"])
-        elif blocker["state"] == DeliveryState.IN_FLIGHT.value and blocker.get("lease_until"):
-            until = max(until, blocker["lease_until"])
-        elif blocker["state"] == DeliveryState.HELD.value:
-            until = now + timedelta(hours=1)
-        return until
-
-    async def claim(self, dispatcher: str, now: datetime, lease: timedelta, limit: int) -> list[Delivery]:
-        due = (
-            self._c.find({"state": "pending", "next_attempt_at": {"$lte": now}}, CANDIDATE)
-            .sort([("state", 1), ("next_attempt_at", 1)])
-            .limit(limit * 2)
+    async def _waiting(self, where: Doc) -> builtins.list[Doc]:
+        """The waiting deliveries of the partitions ``where`` picks, in order: the earliest
+        ``READ_MAX`` pending ones, and those in flight or held up to the last of them."""
+        by_order = [("created_at", 1), ("msg_id", 1)]
+        pending, in_flight, held = await asyncio.gather(
+            self._c.find({"state": "pending", **where}, WAIT).sort(by_order).limit(READ_MAX).to_list(),
+            self._c.find({"state": "in_flight", **where}, WAIT).to_list(),
+            self._c.find({"state": "held", **where}, WAIT).to_list(),
         )
-        expired: list[Doc] = []
-        if self._expired_looked_at is None or now - self._expired_looked_at >= EXPIRED_EVERY:
-            # leases last a minute and parked deliveries are woken when their blocker finishes:
-            # looking for ended leases and overdue parked ones every few seconds is soon enough,
-            # and spares the database two range queries per claim
-            self._expired_looked_at = now
-            for state, field in (("in_flight", "lease_until"), (PARKED, "next_attempt_at")):
-                expired += await self._c.find({"state": state, field: {"$lte": now}}, CANDIDATE).limit(limit).to_list()
-        candidates: list[Doc] = []
-        seen_streams: set[str] = set()
-        for doc in expired + [d async for d in due]:
-            if doc["stream"] not in seen_streams:  # one per stream per claim: a later one waits for it anyway
-                seen_streams.add(doc["stream"])
-                candidates.append(doc)
-        if not candidates:
+        docs = sorted(pending + in_flight + held, key=lambda d: (d["created_at"], d["msg_id"]))
+        if len(pending) == READ_MAX:  # later pending ones were not read: nothing past the last read counts
+            last = (pending[-1]["created_at"], pending[-1]["msg_id"])
+            docs = [d for d in docs if (d["created_at"], d["msg_id"]) <= last]
+        return docs
+
+    async def claim(
+        self,
+        dispatcher: str,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+        *,
+        parts: Sequence[int] | None = None,
+        busy: Collection[tuple[str, str]] = (),
+    ) -> builtins.list[builtins.list[Delivery]]:
+        """Up to ``limit`` chains, each the earliest waiting deliveries of one stream (up to
+        ``CHAIN``), due and with nothing earlier of their stream waiting, leased to ``dispatcher``;
+        in the partitions ``parts`` (all when None), skipping the streams in ``busy``
+        ((subscription, employee) pairs whose chain ``dispatcher`` is still sending)."""
+        where: Doc = {"part": {"$in": list(parts)}} if parts is not None else {}
+        docs = await self._waiting(where)
+        if not docs:
             return []
-        heads = await self._heads(candidates)
-        unfanned = await self._unfanned(candidates)
-        claimed: list[Delivery] = []
-        chosen: list[str] = []
-        by_state: dict[str, list[str]] = {}
-        parks: list[UpdateOne] = []
-        for doc in candidates:
-            head = heads.get(doc["stream"], {"_id": doc["_id"]})
-            blocker: Doc | None = head if head["_id"] != doc["_id"] else None
-            earlier_row = unfanned.get((str(doc["tenant_id"]), str(doc["employee_id"])))
-            if blocker is None and earlier_row is not None and earlier_row < (doc["created_at"], doc["msg_id"]):
-                blocker = {"state": "unfanned"}
-            if blocker is not None:
-                if doc["state"] in ("pending", PARKED):
-                    parks.append(
-                        UpdateOne(
-                            {"_id": doc["_id"], "state": doc["state"]},
-                            {"$set": {"next_attempt_at": self._parked_until(blocker, now), "state": PARKED}},
-                        )
-                    )
+        unfanned = await self._unfanned({str(d["employee_id"]) for d in docs})
+        streams: dict[str, builtins.list[Doc]] = {}
+        for doc in docs:
+            streams.setdefault(str(doc["stream"]), []).append(doc)
+        chains: builtins.list[builtins.list[Doc]] = []
+        for stream in streams.values():
+            if (stream[0]["subscription_id"], stream[0]["employee_id"]) in busy:
                 continue
-            if len(chosen) < limit:
-                chosen.append(doc["_id"])
-                by_state.setdefault(doc["state"], []).append(doc["_id"])
-        if chosen:
-            # one update per kind for the batch, then one read of what this claim won (its token):
-            # a few round trips for up to ``limit`` deliveries. A delivery another dispatcher won
-            # meanwhile no longer matches the filter, so each is claimed once. (No ``$or`` in the
-            # filters: on the embedded server it turns an indexed update into a scan, 70 ms at 3,000.)
-            token = f"{dispatcher}:{uuid.uuid4().hex}"
-            take = {
-                "$set": {
-                    "state": "in_flight",
-                    "lease_until": now + lease,
-                    "dispatcher": dispatcher,
-                    "claim": token,
-                },
-                "$inc": {"attempts": 1},
-            }
-            for state, ids in by_state.items():
-                field = "lease_until" if state == "in_flight" else "next_attempt_at"
-                await self._c.update_many({"_id": {"$in": ids}, "state": state, field: {"$lte": now}}, take)
-            won = self._c.find({"_id": {"$in": chosen}, "claim": token}, {"history": 0})
-            claimed = sorted([_delivery(d) async for d in won], key=lambda d: (d.created_at, d.msg_id))
-        if parks:
-            await self._c.bulk_write(parks, ordered=False)
+            chain: builtins.list[Doc] = []
+            for doc in stream:
+                earlier = unfanned.get((str(doc["tenant_id"]), str(doc["employee_id"])))
+                if (
+                    doc["state"] == DeliveryState.HELD.value
+                    or (doc["state"] == "in_flight" and doc["lease_until"] > now)  # another's, or not yet given up
+                    or (doc["state"] == "pending" and doc["next_attempt_at"] > now)  # a retry's wait
+                    or (earlier is not None and earlier < (doc["created_at"], doc["msg_id"]))
+                    or len(chain) == CHAIN
+                ):
+                    break
+                chain.append(doc)
+            if chain:
+                chains.append(chain)
+                if len(chains) == limit:
+                    break
+        if not chains:
+            return []
+        # one update per state for every chain, then one read of what this claim won (its token). A
+        # delivery another dispatcher won meanwhile (a partition changing hands) no longer matches
+        token = f"{dispatcher}:{uuid.uuid4().hex}"
+        take = {
+            "$set": {"state": "in_flight", "lease_until": now + lease, "dispatcher": dispatcher, "claim": token},
+            "$inc": {"attempts": 1},
+        }
+        by_state: dict[str, builtins.list[str]] = {}
+        for doc in (d for chain in chains for d in chain):
+            by_state.setdefault(doc["state"], []).append(doc["_id"])
+        for state, ids in by_state.items():
+            field = "lease_until" if state == "in_flight" else "next_attempt_at"
+            await self._c.update_many({"_id": {"$in": ids}, "state": state, field: {"$lte": now}}, take)
+        chosen = list(by_state.get("pending", [])) + list(by_state.get("in_flight", []))
+        cursor = self._c.find({"_id": {"$in": chosen}, "claim": token}, {"history": 0})
+        won = {d["_id"]: _delivery(d) async for d in cursor}
+        claimed: builtins.list[builtins.list[Delivery]] = []
+        gaps: builtins.list[Delivery] = []
+        for chain in chains:
+            got = [won.get(d["_id"]) for d in chain]
+            cut = got.index(None) if None in got else len(got)  # a chain stops at the first one not won
+            gaps += [d for d in got[cut:] if d is not None]
+            if cut:
+                claimed.append([d for d in got[:cut] if d is not None])
+        if gaps:
+            await self.release(gaps, now)
         return claimed
+
+    async def release(self, deliveries: Sequence[Delivery], now: datetime, *, held: bool = False) -> None:
+        """Claimed deliveries given back untried (their chain stopped before them), their claim's
+        attempt not counted: due again, or ``held`` when their subscription was switched off."""
+        if deliveries:
+            state: Doc = {"state": "held"} if held else {"state": "pending", "next_attempt_at": now}
+            await self._c.update_many(
+                {"_id": {"$in": [d.id for d in deliveries]}, "state": "in_flight"},
+                {"$set": {**state, "lease_until": None}, "$inc": {"attempts": -1}},
+            )
 
     async def finish(
         self,
@@ -307,8 +372,8 @@ class MongoDeliveryRepository:
         now: datetime,
     ) -> None:
         """Written in groups: finishes that arrive while a group is being written go together in
-        the next one (one ``bulk_write``, one read of the streams' next deliveries, one update
-        waking them), as check-in jobs are submitted. Returns once this one is written."""
+        the next one (one ``bulk_write``), as check-in jobs are submitted. Returns once this one is
+        written."""
         record = dataclasses.asdict(attempt)
         record["result"] = attempt.result.value
         fields: Doc = {
@@ -325,11 +390,8 @@ class MongoDeliveryRepository:
         if state is DeliveryState.HELD:
             update["$inc"] = {"attempts": -1}  # held, not tried: it does not use up the schedule
         write = UpdateOne({"_id": delivery.id, "state": "in_flight", "attempts": delivery.attempts}, update)  # ours
-        ended = state in (DeliveryState.DELIVERED, DeliveryState.DEAD)  # then the next of its stream goes now
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._finishing.append(
-            (write, _stream(delivery.subscription_id, delivery.employee_id) if ended else None, now, future)
-        )
+        self._finishing.append((write, future))
         if self._finisher is None or self._finisher.done():
             self._finisher = asyncio.create_task(self._write_finishes())
         await asyncio.shield(future)  # a caller that gives up does not cancel the others' write
@@ -338,39 +400,21 @@ class MongoDeliveryRepository:
         while self._finishing:
             group, self._finishing = self._finishing[:FINISH_MAX], self._finishing[FINISH_MAX:]
             try:
-                await self._c.bulk_write([write for write, _, _, _ in group], ordered=False)
+                await self._c.bulk_write([write for write, _ in group], ordered=False)
             except PyMongoError as exc:
-                for _, _, _, future in group:
+                for _, future in group:
                     if not future.done():
                         future.set_exception(exc)
                 continue
-            ended = sorted({stream for _, stream, _, _ in group if stream is not None})
-            try:
-                if ended:
-                    await self._wake_next(ended, max(now for _, _, now, _ in group))
-            except PyMongoError as exc:  # the finishes stand; what waits is found when its parking ends (PARK_S)
-                log.warning("could not wake the next deliveries of %s streams: %s", len(ended), type(exc).__name__)
-            for _, _, _, future in group:
+            for _, future in group:
                 if not future.done():
                     future.set_result(None)
-
-    async def _wake_next(self, streams: Sequence[str], now: datetime) -> None:
-        """The earliest parked delivery of each stream becomes due now (one read, one update)."""
-        first: dict[str, str] = {}
-        cursor = self._c.find({"state": PARKED, "stream": {"$in": list(streams)}}, {"_id": 1, "stream": 1})
-        async for doc in cursor.sort([("created_at", 1), ("msg_id", 1)]):
-            first.setdefault(str(doc["stream"]), str(doc["_id"]))
-        if first:
-            await self._c.update_many(
-                {"_id": {"$in": sorted(first.values())}, "state": PARKED},
-                {"$set": {"next_attempt_at": now, "state": "pending"}},
-            )
 
     # ------------------------------------------------------------ subscriptions switched off and on
 
     async def hold(self, tenant_id: str, subscription_id: str) -> int:
         result = await self._c.update_many(
-            {"tenant_id": tenant_id, "subscription_id": subscription_id, "state": {"$in": ["pending", PARKED]}},
+            {"tenant_id": tenant_id, "subscription_id": subscription_id, "state": "pending"},
             {"$set": {"state": DeliveryState.HELD.value}},
         )
         return result.modified_count
@@ -405,7 +449,7 @@ class MongoDeliveryRepository:
         query: Doc = {"tenant_id": tenant_id}
         if states:
             values = [s.value for s in states]
-            query["state"] = {"$in": values + ([PARKED] if DeliveryState.PENDING.value in values else [])}
+            query["state"] = {"$in": values}
         if subscription_id:
             query["subscription_id"] = subscription_id
         cursor = self._c.find(query).sort([("tenant_id", 1), ("created_at", -1)]).limit(limit)
@@ -466,11 +510,10 @@ class MongoDeliveryRepository:
         match: Doc = {"tenant_id": tenant_id} if tenant_id else {}
         by_state: dict[str, int] = {}
         async for row in await self._c.aggregate([{"$match": match}, {"$group": {"_id": "$state", "n": {"$sum": 1}}}]):
-            state = DeliveryState.PENDING.value if row["_id"] == PARKED else str(row["_id"])
-            by_state[state] = by_state.get(state, 0) + int(row["n"])
+            by_state[str(row["_id"])] = int(row["n"])
         retried = await self._c.count_documents({**match, "attempts": {"$gt": 1}})
         oldest = await self._c.find_one(
-            {**match, "state": {"$in": ["pending", PARKED, "in_flight"]}}, {"created_at": 1}, sort=[("created_at", 1)]
+            {**match, "state": {"$in": ["pending", "in_flight"]}}, {"created_at": 1}, sort=[("created_at", 1)]
         )
         unfanned = await self._outbox.count_documents({**match, "state": OUTBOX_PENDING})
         lag = (now - oldest["created_at"]).total_seconds() if oldest else 0.0

@@ -15,7 +15,7 @@ from pymongo.errors import OperationFailure
 
 from attendance.adapters.mongo.chat_identities import CHAT_IDENTITY_INDEXES, migrate_chat_identities
 from attendance.adapters.mongo.checkins import CHECKIN_INDEXES
-from attendance.adapters.mongo.deliveries import DELIVERY_INDEXES
+from attendance.adapters.mongo.deliveries import DELIVERY_INDEXES, RETIRED_INDEXES, migrate_deliveries
 from attendance.adapters.mongo.repositories import INDEXES, Database
 from attendance.adapters.mongo.safeguards import SAFEGUARD_INDEXES
 from attendance.adapters.mongo.sent import SENT_INDEXES
@@ -27,8 +27,9 @@ from attendance.adapters.mongo.webhooks import WEBHOOK_INDEXES
 
 
 async def ensure_indexes(db: Database) -> None:
-    """Idempotent: creating an index that exists with the same definition is a no-op. Then the
-    data migrations, idempotent too (``migrate_chat_identities``)."""
+    """Idempotent: creating an index that exists with the same definition is a no-op; indexes an
+    earlier version used and this one does not are dropped. Then the data migrations, idempotent
+    too (``migrate_chat_identities``, ``migrate_deliveries``)."""
     for collection, models in {
         **INDEXES,
         **CHAT_IDENTITY_INDEXES,
@@ -48,7 +49,17 @@ async def ensure_indexes(db: Database) -> None:
             if exc.code not in INDEX_CHANGED:
                 raise
             await _replace_changed(db[collection], models)
+    for collection, names in RETIRED_INDEXES.items():
+        existing = {ix["name"] async for ix in await db[collection].list_indexes()}
+        for name in sorted(existing & set(names)):
+            log.warning("index %s.%s is no longer used: dropping it", collection, name)
+            try:
+                await db[collection].drop_index(name)
+            except OperationFailure as exc:
+                if exc.code != 27:  # IndexNotFound: another process starting beside this one dropped it
+                    raise
     await migrate_chat_identities(db)
+    await migrate_deliveries(db)
 
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ outbox and its deliveries, and the admins' alerts."""
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
@@ -62,7 +62,7 @@ class DeliveryRepository(Protocol):
         ...
 
     async def take_turn(self, work: str, dispatcher: str, now: datetime, lease: timedelta) -> bool:
-        """Whether ``dispatcher`` may do ``work`` ("fan-out", "claim") now: one dispatcher at a time
+        """Whether ``dispatcher`` may do ``work`` ("fan-out") now: one dispatcher at a time
         holds a turn, for ``lease`` (renewed each time its holder asks; another takes over when the
         holder ends it or stops asking)."""
         ...
@@ -71,8 +71,34 @@ class DeliveryRepository(Protocol):
         """``dispatcher`` is done with ``work`` for now: the next one to ask gets the turn."""
         ...
 
-    async def claim(self, dispatcher: str, now: datetime, lease: timedelta, limit: int) -> list[Delivery]:
-        """Due deliveries that head their stream, leased to ``dispatcher``."""
+    async def balance(self, dispatcher: str, now: datetime, lease: timedelta) -> builtins.list[int]:
+        """The stream partitions ``dispatcher`` holds for ``lease`` (its share among the dispatchers
+        alive, renewed each call); only it claims in them."""
+        ...
+
+    async def leave(self, dispatcher: str) -> None:
+        """``dispatcher`` stops: its partitions are free for the others at once."""
+        ...
+
+    async def claim(
+        self,
+        dispatcher: str,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+        *,
+        parts: Sequence[int] | None = None,
+        busy: Collection[tuple[str, str]] = (),
+    ) -> builtins.list[builtins.list[Delivery]]:
+        """Up to ``limit`` chains of due deliveries leased to ``dispatcher``: each chain the earliest
+        waiting deliveries of one stream (one subscription, one employee), to be sent in order, with
+        nothing earlier of the stream waiting. Only in the partitions ``parts`` (all when None), and
+        not from the streams in ``busy`` ((subscription, employee) pairs still being sent)."""
+        ...
+
+    async def release(self, deliveries: Sequence[Delivery], now: datetime, *, held: bool = False) -> None:
+        """Claimed deliveries given back untried, the claim's attempt not counted: due again, or
+        ``held`` (their subscription is switched off)."""
         ...
 
     async def finish(
