@@ -32,9 +32,12 @@ lint:
 typecheck:
 	$(VENV)/mypy
 
+# the suite runs on TEST_WORKERS processes (pytest-xdist), each with its own embedded database
+TEST_WORKERS ?= 2
+
 pytest:
 	@[ -f "$(FACES)/MANIFEST.csv" ] || { echo "make test: the development face set is missing: the tests read real photos from $(FACES) (the shared/faces folder beside this repository, with its MANIFEST.csv); put it there or set ATTENDANCE_FACES_DIR to where it is." >&2; exit 1; }
-	ATTENDANCE_FACES_DIR="$(abspath $(FACES))" $(VENV)/pytest
+	ATTENDANCE_FACES_DIR="$(abspath $(FACES))" $(VENV)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 # Microsoft 365 Agents Playground (a local Teams client) talking to the bot, as the demo's Alex Wilber
 playground: setup-playground
