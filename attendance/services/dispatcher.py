@@ -92,8 +92,10 @@ class Dispatcher:
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._busy: set[tuple[str, str]] = set()  # (subscription, employee) of the chains being sent
+        self._stop = asyncio.Event()  # set: chains give back what they have not started
 
     async def run(self, stop: asyncio.Event) -> None:
+        self._stop = stop
         loops = [self._fan_out_loop(stop), self._deliver_loop(stop)]
         if self.deps.summaries is not None:
             loops.append(self._summary_loop(stop))
@@ -222,11 +224,12 @@ class Dispatcher:
     async def _chain(self, chain: list[Delivery], claimed_at: float) -> None:
         """A stream's deliveries in order, one at a time. It stops at the first one not done
         (retried later, held, or the database gone) and gives the rest back, as it does when the
-        lease would no longer cover another send."""
+        lease would no longer cover another send or the dispatcher is stopping."""
         try:
             async with self._slots:
                 for i, delivery in enumerate(chain):
-                    if i and time.monotonic() - claimed_at + self.settings.timeout_s >= self.settings.lease_s:
+                    elapsed = time.monotonic() - claimed_at
+                    if i and (self._stop.is_set() or elapsed + self.settings.timeout_s >= self.settings.lease_s):
                         await self._give_back(chain[i:])
                         return
                     state = await self._one(delivery)

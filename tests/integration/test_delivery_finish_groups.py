@@ -1,7 +1,8 @@
 """Claims in chains and finishes written in groups (``MongoDeliveryRepository``) on the real
 database: a claim gives each stream's earliest deliveries as one chain, finishes made at once are
 each written, a retried delivery's stream waits for its next try, and deliveries given back are
-due again without their claim counted."""
+due again without their claim counted; a dispatcher told to stop finishes what it is sending and
+gives the rest of its chains back."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from datetime import timedelta
 
 from attendance.core.domain.deliveries import Attempt, DeliveryState, ResultKind
 from attendance.entrypoints.bootstrap import Container, dispatcher
-from tests.harness.deliveries import punches, tenant_with_staff, webhook_receiver, webhook_to
+from tests.fakes.receivers import wait_until
+from tests.harness.deliveries import delivered, punches, running, tenant_with_staff, webhook_receiver, webhook_to
 
 
 async def test_chains_in_order_finished_in_groups_and_a_retry_holds_up_its_stream(container: Container) -> None:
@@ -64,3 +66,32 @@ async def test_chains_in_order_finished_in_groups_and_a_retry_holds_up_its_strea
     after = await c.deliveries.claim("test", later, lease, 10)  # its time came: all three again, in order
     retried = [x.id for chain in after for x in chain if x.employee_id == heads[3].employee_id]
     assert retried == [x.id for x in chains[3]]
+
+
+async def test_a_stopping_dispatcher_finishes_what_it_sends_and_gives_the_rest_of_its_chains_back(
+    container: Container,
+) -> None:
+    c = container
+    tenant_id, people = await tenant_with_staff(c, 1)
+    async with webhook_receiver() as receiver:
+        await webhook_to(c, tenant_id, receiver, "hook")
+        rows = await punches(c, tenant_id, people, rounds=4)  # one stream of four
+        receiver.hold = asyncio.Event()  # the first request waits: the dispatcher is mid-chain
+        d = dispatcher(c)
+        stop = asyncio.Event()
+        run = asyncio.create_task(d.run(stop))
+        await wait_until(lambda: receiver.held >= 1, 30, "the chain's first delivery in flight")
+        stop.set()  # a rolling restart: SIGTERM
+        receiver.hold.set()
+        await asyncio.wait_for(run, 30)
+
+        docs = sorted(
+            [d async for d in c.db["deliveries"].find({"tenant_id": tenant_id})], key=lambda d: d["created_at"]
+        )
+        assert [x["state"] for x in docs] == ["delivered", "pending", "pending", "pending"]
+        assert [x["attempts"] for x in docs] == [1, 0, 0, 0]  # given back untried
+        assert receiver.accepted == [rows[0].id]
+        # and its partitions are free at once for the next dispatcher, which sends the rest in order
+        async with running(c):
+            await delivered(c, tenant_id, len(rows))
+        assert receiver.accepted == [r.id for r in rows]

@@ -310,7 +310,7 @@ class MongoDeliveryRepository:
                 earlier = unfanned.get((str(doc["tenant_id"]), str(doc["employee_id"])))
                 if (
                     doc["state"] == DeliveryState.HELD.value
-                    or (doc["state"] == "in_flight" and doc["lease_until"] > now)  # another's, or not yet given up
+                    or (doc["state"] == "in_flight" and (doc.get("lease_until") or EPOCH) > now)  # being sent
                     or (doc["state"] == "pending" and doc["next_attempt_at"] > now)  # a retry's wait
                     or (earlier is not None and earlier < (doc["created_at"], doc["msg_id"]))
                     or len(chain) == CHAIN
