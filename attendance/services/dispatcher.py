@@ -146,11 +146,13 @@ class Dispatcher:
             log.warning("partitions: database unavailable (%s); waiting", type(exc).__name__)
             return None
 
-    async def _claim(self, parts: list[int], round_: int, free: int) -> list[list[Delivery]]:
+    async def _claim(self, parts: list[int], round_: int, free: int, *, idle: bool) -> list[list[Delivery]]:
         """Chains from this dispatcher's partitions, a window of them at a time (starting at a
-        window that moves each round), until ``free`` chains or every window was looked at."""
+        window that moves each round), until ``free`` chains or every window was looked at. After
+        a round that found nothing, all partitions at once: little waits then, and an idle
+        dispatcher asks the database three questions a poll, not three per window."""
         lease = timedelta(seconds=self.settings.lease_s)
-        windows = [parts[i : i + WINDOW] for i in range(0, len(parts), WINDOW)]
+        windows = [parts] if idle else [parts[i : i + WINDOW] for i in range(0, len(parts), WINDOW)]
         chains: list[list[Delivery]] = []
         for k in range(len(windows)):
             window = windows[(round_ + k) % len(windows)]
@@ -182,7 +184,8 @@ class Dispatcher:
                     continue
                 chains: list[list[Delivery]] = []
                 try:
-                    chains = await self._claim(parts, round_, free) if parts else []
+                    idle = pause > self.settings.poll_min_s
+                    chains = await self._claim(parts, round_, free, idle=idle) if parts else []
                 except StoreUnavailable as exc:
                     log.warning("claim: database unavailable (%s); waiting", type(exc).__name__)
                 round_ += 1
