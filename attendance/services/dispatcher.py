@@ -227,12 +227,13 @@ class Dispatcher:
     async def _chain(self, chain: list[Delivery], claimed_at: float) -> None:
         """A stream's deliveries in order, one at a time. It stops at the first one not done
         (retried later, held, or the database gone) and gives the rest back, as it does when the
-        lease would no longer cover another send or the dispatcher is stopping."""
+        lease would no longer cover another send or the dispatcher is stopping (a chain claimed
+        while the stop came sends nothing)."""
         try:
             async with self._slots:
                 for i, delivery in enumerate(chain):
                     elapsed = time.monotonic() - claimed_at
-                    if i and (self._stop.is_set() or elapsed + self.settings.timeout_s >= self.settings.lease_s):
+                    if self._stop.is_set() or (i and elapsed + self.settings.timeout_s >= self.settings.lease_s):
                         await self._give_back(chain[i:])
                         return
                     state = await self._one(delivery)
