@@ -95,3 +95,24 @@ async def test_a_stopping_dispatcher_finishes_what_it_sends_and_gives_the_rest_o
         async with running(c):
             await delivered(c, tenant_id, len(rows))
         assert receiver.accepted == [r.id for r in rows]
+
+
+async def test_a_chain_whose_lease_ran_out_is_taken_again_and_its_old_claim_cannot_give_it_back(
+    container: Container,
+) -> None:
+    c = container
+    tenant_id, people = await tenant_with_staff(c, 1)
+    async with webhook_receiver() as receiver:
+        await webhook_to(c, tenant_id, receiver, "hook")
+        await punches(c, tenant_id, people, rounds=2)
+        assert await dispatcher(c).fan_out_once() == 2
+    now = c.deps.clock.now()
+    lease = timedelta(seconds=30)
+    [first] = await c.deliveries.claim("a", now, lease, 10)
+    assert await c.deliveries.claim("b", now + timedelta(seconds=10), lease, 10) == []  # a's lease holds
+    [again] = await c.deliveries.claim("b", now + timedelta(seconds=31), lease, 10)  # a's ran out: b takes it over
+    assert [x.id for x in again] == [x.id for x in first]
+    assert [x.attempts for x in again] == [2, 2]
+    await c.deliveries.release(first, now)  # a, late: no longer its claim
+    docs = [d async for d in c.db["deliveries"].find({"tenant_id": tenant_id})]
+    assert {(d["state"], d["attempts"], d["dispatcher"]) for d in docs} == {("in_flight", 2, "b")}

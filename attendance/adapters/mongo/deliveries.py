@@ -353,12 +353,14 @@ class MongoDeliveryRepository:
 
     async def release(self, deliveries: Sequence[Delivery], now: datetime, *, held: bool = False) -> None:
         """Claimed deliveries given back untried (their chain stopped before them), their claim's
-        attempt not counted: due again, or ``held`` when their subscription was switched off."""
+        attempt not counted: due again, or ``held`` when their subscription was switched off. Only
+        while still this claim's (in flight, attempts unchanged), as ``finish``."""
         if deliveries:
             state: Doc = {"state": "held"} if held else {"state": "pending", "next_attempt_at": now}
-            await self._c.update_many(
-                {"_id": {"$in": [d.id for d in deliveries]}, "state": "in_flight"},
-                {"$set": {**state, "lease_until": None}, "$inc": {"attempts": -1}},
+            back = {"$set": {**state, "lease_until": None}, "$inc": {"attempts": -1}}
+            await self._c.bulk_write(
+                [UpdateOne({"_id": d.id, "state": "in_flight", "attempts": d.attempts}, back) for d in deliveries],
+                ordered=False,
             )
 
     async def finish(
