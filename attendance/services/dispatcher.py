@@ -251,9 +251,7 @@ class Dispatcher:
         try:
             await self.deps.deliveries.release(rest, self.deps.clock.now(), held=held)
             if held:
-                after = await self.deps.subscriptions.by_id(rest[0].subscription_id)
-                if after is not None and after.state is SubscriptionState.ACTIVE:
-                    await self.deps.deliveries.resume(after.tenant_id, after.id, self.deps.clock.now())
+                await self._resume_if_enabled(rest[0].subscription_id)
         except StoreUnavailable as exc:  # they stay leased: taken again when the lease ends
             log.warning("could not give back %s deliveries (%s)", len(rest), type(exc).__name__)
 
@@ -288,10 +286,15 @@ class Dispatcher:
         await self.deps.deliveries.finish(
             delivery, state=DeliveryState.HELD, next_attempt_at=None, attempt=held, followup=None, now=now
         )
-        after = await self.deps.subscriptions.by_id(delivery.subscription_id)
+        await self._resume_if_enabled(delivery.subscription_id)
+        return DeliveryState.HELD
+
+    async def _resume_if_enabled(self, subscription_id: str) -> None:
+        """After holding: an enable that ran in between has already resumed what was held, so
+        what was held late is resumed here."""
+        after = await self.deps.subscriptions.by_id(subscription_id)
         if after is not None and after.state is SubscriptionState.ACTIVE:
             await self.deps.deliveries.resume(after.tenant_id, after.id, self.deps.clock.now())
-        return DeliveryState.HELD
 
     async def _attempt(self, delivery: Delivery, span: Span) -> DeliveryState:
         sub = await self._subscription(delivery.subscription_id)
