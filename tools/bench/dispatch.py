@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import signal
 import sys
 from collections import Counter
@@ -21,7 +22,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from attendance.adapters.embedded.secantus import die_with_parent
+from attendance.adapters.mongo.deliveries import delivery_doc
 from attendance.adapters.mongo.outbox import outbox_doc
+from attendance.core.domain.deliveries import OutboxMessage
 from attendance.entrypoints.bootstrap import build
 from attendance.settings import WebhookSettings
 from tests.harness.deliveries import punch_rows, tenant_with_staff, webhook_receiver, webhook_to
@@ -30,27 +33,20 @@ from tools.bench.scratch import scratch_database
 Running = tuple[asyncio.subprocess.Process, asyncio.Event, asyncio.Task[None]]
 
 
-async def _delivered_history(deliveries: Any, rows: list[Any], subscription_id: str) -> None:
+async def _delivered_history(deliveries: Any, rows: list[OutboxMessage], subscription_id: str) -> None:
     """Deliveries of earlier days, delivered: what the ordering queries must not read."""
     past = datetime.now(UTC) - timedelta(days=30)
-    docs = [
-        {
-            "_id": f"{row.id}:{subscription_id}",
-            "tenant_id": row.tenant_id,
-            "subscription_id": subscription_id,
-            "employee_id": row.employee_id,
-            "stream": f"{subscription_id}:{row.employee_id}",
-            "msg_id": row.id,
-            "type": row.type,
-            "payload": row.payload,
-            "created_at": past + timedelta(milliseconds=i),
-            "state": "delivered",
-            "attempts": 1,
-            "history": [{"at": past, "result": "delivered", "status": 204, "detail": "", "ms": 3.0}],
-            "delivered_at": past,
-        }
-        for i, row in enumerate(rows)
-    ]
+    docs = []
+    for i, row in enumerate(rows):
+        doc = delivery_doc(dataclasses.replace(row, created_at=past + timedelta(milliseconds=i)), subscription_id, past)
+        doc.update(
+            state="delivered",
+            attempts=1,
+            next_attempt_at=None,
+            history=[{"at": past, "result": "delivered", "status": 204, "detail": "", "ms": 3.0}],
+            delivered_at=past,
+        )
+        docs.append(doc)
     for start in range(0, len(docs), 1000):
         await deliveries.insert_many(docs[start : start + 1000])
 

@@ -139,7 +139,8 @@ def _delivery(doc: Doc) -> Delivery:
     )
 
 
-def _new_delivery(row: OutboxMessage, sub_id: str, now: datetime) -> Doc:
+def delivery_doc(row: OutboxMessage, sub_id: str, now: datetime) -> Doc:
+    """A delivery as fanned out: ``row`` to the subscription ``sub_id``, pending, due ``now``."""
     stream = _stream(sub_id, row.employee_id)
     return {
         "_id": f"{row.id}:{sub_id}",
@@ -178,7 +179,7 @@ class MongoDeliveryRepository:
         return [outbox_message(d) async for d in cursor]
 
     async def fan_out(self, rows: Sequence[tuple[OutboxMessage, Sequence[Subscription]]], now: datetime) -> None:
-        docs = [_new_delivery(row, sub.id, now) for row, subs in rows for sub in subs]
+        docs = [delivery_doc(row, sub.id, now) for row, subs in rows for sub in subs]
         if docs:
             try:
                 await self._c.insert_many(docs, ordered=False)
@@ -486,7 +487,7 @@ class MongoDeliveryRepository:
             row = outbox_message(stored)
             for sub in subscriptions:
                 if sub.wants(row.type):
-                    doc = _new_delivery(row, sub.id, now)
+                    doc = delivery_doc(row, sub.id, now)
                     result = await self._c.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
                     made += result.upserted_id is not None
         again = await self._c.update_many(
