@@ -9,21 +9,25 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from attendance.core.domain.deliveries import Attempt, DeliveryState, ResultKind
+from attendance.core.domain.deliveries import Attempt, DeliveryState, OutboxMessage, ResultKind
 from attendance.entrypoints.bootstrap import Container, dispatcher
 from tests.fakes.receivers import wait_until
 from tests.harness.deliveries import delivered, punches, running, tenant_with_staff, webhook_receiver, webhook_to
 
 
-async def test_chains_in_order_finished_in_groups_and_a_retry_holds_up_its_stream(container: Container) -> None:
-    c = container
-    tenant_id, people = await tenant_with_staff(c, 4)
+async def fanned_out(c: Container, staff: int, rounds: int) -> tuple[str, list[OutboxMessage]]:
+    """``rounds`` punches of each of ``staff`` people to one webhook, fanned out, not yet claimed."""
+    tenant_id, people = await tenant_with_staff(c, staff)
     async with webhook_receiver() as receiver:
         await webhook_to(c, tenant_id, receiver, "hook")
-        rows = await punches(c, tenant_id, people, rounds=3)  # three per person: one stream each
+        rows = await punches(c, tenant_id, people, rounds=rounds)
+        assert await dispatcher(c).fan_out_once() == staff * rounds
+    return tenant_id, rows
 
-        d = dispatcher(c)
-        assert await d.fan_out_once() == 12
+
+async def test_chains_in_order_finished_in_groups_and_a_retry_holds_up_its_stream(container: Container) -> None:
+    c = container
+    tenant_id, rows = await fanned_out(c, staff=4, rounds=3)  # three per person: one stream each
     now = c.deps.clock.now()
     lease = timedelta(seconds=30)
     chains = await c.deliveries.claim("test", now, lease, 10)
@@ -101,11 +105,7 @@ async def test_a_chain_whose_lease_ran_out_is_taken_again_and_its_old_claim_cann
     container: Container,
 ) -> None:
     c = container
-    tenant_id, people = await tenant_with_staff(c, 1)
-    async with webhook_receiver() as receiver:
-        await webhook_to(c, tenant_id, receiver, "hook")
-        await punches(c, tenant_id, people, rounds=2)
-        assert await dispatcher(c).fan_out_once() == 2
+    tenant_id, _ = await fanned_out(c, staff=1, rounds=2)
     now = c.deps.clock.now()
     lease = timedelta(seconds=30)
     [first] = await c.deliveries.claim("a", now, lease, 10)
