@@ -234,6 +234,9 @@ def identify(gallery: Gallery, probe: FloatArray, t: MatchThresholds, *, exclude
     return Decision(outcome=outcome, employee_id=None, distance=first.distance, margin=margin)
 
 
+CLEAR_GALLERY = 10  # people: below this, being the nearest of the gallery says little (verify's clear band)
+
+
 def verify(gallery: Gallery, claimed_id: str, probe: FloatArray, t: MatchThresholds) -> Decision:
     """Is this the claimed person? One comparison, and a check that no colleague is closer.
 
@@ -249,6 +252,7 @@ def verify(gallery: Gallery, claimed_id: str, probe: FloatArray, t: MatchThresho
         return Decision(outcome=Outcome.NOT_ENROLLED, employee_id=None, distance=None, margin=None)
     own, other = gallery.distance_to(probe, person)
     margin = other.distance - own
+    bound: float | None = None  # the accept bound the probe falls under
     if other.person >= 0 and other.distance < own:
         if other.distance <= t.accept and -margin >= t.margin:
             return Decision(
@@ -257,11 +261,11 @@ def verify(gallery: Gallery, claimed_id: str, probe: FloatArray, t: MatchThresho
                 distance=own,
                 margin=margin,
             )
-    elif (
-        own <= t.verify
-        and margin >= t.verify_margin
-        and gallery.mean_distance_to(probe, person) <= t.verify + t.verify_support
-    ):
+    elif own <= t.verify and margin >= t.verify_margin:
+        bound = t.verify
+    elif t.verify < own <= t.verify_clear and margin >= t.verify_clear_margin and len(gallery) >= CLEAR_GALLERY:
+        bound = t.verify_clear
+    if bound is not None and gallery.mean_distance_to(probe, person) <= bound + t.verify_support:
         return Decision(outcome=Outcome.ACCEPTED, employee_id=claimed_id, distance=own, margin=margin)
     outcome = Outcome.RETRY if own <= t.verify_retry else Outcome.NOT_RECOGNISED
     return Decision(outcome=outcome, employee_id=None, distance=own, margin=margin)

@@ -119,6 +119,8 @@ _THRESHOLD_FIELDS = {k: (float, 0.3, 0.8) for k in ("verify", "verify_retry", "a
     "verify_margin": (float, 0.0, 0.3),
     "margin": (float, 0.0, 0.3),
     "verify_support": (float, 0.0, 0.3),
+    "verify_clear": (float, 0.0, 0.8),
+    "verify_clear_margin": (float, 0.0, 0.3),
     "adapt": (float, 0.0, 0.8),
     "adapt_margin": (float, 0.0, 0.3),
     "adapt_novelty": (float, 0.0, 0.5),

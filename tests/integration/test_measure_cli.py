@@ -31,8 +31,11 @@ EVAL_KEYS = {
     "verify_impostor_trials",
     "verify_impostor_accepts",
     "verify_other_person_flags",
+    "verify_loo_trials",
+    "verify_loo_accepts",
     "thresholds",
     "sweep",
+    "clear_sweep",
     "enroll_photos",
     "skipped_identities",
 }
@@ -50,15 +53,19 @@ def test_eval_meets_the_recognition_targets(faces_dir: Path, tmp_path: Path) -> 
     assert set(report) >= EVAL_KEYS
     assert report["genuine"] == 104 and report["strangers"] == 15
     assert report["verify_impostor_trials"] > 3000
-    # verification (chat check-ins)
-    assert report["verify_accept"] >= 0.97
+    # verification (chat check-ins): issue 18's targets; faces never enrolled claiming everyone
+    assert report["verify_accept"] >= 0.985
     assert report["verify_impostor_accepts"] == 0
+    assert report["verify_loo_trials"] > 2500 and report["verify_loo_accepts"] == 0
     # identification (kiosk)
     assert report["accept_wrong"] == 0
     assert report["stranger_accepts"] == 0
-    assert report["loo_accepts"] <= 0.01
-    assert report["accept_correct"] >= 0.95
+    assert report["loo_accepts"] <= 0.005
+    assert report["accept_correct"] >= 0.97
     assert report["rank1"] >= 0.99
+    # verify's clear band: off first, then the calibration grid
+    assert report["clear_sweep"][0]["verify_clear"] == 0.0
+    assert report["clear_sweep"][0]["verify_accept"] < report["verify_accept"]
     assert len(report["sweep"]) >= 10 and {"threshold", "verify_accept"} <= set(report["sweep"][0])
     assert "verify_accept" in result.stdout  # the readable table
 

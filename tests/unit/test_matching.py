@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from attendance.core.domain.model import DomainError, MatchThresholds
-from attendance.core.matching import Gallery, Outcome, check_enrollment, identify, may_adapt, verify
+from attendance.core.matching import (
+    CLEAR_GALLERY,
+    Gallery,
+    Outcome,
+    check_enrollment,
+    identify,
+    may_adapt,
+    verify,
+)
 
 T = MatchThresholds(verify=0.5, verify_retry=0.6, verify_margin=0.0, accept=0.5, retry=0.6, margin=0.1)
 
@@ -116,6 +124,33 @@ def test_verify_with_a_single_person_gallery() -> None:
     assert verify(g, "a", near(vec(1.0), 0.1), T).outcome is Outcome.ACCEPTED
 
 
+CLEAR = dataclasses.replace(T, verify_clear=0.56, verify_clear_margin=0.1)
+
+
+def office(people: int, *, lookalike_at: float | None = None) -> Gallery:
+    """``people`` people 2 apart on their own axes, "a" first; with ``lookalike_at``, "b" is a
+    face that far from a probe 0.55 from "a" (``near(vec(1.0), 0.55)``)."""
+    rows = [(f"p{i}", vec(*([0.0] * i), 1.0)) for i in range(1, people)]
+    if lookalike_at is not None:
+        rows[0] = ("b", near(near(vec(1.0), 0.55), lookalike_at, axis=101))
+    return Gallery.build([("a", vec(1.0)), *rows], dim=128)
+
+
+def test_verify_clear_band_accepts_only_the_clear_nearest_of_an_office() -> None:
+    probe = near(vec(1.0), 0.55)  # past verify (0.5), within verify_clear (0.56)
+    assert len(office(CLEAR_GALLERY)) == CLEAR_GALLERY
+    accepted = verify(office(CLEAR_GALLERY), "a", probe, CLEAR)
+    assert accepted.outcome is Outcome.ACCEPTED
+    assert accepted.employee_id == "a"
+    # someone else almost as near: 0.05 farther than "a", not the 0.1 the band asks
+    assert verify(office(CLEAR_GALLERY, lookalike_at=0.6), "a", probe, CLEAR).outcome is Outcome.RETRY
+    assert verify(office(CLEAR_GALLERY, lookalike_at=0.66), "a", probe, CLEAR).outcome is Outcome.ACCEPTED
+    # too few people for being the nearest to mean much; the band off; past the band
+    assert verify(office(CLEAR_GALLERY - 1), "a", probe, CLEAR).outcome is Outcome.RETRY
+    assert verify(office(CLEAR_GALLERY), "a", probe, T).outcome is Outcome.RETRY
+    assert verify(office(CLEAR_GALLERY), "a", near(vec(1.0), 0.57), CLEAR).outcome is Outcome.RETRY
+
+
 def test_check_enrollment_duplicate_and_other_person() -> None:
     g = gallery()
     assert check_enrollment(g, "alice", near(vec(1.0), 0.01), T) == "duplicate"
@@ -129,6 +164,10 @@ def test_thresholds_are_validated() -> None:
         MatchThresholds(verify=0.6, verify_retry=0.5, verify_margin=0, accept=0.5, retry=0.6, margin=0.1)
     with pytest.raises(DomainError):
         MatchThresholds(verify=0.5, verify_retry=0.6, verify_margin=0, accept=0.5, retry=0.6, margin=-1)
+    for outside in (0.45, 0.65):  # the clear band lies between verify and verify_retry
+        with pytest.raises(DomainError):
+            dataclasses.replace(T, verify_clear=outside)
+    assert dataclasses.replace(T, verify_clear=0.0).verify_clear == 0.0  # no band
 
 
 def test_gallery_matches_brute_force_on_random_data() -> None:

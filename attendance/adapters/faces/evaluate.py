@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -120,9 +121,12 @@ def score(e: Embedded, t: MatchThresholds) -> dict[str, float | int]:
             "verify_impostor_trials",
             "verify_impostor_accepts",
             "verify_other_person_flags",
+            "verify_loo_trials",
+            "verify_loo_accepts",
         ),
         0,
     )
+    without = _galleries_without(e)
     for identity, vec, _ in e.genuine:
         if vec is None:
             c["no_face"] += 1
@@ -142,6 +146,10 @@ def score(e: Embedded, t: MatchThresholds) -> dict[str, float | int]:
             v = verify(gallery, identity, vec, t)
             c["verify_accept"] += v.outcome is Outcome.ACCEPTED
             c["verify_retry"] += v.outcome is Outcome.RETRY
+            for claimed in people:  # someone not enrolled (this person left out) claiming each one
+                if claimed != identity:
+                    c["verify_loo_trials"] += 1
+                    c["verify_loo_accepts"] += verify(without[identity], claimed, vec, t).outcome is Outcome.ACCEPTED
         _impostor_trials(gallery=gallery, people=people, vec=vec, identity=identity, t=t, c=c)
     for identity, vec, _ in e.strangers:
         if vec is None:
@@ -174,8 +182,17 @@ def score(e: Embedded, t: MatchThresholds) -> dict[str, float | int]:
         "verify_impostor_trials": c["verify_impostor_trials"],
         "verify_impostor_accepts": _rate(c["verify_impostor_accepts"], c["verify_impostor_trials"]),
         "verify_other_person_flags": _rate(c["verify_other_person_flags"], c["verify_impostor_trials"]),
+        "verify_loo_trials": c["verify_loo_trials"],
+        "verify_loo_accepts": _rate(c["verify_loo_accepts"], c["verify_loo_trials"]),
         "counts": c,  # type: ignore[dict-item]
     }
+
+
+def _galleries_without(e: Embedded) -> dict[str, Gallery]:
+    """Per enrolled person, the gallery without them: their probes then stand for faces that were
+    never enrolled (more of them than the stranger photos)."""
+    people = {identity for identity, _ in e.templates}
+    return {p: Gallery.build([(q, v) for q, v in e.templates if q != p], dim=e.dim) for p in sorted(people)}
 
 
 def _impostor_trials(
@@ -200,6 +217,7 @@ def sweep(e: Embedded, base: MatchThresholds, values: Sequence[float]) -> list[d
             verify=x,
             retry=x + (base.retry - base.accept),
             verify_retry=x + (base.verify_retry - base.verify),
+            verify_clear=x + (base.verify_clear - base.verify) if base.verify_clear else 0.0,
         )
         row = {k: v for k, v in score(e, t).items() if k != "counts"}
         rows.append({"threshold": round(x, 3), **row})
@@ -207,6 +225,29 @@ def sweep(e: Embedded, base: MatchThresholds, values: Sequence[float]) -> list[d
 
 
 SWEEP_VALUES = [round(0.36 + 0.02 * i, 2) for i in range(14)]  # 0.36 .. 0.62
+CLEAR_VALUES = (0.57, 0.58, 0.59, 0.60)
+CLEAR_MARGINS = (0.06, 0.08, 0.10, 0.12)
+
+
+def clear_sweep(e: Embedded, base: MatchThresholds) -> list[dict[str, float | int]]:
+    """Verification with verify's clear band from ``CLEAR_VALUES`` x ``CLEAR_MARGINS`` (the
+    band off first); everything else as in ``base``."""
+    rows = []
+    for clear, margin in [(0.0, base.verify_clear_margin), *itertools.product(CLEAR_VALUES, CLEAR_MARGINS)]:
+        t = dataclasses.replace(base, verify_clear=clear, verify_clear_margin=margin)
+        c = score(e, t)["counts"]
+        rows.append(
+            {
+                "verify_clear": t.verify_clear,
+                "verify_clear_margin": margin,
+                "verify_accept": _rate(c["verify_accept"], len(e.genuine)),  # type: ignore[index]
+                "verify_impostor_accepts": c["verify_impostor_accepts"],  # type: ignore[index]
+                "verify_impostor_trials": c["verify_impostor_trials"],  # type: ignore[index]
+                "verify_loo_accepts": c["verify_loo_accepts"],  # type: ignore[index]
+                "verify_loo_trials": c["verify_loo_trials"],  # type: ignore[index]
+            }
+        )
+    return rows
 
 
 # ------------------------------------------------------------ template adaptation (--adapt)

@@ -278,6 +278,8 @@ SCHEMAS: dict[str, S] = {
                     "retry": {"type": "number"},
                     "margin": {"type": "number"},
                     "verify_support": {"type": "number"},
+                    "verify_clear": {"type": "number"},
+                    "verify_clear_margin": {"type": "number"},
                     "adapt": {"type": "number"},
                     "adapt_margin": {"type": "number"},
                     "adapt_novelty": {"type": "number"},

@@ -105,6 +105,11 @@ class MatchThresholds:
     # a person with several templates is accepted only when the probe's mean distance to all of
     # them is within verify + verify_support: like their photos on the whole, not one by chance
     verify_support: float = 0.015
+    # verify's clear band: a probe between verify and verify_clear is accepted only when the
+    # claimed person is also the clear nearest of a gallery of at least CLEAR_GALLERY people,
+    # ``verify_clear_margin`` nearer than anyone else (``matching.verify``); 0: no band
+    verify_clear: float = 0.0
+    verify_clear_margin: float = 0.06
     # a check-in within ``adapt`` of an enrollment template and ``adapt_margin`` clear of everyone
     # else may add its embedding as an adapted template (``matching.may_adapt``)
     adapt: float = 0.45
@@ -116,7 +121,9 @@ class MatchThresholds:
             raise DomainError("thresholds: need 0 < verify <= verify_retry")
         if not 0 < self.accept <= self.retry:
             raise DomainError("thresholds: need 0 < accept <= retry")
-        if self.margin < 0 or self.verify_margin < 0 or self.verify_support < 0 or self.adapt_margin < 0:
+        if self.verify_clear and not self.verify <= self.verify_clear <= self.verify_retry:
+            raise DomainError("thresholds: verify_clear is 0 (no clear band) or between verify and verify_retry")
+        if min(self.margin, self.verify_margin, self.verify_support, self.adapt_margin, self.verify_clear_margin) < 0:
             raise DomainError("thresholds: margins cannot be negative")
         if self.adapt < 0:
             raise DomainError("thresholds: adapt cannot be negative")

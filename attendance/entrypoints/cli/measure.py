@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
 from pathlib import Path
@@ -132,7 +133,7 @@ def _write(path: Path | None, report: dict[str, Any]) -> None:
 
 
 async def run_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from attendance.adapters.faces.evaluate import SWEEP_VALUES, embed_face_set, score, sweep
+    from attendance.adapters.faces.evaluate import SWEEP_VALUES, clear_sweep, embed_face_set, score, sweep
     from attendance.adapters.faces.faceset import load_face_set
     from attendance.adapters.faces.registry import face_pipeline
 
@@ -143,8 +144,8 @@ async def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     )
     figures = score(embedded, th)
     print(
-        f"thresholds: verify {th.verify} (retry to {th.verify_retry}), identify accept {th.accept} "
-        f"(retry to {th.retry}), margin {th.margin}"
+        f"thresholds: verify {th.verify} (to {th.verify_clear} when {th.verify_clear_margin} clear of everyone "
+        f"else; retry to {th.verify_retry}), identify accept {th.accept} (retry to {th.retry}), margin {th.margin}"
     )
     n = args.enroll_photos
     people = len({identity for identity, _ in embedded.templates})
@@ -165,20 +166,25 @@ async def run_eval(args: argparse.Namespace, settings: Settings) -> int:
             f"{r['threshold']:6.2f} {r['accept_correct']:7.3f} {r['accept_wrong']:6.3f} {r['stranger_accepts']:7.3f} "
             f"{r['loo_accepts']:6.3f} {r['verify_accept']:7.3f} {r['verify_impostor_accepts']:7.4f}"
         )
+    clear_rows = clear_sweep(embedded, th)
+    print(
+        f"\nverify's clear band:\n{'to':>6s} {'margin':>7s} {'ver acc':>7s} {'impostors accepted':>20s} "
+        f"{'not enrolled accepted':>22s}"
+    )
+    for r in clear_rows:
+        print(
+            f"{r['verify_clear']:6.2f} {r['verify_clear_margin']:7.2f} {r['verify_accept']:7.3f} "
+            f"{r['verify_impostor_accepts']:>11d} / {r['verify_impostor_trials']:<6d} "
+            f"{r['verify_loo_accepts']:>12d} / {r['verify_loo_trials']}"
+        )
     if embedded.refusals:
         print("\nphotos the pipeline refused:")
         for label, reason in embedded.refusals:
             print(f"  {label}: {reason}")
     report: dict[str, Any] = dict(figures)
-    report["thresholds"] = {
-        "verify": th.verify,
-        "verify_retry": th.verify_retry,
-        "verify_margin": th.verify_margin,
-        "accept": th.accept,
-        "retry": th.retry,
-        "margin": th.margin,
-    }
+    report["thresholds"] = dataclasses.asdict(th)
     report["sweep"] = rows
+    report["clear_sweep"] = clear_rows
     report["refusals"] = [{"photo": label, "reason": reason} for label, reason in embedded.refusals]
     if args.baseline:
         baseline = _bench("recognition").baseline_rank1(
