@@ -10,7 +10,15 @@ import pytest
 from attendance.adapters.mongo.deliveries import partition_of
 from attendance.adapters.mongo.schema import ensure_indexes
 from attendance.core.domain.deliveries import OutboxMessage
-from attendance.core.domain.model import ChatIdentity, Employee, FaceQuality, FaceTemplate, Tenant, new_id
+from attendance.core.domain.model import (
+    ChatIdentity,
+    Employee,
+    FaceQuality,
+    FaceTemplate,
+    MatchThresholds,
+    Tenant,
+    new_id,
+)
 from attendance.core.ports import AlreadyExists
 from attendance.entrypoints.bootstrap import Container
 
@@ -163,6 +171,30 @@ async def test_an_earlier_versions_deliveries_get_partitions_and_its_unused_inde
     assert [docs[i]["state"] for i in "abc"] == ["pending", "pending", "delivered"]  # no more parking
     assert docs["a"]["part"] == docs["b"]["part"] == partition_of("s:e")
     assert "part" not in docs["c"]  # delivered history is not read
+
+
+async def test_a_tenants_own_thresholds_are_stored_whole(container: Container) -> None:
+    """Every field comes back, not only the first six (the clear band and the adaptation
+    distances were once dropped on the way to the database)."""
+    own = MatchThresholds(
+        verify=0.5,
+        verify_retry=0.6,
+        verify_margin=0.01,
+        accept=0.5,
+        retry=0.6,
+        margin=0.07,
+        verify_support=0.02,
+        verify_clear=0.53,
+        verify_clear_margin=0.09,
+        adapt=0.4,
+        adapt_margin=0.2,
+        adapt_novelty=0.3,
+    )
+    t = tenant()
+    await container.deps.tenants.add(t)
+    await container.deps.tenants.set_thresholds(t.id, own)
+    stored = await container.deps.tenants.get(t.id)
+    assert stored is not None and stored.thresholds == own
 
 
 async def test_template_version_moves(container: Container) -> None:

@@ -111,16 +111,7 @@ def _tenant_doc(t: Tenant) -> Doc:
         "name_key": t.name.strip().casefold(),
         "timezone": t.timezone,
         "schedule": schedule_doc(t.schedule),
-        "thresholds": None
-        if t.thresholds is None
-        else {
-            "verify": t.thresholds.verify,
-            "verify_retry": t.thresholds.verify_retry,
-            "verify_margin": t.thresholds.verify_margin,
-            "accept": t.thresholds.accept,
-            "retry": t.thresholds.retry,
-            "margin": t.thresholds.margin,
-        },
+        "thresholds": None if t.thresholds is None else dataclasses.asdict(t.thresholds),
         "template_version": t.template_version,
         "policy": dataclasses.asdict(t.policy),
         "holidays": t.holidays,
