@@ -98,14 +98,20 @@ class JobWorker:
             await self.handle(job)
 
     async def _next_job(self) -> CheckInJob | None:
-        """A job claimed for this slot: from the last batch, or a new batch of one job per slot
-        waiting now (never more: a claimed job's lease runs while it waits)."""
+        """A job claimed for this slot: from the last batch, or a new batch of up to
+        ``concurrency`` jobs. A claim costs the database the same for one job as for several (it
+        reads every due job: docs/capacity.md), so with a queue a worker claims once per batch, not
+        once per finished job; the jobs of a batch wait here for a slot at most a few decisions,
+        far less than their lease, and go back to the queue when the worker stops."""
         self._idle_slots += 1
         try:
             async with self._claiming:
                 if not self._claimed:
                     self._claimed = await self._deps.jobs.claim(
-                        self.name, self._deps.clock.now(), timedelta(seconds=self._s.lease_s), self._idle_slots
+                        self.name,
+                        self._deps.clock.now(),
+                        timedelta(seconds=self._s.lease_s),
+                        max(self._idle_slots, self._s.concurrency),
                     )
                 return self._claimed.pop(0) if self._claimed else None
         finally:

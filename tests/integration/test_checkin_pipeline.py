@@ -3,6 +3,7 @@ photos and replies over real HTTP to a stand-in platform."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from datetime import datetime, timedelta
 
@@ -10,8 +11,9 @@ from PIL import Image
 
 from attendance.core.domain.checkins import Requested
 from attendance.entrypoints.bootstrap import Container
+from attendance.services.worker import JobWorker
 from tests.fakes.chat import FakeChatPlatform
-from tests.harness.checkins import drain, jobs_settled, submit, tenant_with_people
+from tests.harness.checkins import FAST, drain, jobs_settled, submit, tenant_with_people
 
 
 def by_job(replies: list[dict[str, object]]) -> dict[object, dict[str, object]]:
@@ -187,3 +189,33 @@ async def test_a_job_rerun_after_its_event_was_stored_is_not_a_replay(
     assert await container.db["attendance_events"].count_documents({"tenant_id": tid}) == 1
     assert await container.db["outbox"].count_documents({"tenant_id": tid}) == 1
     assert await container.db["photo_fingerprints"].count_documents({"tenant_id": tid}) == 1
+
+
+async def test_a_worker_claims_a_batch_for_its_slots_and_gives_back_what_it_never_started(
+    container: Container, platform: FakeChatPlatform, photo
+) -> None:  # type: ignore[no-untyped-def]
+    """With a queue, one claim takes a job for every slot (a claim reads every due job, however
+    few it takes); a worker that stops gives back the ones no slot started, their attempt not
+    counted, due at once (not after their lease)."""
+    tid, _ = await tenant_with_people(container, photo)
+    platform.photos["ada.jpg"] = photo("Serena_Williams/2.jpg")
+    for n in range(6):
+        await submit(container, tid, "ADA", platform.photo_url("ada.jpg"), key=f"batch-{n}")
+    worker = JobWorker(
+        deps=container.checkin,
+        replier=container.replier,
+        buffer=container.buffer,
+        settings=FAST.model_copy(update={"concurrency": 4}),
+        name="batch",
+    )
+    first = await worker._next_job()  # one slot asks
+    assert first is not None
+    running = [d async for d in container.db["checkin_jobs"].find({"tenant_id": tid, "state": "running"})]
+    assert len(running) == 4 and len({d["claim"] for d in running}) == 1  # one claim for four slots
+    stop = asyncio.Event()
+    stop.set()
+    await worker.run(stop)  # stops at once: the three claimed for the other slots go back
+    jobs = container.db["checkin_jobs"].find({"tenant_id": tid})
+    states = {d["_id"]: (d["state"], d["attempts"]) async for d in jobs}
+    assert states[first.id] == ("running", 1)  # its slot's: finished by it, or by its lease
+    assert sorted(v for k, v in states.items() if k != first.id) == [("queued", 0)] * 5
