@@ -395,6 +395,21 @@ async def test_settings_carry_holidays_the_weekly_limit_and_reminders(w: Web) ->
     assert (await r.json())["holidays"] is None
 
 
+async def test_verify_clear_band_is_a_tenant_setting_kept_between_verify_and_its_retry(w: Web) -> None:
+    admin = w.a.tokens["admin"]
+    r = await w.call("GET", "/api/v1/settings", admin)
+    calibrated = (await r.json())["thresholds"]
+    assert (calibrated["verify"], calibrated["verify_clear"]) == (0.55, 0.57)
+    r = await w.call("PATCH", "/api/v1/settings", admin, json={"thresholds": {"verify_clear": 0}})
+    assert r.status == 200, await r.text()
+    r = await w.call("GET", "/api/v1/settings", admin)  # read back: stored with the tenant
+    got = (await r.json())["thresholds"]
+    assert got["custom"] is True and got["verify_clear"] == 0 and got["verify"] == 0.55
+    r = await w.call("PATCH", "/api/v1/settings", admin, json={"thresholds": {"verify_clear": 0.52}})
+    assert r.status == 400
+    assert "between verify and verify_retry" in (await r.json())["error"]["message"]
+
+
 async def test_the_dashboard_asks_decides_and_shows_time_off_and_the_working_day(w: Web) -> None:
     emp, tokens = w.a.people["employee"], w.a.tokens
     start = today_in(w.c) + timedelta(days=7)
