@@ -256,6 +256,42 @@ async def test_append_is_serialised_per_employee_and_idempotent(container: Conta
     assert not await container.checkin.fingerprints.seen(t.id, 7 ^ 0b1111, 3, now - timedelta(days=1))
 
 
+async def test_a_days_read_gives_the_persons_last_number_whatever_day_it_reads(container: Container) -> None:
+    """The last number is looked for from a recent event's (a short read on the embedded server,
+    where "the highest" reads the person's whole history); a correction numbered later but dated
+    earlier, and a day with nothing in the week before, still get the true last number."""
+    from attendance.core.domain.checkins import AttendanceEvent, Direction
+
+    t = tenant()
+    await container.deps.tenants.add(t)
+    e = await container.deps.employees.upsert(employee(t.id, "ada@example.com"))
+    now = datetime.now(UTC)
+
+    def event(event_id: str, at: datetime) -> AttendanceEvent:
+        return AttendanceEvent(
+            id=event_id,
+            tenant_id=t.id,
+            employee_id=e.id,
+            direction=Direction.IN,
+            at=at,
+            timezone="UTC",
+            channel="t",
+            job_id=None,
+        )
+
+    for seq, (event_id, days_ago) in enumerate([("a", 30), ("b", 1), ("fix", 60)], start=1):
+        await container.store.append(event(event_id, now - timedelta(days=days_ago)), seq, [], None)
+    hour = timedelta(hours=1)
+    for day_at, ids in [
+        (now, []),
+        (now - timedelta(days=1), ["b"]),
+        (now - timedelta(days=90), []),
+        (now - timedelta(days=30), ["a"]),
+    ]:
+        seq, events = await container.store.day(t.id, e.id, day_at - hour, day_at + hour)
+        assert (seq, [x.id for x in events]) == (3, ids), day_at
+
+
 async def test_replay_lookups_see_what_other_workers_wrote_since(container: Container) -> None:
     from attendance.adapters.mongo.safeguards import MongoFingerprints
     from attendance.core.domain.checkins import AttendanceEvent, Direction
