@@ -20,12 +20,14 @@ import signal
 import subprocess
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from attendance.adapters.embedded.secantus import die_with_parent
 from attendance.adapters.faces.faceset import FaceSet, load_face_set
-from attendance.core.domain.checkins import PhotoRef
+from attendance.adapters.mongo.checkins import event_doc
+from attendance.core.domain.checkins import AttendanceEvent, Direction, PhotoRef
 from attendance.core.domain.model import ChatIdentity, CheckInPolicy, Employee, Tenant, new_id
 from attendance.core.messages import CreateTenant, EnrollPhoto, RecordConsent
 from attendance.entrypoints.bootstrap import Container, build
@@ -128,6 +130,29 @@ async def bench_tenant(
     return tenant, probes, photos
 
 
+async def _past_events(c: Container, tenant: Tenant, per_person: int) -> None:
+    """``per_person`` check-ins and check-outs of earlier days for each of the tenant's people,
+    numbered 1.. as the store numbers them (months of use)."""
+    start = c.checkin.clock.now() - timedelta(days=per_person // 2 + 2)
+    async for person in c.db["employees"].find({"tenant_id": tenant.id}, {"_id": 1}):
+        docs = []
+        for i in range(per_person):
+            at = start + timedelta(days=i // 2, hours=8 + 9 * (i % 2))
+            event = AttendanceEvent(
+                id=new_id(),
+                tenant_id=tenant.id,
+                employee_id=person["_id"],
+                direction=Direction.OUT if i % 2 else Direction.IN,
+                at=at,
+                timezone="UTC",
+                channel="bench",
+                job_id=None,
+            )
+            docs.append({**event_doc(event), "seq": i + 1})
+        if docs:
+            await c.db["attendance_events"].insert_many(docs)
+
+
 async def bench_pipeline(
     faces_dir: Path,
     *,
@@ -135,6 +160,7 @@ async def bench_pipeline(
     workers: int,
     kill_every: int | None,
     rate: float | None,
+    history: int = 0,
     timeout_s: float = 600.0,
 ) -> dict[str, Any]:
     faces = load_face_set(faces_dir)
@@ -147,6 +173,7 @@ async def bench_pipeline(
         try:
             async with build(settings, uri=server.uri) as c:
                 tenant, probes, photos = await bench_tenant(c, faces)
+                await _past_events(c, tenant, history)
                 platform = FakeChatPlatform()
                 platform.photos.update(photos)
                 await platform.start()
@@ -209,7 +236,8 @@ async def bench_pipeline(
                     for d in jobs
                     if d.get("decided_at") is not None
                 ]
-                events = [d async for d in c.db["attendance_events"].find({"tenant_id": tenant.id}, {"job_id": 1})]
+                run = {"tenant_id": tenant.id, "job_id": {"$ne": None}}  # not the history (--history)
+                events = [d async for d in c.db["attendance_events"].find(run, {"job_id": 1})]
                 per_job: dict[str, int] = {}
                 for ev in events:
                     per_job[ev["job_id"]] = per_job.get(ev["job_id"], 0) + 1
@@ -232,6 +260,7 @@ async def bench_pipeline(
                     "kill_every": kill_every,
                     "workers_killed": pool.kills,
                     "rate_per_s": rate,
+                    "history_per_person": history,
                     "outcomes": outcomes,
                     "replies_received": len(platform.replies),
                     "lease_s": BENCH_LEASE_S,

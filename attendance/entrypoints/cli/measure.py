@@ -64,6 +64,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--kill-every", type=int, metavar="K", help="SIGKILL a worker every K completions")
     p.add_argument("--rate", type=float, metavar="PER_S", help="pace submissions (default: all at once)")
+    p.add_argument("--history", type=int, default=0, help="earlier check-ins and check-outs per person (default 0)")
     p.add_argument("--faces", type=Path, default=Path("../shared/faces"))
     p.add_argument("--json", type=Path, metavar="FILE")
     p.set_defaults(handler=run_bench_pipeline)
@@ -305,7 +306,12 @@ async def run_bench_pipeline(args: argparse.Namespace, settings: Settings) -> in
     bench_pipeline = _bench("pipeline").bench_pipeline
 
     report = await bench_pipeline(
-        args.faces, checkins=args.checkins, workers=args.workers, kill_every=args.kill_every, rate=args.rate
+        args.faces,
+        checkins=args.checkins,
+        workers=args.workers,
+        kill_every=args.kill_every,
+        rate=args.rate,
+        history=args.history,
     )
     for key, value in report.items():
         print(f"{key:40s}{value}")
