@@ -9,6 +9,7 @@ import pytest
 
 from attendance.adapters.mongo.deliveries import partition_of
 from attendance.adapters.mongo.schema import ensure_indexes
+from attendance.core.domain.checkins import AttendanceEvent, Direction
 from attendance.core.domain.deliveries import OutboxMessage
 from attendance.core.domain.model import (
     ChatIdentity,
@@ -29,6 +30,27 @@ def tenant(name: str = "Acme", **kw: object) -> Tenant:
 
 def employee(tenant_id: str, email: str, **kw: object) -> Employee:
     return Employee(id=new_id(), tenant_id=tenant_id, name=email.split("@", maxsplit=1)[0], email=email, **kw)  # type: ignore[arg-type]
+
+
+def punch(
+    tenant_id: str,
+    employee_id: str,
+    event_id: str,
+    at: datetime,
+    *,
+    direction: Direction = Direction.IN,
+    job_id: str | None = None,
+) -> AttendanceEvent:
+    return AttendanceEvent(
+        id=event_id,
+        tenant_id=tenant_id,
+        employee_id=employee_id,
+        direction=direction,
+        at=at,
+        timezone="UTC",
+        channel="test",
+        job_id=job_id,
+    )
 
 
 async def test_tenant_names_and_chat_workspaces_are_unique(container: Container) -> None:
@@ -205,7 +227,6 @@ async def test_template_version_moves(container: Container) -> None:
 
 
 async def test_append_is_serialised_per_employee_and_idempotent(container: Container) -> None:
-    from attendance.core.domain.checkins import AttendanceEvent, Direction
     from attendance.core.ports import Fingerprint, SequenceTaken
 
     t = tenant()
@@ -215,16 +236,7 @@ async def test_append_is_serialised_per_employee_and_idempotent(container: Conta
     now = datetime.now(UTC)
 
     def event(event_id: str, direction: Direction) -> AttendanceEvent:
-        return AttendanceEvent(
-            id=event_id,
-            tenant_id=t.id,
-            employee_id=e.id,
-            direction=direction,
-            at=now,
-            timezone="UTC",
-            channel="test",
-            job_id=event_id,
-        )
+        return punch(t.id, e.id, event_id, now, direction=direction, job_id=event_id)
 
     def outbox(event_id: str) -> list[OutboxMessage]:
         return [
@@ -260,27 +272,12 @@ async def test_a_days_read_gives_the_persons_last_number_whatever_day_it_reads(c
     """The last number is looked for from a recent event's (a short read on the embedded server,
     where "the highest" reads the person's whole history); a correction numbered later but dated
     earlier, and a day with nothing in the week before, still get the true last number."""
-    from attendance.core.domain.checkins import AttendanceEvent, Direction
-
     t = tenant()
     await container.deps.tenants.add(t)
     e = await container.deps.employees.upsert(employee(t.id, "ada@example.com"))
     now = datetime.now(UTC)
-
-    def event(event_id: str, at: datetime) -> AttendanceEvent:
-        return AttendanceEvent(
-            id=event_id,
-            tenant_id=t.id,
-            employee_id=e.id,
-            direction=Direction.IN,
-            at=at,
-            timezone="UTC",
-            channel="t",
-            job_id=None,
-        )
-
     for seq, (event_id, days_ago) in enumerate([("a", 30), ("b", 1), ("fix", 60)], start=1):
-        await container.store.append(event(event_id, now - timedelta(days=days_ago)), seq, [], None)
+        await container.store.append(punch(t.id, e.id, event_id, now - timedelta(days=days_ago)), seq, [], None)
     hour = timedelta(hours=1)
     for day_at, ids in [
         (now, []),
@@ -294,7 +291,6 @@ async def test_a_days_read_gives_the_persons_last_number_whatever_day_it_reads(c
 
 async def test_replay_lookups_see_what_other_workers_wrote_since(container: Container) -> None:
     from attendance.adapters.mongo.safeguards import MongoFingerprints
-    from attendance.core.domain.checkins import AttendanceEvent, Direction
     from attendance.core.ports import Fingerprint
 
     t = tenant()
@@ -305,16 +301,7 @@ async def test_replay_lookups_see_what_other_workers_wrote_since(container: Cont
     assert not await mine.seen(t.id, 0xFFFF, 3, since)
 
     async def stored_by_another_worker(event_id: str, value: int, at: datetime) -> None:
-        event = AttendanceEvent(
-            id=event_id,
-            tenant_id=t.id,
-            employee_id="e",
-            direction=Direction.IN,
-            at=at,
-            timezone="UTC",
-            channel="test",
-            job_id=event_id,
-        )
+        event = punch(t.id, "e", event_id, at, job_id=event_id)
         await container.store.complete(event, [], Fingerprint(value, at, 90))
 
     await stored_by_another_worker("a", 0xFFFF, now)
