@@ -241,7 +241,9 @@ def verify(gallery: Gallery, claimed_id: str, probe: FloatArray, t: MatchThresho
     """Is this the claimed person? One comparison, and a check that no colleague is closer.
 
     * accepted: within ``verify`` of the claimed person and nearer to them than to anyone else,
-      and, with several templates, within ``verify + verify_support`` of them on average;
+      or, in the clear band, within ``verify_clear`` and ``verify_clear_margin`` nearer to them
+      than to anyone else in a gallery of ``CLEAR_GALLERY`` people or more; and, with several
+      templates, within that bound + ``verify_support`` of them on average;
     * other person: nearer to a colleague who is within ``accept`` of the probe and at least
       ``margin`` nearer than the claimed person (someone checking in for a friend);
     * retry: within ``verify_retry`` of the claimed person but not accepted;

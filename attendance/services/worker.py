@@ -57,15 +57,20 @@ class JobWorker:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.stats = WorkerStats()
         self._claimed: list[CheckInJob] = []  # claimed in a batch, not yet taken by a slot
+        self._claimed_at = 0.0  # time.monotonic() of that claim
         self._claiming = asyncio.Lock()
-        self._idle_slots = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         await asyncio.gather(self._heartbeat(stop), *(self._slot(stop) for _ in range(self._s.concurrency)))
-        for job in self._claimed:  # claimed for a slot that stopped first: back to the queue now, not after its lease
+        await self._give_back("the worker stopped")  # claimed for slots that stopped first
+
+    async def _give_back(self, why: str) -> None:
+        """The batch's jobs no slot started: back to the queue now (not after their lease), due at
+        once, their attempt not counted."""
+        jobs, self._claimed = self._claimed, []
+        for job in jobs:
             with contextlib.suppress(StoreUnavailable):
-                await self._deps.jobs.retry_later(job.id, self._deps.clock.now(), "the worker stopped", counts=False)
-        self._claimed.clear()
+                await self._deps.jobs.retry_later(job.id, self._deps.clock.now(), why, counts=False)
 
     async def _heartbeat(self, stop: asyncio.Event) -> None:
         """``workers``: who is up and when it was last seen (for operators and the bench)."""
@@ -101,21 +106,18 @@ class JobWorker:
         """A job claimed for this slot: from the last batch, or a new batch of up to
         ``concurrency`` jobs. A claim costs the database the same for one job as for several (it
         reads every due job: docs/capacity.md), so with a queue a worker claims once per batch, not
-        once per finished job; the jobs of a batch wait here for a slot at most a few decisions,
-        far less than their lease, and go back to the queue when the worker stops."""
-        self._idle_slots += 1
-        try:
-            async with self._claiming:
-                if not self._claimed:
-                    self._claimed = await self._deps.jobs.claim(
-                        self.name,
-                        self._deps.clock.now(),
-                        timedelta(seconds=self._s.lease_s),
-                        max(self._idle_slots, self._s.concurrency),
-                    )
-                return self._claimed.pop(0) if self._claimed else None
-        finally:
-            self._idle_slots -= 1
+        once per finished job. The jobs of a batch wait here for a slot, usually a few decisions;
+        if half their lease has gone by (slow photo downloads in every slot), they go back to the
+        queue rather than start so late that another worker could take them over mid-decision."""
+        async with self._claiming:
+            if self._claimed and time.monotonic() - self._claimed_at > self._s.lease_s / 2:
+                await self._give_back("waited too long for a slot")
+            if not self._claimed:
+                self._claimed = await self._deps.jobs.claim(
+                    self.name, self._deps.clock.now(), timedelta(seconds=self._s.lease_s), self._s.concurrency
+                )
+                self._claimed_at = time.monotonic()
+            return self._claimed.pop(0) if self._claimed else None
 
     def _backoff(self, attempts: int) -> timedelta:
         return timedelta(seconds=min(self._s.retry_max_s, self._s.retry_base_s * 2 ** max(0, attempts - 1)))

@@ -195,8 +195,8 @@ async def test_a_worker_claims_a_batch_for_its_slots_and_gives_back_what_it_neve
     container: Container, platform: FakeChatPlatform, photo
 ) -> None:  # type: ignore[no-untyped-def]
     """With a queue, one claim takes a job for every slot (a claim reads every due job, however
-    few it takes); a worker that stops gives back the ones no slot started, their attempt not
-    counted, due at once (not after their lease)."""
+    few it takes). Jobs of a batch that waited half their lease for a slot, and those a stopping
+    worker never started, go back to the queue at once, their attempt not counted."""
     tid, _ = await tenant_with_people(container, photo)
     platform.photos["ada.jpg"] = photo("Serena_Williams/2.jpg")
     for n in range(6):
@@ -208,14 +208,21 @@ async def test_a_worker_claims_a_batch_for_its_slots_and_gives_back_what_it_neve
         settings=FAST.model_copy(update={"concurrency": 4}),
         name="batch",
     )
+
+    async def running() -> list[dict[str, object]]:
+        return [d async for d in container.db["checkin_jobs"].find({"tenant_id": tid, "state": "running"})]
+
     first = await worker._next_job()  # one slot asks
     assert first is not None
-    running = [d async for d in container.db["checkin_jobs"].find({"tenant_id": tid, "state": "running"})]
-    assert len(running) == 4 and len({d["claim"] for d in running}) == 1  # one claim for four slots
+    assert len(await running()) == 4 and len({d["claim"] for d in await running()}) == 1  # one claim, four slots
+    worker._claimed_at -= FAST.lease_s  # as if every slot had been busy for a whole lease since
+    second = await worker._next_job()  # the three waiting go back; a fresh batch from the five queued
+    assert second is not None and second.id != first.id
+    assert len(await running()) == 5 and len({d["claim"] for d in await running()}) == 2
     stop = asyncio.Event()
     stop.set()
     await worker.run(stop)  # stops at once: the three claimed for the other slots go back
     jobs = container.db["checkin_jobs"].find({"tenant_id": tid})
     states = {d["_id"]: (d["state"], d["attempts"]) async for d in jobs}
-    assert states[first.id] == ("running", 1)  # its slot's: finished by it, or by its lease
-    assert sorted(v for k, v in states.items() if k != first.id) == [("queued", 0)] * 5
+    assert states[first.id] == states[second.id] == ("running", 1)  # their slots': finished by them, or their lease
+    assert sorted(v for k, v in states.items() if k not in (first.id, second.id)) == [("queued", 0)] * 4
