@@ -147,6 +147,28 @@ def test_stray_check_out_and_double_check_in() -> None:
     assert s.worked == timedelta(hours=3) and s.first_in == at(MONDAY, 9, 0)
 
 
+def test_a_shift_checked_out_after_midnight_closes_on_the_day_it_began() -> None:
+    """Checked in at 14:00, out at 00:30 (the forgot-to-check-out reminder's button, ten hours
+    on): one 10.5-hour shift on Monday, nothing on Tuesday. A check-out too long after the
+    check-in (the next afternoon, or the next morning after an evening check-in) stays on its
+    own day: Monday's check-out is missing."""
+    from attendance.core.domain.checkins import OVERNIGHT, summarise_days
+
+    tuesday = MONDAY + timedelta(days=1)
+    late = [ev(1, Direction.IN, at(MONDAY, 14, 0)), ev(2, Direction.OUT, at(tuesday, 0, 30))]
+    monday, next_day = summarise_days("ada", MONDAY, tuesday, BERLIN, late, schedule=SCHEDULE)
+    assert monday.worked == timedelta(hours=10, minutes=30) and not monday.missing_check_out
+    assert monday.last_out == at(tuesday, 0, 30) and (next_day.events, next_day.last_out) == (0, None)
+    assert summarise_day("ada", MONDAY, BERLIN, late, SCHEDULE) == monday  # one day at a time agrees
+    assert summarise_day("ada", tuesday, BERLIN, late, SCHEDULE) == next_day
+    evening = at(MONDAY, 18, 0)
+    for out in (at(tuesday, 17, 0), evening + OVERNIGHT + timedelta(minutes=1)):
+        events = [ev(1, Direction.IN, evening), ev(2, Direction.OUT, out)]
+        monday, next_day = summarise_days("ada", MONDAY, tuesday, BERLIN, events, schedule=SCHEDULE)
+        assert monday.missing_check_out and monday.worked == timedelta(0)
+        assert next_day.events == 1 and next_day.last_out == out
+
+
 def test_summarising_many_days_at_once_agrees_with_one_day_at_a_time() -> None:
     import random
     from datetime import UTC, date, datetime, timedelta

@@ -186,6 +186,40 @@ class DaySummary:
         return int(self.worked.total_seconds() // 60)
 
 
+OVERNIGHT = timedelta(hours=14)  # a check-out this soon after a shift's check-in closes it across the day boundary
+
+
+def _open_since(events: Sequence[AttendanceEvent]) -> datetime | None:
+    """When the interval left open at the end of ``events`` (in time order) began, or None."""
+    opened: datetime | None = None
+    for e in events:
+        if e.direction is Direction.IN and opened is None:
+            opened = e.at
+        elif e.direction is Direction.OUT:
+            opened = None
+    return opened
+
+
+def by_workday(
+    events: Iterable[AttendanceEvent], zone: ZoneInfo, schedule: WorkSchedule
+) -> dict[date, list[AttendanceEvent]]:
+    """The events in force grouped by workday (``workdays.workday_of``: a night shift's morning
+    belongs to the evening it began), each in time order. A check-out that comes first in its
+    workday while the workday before ended with a shift open less than ``OVERNIGHT`` before it
+    belongs to that workday: it closes the shift that ran past the day boundary (checked in at
+    14:00, out after midnight, as the forgot-to-check-out reminder's button does)."""
+    groups: dict[date, list[AttendanceEvent]] = {}
+    for e in current(events):
+        groups.setdefault(workday_of(e.at.astimezone(zone), schedule), []).append(e)
+    for day in sorted(groups):
+        todays, before = groups[day], groups.get(day - timedelta(days=1))
+        if before and todays and todays[0].direction is Direction.OUT:
+            opened = _open_since(before)
+            if opened is not None and todays[0].at - opened <= OVERNIGHT:
+                before.append(todays.pop(0))
+    return groups
+
+
 def summarise_day(
     employee_id: str,
     day: date,
@@ -195,10 +229,10 @@ def summarise_day(
 ) -> DaySummary:
     """Pair the day's events in time order: IN opens an interval, OUT closes it. An OUT with no
     open interval is ignored for worked time; a second IN while open keeps the first. The day's
-    events are those of its workday (``workdays.workday_of``: a night shift's morning belongs to
-    the evening it began)."""
+    events are those of its workday (``by_workday``: a night shift's morning belongs to the
+    evening it began, and a shift's check-out soon after the day boundary to the day it began)."""
     zone = ZoneInfo(timezone)
-    todays = [e for e in current(events) if workday_of(e.at.astimezone(zone), schedule) == day]
+    todays = by_workday(events, zone, schedule).get(day, [])
     intervals: list[tuple[datetime, datetime | None]] = []
     opened: datetime | None = None
     for e in todays:
@@ -248,10 +282,7 @@ def summarise_days(
     (corrections applied once, then grouped by local day). ``memo``: summaries already made,
     keyed by everything a summary depends on (the person, day, zone, schedule, and the ids of
     the day's events in force), so a day whose events did not change is not summarised again."""
-    zone = ZoneInfo(timezone)
-    by_day: dict[date, list[AttendanceEvent]] = {}
-    for e in current(events):
-        by_day.setdefault(workday_of(e.at.astimezone(zone), schedule), []).append(e)
+    by_day = by_workday(events, ZoneInfo(timezone), schedule)
     out = []
     day = first
     while day <= last:
