@@ -231,8 +231,15 @@ def summarise_day(
     open interval is ignored for worked time; a second IN while open keeps the first. The day's
     events are those of its workday (``by_workday``: a night shift's morning belongs to the
     evening it began, and a shift's check-out soon after the day boundary to the day it began)."""
+    todays = by_workday(events, ZoneInfo(timezone), schedule).get(day, [])
+    return _summary(employee_id, day, timezone, todays, schedule)
+
+
+def _summary(
+    employee_id: str, day: date, timezone: str, todays: Sequence[AttendanceEvent], schedule: WorkSchedule
+) -> DaySummary:
+    """``summarise_day`` of the workday's events already grouped (``by_workday``), in time order."""
     zone = ZoneInfo(timezone)
-    todays = by_workday(events, zone, schedule).get(day, [])
     intervals: list[tuple[datetime, datetime | None]] = []
     opened: datetime | None = None
     for e in todays:
@@ -288,12 +295,12 @@ def summarise_days(
     while day <= last:
         todays = by_day.get(day, [])
         if memo is None:
-            out.append(summarise_day(employee_id, day, timezone, todays, schedule))
+            out.append(_summary(employee_id, day, timezone, todays, schedule))
         else:
             key = (employee_id, day, timezone, schedule, tuple(e.id for e in todays))
             found = memo.get(key)
             if found is None:
-                found = memo[key] = summarise_day(employee_id, day, timezone, todays, schedule)
+                found = memo[key] = _summary(employee_id, day, timezone, todays, schedule)
             out.append(found)
         day += timedelta(days=1)
     return out
