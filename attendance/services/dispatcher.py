@@ -120,6 +120,8 @@ class Dispatcher:
             pause = self.settings.poll_min_s if busy else min(pause * 2, self.settings.poll_max_s)
             if not busy:
                 await self._idle(stop, pause)
+        with contextlib.suppress(StoreUnavailable):
+            await self.deps.deliveries.end_turn("fan-out", self.name)  # the next dispatcher fans out now
 
     async def fan_out_once(self, limit: int = 200) -> int:
         """One batch of outbox rows fanned out, if it is this dispatcher's turn (one at a time: two

@@ -95,6 +95,9 @@ async def test_a_stopping_dispatcher_finishes_what_it_sends_and_gives_the_rest_o
         assert [x["state"] for x in docs] == ["delivered", "pending", "pending", "pending"]
         assert [x["attempts"] for x in docs] == [1, 0, 0, 0]  # given back untried
         assert receiver.accepted == [rows[0].id]
+        # its fan-out turn is free at once (not after its lease) for the next dispatcher
+        assert await c.deliveries.take_turn("fan-out", "next", c.deps.clock.now(), timedelta(seconds=5))
+        await c.deliveries.end_turn("fan-out", "next")
         # and its partitions are free at once for the next dispatcher, which sends the rest in order
         async with running(c):
             await delivered(c, tenant_id, len(rows))
