@@ -122,7 +122,10 @@ class MatchThresholds:
         if not 0 < self.accept <= self.retry:
             raise DomainError("thresholds: need 0 < accept <= retry")
         if self.verify_clear and not self.verify <= self.verify_clear <= self.verify_retry:
-            raise DomainError("thresholds: verify_clear is 0 (no clear band) or between verify and verify_retry")
+            raise DomainError(
+                "thresholds: verify_clear must be 0 (no clear band) or between verify and verify_retry "
+                f"({self.verify} to {self.verify_retry})"
+            )
         if min(self.margin, self.verify_margin, self.verify_support, self.adapt_margin, self.verify_clear_margin) < 0:
             raise DomainError("thresholds: margins cannot be negative")
         if self.adapt < 0:
