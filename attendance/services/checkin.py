@@ -212,7 +212,11 @@ async def decide_job(job: CheckInJob, *, deps: CheckInDeps) -> Outcome:
     """Everything a worker does for one job except replying. Raises ``TransientJobError``.
     Deciding a job again gives the same answer: its event is found by its id, its own photo
     fingerprint is not a replay, and a flag for review is keyed by it."""
-    tenant = await deps.tenants.get(job.tenant_id)
+    return await decide_for(job, await deps.tenants.get(job.tenant_id), deps=deps)
+
+
+async def decide_for(job: CheckInJob, tenant: Tenant | None, *, deps: CheckInDeps) -> Outcome:
+    """``decide_job`` with the job's tenant as the caller read it (None: no such tenant)."""
     if tenant is None:
         return Outcome(kind=OutcomeKind.FAILED, detail="unknown tenant")
     claimed = await _resolve(job, tenant, deps)

@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from attendance.core.domain.checkins import CheckInJob, Outcome, OutcomeKind
+from attendance.core.domain.model import Tenant
 from attendance.core.errors import ReplyFailed, StoreUnavailable
 from attendance.core.ports import Metrics, NoMetrics, NoTracer, PhotoBuffer, Replier, Span, Tracer
 from attendance.core.ports.observability import Attribute
 from attendance.logs import log_context
-from attendance.services.checkin import CheckInDeps, TransientJobError, decide_job
+from attendance.services.checkin import CheckInDeps, TransientJobError, decide_for
 from attendance.services.replies import reply_text
 from attendance.settings import WorkerSettings
 
@@ -143,7 +144,8 @@ class JobWorker:
         started = time.perf_counter()
         with log_context(job_id=job.id):
             try:
-                outcome = await self._decide(job)
+                tenant = await self._deps.tenants.get(job.tenant_id)  # read once: deciding, then discarding
+                outcome = await self._decide(job, tenant)
             except TransientJobError as exc:
                 await self._retry(job, str(exc), counts=exc.counts)
                 return
@@ -169,30 +171,28 @@ class JobWorker:
             except StoreUnavailable as exc:
                 log.warning("could not mark the job done (%s); it will be answered again", exc)
                 return
-            await self._discard(job)
+            await self._discard(job, tenant)
             self.stats.done += 1
             self._metrics.checkin_finished(outcome.kind.value, (decided_at - job.received_at).total_seconds())
             log.info("job done outcome=%s ms=%.0f", outcome.kind.value, (time.perf_counter() - started) * 1000)
 
-    async def _discard(self, job: CheckInJob) -> None:
+    async def _discard(self, job: CheckInJob, tenant: Tenant | None) -> None:
         """The photo is deleted once the check-in is decided: an uploaded one always (the buffer's TTL
         is the fallback), a chat platform's copy when the tenant keeps ``delete_chat_photos`` on."""
         try:
-            if job.photo.kind != "buffer":
-                tenant = await self._deps.tenants.get(job.tenant_id)
-                if tenant is None or not tenant.policy.delete_chat_photos:
-                    return
+            if job.photo.kind != "buffer" and (tenant is None or not tenant.policy.delete_chat_photos):
+                return
             await self._deps.photos.discard(job)
         except Exception as exc:  # the check-in stands; the photo is the platform's to keep
             log.warning("the photo could not be deleted after the check-in: %s", type(exc).__name__)
 
-    async def _decide(self, job: CheckInJob) -> Outcome | None:
+    async def _decide(self, job: CheckInJob, tenant: Tenant | None) -> Outcome | None:
         if job.attempts > self._s.max_attempts:
             outcome = Outcome(kind=OutcomeKind.FAILED, detail="too many attempts")
             self.stats.failed += 1
         else:
             try:
-                outcome = await decide_job(job, deps=self._deps)
+                outcome = await decide_for(job, tenant, deps=self._deps)
             except (TransientJobError, StoreUnavailable):
                 raise
             except Exception:
