@@ -21,7 +21,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError, WriteError
 
 from attendance.adapters.mongo.outbox import write_outbox
-from attendance.adapters.mongo.repositories import Database, Doc, translated
+from attendance.adapters.mongo.repositories import DUPLICATE_KEY, Database, Doc, translated
 from attendance.core.domain.challenges import CHALLENGE_TTL, Challenge, Pose
 from attendance.core.domain.checkins import (
     REFUSED_MATCHES,
@@ -37,7 +37,6 @@ from attendance.core.domain.checkins import (
 from attendance.core.domain.deliveries import OutboxMessage
 from attendance.core.ports import Fingerprint, SequenceTaken
 
-DUPLICATE_KEY = 11000
 EXPIRED_EVERY = timedelta(seconds=2)  # how often a claim also looks for jobs whose lease ended
 RECENT = timedelta(days=7)  # how far back ``day`` looks for a recent sequence number
 JOB_KEPT = timedelta(days=2)  # far longer than Slack (minutes) or Teams redeliver an activity

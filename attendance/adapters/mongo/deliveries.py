@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import contextlib
 import dataclasses
 import logging
 import uuid
@@ -34,10 +33,10 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from attendance.adapters.mongo.outbox import OUTBOX_DISPATCHED, OUTBOX_PENDING, outbox_message, write_outbox
-from attendance.adapters.mongo.repositories import Database, Doc, translated
+from attendance.adapters.mongo.repositories import Database, Doc, insert_new, translated
 from attendance.core.domain.deliveries import (
     Attempt,
     Delivery,
@@ -53,7 +52,6 @@ log = logging.getLogger(__name__)
 HISTORY = 10  # attempts kept per delivery
 PARKED = "parked"  # an earlier version's state for a pending delivery behind another (migrate_deliveries)
 WAITING = [DeliveryState.PENDING.value, DeliveryState.IN_FLIGHT.value, DeliveryState.HELD.value]
-DUPLICATE_KEY = 11000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # a turn or partition that was let go: free for anyone
 FINISH_MAX = 100  # finishes written in one group at most
 PARTS = 32  # stream partitions, leased to dispatchers (never change it under running dispatchers)
@@ -180,12 +178,7 @@ class MongoDeliveryRepository:
 
     async def fan_out(self, rows: Sequence[tuple[OutboxMessage, Sequence[Subscription]]], now: datetime) -> None:
         docs = [delivery_doc(row, sub.id, now) for row, subs in rows for sub in subs]
-        if docs:
-            try:
-                await self._c.insert_many(docs, ordered=False)
-            except BulkWriteError as exc:  # another dispatcher fanned some of them out first: the same ids
-                if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
-                    raise
+        await insert_new(self._c, docs)  # another dispatcher may have fanned some out first: the same ids
         await self._outbox.update_many(
             {"_id": {"$in": [row.id for row, _ in rows]}},
             {"$set": {"state": OUTBOX_DISPATCHED, "dispatched_at": now}},
@@ -224,8 +217,7 @@ class MongoDeliveryRepository:
             made = [
                 {"_id": f"part:{n}", "kind": "part", "part": n, "holder": None, "until": EPOCH} for n in range(PARTS)
             ]
-            with contextlib.suppress(BulkWriteError):  # another dispatcher made some of them first
-                await self._locks.insert_many(made, ordered=False)
+            await insert_new(self._locks, made)  # another dispatcher may have made some of them first
             parts = [d async for d in self._locks.find({"kind": "part"}, {"part": 1, "holder": 1, "until": 1})]
         mine = sorted(int(d["part"]) for d in parts if d.get("holder") == dispatcher and d["until"] > now)
         if len(mine) > share:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 from pymongo.asynchronous.collection import AsyncCollection
 
-from attendance.adapters.mongo.repositories import Doc
+from attendance.adapters.mongo.repositories import Doc, insert_new
 from attendance.core.domain.deliveries import OutboxMessage
 
 OUTBOX_PENDING, OUTBOX_DISPATCHED = "pending", "dispatched"
@@ -49,7 +49,7 @@ async def write_outbox(
     """Idempotent by id: a message written again (a re-run) changes nothing. ``trace``: tells the
     current trace's carrier, stored with a row that has none (its deliveries continue the trace)."""
     carrier = trace() if trace is not None else None
-    for row in rows:
-        doc = outbox_doc(row)
+    docs = [outbox_doc(row) for row in rows]
+    for doc in docs:
         doc["trace"] = doc["trace"] or carrier
-        await outbox.update_one({"_id": row.id}, {"$setOnInsert": doc}, upsert=True)
+    await insert_new(outbox, docs)
