@@ -373,3 +373,87 @@ async def test_job_claims_come_in_batches_and_never_share_a_job(container: Conta
     after_the_lease = now + lease + timedelta(seconds=5)  # their workers died: taken again, once
     again = await jobs.claim("c", after_the_lease, lease, 10)
     assert len(again) == 7 and all(j.attempts == 2 for j in again)
+
+
+def _template(
+    tenant_id: str, employee_id: str, template_id: str, at: datetime, adapted_from: str | None
+) -> FaceTemplate:
+    return FaceTemplate(
+        id=template_id,
+        tenant_id=tenant_id,
+        employee_id=employee_id,
+        embedding=tuple([0.1] * 128),
+        model_id="m",
+        quality=FaceQuality(face_px=120, sharpness=50.0, brightness=120.0, detector_score=1.0),
+        consent_id="c",
+        created_at=at,
+        adapted_from=adapted_from,
+    )
+
+
+async def test_person_scoped_reads_pick_that_persons_own_documents(container: Container) -> None:
+    """The reads a check-in makes ask the index for one person and pick the rest themselves
+    (tests/integration/test_query_shapes.py): the latest consent not withdrawn, the newest adapted
+    templates, a refusal of the same identity in the same tenant."""
+    from attendance.core.domain.checkins import CheckInJob, Outcome, OutcomeKind, PhotoRef, Requested
+    from attendance.core.domain.model import Consent
+
+    d, t0 = container.deps, datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+    t = tenant()
+    await d.tenants.add(t)
+    ada = await d.employees.upsert(employee(t.id, "ada@example.com"))
+    bob = await d.employees.upsert(employee(t.id, "bob@example.com"))
+
+    def consent(who: Employee, n: int, withdrawn: bool) -> Consent:
+        at = t0 + timedelta(days=n)
+        return Consent(
+            id=f"{who.id}-{n}",
+            tenant_id=t.id,
+            employee_id=who.id,
+            notice_version=f"v{n}",
+            given_at=at,
+            recorded_by="hr",
+            method="signed-form",
+            withdrawn_at=at if withdrawn else None,
+        )
+
+    assert await d.consents.active(t.id, ada.id) is None
+    for c in (consent(ada, 1, False), consent(ada, 2, False), consent(ada, 3, True), consent(bob, 4, False)):
+        await d.consents.add(c)
+    found = await d.consents.active(t.id, ada.id)
+    assert found is not None and found.id == f"{ada.id}-2"  # the latest not withdrawn, and Ada's
+
+    templates = d.templates
+    await templates.add(_template(t.id, ada.id, "enrolled", t0, None))
+    await templates.add_adapted(_template(t.id, bob.id, "bob-1", t0, "j0"), keep=2)
+    for n in range(1, 4):
+        at = t0 + timedelta(minutes=n)
+        assert await templates.add_adapted(_template(t.id, ada.id, f"ada-{n}", at, f"j{n}"), keep=2)
+    assert not await templates.add_adapted(_template(t.id, ada.id, "ada-3", t0, "j3"), keep=2)  # a re-run
+    left = {doc["_id"] async for doc in container.db["face_templates"].find({"tenant_id": t.id})}
+    assert left == {"enrolled", "ada-2", "ada-3", "bob-1"}  # Ada's oldest adapted one replaced; Bob's kept
+
+    jobs = container.checkin.jobs
+
+    async def job(tenant_id: str, kind: str, outcome: OutcomeKind) -> None:
+        j = CheckInJob(
+            id=new_id(),
+            tenant_id=tenant_id,
+            channel="slack",
+            identity_kind=kind,
+            identity="U1",
+            photo=PhotoRef(kind="url", ref="https://files.example/1.jpg"),
+            received_at=t0,
+            idempotency_key=new_id(),
+            requested=Requested.AUTO,
+        )
+        await jobs.submit(j)
+        await jobs.finish(j.id, Outcome(kind=outcome), t0, t0)
+
+    await job(t.id, "slack", OutcomeKind.ACCEPTED)
+    await job("another-tenant", "slack", OutcomeKind.RETRY)
+    await job(t.id, "teams", OutcomeKind.NOT_RECOGNISED)
+    assert not await jobs.refused_since(t.id, "slack", "U1", t0 - timedelta(minutes=1))
+    await job(t.id, "slack", OutcomeKind.OTHER_PERSON)
+    assert await jobs.refused_since(t.id, "slack", "U1", t0 - timedelta(minutes=1))
+    assert not await jobs.refused_since(t.id, "slack", "U1", t0 + timedelta(minutes=1))

@@ -313,17 +313,18 @@ class MongoJobQueue:
         )
 
     async def refused_since(self, tenant_id: str, identity_kind: str, identity: str, since: datetime) -> bool:
-        doc = await self._c.find_one(
-            {
-                "identity": identity,
-                "received_at": {"$gte": since},
-                "tenant_id": tenant_id,
-                "identity_kind": identity_kind,
-                "outcome.kind": {"$in": [k.value for k in REFUSED_MATCHES]},
-            },
-            {"_id": 1},
+        # exactly the index ``by_identity``; the rest is checked here, on the person's few recent jobs
+        recent = await self._c.find(
+            {"identity": identity, "received_at": {"$gte": since}},
+            {"tenant_id": 1, "identity_kind": 1, "outcome.kind": 1},
+        ).to_list()
+        refused = {k.value for k in REFUSED_MATCHES}
+        return any(
+            d.get("tenant_id") == tenant_id
+            and d.get("identity_kind") == identity_kind
+            and (d.get("outcome") or {}).get("kind") in refused
+            for d in recent
         )
-        return doc is not None
 
     async def get(self, job_id: str) -> CheckInJob | None:
         doc = await self._c.find_one({"_id": job_id})

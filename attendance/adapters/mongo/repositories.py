@@ -355,9 +355,10 @@ class MongoConsentRepository:
         )
 
     async def active(self, tenant_id: str, employee_id: str) -> Consent | None:
-        doc = await self._c.find_one(
-            {"tenant_id": tenant_id, "employee_id": employee_id, "withdrawn_at": None}, sort=[("given_at", -1)]
-        )
+        # the filter is exactly the index (see INDEXES); the rest is picked here, from the few
+        # consents of one person: a further field makes the embedded server read the whole tenant
+        docs = await self._c.find({"tenant_id": tenant_id, "employee_id": employee_id}).to_list()
+        doc = max((d for d in docs if d.get("withdrawn_at") is None), key=lambda d: d["given_at"], default=None)
         if doc is None:
             return None
         return Consent(
@@ -427,11 +428,11 @@ class MongoTemplateRepository:
             await self._insert(template)
         except DuplicateKeyError:
             return False
-        owner = {"tenant_id": template.tenant_id, "employee_id": template.employee_id}
-        adapted = await self._c.find({**owner, "adapted_from": {"$ne": None}}, {"created_at": 1}).to_list()
-        adapted.sort(key=lambda d: (d["created_at"], d["_id"]))
-        if len(adapted) > keep:
-            await self._c.delete_many({**owner, "_id": {"$in": [d["_id"] for d in adapted[: len(adapted) - keep]]}})
+        owner = {"tenant_id": template.tenant_id, "employee_id": template.employee_id}  # exactly the index
+        mine = await self._c.find(owner, {"created_at": 1, "adapted_from": 1}).to_list()
+        adapted = sorted((d for d in mine if d.get("adapted_from")), key=lambda d: (d["created_at"], d["_id"]))
+        if len(adapted) > keep:  # by _id alone: their owner was the read's
+            await self._c.delete_many({"_id": {"$in": [d["_id"] for d in adapted[: len(adapted) - keep]]}})
         return True
 
     async def drop_adapted_from(self, tenant_id: str, event_id: str) -> int:
