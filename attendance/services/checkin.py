@@ -25,7 +25,6 @@ import numpy as np
 
 from attendance.core.domain.challenges import answers, new_challenge
 from attendance.core.domain.checkins import (
-    RETRIED_WITHIN,
     AttendanceEvent,
     CheckInJob,
     Direction,
@@ -41,11 +40,11 @@ from attendance.core.domain.checkins import (
 from attendance.core.domain.deliveries import OutboxMessage
 from attendance.core.domain.faces import FaceAnalysis, PhotoRefused, Purpose
 from attendance.core.domain.model import (
-    ADAPTED_PER_PERSON,
     Employee,
     FaceQuality,
     FaceTemplate,
     MatchThresholds,
+    PendingAdaptation,
     Tenant,
     new_id,
 )
@@ -53,11 +52,9 @@ from attendance.core.matching import Decision, Gallery, identify, may_adapt, ver
 from attendance.core.matching import Outcome as MatchOutcome
 from attendance.core.ports import (
     AttendanceStore,
-    AuditLog,
     ChallengeStore,
     ChatIdentityRepository,
     Clock,
-    ConsentRepository,
     EmployeeRepository,
     EngineUnavailable,
     FaceEngine,
@@ -99,8 +96,6 @@ class CheckInDeps:
     galleries: GalleryProvider
     clock: Clock
     templates: TemplateRepository
-    consents: ConsentRepository
-    audit: AuditLog
     challenges: ChallengeStore
 
 
@@ -300,40 +295,35 @@ async def _adapt(
     *,
     deps: CheckInDeps,
 ) -> None:
-    """A confident check-in (``may_adapt``) adds its embedding as an adapted template of the
-    person, unless they have been retrying (a refused attempt within ``RETRIED_WITHIN``) or
-    withdrew consent. Its id derives from the job: a second run of the job adds nothing. Audited;
-    encrypted like every template; erased with the rest; dropped if the check-in is reported
-    "not me"."""
+    """A confident check-in (``may_adapt``) stores its embedding as a pending adapted template of
+    the person: one write here; the consent, the person's retries and the keep limit are checked
+    when a worker next loads the tenant's gallery (``core/domain/adaptation.py``), which is when
+    a gallery would take it anyway. Its id derives from the job: a second run of the job adds
+    nothing. Encrypted like every template; erased with the rest; dropped if the check-in is
+    reported "not me"."""
     gallery, decision, probe, thresholds = decided
     if not may_adapt(gallery, decision, probe, thresholds):
-        return
-    if job.identity is not None and await deps.jobs.refused_since(
-        tenant.id, job.identity_kind, job.identity, job.received_at - RETRIED_WITHIN
-    ):
-        return
-    consent = await deps.consents.active(tenant.id, person.id)
-    if consent is None:
-        return
-    now = deps.clock.now()
-    template = FaceTemplate(
-        id=f"adapted:{job.id}",
-        tenant_id=tenant.id,
-        employee_id=person.id,
-        embedding=tuple(float(x) for x in probe),
-        model_id=deps.engine.model.id,
-        quality=quality,
-        consent_id=consent.id,
-        created_at=now,
-        adapted_from=job.id,  # the event's id is the job's
-    )
-    if not await deps.templates.add_adapted(template, keep=ADAPTED_PER_PERSON):
         return
     # no template version bump: that would make every worker reload the tenant's whole gallery
     # for each adaptation; galleries take adapted templates at their next load (within the hour,
     # galleries.MAX_AGE_S). A gallery one adapted template behind is a little less helpful,
     # never wrong; removals ("not me", erasure) bump the version at once.
-    await deps.audit.record(tenant_id=tenant.id, actor="worker", action="face.adapted", subject=person.id, at=now)
+    await deps.templates.add_adapted(
+        FaceTemplate(
+            id=f"adapted:{job.id}",
+            tenant_id=tenant.id,
+            employee_id=person.id,
+            embedding=tuple(float(x) for x in probe),
+            model_id=deps.engine.model.id,
+            quality=quality,
+            consent_id="",  # the consent it is kept under is the person's active one when settled
+            created_at=deps.clock.now(),
+            adapted_from=job.id,  # the event's id is the job's
+            pending=PendingAdaptation(
+                identity_kind=job.identity_kind, identity=job.identity, received_at=job.received_at
+            ),
+        )
+    )
 
 
 CHAT_CHANNELS = ("slack", "teams")  # where a pose challenge can be asked and answered

@@ -4,8 +4,9 @@ index's shape (equalities on its leading fields, then at most one range); any ot
 looked up by one clause alone, the first that has an index -- for ``{tenant_id, employee_id,
 withdrawn_at}`` the tenant's: every consent of the company. So each query of the check-in path is
 either index-shaped, with the rest picked in Python, or looks up ``_id`` first (the guard of a
-claim or a finish). This records a real check-in's commands with the server's own profiler and
-asks the server's ``explain`` about each, in a tenant of a hundred more people."""
+claim or a finish). This records the commands of a real check-in, and of the gallery load that
+settles the adapted template it left, with the server's own profiler and asks the server's
+``explain`` about each, in a tenant of a hundred more people."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import numpy as np
 from attendance.core.domain.checkins import AttendanceEvent, Direction
 from attendance.core.domain.model import ChatIdentity, Consent, Employee, FaceQuality, FaceTemplate, new_id
 from attendance.entrypoints.bootstrap import Container
+from attendance.services.galleries import Settling, TemplateGalleryCache
 from tests.fakes.chat import FakeChatPlatform
 from tests.harness.checkins import drain, submit, tenant_with_people
 
@@ -83,19 +85,26 @@ def _reads(entry: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict[str, A
 
 
 async def test_a_check_in_reads_only_its_own_persons_documents_in_a_large_tenant(  # type: ignore[no-untyped-def]
-    container: Container, platform: FakeChatPlatform, photo
+    container: Container, platform: FakeChatPlatform, photo, engine
 ) -> None:
     tid, _ = await tenant_with_people(container, photo)
     await _others(container, tid)
-    platform.photos["ada.jpg"] = photo("Serena_Williams/5.jpg")  # confident: it adapts her templates too
+    platform.photos["ada.jpg"] = photo("Serena_Williams/5.jpg")  # confident: it leaves a pending adapted template
 
     await container.db.command("profile", 2)
     try:
         await submit(container, tid, "ADA", platform.photo_url("ada.jpg"), reply_to=platform.reply_url)
         await drain(container, platform, 1)
+        # and the next gallery load, which settles the pending template the check-in left
+        settling = Settling(consents=container.deps.consents, jobs=container.checkin.jobs, audit=container.deps.audit)
+        galleries = TemplateGalleryCache(
+            container.deps.tenants, container.deps.templates, engine.model, settling, max_age_s=0.0
+        )
+        await galleries.gallery(tid)
     finally:
         await container.db.command("profile", 0)
     assert platform.replies[0]["outcome"] == "accepted"
+    assert not [d async for d in container.db["face_templates"].find({"pending": {"$ne": None}})], "settled"
 
     profiled = [d async for d in container.db["system.profile"].find({})]
     reads = [r for d in profiled for r in _reads(d)]

@@ -392,11 +392,14 @@ def _template(
 
 
 async def test_person_scoped_reads_pick_that_persons_own_documents(container: Container) -> None:
-    """The reads a check-in makes ask the index for one person and pick the rest themselves
-    (tests/integration/test_query_shapes.py): the latest consent not withdrawn, the newest adapted
-    templates, a refusal of the same identity in the same tenant."""
+    """These reads ask an index for a person (or a few) and pick the rest themselves
+    (tests/integration/test_query_shapes.py): the latest consent not withdrawn, the refusals of
+    these identities in this tenant; and settling adapted templates writes what it is told."""
+    from dataclasses import replace
+
+    from attendance.core.domain.adaptation import Settled
     from attendance.core.domain.checkins import CheckInJob, Outcome, OutcomeKind, PhotoRef, Requested
-    from attendance.core.domain.model import Consent
+    from attendance.core.domain.model import Consent, PendingAdaptation
 
     d, t0 = container.deps, datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
     t = tenant()
@@ -423,15 +426,29 @@ async def test_person_scoped_reads_pick_that_persons_own_documents(container: Co
     found = await d.consents.active(t.id, ada.id)
     assert found is not None and found.id == f"{ada.id}-2"  # the latest not withdrawn, and Ada's
 
+    assert await d.consents.active_for(t.id, [ada.id, bob.id, "nobody"]) == {
+        ada.id: f"{ada.id}-2",
+        bob.id: f"{bob.id}-4",
+    }
+
     templates = d.templates
     await templates.add(_template(t.id, ada.id, "enrolled", t0, None))
-    await templates.add_adapted(_template(t.id, bob.id, "bob-1", t0, "j0"), keep=2)
     for n in range(1, 4):
         at = t0 + timedelta(minutes=n)
-        assert await templates.add_adapted(_template(t.id, ada.id, f"ada-{n}", at, f"j{n}"), keep=2)
-    assert not await templates.add_adapted(_template(t.id, ada.id, "ada-3", t0, "j3"), keep=2)  # a re-run
-    left = {doc["_id"] async for doc in container.db["face_templates"].find({"tenant_id": t.id})}
-    assert left == {"enrolled", "ada-2", "ada-3", "bob-1"}  # Ada's oldest adapted one replaced; Bob's kept
+        pending = PendingAdaptation(identity_kind="slack", identity="U1", received_at=at)
+        assert await templates.add_adapted(replace(_template(t.id, ada.id, f"ada-{n}", at, f"j{n}"), pending=pending))
+    assert not await templates.add_adapted(_template(t.id, ada.id, "ada-3", t0, "j3"))  # a re-run
+    assert {tpl.id: tpl.pending is not None for tpl in await templates.for_employee(t.id, ada.id)} == {
+        "enrolled": False,
+        "ada-1": True,
+        "ada-2": True,
+        "ada-3": True,
+    }
+    await templates.settle_adapted(t.id, Settled(confirmed={"ada-2": "c2", "ada-3": "c2"}, dropped=["ada-1"]))
+    left = {doc["_id"]: doc async for doc in container.db["face_templates"].find({"tenant_id": t.id})}
+    assert sorted(left) == ["ada-2", "ada-3", "enrolled"]
+    settled = [tpl for tpl in await templates.for_employee(t.id, ada.id) if tpl.adapted_from]
+    assert {(tpl.id, tpl.consent_id, tpl.pending) for tpl in settled} == {("ada-2", "c2", None), ("ada-3", "c2", None)}
 
     jobs = container.checkin.jobs
 
@@ -453,7 +470,7 @@ async def test_person_scoped_reads_pick_that_persons_own_documents(container: Co
     await job(t.id, "slack", OutcomeKind.ACCEPTED)
     await job("another-tenant", "slack", OutcomeKind.RETRY)
     await job(t.id, "teams", OutcomeKind.NOT_RECOGNISED)
-    assert not await jobs.refused_since(t.id, "slack", "U1", t0 - timedelta(minutes=1))
     await job(t.id, "slack", OutcomeKind.OTHER_PERSON)
-    assert await jobs.refused_since(t.id, "slack", "U1", t0 - timedelta(minutes=1))
-    assert not await jobs.refused_since(t.id, "slack", "U1", t0 + timedelta(minutes=1))
+    found = await jobs.refusals(t.id, ["U1", "U2"], t0 - timedelta(minutes=1))
+    assert {(r.identity_kind, r.identity) for r in found} == {("teams", "U1"), ("slack", "U1")}  # this tenant's
+    assert await jobs.refusals(t.id, ["U1"], t0 + timedelta(minutes=1)) == []

@@ -22,6 +22,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError, Writ
 
 from attendance.adapters.mongo.outbox import write_outbox
 from attendance.adapters.mongo.repositories import DUPLICATE_KEY, Database, Doc, translated
+from attendance.core.domain.adaptation import Refusal
 from attendance.core.domain.challenges import CHALLENGE_TTL, Challenge, Pose
 from attendance.core.domain.checkins import (
     REFUSED_MATCHES,
@@ -312,19 +313,21 @@ class MongoJobQueue:
             },
         )
 
-    async def refused_since(self, tenant_id: str, identity_kind: str, identity: str, since: datetime) -> bool:
-        # exactly the index ``by_identity``; the rest is checked here, on the person's few recent jobs
-        recent = await self._c.find(
-            {"identity": identity, "received_at": {"$gte": since}},
-            {"tenant_id": 1, "identity_kind": 1, "outcome.kind": 1},
-        ).to_list()
-        refused = {k.value for k in REFUSED_MATCHES}
-        return any(
-            d.get("tenant_id") == tenant_id
-            and d.get("identity_kind") == identity_kind
-            and (d.get("outcome") or {}).get("kind") in refused
-            for d in recent
+    async def refusals(self, tenant_id: str, identities: Sequence[str], since: datetime) -> list[Refusal]:
+        # exactly the index ``by_identity``: the rest is checked here, on these people's jobs (kept
+        # JOB_KEPT at most)
+        jobs = self._c.find(
+            {"identity": {"$in": sorted(set(identities))}},
+            {"tenant_id": 1, "identity_kind": 1, "identity": 1, "received_at": 1, "outcome.kind": 1},
         )
+        refused = {k.value for k in REFUSED_MATCHES}
+        return [
+            Refusal(identity_kind=d["identity_kind"], identity=d["identity"], received_at=_utc(d["received_at"]))
+            async for d in jobs
+            if d.get("tenant_id") == tenant_id
+            and (d.get("outcome") or {}).get("kind") in refused
+            and _utc(d["received_at"]) >= since
+        ]
 
     async def get(self, job_id: str) -> CheckInJob | None:
         doc = await self._c.find_one({"_id": job_id})

@@ -16,16 +16,17 @@ import builtins
 import dataclasses
 import functools
 import inspect
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import date, datetime, time
 from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
+from attendance.core.domain.adaptation import Settled
 from attendance.core.domain.model import (
     CheckInPolicy,
     Consent,
@@ -33,6 +34,7 @@ from attendance.core.domain.model import (
     FaceQuality,
     FaceTemplate,
     MatchThresholds,
+    PendingAdaptation,
     ReminderPolicy,
     Role,
     Tenant,
@@ -372,6 +374,15 @@ class MongoConsentRepository:
             withdrawn_at=doc.get("withdrawn_at"),
         )
 
+    async def active_for(self, tenant_id: str, employee_ids: Iterable[str]) -> dict[str, str]:
+        people = {"tenant_id": tenant_id, "employee_id": {"$in": sorted(set(employee_ids))}}  # exactly the index
+        latest: dict[str, Doc] = {}
+        async for d in self._c.find(people, {"employee_id": 1, "given_at": 1, "withdrawn_at": 1}):
+            mine = latest.get(d["employee_id"])
+            if d.get("withdrawn_at") is None and (mine is None or d["given_at"] > mine["given_at"]):
+                latest[d["employee_id"]] = d
+        return {employee_id: str(d["_id"]) for employee_id, d in latest.items()}
+
     async def withdraw_all(self, tenant_id: str, employee_id: str, at: datetime) -> int:
         result = await self._c.update_many(
             {"tenant_id": tenant_id, "employee_id": employee_id, "withdrawn_at": None}, {"$set": {"withdrawn_at": at}}
@@ -418,22 +429,28 @@ class MongoTemplateRepository:
                 },
                 "consent_id": template.consent_id,
                 "created_at": template.created_at,
+                "pending": None if template.pending is None else dataclasses.asdict(template.pending),
                 "adapted_from": template.adapted_from,
                 "vectors": len(vectors),
             }
         )
 
-    async def add_adapted(self, template: FaceTemplate, *, keep: int) -> bool:
+    async def add_adapted(self, template: FaceTemplate) -> bool:
         try:
             await self._insert(template)
         except DuplicateKeyError:
             return False
-        owner = {"tenant_id": template.tenant_id, "employee_id": template.employee_id}  # exactly the index
-        mine = await self._c.find(owner, {"created_at": 1, "adapted_from": 1}).to_list()
-        adapted = sorted((d for d in mine if d.get("adapted_from")), key=lambda d: (d["created_at"], d["_id"]))
-        if len(adapted) > keep:  # by _id alone: their owner was the read's
-            await self._c.delete_many({"_id": {"$in": [d["_id"] for d in adapted[: len(adapted) - keep]]}})
         return True
+
+    async def settle_adapted(self, tenant_id: str, settled: Settled) -> None:
+        confirm = [
+            UpdateOne({"_id": template_id}, {"$set": {"consent_id": consent_id, "pending": None}})
+            for template_id, consent_id in settled.confirmed.items()
+        ]
+        if confirm:
+            await self._c.bulk_write(confirm, ordered=False)
+        if settled.dropped:  # by _id alone: the caller read them from this tenant's templates
+            await self._c.delete_many({"_id": {"$in": list(settled.dropped)}})
 
     async def drop_adapted_from(self, tenant_id: str, event_id: str) -> int:
         result = await self._c.delete_many({"tenant_id": tenant_id, "adapted_from": event_id})
@@ -481,6 +498,7 @@ class MongoTemplateRepository:
             consent_id=doc["consent_id"],
             created_at=doc["created_at"],
             adapted_from=doc.get("adapted_from"),
+            pending=PendingAdaptation(**doc["pending"]) if doc.get("pending") else None,
         )
 
     async def for_employee(self, tenant_id: str, employee_id: str) -> Sequence[FaceTemplate]:
@@ -508,10 +526,11 @@ class MongoAuditLog:
     def __init__(self, db: Database) -> None:
         self._c: AsyncCollection[Doc] = db["audit_log"]
 
-    async def record(self, *, tenant_id: str, actor: str, action: str, subject: str, at: datetime) -> None:
-        await self._c.insert_one(
-            {"_id": new_id(), "tenant_id": tenant_id, "actor": actor, "action": action, "subject": subject, "at": at}
-        )
+    async def record(
+        self, *, tenant_id: str, actor: str, action: str, subject: str, at: datetime, key: str | None = None
+    ) -> None:
+        entry = {"tenant_id": tenant_id, "actor": actor, "action": action, "subject": subject, "at": at}
+        await insert_new(self._c, [{"_id": key or new_id(), **entry}])
 
     async def entries(
         self, tenant_id: str, *, before: tuple[datetime, str] | None, limit: int, action: str | None = None

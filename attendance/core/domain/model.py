@@ -279,6 +279,16 @@ class FaceTemplate:
     created_at: datetime
     adapted_from: str | None = None  # the check-in (event id) it came from; None: from enrollment
     mirror: tuple[float, ...] | None = None  # enrollment: the photo's mirror image, a second gallery row (not a photo)
+    pending: PendingAdaptation | None = None  # adapted, not yet settled (domain/adaptation.py): never matched
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PendingAdaptation:
+    """What settling an adapted template checks about the check-in it came from."""
+
+    identity_kind: str
+    identity: str | None  # the chat user (or e-mail, employee id) who sent it; None: identified
+    received_at: datetime
 
 
 MAX_TEMPLATES_PER_PERSON = 3  # from enrollment

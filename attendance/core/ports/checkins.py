@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from attendance.core.domain.adaptation import Refusal
 from attendance.core.domain.challenges import Challenge
 from attendance.core.domain.checkins import AttendanceEvent, CheckInJob, Outcome, ReviewItem
 from attendance.core.domain.deliveries import (
@@ -98,9 +99,9 @@ class JobQueue(Protocol):
         ...
 
     async def get(self, job_id: str) -> CheckInJob | None: ...
-    async def refused_since(self, tenant_id: str, identity_kind: str, identity: str, since: datetime) -> bool:
-        """Whether a check-in of this person received since ``since`` was refused as a face that did
-        not match (``REFUSED_MATCHES``): the person has been retrying."""
+    async def refusals(self, tenant_id: str, identities: Sequence[str], since: datetime) -> list[Refusal]:
+        """The check-ins of these chat users (e-mails, employee ids) received since ``since`` that
+        were refused as a face that did not match (``REFUSED_MATCHES``): who has been retrying."""
         ...
 
     async def heartbeat(self, worker: str, now: datetime, done: int) -> None: ...

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
+from attendance.core.domain.adaptation import Settled
 from attendance.core.domain.model import (
     ChatIdentity,
     CheckInPolicy,
@@ -117,6 +118,10 @@ class ChatIdentityRepository(Protocol):
 class ConsentRepository(Protocol):
     async def add(self, consent: Consent) -> None: ...
     async def active(self, tenant_id: str, employee_id: str) -> Consent | None: ...
+    async def active_for(self, tenant_id: str, employee_ids: Iterable[str]) -> dict[str, str]:
+        """Employee id -> the id of their active consent, for those of them who have one."""
+        ...
+
     async def withdraw_all(self, tenant_id: str, employee_id: str, at: datetime) -> int: ...
 
 
@@ -134,9 +139,13 @@ class TemplateRepository(Protocol):
         ...
 
     async def delete_for_employee(self, tenant_id: str, employee_id: str) -> int: ...
-    async def add_adapted(self, template: FaceTemplate, *, keep: int) -> bool:
-        """Store a template adapted from a check-in (its id derived from the check-in: a second
-        run adds nothing, False) and drop the person's oldest adapted ones beyond ``keep``."""
+    async def add_adapted(self, template: FaceTemplate) -> bool:
+        """Store a pending template adapted from a check-in (its id derived from the check-in: a
+        second run adds nothing, False)."""
+        ...
+
+    async def settle_adapted(self, tenant_id: str, settled: Settled) -> None:
+        """Confirm pending templates under their consent, delete the dropped ones."""
         ...
 
     async def drop_adapted_from(self, tenant_id: str, event_id: str) -> int:
@@ -145,8 +154,11 @@ class TemplateRepository(Protocol):
 
 
 class AuditLog(Protocol):
-    async def record(self, *, tenant_id: str, actor: str, action: str, subject: str, at: datetime) -> None:
-        """Who did what to whom. Never biometric data."""
+    async def record(
+        self, *, tenant_id: str, actor: str, action: str, subject: str, at: datetime, key: str | None = None
+    ) -> None:
+        """Who did what to whom. Never biometric data. ``key``: the entry is recorded once (an
+        entry of that key again, another worker's, a re-run's, is left out)."""
         ...
 
 

@@ -72,7 +72,7 @@ from attendance.services.chat_fanout import ChatFanout, Send
 from attendance.services.checkin import CheckInDeps
 from attendance.services.dashboard import ReadDeps
 from attendance.services.enrollment import EnrollmentDeps
-from attendance.services.galleries import TemplateGalleryCache
+from attendance.services.galleries import Settling, TemplateGalleryCache
 from attendance.services.workforce import WorkforceDeps
 from attendance.settings import Settings
 
@@ -217,15 +217,19 @@ async def build(
 
             face = TracedFaceEngine(face, tracer)
         identities = MongoChatIdentityRepository(db)
+        carrier = tracer.carrier if tracer is not None else None  # stored with queued work: traces cross processes
+        consents, audit, jobs = MongoConsentRepository(db), MongoAuditLog(db), MongoJobQueue(db, trace=carrier)
         deps = EnrollmentDeps(
             tenants=tenants,
             employees=MongoEmployeeRepository(db),
             identities=identities,
-            consents=MongoConsentRepository(db),
+            consents=consents,
             templates=templates,
-            audit=MongoAuditLog(db),
+            audit=audit,
             engine=face,
-            galleries=TemplateGalleryCache(tenants, templates, face.model),
+            galleries=TemplateGalleryCache(
+                tenants, templates, face.model, Settling(consents=consents, jobs=jobs, audit=audit)
+            ),
             clock=clock or SystemClock(),
         )
         http = aiohttp.ClientSession()
@@ -234,7 +238,6 @@ async def build(
         egress = egress_session(allow_private=allow_private, timeout_s=settings.dispatcher.timeout_s)
         stack.push_async_callback(egress.close)
         buffer = MongoPhotoBuffer(db)
-        carrier = tracer.carrier if tracer is not None else None  # stored with queued work: traces cross processes
         store = MongoAttendanceStore(db, trace=carrier)
         reviews = MongoReviewQueue(db)
         photo_sources: dict[str, PhotoSource] = {
@@ -270,7 +273,7 @@ async def build(
             tenants=tenants,
             employees=deps.employees,
             identities=identities,
-            jobs=MongoJobQueue(db, trace=carrier),
+            jobs=jobs,
             store=store,
             fingerprints=MongoFingerprints(db),
             reviews=reviews,
@@ -279,8 +282,6 @@ async def build(
             galleries=deps.galleries,
             clock=deps.clock,
             templates=deps.templates,
-            consents=deps.consents,
-            audit=deps.audit,
             challenges=MongoChallengeStore(db),
         )
         time_off, calendar, deliveries = (
