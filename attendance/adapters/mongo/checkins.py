@@ -260,31 +260,40 @@ class MongoJobQueue:
 
     async def claim(self, worker: str, now: datetime, lease: timedelta, limit: int) -> list[CheckInJob]:
         """Due jobs in a batch: one indexed read for the candidates, one ``update_many`` that takes
-        those still queued (a job another worker took meanwhile no longer matches), one read of what
-        this claim won (its token). Jobs whose lease ended are looked for every ``EXPIRED_EVERY``:
-        a dead worker's job waits a lease plus that at most. (No ``findAndModify``: on the embedded
-        server it costs 20-60 ms, ten times an update; docs/capacity.md.)"""
+        those still queued (a job another worker took meanwhile no longer matches). When it took
+        them all, the read's documents are what this claim won; when another worker took some
+        first, one more read finds those this claim took (its token). Jobs whose lease ended are
+        looked for every ``EXPIRED_EVERY``: a dead worker's job waits a lease plus that at most. (No
+        ``findAndModify``: on the embedded server it costs 20-60 ms, ten times an update;
+        docs/capacity.md.)"""
         token = f"{worker}:{uuid.uuid4().hex}"
+        until = now + lease
         take = {
-            "$set": {"state": JobState.RUNNING.value, "lease_until": now + lease, "worker": worker, "claim": token},
+            "$set": {"state": JobState.RUNNING.value, "lease_until": until, "worker": worker, "claim": token},
             "$inc": {"attempts": 1},
         }
         kinds = [({"state": JobState.QUEUED.value, "next_attempt_at": {"$lte": now}}, "next_attempt_at")]
         if self._expired_looked_at is None or now - self._expired_looked_at >= EXPIRED_EVERY:
             self._expired_looked_at = now
             kinds.append(({"state": JobState.RUNNING.value, "lease_until": {"$lt": now}}, "lease_until"))
-        chosen: list[str] = []
+        won: list[CheckInJob] = []
+        contended: list[str] = []
         for query, order in kinds:
-            if len(chosen) >= limit:
+            if len(won) + len(contended) >= limit:
                 break
-            found = self._c.find(query, {"_id": 1}).sort([("state", ASCENDING), (order, ASCENDING)])
-            ids = [d["_id"] async for d in found.limit(limit - len(chosen))]
-            if ids:
-                await self._c.update_many({"_id": {"$in": ids}, **query}, take)
-                chosen += ids
-        if not chosen:
-            return []
-        won = [_job(d) async for d in self._c.find({"_id": {"$in": chosen}, "claim": token})]
+            found = self._c.find(query).sort([("state", ASCENDING), (order, ASCENDING)])
+            docs = await found.limit(limit - len(won) - len(contended)).to_list()
+            if not docs:
+                continue
+            taken = await self._c.update_many({"_id": {"$in": [d["_id"] for d in docs]}, **query}, take)
+            if taken.modified_count == len(docs):  # each of them, as read, plus this claim's change
+                won += [
+                    _job({**d, "state": JobState.RUNNING.value, "attempts": d.get("attempts", 0) + 1}) for d in docs
+                ]
+            else:
+                contended += [d["_id"] for d in docs]
+        if contended:
+            won += [_job(d) async for d in self._c.find({"_id": {"$in": contended}, "claim": token})]
         return sorted(won, key=lambda j: j.received_at)
 
     async def retry_later(self, job_id: str, at: datetime, error: str, *, counts: bool = True) -> None:
