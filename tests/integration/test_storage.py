@@ -375,6 +375,45 @@ async def test_job_claims_come_in_batches_and_never_share_a_job(container: Conta
     assert len(again) == 7 and all(j.attempts == 2 for j in again)
 
 
+async def test_a_claim_reads_after_the_head_and_the_whole_queue_every_few_seconds(container: Container) -> None:
+    """A claim reads the jobs due just after the newest one the last claim took (the embedded
+    server reads a whole range, so a backlog would make every claim read it all); a job due
+    before that -- submitted by a server whose clock is behind -- is taken by the next claim that
+    reads the whole queue, ``EXPIRED_EVERY`` later at most."""
+    from attendance.adapters.mongo.checkins import EXPIRED_EVERY
+    from attendance.core.domain.checkins import CheckInJob, PhotoRef, Requested
+
+    jobs, t0 = container.checkin.jobs, datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+    tid = new_id()
+
+    async def job(name: str, due: datetime) -> None:
+        await jobs.submit(
+            CheckInJob(
+                id=new_id(),
+                tenant_id=tid,
+                channel="slack",
+                identity_kind="slack",
+                identity=name,
+                photo=PhotoRef(kind="url", ref=f"https://files.example/{name}.jpg"),
+                received_at=due,
+                idempotency_key=name,
+                requested=Requested.AUTO,
+            )
+        )
+
+    for n in range(4):
+        await job(f"A{n}", t0 + timedelta(milliseconds=n))
+    now, lease = t0 + timedelta(seconds=10), timedelta(seconds=30)
+    assert [j.identity for j in await jobs.claim("w", now, lease, 1)] == ["A0"]  # the whole queue: the first claim
+    await job("late-clock", t0 - timedelta(seconds=5))  # due before every other
+    now += timedelta(milliseconds=100)
+    assert [j.identity for j in await jobs.claim("w", now, lease, 1)] == ["A1"]  # after the head
+    assert [j.identity for j in await jobs.claim("w", now, lease, 1)] == ["A2"]
+    now += EXPIRED_EVERY
+    assert [j.identity for j in await jobs.claim("w", now, lease, 1)] == ["late-clock"]  # the whole queue again
+    assert [j.identity for j in await jobs.claim("w", now, lease, 5)] == ["A3"]  # the window comes back short: the rest
+
+
 def _template(
     tenant_id: str, employee_id: str, template_id: str, at: datetime, adapted_from: str | None
 ) -> FaceTemplate:

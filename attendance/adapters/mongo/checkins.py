@@ -38,7 +38,10 @@ from attendance.core.domain.checkins import (
 from attendance.core.domain.deliveries import OutboxMessage
 from attendance.core.ports import Fingerprint, SequenceTaken
 
-EXPIRED_EVERY = timedelta(seconds=2)  # how often a claim also looks for jobs whose lease ended
+EXPIRED_EVERY = timedelta(
+    seconds=2
+)  # how often a claim also looks for jobs whose lease ended (and reads the whole queue)
+WINDOW = (timedelta(milliseconds=20), timedelta(minutes=5))  # the claim's window after the head: its bounds
 RECENT = timedelta(days=7)  # how far back ``day`` looks for a recent sequence number
 JOB_KEPT = timedelta(days=2)  # far longer than Slack (minutes) or Teams redeliver an activity
 
@@ -211,6 +214,8 @@ class MongoJobQueue:
         self._workers: AsyncCollection[Doc] = db["workers"]
         self._pending: list[tuple[CheckInJob, asyncio.Future[tuple[CheckInJob, bool]]]] = []
         self._expired_looked_at: datetime | None = None
+        self._head: datetime | None = None  # the due time of the newest job the last claim took
+        self._window = WINDOW[0]
         self._flusher: asyncio.Task[None] | None = None
 
     async def submit(self, job: CheckInJob) -> tuple[CheckInJob, bool]:
@@ -262,30 +267,49 @@ class MongoJobQueue:
         """Due jobs in a batch: one indexed read for the candidates, one ``update_many`` that takes
         those still queued (a job another worker took meanwhile no longer matches). When it took
         them all, the read's documents are what this claim won; when another worker took some
-        first, one more read finds those this claim took (its token). Jobs whose lease ended are
-        looked for every ``EXPIRED_EVERY``: a dead worker's job waits a lease plus that at most. (No
-        ``findAndModify``: on the embedded server it costs 20-60 ms, ten times an update;
-        docs/capacity.md.)"""
+        first, one more read finds those this claim took (its token). (No ``findAndModify``: on the
+        embedded server it costs 20-60 ms, ten times an update; docs/capacity.md.)
+
+        The read looks in a window after the head, the due time of the newest job this queue's
+        last claim took: every job due before it was taken then, and a job comes back (a retry, a
+        give-back) due later than that. The embedded server reads every job of a range, however few
+        a claim takes, so a backlog of hundreds would make each claim read them all; the window
+        holds a few (it widens when it comes back short, narrows when it comes back full). Every
+        ``EXPIRED_EVERY`` a claim reads the whole queue instead (from the oldest due job: one
+        submitted by a server whose clock is behind waits that long at most), and looks for jobs
+        whose lease ended: a dead worker's job waits a lease plus that at most."""
         token = f"{worker}:{uuid.uuid4().hex}"
-        until = now + lease
         take = {
-            "$set": {"state": JobState.RUNNING.value, "lease_until": until, "worker": worker, "claim": token},
+            "$set": {"state": JobState.RUNNING.value, "lease_until": now + lease, "worker": worker, "claim": token},
             "$inc": {"attempts": 1},
         }
-        kinds = [({"state": JobState.QUEUED.value, "next_attempt_at": {"$lte": now}}, "next_attempt_at")]
+        due: Doc = {"state": JobState.QUEUED.value, "next_attempt_at": {"$lte": now}}
+        reads: list[tuple[str, Doc, str]] = [("queue", due, "next_attempt_at")]
         if self._expired_looked_at is None or now - self._expired_looked_at >= EXPIRED_EVERY:
-            self._expired_looked_at = now
-            kinds.append(({"state": JobState.RUNNING.value, "lease_until": {"$lt": now}}, "lease_until"))
+            self._expired_looked_at, self._head = now, None
+            expired = {"state": JobState.RUNNING.value, "lease_until": {"$lt": now}}
+            reads.append(("expired", expired, "lease_until"))
+        elif self._head is not None and self._head + self._window < now:
+            after_head = {"$gte": self._head, "$lte": self._head + self._window}
+            reads.insert(
+                0, ("window", {"state": JobState.QUEUED.value, "next_attempt_at": after_head}, "next_attempt_at")
+            )
         won: list[CheckInJob] = []
         contended: list[str] = []
-        for query, order in kinds:
-            if len(won) + len(contended) >= limit:
+        for read, query, order in reads:
+            want = limit - len(won) - len(contended)
+            if want <= 0:
                 break
             found = self._c.find(query).sort([("state", ASCENDING), (order, ASCENDING)])
-            docs = await found.limit(limit - len(won) - len(contended)).to_list()
+            docs = await found.limit(want).to_list()
+            if read == "window":  # short: the rest of the queue is read next, and the window widens
+                full = len(docs) == want
+                self._window = max(WINDOW[0], self._window / 2) if full else min(WINDOW[1], self._window * 4)
             if not docs:
                 continue
             taken = await self._c.update_many({"_id": {"$in": [d["_id"] for d in docs]}, **query}, take)
+            if read != "expired":
+                self._head = max(d["next_attempt_at"] for d in docs)
             if taken.modified_count == len(docs):  # each of them, as read, plus this claim's change
                 won += [
                     _job({**d, "state": JobState.RUNNING.value, "attempts": d.get("attempts", 0) + 1}) for d in docs
@@ -372,13 +396,16 @@ class MongoAttendanceStore:
         read costs, on the embedded server, every event the person ever had (it reads a whole
         index range before sorting: 15 ms at 500 events, 60 ms at 2,000, against under 1 ms)."""
         person: Doc = {"tenant_id": tenant_id, "employee_id": employee_id}
-        cursor = self._events.find({**person, "at": {"$gte": start - RECENT, "$lt": end}}).sort("at", ASCENDING)
-        docs = await cursor.to_list()
+        docs = await self._events.find({**person, "at": {"$gte": start - RECENT, "$lt": end}}).to_list()
+        docs.sort(key=lambda d: d["at"])  # here: the embedded server's own sort costs more than the read
         since = max((int(d.get("seq", 0)) for d in docs), default=0)  # a lower bound: corrections come later
         if since:
-            person["seq"] = {"$gte": since}
-        last = await self._events.find_one(person, {"seq": 1}, sort=[("seq", DESCENDING)])
-        return (int(last.get("seq", 0)) if last else 0), [e for e in map(event_from, docs) if e.at >= start]
+            numbers = self._events.find({**person, "seq": {"$gte": since}}, {"seq": 1})
+            last = max([int(d.get("seq", 0)) async for d in numbers], default=since)
+        else:
+            highest = await self._events.find_one(person, {"seq": 1}, sort=[("seq", DESCENDING)])
+            last = int(highest.get("seq", 0)) if highest else 0
+        return last, [e for e in map(event_from, docs) if e.at >= start]
 
     async def append(
         self, event: AttendanceEvent, seq: int, outbox: Sequence[OutboxMessage], fingerprint: Fingerprint | None
