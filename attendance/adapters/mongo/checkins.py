@@ -65,9 +65,6 @@ CHECKIN_INDEXES: dict[str, list[IndexModel]] = {
     ],
     "outbox": [
         IndexModel([("state", ASCENDING), ("created_at", ASCENDING)], name="pending"),
-        IndexModel(
-            [("tenant_id", ASCENDING), ("employee_id", ASCENDING), ("created_at", ASCENDING)], name="by_employee"
-        ),
         # a delivery's claim asks whether an earlier row of its employee waits to be fanned out: on
         # the embedded server, without it that reads every row waiting (docs/capacity.md)
         IndexModel([("state", ASCENDING), ("employee_id", ASCENDING), ("created_at", ASCENDING)], name="unfanned"),

@@ -82,7 +82,9 @@ DELIVERY_INDEXES: dict[str, list[IndexModel]] = {
     ],
     "admin_alerts": [IndexModel([("tenant_id", ASCENDING), ("at", DESCENDING)], name="by_tenant")],
 }
-RETIRED_INDEXES = {"deliveries": ["due", "leases", "stream"]}  # an earlier version's: dropped at start-up
+# an earlier version's, dropped at start-up; the outbox's ``by_employee`` was read by nothing, and
+# every write of a row (one per check-in, one per fan-out) paid for it
+RETIRED_INDEXES = {"deliveries": ["due", "leases", "stream"], "outbox": ["by_employee"]}
 
 
 def _stream(subscription_id: str, employee_id: str) -> str:
@@ -473,9 +475,9 @@ class MongoDeliveryRepository:
         self, tenant_id: str, since: datetime, subscriptions: Sequence[Subscription], now: datetime
     ) -> int:
         made = 0
-        async for stored in self._outbox.find(
-            {"tenant_id": tenant_id, "created_at": {"$gte": since}, "state": OUTBOX_DISPATCHED}
-        ):
+        async for stored in self._outbox.find({"state": OUTBOX_DISPATCHED, "created_at": {"$gte": since}}):
+            if stored["tenant_id"] != tenant_id:  # the filter is exactly the index ``pending``
+                continue
             row = outbox_message(stored)
             for sub in subscriptions:
                 if sub.wants(row.type):
