@@ -95,6 +95,11 @@ class WorkerSettings(BaseModel):
     max_attempts: int = Field(default=5, ge=1)
     retry_base_s: float = Field(default=1.0, gt=0, description="first retry delay; doubles each attempt")
     retry_max_s: float = Field(default=60.0, gt=0)
+    tenant_reuse_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="a worker reuses its read of a tenant this long (a settings change reaches it within this)",
+    )
 
 
 class SchedulerSettings(BaseModel):

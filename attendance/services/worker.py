@@ -60,6 +60,7 @@ class JobWorker:
         self._claimed: list[CheckInJob] = []  # claimed in a batch, not yet taken by a slot
         self._claimed_at = 0.0  # time.monotonic() of that claim
         self._claiming = asyncio.Lock()
+        self._tenants: dict[str, tuple[float, Tenant | None]] = {}  # tenant id -> (time.monotonic(), its read)
 
     async def run(self, stop: asyncio.Event) -> None:
         await asyncio.gather(self._heartbeat(stop), *(self._slot(stop) for _ in range(self._s.concurrency)))
@@ -144,7 +145,7 @@ class JobWorker:
         started = time.perf_counter()
         with log_context(job_id=job.id):
             try:
-                tenant = await self._deps.tenants.get(job.tenant_id)  # read once: deciding, then discarding
+                tenant = await self._tenant(job.tenant_id)
                 outcome = await self._decide(job, tenant)
             except TransientJobError as exc:
                 await self._retry(job, str(exc), counts=exc.counts)
@@ -175,6 +176,17 @@ class JobWorker:
             self.stats.done += 1
             self._metrics.checkin_finished(outcome.kind.value, (decided_at - job.received_at).total_seconds())
             log.info("job done outcome=%s ms=%.0f", outcome.kind.value, (time.perf_counter() - started) * 1000)
+
+    async def _tenant(self, tenant_id: str) -> Tenant | None:
+        """The job's tenant, for deciding and then for discarding its photo: read again when the
+        last read is ``tenant_reuse_s`` old (a busy tenant's jobs share one read a second)."""
+        now = time.monotonic()
+        read = self._tenants.get(tenant_id)
+        if read is not None and now - read[0] < self._s.tenant_reuse_s:
+            return read[1]
+        tenant = await self._deps.tenants.get(tenant_id)
+        self._tenants[tenant_id] = (now, tenant)
+        return tenant
 
     async def _discard(self, job: CheckInJob, tenant: Tenant | None) -> None:
         """The photo is deleted once the check-in is decided: an uploaded one always (the buffer's TTL

@@ -79,7 +79,9 @@ async def submit(
     )
 
 
-FAST = WorkerSettings(concurrency=2, lease_s=30, poll_min_s=0.01, poll_max_s=0.05, retry_base_s=0.05, max_attempts=4)
+FAST = WorkerSettings(
+    concurrency=2, lease_s=30, poll_min_s=0.01, poll_max_s=0.05, retry_base_s=0.05, max_attempts=4, tenant_reuse_s=0
+)  # tenant_reuse_s=0: a test that changes a tenant's settings sees them in its next check-in
 
 
 async def drain(

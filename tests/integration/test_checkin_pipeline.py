@@ -4,6 +4,7 @@ photos and replies over real HTTP to a stand-in platform."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 from datetime import datetime, timedelta
 
@@ -226,3 +227,33 @@ async def test_a_worker_claims_a_batch_for_its_slots_and_gives_back_what_it_neve
     states = {d["_id"]: (d["state"], d["attempts"]) async for d in jobs}
     assert states[first.id] == states[second.id] == ("running", 1)  # their slots': finished by them, or their lease
     assert sorted(v for k, v in states.items() if k not in (first.id, second.id)) == [("queued", 0)] * 4
+
+
+async def test_a_worker_reuses_its_tenant_read_for_tenant_reuse_s(  # type: ignore[no-untyped-def]
+    container: Container, platform: FakeChatPlatform, photo
+) -> None:
+    """A busy tenant's check-ins share one read of it: a settings change made meanwhile reaches
+    the worker when the read is ``tenant_reuse_s`` old (here: never, then at once)."""
+    tid, _ = await tenant_with_people(container, photo)
+    platform.photos |= {
+        "ada.jpg": photo("Serena_Williams/2.jpg"),
+        "bob.jpg": photo("Queen_Rania/2.jpg"),
+        "cy.jpg": photo("Jesse_Jackson/2.jpg"),
+    }
+
+    def worker(reuse_s: float) -> JobWorker:
+        settings = FAST.model_copy(update={"tenant_reuse_s": reuse_s})
+        return JobWorker(deps=container.checkin, replier=container.replier, buffer=container.buffer, settings=settings)
+
+    reusing, rereading = worker(600.0), worker(0.0)
+    for w in (reusing, rereading):  # each reads the tenant once before the change
+        ada, _ = await submit(container, tid, "ADA", platform.photo_url("ada.jpg"), reply_to=platform.reply_url)
+        await w.handle(ada)
+    tenant = await container.deps.tenants.get(tid)
+    assert tenant is not None
+    await container.deps.tenants.set_policy(tid, dataclasses.replace(tenant.policy, pose_challenge=True))
+    bob, _ = await submit(container, tid, "BOB", platform.photo_url("bob.jpg"), reply_to=platform.reply_url)
+    await reusing.handle(bob)  # its read from before the change
+    cy, _ = await submit(container, tid, "CY", platform.photo_url("cy.jpg"), reply_to=platform.reply_url)
+    await rereading.handle(cy)  # reads again
+    assert [r["outcome"] for r in platform.replies][2:] == ["accepted", "pose_asked"]
