@@ -21,7 +21,7 @@ from attendance.core.domain.checkins import RETRIED_WITHIN
 from attendance.core.domain.faces import FaceModelCard
 from attendance.core.domain.model import ADAPTED_PER_PERSON, FaceTemplate
 from attendance.core.matching import Gallery
-from attendance.core.ports import AuditLog, ConsentRepository, JobQueue, TemplateRepository, TenantRepository
+from attendance.core.ports import AuditLog, Clock, ConsentRepository, JobQueue, TemplateRepository, TenantRepository
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ class Settling:
     consents: ConsentRepository
     jobs: JobQueue  # the refused attempts
     audit: AuditLog
+    clock: Clock
 
 
 class TemplateGalleryCache:
@@ -111,6 +112,7 @@ class TemplateGalleryCache:
             consents=consents,
             refusals=refusals,
             keep=ADAPTED_PER_PERSON,
+            now=self._settling.clock.now(),
         )
         await self._templates.settle_adapted(tenant_id, settled)
         for t in templates:

@@ -96,7 +96,8 @@ async def test_a_check_in_reads_only_its_own_persons_documents_in_a_large_tenant
         await submit(container, tid, "ADA", platform.photo_url("ada.jpg"), reply_to=platform.reply_url)
         await drain(container, platform, 1)
         # and the next gallery load, which settles the pending template the check-in left
-        settling = Settling(consents=container.deps.consents, jobs=container.checkin.jobs, audit=container.deps.audit)
+        d = container.deps
+        settling = Settling(consents=d.consents, jobs=container.checkin.jobs, audit=d.audit, clock=d.clock)
         galleries = TemplateGalleryCache(
             container.deps.tenants, container.deps.templates, engine.model, settling, max_age_s=0.0
         )

@@ -26,7 +26,7 @@ async def reload(c: Container, engine, tid: str) -> Gallery:  # type: ignore[no-
     """What a worker loads once its gallery's hour is up: it settles the pending templates."""
     tenant = await c.deps.tenants.get(tid)
     assert tenant is not None
-    settling = Settling(consents=c.deps.consents, jobs=c.checkin.jobs, audit=c.deps.audit)
+    settling = Settling(consents=c.deps.consents, jobs=c.checkin.jobs, audit=c.deps.audit, clock=c.deps.clock)
     stale = TemplateGalleryCache(c.deps.tenants, c.deps.templates, engine.model, settling, max_age_s=0.0)
     return await stale.gallery(tid, tenant.template_version)
 

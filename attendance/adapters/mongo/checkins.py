@@ -43,7 +43,8 @@ EXPIRED_EVERY = timedelta(
 )  # how often a claim also looks for jobs whose lease ended (and reads the whole queue)
 WINDOW = (timedelta(milliseconds=20), timedelta(minutes=5))  # the claim's window after the head: its bounds
 RECENT = timedelta(days=7)  # how far back ``day`` looks for a recent sequence number
-JOB_KEPT = timedelta(days=2)  # far longer than Slack (minutes) or Teams redeliver an activity
+JOB_KEPT = timedelta(days=2)  # far longer than Slack (minutes) or Teams redeliver an activity; and than
+# a pending adapted template waits (adaptation.PENDING_KEPT) plus RETRIED_WITHIN: its refusals are jobs
 
 CHECKIN_INDEXES: dict[str, list[IndexModel]] = {
     "checkin_jobs": [

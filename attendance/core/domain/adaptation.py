@@ -6,7 +6,8 @@ made when a worker next loads the tenant's gallery, for all pending templates at
 take adapted templates at a load anyway, ``services/galleries.py``): a pending template is
 confirmed when the tenant still adapts, the person's consent is active (it is kept under that
 consent), and the same identity had no refused attempt (``REFUSED_MATCHES``) within
-``RETRIED_WITHIN`` of the check-in, before or after it; otherwise it is dropped. Then each person
+``RETRIED_WITHIN`` of the check-in, before or after it; otherwise it is dropped (and when it
+waited longer than ``PENDING_KEPT``: the refusals are no longer known). Then each person
 keeps their newest ``ADAPTED_PER_PERSON`` adapted templates. A pending template is never matched
 against, and one stored after its person's erasure (a check-in decided meanwhile) finds no consent
 and is dropped.
@@ -16,10 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from attendance.core.domain.checkins import RETRIED_WITHIN
 from attendance.core.domain.model import FaceTemplate
+
+# a pending template not settled within this is dropped: the refused attempts it is checked
+# against are kept only so long (the job queue keeps a job two days: adapters/mongo/checkins.py)
+PENDING_KEPT = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,10 +52,11 @@ def settle_adapted(
     consents: Mapping[str, str],
     refusals: Sequence[Refusal],
     keep: int,
+    now: datetime,
 ) -> Settled:
     """``templates``: a tenant's templates, the pending ones among them; ``consents``: the active
     consent of each person (by employee id); ``refusals``: those of the pending templates'
-    identities around their check-ins."""
+    identities around their check-ins. A pending template older than ``PENDING_KEPT`` is dropped."""
     settled = Settled()
     for t in templates:
         if t.pending is None:
@@ -63,7 +69,7 @@ def settle_adapted(
             for r in refusals
         )
         consent = consents.get(t.employee_id)
-        if adapting and consent is not None and not refused:
+        if adapting and consent is not None and not refused and now - p.received_at <= PENDING_KEPT:
             settled.confirmed[t.id] = consent
         else:
             settled.dropped.append(t.id)

@@ -217,6 +217,7 @@ async def build(
 
             face = TracedFaceEngine(face, tracer)
         identities = MongoChatIdentityRepository(db)
+        clock = clock or SystemClock()
         carrier = tracer.carrier if tracer is not None else None  # stored with queued work: traces cross processes
         consents, audit, jobs = MongoConsentRepository(db), MongoAuditLog(db), MongoJobQueue(db, trace=carrier)
         deps = EnrollmentDeps(
@@ -228,9 +229,9 @@ async def build(
             audit=audit,
             engine=face,
             galleries=TemplateGalleryCache(
-                tenants, templates, face.model, Settling(consents=consents, jobs=jobs, audit=audit)
+                tenants, templates, face.model, Settling(consents=consents, jobs=jobs, audit=audit, clock=clock)
             ),
-            clock=clock or SystemClock(),
+            clock=clock,
         )
         http = aiohttp.ClientSession()
         stack.push_async_callback(http.close)
