@@ -337,6 +337,16 @@ class MongoEmployeeRepository:
 # ---------------------------------------------------------------- consents
 
 
+def _newest_active(consents: Sequence[Doc]) -> dict[str, Doc]:
+    """Employee id -> their newest consent not withdrawn, among these."""
+    newest: dict[str, Doc] = {}
+    for d in consents:
+        mine = newest.get(d["employee_id"])
+        if d.get("withdrawn_at") is None and (mine is None or d["given_at"] > mine["given_at"]):
+            newest[d["employee_id"]] = d
+    return newest
+
+
 @translated
 class MongoConsentRepository:
     def __init__(self, db: Database) -> None:
@@ -360,7 +370,7 @@ class MongoConsentRepository:
         # the filter is exactly the index (see INDEXES); the rest is picked here, from the few
         # consents of one person: a further field makes the embedded server read the whole tenant
         docs = await self._c.find({"tenant_id": tenant_id, "employee_id": employee_id}).to_list()
-        doc = max((d for d in docs if d.get("withdrawn_at") is None), key=lambda d: d["given_at"], default=None)
+        doc = _newest_active(docs).get(employee_id)
         if doc is None:
             return None
         return Consent(
@@ -376,12 +386,8 @@ class MongoConsentRepository:
 
     async def active_for(self, tenant_id: str, employee_ids: Iterable[str]) -> dict[str, str]:
         people = {"tenant_id": tenant_id, "employee_id": {"$in": sorted(set(employee_ids))}}  # exactly the index
-        latest: dict[str, Doc] = {}
-        async for d in self._c.find(people, {"employee_id": 1, "given_at": 1, "withdrawn_at": 1}):
-            mine = latest.get(d["employee_id"])
-            if d.get("withdrawn_at") is None and (mine is None or d["given_at"] > mine["given_at"]):
-                latest[d["employee_id"]] = d
-        return {employee_id: str(d["_id"]) for employee_id, d in latest.items()}
+        docs = await self._c.find(people, {"employee_id": 1, "given_at": 1, "withdrawn_at": 1}).to_list()
+        return {employee_id: str(d["_id"]) for employee_id, d in _newest_active(docs).items()}
 
     async def withdraw_all(self, tenant_id: str, employee_id: str, at: datetime) -> int:
         result = await self._c.update_many(
