@@ -12,7 +12,15 @@ from datetime import timedelta
 from attendance.core.domain.deliveries import Attempt, DeliveryState, OutboxMessage, ResultKind
 from attendance.entrypoints.bootstrap import Container, dispatcher
 from tests.fakes.receivers import wait_until
-from tests.harness.deliveries import delivered, punches, running, tenant_with_staff, webhook_receiver, webhook_to
+from tests.harness.deliveries import (
+    delivered,
+    punch_rows,
+    punches,
+    running,
+    tenant_with_staff,
+    webhook_receiver,
+    webhook_to,
+)
 
 
 async def fanned_out(c: Container, staff: int, rounds: int) -> tuple[str, list[OutboxMessage]]:
@@ -119,3 +127,28 @@ async def test_a_chain_whose_lease_ran_out_is_taken_again_and_its_old_claim_cann
     await c.deliveries.release(first, now)  # a, late: no longer its claim
     docs = [d async for d in c.db["deliveries"].find({"tenant_id": tenant_id})]
     assert {(d["state"], d["attempts"], d["dispatcher"]) for d in docs} == {("in_flight", 2, "b")}
+
+
+async def test_a_stream_waits_for_an_earlier_row_of_its_employee_not_yet_fanned_out(container: Container) -> None:
+    """A row written late (its writer was slow) with an earlier time than deliveries already
+    fanned out holds its employee's deliveries back until it is fanned out; a row not fanned out
+    yet that is later than them does not."""
+    c = container
+    tenant_id, people = await tenant_with_staff(c, 2)
+    async with webhook_receiver() as receiver:
+        await webhook_to(c, tenant_id, receiver, "hook")
+        rows = punch_rows(tenant_id, people, 3)  # ada, bob, ada, bob, ada, bob
+        ada = [r for r in rows if r.employee_id == people[0].id]
+        bob = [r for r in rows if r.employee_id == people[1].id]
+        await c.deliveries.add_outbox([ada[1], ada[2], *bob[:2]])
+        assert await dispatcher(c).fan_out_once() == 4
+        await c.deliveries.add_outbox([ada[0], bob[2]])  # ada's first, late; bob's third, in time
+        now, lease = c.deps.clock.now(), timedelta(seconds=30)
+        chains = await c.deliveries.claim("d", now, lease, 10)
+        assert [[x.msg_id for x in chain] for chain in chains] == [[r.id for r in bob[:2]]]  # not ada's
+        await c.deliveries.release([x for chain in chains for x in chain], now)
+        assert await dispatcher(c).fan_out_once() == 2
+        chains = await c.deliveries.claim("d", c.deps.clock.now(), lease, 10)
+        assert sorted([x.msg_id for x in chain] for chain in chains) == sorted(
+            [[r.id for r in ada], [r.id for r in bob]]
+        )

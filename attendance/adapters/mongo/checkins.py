@@ -65,10 +65,9 @@ CHECKIN_INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("tenant_id", ASCENDING), ("at", ASCENDING)], name="by_time"),
     ],
     "outbox": [
+        # the rows to fan out, and a delivery's claim asking whether an earlier row of its employee
+        # still waits to be fanned out (the rows made before the deliveries it asks about)
         IndexModel([("state", ASCENDING), ("created_at", ASCENDING)], name="pending"),
-        # a delivery's claim asks whether an earlier row of its employee waits to be fanned out: on
-        # the embedded server, without it that reads every row waiting (docs/capacity.md)
-        IndexModel([("state", ASCENDING), ("employee_id", ASCENDING), ("created_at", ASCENDING)], name="unfanned"),
     ],
 }
 

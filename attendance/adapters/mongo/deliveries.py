@@ -83,8 +83,9 @@ DELIVERY_INDEXES: dict[str, list[IndexModel]] = {
     "admin_alerts": [IndexModel([("tenant_id", ASCENDING), ("at", DESCENDING)], name="by_tenant")],
 }
 # an earlier version's, dropped at start-up; the outbox's ``by_employee`` was read by nothing, and
-# every write of a row (one per check-in, one per fan-out) paid for it
-RETIRED_INDEXES = {"deliveries": ["due", "leases", "stream"], "outbox": ["by_employee"]}
+# every write of a row (one per check-in, one per fan-out) paid for it; ``unfanned`` is served by
+# ``pending`` now (``_unfanned``)
+RETIRED_INDEXES = {"deliveries": ["due", "leases", "stream"], "outbox": ["by_employee", "unfanned"]}
 
 
 def _stream(subscription_id: str, employee_id: str) -> str:
@@ -247,13 +248,21 @@ class MongoDeliveryRepository:
 
     # ------------------------------------------------------------ claiming, in order per stream
 
-    async def _unfanned(self, employees: Collection[str]) -> dict[tuple[str, str], tuple[datetime, str]]:
-        """The earliest outbox row not fanned out yet, per (tenant, employee) of ``employees``."""
+    async def _unfanned(
+        self, employees: Collection[str], latest: datetime
+    ) -> dict[tuple[str, str], tuple[datetime, str]]:
+        """The earliest outbox row not fanned out yet, per (tenant, employee) of ``employees``,
+        among the rows made up to ``latest`` (the latest delivery asked about: only an earlier row
+        can hold one back). The outbox's ``pending`` index, exactly: the rows a burst has not
+        fanned out yet are later than every delivery already fanned out, so this reads none of
+        them (asked by employee, the embedded server read every waiting row of each)."""
         earliest: dict[tuple[str, str], tuple[datetime, str]] = {}
         async for row in self._outbox.find(
-            {"state": OUTBOX_PENDING, "employee_id": {"$in": sorted(employees)}},
+            {"state": OUTBOX_PENDING, "created_at": {"$lte": latest}},
             {"tenant_id": 1, "employee_id": 1, "created_at": 1},
         ):
+            if row["employee_id"] not in employees:
+                continue
             key = (str(row["tenant_id"]), str(row["employee_id"]))
             at = (row["created_at"], str(row["_id"]))
             earliest[key] = min(earliest.get(key, at), at)
@@ -292,7 +301,7 @@ class MongoDeliveryRepository:
         docs = await self._waiting(where)
         if not docs:
             return []
-        unfanned = await self._unfanned({str(d["employee_id"]) for d in docs})
+        unfanned = await self._unfanned({str(d["employee_id"]) for d in docs}, max(d["created_at"] for d in docs))
         streams: dict[str, builtins.list[Doc]] = {}
         for doc in docs:
             streams.setdefault(str(doc["stream"]), []).append(doc)
