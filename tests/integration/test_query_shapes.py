@@ -10,16 +10,22 @@ settles the adapted template it left, with the server's own profiler and asks th
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
 
+from attendance.adapters.mongo.deliveries import WAITING, delivery_doc
+from attendance.adapters.mongo.outbox import outbox_doc
 from attendance.core.domain.checkins import AttendanceEvent, Direction
+from attendance.core.domain.deliveries import Attempt, DeliveryState, ResultKind
 from attendance.core.domain.model import ChatIdentity, Consent, Employee, FaceQuality, FaceTemplate, new_id
-from attendance.entrypoints.bootstrap import Container
+from attendance.entrypoints.bootstrap import Container, dispatcher
 from attendance.services.galleries import Settling, TemplateGalleryCache
 from tests.fakes.chat import FakeChatPlatform
 from tests.harness.checkins import drain, submit, tenant_with_people
+from tests.harness.deliveries import punch_rows, punches, tenant_with_staff, webhook_receiver, webhook_to
 
 OTHERS = 100  # people besides the three of the check-in tests
 MOST = 10  # documents one read of the check-in may return: a person's own, the job's
@@ -143,3 +149,65 @@ def _by_id_first(query: dict[str, Any]) -> bool:
     """``{_id: x | {$in: [...]}, ...}``: the server fetches those ids before any other clause."""
     first, value = next(iter(query.items()), ("", None))
     return first == "_id" and (not isinstance(value, dict) or list(value) == ["$in"])
+
+
+HISTORY = 300  # deliveries delivered and outbox rows fanned out before, in the same tenant
+WAITING_MOST = 10  # what one read of the dispatcher below may return: the work waiting now
+
+
+async def test_a_dispatcher_reads_only_the_work_waiting_now_not_the_history(container: Container) -> None:
+    """Fanning out, claiming, finishing, and holding, resuming or cancelling a subscription's
+    deliveries read what waits, however many deliveries were made before: each read is exactly
+    an index's shape, looks up ``_id`` first, or names ``state`` first with waiting states (the
+    partitions' index leads with it; the server plans a filter of another shape by its first
+    clause that has an index)."""
+    c = container
+    tenant_id, people = await tenant_with_staff(c, 3)
+    async with webhook_receiver() as receiver:
+        sub_id, _ = await webhook_to(c, tenant_id, receiver, "hook")
+    past = c.deps.clock.now() - timedelta(days=30)
+    old = punch_rows(tenant_id, people, HISTORY // 3)
+    await c.db["outbox"].insert_many([{**outbox_doc(r), "state": "dispatched"} for r in old])
+    await c.db["deliveries"].insert_many(
+        [{**delivery_doc(dataclasses.replace(r, created_at=past), sub_id, past), "state": "delivered"} for r in old]
+    )
+    await punches(c, tenant_id, people, 1)
+
+    await c.db.command("profile", 2)
+    try:
+        assert await dispatcher(c).fan_out_once() == 3
+        now = c.deps.clock.now()
+        chains = await c.deliveries.claim("d", now, timedelta(seconds=30), 10)
+        done = Attempt(at=now, result=ResultKind.DELIVERED, status=204, detail="", ms=1.0)
+        head = chains[0][0]
+        await c.deliveries.finish(
+            head, state=DeliveryState.DELIVERED, next_attempt_at=None, attempt=done, followup=None, now=now
+        )
+        await c.deliveries.release([x for chain in chains[1:] for x in chain], now)
+        assert await c.deliveries.hold(tenant_id, sub_id) == 2
+        assert await c.deliveries.resume(tenant_id, sub_id, now) == 2
+        assert await c.deliveries.cancel(tenant_id, sub_id) == 2
+    finally:
+        await c.db.command("profile", 0)
+
+    profiled = [d async for d in c.db["system.profile"].find({})]
+    reads = [r for d in profiled for r in _reads(d) if r[0] in ("outbox", "deliveries")]
+    assert {coll for coll, _, _ in reads} == {"outbox", "deliveries"}
+    wrong: dict[str, str] = {}
+    for coll, query, sort in reads:
+        shape = f"{coll} {list(query)}"
+        plan = {"find": coll, "filter": query, **({"sort": sort} if sort else {})}
+        explained = await c.db.command({"explain": plan, "verbosity": "executionStats"})
+        returned = int(explained["executionStats"]["nReturned"])
+        if not (_index_shaped(explained) or _by_id_first(query) or _waiting_first(coll, query)):
+            wrong[shape] = "not index-shaped: the server reads one clause's whole range"
+        elif returned > WAITING_MOST:
+            wrong[shape] = f"{returned} documents"
+    assert not wrong, f"reads beyond the work waiting now: {wrong}"
+
+
+def _waiting_first(collection: str, query: dict[str, Any]) -> bool:
+    """``{state: a waiting state | {$in: waiting states}, ...}`` on the deliveries."""
+    first, value = next(iter(query.items()), ("", None))
+    states = set(value["$in"]) if isinstance(value, dict) and list(value) == ["$in"] else {value}
+    return collection == "deliveries" and first == "state" and states <= set(WAITING)
