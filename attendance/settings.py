@@ -114,6 +114,14 @@ class DispatcherSettings(BaseModel):
     """Outbound delivery (webhooks, Workday, ADP). The retry schedule is ``webhook_retry_schedule``."""
 
     concurrency: int = Field(default=16, ge=1, le=512, description="deliveries in flight per dispatcher process")
+    db_connections: int = Field(
+        default=4,
+        ge=1,
+        le=100,
+        description="database connections a dispatcher process opens at most: its loops (fan-out, claims, "
+        "finishes, partitions) need a few; more only make a shared database switch between commands "
+        "(docs/capacity.md)",
+    )
     lease_s: float = Field(default=60.0, gt=0, description="a claimed delivery is taken again after this")
     timeout_s: float = Field(default=15.0, gt=0, description="one HTTP call to a receiver")
     poll_min_s: float = Field(default=0.02, gt=0)

@@ -1,14 +1,15 @@
 """Several dispatchers on the real database: one at a time fans out (take_turn/end_turn), and a turn
 its holder stopped renewing passes on when its lease ends; the stream partitions are shared out
 evenly (balance), each held by one dispatcher, and passed on when their holder leaves or stops
-renewing."""
+renewing; a dispatcher keeps a few database connections."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 from attendance.adapters.mongo.deliveries import PARTS
-from attendance.entrypoints.bootstrap import Container
+from attendance.entrypoints.bootstrap import Container, build
+from attendance.settings import Settings
 
 
 async def test_one_dispatcher_at_a_time_holds_a_turn(container: Container) -> None:
@@ -43,3 +44,15 @@ async def test_the_partitions_are_shared_out_each_held_by_one_dispatcher(contain
     assert await repo.balance("b", now + timedelta(seconds=13), lease) == list(range(PARTS))
     await repo.leave("b")  # b stops: everything is free at once
     assert await repo.balance("c", now + timedelta(seconds=14), lease) == list(range(PARTS))
+
+
+async def test_a_dispatcher_opens_a_few_database_connections_and_the_other_roles_the_drivers_default(  # type: ignore[no-untyped-def]
+    settings: Settings, mongo_server, engine
+) -> None:
+    """A dispatcher's loops need a few connections; more only make a shared database switch
+    between their commands (docs/capacity.md). The setting reaches the driver's pool."""
+    few = settings.model_copy(update={"dispatcher": settings.dispatcher.model_copy(update={"db_connections": 3})})
+    async with build(few, uri=mongo_server.uri, engine=engine, role="dispatcher") as c:
+        assert c.client.options.pool_options.max_pool_size == 3
+    async with build(few, uri=mongo_server.uri, engine=engine, role="worker") as c:
+        assert c.client.options.pool_options.max_pool_size == 100

@@ -92,12 +92,21 @@ def translated(cls: C) -> C:
 
 
 def connect(
-    uri: str, *, server_selection_timeout_ms: int = 10_000, operation_timeout_ms: int = 30_000
+    uri: str,
+    *,
+    server_selection_timeout_ms: int = 10_000,
+    operation_timeout_ms: int = 30_000,
+    max_connections: int = 100,
 ) -> AsyncMongoClient[Doc]:
     """One client per event loop and process; created by the composition root only. Every
-    operation is bounded (``timeoutMS``): a stuck server is an error to retry, never a hang."""
+    operation is bounded (``timeoutMS``, the wait for a free connection included): a stuck server
+    is an error to retry, never a hang. ``max_connections``: PyMongo's pool size (its default)."""
     return AsyncMongoClient(
-        uri, tz_aware=True, serverSelectionTimeoutMS=server_selection_timeout_ms, timeoutMS=operation_timeout_ms
+        uri,
+        tz_aware=True,
+        serverSelectionTimeoutMS=server_selection_timeout_ms,
+        timeoutMS=operation_timeout_ms,
+        maxPoolSize=max_connections,
     )
 
 

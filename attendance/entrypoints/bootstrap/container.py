@@ -193,7 +193,8 @@ async def build(
     role: str = "cli",
 ) -> AsyncIterator[Container]:
     """Everything a role needs. ``engine`` defaults to the in-process dlib engine. ``role`` names the
-    process in its traces (tracing on: ``tracing.endpoint``)."""
+    process in its traces (tracing on: ``tracing.endpoint``); a dispatcher's client keeps
+    ``dispatcher.db_connections`` connections at most."""
     cipher = template_cipher(settings)  # face templates, chat tokens and webhook secrets; before connecting
     async with contextlib.AsyncExitStack() as stack:
         tracer = tracer_for(settings, role)
@@ -205,6 +206,7 @@ async def build(
             uri,
             server_selection_timeout_ms=settings.database.server_selection_timeout_ms,
             operation_timeout_ms=settings.database.operation_timeout_ms,
+            max_connections=settings.dispatcher.db_connections if role == "dispatcher" else 100,
         )
         stack.push_async_callback(client.close)
         db = client[settings.database.name]
