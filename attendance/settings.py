@@ -115,12 +115,12 @@ class DispatcherSettings(BaseModel):
 
     concurrency: int = Field(default=16, ge=1, le=512, description="deliveries in flight per dispatcher process")
     db_connections: int = Field(
-        default=4,
+        default=3,
         ge=1,
         le=100,
-        description="database connections a dispatcher process opens at most: its loops (fan-out, claims, "
-        "finishes, partitions) need a few; more only make a shared database switch between commands "
-        "(docs/capacity.md)",
+        description="database connections a dispatcher process opens at most: one for each of its loops "
+        "(fan-out, claims and partitions, finishes), each one command at a time; more only make a shared "
+        "database switch between commands (docs/capacity.md)",
     )
     lease_s: float = Field(default=60.0, gt=0, description="a claimed delivery is taken again after this")
     timeout_s: float = Field(default=15.0, gt=0, description="one HTTP call to a receiver")

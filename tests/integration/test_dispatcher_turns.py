@@ -51,8 +51,8 @@ async def test_a_dispatcher_opens_a_few_database_connections_and_the_other_roles
 ) -> None:
     """A dispatcher's loops need a few connections; more only make a shared database switch
     between their commands (docs/capacity.md). The setting reaches the driver's pool."""
-    few = settings.model_copy(update={"dispatcher": settings.dispatcher.model_copy(update={"db_connections": 3})})
+    few = settings.model_copy(update={"dispatcher": settings.dispatcher.model_copy(update={"db_connections": 2})})
     async with build(few, uri=mongo_server.uri, engine=engine, role="dispatcher") as c:
-        assert c.client.options.pool_options.max_pool_size == 3
+        assert c.client.options.pool_options.max_pool_size == 2
     async with build(few, uri=mongo_server.uri, engine=engine, role="worker") as c:
         assert c.client.options.pool_options.max_pool_size == 100
