@@ -89,6 +89,17 @@ async def traced(
             await c.client.drop_database(settings.database.name)
 
 
+async def _exported(tracer: OpenTelemetryTracer, collector: OtlpCollector, name: str, timeout: float = 30.0) -> None:
+    """Flushed until a span called ``name`` reached the collector (or ``timeout``)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        assert await asyncio.to_thread(tracer.flush)
+        if collector.named(name) or loop.time() > deadline:
+            return
+        await asyncio.sleep(0.05)  # polling a condition with a deadline
+
+
 async def test_a_slack_check_in_is_one_trace_from_the_request_to_the_face_analysis(
     traced: Harness, collector: OtlpCollector
 ) -> None:
@@ -100,11 +111,12 @@ async def test_a_slack_check_in_is_one_trace_from_the_request_to_the_face_analys
         assert probe.status == 200
     [answer] = await h.answer_to("UADA")
     assert str(answer.get("text", "")).startswith("Checked in at ")
-    assert await jobs_settled(h.c, h.tenant_id) == {"done"}  # the decision's span ends with the job
+    assert await jobs_settled(h.c, h.tenant_id) == {"done"}
     tracer = h.c.tracer
     assert isinstance(tracer, OpenTelemetryTracer)
-    # the exporter posts from its own thread, to a collector served by this event loop
-    assert await asyncio.to_thread(tracer.flush)
+    # the decision's span ends a moment after its job is marked done (the worker then discards the
+    # photo), and the exporter posts from its own thread to a collector served by this event loop
+    await _exported(tracer, collector, "checkin.decide")
 
     [request] = [s for s in collector.named("POST /slack/events") if s.attributes.get("http.response.status_code")]
     assert request.kind == 2 and request.parent_id == ""  # SERVER, and a trace of its own
