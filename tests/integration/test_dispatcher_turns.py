@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from attendance.adapters.mongo.deliveries import PARTS
+from attendance.adapters.mongo.repositories import DRIVER_CONNECTIONS
 from attendance.entrypoints.bootstrap import Container, build
 from attendance.settings import Settings
 
@@ -55,4 +56,4 @@ async def test_a_dispatcher_opens_a_few_database_connections_and_the_other_roles
     async with build(few, uri=mongo_server.uri, engine=engine, role="dispatcher") as c:
         assert c.client.options.pool_options.max_pool_size == 2
     async with build(few, uri=mongo_server.uri, engine=engine, role="worker") as c:
-        assert c.client.options.pool_options.max_pool_size == 100
+        assert c.client.options.pool_options.max_pool_size == DRIVER_CONNECTIONS == 100

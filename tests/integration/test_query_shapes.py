@@ -6,8 +6,8 @@ withdrawn_at}`` the tenant's: every consent of the company. So each query of the
 either index-shaped, with the rest picked in Python, or looks up ``_id`` first (the guard of a
 claim or a finish). This records the commands of a real check-in, and of the gallery load that
 settles the adapted template it left, with the server's own profiler and asks the server's
-``explain`` about each, in a tenant of a hundred more people. A dispatcher's reads likewise meet only the work waiting
-now, not the deliveries made before (the last test)."""
+``explain`` about each, in a tenant of a hundred more people. A dispatcher's reads likewise meet
+only the work waiting now, not the deliveries made before (the last test)."""
 
 from __future__ import annotations
 

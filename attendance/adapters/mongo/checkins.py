@@ -38,9 +38,8 @@ from attendance.core.domain.checkins import (
 from attendance.core.domain.deliveries import OutboxMessage
 from attendance.core.ports import Fingerprint, SequenceTaken
 
-EXPIRED_EVERY = timedelta(
-    seconds=2
-)  # how often a claim also looks for jobs whose lease ended (and reads the whole queue)
+# how often a claim also looks for jobs whose lease ended (and reads the whole queue)
+EXPIRED_EVERY = timedelta(seconds=2)
 WINDOW = (timedelta(milliseconds=20), timedelta(minutes=5))  # the claim's window after the head: its bounds
 RECENT = timedelta(days=7)  # how far back ``day`` looks for a recent sequence number
 JOB_KEPT = timedelta(days=2)  # far longer than Slack (minutes) or Teams redeliver an activity; and than

@@ -91,16 +91,19 @@ def translated(cls: C) -> C:
     return cls
 
 
+DRIVER_CONNECTIONS = 100  # PyMongo's own pool size: every role but the dispatcher keeps it
+
+
 def connect(
     uri: str,
     *,
     server_selection_timeout_ms: int = 10_000,
     operation_timeout_ms: int = 30_000,
-    max_connections: int = 100,
+    max_connections: int = DRIVER_CONNECTIONS,
 ) -> AsyncMongoClient[Doc]:
     """One client per event loop and process; created by the composition root only. Every
     operation is bounded (``timeoutMS``, the wait for a free connection included): a stuck server
-    is an error to retry, never a hang. ``max_connections``: PyMongo's pool size (its default)."""
+    is an error to retry, never a hang. ``max_connections``: the pool's size."""
     return AsyncMongoClient(
         uri,
         tz_aware=True,

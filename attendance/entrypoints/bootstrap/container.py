@@ -36,6 +36,7 @@ from attendance.adapters.mongo.chat_identities import MongoChatIdentityRepositor
 from attendance.adapters.mongo.checkins import MongoAttendanceStore, MongoChallengeStore, MongoJobQueue
 from attendance.adapters.mongo.deliveries import MongoDeliveryRepository
 from attendance.adapters.mongo.repositories import (
+    DRIVER_CONNECTIONS,
     Database,
     MongoAuditLog,
     MongoConsentRepository,
@@ -206,7 +207,7 @@ async def build(
             uri,
             server_selection_timeout_ms=settings.database.server_selection_timeout_ms,
             operation_timeout_ms=settings.database.operation_timeout_ms,
-            max_connections=settings.dispatcher.db_connections if role == "dispatcher" else 100,
+            max_connections=settings.dispatcher.db_connections if role == "dispatcher" else DRIVER_CONNECTIONS,
         )
         stack.push_async_callback(client.close)
         db = client[settings.database.name]
