@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
+import pytest
+
+from attendance.adapters.embedded.secantus import EmbeddedMongo
+from attendance.adapters.mongo.deliveries import PARTS, MongoDeliveryRepository
+from attendance.adapters.mongo.repositories import connect
 from attendance.core.domain.deliveries import Attempt, DeliveryState, OutboxMessage, ResultKind
 from attendance.entrypoints.bootstrap import Container, dispatcher
 from tests.fakes.receivers import wait_until
@@ -21,6 +27,7 @@ from tests.harness.deliveries import (
     webhook_receiver,
     webhook_to,
 )
+from tests.harness.wire import WireProxy
 
 
 async def fanned_out(c: Container, staff: int, rounds: int) -> tuple[str, list[OutboxMessage]]:
@@ -152,3 +159,79 @@ async def test_a_stream_waits_for_an_earlier_row_of_its_employee_not_yet_fanned_
         assert sorted([x.msg_id for x in chain] for chain in chains) == sorted(
             [[r.id for r in ada], [r.id for r in bob]]
         )
+
+
+def _reads_waiting(command: dict[str, Any]) -> bool:
+    """A claim's read of the waiting deliveries of its partitions."""
+    return command.get("find") == "deliveries" and "part" in command.get("filter", {})
+
+
+async def _claim_while_it_moves(
+    c: Container, claimer: MongoDeliveryRepository, proxy: WireProxy, move: str, before_read: int
+) -> None:
+    """One run: d2 moves before the claim's read number ``before_read`` (or after its reads)."""
+    lease = timedelta(seconds=30)
+    tenant_id, _ = await fanned_out(c, staff=1, rounds=3)  # d1, d2, d3 of one stream
+    [[d1, d2, d3]] = await c.deliveries.claim("a", c.deps.clock.now(), lease, 10)
+    now = c.deps.clock.now()
+    done = Attempt(at=now, result=ResultKind.DELIVERED, status=204, detail="", ms=1.0)
+    await c.deliveries.finish(
+        d1, state=DeliveryState.DELIVERED, next_attempt_at=None, attempt=done, followup=None, now=now
+    )
+    if move == "resumed":  # d2 held: its subscription was off when it was tried
+        off = Attempt(at=now, result=ResultKind.RETRY, status=None, detail="held", ms=0.0)
+        await c.deliveries.finish(
+            d2, state=DeliveryState.HELD, next_attempt_at=None, attempt=off, followup=None, now=now
+        )
+    await c.deliveries.release([d3], now)  # d3 given back, due; d2 being sent, or held
+
+    async def moved() -> None:
+        if move == "resumed":
+            await c.deliveries.resume(tenant_id, d2.subscription_id, c.deps.clock.now())
+        else:
+            await c.deliveries.release([d2], c.deps.clock.now())
+
+    claim = asyncio.create_task(claimer.claim("b", c.deps.clock.now(), lease, 10, parts=range(PARTS)))
+    reads = 0
+    while True:
+        held = asyncio.create_task(proxy.held.get())
+        await asyncio.wait([claim, held], return_when=asyncio.FIRST_COMPLETED)
+        if claim.done():
+            held.cancel()
+            break
+        if reads == before_read:
+            await moved()
+        await held.result().go()
+        reads += 1
+    if reads <= before_read:
+        await moved()
+    chains = [[x.id for x in chain] for chain in claim.result()]
+    assert all(chain[0] == d2.id for chain in chains), (before_read, chains)  # d3 never ahead of d2
+    if not chains:
+        later = c.deps.clock.now() + timedelta(seconds=1)
+        chains = [[x.id for x in chain] for chain in await c.deliveries.claim("c", later, lease, 10)]
+    assert chains == [[d2.id, d3.id]], before_read
+    await c.db["deliveries"].update_many({"tenant_id": tenant_id}, {"$set": {"state": "delivered"}})
+
+
+@pytest.mark.parametrize("move", ["given back", "resumed"])
+async def test_a_delivery_that_moves_while_a_claim_reads_is_still_seen_before_the_next_of_its_stream(
+    container: Container, mongo_server: EmbeddedMongo, move: str
+) -> None:
+    """A delivery moves between waiting states while another claim reads the waiting deliveries
+    (several reads): its chain gives it back (in flight, then pending), or its subscription is
+    switched on again (held, then pending). Wherever the move lands among those reads, the claim
+    sees it, so it never claims the next delivery of its stream ahead of it. (A claim once read
+    the pending deliveries before a give-back and those in flight after it, saw the delivery in
+    neither, and sent the next one first.) The claim's client goes through a proxy that holds
+    each of those reads until the test lets it go; the move is made before the first, the
+    second, ... read, one run each, and the stream is then claimed in order."""
+    proxy = WireProxy(mongo_server.host, mongo_server.port, _reads_waiting)
+    async with proxy.running():
+        client = connect(proxy.uri)
+        try:
+            claimer = MongoDeliveryRepository(client[container.settings.database.name])
+            for before_read in range(5):
+                await _claim_while_it_moves(container, claimer, proxy, move, before_read)
+        finally:
+            await client.close()

@@ -10,9 +10,10 @@ an outbox row not yet fanned out.
 dispatchers share the partitions evenly, each renewing its own and taking over those whose lease
 ran out). A dispatcher claims only in its partitions, so no two dispatchers ever claim from the
 same stream, and it claims *chains*: a stream's earliest waiting deliveries, several at once,
-sent one after the other. One read of a few partitions' waiting deliveries serves many deliveries
-(on the embedded server a find costs in proportion to every document it meets, however few it
-returns: docs/capacity.md), and nothing is parked, woken or checked per delivery.
+sent one after the other. One read per state (``READS``) of a few partitions' waiting
+deliveries serves many deliveries (on the embedded server a find costs in proportion to every
+document it meets, however few it returns: docs/capacity.md), and nothing is parked, woken or
+checked per delivery.
 
 Finishes are written in groups (``finish``): the results that arrive while one group is being
 written go together in the next, one ``bulk_write``. On the embedded server a command costs
@@ -55,6 +56,12 @@ WAITING = [DeliveryState.PENDING.value, DeliveryState.IN_FLIGHT.value, DeliveryS
 # WAITS: a query of waiting deliveries names ``state`` first: the embedded server plans a filter
 # that is not exactly an index's shape by its first clause that has an index, and ``state`` leads
 # ``parts``, whose waiting range is what waits now, not every delivery ever made
+# READS: a claim reads the waiting states one after the other in this order. A delivery that moves
+# between two of them while the reads run is then read in the state it left or in the one it
+# entered: in flight -> pending or held (its chain gives it back, or it is held), pending -> held
+# (a subscription switched off), held -> pending (switched on again). Pending -> in flight is a
+# claim, and no other dispatcher claims in these partitions
+READS = [DeliveryState.IN_FLIGHT.value, DeliveryState.HELD.value, DeliveryState.PENDING.value, DeliveryState.HELD.value]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # a turn or partition that was let go: free for anyone
 FINISH_MAX = 100  # finishes written in one group at most
 PARTS = 32  # stream partitions, leased to dispatchers (never change it under running dispatchers)
@@ -275,18 +282,30 @@ class MongoDeliveryRepository:
 
     async def _waiting(self, where: Doc) -> builtins.list[Doc]:
         """The waiting deliveries of the partitions ``where`` picks, in order: the earliest
-        ``READ_MAX`` pending ones, and those in flight or held up to the last of them."""
+        ``READ_MAX`` pending ones, and those in flight or held up to the last of them.
+
+        One read per state (a read of all three is a collection scan on the embedded server), one
+        after the other, in an order that sees a delivery moving between states while they run
+        (``READS``): a chain gives its rest back (in flight, then pending) or is held, a
+        subscription is held or resumed. Read at once, a delivery given back between the read of
+        the pending ones and that of those in flight was in neither, and the next of its stream
+        was claimed ahead of it. Seen twice, the later read is its state."""
         by_order = [("created_at", 1), ("msg_id", 1)]
-        pending, in_flight, held = await asyncio.gather(
-            self._c.find({"state": "pending", **where}, WAIT).sort(by_order).limit(READ_MAX).to_list(),
-            self._c.find({"state": "in_flight", **where}, WAIT).to_list(),
-            self._c.find({"state": "held", **where}, WAIT).to_list(),
-        )
-        docs = sorted(pending + in_flight + held, key=lambda d: (d["created_at"], d["msg_id"]))
+        seen: dict[str, Doc] = {}
+        pending: builtins.list[Doc] = []
+        for state in READS:
+            query = self._c.find({"state": state, **where}, WAIT)
+            if state == DeliveryState.PENDING.value:
+                query = query.sort(by_order).limit(READ_MAX)
+            docs = await query.to_list()
+            if state == DeliveryState.PENDING.value:
+                pending = docs
+            seen.update((d["_id"], d) for d in docs)
+        ordered = sorted(seen.values(), key=lambda d: (d["created_at"], d["msg_id"]))
         if len(pending) == READ_MAX:  # later pending ones were not read: nothing past the last read counts
             last = (pending[-1]["created_at"], pending[-1]["msg_id"])
-            docs = [d for d in docs if (d["created_at"], d["msg_id"]) <= last]
-        return docs
+            ordered = [d for d in ordered if (d["created_at"], d["msg_id"]) <= last]
+        return ordered
 
     async def claim(
         self,
