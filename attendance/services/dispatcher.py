@@ -64,6 +64,10 @@ SUBSCRIPTION_TTL_S = 2.0  # a disabled subscription or a rotated secret is seen 
 FAN_OUT_LEASE_S = 5.0  # a dispatcher that stops fanning out is replaced after this
 BALANCE_S = 2.0  # how often a dispatcher renews its partitions and takes its share of them
 PARTITION_LEASE_S = 10.0  # a dispatcher that stops renewing loses its partitions after this
+# a dispatcher starts claims in its partitions for this long after it began renewing them, so a
+# claim under way ends inside their lease: past it, another dispatcher may hold them, and two
+# claimers of a stream could send its deliveries out of order
+TRUSTED_S = PARTITION_LEASE_S / 2
 WINDOW = 8  # partitions read by one claim
 ALERT_EVERY = timedelta(hours=1)  # at most one dead-letter alert per subscription this often
 
@@ -142,21 +146,26 @@ class Dispatcher:
 
     async def _balance(self) -> list[int] | None:
         try:
-            lease = timedelta(seconds=max(PARTITION_LEASE_S, BALANCE_S * 3))
+            lease = timedelta(seconds=PARTITION_LEASE_S)
             return await self.deps.deliveries.balance(self.name, self.deps.clock.now(), lease)
         except StoreUnavailable as exc:
             log.warning("partitions: database unavailable (%s); waiting", type(exc).__name__)
             return None
 
-    async def _claim(self, parts: list[int], round_: int, free: int, *, idle: bool) -> list[list[Delivery]]:
+    async def _claim(
+        self, parts: list[int], round_: int, free: int, *, idle: bool, trusted_until: float
+    ) -> list[list[Delivery]]:
         """Chains from this dispatcher's partitions, a window of them at a time (starting at a
-        window that moves each round), until ``free`` chains or every window was looked at. After
-        a round that found nothing, all partitions at once: little waits then, and an idle
-        dispatcher asks the database three questions a poll, not three per window."""
+        window that moves each round), until ``free`` chains, every window was looked at, or the
+        partitions are no longer surely this dispatcher's (``trusted_until``, monotonic). After a
+        round that found nothing, all partitions at once: little waits then, and an idle
+        dispatcher asks the database a few questions a poll, not a few per window."""
         lease = timedelta(seconds=self.settings.lease_s)
         windows = [parts] if idle else [parts[i : i + WINDOW] for i in range(0, len(parts), WINDOW)]
         chains: list[list[Delivery]] = []
         for k in range(len(windows)):
+            if time.monotonic() >= trusted_until:
+                break
             window = windows[(round_ + k) % len(windows)]
             chains += await self.deps.deliveries.claim(
                 self.name, self.deps.clock.now(), lease, free - len(chains), parts=window, busy=self._busy
@@ -170,14 +179,18 @@ class Dispatcher:
         batch = max(1, self.settings.concurrency // 2)  # claim when this many chains can start
         parts: list[int] = []
         balanced_at = -BALANCE_S
+        trusted_until = 0.0  # monotonic: claims in ``parts`` start before this only (TRUSTED_S)
         round_ = 0
         try:
             while not stop.is_set():
                 self.deps.metrics.heartbeat("dispatcher")
                 if time.monotonic() - balanced_at >= BALANCE_S:
+                    began = time.monotonic()
                     got = await self._balance()
-                    if got is not None:
-                        parts, balanced_at = got, time.monotonic()
+                    if got is None:
+                        parts = []  # a balance cut short may have let some of them go already
+                    else:
+                        parts, balanced_at, trusted_until = got, time.monotonic(), began + TRUSTED_S
                 free = self.settings.concurrency - len(self._tasks)
                 if free < batch:  # busy: wait for chains to finish, not for a timer
                     await asyncio.wait(
@@ -187,7 +200,9 @@ class Dispatcher:
                 chains: list[list[Delivery]] = []
                 try:
                     idle = pause > self.settings.poll_min_s
-                    chains = await self._claim(parts, round_, free, idle=idle) if parts else []
+                    chains = (
+                        await self._claim(parts, round_, free, idle=idle, trusted_until=trusted_until) if parts else []
+                    )
                 except StoreUnavailable as exc:
                     log.warning("claim: database unavailable (%s); waiting", type(exc).__name__)
                 round_ += 1
