@@ -2,7 +2,8 @@
 database: a claim gives each stream's earliest deliveries as one chain, finishes made at once are
 each written, a retried delivery's stream waits for its next try, and deliveries given back are
 due again without their claim counted; a dispatcher told to stop finishes what it is sending and
-gives the rest of its chains back."""
+gives the rest of its chains back; a delivery that moves between states while a claim reads is
+still seen by it."""
 
 from __future__ import annotations
 
