@@ -73,6 +73,19 @@ async def _start_dispatcher(env: dict[str, str]) -> Running:
     return proc, ready, asyncio.create_task(drain())
 
 
+def out_of_order(arrived: list[str], written: dict[str, tuple[str, int]]) -> int:
+    """Events that arrived after a later one of their employee (``written``: id -> (employee,
+    position written))."""
+    latest: dict[str, int] = {}
+    late = 0
+    for event_id in arrived:
+        employee, at = written[event_id]
+        if at < latest.get(employee, -1):
+            late += 1
+        latest[employee] = max(at, latest.get(employee, -1))
+    return late
+
+
 async def bench_dispatch(
     *,
     events: int,
@@ -115,6 +128,7 @@ async def bench_dispatch(
                     async for d in c.db["deliveries"].find({}, {"dispatcher": 1}):
                         by_dispatcher[str(d.get("dispatcher"))] += 1
                     delivered = len(receiver.accepted)
+                    written = {row.id: (row.employee_id, i) for i, row in enumerate(rows)}
                     return {
                         "events": len(rows),
                         "dispatchers": dispatchers,
@@ -125,6 +139,7 @@ async def bench_dispatch(
                         "delivered": delivered,
                         "lost": len(rows) - delivered,
                         "sent_twice": len(receiver.received) - delivered,
+                        "out_of_order": out_of_order(receiver.accepted, written),
                         "bad_signatures": receiver.bad_signatures,
                         "seconds": round(elapsed, 2),
                         "deliveries_per_s": round(delivered / elapsed, 1),

@@ -370,7 +370,7 @@ async def run_bench_dispatch(args: argparse.Namespace, settings: Settings) -> in
     for key, value in report.items():
         print(f"{key:32s}{value}")
     _write(args.json, report)
-    return 0 if report["lost"] == 0 else 5
+    return 0 if report["lost"] == report["sent_twice"] == report["out_of_order"] == 0 else 5
 
 
 async def run_bench_web(args: argparse.Namespace, settings: Settings) -> int:
