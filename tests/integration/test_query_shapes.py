@@ -11,14 +11,17 @@ only the work waiting now, not the deliveries made before (the last test)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import timedelta
 from typing import Any
 
 import numpy as np
 
-from attendance.adapters.mongo.deliveries import WAITING, delivery_doc
+from attendance.adapters.embedded.secantus import EmbeddedMongo
+from attendance.adapters.mongo.deliveries import WAITING, MongoDeliveryRepository, delivery_doc
 from attendance.adapters.mongo.outbox import outbox_doc
+from attendance.adapters.mongo.repositories import connect
 from attendance.core.domain.checkins import AttendanceEvent, Direction
 from attendance.core.domain.deliveries import Attempt, DeliveryState, ResultKind
 from attendance.core.domain.model import ChatIdentity, Consent, Employee, FaceQuality, FaceTemplate, new_id
@@ -27,6 +30,7 @@ from attendance.services.galleries import Settling, TemplateGalleryCache
 from tests.fakes.chat import FakeChatPlatform
 from tests.harness.checkins import drain, submit, tenant_with_people
 from tests.harness.deliveries import punch_rows, punches, tenant_with_staff, webhook_receiver, webhook_to
+from tests.harness.wire import WireProxy
 
 OTHERS = 100  # people besides the three of the check-in tests
 MOST = 10  # documents one read of the check-in may return: a person's own, the job's
@@ -212,3 +216,48 @@ def _waiting_first(collection: str, query: dict[str, Any]) -> bool:
     first, value = next(iter(query.items()), ("", None))
     states = set(value["$in"]) if isinstance(value, dict) and list(value) == ["$in"] else {value}
     return collection == "deliveries" and first == "state" and states <= set(WAITING)
+
+
+async def test_a_fan_out_during_a_burst_reads_about_a_batch_not_the_rest_of_the_burst(
+    container: Container, mongo_server: EmbeddedMongo
+) -> None:
+    """600 rows wait to be fanned out, 100 a batch. After the first read (which meets them all),
+    each read of the outbox meets about a batch's rows, not every row still waiting (the server
+    reads a find's whole index range before its limit), and every row is fanned out once, in
+    order. Each read is held at a proxy while ``explain`` tells what it will meet."""
+    c = container
+    tenant_id, people = await tenant_with_staff(c, 50)
+    async with webhook_receiver() as receiver:
+        await webhook_to(c, tenant_id, receiver, "hook")
+    rows = await punches(c, tenant_id, people, 12)
+    subscriptions = await c.subscriptions.list(tenant_id)
+    met: list[int] = []
+    fanned: list[str] = []
+    proxy = WireProxy(mongo_server.host, mongo_server.port, lambda command: command.get("find") == "outbox")
+    async with proxy.running():
+        client = connect(proxy.uri)
+        try:
+            repo = MongoDeliveryRepository(client[c.settings.database.name])
+            while True:
+                read = asyncio.create_task(repo.pending_outbox(100))
+                while True:
+                    held = asyncio.create_task(proxy.held.get())
+                    await asyncio.wait([read, held], return_when=asyncio.FIRST_COMPLETED)
+                    if read.done():
+                        held.cancel()
+                        break
+                    find = held.result().command
+                    plan = {"find": "outbox", "filter": find["filter"], "sort": find["sort"], "limit": find["limit"]}
+                    explained = await c.db.command({"explain": plan, "verbosity": "executionStats"})
+                    met.append(int(explained["executionStats"]["totalDocsExamined"]))
+                    await held.result().go()
+                batch = read.result()
+                if not batch:
+                    break
+                await repo.fan_out([(row, subscriptions) for row in batch], c.deps.clock.now())
+                fanned += [row.id for row in batch]
+        finally:
+            await client.close()
+    assert fanned == [r.id for r in sorted(rows, key=lambda r: r.created_at)]  # all, once, in order
+    assert met[0] == len(rows)  # the first read: no batch before it to set a horizon
+    assert max(met[1:]) <= 2 * 100, met

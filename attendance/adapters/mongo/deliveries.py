@@ -184,12 +184,28 @@ class MongoDeliveryRepository:
         self._locks: AsyncCollection[Doc] = db["dispatcher_locks"]
         self._finishing: list[tuple[UpdateOne, asyncio.Future[None]]] = []
         self._finisher: asyncio.Task[None] | None = None
+        self._horizon: datetime | None = None  # pending_outbox's bound for its next read
 
     # ------------------------------------------------------------ fan-out
 
     async def pending_outbox(self, limit: int) -> list[OutboxMessage]:
-        cursor = self._outbox.find({"state": OUTBOX_PENDING}).sort([("state", 1), ("created_at", 1)]).limit(limit)
-        return [outbox_message(d) async for d in cursor]
+        """The earliest rows not fanned out yet, in order: ``limit`` at most, and those up to a
+        *horizon* only: where ``limit`` more rows would end at the pace of the last batch (read
+        without it when none waits within it). On the embedded server a find reads its whole
+        index range before the limit, so during a burst every read decoded the rest of the burst
+        (docs/capacity.md). A row written late, earlier than the horizon, is within it."""
+        order = [("state", 1), ("created_at", 1)]
+        docs: builtins.list[Doc] = []
+        if self._horizon is not None:
+            bounded = {"state": OUTBOX_PENDING, "created_at": {"$lte": self._horizon}}
+            docs = await self._outbox.find(bounded).sort(order).limit(limit).to_list()
+        if not docs:
+            docs = await self._outbox.find({"state": OUTBOX_PENDING}).sort(order).limit(limit).to_list()
+        self._horizon = None
+        if docs:
+            first, last = docs[0]["created_at"], docs[-1]["created_at"]
+            self._horizon = last + (last - first) / max(1, len(docs) - 1) * limit
+        return [outbox_message(d) for d in docs]
 
     async def fan_out(self, rows: Sequence[tuple[OutboxMessage, Sequence[Subscription]]], now: datetime) -> None:
         docs = [delivery_doc(row, sub.id, now) for row, subs in rows for sub in subs]

@@ -54,7 +54,8 @@ class DeliveryRepository(Protocol):
     """The outbox and the deliveries made from it (one per outbox row and subscription)."""
 
     async def pending_outbox(self, limit: int) -> list[OutboxMessage]:
-        """Outbox rows not yet fanned out, oldest first."""
+        """Outbox rows not yet fanned out, oldest first: the earliest ``limit`` or fewer (an adapter
+        may read a bounded range when that is cheaper; the next call goes on from there)."""
         ...
 
     async def fan_out(self, rows: Sequence[tuple[OutboxMessage, Sequence[Subscription]]], now: datetime) -> None:
