@@ -7,7 +7,8 @@ either index-shaped, with the rest picked in Python, or looks up ``_id`` first (
 claim or a finish). This records the commands of a real check-in, and of the gallery load that
 settles the adapted template it left, with the server's own profiler and asks the server's
 ``explain`` about each, in a tenant of a hundred more people. A dispatcher's reads likewise meet
-only the work waiting now, not the deliveries made before (the last test)."""
+only the work waiting now, not the deliveries made before, and during a burst its fan-out's
+reads meet about a batch, not the rest of the burst (the last two tests)."""
 
 from __future__ import annotations
 
