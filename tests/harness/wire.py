@@ -77,6 +77,16 @@ class WireProxy:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
+    async def next_held(self, task: asyncio.Future[Any]) -> Held | None:
+        """The next command held back, or None once ``task`` (the code under test) has ended
+        without another."""
+        getting = asyncio.ensure_future(self.held.get())
+        await asyncio.wait([task, getting], return_when=asyncio.FIRST_COMPLETED)
+        if getting.done():
+            return getting.result()
+        getting.cancel()
+        return None
+
     @property
     def uri(self) -> str:
         assert self._server is not None

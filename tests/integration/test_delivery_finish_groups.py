@@ -194,15 +194,10 @@ async def _claim_while_it_moves(
 
     claim = asyncio.create_task(claimer.claim("b", c.deps.clock.now(), lease, 10, parts=range(PARTS)))
     reads = 0
-    while True:
-        held = asyncio.create_task(proxy.held.get())
-        await asyncio.wait([claim, held], return_when=asyncio.FIRST_COMPLETED)
-        if claim.done():
-            held.cancel()
-            break
+    while (held := await proxy.next_held(claim)) is not None:
         if reads == before_read:
             await moved()
-        await held.result().go()
+        await held.go()
         reads += 1
     if reads <= before_read:
         await moved()

@@ -103,11 +103,6 @@ async def test_a_dispatcher_that_could_not_renew_its_partitions_claims_in_none_o
             await wait_until(lambda: bool(_claims(proxy.seen[at:])), 30, "a claim once renewed")
         finally:
             stop.set()
-            while not run.done():  # a renewal it makes while stopping goes through
-                getting = asyncio.ensure_future(proxy.held.get())
-                await asyncio.wait([run, getting], return_when=asyncio.FIRST_COMPLETED)
-                if getting.done():
-                    await getting.result().go()
-                else:
-                    getting.cancel()
+            while (held := await proxy.next_held(run)) is not None:
+                await held.go()  # a renewal it makes while stopping goes through
             await run

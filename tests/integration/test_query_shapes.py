@@ -241,17 +241,12 @@ async def test_a_fan_out_during_a_burst_reads_about_a_batch_not_the_rest_of_the_
             repo = MongoDeliveryRepository(client[c.settings.database.name])
             while True:
                 read = asyncio.create_task(repo.pending_outbox(100))
-                while True:
-                    held = asyncio.create_task(proxy.held.get())
-                    await asyncio.wait([read, held], return_when=asyncio.FIRST_COMPLETED)
-                    if read.done():
-                        held.cancel()
-                        break
-                    find = held.result().command
+                while (held := await proxy.next_held(read)) is not None:
+                    find = held.command
                     plan = {"find": "outbox", "filter": find["filter"], "sort": find["sort"], "limit": find["limit"]}
                     explained = await c.db.command({"explain": plan, "verbosity": "executionStats"})
                     met.append(int(explained["executionStats"]["totalDocsExamined"]))
-                    await held.result().go()
+                    await held.go()
                 batch = read.result()
                 if not batch:
                     break
