@@ -312,10 +312,9 @@ class MongoDeliveryRepository:
         for state in READS:
             query = self._c.find({"state": state, **where}, WAIT)
             if state == DeliveryState.PENDING.value:
-                query = query.sort(by_order).limit(READ_MAX)
-            docs = await query.to_list()
-            if state == DeliveryState.PENDING.value:
-                pending = docs
+                docs = pending = await query.sort(by_order).limit(READ_MAX).to_list()
+            else:
+                docs = await query.to_list()
             seen.update((d["_id"], d) for d in docs)
         ordered = sorted(seen.values(), key=lambda d: (d["created_at"], d["msg_id"]))
         if len(pending) == READ_MAX:  # later pending ones were not read: nothing past the last read counts
